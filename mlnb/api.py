@@ -1,0 +1,387 @@
+"""The Engine: the one Python API that the CLI, the magics, the REST server
+and the JupyterLab extension are faces of."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlnb.config import Settings
+from mlnb.errors import FailedPrecondition, MlnbError
+from mlnb.frameworks import AdapterRegistry, LoadOptions
+from mlnb.prediction import PredictorCache, run_prediction
+from mlnb.records import ModelEvent, ModelRecord, VersionRecord
+from mlnb.registry import ModelRegistry, VersionDeployer, VersionSpec
+from mlnb.registry.models import now
+from mlnb.store import ArtifactStore, Database
+
+__all__ = ["Engine"]
+
+log = logging.getLogger(__name__)
+
+# lastUseTime is written at most this often per process: a write per
+# prediction would cost more than the prediction.
+_LAST_USE_FLUSH_S = 30.0
+
+
+class Engine:
+    """Models, versions and predictions on one store.
+
+    Args:
+        settings: Resolved settings; by default ``Settings.resolve(**overrides)``.
+        **overrides: Settings fields (``home=``, ``database_url=``...).
+
+    Example:
+        >>> engine = Engine(home="/tmp/mlnb-doc")  # doctest: +SKIP
+        >>> engine.create_model("census")  # doctest: +SKIP
+        >>> engine.create_version("census", "v1", origin="model_dir/")  # doctest: +SKIP
+        >>> engine.predict("census", [[25, 1, 40]])  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        self.settings = settings or Settings.resolve(**overrides)
+        home = self.settings.home
+        self._db = Database(self.settings.database_url, self.settings.busy_timeout_s)
+        self._artifacts = ArtifactStore(self.settings.artifact_root, home / "cache" / "artifacts")
+        self._adapters = AdapterRegistry(home / "cache" / "packages")
+        self._registry = ModelRegistry(self._db, self.settings.model_quota, self.settings.version_quota)
+        trusted = tuple(t.strip() for t in self.settings.skops_trusted_types.split(",") if t.strip())
+        self._deployer = VersionDeployer(self._registry, self._artifacts, self._adapters, trusted)
+        self._predictors = PredictorCache(self.settings.predictor_cache_size)
+        self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord]] = {}
+        self._last_use: dict[tuple[str, str, str], datetime] = {}
+        self._last_flush = time.monotonic()
+        self._lock = threading.Lock()
+
+    @property
+    def project(self) -> str:
+        """The project used when a call names none."""
+        return self.settings.project
+
+    def _actor(self, actor: str | None) -> str:
+        return actor or self.settings.actor
+
+    # models
+
+    def create_model(
+        self,
+        name: str,
+        *,
+        description: str = "",
+        labels: Mapping[str, str] | None = None,
+        online_prediction_logging: bool = False,
+        online_prediction_console_logging: bool = False,
+        regions: list[str] | None = None,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> ModelRecord:
+        """Create a model (no version yet).
+
+        Raises:
+            InvalidArgument: A bad name or labels; the message names the rule.
+            AlreadyExists: The name is taken in the project.
+            ResourceExhausted: The project is at its model quota.
+        """
+        return self._registry.create_model(
+            project or self.project,
+            name,
+            self._actor(actor),
+            description=description,
+            labels=labels,
+            online_prediction_logging=online_prediction_logging,
+            online_prediction_console_logging=online_prediction_console_logging,
+            regions=regions,
+        )
+
+    def get_model(self, name: str, *, project: str | None = None) -> ModelRecord:
+        """A model with its default version. Raises NotFound."""
+        return self._registry.get_model(project or self.project, name)
+
+    def list_models(self, *, project: str | None = None) -> list[ModelRecord]:
+        """The project's models, by name."""
+        return self._registry.list_models(project or self.project)
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        etag: str | None = None,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> ModelRecord:
+        """Change a model's description or labels; ``None`` keeps a field.
+
+        Raises:
+            NotFound: No such model.
+            FailedPrecondition: ``etag`` given and stale.
+        """
+        return self._registry.update_model(
+            project or self.project, name, self._actor(actor), description, labels, etag
+        )
+
+    def delete_model(self, name: str, *, project: str | None = None, actor: str | None = None) -> None:
+        """Delete a model that has no versions left.
+
+        Raises:
+            NotFound: No such model.
+            FailedPrecondition: It still has versions.
+        """
+        self._registry.delete_model(project or self.project, name, self._actor(actor))
+
+    def model_history(
+        self, name: str, *, until: datetime | None = None, project: str | None = None
+    ) -> list[ModelEvent]:
+        """Every change to a model, oldest first, with time and actor."""
+        return self._registry.history(project or self.project, name, until)
+
+    def default_version_at(self, name: str, time: datetime, *, project: str | None = None) -> str | None:
+        """The version that was the model's default at ``time``, or ``None``."""
+        return self._registry.default_version_at(project or self.project, name, time)
+
+    # versions
+
+    def create_version(
+        self,
+        model: str,
+        name: str,
+        origin: str | Path,
+        *,
+        framework: str | None = None,
+        description: str = "",
+        labels: Mapping[str, str] | None = None,
+        runtime_version: str | None = None,
+        python_version: str | None = None,
+        prediction_class: str | None = None,
+        package_uris: Sequence[str | Path] = (),
+        manual_scaling: dict[str, Any] | None = None,
+        auto_scaling: dict[str, Any] | None = None,
+        machine_type: str | None = None,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> VersionRecord:
+        """Create a version from the model files at ``origin`` (a folder or a
+        file, local or any fsspec URL) and load it once to prove it works.
+
+        The files are copied into the artifact store with their checksums;
+        the framework is detected when not given. The version comes back
+        READY (the model's first becomes its default), or FAILED with
+        ``error_message`` saying why.
+
+        Raises:
+            InvalidArgument: A bad name, labels, framework or origin.
+            NotFound: No such model.
+            AlreadyExists: The model has a version of that name.
+            ResourceExhausted: The project is at its version quota.
+        """
+        spec = VersionSpec(
+            name=name,
+            origin=str(origin),
+            framework=framework,
+            description=description,
+            labels=labels,
+            runtime_version=runtime_version,
+            python_version=python_version,
+            prediction_class=prediction_class,
+            package_uris=tuple(str(p) for p in package_uris),
+            manual_scaling=manual_scaling,
+            auto_scaling=auto_scaling,
+            machine_type=machine_type,
+        )
+        record = self._deployer.create_version(project or self.project, model, spec, self._actor(actor))
+        self._forget(record.project, record.model)
+        return record
+
+    def get_version(self, model: str, name: str, *, project: str | None = None) -> VersionRecord:
+        """A version. Raises NotFound, listing the model's versions."""
+        return self._registry.get_version(project or self.project, model, name)
+
+    def list_versions(self, model: str, *, project: str | None = None) -> list[VersionRecord]:
+        """A model's versions, oldest first. Raises NotFound."""
+        return self._registry.list_versions(project or self.project, model)
+
+    def update_version(
+        self,
+        model: str,
+        name: str,
+        *,
+        description: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        etag: str | None = None,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> VersionRecord:
+        """Change a version's description or labels; ``None`` keeps a field."""
+        return self._registry.update_version(
+            project or self.project,
+            model,
+            name,
+            self._actor(actor),
+            description,
+            labels,
+            etag,
+        )
+
+    def set_default_version(
+        self,
+        model: str,
+        name: str,
+        *,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> VersionRecord:
+        """Make a READY version the model's default.
+
+        Raises:
+            NotFound: No such version.
+            FailedPrecondition: The version is not READY.
+        """
+        project = project or self.project
+        record = self._registry.set_default_version(project, model, name, self._actor(actor))
+        self._forget(project, model)
+        return record
+
+    def delete_version(
+        self,
+        model: str,
+        name: str,
+        *,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Delete a version and its stored files.
+
+        Raises:
+            NotFound: No such version.
+            FailedPrecondition: It is the default and the model has others.
+        """
+        project = project or self.project
+        record = self._registry.delete_version(project, model, name, self._actor(actor))
+        self._forget(project, model)
+        self._deployer.delete_files(record)
+
+    # prediction
+
+    def predict(
+        self,
+        model: str,
+        instances: Any,
+        *,
+        version: str | None = None,
+        signature_name: str | None = None,
+        project: str | None = None,
+    ) -> list[Any]:
+        """Predict with a version (the model's default unless named).
+
+        ``instances`` follows ML Engine's rules; the answer has one JSON-ready
+        prediction per instance. The version stays loaded for later calls.
+
+        Raises:
+            InvalidArgument: An instance breaks the rules (the message names
+                its index and field), or the model rejected the batch.
+            NotFound: No such model or version.
+            FailedPrecondition: No default version, or the version is not READY.
+        """
+        record = self._resolve(project or self.project, model, version)
+        predictor = self._predictors.get(
+            (record.resource_name, record.artifact_uri),
+            lambda: self._deployer.load_predictor(record),
+        )
+        kwargs = {"signature_name": signature_name} if signature_name else {}
+        predictions = run_prediction(predictor, instances, **kwargs)
+        self._note_use(record)
+        return predictions
+
+    def local_predict(
+        self,
+        model_dir: str | Path,
+        instances: Any,
+        *,
+        framework: str | None = None,
+        signature_name: str | None = None,
+    ) -> list[Any]:
+        """Predict from a local model folder without registering it, as
+        ``gcloud ml-engine local predict`` does.
+
+        Raises:
+            InvalidArgument: Bad instances, or an unknown framework.
+            FailedPrecondition: The folder holds no model mlnb can read.
+        """
+        path = Path(model_dir)
+        if not path.exists():
+            raise FailedPrecondition(f"The model folder {str(path)!r} does not exist")
+        adapter = self._adapters.get(framework) if framework else self._adapters.detect(path)
+        predictor = adapter.load(path, LoadOptions())
+        kwargs = {"signature_name": signature_name} if signature_name else {}
+        return run_prediction(predictor, instances, **kwargs)
+
+    def frameworks(self) -> list[str]:
+        """Names of the framework adapters available, plugins included."""
+        return self._adapters.names()
+
+    def close(self) -> None:
+        """Write pending lastUseTime values and close database connections."""
+        self._flush_last_use(force=True)
+        self._db.dispose()
+
+    # internals
+
+    def _resolve(self, project: str, model: str, version: str | None) -> VersionRecord:
+        key = (project, model, version)
+        cached = self._resolved.get(key)
+        clock = time.monotonic()
+        if cached is not None and cached[0] > clock:
+            return cached[1]
+        if version is None:
+            default = self._registry.get_model(project, model).default_version
+            if default is None:
+                raise FailedPrecondition(
+                    f"Model {model!r} has no default version to predict with; create one: "
+                    f"mlnb versions create v1 --model {model} --origin MODEL_DIR"
+                )
+            record = default
+        else:
+            record = self._registry.get_version(project, model, version)
+        if record.state != "READY":
+            detail = f": {record.error_message}" if record.error_message else ""
+            raise FailedPrecondition(
+                f"Version {record.name!r} of model {model!r} is {record.state}{detail}; "
+                "only READY versions serve predictions"
+            )
+        self._resolved[key] = (clock + self.settings.resolve_ttl_s, record)
+        self._flush_last_use()
+        return record
+
+    def _forget(self, project: str, model: str) -> None:
+        for key in [k for k in self._resolved if k[:2] == (project, model)]:
+            del self._resolved[key]
+        prefix = f"projects/{project}/models/{model}/"
+        live = {v.artifact_uri for v in self._safe_versions(project, model)}
+        self._predictors.discard(lambda k: str(k[0]).startswith(prefix) and k[1] not in live)  # type: ignore[index]
+
+    def _safe_versions(self, project: str, model: str) -> list[VersionRecord]:
+        try:
+            return self._registry.list_versions(project, model)
+        except MlnbError:
+            return []
+
+    def _note_use(self, record: VersionRecord) -> None:
+        self._last_use[(record.project, record.model, record.name)] = now()
+
+    def _flush_last_use(self, force: bool = False) -> None:
+        if not self._last_use or (not force and time.monotonic() - self._last_flush < _LAST_USE_FLUSH_S):
+            return
+        with self._lock:
+            pending, self._last_use = self._last_use, {}
+            self._last_flush = time.monotonic()
+        try:
+            self._registry.touch_versions(pending)
+        except MlnbError as e:
+            # Recording use is bookkeeping: it must never fail a prediction.
+            log.warning("Could not record lastUseTime: %s", e)

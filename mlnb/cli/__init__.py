@@ -1,0 +1,8 @@
+"""The ``mlnb`` command line: a thin face over the Engine."""
+
+from __future__ import annotations
+
+from mlnb.cli import models, predict, versions  # noqa: F401 - registers the commands
+from mlnb.cli.app import cli, main, run
+
+__all__ = ["cli", "main", "run"]

@@ -1,0 +1,119 @@
+"""The ``mlnb`` command line, shaped like ``gcloud ml-engine``."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from mlnb._version import __version__
+from mlnb.cli.output import FORMATS
+from mlnb.errors import MlnbError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliState:
+    """Options shared by every command, and the Engine built from them."""
+
+    def __init__(self) -> None:
+        self.project: str | None = None
+        self.format = "table"
+        self.debug = False
+        self._engine: Any = None
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from mlnb.api import Engine
+            from mlnb.config import Settings
+
+            self._engine = Engine(Settings.resolve(project=self.project))
+        return self._engine
+
+
+def _set_state(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    state = ctx.ensure_object(CliState)
+    if value is not None and value is not False:
+        setattr(state, param.name or "", value)
+    return value
+
+
+def common_options(func: F) -> F:
+    """``--project``, ``--format`` and ``--debug``, accepted on every command
+    (gcloud takes its global flags after the command too)."""
+    options = [
+        click.option("--project", callback=_set_state, expose_value=False, help="Project to use."),
+        click.option(
+            "--format",
+            type=click.Choice(FORMATS),
+            callback=_set_state,
+            expose_value=False,
+            help="Output format.",
+        ),
+        click.option(
+            "--debug", is_flag=True, callback=_set_state, expose_value=False, help="Show tracebacks."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def pass_state(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Pass the ``CliState`` as the first argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(click.get_current_context().ensure_object(CliState), *args, **kwargs)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mlnb")
+@common_options
+def cli() -> None:
+    """mlnb: train, keep and serve models as ML Engine did, on your machine.
+
+    Settings come from MLNB_* variables and $MLNB_HOME/config.toml
+    (see the README); MLNB_HOME defaults to ~/.mlnb.
+    """
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; user errors print one line and exit non-zero."""
+    state = CliState()
+    try:
+        cli.main(args=argv, obj=state, standalone_mode=False, prog_name="mlnb")
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.UsageError as e:
+        e.show()
+        return e.exit_code
+    except click.ClickException as e:
+        click.echo(f"mlnb: {e.format_message()}", err=True)
+        return e.exit_code
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except MlnbError as e:
+        if state.debug:
+            traceback.print_exc()
+        click.echo(f"mlnb: {e.message}", err=True)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if state._engine is not None:
+            state._engine.close()
+    return 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

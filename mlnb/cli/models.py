@@ -1,0 +1,159 @@
+"""``mlnb models ...``: create, list, describe, update, delete, history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import click
+
+from mlnb.cli.app import CliState, cli, common_options, pass_state
+from mlnb.cli.output import emit, parse_labels
+from mlnb.errors import InvalidArgument
+
+MODEL_COLUMNS = (("NAME", "name"), ("DEFAULT_VERSION_NAME", "defaultVersionName"))
+EVENT_COLUMNS = (
+    ("TIME", "time"),
+    ("ACTION", "action"),
+    ("VERSION", "version"),
+    ("ACTOR", "actor"),
+    ("DETAILS", "details"),
+)
+
+
+@cli.group()
+def models() -> None:
+    """Create and manage models."""
+
+
+@models.command("create")
+@click.argument("model")
+@click.option("--description", default="", help="A description of the model.")
+@click.option("--labels", help="KEY=VALUE,... labels.")
+@click.option("--regions", help="Accepted for gcloud compatibility; at most one region.")
+@click.option("--enable-logging", is_flag=True, help="Set onlinePredictionLogging.")
+@click.option("--enable-console-logging", is_flag=True, help="Set onlinePredictionConsoleLogging.")
+@common_options
+@pass_state
+def create_model(
+    state: CliState,
+    model: str,
+    description: str,
+    labels: str | None,
+    regions: str | None,
+    enable_logging: bool,
+    enable_console_logging: bool,
+) -> None:
+    """Create a new model."""
+    record = state.engine.create_model(
+        model,
+        description=description,
+        labels=parse_labels(labels),
+        regions=regions.split(",") if regions else None,
+        online_prediction_logging=enable_logging,
+        online_prediction_console_logging=enable_console_logging,
+    )
+    if state.format == "table":
+        click.echo(f"Created model [{record.name}].")
+    else:
+        emit(record.to_api(), state.format)
+
+
+@models.command("list")
+@common_options
+@pass_state
+def list_models(state: CliState) -> None:
+    """List the project's models."""
+    rows = []
+    for record in state.engine.list_models():
+        body = record.to_api()
+        body["defaultVersionName"] = record.default_version.name if record.default_version else None
+        body["name"] = record.name
+        rows.append(body)
+    emit(rows, state.format, MODEL_COLUMNS)
+
+
+@models.command("describe")
+@click.argument("model")
+@common_options
+@pass_state
+def describe_model(state: CliState, model: str) -> None:
+    """Show a model and its default version."""
+    emit(state.engine.get_model(model).to_api(), "json" if state.format == "json" else "yaml")
+
+
+@models.command("update")
+@click.argument("model")
+@click.option("--description", default=None, help="A new description.")
+@click.option("--update-labels", help="KEY=VALUE,... labels to add or change.")
+@click.option("--remove-labels", help="KEY,... labels to remove.")
+@click.option("--clear-labels", is_flag=True, help="Remove every label.")
+@common_options
+@pass_state
+def update_model(
+    state: CliState,
+    model: str,
+    description: str | None,
+    update_labels: str | None,
+    remove_labels: str | None,
+    clear_labels: bool,
+) -> None:
+    """Change a model's description or labels."""
+    labels = merged_labels(state.engine.get_model(model).labels, update_labels, remove_labels, clear_labels)
+    record = state.engine.update_model(model, description=description, labels=labels)
+    if state.format == "table":
+        click.echo(f"Updated model [{record.name}].")
+    else:
+        emit(record.to_api(), state.format)
+
+
+@models.command("delete")
+@click.argument("model")
+@common_options
+@pass_state
+def delete_model(state: CliState, model: str) -> None:
+    """Delete a model that has no versions."""
+    state.engine.delete_model(model)
+    click.echo(f"Deleted model [{model}].")
+
+
+@models.command("history")
+@click.argument("model")
+@click.option("--at", "at", help="Only say which version was the default at this ISO time.")
+@common_options
+@pass_state
+def model_history(state: CliState, model: str, at: str | None) -> None:
+    """Every change to a model: versions, default, labels, with time and actor."""
+    if at is not None:
+        when = parse_time(at)
+        default = state.engine.default_version_at(model, when)
+        if state.format == "json":
+            emit({"model": model, "time": at, "defaultVersion": default}, "json")
+        else:
+            click.echo(default or f"(model {model} had no default version at {at})")
+        return
+    events = [event.to_api() for event in state.engine.model_history(model)]
+    emit(events, state.format, EVENT_COLUMNS)
+
+
+def merged_labels(
+    current: dict[str, str], update: str | None, remove: str | None, clear: bool
+) -> dict[str, str] | None:
+    """gcloud's label flags applied to the current labels (``None``: unchanged)."""
+    if not (update or remove or clear):
+        return None
+    labels = {} if clear else dict(current)
+    labels.update(parse_labels(update))
+    for key in (remove or "").split(","):
+        labels.pop(key.strip(), None)
+    return labels
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time; one without a zone is taken as UTC."""
+    from datetime import UTC
+
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise InvalidArgument(f"--at {text!r} is not an ISO 8601 time (2026-01-31T12:00:00Z)") from e
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,70 @@
+"""Printing records: a readable table or YAML by default, JSON with
+``--format json``, as gcloud does."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+import orjson
+import yaml
+
+FORMATS = ("table", "json", "yaml")
+
+
+def emit(value: Any, fmt: str, columns: Sequence[tuple[str, str]] | None = None) -> None:
+    """Print a JSON-ready value: a table of ``columns`` (header, key) for a
+    list in table format, YAML for one resource, JSON on request."""
+    if fmt == "json":
+        sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+    elif fmt == "yaml" or columns is None or not isinstance(value, list):
+        if value is None:
+            return
+        click.echo(yaml.safe_dump(value, sort_keys=False, default_flow_style=False).rstrip())
+    else:
+        click.echo(table(value, columns))
+
+
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """Left-aligned columns with an upper-case header, as gcloud prints lists."""
+    if not rows:
+        return "Listed 0 items."
+    cells = [[header for header, _ in columns]]
+    cells += [[_cell(row.get(key)) for _, key in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in cells
+    )
+
+
+def parse_labels(text: str | None) -> dict[str, str]:
+    """``"team=ml,stage=prod"`` to a dict, as gcloud's ``--labels`` reads it
+    (the Engine checks the label rules).
+
+    Raises:
+        click.BadParameter: An item is not ``KEY=VALUE``.
+    """
+    labels = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"label {item!r} must be KEY=VALUE", param_hint="--labels")
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)

@@ -1,0 +1,114 @@
+"""``mlnb predict`` and ``mlnb local predict``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import orjson
+
+from mlnb.cli.app import CliState, cli, common_options, pass_state
+from mlnb.cli.output import emit
+from mlnb.errors import InvalidArgument
+
+
+def read_instances(
+    json_instances: str | None, text_instances: str | None, json_request: str | None
+) -> list[Any]:
+    """Instances from exactly one of gcloud's three input flags.
+
+    ``--json-instances``: one JSON instance per line; ``--text-instances``:
+    one string instance per line; ``--json-request``: a JSON object with an
+    ``instances`` list. ``-`` reads standard input.
+
+    Raises:
+        InvalidArgument: None or several flags, or a line that is not JSON.
+    """
+    given = [f for f in (json_instances, text_instances, json_request) if f is not None]
+    if len(given) != 1:
+        raise InvalidArgument("Give exactly one of --json-instances, --text-instances, --json-request")
+    name = given[0]
+    with click.open_file(name, "r") as f:
+        text = f.read()
+    if json_request is not None:
+        try:
+            body = orjson.loads(text)
+        except orjson.JSONDecodeError as e:
+            raise InvalidArgument(f"{name} is not JSON: {e}") from e
+        if not isinstance(body, dict) or "instances" not in body:
+            raise InvalidArgument(f'{name} must be a JSON object with an "instances" list')
+        return body["instances"]  # type: ignore[no-any-return]
+    lines = [line for line in text.splitlines() if line.strip()]
+    if text_instances is not None:
+        return lines
+    instances = []
+    for number, line in enumerate(lines, 1):
+        try:
+            instances.append(orjson.loads(line))
+        except orjson.JSONDecodeError as e:
+            raise InvalidArgument(f"{name}, line {number} is not JSON: {e}") from e
+    return instances
+
+
+def instance_options(func: Any) -> Any:
+    func = click.option("--json-request", help="A JSON file with an 'instances' list.")(func)
+    func = click.option("--text-instances", help="A file of one text instance per line.")(func)
+    func = click.option("--json-instances", help="A file of one JSON instance per line.")(func)
+    return click.option("--signature-name", help="TensorFlow signature to call.")(func)
+
+
+def emit_predictions(predictions: list[Any], fmt: str) -> None:
+    if fmt == "table":
+        for prediction in predictions:
+            click.echo(orjson.dumps(prediction).decode())
+    else:
+        emit({"predictions": predictions}, fmt)
+
+
+@cli.command("predict")
+@click.option("--model", required=True, help="The model to predict with.")
+@click.option("--version", help="A version; the model's default if unset.")
+@instance_options
+@common_options
+@pass_state
+def predict(
+    state: CliState,
+    model: str,
+    version: str | None,
+    json_instances: str | None,
+    text_instances: str | None,
+    json_request: str | None,
+    signature_name: str | None,
+) -> None:
+    """Predict with a deployed version."""
+    instances = read_instances(json_instances, text_instances, json_request)
+    predictions = state.engine.predict(model, instances, version=version, signature_name=signature_name)
+    emit_predictions(predictions, state.format)
+
+
+@cli.group()
+def local() -> None:
+    """Work with model files on this machine, without registering them."""
+
+
+@local.command("predict")
+@click.option("--model-dir", required=True, help="Folder of model files.")
+@click.option("--framework", help="Detected from the files if unset.")
+@instance_options
+@common_options
+@pass_state
+def local_predict(
+    state: CliState,
+    model_dir: str,
+    framework: str | None,
+    json_instances: str | None,
+    text_instances: str | None,
+    json_request: str | None,
+    signature_name: str | None,
+) -> None:
+    """Predict from a model folder directly."""
+    instances = read_instances(json_instances, text_instances, json_request)
+    predictions = state.engine.local_predict(
+        model_dir, instances, framework=framework, signature_name=signature_name
+    )
+    emit_predictions(predictions, state.format)

@@ -1,0 +1,145 @@
+"""Settings: resolved once, from arguments, then ``MLNB_*`` variables, then
+``$MLNB_HOME/config.toml``, then defaults, and passed down from there.
+
+Nothing in mlnb reads the environment at import time; ``Settings.resolve`` is
+the one place that does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlnb.errors import InvalidArgument
+
+__all__ = ["Settings"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that can be configured, with its default.
+
+    Attributes:
+        home: Folder for the default database, artifacts and caches
+            (``MLNB_HOME``, default ``~/.mlnb``).
+        database_url: SQLAlchemy URL of the metadata store
+            (``MLNB_DATABASE_URL``, default SQLite at ``home/mlnb.db``).
+        artifact_root: Folder or fsspec URL where model files are kept
+            (``MLNB_ARTIFACT_ROOT``, default ``home/artifacts``).
+        project: Project used when none is named (``MLNB_PROJECT``).
+        model_quota: Models allowed per project (``MLNB_MODEL_QUOTA``).
+        version_quota: Versions allowed per project, all models together
+            (``MLNB_VERSION_QUOTA``).
+        actor: Name recorded in model histories (``MLNB_ACTOR``, default the
+            login name).
+        busy_timeout_s: How long a SQLite writer waits for another one.
+        predictor_cache_size: Loaded versions kept warm per process, least
+            recently used unloaded first (``MLNB_PREDICTOR_CACHE_SIZE``).
+        resolve_ttl_s: How long a process trusts what it read about a model's
+            default version before it reads again
+            (``MLNB_RESOLVE_TTL_S``); changes made through the same Engine
+            are seen at once.
+        skops_trusted_types: Comma-separated types that skops files may
+            hold beyond skops's trusted defaults
+            (``MLNB_SKOPS_TRUSTED_TYPES``).
+    """
+
+    home: Path
+    database_url: str
+    artifact_root: str
+    project: str = "default"
+    model_quota: int = 100
+    version_quota: int = 200
+    actor: str = "unknown"
+    busy_timeout_s: float = 30.0
+    predictor_cache_size: int = 16
+    resolve_ttl_s: float = 1.0
+    skops_trusted_types: str = ""
+
+    @classmethod
+    def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build the settings from arguments, environment, config file, defaults.
+
+        Args:
+            env: Environment to read ``MLNB_*`` variables from (default
+                ``os.environ``).
+            **overrides: Field values that win over everything else.
+
+        Raises:
+            InvalidArgument: A value cannot be parsed, or a key is unknown.
+        """
+        env = os.environ if env is None else env
+        home_value = overrides.get("home") or env.get("MLNB_HOME") or "~/.mlnb"
+        home = Path(home_value).expanduser().resolve()
+        values: dict[str, Any] = {}
+        values.update(_read_config_file(home / "config.toml"))
+        values.update(_read_environment(env))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["home"] = home
+        values.setdefault("database_url", f"sqlite:///{home / 'mlnb.db'}")
+        values.setdefault("artifact_root", str(home / "artifacts"))
+        values.setdefault("actor", _login_name())
+        return cls(**_coerce(values))
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _read_environment(env: Mapping[str, str]) -> dict[str, str]:
+    found = {}
+    for name in _FIELDS:
+        value = env.get(f"MLNB_{name.upper()}")
+        if value not in (None, ""):
+            found[name] = value
+    return found
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise InvalidArgument(f"Cannot parse {path}: {e}") from e
+    section = data.get("mlnb", data)
+    unknown = sorted(set(section) - set(_FIELDS) - {"home"})
+    if unknown:
+        raise InvalidArgument(
+            f"Unknown setting(s) {', '.join(unknown)} in {path}; known settings: {', '.join(sorted(_FIELDS))}"
+        )
+    return {k: v for k, v in section.items() if k != "home"}
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        kind = _FIELDS[name].type
+        try:
+            if kind == "int":
+                out[name] = int(value)
+            elif kind == "float":
+                out[name] = float(value)
+            elif kind == "str":
+                out[name] = str(value)
+            else:
+                out[name] = value
+        except (TypeError, ValueError) as e:
+            raise InvalidArgument(f"Setting '{name}' must be a {kind}, got {value!r}") from e
+    return out
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

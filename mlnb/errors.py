@@ -1,0 +1,107 @@
+"""The one exception hierarchy of mlnb.
+
+Each class carries the Google canonical status and the HTTP code that the REST
+server answers with, and subclasses a builtin where one fits, so user code
+that catches ``ValueError`` or ``LookupError`` keeps working.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AlreadyExists",
+    "FailedPrecondition",
+    "InvalidArgument",
+    "MissingExtra",
+    "MlnbError",
+    "NotFound",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Unavailable",
+]
+
+
+class MlnbError(Exception):
+    """Base of every error mlnb raises on purpose.
+
+    Attributes:
+        status: Google canonical status name (``INVALID_ARGUMENT``...).
+        http: HTTP status code the REST face answers with.
+    """
+
+    status: ClassVar[str] = "INTERNAL"
+    http: ClassVar[int] = 500
+
+    @property
+    def message(self) -> str:
+        """The human-readable message, without the class name."""
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+    def to_json(self) -> dict[str, object]:
+        """Google's JSON error body for this error."""
+        return {"error": {"code": self.http, "message": self.message, "status": self.status}}
+
+
+class InvalidArgument(MlnbError, ValueError):
+    """A request or an argument is malformed; the message names the field."""
+
+    status = "INVALID_ARGUMENT"
+    http = 400
+
+
+class NotFound(MlnbError, LookupError):
+    """A named resource does not exist."""
+
+    status = "NOT_FOUND"
+    http = 404
+
+
+class AlreadyExists(MlnbError):
+    """A resource with that name exists already."""
+
+    status = "ALREADY_EXISTS"
+    http = 409
+
+
+class FailedPrecondition(MlnbError):
+    """The system is not in a state that allows the operation."""
+
+    status = "FAILED_PRECONDITION"
+    http = 400
+
+
+class ResourceExhausted(MlnbError):
+    """A quota would be exceeded."""
+
+    status = "RESOURCE_EXHAUSTED"
+    http = 429
+
+
+class PermissionDenied(MlnbError):
+    """The caller may not do this."""
+
+    status = "PERMISSION_DENIED"
+    http = 403
+
+
+class MissingExtra(MlnbError, ImportError):
+    """An optional dependency is missing; the message names the pip extra."""
+
+    status = "FAILED_PRECONDITION"
+    http = 400
+
+    def __init__(self, what: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"{what} needs the Python package '{module}', which is not installed. "
+            f"Install it with: pip install 'mlnb[{extra}]'"
+        )
+        self.extra = extra
+        self.module = module
+
+
+class Unavailable(MlnbError):
+    """A backing service is busy or down; trying again later may work."""
+
+    status = "UNAVAILABLE"
+    http = 503

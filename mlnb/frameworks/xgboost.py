@@ -1,0 +1,113 @@
+"""XGBoost: ``model.bst``, ``model.json``, ``model.ubj`` (Booster files),
+scikit-learn-API XGBoost models in ``model.joblib``/``model.pkl``, and
+MLflow's xgboost flavor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mlnb.errors import InvalidArgument
+from mlnb.frameworks.base import LoadOptions, ModelLoadError, Predictor, import_extra
+from mlnb.frameworks.mlflow_folder import flavor_file, mlflow_flavors
+from mlnb.frameworks.sklearn import EstimatorPredictor, load_pickled
+from mlnb.frameworks.tabular import to_features
+
+_BOOSTER_FILES = ("model.bst", "model.json", "model.ubj")
+_PICKLE_FILES = ("model.joblib", "model.pkl")
+# MLflow records the class to load into; only these are ever instantiated,
+# whatever the file says.
+_MLFLOW_CLASSES = {
+    "xgboost.core.Booster": "Booster",
+    "xgboost.sklearn.XGBClassifier": "XGBClassifier",
+    "xgboost.sklearn.XGBRegressor": "XGBRegressor",
+    "xgboost.sklearn.XGBRanker": "XGBRanker",
+    "xgboost.sklearn.XGBRFClassifier": "XGBRFClassifier",
+    "xgboost.sklearn.XGBRFRegressor": "XGBRFRegressor",
+}
+
+
+def _xgb() -> Any:
+    return import_extra("xgboost", "xgboost", "An XGBoost model")
+
+
+class BoosterPredictor:
+    """A native ``xgboost.Booster``."""
+
+    def __init__(self, booster: Any) -> None:
+        self.booster = booster
+        self._dmatrix = _xgb().DMatrix
+
+    def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]:
+        features = to_features(instances)
+        if isinstance(features, np.ndarray) and features.dtype.kind not in "fiub":
+            raise InvalidArgument("XGBoost instances must be lists of numbers")
+        result: Sequence[Any] = self.booster.predict(self._dmatrix(features))
+        return result
+
+
+class XGBoostAdapter:
+    """The XGBoost adapter."""
+
+    name: ClassVar[str] = "XGBOOST"
+    aliases: ClassVar[tuple[str, ...]] = ("xgboost", "xgb")
+    file_patterns: ClassVar[tuple[str, ...]] = (*_BOOSTER_FILES, "MLmodel (xgboost flavor)")
+
+    def detect(self, model_dir: Path) -> bool:
+        # A pickle may hold an XGBoost estimator, but it is read as
+        # scikit-learn unless the user says XGBOOST: both predict the same.
+        if "xgboost" in mlflow_flavors(model_dir):
+            return True
+        return any((model_dir / name).is_file() for name in _BOOSTER_FILES)
+
+    def load(self, model_dir: Path, options: LoadOptions) -> Predictor:
+        xgb = _xgb()
+        flavor = mlflow_flavors(model_dir).get("xgboost")
+        if flavor is not None:
+            return self._load_mlflow(xgb, model_dir, flavor)
+        for name in _BOOSTER_FILES:
+            if (model_dir / name).is_file():
+                return BoosterPredictor(_load_booster(xgb.Booster(), model_dir / name))
+        for name in _PICKLE_FILES:
+            if (model_dir / name).is_file():
+                serialization = "joblib" if name.endswith("joblib") else "pickle"
+                model = load_pickled(model_dir / name, serialization, options)
+                return _wrap(xgb, model, name)
+        raise ModelLoadError(
+            "No XGBoost model file in the folder: expected one of "
+            f"{', '.join(_BOOSTER_FILES + _PICKLE_FILES)}"
+        )
+
+    def _load_mlflow(self, xgb: Any, model_dir: Path, flavor: dict[str, Any]) -> Predictor:
+        class_path = str(flavor.get("model_class") or "xgboost.core.Booster")
+        if class_path not in _MLFLOW_CLASSES:
+            raise ModelLoadError(f"The MLflow xgboost model class {class_path!r} is not supported")
+        model = getattr(xgb, _MLFLOW_CLASSES[class_path])()
+        model = _load_booster(model, flavor_file(model_dir, flavor, "data"))
+        return _wrap(xgb, model, "MLmodel")
+
+    def save(self, model: Any, model_dir: Path) -> Path:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        booster = model.get_booster() if hasattr(model, "get_booster") else model
+        path = model_dir / "model.ubj"
+        booster.save_model(str(path))
+        return path
+
+
+def _load_booster(model: Any, path: Path) -> Any:
+    try:
+        model.load_model(str(path))
+    except Exception as e:  # XGBoostError, and ValueError for unknown formats
+        raise ModelLoadError(f"{path.name} is not a readable XGBoost model: {e}") from e
+    return model
+
+
+def _wrap(xgb: Any, model: Any, source: str) -> Predictor:
+    if isinstance(model, xgb.Booster):
+        return BoosterPredictor(model)
+    if hasattr(model, "predict"):
+        return EstimatorPredictor(model)
+    raise ModelLoadError(f"{source} holds a {type(model).__name__}, not an XGBoost model")

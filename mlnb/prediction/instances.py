@@ -1,0 +1,195 @@
+"""ML Engine's rules for prediction instances, checked once for every
+framework, with errors that name the instance index and the field.
+
+- ``instances`` is a non-empty list; each instance is a JSON object of named
+  inputs, or a bare value or list for a single-input model (all instances
+  alike);
+- values are strings, numbers, booleans or lists; lists hold one type; no
+  embedded objects, except ``{"b64": "..."}`` for binary data in inputs whose
+  name ends in ``_bytes`` (or as a whole bare instance);
+- the instance-key pattern ``{"key": 1, "values": [...]}`` passes the key
+  through to the prediction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from mlnb.errors import InvalidArgument
+
+__all__ = ["DecodedInstances", "decode_instances"]
+
+_SCALARS = (str, int, float, bool)
+
+
+@dataclass(frozen=True)
+class DecodedInstances:
+    """Instances ready for a Predictor, and the keys to put back.
+
+    Attributes:
+        instances: One entry per instance, binary inputs decoded to bytes.
+        keys: The key of each instance when they carry one, else ``None``.
+    """
+
+    instances: list[Any]
+    keys: list[Any] | None
+
+
+def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedInstances:
+    """Check ``instances`` against ML Engine's rules and decode binary inputs.
+
+    Args:
+        instances: The ``instances`` list of a predict request.
+        key_field: Name of the field that carries an instance key, passed
+            through to the prediction; ``None`` turns key handling off.
+
+    Raises:
+        InvalidArgument: Naming the instance index and field at fault.
+    """
+    if not isinstance(instances, list):
+        raise InvalidArgument(f"'instances' must be a JSON list, got {_json_type(instances)}")
+    if not instances:
+        raise InvalidArgument("'instances' is empty: send at least one instance")
+    named = _is_named(instances[0])
+    decoded: list[Any] = []
+    keys: list[Any] = []
+    for index, instance in enumerate(instances):
+        if _is_named(instance) != named:
+            raise InvalidArgument(
+                f"Instance {index} is {_describe(instance)} but instance 0 is "
+                f"{_describe(instances[0])}: instances must all be JSON objects of "
+                "named inputs, or all bare values"
+            )
+        if named:
+            value, key = _decode_named(instance, index, key_field)
+            keys.append(key)
+        else:
+            value = _decode_value(instance, index, None, binary=True)
+        decoded.append(value)
+    if named and key_field is not None:
+        has_key = [key is not _NO_KEY for key in keys]
+        if any(has_key):
+            if not all(has_key):
+                missing = has_key.index(False)
+                raise InvalidArgument(
+                    f"Instance {missing} has no {key_field!r} field, but instance "
+                    f"{has_key.index(True)} has one: give every instance a key or none"
+                )
+            return DecodedInstances(decoded, keys)
+    return DecodedInstances(decoded, None)
+
+
+_NO_KEY = object()
+
+
+def _is_named(instance: Any) -> bool:
+    return isinstance(instance, dict) and not _is_b64(instance)
+
+
+def _is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and "b64" in value
+
+
+def _decode_named(instance: dict[str, Any], index: int, key_field: str | None) -> tuple[Any, Any]:
+    if not instance:
+        raise InvalidArgument(f"Instance {index} is an empty JSON object")
+    key: Any = _NO_KEY
+    fields = {}
+    for name, value in instance.items():
+        if name == key_field:
+            if not isinstance(value, _SCALARS):
+                raise InvalidArgument(f"Instance {index}, field {name!r}: a key must be a string or a number")
+            key = value
+            continue
+        fields[name] = _decode_value(value, index, name, binary=name.endswith("_bytes"))
+    if key is not _NO_KEY and len(fields) == 1:
+        # {"key": 1, "values": [...]}: the single remaining input is the instance.
+        (only,) = fields.values()
+        return only, key
+    if not fields:
+        raise InvalidArgument(f"Instance {index} holds only its key {key_field!r} and no input")
+    return fields, key
+
+
+def _decode_value(value: Any, index: int, field: str | None, binary: bool) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is list:
+        _check_list(value, index, field)
+        if binary and value and _is_b64(value[0]):
+            return [_decode_value(item, index, field, binary) for item in value]
+        return value
+    where = _where(index, field)
+    if value is None:
+        raise InvalidArgument(f"{where}: null values are not allowed")
+    if _is_b64(value):
+        if not binary:
+            raise InvalidArgument(
+                f'{where} holds {{"b64": ...}}, but only inputs whose name ends in '
+                "'_bytes' take binary data: rename the input, or send a plain string"
+            )
+        return _b64decode(value["b64"], where)
+    if isinstance(value, dict):
+        raise InvalidArgument(
+            f'{where}: embedded JSON objects are not allowed (only {{"b64": ...}} for binary data)'
+        )
+    raise InvalidArgument(f"{where}: {_json_type(value)} is not a JSON value")
+
+
+def _check_list(values: list[Any], index: int, field: str | None) -> None:
+    first = _category(values[0]) if values else None
+    for position, item in enumerate(values):
+        category = _category(item)
+        if category != first:
+            raise InvalidArgument(
+                f"{_where(index, field)}: a list must hold one type, but element "
+                f"{position} is {category} and element 0 is {first}"
+            )
+        if category == "a list":
+            _check_list(item, index, field)
+        elif category in ("null", "an object"):
+            raise InvalidArgument(
+                f"{_where(index, field)}: element {position} is {category}, which a list may not hold"
+            )
+
+
+def _category(value: Any) -> str:
+    kind = type(value)
+    if kind is float or kind is int:
+        return "a number"
+    if kind is str:
+        return "a string"
+    if kind is list:
+        return "a list"
+    if kind is bool:
+        return "a boolean"
+    if value is None:
+        return "null"
+    if _is_b64(value):
+        return "binary"
+    return "an object"
+
+
+def _b64decode(data: Any, where: str) -> bytes:
+    if not isinstance(data, str):
+        raise InvalidArgument(f"{where}: the 'b64' value must be a base64 string")
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as e:
+        raise InvalidArgument(f"{where}: the 'b64' value is not valid base64 ({e})") from e
+
+
+def _where(index: int, field: str | None) -> str:
+    return f"Instance {index}" if field is None else f"Instance {index}, field {field!r}"
+
+
+def _describe(instance: Any) -> str:
+    return "a JSON object" if _is_named(instance) else "a bare value"
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "an object", str: "a string", type(None): "null"}.get(type(value), type(value).__name__)

@@ -1,0 +1,47 @@
+"""Predictions made JSON-ready: numpy arrays and scalars to Python values,
+bytes to ``{"b64": ...}``, keys put back."""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["attach_keys", "to_jsonable"]
+
+
+def to_jsonable(value: Any) -> Any:
+    """A value made only of dicts, lists, strings, numbers, booleans, None."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "biuf":
+            return value.tolist()
+        return [to_jsonable(item) for item in value.tolist()]
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"b64": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None  # NaN is not JSON
+    return value
+
+
+def attach_keys(predictions: Sequence[Any], keys: Sequence[Any]) -> list[Any]:
+    """Put each instance's key into its prediction: into the object when the
+    prediction is one, else as ``{"key": k, "prediction": p}``."""
+    out = []
+    for key, prediction in zip(keys, predictions, strict=True):
+        if isinstance(prediction, dict):
+            out.append({"key": key, **prediction})
+        else:
+            out.append({"key": key, "prediction": prediction})
+    return out

@@ -1,0 +1,74 @@
+"""One prediction call over any Predictor, and the cache that keeps loaded
+versions warm."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from mlnb.errors import InvalidArgument, MlnbError
+from mlnb.frameworks import Predictor
+from mlnb.prediction.instances import decode_instances
+from mlnb.prediction.outputs import attach_keys, to_jsonable
+
+__all__ = ["PredictorCache", "run_prediction"]
+
+
+def run_prediction(
+    predictor: Predictor, instances: Any, key_field: str | None = "key", **kwargs: Any
+) -> list[Any]:
+    """Validate ``instances``, predict, and return JSON-ready predictions.
+
+    Raises:
+        InvalidArgument: An instance breaks ML Engine's rules, or the model
+            rejected the batch (the model's own message is kept).
+    """
+    batch = decode_instances(instances, key_field)
+    try:
+        raw = predictor.predict(batch.instances, **kwargs)
+    except MlnbError:
+        raise
+    except Exception as e:  # the model's own code: any error is the request's fault or the model's
+        raise InvalidArgument(f"The model could not predict these instances: {type(e).__name__}: {e}") from e
+    predictions = to_jsonable(raw)
+    if not isinstance(predictions, list) or len(predictions) != len(batch.instances):
+        count = len(predictions) if isinstance(predictions, list) else 1
+        raise MlnbError(f"The model returned {count} predictions for {len(batch.instances)} instances")
+    if batch.keys is not None:
+        return attach_keys(predictions, batch.keys)
+    return predictions
+
+
+class PredictorCache:
+    """Loaded predictors by key, least recently used dropped past ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._items: OrderedDict[Hashable, Predictor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, load: Callable[[], Predictor]) -> Predictor:
+        """The cached predictor for ``key``, loaded with ``load`` if absent."""
+        with self._lock:
+            predictor = self._items.get(key)
+            if predictor is not None:
+                self._items.move_to_end(key)
+                return predictor
+        predictor = load()
+        with self._lock:
+            self._items[key] = predictor
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return predictor
+
+    def discard(self, match: Callable[[Hashable], bool]) -> None:
+        """Drop every entry whose key matches."""
+        with self._lock:
+            for key in [k for k in self._items if match(k)]:
+                del self._items[key]
+
+    def __len__(self) -> int:
+        return len(self._items)

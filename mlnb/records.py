@@ -1,0 +1,182 @@
+"""Frozen records that cross layers: what the store returns and the faces show.
+
+Field names are Python's; ``to_api()`` gives the camelCase JSON of the ML
+Engine v1 discovery document (``ml.v1.json``).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = [
+    "ModelEvent",
+    "ModelRecord",
+    "VersionRecord",
+    "format_time",
+    "make_etag",
+    "model_resource",
+    "version_resource",
+]
+
+
+def model_resource(project: str, model: str) -> str:
+    """``projects/{project}/models/{model}``."""
+    return f"projects/{project}/models/{model}"
+
+
+def version_resource(project: str, model: str, version: str) -> str:
+    """``projects/{project}/models/{model}/versions/{version}``."""
+    return f"{model_resource(project, model)}/versions/{version}"
+
+
+def format_time(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a ``Z``, as Google APIs write timestamps."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def make_etag(revision: int) -> str:
+    """An opaque etag for a revision counter, base64 like ML Engine's."""
+    return base64.b64encode(f"r{revision}".encode()).decode()
+
+
+def _drop_empty(body: dict[str, Any]) -> dict[str, Any]:
+    # Google APIs leave out unset fields rather than sending nulls.
+    return {k: v for k, v in body.items() if v not in (None, {}, [], "")}
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One version of a model, as ML Engine's ``Version`` resource."""
+
+    project: str
+    model: str
+    name: str
+    state: str
+    framework: str | None
+    deployment_uri: str
+    create_time: datetime
+    is_default: bool = False
+    description: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    runtime_version: str | None = None
+    python_version: str | None = None
+    error_message: str | None = None
+    last_use_time: datetime | None = None
+    manual_scaling: dict[str, Any] | None = None
+    auto_scaling: dict[str, Any] | None = None
+    prediction_class: str | None = None
+    package_uris: tuple[str, ...] = ()
+    machine_type: str | None = None
+    etag: str = ""
+    artifact_uri: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    packages: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def resource_name(self) -> str:
+        """The full resource name, ``projects/p/models/m/versions/v``."""
+        return version_resource(self.project, self.model, self.name)
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``Version`` JSON of ``ml.v1.json``."""
+        return _drop_empty(
+            {
+                "name": self.resource_name,
+                "description": self.description,
+                "isDefault": self.is_default,
+                "deploymentUri": self.deployment_uri,
+                "createTime": format_time(self.create_time),
+                "lastUseTime": format_time(self.last_use_time),
+                "runtimeVersion": self.runtime_version,
+                "framework": self.framework,
+                "pythonVersion": self.python_version,
+                "state": self.state,
+                "errorMessage": self.error_message,
+                "manualScaling": self.manual_scaling,
+                "autoScaling": self.auto_scaling,
+                "predictionClass": self.prediction_class,
+                "packageUris": list(self.package_uris),
+                "machineType": self.machine_type,
+                "labels": dict(self.labels),
+                "etag": self.etag,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A model, as ML Engine's ``Model`` resource."""
+
+    project: str
+    name: str
+    create_time: datetime
+    description: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    default_version: VersionRecord | None = None
+    online_prediction_logging: bool = False
+    online_prediction_console_logging: bool = False
+    regions: tuple[str, ...] = ()
+    etag: str = ""
+
+    @property
+    def resource_name(self) -> str:
+        """The full resource name, ``projects/p/models/m``."""
+        return model_resource(self.project, self.name)
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``Model`` JSON of ``ml.v1.json``."""
+        body = _drop_empty(
+            {
+                "name": self.resource_name,
+                "description": self.description,
+                "labels": dict(self.labels),
+                "regions": list(self.regions),
+                "etag": self.etag,
+            }
+        )
+        if self.default_version is not None:
+            body["defaultVersion"] = self.default_version.to_api()
+        body["onlinePredictionLogging"] = self.online_prediction_logging
+        body["onlinePredictionConsoleLogging"] = self.online_prediction_console_logging
+        return body
+
+
+@dataclass(frozen=True)
+class ModelEvent:
+    """One entry of a model's history: what changed, when, and by whom.
+
+    Attributes:
+        action: ``MODEL_CREATED``, ``MODEL_UPDATED``, ``MODEL_DELETED``,
+            ``VERSION_CREATED``, ``VERSION_FAILED``, ``VERSION_UPDATED``,
+            ``VERSION_DELETED`` or ``DEFAULT_CHANGED``.
+        version: The version concerned; for ``DEFAULT_CHANGED`` the new
+            default (``None`` when the model is left without one).
+        details: What changed, for example ``{"previous": "v1"}`` or the
+            labels before and after.
+    """
+
+    project: str
+    model: str
+    time: datetime
+    actor: str
+    action: str
+    version: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_api(self) -> dict[str, Any]:
+        """A camelCase JSON form, in the style of the other resources."""
+        return {
+            "model": model_resource(self.project, self.model),
+            "time": format_time(self.time),
+            "actor": self.actor,
+            "action": self.action,
+            "version": self.version,
+            "details": dict(self.details),
+        }

@@ -1,0 +1,21 @@
+"""The model registry: models and versions named and ruled as in ML Engine,
+their deployment, and their history."""
+
+from __future__ import annotations
+
+from mlnb.registry.deploy import VersionDeployer
+from mlnb.registry.models import ModelRegistry, VersionSpec
+from mlnb.registry.names import (
+    parse_resource,
+    validate_labels,
+    validate_name,
+)
+
+__all__ = [
+    "ModelRegistry",
+    "VersionDeployer",
+    "VersionSpec",
+    "parse_resource",
+    "validate_labels",
+    "validate_name",
+]

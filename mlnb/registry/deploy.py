@@ -1,0 +1,183 @@
+"""Deploying a version: copy its files into the artifact store, find its
+framework, load it once to prove it works, and end READY or FAILED."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+from mlnb.errors import InvalidArgument, MlnbError
+from mlnb.frameworks import (
+    AdapterRegistry,
+    FrameworkAdapter,
+    LoadOptions,
+    ModelLoadError,
+    Predictor,
+    normalize_framework,
+)
+from mlnb.records import VersionRecord
+from mlnb.registry.models import ModelRegistry, VersionSpec
+from mlnb.store import ArtifactStore, StoredTree, uri_exists
+
+__all__ = ["VersionDeployer"]
+
+log = logging.getLogger(__name__)
+
+
+class VersionDeployer:
+    """Creates versions from their origin and loads them for prediction."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        artifacts: ArtifactStore,
+        adapters: AdapterRegistry,
+        skops_trusted_types: tuple[str, ...] = (),
+    ) -> None:
+        self.registry = registry
+        self.artifacts = artifacts
+        self.adapters = adapters
+        self.skops_trusted_types = skops_trusted_types
+
+    def create_version(self, project: str, model: str, spec: VersionSpec, actor: str) -> VersionRecord:
+        """Create a version and deploy it; returns it READY or FAILED.
+
+        A version that cannot be loaded (no model file, wrong framework, a
+        corrupt file, a missing extra) ends FAILED with the reason in its
+        ``error_message``; nothing else in the registry changes.
+
+        Raises:
+            InvalidArgument: A bad spec or an origin that does not exist
+                (nothing is recorded).
+            NotFound, AlreadyExists, ResourceExhausted: From the registry rules.
+        """
+        spec = self._checked(spec)
+        record = self.registry.reserve_version(project, model, spec, actor)
+        stored: list[StoredTree] = []
+        try:
+            prefix = f"projects/{project}/models/{model}/versions/{spec.name}"
+            tree = self.artifacts.import_tree(spec.origin, prefix)
+            stored.append(tree)
+            packages = [self.artifacts.import_tree(uri, f"{prefix}/packages") for uri in spec.package_uris]
+            stored.extend(packages)
+            adapter = self._adapter(spec, self.artifacts.local_dir(tree.uri, tree.files))
+            candidate = dataclasses.replace(
+                record,
+                framework=adapter.name,
+                artifact_uri=tree.uri,
+                files=tree.files,
+                packages=tuple({"uri": p.uri, "files": p.files} for p in packages),
+            )
+            self.load_predictor(candidate)
+        except (ModelLoadError, MlnbError) as e:
+            return self._fail(record, actor, stored, _message(e))
+        except Exception as e:  # the model's own loading code can raise anything
+            return self._fail(
+                record,
+                actor,
+                stored,
+                f"Loading the model failed: {type(e).__name__}: {e}",
+            )
+        return self.registry.finish_version(
+            record,
+            actor,
+            framework=candidate.framework,
+            artifact_uri=candidate.artifact_uri,
+            files=candidate.files,
+            packages=list(candidate.packages),
+        )
+
+    def _checked(self, spec: VersionSpec) -> VersionSpec:
+        framework = spec.framework
+        if spec.prediction_class:
+            if framework and normalize_framework(framework) not in (
+                "CUSTOM",
+                "FRAMEWORK_UNSPECIFIED",
+            ):
+                raise InvalidArgument(
+                    f"predictionClass is for custom prediction routines; leave framework "
+                    f"unset instead of {framework!r}"
+                )
+            framework = "CUSTOM"
+        elif framework and normalize_framework(framework) != "FRAMEWORK_UNSPECIFIED":
+            framework = self.adapters.get(framework).name
+        else:
+            framework = None
+        if not spec.origin:
+            raise InvalidArgument("A version needs an origin (deploymentUri): the folder of model files")
+        for uri in (spec.origin, *spec.package_uris):
+            if not uri_exists(uri):
+                raise InvalidArgument(f"{uri!r} does not exist")
+        return dataclasses.replace(spec, framework=framework)
+
+    def _adapter(self, spec: VersionSpec, local: Path) -> FrameworkAdapter:
+        if spec.framework:
+            adapter = self.adapters.get(spec.framework)
+            if adapter.name != "CUSTOM" and not adapter.detect(local):
+                detected = self._try_detect(local)
+                hint = f"; the files look like {detected}" if detected else ""
+                raise ModelLoadError(
+                    f"No {adapter.name} model file found: expected one of "
+                    f"{', '.join(adapter.file_patterns)}{hint}"
+                )
+            return adapter
+        return self.adapters.detect(local)
+
+    def _try_detect(self, local: Path) -> str | None:
+        try:
+            return self.adapters.detect(local).name
+        except ModelLoadError:
+            return None
+
+    def load_predictor(self, version: VersionRecord) -> Predictor:
+        """Load a version's files, checksums verified, into a Predictor.
+
+        Raises:
+            FailedPrecondition: A file changed since the version was created.
+            ModelLoadError, MissingExtra: The model cannot be loaded.
+        """
+        if version.artifact_uri is None or version.framework is None:
+            raise InvalidArgument(f"Version {version.name!r} has no stored files")
+        local = self.artifacts.local_dir(version.artifact_uri, version.files)
+        packages = tuple(self.artifacts.local_dir(p["uri"], p["files"]) for p in version.packages)
+        package_paths = tuple(_single_file_or_dir(p) for p in packages)
+        options = LoadOptions(
+            prediction_class=version.prediction_class,
+            package_dirs=package_paths,
+            skops_trusted_types=self.skops_trusted_types,
+        )
+        return self.adapters.get(version.framework).load(local, options)
+
+    def delete_files(self, version: VersionRecord) -> None:
+        """Remove a deleted version's stored files."""
+        for uri in [version.artifact_uri, *(p["uri"] for p in version.packages)]:
+            try:
+                self.artifacts.delete_tree(uri)
+            except OSError as e:
+                log.warning(
+                    "Could not remove %s of deleted version %s: %s",
+                    uri,
+                    version.name,
+                    e,
+                )
+
+    def _fail(
+        self, record: VersionRecord, actor: str, stored: list[StoredTree], message: str
+    ) -> VersionRecord:
+        for tree in stored:
+            self.artifacts.delete_tree(tree.uri)
+        return self.registry.finish_version(record, actor, error=message)
+
+
+def _single_file_or_dir(local: Path) -> Path:
+    # A package URI that was one file (a wheel, an sdist) is stored as a
+    # folder holding that file: hand the adapter the file itself.
+    entries = [p for p in local.iterdir() if p.name != ".complete"]
+    return entries[0] if len(entries) == 1 and entries[0].is_file() else local
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, MlnbError):
+        return error.message
+    return str(error)

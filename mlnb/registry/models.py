@@ -1,0 +1,419 @@
+"""Models and versions, with ML Engine's rules: names, quotas, the default
+version, deletion, and a history of every change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mlnb.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
+from mlnb.records import ModelEvent, ModelRecord, VersionRecord
+from mlnb.registry.names import validate_labels, validate_name
+from mlnb.store import Database, RegistryTx
+
+__all__ = ["ModelRegistry", "VersionSpec", "now"]
+
+
+def now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    """What a user asks for when creating a version (ML Engine's ``Version``
+    body, less the fields the system sets)."""
+
+    name: str
+    origin: str
+    framework: str | None = None
+    description: str = ""
+    labels: Mapping[str, str] | None = None
+    runtime_version: str | None = None
+    python_version: str | None = None
+    prediction_class: str | None = None
+    package_uris: tuple[str, ...] = ()
+    manual_scaling: dict[str, Any] | None = None
+    auto_scaling: dict[str, Any] | None = None
+    machine_type: str | None = None
+
+
+class ModelRegistry:
+    """Models and versions of the metadata store, under ML Engine's rules.
+
+    Version deployment (copying files, loading them) lives in
+    ``VersionDeployer``; this class owns the records and the rules.
+    """
+
+    def __init__(self, db: Database, model_quota: int, version_quota: int) -> None:
+        self.db = db
+        self.model_quota = model_quota
+        self.version_quota = version_quota
+
+    @contextmanager
+    def _write(self) -> Iterator[RegistryTx]:
+        with self.db.session(write=True) as session:
+            yield RegistryTx(session)
+
+    @contextmanager
+    def _read(self) -> Iterator[RegistryTx]:
+        with self.db.session() as session:
+            yield RegistryTx(session)
+
+    # models
+
+    def create_model(
+        self,
+        project: str,
+        name: str,
+        actor: str,
+        description: str = "",
+        labels: Mapping[str, str] | None = None,
+        online_prediction_logging: bool = False,
+        online_prediction_console_logging: bool = False,
+        regions: list[str] | None = None,
+    ) -> ModelRecord:
+        """Create a model.
+
+        Raises:
+            InvalidArgument: Bad name or labels.
+            AlreadyExists: The project has a model of that name.
+            ResourceExhausted: The project is at its model quota.
+        """
+        validate_name("model", name)
+        clean_labels = validate_labels(labels)
+        if regions is not None and len(regions) > 1:
+            raise InvalidArgument("A model may name at most one region")
+        with self._write() as tx:
+            if tx.get_model(project, name) is not None:
+                raise AlreadyExists(f"Model {name!r} already exists in project {project!r}")
+            count = tx.count_models(project)
+            if count >= self.model_quota:
+                raise ResourceExhausted(
+                    f"Project {project!r} has {count} models, its quota; delete one or raise "
+                    "the quota with MLNB_MODEL_QUOTA"
+                )
+            created = now()
+            tx.insert_model(
+                project,
+                name,
+                created,
+                description=description or "",
+                labels=clean_labels,
+                regions=list(regions or []),
+                online_prediction_logging=online_prediction_logging,
+                online_prediction_console_logging=online_prediction_console_logging,
+            )
+            tx.append_event(ModelEvent(project, name, created, actor, "MODEL_CREATED"))
+            return self._require_model(tx, project, name)
+
+    def get_model(self, project: str, name: str) -> ModelRecord:
+        """A model, with its default version.
+
+        Raises:
+            NotFound: No such model.
+        """
+        with self._read() as tx:
+            return self._require_model(tx, project, name)
+
+    def list_models(self, project: str) -> list[ModelRecord]:
+        """The project's models, by name."""
+        with self._read() as tx:
+            return tx.list_models(project)
+
+    def update_model(
+        self,
+        project: str,
+        name: str,
+        actor: str,
+        description: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        etag: str | None = None,
+    ) -> ModelRecord:
+        """Change a model's description or labels (``None`` leaves a field).
+
+        Raises:
+            NotFound: No such model.
+            FailedPrecondition: ``etag`` is given and the model changed since.
+        """
+        changes: dict[str, Any] = {}
+        if labels is not None:
+            changes["labels"] = validate_labels(labels)
+        if description is not None:
+            changes["description"] = description
+        with self._write() as tx:
+            model = self._require_model(tx, project, name)
+            _check_etag(etag, model.etag, f"model {name!r}")
+            before = {"labels": model.labels, "description": model.description}
+            changes = {k: v for k, v in changes.items() if before[k] != v}
+            if not changes:
+                return model
+            tx.update_model(project, name, **changes)
+            details = {k: {"before": before[k], "after": v} for k, v in changes.items()}
+            tx.append_event(ModelEvent(project, name, now(), actor, "MODEL_UPDATED", None, details))
+            return self._require_model(tx, project, name)
+
+    def delete_model(self, project: str, name: str, actor: str) -> None:
+        """Delete a model that has no versions.
+
+        Raises:
+            NotFound: No such model.
+            FailedPrecondition: The model still has versions.
+        """
+        with self._write() as tx:
+            self._require_model(tx, project, name)
+            versions = tx.list_versions(project, name)
+            if versions:
+                listed = ", ".join(v.name for v in versions)
+                raise FailedPrecondition(
+                    f"Model {name!r} still has versions ({listed}); delete them first: "
+                    f"mlnb versions delete VERSION --model {name}"
+                )
+            tx.delete_model(project, name)
+            tx.append_event(ModelEvent(project, name, now(), actor, "MODEL_DELETED"))
+
+    # versions
+
+    def reserve_version(self, project: str, model: str, spec: VersionSpec, actor: str) -> VersionRecord:
+        """Record a new version in state CREATING, under the naming and quota rules.
+
+        Raises:
+            NotFound: No such model.
+            AlreadyExists: The model has a version of that name.
+            ResourceExhausted: The project is at its version quota.
+        """
+        validate_name("version", spec.name)
+        labels = validate_labels(spec.labels)
+        with self._write() as tx:
+            self._require_model(tx, project, model)
+            if tx.get_version(project, model, spec.name) is not None:
+                raise AlreadyExists(f"Model {model!r} already has a version {spec.name!r}")
+            count = tx.count_versions(project)
+            if count >= self.version_quota:
+                raise ResourceExhausted(
+                    f"Project {project!r} has {count} versions, its quota; delete some or "
+                    "raise the quota with MLNB_VERSION_QUOTA"
+                )
+            record = VersionRecord(
+                project=project,
+                model=model,
+                name=spec.name,
+                state="CREATING",
+                framework=spec.framework,
+                deployment_uri=spec.origin,
+                create_time=now(),
+                description=spec.description or "",
+                labels=labels,
+                runtime_version=spec.runtime_version,
+                python_version=spec.python_version,
+                prediction_class=spec.prediction_class,
+                package_uris=tuple(spec.package_uris),
+                manual_scaling=spec.manual_scaling,
+                auto_scaling=spec.auto_scaling,
+                machine_type=spec.machine_type,
+            )
+            tx.insert_version(record)
+            return self._require_version(tx, project, model, spec.name)
+
+    def finish_version(
+        self, record: VersionRecord, actor: str, error: str | None = None, **stored: Any
+    ) -> VersionRecord:
+        """End a CREATING version: READY with its stored files (the model's
+        first READY version becomes its default), or FAILED with ``error``."""
+        project, model, name = record.project, record.model, record.name
+        with self._write() as tx:
+            if error is not None:
+                tx.update_version(project, model, name, state="FAILED", error_message=error)
+                event = ModelEvent(
+                    project,
+                    model,
+                    now(),
+                    actor,
+                    "VERSION_FAILED",
+                    name,
+                    {"error": error},
+                )
+                tx.append_event(event)
+                return self._require_version(tx, project, model, name)
+            tx.update_version(project, model, name, state="READY", **stored)
+            tx.append_event(ModelEvent(project, model, now(), actor, "VERSION_CREATED", name))
+            if self._require_model(tx, project, model).default_version is None:
+                self._move_default(tx, project, model, name, None, actor)
+            return self._require_version(tx, project, model, name)
+
+    def get_version(self, project: str, model: str, name: str) -> VersionRecord:
+        """A version.
+
+        Raises:
+            NotFound: No such model or version; the message lists the versions.
+        """
+        with self._read() as tx:
+            return self._require_version(tx, project, model, name)
+
+    def list_versions(self, project: str, model: str) -> list[VersionRecord]:
+        """A model's versions, oldest first.
+
+        Raises:
+            NotFound: No such model.
+        """
+        with self._read() as tx:
+            self._require_model(tx, project, model)
+            return tx.list_versions(project, model)
+
+    def update_version(
+        self,
+        project: str,
+        model: str,
+        name: str,
+        actor: str,
+        description: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        etag: str | None = None,
+    ) -> VersionRecord:
+        """Change a version's description or labels (``None`` leaves a field).
+
+        Raises:
+            NotFound: No such version.
+            FailedPrecondition: ``etag`` is given and the version changed since.
+        """
+        changes: dict[str, Any] = {}
+        if labels is not None:
+            changes["labels"] = validate_labels(labels)
+        if description is not None:
+            changes["description"] = description
+        with self._write() as tx:
+            version = self._require_version(tx, project, model, name)
+            _check_etag(etag, version.etag, f"version {name!r}")
+            before = {"labels": version.labels, "description": version.description}
+            changes = {k: v for k, v in changes.items() if before[k] != v}
+            if not changes:
+                return version
+            tx.update_version(project, model, name, **changes)
+            details = {k: {"before": before[k], "after": v} for k, v in changes.items()}
+            tx.append_event(ModelEvent(project, model, now(), actor, "VERSION_UPDATED", name, details))
+            return self._require_version(tx, project, model, name)
+
+    def set_default_version(self, project: str, model: str, name: str, actor: str) -> VersionRecord:
+        """Make a READY version the model's default.
+
+        Raises:
+            NotFound: No such version.
+            FailedPrecondition: The version is not READY.
+        """
+        with self._write() as tx:
+            version = self._require_version(tx, project, model, name)
+            if version.state != "READY":
+                raise FailedPrecondition(
+                    f"Version {name!r} of model {model!r} is {version.state}; only a READY "
+                    "version can be the default"
+                )
+            current = self._require_model(tx, project, model).default_version
+            previous = current.name if current is not None else None
+            if previous != name:
+                self._move_default(tx, project, model, name, previous, actor)
+            return self._require_version(tx, project, model, name)
+
+    def delete_version(self, project: str, model: str, name: str, actor: str) -> VersionRecord:
+        """Delete a version record and return it (its files are the caller's).
+
+        The default version can be deleted only when it is the model's last.
+
+        Raises:
+            NotFound: No such version.
+            FailedPrecondition: It is the default and other versions exist.
+        """
+        with self._write() as tx:
+            version = self._require_version(tx, project, model, name)
+            if version.is_default:
+                others = [v.name for v in tx.list_versions(project, model) if v.name != name]
+                if others:
+                    raise FailedPrecondition(
+                        f"Version {name!r} is the default of model {model!r}, which has other "
+                        f"versions ({', '.join(others)}); make another the default first: "
+                        f"mlnb versions set-default {others[0]} --model {model}"
+                    )
+                self._move_default(tx, project, model, None, name, actor)
+            tx.delete_version(project, model, name)
+            tx.append_event(ModelEvent(project, model, now(), actor, "VERSION_DELETED", name))
+            return version
+
+    def touch_versions(self, used: Mapping[tuple[str, str, str], datetime]) -> None:
+        """Record ``lastUseTime`` for versions that served predictions."""
+        with self._write() as tx:
+            for (project, model, name), time in used.items():
+                if tx.get_version(project, model, name) is not None:
+                    tx.update_version(project, model, name, last_use_time=time)
+
+    # history
+
+    def history(self, project: str, model: str, until: datetime | None = None) -> list[ModelEvent]:
+        """Every change to a model (by name, across deletions), oldest first.
+
+        Raises:
+            NotFound: The model never existed.
+        """
+        with self._read() as tx:
+            events = tx.list_events(project, model, until)
+            if not events and until is None:
+                raise NotFound(f"Model {model!r} has no history in project {project!r}")
+            return events
+
+    def default_version_at(self, project: str, model: str, time: datetime) -> str | None:
+        """Which version was the model's default at ``time`` (``None`` if none was)."""
+        default = None
+        for event in self.history(project, model, until=time):
+            if event.action == "DEFAULT_CHANGED":
+                default = event.version
+            elif event.action in ("MODEL_CREATED", "MODEL_DELETED"):
+                default = None
+        return default
+
+    # helpers
+
+    def _move_default(
+        self,
+        tx: RegistryTx,
+        project: str,
+        model: str,
+        new: str | None,
+        previous: str | None,
+        actor: str,
+    ) -> None:
+        tx.update_model(project, model, default_version=new)
+        details = {"previous": previous}
+        tx.append_event(ModelEvent(project, model, now(), actor, "DEFAULT_CHANGED", new, details))
+
+    def _require_model(self, tx: RegistryTx, project: str, name: str) -> ModelRecord:
+        model = tx.get_model(project, name)
+        if model is None:
+            raise NotFound(
+                f"Model {name!r} does not exist in project {project!r}. List models with: mlnb models list"
+            )
+        return model
+
+    def _require_version(self, tx: RegistryTx, project: str, model: str, name: str) -> VersionRecord:
+        version = tx.get_version(project, model, name)
+        if version is None:
+            self._require_model(tx, project, model)
+            names = ", ".join(v.name for v in tx.list_versions(project, model)) or "none"
+            raise NotFound(
+                f"Model {model!r} has no version {name!r} (versions: {names}). "
+                f"List them with: mlnb versions list --model {model}"
+            )
+        return version
+
+
+def _check_etag(given: str | None, current: str, what: str) -> None:
+    if given is not None and given != current:
+        raise FailedPrecondition(
+            f"The {what} changed since it was read (etag {given!r}, now {current!r}); read it again and retry"
+        )

@@ -1,0 +1,87 @@
+"""ML Engine's naming rules for models, versions and labels, and parsing of
+resource names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from mlnb.errors import InvalidArgument
+
+__all__ = ["parse_resource", "validate_labels", "validate_name"]
+
+MAX_NAME = 128
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+MAX_LABELS = 64
+
+
+def validate_name(kind: str, name: object) -> str:
+    """Check a model or version name and return it.
+
+    The rules: letters, digits and underscores only, beginning with a letter,
+    at most 128 characters.
+
+    Raises:
+        InvalidArgument: Saying which rule the name broke.
+    """
+    if not isinstance(name, str) or not name:
+        raise InvalidArgument(f"A {kind} name is required")
+    if len(name) > MAX_NAME:
+        raise InvalidArgument(
+            f"The {kind} name {name[:20]}... is {len(name)} characters long; the most allowed is {MAX_NAME}"
+        )
+    if not name[0].isascii() or not name[0].isalpha():
+        raise InvalidArgument(f"The {kind} name {name!r} must begin with a letter")
+    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c == "_"))})
+    if bad:
+        shown = ", ".join(repr(c) for c in bad)
+        raise InvalidArgument(
+            f"The {kind} name {name!r} may hold only letters, digits and underscores; it has {shown}"
+        )
+    return name
+
+
+def validate_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
+    """Check labels as Google Cloud does: lowercase keys that begin with a
+    letter, values of lowercase letters, digits, ``_`` and ``-``, 63
+    characters each at most, 64 labels at most.
+
+    Raises:
+        InvalidArgument: Naming the label at fault.
+    """
+    labels = dict(labels or {})
+    if len(labels) > MAX_LABELS:
+        raise InvalidArgument(f"{len(labels)} labels given; the most allowed is {MAX_LABELS}")
+    for key, value in labels.items():
+        if not isinstance(key, str) or not _LABEL_KEY.match(key):
+            raise InvalidArgument(
+                f"Label key {key!r} must begin with a lowercase letter and hold only "
+                "lowercase letters, digits, '_' and '-' (63 characters at most)"
+            )
+        if not isinstance(value, str) or not _LABEL_VALUE.match(value):
+            raise InvalidArgument(
+                f"Label {key!r} has value {value!r}; values hold only lowercase letters, "
+                "digits, '_' and '-' (63 characters at most)"
+            )
+    return labels
+
+
+def parse_resource(name: str, default_project: str) -> tuple[str, str, str | None]:
+    """Split ``projects/p/models/m[/versions/v]``, or a bare model name, into
+    (project, model, version).
+
+    Raises:
+        InvalidArgument: The name has another shape.
+    """
+    parts = name.split("/")
+    if len(parts) == 1:
+        return default_project, parts[0], None
+    if len(parts) in (4, 6) and parts[0] == "projects" and parts[2] == "models":
+        if len(parts) == 6 and parts[4] != "versions":
+            raise InvalidArgument(f"Cannot parse resource name {name!r}")
+        return parts[1], parts[3], parts[5] if len(parts) == 6 else None
+    raise InvalidArgument(
+        f"Cannot parse resource name {name!r}: expected a model name or "
+        "projects/PROJECT/models/MODEL[/versions/VERSION]"
+    )

@@ -1,0 +1,181 @@
+"""The artifact store: model files kept through fsspec.
+
+The root is a local folder by default, or any fsspec URL (``memory://``,
+``s3://``...). Files are copied in with their SHA-256, so that a later change
+at the origin, or in the store, is noticed before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import posixpath
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import fsspec
+from fsspec import AbstractFileSystem
+
+from mlnb.errors import FailedPrecondition, InvalidArgument
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredTree:
+    """Files copied into the artifact store.
+
+    Attributes:
+        uri: Where the copy lives (a folder path or fsspec URL).
+        files: Relative path to SHA-256 hex digest, for every file.
+    """
+
+    uri: str
+    files: dict[str, str]
+
+
+def _filesystem(url: str) -> tuple[AbstractFileSystem, str]:
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as e:
+        raise InvalidArgument(f"Cannot open {url!r}: {e}") from e
+    return fs, path
+
+
+def uri_exists(uri: str) -> bool:
+    """Whether a local path or fsspec URL exists.
+
+    Raises:
+        InvalidArgument: The URL's scheme is unknown or its library missing.
+    """
+    fs, path = _filesystem(uri)
+    return bool(fs.exists(path))
+
+
+def _is_local(fs: AbstractFileSystem) -> bool:
+    return "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
+
+
+class ArtifactStore:
+    """Copies trees in, hands out local folders to load from, deletes trees."""
+
+    def __init__(self, root: str, cache_dir: Path) -> None:
+        self.root = root
+        self.cache_dir = cache_dir
+        self._fs, self._root_path = _filesystem(root)
+
+    def import_tree(self, origin: str, prefix: str) -> StoredTree:
+        """Copy the file or folder at ``origin`` under ``prefix``/a new folder.
+
+        Raises:
+            InvalidArgument: ``origin`` does not exist or holds no file.
+        """
+        source_fs, source_path = _filesystem(origin)
+        if not source_fs.exists(source_path):
+            raise InvalidArgument(f"The origin {origin!r} does not exist")
+        if source_fs.isdir(source_path):
+            sources = {
+                posixpath.relpath(path, source_path.rstrip("/")): path
+                for path in source_fs.find(source_path)
+                if "__pycache__" not in path.split("/")
+            }
+        else:
+            sources = {posixpath.basename(source_path): source_path}
+        if not sources:
+            raise InvalidArgument(f"The origin {origin!r} is an empty folder")
+        target = posixpath.join(self._root_path, prefix, uuid.uuid4().hex)
+        files = {}
+        try:
+            for relative, path in sorted(sources.items()):
+                files[relative] = self._copy_file(source_fs, path, posixpath.join(target, relative))
+        except BaseException:
+            self.delete_tree(self._uri(target))
+            raise
+        return StoredTree(uri=self._uri(target), files=files)
+
+    def _copy_file(self, source_fs: AbstractFileSystem, source: str, target: str) -> str:
+        digest = hashlib.sha256()
+        self._fs.makedirs(posixpath.dirname(target), exist_ok=True)
+        with (
+            source_fs.open(source, "rb") as reader,
+            self._fs.open(target, "wb") as writer,
+        ):
+            while chunk := reader.read(_CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+        return digest.hexdigest()
+
+    def _uri(self, path: str) -> str:
+        if _is_local(self._fs):
+            return path
+        return str(self._fs.unstrip_protocol(path))
+
+    def local_dir(self, uri: str, files: dict[str, str]) -> Path:
+        """A local folder holding the tree at ``uri``, downloaded if remote,
+        with every file's checksum verified.
+
+        Raises:
+            FailedPrecondition: A file is missing or changed since it was stored.
+        """
+        fs, path = _filesystem(uri)
+        if _is_local(fs):
+            local = Path(path)
+        else:
+            local = self.cache_dir / hashlib.sha256(uri.encode()).hexdigest()[:24]
+            if not (local / ".complete").exists():
+                self._download(fs, path, local, files)
+        verify_tree(local, files, uri)
+        return local
+
+    def _download(self, fs: AbstractFileSystem, path: str, local: Path, files: dict[str, str]) -> None:
+        partial = local.with_name(local.name + f".{uuid.uuid4().hex}.partial")
+        for relative in files:
+            destination = partial / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(posixpath.join(path, relative), str(destination))
+        (partial / ".complete").touch()
+        try:
+            os.replace(partial, local)
+        except OSError:
+            # Another process finished the same download first.
+            shutil.rmtree(partial, ignore_errors=True)
+
+    def delete_tree(self, uri: str | None) -> None:
+        """Remove a stored tree; a missing one is not an error."""
+        if not uri:
+            return
+        fs, path = _filesystem(uri)
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+        cached = self.cache_dir / hashlib.sha256(uri.encode()).hexdigest()[:24]
+        shutil.rmtree(cached, ignore_errors=True)
+
+
+def verify_tree(local: Path, files: dict[str, str], uri: str) -> None:
+    """Check that every file under ``local`` still has its recorded SHA-256.
+
+    Raises:
+        FailedPrecondition: Naming the files that are missing or changed.
+    """
+    changed = []
+    for relative, expected in files.items():
+        path = local / relative
+        if not path.is_file() or file_sha256(path) != expected:
+            changed.append(relative)
+    if changed:
+        raise FailedPrecondition(
+            f"Refusing to load {uri}: file(s) {', '.join(sorted(changed))} changed or "
+            "disappeared since the version was created. Create a new version from a "
+            "trusted origin instead."
+        )
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,106 @@
+"""ORM tables of the metadata store. Rows never leave ``mlnb.store``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite keeps no time zone, and
+    comparing times must work the same on every database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+        datetime: UTCDateTime(),
+    }
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("project", "name", name="uq_models_project_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    regions: Mapped[list[Any]] = mapped_column(default=list)
+    online_prediction_logging: Mapped[bool] = mapped_column(default=False)
+    online_prediction_console_logging: Mapped[bool] = mapped_column(default=False)
+    default_version: Mapped[str | None] = mapped_column(String(128))
+    create_time: Mapped[datetime]
+    revision: Mapped[int] = mapped_column(default=1)
+
+
+class VersionRow(Base):
+    __tablename__ = "versions"
+    __table_args__ = (UniqueConstraint("model_id", "name", name="uq_versions_model_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))
+    framework: Mapped[str | None] = mapped_column(String(64))
+    deployment_uri: Mapped[str] = mapped_column(Text)
+    artifact_uri: Mapped[str | None] = mapped_column(Text)
+    files: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    runtime_version: Mapped[str | None] = mapped_column(String(32))
+    python_version: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    manual_scaling: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    auto_scaling: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prediction_class: Mapped[str | None] = mapped_column(Text)
+    package_uris: Mapped[list[Any]] = mapped_column(default=list)
+    # Stored copies of package_uris: [{"uri": ..., "files": {path: sha256}}].
+    packages: Mapped[list[Any]] = mapped_column(default=list)
+    machine_type: Mapped[str | None] = mapped_column(String(64))
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    create_time: Mapped[datetime]
+    last_use_time: Mapped[datetime | None]
+    revision: Mapped[int] = mapped_column(default=1)
+
+
+class ModelEventRow(Base):
+    """A model's history. Keyed by name, not by foreign key, so that it
+    outlives the model's deletion and continues if the name is reused."""
+
+    __tablename__ = "model_events"
+    __table_args__ = (Index("ix_model_events_model_time", "project", "model", "time"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(128))
+    model: Mapped[str] = mapped_column(String(128))
+    time: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str | None] = mapped_column(String(128))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,163 @@
+"""Tiny real models, trained and saved the way each framework's own users
+save them (no mlnb import), for the end-to-end and contract tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def iris() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_iris
+
+    features, labels = load_iris(return_X_y=True)
+    return features.astype(np.float64), labels
+
+
+def sklearn_pipeline_dir(root: Path) -> tuple[Path, Any]:
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features, labels = iris()
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(features, labels)
+    root.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, root / "model.joblib")
+    return root, model
+
+
+def sklearn_pickle_dir(root: Path) -> tuple[Path, Any]:
+    import pickle
+
+    from sklearn.tree import DecisionTreeRegressor
+
+    features, labels = iris()
+    model = DecisionTreeRegressor(max_depth=3, random_state=0).fit(features, labels)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "model.pkl", "wb") as f:
+        pickle.dump(model, f)
+    return root, model
+
+
+def xgboost_booster_dir(root: Path, filename: str = "model.json") -> tuple[Path, Any]:
+    import xgboost as xgb
+
+    features, labels = iris()
+    booster = xgb.train(
+        {"objective": "multi:softprob", "num_class": 3, "max_depth": 2},
+        xgb.DMatrix(features, label=labels),
+        num_boost_round=5,
+    )
+    root.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(root / filename))
+    return root, booster
+
+
+def xgboost_sklearn_dir(root: Path) -> tuple[Path, Any]:
+    import joblib
+    import xgboost as xgb
+
+    features, labels = iris()
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(features, labels)
+    root.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, root / "model.joblib")
+    return root, model
+
+
+def keras_dir(root: Path) -> tuple[Path, Any]:
+    import keras
+
+    features, labels = iris()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(3)]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(features, labels, epochs=1, verbose=0)
+    root.mkdir(parents=True, exist_ok=True)
+    model.save(root / "model.keras")
+    return root, model
+
+
+def savedmodel_dir(root: Path) -> tuple[Path, Any]:
+    """A SavedModel with two signatures: ``serving_default`` (two outputs)
+    and ``doubled`` (one output), both over one float input ``x``."""
+    import tensorflow as tf
+
+    class Scorer(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weights = tf.Variable([[1.0, -1.0], [0.5, 2.0], [0.0, 1.0], [-1.0, 0.25]])
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def serve(self, x: Any) -> dict[str, Any]:
+            scores = tf.matmul(x, self.weights)
+            return {"scores": scores, "label": tf.argmax(scores, axis=1)}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32, name="x")])
+        def doubled(self, x: Any) -> dict[str, Any]:
+            return {"y": x * 2.0}
+
+    module = Scorer()
+    signatures = {"serving_default": module.serve, "doubled": module.doubled}
+    tf.saved_model.save(module, str(root), signatures=signatures)
+    return root, module
+
+
+def mlflow_sklearn_dir(root: Path) -> tuple[Path, Any]:
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = iris()
+    model = LogisticRegression(max_iter=500).fit(features, labels)
+    mlflow.sklearn.save_model(model, str(root))
+    return root, model
+
+
+def mlflow_xgboost_dir(root: Path) -> tuple[Path, Any]:
+    import mlflow.xgboost
+    import xgboost as xgb
+
+    features, labels = iris()
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(features, labels)
+    mlflow.xgboost.save_model(model, str(root))
+    return root, model
+
+
+CUSTOM_ROUTINE = '''
+import json
+import os
+
+
+class ScaledSum:
+    """A custom prediction routine: sums each instance, times a factor read
+    from the model folder."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    @classmethod
+    def from_path(cls, model_dir):
+        with open(os.path.join(model_dir, "factor.json")) as f:
+            return cls(json.load(f)["factor"])
+
+    def predict(self, instances, **kwargs):
+        return [self.factor * sum(instance) for instance in instances]
+'''
+
+
+def custom_routine(root: Path, factor: float = 2.0) -> tuple[Path, Path]:
+    """A model folder and a one-file package holding ``scaled_sum.ScaledSum``."""
+    model_dir = root / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "factor.json").write_text(f'{{"factor": {factor}}}')
+    package = root / "scaled_sum.py"
+    package.write_text(CUSTOM_ROUTINE)
+    return model_dir, package

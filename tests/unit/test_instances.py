@@ -1,0 +1,97 @@
+"""Every instance-format rule, with the error it gives."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from mlnb.errors import InvalidArgument
+from mlnb.prediction import decode_instances
+
+
+def test_bare_lists_pass_unchanged() -> None:
+    batch = decode_instances([[1, 2.5], [3, 4]])
+    assert batch.instances == [[1, 2.5], [3, 4]]
+    assert batch.keys is None
+
+
+def test_named_inputs_pass() -> None:
+    batch = decode_instances([{"age": 30, "city": "Oslo"}, {"age": 41, "city": "Lima"}])
+    assert batch.instances[1] == {"age": 41, "city": "Lima"}
+
+
+def test_b64_decoded_for_bytes_inputs() -> None:
+    data = base64.b64encode(b"\x00\xffpng").decode()
+    batch = decode_instances([{"image_bytes": {"b64": data}, "size": 3}])
+    assert batch.instances == [{"image_bytes": b"\x00\xffpng", "size": 3}]
+
+
+def test_bare_b64_instance_is_binary() -> None:
+    batch = decode_instances([{"b64": base64.b64encode(b"abc").decode()}])
+    assert batch.instances == [b"abc"]
+
+
+def test_list_of_b64_in_bytes_input() -> None:
+    item = {"b64": base64.b64encode(b"z").decode()}
+    batch = decode_instances([{"images_bytes": [item, item]}])
+    assert batch.instances == [{"images_bytes": [b"z", b"z"]}]
+
+
+def test_key_is_passed_through_and_single_input_unwrapped() -> None:
+    batch = decode_instances([{"key": 1, "values": [1.0, 2.0]}, {"key": "b", "values": [3.0, 4.0]}])
+    assert batch.instances == [[1.0, 2.0], [3.0, 4.0]]
+    assert batch.keys == [1, "b"]
+
+
+def test_key_with_several_inputs_keeps_the_object() -> None:
+    batch = decode_instances([{"key": 7, "a": 1, "b": 2}])
+    assert batch.instances == [{"a": 1, "b": 2}]
+    assert batch.keys == [7]
+
+
+def test_key_handling_can_be_turned_off() -> None:
+    batch = decode_instances([{"key": 7, "a": 1}], key_field=None)
+    assert batch.instances == [{"key": 7, "a": 1}]
+    assert batch.keys is None
+
+
+@pytest.mark.parametrize(
+    ("instances", "message"),
+    [
+        ({"a": 1}, "'instances' must be a JSON list, got an object"),
+        ("text", "'instances' must be a JSON list, got a string"),
+        ([], "'instances' is empty"),
+        ([[1, 2], {"a": 1}], "Instance 1 is a JSON object but instance 0 is a bare value"),
+        ([{"a": 1}, [1, 2]], "Instance 1 is a bare value but instance 0 is a JSON object"),
+        ([None], "Instance 0: null values are not allowed"),
+        ([{"a": None}], "Instance 0, field 'a': null values are not allowed"),
+        ([{"a": 1}, {"a": {"nested": 1}}], "Instance 1, field 'a': embedded JSON objects are not allowed"),
+        (
+            [{"image": {"b64": "AAAA"}}],
+            "Instance 0, field 'image' holds {\"b64\": ...}, but only inputs whose name ends in '_bytes'",
+        ),
+        (
+            [{"x_bytes": {"b64": "not base64!"}}],
+            "Instance 0, field 'x_bytes': the 'b64' value is not valid base64",
+        ),
+        ([{"x_bytes": {"b64": 12}}], "the 'b64' value must be a base64 string"),
+        (
+            [[1, "a"]],
+            "Instance 0: a list must hold one type, but element 1 is a string and element 0 is a number",
+        ),
+        ([[[1, 2], [3, "x"]]], "element 1 is a string and element 0 is a number"),
+        ([[1, True]], "element 1 is a boolean and element 0 is a number"),
+        ([[[1], 2]], "element 1 is a number and element 0 is a list"),
+        ([[{"a": 1}]], "element 0 is an object, which a list may not hold"),
+        ([{}], "Instance 0 is an empty JSON object"),
+        ([{"key": 1}], "Instance 0 holds only its key 'key' and no input"),
+        ([{"key": [1], "v": 2}], "Instance 0, field 'key': a key must be a string or a number"),
+        ([{"key": 1, "v": 2}, {"v": 3}], "Instance 1 has no 'key' field, but instance 0 has one"),
+    ],
+)
+def test_bad_instances_name_index_and_field(instances: Any, message: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        decode_instances(instances)
+    assert message in str(info.value)
