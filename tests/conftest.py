@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import model_factory
+import pytest
 
 from mlnb.api import Engine
 from mlnb.config import Settings

@@ -56,7 +56,12 @@ def xgboost_booster_dir(root: Path, filename: str = "model.json") -> tuple[Path,
         num_boost_round=5,
     )
     root.mkdir(parents=True, exist_ok=True)
-    booster.save_model(str(root / filename))
+    if filename.endswith(".bst"):
+        # XGBoost names no format for .bst: write UBJSON, as ML Engine users' files hold.
+        booster.save_model(str(root / "model.ubj"))
+        (root / "model.ubj").rename(root / filename)
+    else:
+        booster.save_model(str(root / filename))
     return root, booster
 
 

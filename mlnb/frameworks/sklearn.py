@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mlnb.errors import MissingExtra
 from mlnb.frameworks.base import LoadOptions, ModelLoadError, Predictor, import_extra
 from mlnb.frameworks.mlflow_folder import flavor_file, mlflow_flavors
 from mlnb.frameworks.tabular import to_features
@@ -41,21 +42,16 @@ def load_pickled(path: Path, serialization: str, options: LoadOptions) -> Any:
             return joblib.load(path)
         with open(path, "rb") as f:
             return pickle.load(f)  # noqa: S301 - versions only load checksummed files
-    except ModelLoadError:
+    except (ModelLoadError, MissingExtra):
         raise
     except ImportError as e:
         raise ModelLoadError(
             f"Loading {path.name} needs the module '{e.name}', which is not installed in mlnb's environment"
         ) from e
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        ValueError,
-        KeyError,
-        AttributeError,
-        TypeError,
-    ) as e:
-        raise ModelLoadError(f"{path.name} is not a readable {serialization} file: {e}") from e
+    except Exception as e:  # unpickling a bad file raises anything: IndexError, EOFError...
+        raise ModelLoadError(
+            f"{path.name} is not a readable {serialization} file: {type(e).__name__}: {e}"
+        ) from e
 
 
 def _load_skops(path: Path, options: LoadOptions) -> Any:

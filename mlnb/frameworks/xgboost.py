@@ -99,7 +99,12 @@ class XGBoostAdapter:
 
 def _load_booster(model: Any, path: Path) -> Any:
     try:
-        model.load_model(str(path))
+        if path.suffix in (".json", ".ubj"):
+            model.load_model(str(path))
+        else:
+            # model.bst (ML Engine's name) and MLflow's model.xgb carry no
+            # format in their name: from a buffer XGBoost detects it.
+            model.load_model(bytearray(path.read_bytes()))
     except Exception as e:  # XGBoostError, and ValueError for unknown formats
         raise ModelLoadError(f"{path.name} is not a readable XGBoost model: {e}") from e
     return model
@@ -108,6 +113,10 @@ def _load_booster(model: Any, path: Path) -> Any:
 def _wrap(xgb: Any, model: Any, source: str) -> Predictor:
     if isinstance(model, xgb.Booster):
         return BoosterPredictor(model)
-    if hasattr(model, "predict"):
+    if isinstance(model, xgb.XGBModel):
         return EstimatorPredictor(model)
-    raise ModelLoadError(f"{source} holds a {type(model).__name__}, not an XGBoost model")
+    kind = f"{type(model).__module__}.{type(model).__name__}"
+    raise ModelLoadError(
+        f"{source} holds a {kind}, not an XGBoost model; deploy it with the framework "
+        "that made it (for scikit-learn: --framework scikit-learn)"
+    )

@@ -112,23 +112,11 @@ class VersionDeployer:
         return dataclasses.replace(spec, framework=framework)
 
     def _adapter(self, spec: VersionSpec, local: Path) -> FrameworkAdapter:
+        # A named framework is trusted to know its own files: its load()
+        # says what it expected when they are not there.
         if spec.framework:
-            adapter = self.adapters.get(spec.framework)
-            if adapter.name != "CUSTOM" and not adapter.detect(local):
-                detected = self._try_detect(local)
-                hint = f"; the files look like {detected}" if detected else ""
-                raise ModelLoadError(
-                    f"No {adapter.name} model file found: expected one of "
-                    f"{', '.join(adapter.file_patterns)}{hint}"
-                )
-            return adapter
+            return self.adapters.get(spec.framework)
         return self.adapters.detect(local)
-
-    def _try_detect(self, local: Path) -> str | None:
-        try:
-            return self.adapters.detect(local).name
-        except ModelLoadError:
-            return None
 
     def load_predictor(self, version: VersionRecord) -> Predictor:
         """Load a version's files, checksums verified, into a Predictor.

@@ -1,0 +1,124 @@
+"""The mlnb command line, in-process through its main() and once as a real
+subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mlnb.cli import main
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+@pytest.fixture
+def cli(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    monkeypatch.setenv("MLNB_HOME", str(home))
+    monkeypatch.setenv("MLNB_ACTOR", "cli-user")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def instances_file(tmp_path: Path) -> Path:
+    path = tmp_path / "instances.json"
+    path.write_text("\n".join(json.dumps(row) for row in SAMPLES) + "\n")
+    return path
+
+
+def test_models_and_versions_lifecycle(
+    cli: Any, sklearn_model: tuple[Path, Any], instances_file: Path
+) -> None:
+    origin, model = sklearn_model
+    assert cli("models", "create", "iris", "--labels", "team=ml")[0] == 0
+    code, out, err = cli("versions", "create", "v1", "--model", "iris", "--origin", str(origin))
+    assert code == 0, err
+    assert "Created version [v1]" in out and "SCIKIT_LEARN" in out and "default" in out
+    code, out, _ = cli("models", "list")
+    assert out.splitlines() == ["NAME  DEFAULT_VERSION_NAME", "iris  v1"]
+    code, out, _ = cli("versions", "list", "--model", "iris", "--format", "json")
+    listed = json.loads(out)
+    assert listed[0]["name"] == "projects/default/models/iris/versions/v1" and listed[0]["isDefault"]
+    code, out, _ = cli(
+        "predict", "--model", "iris", "--json-instances", str(instances_file), "--format", "json"
+    )
+    assert json.loads(out) == {"predictions": model.predict(np.asarray(SAMPLES)).tolist()}
+    code, out, _ = cli("models", "describe", "iris")
+    assert "name: projects/default/models/iris" in out and "team: ml" in out
+    code, out, _ = cli("models", "history", "iris", "--format", "json")
+    assert [e["action"] for e in json.loads(out)] == ["MODEL_CREATED", "VERSION_CREATED", "DEFAULT_CHANGED"]
+    assert json.loads(out)[0]["actor"] == "cli-user"
+    assert cli("models", "update", "iris", "--update-labels", "stage=prod", "--remove-labels", "team")[0] == 0
+    assert "stage: prod" in cli("models", "describe", "iris")[1]
+    assert cli("versions", "delete", "v1", "--model", "iris")[0] == 0
+    assert cli("models", "delete", "iris")[0] == 0
+
+
+def test_user_errors_print_one_line_and_exit_nonzero(cli: Any, tmp_path: Path) -> None:
+    code, _out, err = cli("models", "create", "9lives")
+    assert code == 1
+    assert err == "mlnb: The model name '9lives' must begin with a letter\n"
+    code, _, err = cli("versions", "describe", "v1", "--model", "ghost")
+    assert code == 1 and err.startswith("mlnb: Model 'ghost' does not exist") and "Traceback" not in err
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "x.txt").write_text("x")
+    cli("models", "create", "m")
+    code, _, err = cli("versions", "create", "v1", "--model", "m", "--origin", str(tmp_path / "empty"))
+    assert code == 1 and "mlnb: version v1 FAILED: No model file found" in err
+
+
+def test_bad_instances_file_names_the_line(cli: Any, tmp_path: Path, sklearn_model: tuple[Path, Any]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2, 3, 4]\n{oops\n")
+    code, _, err = cli("local", "predict", "--model-dir", str(sklearn_model[0]), "--json-instances", str(bad))
+    assert code == 1 and f"mlnb: {bad}, line 2 is not JSON" in err
+
+
+def test_local_predict_and_text_instances(cli: Any, tmp_path: Path, sklearn_model: tuple[Path, Any]) -> None:
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"instances": SAMPLES}))
+    code, out, _ = cli(
+        "local", "predict", "--model-dir", str(sklearn_model[0]), "--json-request", str(request)
+    )
+    assert code == 0 and out.splitlines() == [str(p) for p in sklearn_model[1].predict(np.asarray(SAMPLES))]
+    code, _, err = cli("local", "predict", "--model-dir", str(sklearn_model[0]))
+    assert code == 1 and "exactly one of --json-instances" in err
+
+
+def test_debug_shows_the_traceback(cli: Any) -> None:
+    code, _, err = cli("models", "describe", "ghost", "--debug")
+    assert code == 1 and "Traceback" in err and err.rstrip().endswith("List models with: mlnb models list")
+
+
+def test_the_installed_command_runs(
+    home: Path, sklearn_model: tuple[Path, Any], instances_file: Path
+) -> None:
+    env = {**os.environ, "MLNB_HOME": str(home)}
+    mlnb = Path(sys.executable).parent / "mlnb"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(mlnb), *args], env=env, capture_output=True, text=True, timeout=120)
+
+    assert run("models", "create", "iris").returncode == 0
+    assert (
+        run("versions", "create", "v1", "--model", "iris", "--origin", str(sklearn_model[0])).returncode == 0
+    )
+    done = run("predict", "--model", "iris", "--json-instances", str(instances_file))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(p) for p in sklearn_model[1].predict(np.asarray(SAMPLES))]
+    failed = run("models", "delete", "iris")
+    assert failed.returncode == 1 and failed.stderr.startswith("mlnb: Model 'iris' still has versions")

@@ -1,0 +1,74 @@
+"""Online prediction through the Engine: the default version, warm
+predictors, keys, and errors that name the instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import model_factory
+import numpy as np
+import pytest
+
+from mlnb.api import Engine
+from mlnb.config import Settings
+from mlnb.errors import InvalidArgument, NotFound
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+@pytest.fixture
+def two_versions(engine: Engine, tmp_path: Path) -> tuple[Any, Any]:
+    """v1 classifies, v2 regresses: their answers tell which one served."""
+    classifier_dir, classifier = model_factory.sklearn_pipeline_dir(tmp_path / "cls")
+    regressor_dir, regressor = model_factory.sklearn_pickle_dir(tmp_path / "reg")
+    engine.create_model("m")
+    engine.create_version("m", "v1", classifier_dir)
+    engine.create_version("m", "v2", regressor_dir)
+    return classifier, regressor
+
+
+def test_default_and_named_versions(engine: Engine, two_versions: tuple[Any, Any]) -> None:
+    classifier, regressor = two_versions
+    assert engine.predict("m", SAMPLES) == classifier.predict(np.asarray(SAMPLES)).tolist()
+    assert engine.predict("m", SAMPLES, version="v2") == regressor.predict(np.asarray(SAMPLES)).tolist()
+    engine.set_default_version("m", "v2")
+    assert engine.predict("m", SAMPLES) == regressor.predict(np.asarray(SAMPLES)).tolist()
+
+
+def test_other_processes_see_a_new_default_within_the_ttl(
+    settings: Settings, engine: Engine, two_versions: tuple[Any, Any]
+) -> None:
+    classifier, regressor = two_versions
+    server = Engine(settings.replace(resolve_ttl_s=0.0))
+    assert server.predict("m", SAMPLES) == classifier.predict(np.asarray(SAMPLES)).tolist()
+    engine.set_default_version("m", "v2")
+    assert server.predict("m", SAMPLES) == regressor.predict(np.asarray(SAMPLES)).tolist()
+    engine.set_default_version("m", "v1")
+    engine.delete_version("m", "v2")
+    with pytest.raises(NotFound, match="no version 'v2'"):
+        server.predict("m", SAMPLES, version="v2")
+    server.close()
+
+
+def test_keys_pass_through(engine: Engine, two_versions: tuple[Any, Any]) -> None:
+    classifier, _ = two_versions
+    answer = engine.predict("m", [{"key": "a", "values": SAMPLES[0]}, {"key": "b", "values": SAMPLES[1]}])
+    expected = classifier.predict(np.asarray(SAMPLES)).tolist()
+    assert answer == [{"key": "a", "prediction": expected[0]}, {"key": "b", "prediction": expected[1]}]
+
+
+def test_bad_instances_are_refused_before_the_model(engine: Engine, two_versions: tuple[Any, Any]) -> None:
+    with pytest.raises(InvalidArgument, match="Instance 1: a list must hold one type"):
+        engine.predict("m", [SAMPLES[0], [1.0, "x", 2.0, 3.0]])
+    with pytest.raises(InvalidArgument, match="The model could not predict these instances: ValueError"):
+        engine.predict("m", [[1.0, 2.0]])
+
+
+def test_last_use_time_is_recorded(engine: Engine, two_versions: tuple[Any, Any]) -> None:
+    assert engine.get_version("m", "v1").last_use_time is None
+    engine.predict("m", SAMPLES)
+    engine.close()
+    assert engine.get_version("m", "v1").last_use_time is not None

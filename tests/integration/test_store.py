@@ -1,0 +1,83 @@
+"""The metadata store: migrations, SQLite settings, refusal of newer schemas,
+and the artifact store on a local folder and on memory://."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from mlnb.api import Engine
+from mlnb.errors import FailedPrecondition, InvalidArgument
+from mlnb.store import ArtifactStore, Database
+from mlnb.store.database import SCHEMA_HEAD
+
+pytestmark = pytest.mark.integration
+
+
+def test_schema_head_constant_matches_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    from mlnb.store.database import _alembic_config
+
+    assert ScriptDirectory.from_config(_alembic_config()).get_current_head() == SCHEMA_HEAD
+
+
+def test_first_use_creates_and_stamps_the_database(home: Path) -> None:
+    engine = Engine(home=str(home))
+    engine.list_models()
+    with sqlite3.connect(home / "mlnb.db") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (SCHEMA_HEAD,)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"models", "versions", "model_events", "alembic_version"} <= tables
+
+
+def test_a_newer_database_is_refused(home: Path) -> None:
+    Engine(home=str(home)).list_models()
+    with sqlite3.connect(home / "mlnb.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(FailedPrecondition, match="schema revision '9999', newer than this mlnb knows"):
+        Engine(home=str(home)).list_models()
+
+
+@pytest.mark.postgres
+def test_postgres_is_migrated_on_first_use(fresh_postgres_url: str) -> None:
+    db = Database(fresh_postgres_url)
+    assert db.current_revision() is None
+    db.ensure_schema()
+    assert db.current_revision() == SCHEMA_HEAD
+    db.dispose()
+
+
+def test_bad_database_url_is_named() -> None:
+    with pytest.raises(InvalidArgument, match="is not a database URL"):
+        Database("not a url")
+
+
+@pytest.mark.parametrize("root", ["local", "memory://artifact-test"])
+def test_artifact_store_round_trip(tmp_path: Path, root: str) -> None:
+    store = ArtifactStore(str(tmp_path / "artifacts") if root == "local" else root, tmp_path / "cache")
+    origin = tmp_path / "origin"
+    (origin / "sub").mkdir(parents=True)
+    (origin / "a.txt").write_text("alpha")
+    (origin / "sub" / "b.bin").write_bytes(b"\x00\x01")
+    tree = store.import_tree(str(origin), "models/x")
+    assert set(tree.files) == {"a.txt", "sub/b.bin"}
+    local = store.local_dir(tree.uri, tree.files)
+    assert (local / "a.txt").read_text() == "alpha"
+    assert (local / "sub" / "b.bin").read_bytes() == b"\x00\x01"
+    store.delete_tree(tree.uri)
+    with pytest.raises(InvalidArgument, match="does not exist"):
+        store.import_tree(str(tmp_path / "missing"), "models/y")
+
+
+def test_artifact_store_refuses_changed_files(tmp_path: Path) -> None:
+    store = ArtifactStore(str(tmp_path / "artifacts"), tmp_path / "cache")
+    (tmp_path / "origin").mkdir()
+    (tmp_path / "origin" / "model.pkl").write_bytes(b"original")
+    tree = store.import_tree(str(tmp_path / "origin"), "m")
+    (Path(tree.uri) / "model.pkl").write_bytes(b"changed!")
+    with pytest.raises(FailedPrecondition, match=r"model\.pkl changed or disappeared"):
+        store.local_dir(tree.uri, tree.files)
