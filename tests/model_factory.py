@@ -166,3 +166,14 @@ def custom_routine(root: Path, factor: float = 2.0) -> tuple[Path, Path]:
     package = root / "scaled_sum.py"
     package.write_text(CUSTOM_ROUTINE)
     return model_dir, package
+
+
+def sklearn_logistic_dir(root: Path) -> tuple[Path, Any]:
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    features, labels = iris()
+    model = LogisticRegression(max_iter=500).fit(features, labels)
+    root.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, root / "model.joblib")
+    return root, model

@@ -26,13 +26,13 @@ def _find(model_dir: Path, pattern: str) -> list[Path]:
     return found
 
 
-def _rows(outputs: Mapping[str, Any], count: int) -> list[Any]:
+def _rows(outputs: Mapping[str, Any], count: int) -> Sequence[Any]:
     """One prediction per instance: the value for a single output, an object
     keyed by output name for several (ML Engine's rule)."""
     arrays = {name: np.asarray(value) for name, value in outputs.items()}
     if len(arrays) == 1:
         (only,) = arrays.values()
-        return list(only[:count])
+        return only[:count]  # type: ignore[return-value]
     return [{name: array[i] for name, array in arrays.items()} for i in range(count)]
 
 
@@ -103,7 +103,8 @@ class KerasPredictor:
         if isinstance(outputs, list | tuple):
             names = self.output_names or [f"output_{i}" for i in range(len(outputs))]
             return _rows(dict(zip(names, outputs, strict=True)), len(instances))
-        return list(np.asarray(outputs))
+        # An array, not a list of rows: it becomes JSON in one tolist().
+        return np.asarray(outputs)  # type: ignore[return-value]
 
 
 class TensorFlowAdapter:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from mlnb.errors import InvalidArgument
@@ -23,6 +24,8 @@ from mlnb.errors import InvalidArgument
 __all__ = ["DecodedInstances", "decode_instances"]
 
 _SCALARS = (str, int, float, bool)
+_NUMBERS = frozenset({int, float})
+_ONE_TYPE = (frozenset({str}), frozenset({bool}))
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedIn
         raise InvalidArgument(f"'instances' must be a JSON list, got {_json_type(instances)}")
     if not instances:
         raise InvalidArgument("'instances' is empty: send at least one instance")
+    if _plainly_valid(instances):
+        return DecodedInstances(instances, None)
     named = _is_named(instances[0])
     decoded: list[Any] = []
     keys: list[Any] = []
@@ -83,6 +88,17 @@ def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedIn
 
 
 _NO_KEY = object()
+
+
+def _plainly_valid(instances: list[Any]) -> bool:
+    """The common batch, checked at C speed: bare scalars of one kind, or flat
+    lists whose elements are all numbers (or all strings, or all booleans).
+    Anything else takes the full, per-instance check."""
+    row_types = frozenset(map(type, instances))
+    if row_types == {list}:
+        element_types = frozenset(map(type, chain.from_iterable(instances)))
+        return bool(element_types) and (element_types <= _NUMBERS or element_types in _ONE_TYPE)
+    return row_types <= _NUMBERS or row_types in _ONE_TYPE
 
 
 def _is_named(instance: Any) -> bool:
