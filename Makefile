@@ -19,6 +19,8 @@ $(VENV)/.installed: pyproject.toml
 
 demo: install
 	$(PY) examples/quickstart.py
+	@echo "\n==> The same registry from the command line: mlnb versions list --model iris"
+	@MLNB_HOME=$(CURDIR)/demo-home $(VENV)/bin/mlnb versions list --model iris
 
 lint: install
 	$(VENV)/bin/ruff check $(SOURCES)

@@ -13,6 +13,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -61,6 +62,15 @@ def main() -> None:
     shutil.rmtree(export_dir)
     print("    (the export folder is deleted: the version keeps its own copy)")
 
+    predict(engine, model, test_x)
+    engine.close()
+    print(f"\nDone. Everything lives under {home}. Try the CLI on it:")
+    print(f"    MLNB_HOME={home} .venv/bin/mlnb models list")
+    print(f"    MLNB_HOME={home} .venv/bin/mlnb versions describe v1 --model iris")
+    print(f"    MLNB_HOME={home} .venv/bin/mlnb models history iris")
+
+
+def predict(engine: mlnb.Engine, model: Any, test_x: Any) -> None:
     step("Predict online through the engine, with ML Engine's instance format")
     instances = test_x[:3].tolist()
     predictions = engine.predict("iris", instances)
@@ -91,12 +101,6 @@ def main() -> None:
     step("The model's history")
     for event in engine.model_history("iris"):
         print(f"    {event.time:%H:%M:%S}  {event.action:<16} {event.version or '':<4} by {event.actor}")
-
-    engine.close()
-    print(f"\nDone. Everything lives under {home}. Try the CLI on it:")
-    print(f"    MLNB_HOME={home} .venv/bin/mlnb models list")
-    print(f"    MLNB_HOME={home} .venv/bin/mlnb versions describe v1 --model iris")
-    print(f"    MLNB_HOME={home} .venv/bin/mlnb models history iris")
 
 
 if __name__ == "__main__":
