@@ -177,3 +177,11 @@ def sklearn_logistic_dir(root: Path) -> tuple[Path, Any]:
     root.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, root / "model.joblib")
     return root, model
+
+
+def mlflow_keras_dir(root: Path) -> tuple[Path, Any]:
+    import mlflow.keras
+
+    _, model = keras_dir(root.with_name(root.name + "-source"))
+    mlflow.keras.save_model(model, str(root))
+    return root, model

@@ -126,6 +126,14 @@ def test_mlflow_xgboost_folder(engine: Engine, tmp_path: Path) -> None:
     assert engine.predict("m", SAMPLES) == model.predict(np.asarray(SAMPLES)).tolist()
 
 
+@pytest.mark.slow
+def test_mlflow_keras_folder(engine: Engine, tmp_path: Path) -> None:
+    origin, model = model_factory.mlflow_keras_dir(tmp_path / "mlflow-keras")
+    assert deploy(engine, origin).framework == "TENSORFLOW"
+    expected = model.predict(np.asarray(SAMPLES), verbose=0)
+    np.testing.assert_allclose(engine.predict("m", SAMPLES), expected, rtol=1e-5)
+
+
 def test_custom_prediction_routine(engine: Engine, tmp_path: Path) -> None:
     model_dir, package = model_factory.custom_routine(tmp_path / "custom", factor=3.0)
     version = deploy(engine, model_dir, prediction_class="scaled_sum.ScaledSum", package_uris=[package])

@@ -14,7 +14,7 @@ from mlnb.errors import MlnbError
 
 pytestmark = pytest.mark.integration
 
-CSV_PLUGIN = '''
+CSV_PLUGIN = """
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,7 @@ class CsvAdapter:
         path = Path(model_dir) / "weights.csv"
         path.write_text(",".join(str(v) for v in model))
         return path
-'''
+"""
 
 
 @pytest.fixture
@@ -73,7 +73,9 @@ def test_a_plugin_adapter_is_detected_and_serves(plugins: Path, engine: Engine, 
     assert engine.predict("lin", [[1, 1, 1], [0, 0, 2]]) == [6.0, 6.0]
 
 
-def test_a_broken_plugin_fails_only_when_used(plugins: Path, engine: Engine, sklearn_model: tuple[Path, object]) -> None:
+def test_a_broken_plugin_fails_only_when_used(
+    plugins: Path, engine: Engine, sklearn_model: tuple[Path, object]
+) -> None:
     engine.create_model("m")
     assert engine.create_version("m", "v1", sklearn_model[0]).state == "READY"
     with pytest.raises(MlnbError, match="The framework plugin 'BROKEN' failed to load: RuntimeError"):
