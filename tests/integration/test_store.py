@@ -81,3 +81,16 @@ def test_artifact_store_refuses_changed_files(tmp_path: Path) -> None:
     (Path(tree.uri) / "model.pkl").write_bytes(b"changed!")
     with pytest.raises(FailedPrecondition, match=r"model\.pkl changed or disappeared"):
         store.local_dir(tree.uri, tree.files)
+
+
+def test_a_database_from_release_0_1_0_opens_and_upgrades(home: Path) -> None:
+    dump = Path(__file__).parents[1] / "data" / "mlnb-0.1.0.sql"
+    with sqlite3.connect(home / "mlnb.db") as conn:
+        conn.executescript(dump.read_text())
+    engine = Engine(home=str(home))
+    model = engine.get_model("census")
+    assert model.description == "made by mlnb 0.1.0" and model.labels == {"team": "ml"}
+    assert [(v.name, v.state) for v in engine.list_versions("census")] == [("v1", "FAILED")]
+    assert [e.actor for e in engine.model_history("census")] == ["release-0.1.0", "release-0.1.0"]
+    with sqlite3.connect(home / "mlnb.db") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (SCHEMA_HEAD,)
