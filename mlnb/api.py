@@ -14,6 +14,8 @@ from typing import Any
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.frameworks import AdapterRegistry, LoadOptions
+from mlnb.jobs import JobService
+from mlnb.jobs_api import JobsAPI
 from mlnb.prediction import PredictorCache, run_prediction
 from mlnb.records import ModelEvent, ModelRecord, VersionRecord
 from mlnb.registry import ModelRegistry, VersionDeployer, VersionSpec
@@ -29,8 +31,8 @@ log = logging.getLogger(__name__)
 _LAST_USE_FLUSH_S = 30.0
 
 
-class Engine:
-    """Models, versions and predictions on one store.
+class Engine(JobsAPI):
+    """Models, versions, predictions and jobs on one store.
 
     Args:
         settings: Resolved settings; by default ``Settings.resolve(**overrides)``.
@@ -53,15 +55,11 @@ class Engine:
         trusted = tuple(t.strip() for t in self.settings.skops_trusted_types.split(",") if t.strip())
         self._deployer = VersionDeployer(self._registry, self._artifacts, self._adapters, trusted)
         self._predictors = PredictorCache(self.settings.predictor_cache_size)
+        self._jobs = JobService(self._db, self.settings.job_dead_after_s)
         self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord]] = {}
         self._last_use: dict[tuple[str, str, str], datetime] = {}
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
-
-    @property
-    def project(self) -> str:
-        """The project used when a call names none."""
-        return self.settings.project
 
     def _actor(self, actor: str | None) -> str:
         return actor or self.settings.actor

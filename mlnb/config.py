@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -48,6 +49,16 @@ class Settings:
         skops_trusted_types: Comma-separated types that skops files may
             hold beyond skops's trusted defaults
             (``MLNB_SKOPS_TRUSTED_TYPES``).
+        max_running_jobs: Jobs that run at once on this machine; the rest
+            wait in order (``MLNB_MAX_RUNNING_JOBS``, default the number of
+            cores).
+        job_heartbeat_s: How often a job's runner reports that it is alive.
+        job_dead_after_s: A job whose runner is silent this long is marked
+            FAILED (``MLNB_JOB_DEAD_AFTER_S``).
+        cancel_grace_s: Seconds between SIGTERM and SIGKILL when a job is
+            cancelled (``MLNB_CANCEL_GRACE_S``).
+        scale_tiers: Replicas per scale tier on this machine, as JSON or a
+            ``[scale_tiers]`` table (``{"STANDARD_1": {"workers": 4, "ps": 2}}``).
     """
 
     home: Path
@@ -61,6 +72,11 @@ class Settings:
     predictor_cache_size: int = 16
     resolve_ttl_s: float = 1.0
     skops_trusted_types: str = ""
+    max_running_jobs: int = 0
+    job_heartbeat_s: float = 2.0
+    job_dead_after_s: float = 30.0
+    cancel_grace_s: float = 10.0
+    scale_tiers: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -85,11 +101,23 @@ class Settings:
         values.setdefault("database_url", f"sqlite:///{home / 'mlnb.db'}")
         values.setdefault("artifact_root", str(home / "artifacts"))
         values.setdefault("actor", _login_name())
-        return cls(**_coerce(values))
+        settings = cls(**_coerce(values))
+        if settings.max_running_jobs <= 0:
+            settings = settings.replace(max_running_jobs=os.cpu_count() or 1)
+        return settings
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``MLNB_*`` variables, for a child process to
+        resolve the same settings."""
+        env = {}
+        for name in _FIELDS:
+            value = getattr(self, name)
+            env[f"MLNB_{name.upper()}"] = json.dumps(value) if isinstance(value, dict) else str(value)
+        return env
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
@@ -131,6 +159,8 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
                 out[name] = float(value)
             elif kind == "str":
                 out[name] = str(value)
+            elif isinstance(value, str):
+                out[name] = json.loads(value)
             else:
                 out[name] = value
         except (TypeError, ValueError) as e:

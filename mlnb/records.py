@@ -12,10 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "JobRecord",
     "ModelEvent",
     "ModelRecord",
     "VersionRecord",
     "format_time",
+    "job_resource",
     "make_etag",
     "model_resource",
     "version_resource",
@@ -180,3 +182,74 @@ class ModelEvent:
             "version": self.version,
             "details": dict(self.details),
         }
+
+
+def job_resource(project: str, job_id: str) -> str:
+    """``projects/{project}/jobs/{job_id}``."""
+    return f"projects/{project}/jobs/{job_id}"
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """A job, as ML Engine's ``Job`` resource.
+
+    Attributes:
+        kind: ``training``, ``tuning``, ``prediction`` or ``notebook``.
+        training_input: The ``trainingInput`` body (camelCase, as given).
+        prediction_input: The ``predictionInput`` body.
+        notebook_input: mlnb's own input of a notebook job.
+        progress: mlnb's progress report: ``{"done": n, "total": m,
+            "unit": "cells"}``, updated while the job runs.
+    """
+
+    project: str
+    job_id: str
+    kind: str
+    state: str
+    create_time: datetime
+    training_input: dict[str, Any] | None = None
+    prediction_input: dict[str, Any] | None = None
+    notebook_input: dict[str, Any] | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    error_message: str | None = None
+    training_output: dict[str, Any] | None = None
+    prediction_output: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None
+    etag: str = ""
+    runner_pid: int | None = None
+    runner_host: str | None = None
+    heartbeat_time: datetime | None = None
+
+    @property
+    def resource_name(self) -> str:
+        """The full resource name, ``projects/p/jobs/j``."""
+        return job_resource(self.project, self.job_id)
+
+    @property
+    def ended(self) -> bool:
+        """Whether the job has reached SUCCEEDED, FAILED or CANCELLED."""
+        return self.state in ("SUCCEEDED", "FAILED", "CANCELLED")
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``Job`` JSON of ``ml.v1.json`` (notebook jobs add ``notebookInput``
+        and every job ``progress``, mlnb's own fields)."""
+        return _drop_empty(
+            {
+                "jobId": self.job_id,
+                "trainingInput": self.training_input,
+                "predictionInput": self.prediction_input,
+                "notebookInput": self.notebook_input,
+                "labels": dict(self.labels),
+                "createTime": format_time(self.create_time),
+                "startTime": format_time(self.start_time),
+                "endTime": format_time(self.end_time),
+                "state": self.state,
+                "errorMessage": self.error_message,
+                "trainingOutput": self.training_output,
+                "predictionOutput": self.prediction_output,
+                "progress": self.progress,
+                "etag": self.etag,
+            }
+        )

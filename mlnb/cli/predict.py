@@ -112,3 +112,47 @@ def local_predict(
         model_dir, instances, framework=framework, signature_name=signature_name
     )
     emit_predictions(predictions, state.format)
+
+
+@local.command("train")
+@click.option("--package-path", required=True, help="The trainer package folder (trainer/).")
+@click.option("--module-name", required=True, help="The module to run (trainer.task).")
+@click.option("--job-dir", help="Passed to the trainer as --job-dir.")
+@click.option("--distributed", is_flag=True, help="Run a master, workers and parameter servers.")
+@click.option("--worker-count", type=int, default=2, show_default=True)
+@click.option("--parameter-server-count", type=int, default=2, show_default=True)
+@click.argument("user_args", nargs=-1, type=click.UNPROCESSED)
+@common_options
+@pass_state
+def local_train(
+    state: CliState,
+    package_path: str,
+    module_name: str,
+    job_dir: str | None,
+    distributed: bool,
+    worker_count: int,
+    parameter_server_count: int,
+    user_args: tuple[str, ...],
+) -> None:
+    """Run a trainer in the foreground with a job's environment. Arguments
+    after -- go to the trainer."""
+    several = distributed
+
+    def echo(entry: Any) -> None:
+        if entry.stream == "service":
+            return
+        prefix = f"{entry.replica}: " if several else ""
+        click.echo(prefix + entry.message, err=entry.stream == "stderr")
+
+    outcome = state.engine.local_train(
+        package_path,
+        module_name,
+        list(user_args),
+        job_dir=job_dir,
+        distributed=distributed,
+        worker_count=worker_count,
+        parameter_server_count=parameter_server_count,
+        echo=echo,
+    )
+    if outcome.state != "SUCCEEDED":
+        raise click.ClickException(outcome.error or outcome.state)

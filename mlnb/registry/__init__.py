@@ -3,13 +3,13 @@ their deployment, and their history."""
 
 from __future__ import annotations
 
-from mlnb.registry.deploy import VersionDeployer
-from mlnb.registry.models import ModelRegistry, VersionSpec
-from mlnb.registry.names import (
+from mlnb.naming import (
     parse_resource,
     validate_labels,
     validate_name,
 )
+from mlnb.registry.deploy import VersionDeployer
+from mlnb.registry.models import ModelRegistry, VersionSpec
 
 __all__ = [
     "ModelRegistry",

@@ -16,8 +16,8 @@ from mlnb.errors import (
     NotFound,
     ResourceExhausted,
 )
+from mlnb.naming import validate_labels, validate_name
 from mlnb.records import ModelEvent, ModelRecord, VersionRecord
-from mlnb.registry.names import validate_labels, validate_name
 from mlnb.store import Database, RegistryTx
 
 __all__ = ["ModelRegistry", "VersionSpec", "now"]

@@ -14,11 +14,13 @@ from mlnb.store.artifacts import (
     verify_tree,
 )
 from mlnb.store.database import Database
+from mlnb.store.jobs_tx import JobsTx
 from mlnb.store.registry_tx import RegistryTx
 
 __all__ = [
     "ArtifactStore",
     "Database",
+    "JobsTx",
     "RegistryTx",
     "StoredTree",
     "file_sha256",

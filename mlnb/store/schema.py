@@ -104,3 +104,32 @@ class ModelEventRow(Base):
     action: Mapped[str] = mapped_column(String(32))
     version: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("project", "job_id", name="uq_jobs_project_job_id"),
+        Index("ix_jobs_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(128))
+    job_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    training_input: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prediction_input: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    notebook_input: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    create_time: Mapped[datetime]
+    start_time: Mapped[datetime | None]
+    end_time: Mapped[datetime | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    training_output: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prediction_output: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    runner_pid: Mapped[int | None]
+    runner_host: Mapped[str | None] = mapped_column(String(256))
+    heartbeat_time: Mapped[datetime | None]
+    revision: Mapped[int] = mapped_column(default=1)

@@ -1,5 +1,5 @@
-"""ML Engine's naming rules for models, versions and labels, and parsing of
-resource names."""
+"""Naming rules shared by every resource (models, versions, jobs), label
+rules, and parsing of resource names."""
 
 from __future__ import annotations
 

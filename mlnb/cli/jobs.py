@@ -1,0 +1,187 @@
+"""``mlnb jobs ...``: submit training, describe, list, cancel, stream-logs, wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import yaml
+
+from mlnb.cli.app import CliState, cli, common_options, pass_state
+from mlnb.cli.output import emit, parse_labels
+from mlnb.errors import InvalidArgument
+
+JOB_COLUMNS = (("JOB_ID", "jobId"), ("STATUS", "state"), ("CREATED", "createTime"))
+
+
+@cli.group()
+def jobs() -> None:
+    """Submit and manage jobs."""
+
+
+@jobs.group()
+def submit() -> None:
+    """Submit a job."""
+
+
+def read_config(path: str | None) -> dict[str, Any]:
+    """The ``trainingInput`` of an ML Engine YAML config file (``-``: stdin).
+
+    Raises:
+        InvalidArgument: The file is not YAML or has no trainingInput mapping.
+    """
+    if path is None:
+        return {}
+    with click.open_file(path, "r") as f:
+        text = f.read()
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        raise InvalidArgument(f"--config {path} is not valid YAML: {e}") from e
+    if not isinstance(data, dict) or not isinstance(data.get("trainingInput", {}), dict):
+        raise InvalidArgument(f"--config {path} must be a mapping with a 'trainingInput' mapping")
+    return dict(data.get("trainingInput") or {})
+
+
+@submit.command("training", context_settings={"ignore_unknown_options": False})
+@click.argument("job")
+@click.option("--package-path", help="The trainer package folder (trainer/, with __init__.py).")
+@click.option("--module-name", help="The module to run, as python -m runs it (trainer.task).")
+@click.option("--packages", help="Comma-separated built archives to install too.")
+@click.option("--job-dir", help="Passed to the trainer as --job-dir: checkpoints and exports go there.")
+@click.option("--scale-tier", help="BASIC, STANDARD_1, PREMIUM_1, BASIC_GPU, BASIC_TPU or CUSTOM.")
+@click.option("--config", "config_path", help="ML Engine YAML with trainingInput; flags override it.")
+@click.option("--labels", help="KEY=VALUE,... labels.")
+@click.option("--stream-logs", is_flag=True, help="Follow the job's logs until it ends.")
+@click.option("--region", hidden=True, help="Accepted for gcloud compatibility.")
+@click.option("--runtime-version", help="Recorded as runtimeVersion.")
+@click.option("--python-version", help="Recorded as pythonVersion.")
+@click.argument("user_args", nargs=-1, type=click.UNPROCESSED)
+@common_options
+@pass_state
+def submit_training(
+    state: CliState,
+    job: str,
+    package_path: str | None,
+    module_name: str | None,
+    packages: str | None,
+    job_dir: str | None,
+    scale_tier: str | None,
+    config_path: str | None,
+    labels: str | None,
+    stream_logs: bool,
+    region: str | None,
+    runtime_version: str | None,
+    python_version: str | None,
+    user_args: tuple[str, ...],
+) -> None:
+    """Submit a training job. Arguments after -- go to the trainer."""
+    spec = read_config(config_path)
+    for key, value in (
+        ("region", region),
+        ("runtimeVersion", runtime_version),
+        ("pythonVersion", python_version),
+    ):
+        if value:
+            spec[key] = value
+    record = state.engine.submit_training_job(
+        job,
+        spec,
+        package_path=package_path,
+        module_name=module_name,
+        packages=[p for p in (packages or "").split(",") if p],
+        job_dir=job_dir,
+        scale_tier=scale_tier,
+        args=list(user_args) if user_args else None,
+        labels=parse_labels(labels),
+    )
+    report_submitted(state, record, stream_logs)
+
+
+def report_submitted(state: CliState, record: Any, stream_logs: bool) -> None:
+    """Say what was submitted (or why it failed), and follow it if asked."""
+    if record.state == "FAILED":
+        raise click.ClickException(f"job {record.job_id} FAILED: {record.error_message}")
+    if state.format != "table":
+        emit(record.to_api(), state.format)
+    else:
+        click.echo(f"Job [{record.job_id}] submitted successfully.")
+        click.echo(f"Your job is {record.state}. Follow it with: mlnb jobs stream-logs {record.job_id}")
+    if stream_logs:
+        follow_logs(state, record.job_id)
+
+
+def follow_logs(state: CliState, job_id: str) -> None:
+    for entry in state.engine.job_logs(job_id, follow=True):
+        click.echo(entry.format())
+    job = state.engine.get_job(job_id)
+    click.echo(f"Job [{job_id}] ended {job.state}.")
+    if job.state == "FAILED":
+        raise click.ClickException(f"job {job_id} FAILED: {job.error_message}")
+
+
+@jobs.command("describe")
+@click.argument("job")
+@common_options
+@pass_state
+def describe_job(state: CliState, job: str) -> None:
+    """Show a job."""
+    emit(state.engine.get_job(job).to_api(), "json" if state.format == "json" else "yaml")
+
+
+@jobs.command("list")
+@click.option("--filter", "filters", multiple=True, help="state=RUNNING, labels.KEY=VALUE (repeatable).")
+@click.option("--limit", type=int, help="Show at most this many jobs (newest first).")
+@common_options
+@pass_state
+def list_jobs(state: CliState, filters: tuple[str, ...], limit: int | None) -> None:
+    """List jobs, newest first."""
+    states: list[str] = []
+    labels: dict[str, str] = {}
+    for item in filters:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--filter")
+        if key.lower() == "state":
+            states.extend(v.strip().upper() for v in value.split(","))
+        elif key.startswith("labels."):
+            labels[key[len("labels.") :]] = value.strip()
+        else:
+            raise click.BadParameter(
+                f"cannot filter on {key!r}: use state or labels.KEY", param_hint="--filter"
+            )
+    records = state.engine.list_jobs(states=states or None, labels=labels or None)
+    emit([r.to_api() for r in records[:limit]], state.format, JOB_COLUMNS)
+
+
+@jobs.command("cancel")
+@click.argument("job")
+@common_options
+@pass_state
+def cancel_job(state: CliState, job: str) -> None:
+    """Cancel a job."""
+    record = state.engine.cancel_job(job)
+    click.echo(f"Cancelled job [{job}]: {record.state}.")
+
+
+@jobs.command("stream-logs")
+@click.argument("job")
+@common_options
+@pass_state
+def stream_logs(state: CliState, job: str) -> None:
+    """Print a job's logs and follow them until it ends."""
+    follow_logs(state, job)
+
+
+@jobs.command("wait")
+@click.argument("job")
+@click.option("--timeout", type=float, help="Give up after this many seconds.")
+@common_options
+@pass_state
+def wait_job(state: CliState, job: str, timeout: float | None) -> None:
+    """Wait for a job to end; exit 1 unless it SUCCEEDED."""
+    record = state.engine.wait_job(job, timeout=timeout)
+    emit(record.to_api(), "json" if state.format == "json" else "yaml")
+    if record.state != "SUCCEEDED":
+        raise click.ClickException(f"job {job} ended {record.state}")

@@ -1,0 +1,114 @@
+"""Job logs: every line of every replica, with its time, replica name and
+stream, appended as JSON lines to the job's log file, and read back (or
+followed live) as ``LogEntry`` records."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One log line.
+
+    Attributes:
+        time: When the line was read from the replica, RFC 3339 UTC.
+        replica: ``master-replica-0``, ``worker-replica-1``, ``ps-replica-0``,
+            or ``service`` for mlnb's own lines about the job.
+        stream: ``stdout``, ``stderr`` or ``service``.
+        message: The line, without its newline.
+    """
+
+    time: str
+    replica: str
+    stream: str
+    message: str
+
+    def format(self) -> str:
+        """``TIME  REPLICA  MESSAGE``, as ``mlnb jobs stream-logs`` prints it."""
+        marker = "!" if self.stream == "stderr" else " "
+        return f"{self.time}  {self.replica:<18}{marker} {self.message}"
+
+    def to_api(self) -> dict[str, str]:
+        return {"time": self.time, "replica": self.replica, "stream": self.stream, "message": self.message}
+
+
+class LogWriter:
+    """Appends entries to a job's log file; safe from several threads."""
+
+    def __init__(self, path: Path, echo: Callable[[LogEntry], None] | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.echo = echo
+        self._lock = threading.Lock()
+        self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
+
+    def write(self, replica: str, stream: str, message: str) -> None:
+        entry = LogEntry(
+            datetime.now(UTC).isoformat().replace("+00:00", "Z"), replica, stream, message.rstrip("\r\n")
+        )
+        line = orjson.dumps(entry.to_api()) + b"\n"
+        with self._lock:
+            self._file.write(line)
+            self._file.flush()
+            if self.echo is not None:
+                self.echo(entry)
+
+    def service(self, message: str) -> None:
+        """A line from mlnb itself about the job."""
+        self.write(SERVICE, SERVICE, message)
+
+    def pump(
+        self, stream: IO[bytes], replica: str, name: str, tail: Callable[[str], None] | None = None
+    ) -> threading.Thread:
+        """Copy a replica's pipe into the log, line by line, in a thread."""
+
+        def run() -> None:
+            for raw in iter(stream.readline, b""):
+                text = raw.decode("utf-8", errors="replace")
+                self.write(replica, name, text)
+                if tail is not None:
+                    tail(text.rstrip("\r\n"))
+            stream.close()
+
+        thread = threading.Thread(target=run, name=f"log-{replica}-{name}", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        with self._lock:
+            self._file.close()
+
+
+def read_log(path: Path, follow: Callable[[], bool] | None = None, poll_s: float = 0.2) -> Iterator[LogEntry]:
+    """Entries of a log file; with ``follow``, keep reading new lines while
+    ``follow()`` is true (the job runs), then drain what is left."""
+    position = 0
+    pending = b""
+    while True:
+        if path.exists():
+            with open(path, "rb") as f:
+                f.seek(position)
+                chunk = f.read()
+                position = f.tell()
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                if line:
+                    yield LogEntry(**orjson.loads(line))
+        if follow is None:
+            return
+        if not follow():
+            follow = None  # one last read catches lines written before the end
+            continue
+        time.sleep(poll_s)

@@ -1,0 +1,55 @@
+"""Process helpers for runners and replicas (Linux and macOS)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from pathlib import Path
+
+
+def process_alive(pid: int, token: str | None = None) -> bool:
+    """Whether ``pid`` runs, and (on Linux) whether its command line holds
+    ``token``, so that a reused pid is not taken for the runner."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if token is not None and cmdline.exists():
+        try:
+            return token.encode() in cmdline.read_bytes()
+        except OSError:
+            return False
+    return True
+
+
+def session_members(session_id: int) -> list[int]:
+    """Pids of the processes in a session (Linux: read from /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After the command: state, ppid, pgrp, session.
+        if len(fields) > 3 and int(fields[3]) == session_id:
+            members.append(int(stat.parent.name))
+    return members
+
+
+def kill_session(session_id: int, sig: int = signal.SIGKILL) -> None:
+    """Signal every process left in a dead runner's session (its replicas)."""
+    for pid in session_members(session_id):
+        if pid == os.getpid():
+            continue
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def signal_group(pgid: int, sig: int) -> None:
+    """Signal a process group, ignoring one that is gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)

@@ -1,0 +1,182 @@
+"""A job's runner: ``python -m mlnb.jobs.runner --project P --job-id J``.
+
+Started by ``launch_runner`` in a session of its own, it waits for a slot in
+the queue, prepares and runs the job's processes, sends heartbeats, obeys
+cancellation, and records the end state. Whatever happens to it, the job
+ends: its own errors are recorded as FAILED, and if it is killed the next
+reader of the job notices (``JobService.reap``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+import traceback
+from types import FrameType
+from typing import Protocol
+
+from mlnb.config import Settings
+from mlnb.errors import MlnbError
+from mlnb.jobs.logs import LogWriter
+from mlnb.jobs.paths import job_home, log_path
+from mlnb.jobs.service import JobService
+from mlnb.jobs.states import JobState
+from mlnb.records import JobRecord
+from mlnb.store import Database
+
+_POLL_S = 0.1
+
+
+class Outcome(Protocol):
+    @property
+    def state(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class Execution(Protocol):
+    """What the runner drives; one implementation per job kind."""
+
+    def prepare(self) -> None: ...
+    def start(self) -> None: ...
+    def poll(self) -> Outcome | None: ...
+    def stop(self, grace_s: float) -> None: ...
+
+
+class _Stopped(Exception):
+    """The runner was asked to stop by a signal."""
+
+
+def _on_signal(number: int, _frame: FrameType | None) -> None:
+    raise _Stopped(signal.Signals(number).name)
+
+
+def create_execution(job: JobRecord, settings: Settings, log: LogWriter) -> Execution:
+    """The execution for a job's kind.
+
+    Raises:
+        InvalidArgument: A kind this runner does not run.
+    """
+    home = job_home(settings.home, job.project, job.job_id)
+    if job.kind == "training":
+        from mlnb.training import TrainingExecution
+
+        return TrainingExecution(
+            job.job_id,
+            job.training_input or {},
+            log,
+            workdir=home / "work",
+            envs_dir=settings.home / "cache" / "envs",
+            tiers=settings.scale_tiers,
+        )
+    from mlnb.errors import InvalidArgument
+
+    raise InvalidArgument(f"This mlnb cannot run {job.kind} jobs yet")
+
+
+class Runner:
+    """Runs one job to its end."""
+
+    def __init__(self, settings: Settings, project: str, job_id: str) -> None:
+        self.settings = settings
+        self.project = project
+        self.job_id = job_id
+        self.service = JobService(
+            Database(settings.database_url, settings.busy_timeout_s), settings.job_dead_after_s
+        )
+        self.log = LogWriter(log_path(settings.home, project, job_id))
+        self._last_beat = 0.0
+
+    def run(self) -> JobRecord:
+        self._job = self.service.attach_runner(self.project, self.job_id, os.getpid())
+        job = self._wait_for_slot()
+        if job.state != JobState.PREPARING:
+            self.log.service(f"Job ended while queued: {job.state}")
+            return job
+        self.log.service("Preparing the job")
+        execution = create_execution(job, self.settings, self.log)
+        try:
+            execution.prepare()
+        except MlnbError as e:
+            return self._end(JobState.FAILED, e.message)
+        if self._beat(force=True).state == JobState.CANCELLING:
+            return self._end(JobState.CANCELLED)
+        self.service.transition(self.project, self.job_id, JobState.RUNNING)
+        self.log.service("Job is running")
+        try:
+            execution.start()
+            return self._watch(execution)
+        except _Stopped as e:
+            execution.stop(self.settings.cancel_grace_s)
+            return self._end(
+                JobState.FAILED, f"The job's runner was stopped by {e}; its processes were stopped"
+            )
+        except BaseException:
+            execution.stop(0.0)
+            raise
+
+    def _wait_for_slot(self) -> JobRecord:
+        announced = False
+        while True:
+            job = self.service.claim_slot(self.project, self.job_id, self.settings.max_running_jobs)
+            if job is not None:
+                return job
+            if not announced:
+                self.log.service(
+                    f"Waiting for a slot: at most {self.settings.max_running_jobs} jobs run at once"
+                )
+                announced = True
+            self._beat()
+            time.sleep(0.25)
+
+    def _watch(self, execution: Execution) -> JobRecord:
+        while True:
+            outcome = execution.poll()
+            if outcome is not None:
+                return self._end(JobState(outcome.state), outcome.error)
+            if self._beat().state == JobState.CANCELLING:
+                self.log.service("Cancelling: stopping every process")
+                execution.stop(self.settings.cancel_grace_s)
+                return self._end(JobState.CANCELLED)
+            time.sleep(_POLL_S)
+
+    def _beat(self, force: bool = False) -> JobRecord:
+        if not force and time.monotonic() - self._last_beat < self.settings.job_heartbeat_s:
+            return self._job
+        self._last_beat = time.monotonic()
+        self._job = self.service.heartbeat(self.project, self.job_id)
+        return self._job
+
+    def _end(self, state: JobState, error: str | None = None) -> JobRecord:
+        self.log.service(f"Job {state.value.lower()}" + (f": {error}" if error else ""))
+        return self.service.transition(self.project, self.job_id, state, error_message=error)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mlnb.jobs.runner")
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--job-id", required=True)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    runner = Runner(Settings.resolve(), args.project, args.job_id)
+    try:
+        job = runner.run()
+    except BaseException as e:  # the runner's boundary: every failure ends the job
+        traceback.print_exc()
+        message = f"The job's runner failed: {type(e).__name__}: {e}"
+        try:
+            runner.service.transition(args.project, args.job_id, JobState.FAILED, error_message=message)
+        except MlnbError:
+            traceback.print_exc()
+        return 1
+    finally:
+        runner.log.close()
+    return 0 if job.state == JobState.SUCCEEDED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

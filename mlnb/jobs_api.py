@@ -1,0 +1,237 @@
+"""The Engine's jobs: submit, read, list, cancel, wait for, and follow the
+logs of training (and later tuning, batch prediction, notebook) jobs."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlnb.config import Settings
+from mlnb.errors import InvalidArgument, MlnbError, Unavailable
+from mlnb.jobs import (
+    JobService,
+    JobState,
+    LogEntry,
+    job_home,
+    launch_runner,
+    log_path,
+    read_log,
+    reap_children,
+)
+from mlnb.jobs.logs import LogWriter
+from mlnb.records import JobRecord
+from mlnb.training import Outcome, TrainingExecution, build_trainer_package, plan_replicas
+
+
+class JobsAPI:
+    """Job operations of :class:`mlnb.Engine` (mixed into it)."""
+
+    settings: Settings
+    _jobs: JobService
+
+    @property
+    def project(self) -> str:
+        return self.settings.project
+
+    def submit_training_job(
+        self,
+        job_id: str,
+        training_input: Mapping[str, Any] | None = None,
+        *,
+        package_path: str | Path | None = None,
+        module_name: str | None = None,
+        packages: Sequence[str | Path] = (),
+        job_dir: str | Path | None = None,
+        scale_tier: str | None = None,
+        args: Sequence[str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        """Submit a training job; it runs in processes of its own.
+
+        ``training_input`` is ML Engine's ``trainingInput`` (camelCase); the
+        keyword arguments, gcloud's flags, override it. ``package_path`` is
+        the trainer package folder (``trainer/``), built into an sdist.
+
+        Returns the job, QUEUED; or FAILED when its package would not build
+        (the reason is in ``error_message``).
+
+        Raises:
+            InvalidArgument: A bad job id, labels, scale tier, or no module.
+            AlreadyExists: The job id is taken.
+        """
+        spec = dict(training_input or {})
+        flags = {
+            "pythonModule": module_name,
+            "scaleTier": scale_tier,
+            "jobDir": str(_absolute(job_dir)) if job_dir is not None else None,
+            "args": [str(a) for a in args] if args is not None else None,
+        }
+        spec.update({k: v for k, v in flags.items() if v is not None})
+        if spec.get("jobDir") and "://" not in str(spec["jobDir"]):
+            spec["jobDir"] = str(_absolute(spec["jobDir"]))
+        if not spec.get("pythonModule"):
+            raise InvalidArgument("A training job needs a module to run: --module-name (pythonModule)")
+        plan_replicas(spec, self.settings.scale_tiers)
+        project = project or self.project
+        record = JobRecord(
+            project=project,
+            job_id=job_id,
+            kind="training",
+            state=JobState.QUEUED.value,
+            create_time=datetime.now(UTC),
+            training_input=spec,
+            labels=dict(labels or {}),
+        )
+        job = self._jobs.create_job(record)
+        try:
+            uris = self._stage_packages(
+                project, job_id, package_path, packages, spec.get("packageUris") or []
+            )
+        except MlnbError as e:
+            return self._jobs.transition(project, job_id, JobState.FAILED, error_message=e.message)
+        job = self._jobs.update_input(project, job_id, training_input={**spec, "packageUris": uris})
+        self._jobs.attach_runner(project, job_id, launch_runner(self.settings, project, job_id))
+        return job
+
+    def _stage_packages(
+        self,
+        project: str,
+        job_id: str,
+        package_path: str | Path | None,
+        packages: Sequence[str | Path],
+        given: Sequence[str],
+    ) -> list[str]:
+        staging = job_home(self.settings.home, project, job_id) / "staging"
+        staging.mkdir(parents=True, exist_ok=True)
+        archives = [Path(p) for p in [*given, *packages]]
+        if package_path is not None:
+            archives.insert(
+                0, build_trainer_package(Path(package_path), self.settings.home / "cache" / "trainers")
+            )
+        if not archives:
+            raise InvalidArgument(
+                "A training job needs a trainer: --package-path or --packages (packageUris)"
+            )
+        staged = []
+        for archive in archives:
+            if not archive.is_file():
+                raise InvalidArgument(f"Package {str(archive)!r} does not exist")
+            target = staging / archive.name
+            shutil.copyfile(archive, target)
+            staged.append(str(target))
+        return staged
+
+    def get_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
+        """A job. Raises NotFound."""
+        return self._jobs.get_job(project or self.project, job_id)
+
+    def list_jobs(
+        self,
+        *,
+        states: Sequence[str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        project: str | None = None,
+    ) -> list[JobRecord]:
+        """The project's jobs, newest first, filtered by state and labels."""
+        reap_children()
+        jobs = self._jobs.list_jobs(project or self.project, [s.upper() for s in states] if states else None)
+        if labels:
+            jobs = [j for j in jobs if all(j.labels.get(k) == v for k, v in labels.items())]
+        return list(reversed(jobs))
+
+    def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
+        """Cancel a job: QUEUED ends CANCELLED at once, a started job goes to
+        CANCELLING, its processes get SIGTERM then SIGKILL, and it ends CANCELLED.
+
+        Raises:
+            NotFound: No such job.
+            FailedPrecondition: The job has ended already.
+        """
+        return self._jobs.request_cancel(project or self.project, job_id)
+
+    def wait_job(self, job_id: str, *, timeout: float | None = None, project: str | None = None) -> JobRecord:
+        """Block until the job ends and return it.
+
+        Raises:
+            Unavailable: ``timeout`` seconds passed first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.get_job(job_id, project=project)
+            if job.ended:
+                return job
+            if deadline is not None and time.monotonic() > deadline:
+                raise Unavailable(f"Job {job_id!r} is still {job.state} after {timeout} s")
+            time.sleep(0.2)
+
+    def job_logs(
+        self, job_id: str, *, follow: bool = False, project: str | None = None
+    ) -> Iterator[LogEntry]:
+        """The job's log entries; with ``follow``, new ones as they come,
+        until the job ends (like ``mlnb jobs stream-logs``)."""
+        project = project or self.project
+        self.get_job(job_id, project=project)  # NotFound before anything else
+        path = log_path(self.settings.home, project, job_id)
+        keep_going = (lambda: not self.get_job(job_id, project=project).ended) if follow else None
+        return read_log(path, follow=keep_going)
+
+    def local_train(
+        self,
+        package_path: str | Path,
+        module_name: str,
+        args: Sequence[str] = (),
+        *,
+        job_dir: str | Path | None = None,
+        distributed: bool = False,
+        worker_count: int = 2,
+        parameter_server_count: int = 2,
+        echo: Callable[[LogEntry], None] | None = None,
+    ) -> Outcome:
+        """Run a trainer in the foreground, as ``gcloud ml-engine local train``:
+        the same package build, environment and TF_CONFIG as a job, without a
+        job record. ``echo`` receives every log line as it comes.
+
+        Raises:
+            InvalidArgument: A bad package folder.
+            FailedPrecondition: The package would not build or install.
+        """
+        spec: dict[str, Any] = {"pythonModule": module_name, "args": [str(a) for a in args]}
+        if job_dir is not None:
+            spec["jobDir"] = str(_absolute(job_dir))
+        if distributed:
+            spec |= {
+                "scaleTier": "CUSTOM",
+                "masterType": "local",
+                "workerType": "local",
+                "parameterServerType": "local",
+                "workerCount": worker_count,
+                "parameterServerCount": parameter_server_count,
+            }
+        archive = build_trainer_package(Path(package_path), self.settings.home / "cache" / "trainers")
+        spec["packageUris"] = [str(archive)]
+        with tempfile.TemporaryDirectory(prefix="mlnb-local-train-") as tmp:
+            log = LogWriter(Path(tmp) / "log.jsonl", echo=echo)
+            run = TrainingExecution(
+                "local", spec, log, workdir=Path.cwd(), envs_dir=self.settings.home / "cache" / "envs"
+            )
+            run.prepare()
+            run.start()
+            try:
+                while (outcome := run.poll()) is None:
+                    time.sleep(0.05)
+            except KeyboardInterrupt:
+                run.stop(self.settings.cancel_grace_s)
+                outcome = Outcome("CANCELLED", "Interrupted")
+            finally:
+                log.close()
+        return outcome
+
+
+def _absolute(path: str | Path) -> Path:
+    return Path(path).expanduser().resolve()

@@ -1,0 +1,113 @@
+"""Reads and writes of jobs inside one transaction. Takes and returns
+records; the rows stay here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mlnb.records import JobRecord, make_etag
+from mlnb.store.schema import JobRow
+
+_UPDATABLE = {
+    "state",
+    "training_input",
+    "prediction_input",
+    "notebook_input",
+    "labels",
+    "start_time",
+    "end_time",
+    "error_message",
+    "training_output",
+    "prediction_output",
+    "progress",
+    "runner_pid",
+    "runner_host",
+    "heartbeat_time",
+}
+# Bookkeeping that changes every few seconds does not change the etag.
+_QUIET = {"heartbeat_time", "progress", "runner_pid", "runner_host"}
+
+
+class JobsTx:
+    """The jobs' view of one open transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def insert_job(self, record: JobRecord) -> None:
+        self._session.add(
+            JobRow(
+                project=record.project,
+                job_id=record.job_id,
+                kind=record.kind,
+                state=record.state,
+                training_input=record.training_input,
+                prediction_input=record.prediction_input,
+                notebook_input=record.notebook_input,
+                labels=dict(record.labels),
+                create_time=record.create_time,
+            )
+        )
+        self._session.flush()
+
+    def get_job(self, project: str, job_id: str) -> JobRecord | None:
+        row = self._row(project, job_id)
+        return _record(row) if row is not None else None
+
+    def list_jobs(self, project: str | None = None, states: Iterable[str] | None = None) -> list[JobRecord]:
+        """Jobs oldest first (the queue order), of a project or of all."""
+        query = select(JobRow)
+        if project is not None:
+            query = query.where(JobRow.project == project)
+        if states is not None:
+            query = query.where(JobRow.state.in_(list(states)))
+        return [_record(row) for row in self._session.scalars(query.order_by(JobRow.id)).all()]
+
+    def count_jobs(self, states: Iterable[str]) -> int:
+        query = select(func.count()).select_from(JobRow).where(JobRow.state.in_(list(states)))
+        return int(self._session.scalar(query) or 0)
+
+    def update_job(self, project: str, job_id: str, **fields: Any) -> JobRecord:
+        row = self._row(project, job_id)
+        if row is None:
+            raise LookupError(f"no job {project}/{job_id}")
+        for key, value in fields.items():
+            if key not in _UPDATABLE:
+                raise TypeError(f"unknown job field {key}")
+            setattr(row, key, value)
+        if not set(fields) <= _QUIET:
+            row.revision += 1
+        self._session.flush()
+        return _record(row)
+
+    def _row(self, project: str, job_id: str) -> JobRow | None:
+        query = select(JobRow).where(JobRow.project == project, JobRow.job_id == job_id)
+        return self._session.scalars(query).one_or_none()
+
+
+def _record(row: JobRow) -> JobRecord:
+    return JobRecord(
+        project=row.project,
+        job_id=row.job_id,
+        kind=row.kind,
+        state=row.state,
+        create_time=row.create_time,
+        training_input=row.training_input,
+        prediction_input=row.prediction_input,
+        notebook_input=row.notebook_input,
+        labels=dict(row.labels or {}),
+        start_time=row.start_time,
+        end_time=row.end_time,
+        error_message=row.error_message,
+        training_output=row.training_output,
+        prediction_output=row.prediction_output,
+        progress=row.progress,
+        etag=make_etag(row.revision),
+        runner_pid=row.runner_pid,
+        runner_host=row.runner_host,
+        heartbeat_time=row.heartbeat_time,
+    )

@@ -1,0 +1,122 @@
+"""A training job run: prepare the trainer's environment, start its
+replicas, watch them, stop them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlnb.errors import InvalidArgument
+from mlnb.jobs.logs import LogWriter
+from mlnb.training.environment import cluster_spec, free_ports, replica_environment, trainer_arguments
+from mlnb.training.packages import prepare_environment
+from mlnb.training.replicas import ReplicaProcess, start_replicas, stop_replicas
+from mlnb.training.tiers import plan_replicas
+
+# Workers and parameter servers get this long to finish after the master
+# succeeded (parameter servers never end by themselves).
+_AFTER_MASTER_S = 5.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended: ``SUCCEEDED`` or ``FAILED`` with a message."""
+
+    state: str
+    error: str | None = None
+
+
+class TrainingExecution:
+    """One training job's replicas on this machine."""
+
+    def __init__(
+        self,
+        job_id: str,
+        training_input: Mapping[str, Any],
+        log: LogWriter,
+        workdir: Path,
+        envs_dir: Path,
+        tiers: Mapping[str, Mapping[str, int]] | None = None,
+        trial_id: str | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.training_input = dict(training_input)
+        self.log = log
+        self.workdir = workdir
+        self.envs_dir = envs_dir
+        self.tiers = tiers
+        self.trial_id = trial_id
+        self.replicas: list[ReplicaProcess] = []
+        self._python: Path | None = None
+
+    def prepare(self) -> None:
+        """Install the trainer's packages into its environment.
+
+        Raises:
+            InvalidArgument: No pythonModule or packageUris, or a bad tier.
+            FailedPrecondition: A package would not install.
+        """
+        module = self.training_input.get("pythonModule")
+        if not module:
+            raise InvalidArgument("trainingInput needs pythonModule (--module-name)")
+        archives = [Path(uri) for uri in self.training_input.get("packageUris") or []]
+        missing = [str(a) for a in archives if not a.is_file()]
+        if missing:
+            raise InvalidArgument(f"Package(s) not found: {', '.join(missing)}")
+        self.plan = plan_replicas(self.training_input, self.tiers)
+        started = time.monotonic()
+        self._python = prepare_environment(archives, self.envs_dir)
+        self.log.service(
+            f"Trainer environment ready in {time.monotonic() - started:.2f} s "
+            f"({len(archives)} package(s)); replicas: {', '.join(r.name for r in self.plan)}"
+        )
+
+    def start(self) -> None:
+        if self._python is None:
+            raise RuntimeError("TrainingExecution.start() before prepare()")
+        cluster = cluster_spec(self.plan, free_ports(len(self.plan)))
+        environments = [
+            replica_environment(self.job_id, self.training_input, cluster, replica, self.trial_id)
+            for replica in self.plan
+        ]
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.replicas = start_replicas(
+            self._python,
+            str(self.training_input["pythonModule"]),
+            trainer_arguments(self.training_input),
+            self.plan,
+            environments,
+            self.log,
+            self.workdir,
+        )
+
+    def poll(self) -> Outcome | None:
+        """``None`` while running; the outcome once the master ended or a
+        replica failed."""
+        for handle in self.replicas:
+            code = handle.process.poll()
+            if code is not None and code != 0:
+                self._finish_others(handle)
+                return Outcome("FAILED", handle.describe_exit())
+        master = self.replicas[0]
+        if master.process.poll() == 0:
+            self._finish_others(master, grace_s=_AFTER_MASTER_S)
+            return Outcome("SUCCEEDED")
+        return None
+
+    def stop(self, grace_s: float) -> None:
+        """Stop every replica: SIGTERM, then SIGKILL after ``grace_s``."""
+        stop_replicas(self.replicas, grace_s)
+
+    def _finish_others(self, ended: ReplicaProcess, grace_s: float = 0.0) -> None:
+        others = [r for r in self.replicas if r is not ended]
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and any(r.process.poll() is None for r in others):
+            time.sleep(0.05)
+        running = [r for r in others if r.process.poll() is None]
+        if running:
+            self.log.service(f"Stopping {', '.join(r.name for r in running)}: {ended.name} has ended")
+            stop_replicas(running, grace_s=2.0)
