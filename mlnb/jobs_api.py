@@ -96,7 +96,8 @@ class JobsAPI:
         except MlnbError as e:
             return self._jobs.transition(project, job_id, JobState.FAILED, error_message=e.message)
         job = self._jobs.update_input(project, job_id, training_input={**spec, "packageUris": uris})
-        self._jobs.attach_runner(project, job_id, launch_runner(self.settings, project, job_id))
+        # The runner records its own pid once it runs (JobService.attach_runner).
+        launch_runner(self.settings, project, job_id)
         return job
 
     def _stage_packages(

@@ -17,6 +17,8 @@ def process_alive(pid: int, token: str | None = None) -> bool:
         return False
     except PermissionError:
         return True
+    if _zombie(pid):
+        return False
     cmdline = Path(f"/proc/{pid}/cmdline")
     if token is not None and cmdline.exists():
         try:
@@ -24,6 +26,14 @@ def process_alive(pid: int, token: str | None = None) -> bool:
         except OSError:
             return False
     return True
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state == "Z"
 
 
 def session_members(session_id: int) -> list[int]:

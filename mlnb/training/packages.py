@@ -121,10 +121,26 @@ def _add_text(archive: tarfile.TarFile, name: str, text: str) -> None:
 
 def _build_with_project(parent: Path, out: Path) -> None:
     command = [sys.executable, "-m", "build", "--sdist", "--outdir", str(out), str(parent)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # The build backend installed with mlnb first (no download); an isolated
+    # build environment only when the project needs another backend.
+    done = _run_first_success([[*command, "--no-isolation"], command])
     if done.returncode != 0 or not list(out.glob("*.tar.gz")):
-        lines = (done.stderr or done.stdout).strip().splitlines()[-15:]
-        raise FailedPrecondition(f"Building the trainer package in {parent} failed:\n" + "\n".join(lines))
+        raise FailedPrecondition(f"Building the trainer package in {parent} failed:\n{_last_lines(done)}")
+
+
+def _run_first_success(commands: Sequence[Sequence[str]]) -> subprocess.CompletedProcess[str]:
+    done = None
+    for command in commands:
+        done = subprocess.run(list(command), capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            break
+    if done is None:
+        raise ValueError("no command to run")
+    return done
+
+
+def _last_lines(done: subprocess.CompletedProcess[str], count: int = 15) -> str:
+    return "\n".join((done.stderr or done.stdout).strip().splitlines()[-count:])
 
 
 def safe_extract(archive: Path, target: Path) -> None:
@@ -207,10 +223,9 @@ def _install(archive: Path, env: Path, site: Path) -> None:
             shutil.copytree(root / name, site / name)
         return
     command = [sys.executable, "-m", "pip", "--python", str(_python(env)), "install", "--quiet", str(archive)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = _run_first_success([[*command, "--no-build-isolation"], command])
     if done.returncode != 0:
-        lines = (done.stderr or done.stdout).strip().splitlines()[-15:]
-        raise FailedPrecondition(f"Installing {archive.name} failed:\n" + "\n".join(lines))
+        raise FailedPrecondition(f"Installing {archive.name} failed:\n{_last_lines(done)}")
 
 
 def _is_builtin_sdist(archive: Path) -> bool:

@@ -1,0 +1,157 @@
+"""The jobs commands and local train through the mlnb CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import trainers
+from mlnb.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def cli(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    monkeypatch.setenv("MLNB_HOME", str(home))
+    monkeypatch.setenv("MLNB_JOB_HEARTBEAT_S", "0.2")
+    monkeypatch.setenv("MLNB_CANCEL_GRACE_S", "1")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_submit_with_config_stream_describe_and_list(cli: Any, tmp_path: Path) -> None:
+    trainer = trainers.write_trainer(tmp_path / "src")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "trainingInput:\n  scaleTier: CUSTOM\n  masterType: n1-standard-4\n  workerType: n1-standard-4\n"
+        "  workerCount: 1\n  args: ['--steps', '9']\n"
+    )
+    code, out, err = cli(
+        "jobs",
+        "submit",
+        "training",
+        "cli_job",
+        "--package-path",
+        str(trainer),
+        "--module-name",
+        "trainer.task",
+        "--config",
+        str(config),
+        "--labels",
+        "team=ml",
+        "--stream-logs",
+        "--",
+        "--steps",
+        "2",
+    )
+    assert code == 0, err
+    assert "Job [cli_job] submitted successfully." in out
+    assert "worker-replica-0" in out and "step 1" in out and "step 2" not in out  # flags override the config
+    assert out.rstrip().endswith("Job [cli_job] ended SUCCEEDED.")
+    code, out, _ = cli("jobs", "describe", "cli_job", "--format", "json")
+    body = json.loads(out)
+    assert body["state"] == "SUCCEEDED" and body["trainingInput"]["workerCount"] == 1
+    assert body["trainingInput"]["args"] == ["--steps", "2"] and body["labels"] == {"team": "ml"}
+    code, out, _ = cli("jobs", "list", "--filter", "state=SUCCEEDED")
+    assert out.splitlines()[0].split() == ["JOB_ID", "STATUS", "CREATED"] and "cli_job" in out
+    code, out, _ = cli("jobs", "list", "--filter", "state=RUNNING")
+    assert out.strip() == "Listed 0 items."
+    code, out, _ = cli("jobs", "list", "--filter", "labels.team=ml", "--format", "json")
+    assert [j["jobId"] for j in json.loads(out)] == ["cli_job"]
+    code, _, err = cli("jobs", "cancel", "cli_job")
+    assert code == 1 and err.startswith("mlnb: Job 'cli_job' has already ended (SUCCEEDED)")
+
+
+def test_bad_config_and_tier_are_clear_errors(cli: Any, tmp_path: Path) -> None:
+    trainer = trainers.write_trainer(tmp_path / "src")
+    config = tmp_path / "bad.yaml"
+    config.write_text("trainingInput: [unclosed\n")
+    base = [
+        "jobs",
+        "submit",
+        "training",
+        "j1",
+        "--package-path",
+        str(trainer),
+        "--module-name",
+        "trainer.task",
+    ]
+    code, _, err = cli(*base, "--config", str(config))
+    assert code == 1 and err.startswith(f"mlnb: --config {config} is not valid YAML")
+    code, _, err = cli(*base, "--scale-tier", "GIANT")
+    assert code == 1 and "mlnb: Unknown scaleTier 'GIANT'" in err
+    code, out, _ = cli("jobs", "list")
+    assert out.strip() == "Listed 0 items."
+
+
+def test_a_failed_job_exits_nonzero_with_its_error(cli: Any, tmp_path: Path) -> None:
+    trainer = trainers.write_trainer(tmp_path / "src")
+    code, _, err = cli(
+        "jobs",
+        "submit",
+        "training",
+        "f1",
+        "--package-path",
+        str(trainer),
+        "--module-name",
+        "trainer.task",
+        "--stream-logs",
+        "--",
+        "--exit",
+        "4",
+    )
+    assert (
+        code == 1
+        and "mlnb: job f1 FAILED: The replica master-replica-0 exited with a non-zero status of 4" in err
+    )
+    code, _, err = cli("jobs", "wait", "f1")
+    assert code == 1 and "ended FAILED" in err
+
+
+def test_local_train_runs_in_the_foreground(cli: Any, tmp_path: Path) -> None:
+    trainer = trainers.write_trainer(tmp_path / "src")
+    code, out, _ = cli(
+        "local",
+        "train",
+        "--package-path",
+        str(trainer),
+        "--module-name",
+        "trainer.task",
+        "--job-dir",
+        str(tmp_path / "out"),
+        "--",
+        "--steps",
+        "2",
+    )
+    assert code == 0 and "step 1" in out
+    assert (tmp_path / "out" / "master-replica-0.done").exists()
+    code, out, _ = cli(
+        "local",
+        "train",
+        "--package-path",
+        str(trainer),
+        "--module-name",
+        "trainer.task",
+        "--distributed",
+        "--worker-count",
+        "1",
+        "--parameter-server-count",
+        "1",
+    )
+    assert code == 0
+    assert "worker-replica-0: step 0" in out and "ps-replica-0: step 0" in out
+    code, _, err = cli(
+        "local", "train", "--package-path", str(trainer), "--module-name", "trainer.task", "--", "--exit", "5"
+    )
+    assert code == 1 and "exited with a non-zero status of 5" in err
+    code, out, _ = cli("jobs", "list")
+    assert out.strip() == "Listed 0 items."  # local training makes no job record
