@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import trainers
+
 from mlnb.api import Engine
 from mlnb.config import Settings
 from mlnb.errors import AlreadyExists, FailedPrecondition, InvalidArgument

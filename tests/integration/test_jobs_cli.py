@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import trainers
+
 from mlnb.cli import main
 
 pytestmark = pytest.mark.integration

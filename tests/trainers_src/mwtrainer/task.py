@@ -38,7 +38,7 @@ def train_step(inputs):
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(tf.square(model(x, training=True) - y)) / GLOBAL_BATCH
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
 
     losses = strategy.run(step, args=inputs)
