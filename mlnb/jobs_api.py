@@ -100,6 +100,60 @@ class JobsAPI:
         launch_runner(self.settings, project, job_id)
         return job
 
+    def submit_notebook_job(
+        self,
+        job_id: str,
+        notebook: str | Path,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        kernel: str | None = None,
+        job_dir: str | Path | None = None,
+        labels: Mapping[str, str] | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        """Run a notebook as a job with papermill: ``parameters`` are injected
+        after its ``parameters`` cell, ``kernel`` picks any installed Jupyter
+        kernel, and the executed notebook is kept as the job's output (and
+        copied into ``job_dir``). Progress counts cells.
+
+        Raises:
+            InvalidArgument: Not a notebook, an unknown kernel, a bad job id.
+            FailedPrecondition: The notebook names no kernel and none is given.
+            AlreadyExists: The job id is taken.
+        """
+        from mlnb.jobs.notebook import validate_notebook
+
+        source = _absolute(notebook)
+        validate_notebook(source, kernel)
+        project = project or self.project
+        home = job_home(self.settings.home, project, job_id)
+        # The job runs a copy, so that later edits do not change it.
+        staged = home / "staging" / source.name
+        spec: dict[str, Any] = {
+            "notebook": str(staged),
+            "source": str(source),
+            "parameters": dict(parameters or {}),
+            "kernelName": kernel,
+            "jobDir": str(_absolute(job_dir)) if job_dir is not None else None,
+            "workingDir": str(source.parent),
+            "outputNotebook": str(home / "output" / source.name),
+        }
+        record = JobRecord(
+            project=project,
+            job_id=job_id,
+            kind="notebook",
+            state=JobState.QUEUED.value,
+            create_time=datetime.now(UTC),
+            notebook_input={k: v for k, v in spec.items() if v is not None},
+            labels=dict(labels or {}),
+        )
+        job = self._jobs.create_job(record)
+        for folder in (staged.parent, home / "output"):
+            folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, staged)
+        launch_runner(self.settings, project, job_id)
+        return job
+
     def _stage_packages(
         self,
         project: str,

@@ -19,6 +19,16 @@ def jobs() -> None:
     """Submit and manage jobs."""
 
 
+def parse_parameter(value: str) -> Any:
+    """A ``-p NAME VALUE`` value as papermill reads it: a number, a boolean,
+    null, or else the string itself."""
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    return parsed if isinstance(parsed, int | float | bool) or parsed is None else value
+
+
 @jobs.group()
 def submit() -> None:
     """Submit a job."""
@@ -93,6 +103,46 @@ def submit_training(
         job_dir=job_dir,
         scale_tier=scale_tier,
         args=list(user_args) if user_args else None,
+        labels=parse_labels(labels),
+    )
+    report_submitted(state, record, stream_logs)
+
+
+@submit.command("notebook")
+@click.argument("job")
+@click.argument("notebook", type=click.Path(dir_okay=False))
+@click.option(
+    "-p",
+    "--parameter",
+    "parameters",
+    nargs=2,
+    multiple=True,
+    metavar="NAME VALUE",
+    help="A parameter for the notebook's parameters cell (repeatable).",
+)
+@click.option("--kernel", help="A Jupyter kernel name; the notebook's own by default.")
+@click.option("--job-dir", help="Where a copy of the executed notebook goes.")
+@click.option("--labels", help="KEY=VALUE,... labels.")
+@click.option("--stream-logs", is_flag=True, help="Follow the job's logs until it ends.")
+@common_options
+@pass_state
+def submit_notebook(
+    state: CliState,
+    job: str,
+    notebook: str,
+    parameters: tuple[tuple[str, str], ...],
+    kernel: str | None,
+    job_dir: str | None,
+    labels: str | None,
+    stream_logs: bool,
+) -> None:
+    """Run a notebook as a job with papermill."""
+    record = state.engine.submit_notebook_job(
+        job,
+        notebook,
+        parameters={name: parse_parameter(value) for name, value in parameters},
+        kernel=kernel,
+        job_dir=job_dir,
         labels=parse_labels(labels),
     )
     report_submitted(state, record, stream_logs)

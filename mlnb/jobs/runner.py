@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from types import FrameType
-from typing import Protocol
+from typing import Any, Protocol
 
 from mlnb.config import Settings
 from mlnb.errors import MlnbError
@@ -44,6 +44,7 @@ class Execution(Protocol):
     def start(self) -> None: ...
     def poll(self) -> Outcome | None: ...
     def stop(self, grace_s: float) -> None: ...
+    def progress(self) -> dict[str, Any] | None: ...
 
 
 class _Stopped(Exception):
@@ -72,6 +73,10 @@ def create_execution(job: JobRecord, settings: Settings, log: LogWriter) -> Exec
             envs_dir=settings.home / "cache" / "envs",
             tiers=settings.scale_tiers,
         )
+    if job.kind == "notebook":
+        from mlnb.jobs.notebook import NotebookExecution
+
+        return NotebookExecution(job.notebook_input or {}, log, home)
     from mlnb.errors import InvalidArgument
 
     raise InvalidArgument(f"This mlnb cannot run {job.kind} jobs yet")
@@ -136,18 +141,21 @@ class Runner:
         while True:
             outcome = execution.poll()
             if outcome is not None:
+                self._beat(execution, force=True)
                 return self._end(JobState(outcome.state), outcome.error)
-            if self._beat().state == JobState.CANCELLING:
+            if self._beat(execution).state == JobState.CANCELLING:
                 self.log.service("Cancelling: stopping every process")
                 execution.stop(self.settings.cancel_grace_s)
                 return self._end(JobState.CANCELLED)
             time.sleep(_POLL_S)
 
-    def _beat(self, force: bool = False) -> JobRecord:
+    def _beat(self, execution: Execution | None = None, force: bool = False) -> JobRecord:
         if not force and time.monotonic() - self._last_beat < self.settings.job_heartbeat_s:
             return self._job
         self._last_beat = time.monotonic()
-        self._job = self.service.heartbeat(self.project, self.job_id)
+        progress = execution.progress() if execution is not None else None
+        fields = {"progress": progress} if progress is not None else {}
+        self._job = self.service.heartbeat(self.project, self.job_id, **fields)
         return self._job
 
     def _end(self, state: JobState, error: str | None = None) -> JobRecord:

@@ -107,6 +107,10 @@ class TrainingExecution:
             return Outcome("SUCCEEDED")
         return None
 
+    def progress(self) -> dict[str, Any] | None:
+        """Nothing to count yet for a plain training job."""
+        return None
+
     def stop(self, grace_s: float) -> None:
         """Stop every replica: SIGTERM, then SIGKILL after ``grace_s``."""
         stop_replicas(self.replicas, grace_s)

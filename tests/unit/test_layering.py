@@ -10,7 +10,15 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mlnb"
 FACES = ("cli", "server", "magics", "widgets", "labserver")
-ENGINE_INTERNALS = ("mlnb.store", "mlnb.registry", "mlnb.frameworks", "mlnb.prediction")
+ENGINE_INTERNALS = (
+    "mlnb.store",
+    "mlnb.registry",
+    "mlnb.frameworks",
+    "mlnb.prediction",
+    "mlnb.jobs",
+    "mlnb.training",
+    "mlnb.tuning",
+)
 
 
 def imports_of(path: Path) -> set[str]:

@@ -1,0 +1,182 @@
+"""Notebook jobs: a notebook executed by papermill in a process of its own,
+with parameters injected, progress in cells, the executed notebook kept as
+the job's output, and a failing cell's error as the job's error."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlnb.errors import FailedPrecondition, InvalidArgument
+from mlnb.jobs.logs import LogWriter
+from mlnb.jobs.processes import signal_group
+
+REPLICA = "notebook"
+
+
+@dataclass(frozen=True)
+class NotebookOutcome:
+    state: str
+    error: str | None = None
+
+
+def check_notebook(path: Path) -> dict[str, Any]:
+    """Read a notebook and return it, or say why it cannot run.
+
+    Raises:
+        InvalidArgument: Not a file, not JSON, or not a notebook.
+    """
+    if not path.is_file():
+        raise InvalidArgument(f"The notebook {str(path)!r} does not exist")
+    try:
+        notebook = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InvalidArgument(f"{path.name} is not a notebook (not JSON: {e})") from e
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
+        raise InvalidArgument(f"{path.name} is not a notebook (no cells)")
+    return notebook
+
+
+def check_kernel(name: str) -> None:
+    """Raise unless a Jupyter kernel of that name is installed.
+
+    Raises:
+        InvalidArgument: Naming the kernels that are installed.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs = KernelSpecManager().find_kernel_specs()
+    if name not in specs:
+        raise InvalidArgument(
+            f"No Jupyter kernel named {name!r}; installed kernels: {', '.join(sorted(specs))}"
+        )
+
+
+def cell_progress(path: Path) -> dict[str, Any] | None:
+    """Cells done of cells in all, read from papermill's partly saved output."""
+    try:
+        notebook = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    cells = [c for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    done = sum(1 for c in cells if c.get("metadata", {}).get("papermill", {}).get("status") == "completed")
+    return {"done": done, "total": len(cells), "unit": "cells"}
+
+
+def failed_cell(path: Path) -> str | None:
+    """``Cell In [3] failed: ZeroDivisionError: division by zero``, from the
+    output (numbered as Jupyter shows it: papermill adds cells of its own)."""
+    try:
+        notebook = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
+            if output.get("output_type") == "error":
+                where = f"In [{cell.get('execution_count')}]"
+                return f"Cell {where} failed: {output.get('ename')}: {output.get('evalue')}"
+    return None
+
+
+class NotebookExecution:
+    """One papermill run of a notebook job."""
+
+    def __init__(self, notebook_input: Mapping[str, Any], log: LogWriter, home: Path) -> None:
+        self.spec = dict(notebook_input)
+        self.log = log
+        self.output = Path(self.spec["outputNotebook"])
+        self.home = home
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def prepare(self) -> None:
+        check_notebook(Path(self.spec["notebook"]))
+        if self.spec.get("kernelName"):
+            check_kernel(str(self.spec["kernelName"]))
+
+    def start(self) -> None:
+        parameters = self.home / "parameters.yaml"
+        parameters.write_text(yaml.safe_dump(self.spec.get("parameters") or {}))
+        command = [
+            sys.executable, "-m", "papermill", str(self.spec["notebook"]), str(self.output),
+            "-f", str(parameters), "--log-output", "--no-progress-bar",
+            "--cwd", str(self.spec.get("workingDir") or self.home),
+        ]  # fmt: skip
+        if self.spec.get("kernelName"):
+            command += ["-k", str(self.spec["kernelName"])]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            process_group=0,
+        )
+        self.log.pump(self.process.stdout, REPLICA, "stdout")  # type: ignore[arg-type]
+        self.log.pump(self.process.stderr, REPLICA, "stderr")  # type: ignore[arg-type]
+        self.log.service(
+            f"Executing {Path(self.spec['notebook']).name} with papermill (pid {self.process.pid})"
+        )
+
+    def progress(self) -> dict[str, Any] | None:
+        return cell_progress(self.output)
+
+    def poll(self) -> NotebookOutcome | None:
+        if self.process is None or self.process.poll() is None:
+            return None
+        self._publish()
+        if self.process.returncode == 0:
+            return NotebookOutcome("SUCCEEDED")
+        error = failed_cell(self.output) or f"papermill exited with status {self.process.returncode}"
+        return NotebookOutcome("FAILED", error)
+
+    def stop(self, grace_s: float) -> None:
+        import signal
+        import time
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        signal_group(self.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline and self.process.poll() is None:
+            time.sleep(0.05)
+        if self.process.poll() is None:
+            signal_group(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self._publish()
+
+    def _publish(self) -> None:
+        """Copy the executed notebook into the job dir, when there is one."""
+        job_dir = self.spec.get("jobDir")
+        if job_dir and self.output.exists():
+            target = Path(job_dir)
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.output, target / self.output.name)
+
+
+def validate_notebook(source: Path, kernel: str | None = None) -> None:
+    """Refuse, before a job is recorded, a notebook papermill cannot run.
+
+    Raises:
+        InvalidArgument: Not a notebook, or an unknown kernel.
+        FailedPrecondition: It names no kernel or language, and none is given.
+    """
+    notebook = check_notebook(source)
+    if kernel:
+        check_kernel(kernel)
+        return
+    metadata = notebook.get("metadata") or {}
+    if not metadata.get("kernelspec") and not metadata.get("language_info"):
+        raise FailedPrecondition(
+            f"{source.name} names no kernel or language in its metadata; open and save it in Jupyter, "
+            "or pass --kernel NAME"
+        )
