@@ -37,11 +37,11 @@ def free_ports(count: int) -> list[int]:
             s.close()
 
 
-def cluster_spec(replicas: Sequence[Replica], ports: Sequence[int]) -> dict[str, list[str]]:
+def cluster_spec(replicas: Sequence[Replica], addresses: Sequence[str]) -> dict[str, list[str]]:
     """TF_CONFIG's ``cluster``: task type to ``host:port`` list, in index order."""
     cluster: dict[str, list[str]] = {}
-    for replica, port in zip(replicas, ports, strict=True):
-        cluster.setdefault(replica.task_type, []).append(f"127.0.0.1:{port}")
+    for replica, address in zip(replicas, addresses, strict=True):
+        cluster.setdefault(replica.task_type, []).append(address)
     return cluster
 
 

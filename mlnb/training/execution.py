@@ -11,9 +11,9 @@ from typing import Any
 
 from mlnb.errors import InvalidArgument
 from mlnb.jobs.logs import LogWriter
-from mlnb.training.environment import cluster_spec, free_ports, replica_environment, trainer_arguments
+from mlnb.training.environment import cluster_spec, replica_environment, trainer_arguments
 from mlnb.training.packages import prepare_environment
-from mlnb.training.replicas import ReplicaProcess, start_replicas, stop_replicas
+from mlnb.training.replicas import Launcher, LocalLauncher, ReplicaHandle, stop_replicas
 from mlnb.training.tiers import plan_replicas
 
 # Workers and parameter servers get this long to finish after the master
@@ -41,6 +41,7 @@ class TrainingExecution:
         envs_dir: Path,
         tiers: Mapping[str, Mapping[str, int]] | None = None,
         trial_id: str | None = None,
+        launcher: Launcher | None = None,
     ) -> None:
         self.job_id = job_id
         self.training_input = dict(training_input)
@@ -49,8 +50,10 @@ class TrainingExecution:
         self.envs_dir = envs_dir
         self.tiers = tiers
         self.trial_id = trial_id
-        self.replicas: list[ReplicaProcess] = []
+        self.replicas: list[ReplicaHandle] = []
         self._python: Path | None = None
+        self._archives: list[Path] = []
+        self.launcher = launcher or LocalLauncher(log, workdir)
 
     def prepare(self) -> None:
         """Install the trainer's packages into its environment.
@@ -67,42 +70,37 @@ class TrainingExecution:
         if missing:
             raise InvalidArgument(f"Package(s) not found: {', '.join(missing)}")
         self.plan = plan_replicas(self.training_input, self.tiers)
-        started = time.monotonic()
-        self._python = prepare_environment(archives, self.envs_dir)
-        self.log.service(
-            f"Trainer environment ready in {time.monotonic() - started:.2f} s "
-            f"({len(archives)} package(s)); replicas: {', '.join(r.name for r in self.plan)}"
-        )
+        self._archives = archives
+        if isinstance(self.launcher, LocalLauncher):
+            started = time.monotonic()
+            self._python = prepare_environment(archives, self.envs_dir)
+            self.log.service(f"Trainer environment ready in {time.monotonic() - started:.2f} s")
+        self.log.service(f"Replicas: {', '.join(r.name for r in self.plan)}")
 
     def start(self) -> None:
-        if self._python is None:
-            raise RuntimeError("TrainingExecution.start() before prepare()")
-        cluster = cluster_spec(self.plan, free_ports(len(self.plan)))
+        cluster = cluster_spec(self.plan, self.launcher.addresses(self.plan))
         environments = [
             replica_environment(self.job_id, self.training_input, cluster, replica, self.trial_id)
             for replica in self.plan
         ]
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.replicas = start_replicas(
-            self._python,
+        self.replicas = self.launcher.start(
+            self._python if self._python is not None else self._archives,
             str(self.training_input["pythonModule"]),
             trainer_arguments(self.training_input),
             self.plan,
             environments,
-            self.log,
-            self.workdir,
         )
 
     def poll(self) -> Outcome | None:
         """``None`` while running; the outcome once the master ended or a
         replica failed."""
         for handle in self.replicas:
-            code = handle.process.poll()
+            code = handle.poll()
             if code is not None and code != 0:
                 self._finish_others(handle)
                 return Outcome("FAILED", handle.describe_exit())
         master = self.replicas[0]
-        if master.process.poll() == 0:
+        if master.poll() == 0:
             self._finish_others(master, grace_s=_AFTER_MASTER_S)
             return Outcome("SUCCEEDED")
         return None
@@ -115,12 +113,12 @@ class TrainingExecution:
         """Stop every replica: SIGTERM, then SIGKILL after ``grace_s``."""
         stop_replicas(self.replicas, grace_s)
 
-    def _finish_others(self, ended: ReplicaProcess, grace_s: float = 0.0) -> None:
+    def _finish_others(self, ended: ReplicaHandle, grace_s: float = 0.0) -> None:
         others = [r for r in self.replicas if r is not ended]
         deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline and any(r.process.poll() is None for r in others):
+        while time.monotonic() < deadline and any(r.poll() is None for r in others):
             time.sleep(0.05)
-        running = [r for r in others if r.process.poll() is None]
+        running = [r for r in others if r.poll() is None]
         if running:
             self.log.service(f"Stopping {', '.join(r.name for r in running)}: {ended.name} has ended")
             stop_replicas(running, grace_s=2.0)

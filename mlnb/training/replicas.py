@@ -1,5 +1,10 @@
-"""Replica processes of a training job: started with their environment,
-their output pumped into the job log, watched, and stopped."""
+"""Replica processes of a training job: placed, started with their
+environment, their output pumped into the job log, watched, and stopped.
+
+``LocalLauncher`` runs them as processes on this machine; the Dask launcher
+(``mlnb.training.dask_launcher``) runs them on a Dask cluster. Both give
+``ReplicaHandle`` objects that the execution watches the same way.
+"""
 
 from __future__ import annotations
 
@@ -10,31 +15,43 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from mlnb.jobs.logs import LogWriter
 from mlnb.jobs.processes import signal_group
+from mlnb.training.environment import free_ports
 from mlnb.training.tiers import Replica
 
-_TAIL = 20
+TAIL_LINES = 20
 
 
-@dataclass
-class ReplicaProcess:
-    """A started replica and the last lines it wrote to stderr."""
+class ReplicaHandle:
+    """A started replica: its exit status, how it ended, how to stop it."""
 
-    replica: Replica
-    process: subprocess.Popen[bytes]
-    tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=_TAIL))
+    def __init__(self, replica: Replica) -> None:
+        self.replica = replica
+        self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
 
     @property
     def name(self) -> str:
         return self.replica.name
 
+    def poll(self) -> int | None:
+        """The exit status once it ended (negative: killed by that signal)."""
+        raise NotImplementedError
+
+    def terminate(self) -> None:
+        """Ask it to stop (SIGTERM)."""
+        raise NotImplementedError
+
+    def kill(self) -> None:
+        """Stop it now (SIGKILL) and wait for it."""
+        raise NotImplementedError
+
     def describe_exit(self) -> str:
         """ML Engine's wording: how the replica ended, with its last lines."""
-        code = self.process.returncode
+        code = self.poll()
         if code is not None and code < 0:
             how = f"was killed by signal {-code} ({signal.Signals(-code).name})"
         else:
@@ -45,6 +62,41 @@ class ReplicaProcess:
         return message
 
 
+class Launcher(Protocol):
+    """Where replicas run."""
+
+    def addresses(self, replicas: Sequence[Replica]) -> list[str]:
+        """``host:port`` for each replica, for TF_CONFIG's cluster."""
+        ...
+
+    def start(
+        self,
+        python_or_archives: Path | Sequence[Path],
+        module: str,
+        arguments: Sequence[str],
+        replicas: Sequence[Replica],
+        environments: Sequence[Mapping[str, str]],
+    ) -> list[ReplicaHandle]: ...
+
+
+class LocalReplica(ReplicaHandle):
+    """A replica as a process on this machine, in its own process group."""
+
+    def __init__(self, replica: Replica, process: subprocess.Popen[bytes]) -> None:
+        super().__init__(replica)
+        self.process = process
+
+    def poll(self) -> int | None:
+        return self.process.poll()
+
+    def terminate(self) -> None:
+        signal_group(self.process.pid, signal.SIGTERM)
+
+    def kill(self) -> None:
+        signal_group(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
 def gpu_devices() -> list[str]:
     """Indices of this machine's NVIDIA GPUs (none when nvidia-smi is absent)."""
     if shutil.which("nvidia-smi") is None:
@@ -53,57 +105,66 @@ def gpu_devices() -> list[str]:
     return [str(i) for i, line in enumerate(done.stdout.splitlines()) if line.startswith("GPU ")]
 
 
-def start_replicas(
-    python: Path,
-    module: str,
-    arguments: Sequence[str],
-    replicas: Sequence[Replica],
-    environments: Sequence[Mapping[str, str]],
-    log: LogWriter,
-    cwd: Path,
-) -> list[ReplicaProcess]:
-    """Start one process per replica, in its own process group, running
-    ``python -m module arguments``."""
-    devices = gpu_devices()
-    started: list[ReplicaProcess] = []
-    next_device = 0
-    for replica, extra in zip(replicas, environments, strict=True):
-        env = {**os.environ, **extra}
-        if devices:
-            wanted = devices[next_device : next_device + replica.gpus]
-            next_device += len(wanted)
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(wanted)
-        elif replica.gpus:
-            log.service(
-                f"{replica.name} asks for {replica.gpus} GPU(s); this machine has none, it runs on the CPU"
+class LocalLauncher:
+    """Replicas as processes on this machine, each on a port of 127.0.0.1."""
+
+    def __init__(self, log: LogWriter, cwd: Path) -> None:
+        self.log = log
+        self.cwd = cwd
+
+    def addresses(self, replicas: Sequence[Replica]) -> list[str]:
+        return [f"127.0.0.1:{port}" for port in free_ports(len(replicas))]
+
+    def start(
+        self,
+        python_or_archives: Path | Sequence[Path],
+        module: str,
+        arguments: Sequence[str],
+        replicas: Sequence[Replica],
+        environments: Sequence[Mapping[str, str]],
+    ) -> list[ReplicaHandle]:
+        """Start ``python -m module arguments`` once per replica."""
+        if not isinstance(python_or_archives, Path):
+            raise TypeError("LocalLauncher.start takes the trainer environment's python")
+        devices = gpu_devices()
+        started: list[ReplicaHandle] = []
+        next_device = 0
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        for replica, extra in zip(replicas, environments, strict=True):
+            env = {**os.environ, **extra}
+            if devices:
+                wanted = devices[next_device : next_device + replica.gpus]
+                next_device += len(wanted)
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(wanted)
+            elif replica.gpus:
+                wants = f"{replica.name} asks for {replica.gpus} GPU(s)"
+                self.log.service(f"{wants}; this machine has none: it runs on the CPU")
+            process = subprocess.Popen(
+                [str(python_or_archives), "-m", module, *arguments],
+                cwd=self.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                process_group=0,
             )
-        process = subprocess.Popen(
-            [str(python), "-m", module, *arguments],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            process_group=0,
-        )
-        handle = ReplicaProcess(replica, process)
-        log.pump(process.stdout, replica.name, "stdout")  # type: ignore[arg-type]
-        log.pump(process.stderr, replica.name, "stderr", tail=handle.tail.append)  # type: ignore[arg-type]
-        log.service(f"Started {replica.name} (pid {process.pid})")
-        started.append(handle)
-    return started
+            handle = LocalReplica(replica, process)
+            self.log.pump(process.stdout, replica.name, "stdout")  # type: ignore[arg-type]
+            self.log.pump(process.stderr, replica.name, "stderr", tail=handle.tail.append)  # type: ignore[arg-type]
+            self.log.service(f"Started {replica.name} (pid {process.pid})")
+            started.append(handle)
+        return started
 
 
-def stop_replicas(replicas: Sequence[ReplicaProcess], grace_s: float) -> None:
-    """SIGTERM every running replica's group, then SIGKILL what is left
-    after ``grace_s`` seconds."""
-    running = [r for r in replicas if r.process.poll() is None]
+def stop_replicas(handles: Sequence[ReplicaHandle], grace_s: float) -> None:
+    """SIGTERM every running replica, then SIGKILL what is left after
+    ``grace_s`` seconds."""
+    running = [h for h in handles if h.poll() is None]
     for handle in running:
-        signal_group(handle.process.pid, signal.SIGTERM)
+        handle.terminate()
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(r.process.poll() is None for r in running):
+    while time.monotonic() < deadline and any(h.poll() is None for h in running):
         time.sleep(0.05)
     for handle in running:
-        if handle.process.poll() is None:
-            signal_group(handle.process.pid, signal.SIGKILL)
-        handle.process.wait()
+        if handle.poll() is None:
+            handle.kill()
