@@ -57,6 +57,9 @@ class Settings:
             FAILED (``MLNB_JOB_DEAD_AFTER_S``).
         cancel_grace_s: Seconds between SIGTERM and SIGKILL when a job is
             cancelled (``MLNB_CANCEL_GRACE_S``).
+        dask_scheduler: Address of a Dask scheduler (``tcp://host:8786``):
+            job processes run on its workers instead of this machine
+            (``MLNB_DASK_SCHEDULER``).
         scale_tiers: Replicas per scale tier on this machine, as JSON or a
             ``[scale_tiers]`` table (``{"STANDARD_1": {"workers": 4, "ps": 2}}``).
     """
@@ -76,6 +79,7 @@ class Settings:
     job_heartbeat_s: float = 2.0
     job_dead_after_s: float = 30.0
     cancel_grace_s: float = 10.0
+    dask_scheduler: str = ""
     scale_tiers: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     @classmethod

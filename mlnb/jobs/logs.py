@@ -43,6 +43,11 @@ class LogEntry:
         return {"time": self.time, "replica": self.replica, "stream": self.stream, "message": self.message}
 
 
+def utc_now() -> str:
+    """The current time as RFC 3339 UTC with microseconds."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
 class LogWriter:
     """Appends entries to a job's log file; safe from several threads."""
 
@@ -53,10 +58,9 @@ class LogWriter:
         self._lock = threading.Lock()
         self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
 
-    def write(self, replica: str, stream: str, message: str) -> None:
-        entry = LogEntry(
-            datetime.now(UTC).isoformat().replace("+00:00", "Z"), replica, stream, message.rstrip("\r\n")
-        )
+    def write(self, replica: str, stream: str, message: str, time: str | None = None) -> None:
+        """Append one line; ``time`` (RFC 3339) when it was read elsewhere."""
+        entry = LogEntry(time or utc_now(), replica, stream, message.rstrip("\r\n"))
         line = orjson.dumps(entry.to_api()) + b"\n"
         with self._lock:
             self._file.write(line)

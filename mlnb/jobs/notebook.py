@@ -12,13 +12,16 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from mlnb.errors import FailedPrecondition, InvalidArgument
 from mlnb.jobs.logs import LogWriter
 from mlnb.jobs.processes import signal_group
+
+if TYPE_CHECKING:
+    from mlnb.jobs.dask_cluster import DaskSession
 
 REPLICA = "notebook"
 
@@ -88,30 +91,65 @@ def failed_cell(path: Path) -> str | None:
 
 
 class NotebookExecution:
-    """One papermill run of a notebook job."""
+    """One papermill run of a notebook job, here or (with a ``DaskSession``)
+    as a task on a Dask worker."""
 
-    def __init__(self, notebook_input: Mapping[str, Any], log: LogWriter, home: Path) -> None:
+    def __init__(
+        self,
+        notebook_input: Mapping[str, Any],
+        log: LogWriter,
+        home: Path,
+        session: DaskSession | None = None,
+    ) -> None:
         self.spec = dict(notebook_input)
         self.log = log
         self.output = Path(self.spec["outputNotebook"])
         self.home = home
+        self.session = session
         self.process: subprocess.Popen[bytes] | None = None
+        self.future: Any = None
 
     def prepare(self) -> None:
         check_notebook(Path(self.spec["notebook"]))
         if self.spec.get("kernelName"):
             check_kernel(str(self.spec["kernelName"]))
 
-    def start(self) -> None:
-        parameters = self.home / "parameters.yaml"
-        parameters.write_text(yaml.safe_dump(self.spec.get("parameters") or {}))
-        command = [
-            sys.executable, "-m", "papermill", str(self.spec["notebook"]), str(self.output),
-            "-f", str(parameters), "--log-output", "--no-progress-bar",
-            "--cwd", str(self.spec.get("workingDir") or self.home),
-        ]  # fmt: skip
+    def _papermill(self, notebook: str, output: str, parameters: str, cwd: str) -> list[str]:
+        command = ["-m", "papermill", notebook, output, "-f", parameters, "--log-output", "--no-progress-bar"]
+        command += ["--cwd", cwd]
         if self.spec.get("kernelName"):
             command += ["-k", str(self.spec["kernelName"])]
+        return command
+
+    def _start_remote(self, session: DaskSession) -> None:
+        source = Path(self.spec["notebook"])
+        spec = {
+            "name": REPLICA,
+            "files": {
+                "input.ipynb": source.read_bytes(),
+                "parameters.yaml": yaml.safe_dump(self.spec.get("parameters") or {}).encode(),
+            },
+            "command": [
+                "{python}",
+                *self._papermill("input.ipynb", "output.ipynb", "parameters.yaml", "{workdir}"),
+            ],
+            "collect": ["output.ipynb"],
+            "progress_file": "output.ipynb",
+        }
+        self.future = session.submit(spec, None, 0)
+        self.log.service(f"Submitted {source.name} to the Dask cluster")
+
+    def start(self) -> None:
+        if self.session is not None:
+            self._start_remote(self.session)
+            return
+        parameters = self.home / "parameters.yaml"
+        parameters.write_text(yaml.safe_dump(self.spec.get("parameters") or {}))
+        cwd = str(self.spec.get("workingDir") or self.home)
+        command = [
+            sys.executable,
+            *self._papermill(str(self.spec["notebook"]), str(self.output), str(parameters), cwd),
+        ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             command,
@@ -128,21 +166,46 @@ class NotebookExecution:
         )
 
     def progress(self) -> dict[str, Any] | None:
+        if self.session is not None:
+            return self.session.progress
         return cell_progress(self.output)
 
     def poll(self) -> NotebookOutcome | None:
-        if self.process is None or self.process.poll() is None:
+        code = self._remote_poll() if self.session is not None else self._local_poll()
+        if code is None:
             return None
         self._publish()
-        if self.process.returncode == 0:
+        if code == 0:
             return NotebookOutcome("SUCCEEDED")
-        error = failed_cell(self.output) or f"papermill exited with status {self.process.returncode}"
+        error = failed_cell(self.output) or f"papermill exited with status {code}"
         return NotebookOutcome("FAILED", error)
+
+    def _local_poll(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def _remote_poll(self) -> int | None:
+        if self.future is None or not self.future.done():
+            return None
+        try:
+            result = self.future.result()
+        except Exception as e:  # a worker that died, or the task's own failure
+            self.log.service(f"The Dask task failed: {type(e).__name__}: {e}")
+            return 1
+        if "output.ipynb" in result["files"]:
+            self.output.parent.mkdir(parents=True, exist_ok=True)
+            self.output.write_bytes(result["files"]["output.ipynb"])
+        return int(result["returncode"])
 
     def stop(self, grace_s: float) -> None:
         import signal
         import time
 
+        if self.session is not None and self.future is not None:
+            self.session.stop_event.set()
+            deadline = time.monotonic() + grace_s + 10
+            while time.monotonic() < deadline and self._remote_poll() is None:
+                time.sleep(0.1)
+            return
         if self.process is None or self.process.poll() is not None:
             return
         signal_group(self.process.pid, signal.SIGTERM)

@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from types import FrameType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlnb.config import Settings
 from mlnb.errors import MlnbError
@@ -26,6 +26,9 @@ from mlnb.jobs.service import JobService
 from mlnb.jobs.states import JobState
 from mlnb.records import JobRecord
 from mlnb.store import Database
+
+if TYPE_CHECKING:
+    from mlnb.jobs.dask_cluster import DaskSession
 
 _POLL_S = 0.1
 
@@ -55,14 +58,18 @@ def _on_signal(number: int, _frame: FrameType | None) -> None:
     raise _Stopped(signal.Signals(number).name)
 
 
-def create_execution(job: JobRecord, settings: Settings, log: LogWriter) -> Execution:
-    """The execution for a job's kind.
+def create_execution(
+    job: JobRecord, settings: Settings, log: LogWriter, session: DaskSession | None = None
+) -> Execution:
+    """The execution for a job's kind, on the Dask cluster when ``session``
+    is given, else on this machine.
 
     Raises:
         InvalidArgument: A kind this runner does not run.
     """
     home = job_home(settings.home, job.project, job.job_id)
     if job.kind == "training":
+        from mlnb.jobs.dask_cluster import DaskLauncher
         from mlnb.training import TrainingExecution
 
         return TrainingExecution(
@@ -72,11 +79,12 @@ def create_execution(job: JobRecord, settings: Settings, log: LogWriter) -> Exec
             workdir=home / "work",
             envs_dir=settings.home / "cache" / "envs",
             tiers=settings.scale_tiers,
+            launcher=DaskLauncher(session) if session is not None else None,
         )
     if job.kind == "notebook":
         from mlnb.jobs.notebook import NotebookExecution
 
-        return NotebookExecution(job.notebook_input or {}, log, home)
+        return NotebookExecution(job.notebook_input or {}, log, home, session)
     from mlnb.errors import InvalidArgument
 
     raise InvalidArgument(f"This mlnb cannot run {job.kind} jobs yet")
@@ -93,6 +101,7 @@ class Runner:
             Database(settings.database_url, settings.busy_timeout_s), settings.job_dead_after_s
         )
         self.log = LogWriter(log_path(settings.home, project, job_id))
+        self.session: DaskSession | None = None
         self._last_beat = 0.0
 
     def run(self) -> JobRecord:
@@ -102,8 +111,9 @@ class Runner:
             self.log.service(f"Job ended while queued: {job.state}")
             return job
         self.log.service("Preparing the job")
-        execution = create_execution(job, self.settings, self.log)
         try:
+            self.session = self._connect()
+            execution = create_execution(job, self.settings, self.log, self.session)
             execution.prepare()
         except MlnbError as e:
             return self._end(JobState.FAILED, e.message)
@@ -122,6 +132,19 @@ class Runner:
         except BaseException:
             execution.stop(0.0)
             raise
+
+    def _connect(self) -> DaskSession | None:
+        if not self.settings.dask_scheduler:
+            return None
+        from mlnb.jobs.dask_cluster import DaskSession
+
+        self.log.service(f"Running on the Dask cluster at {self.settings.dask_scheduler}")
+        return DaskSession(self.settings.dask_scheduler, self.log, self.settings.cancel_grace_s)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+        self.log.close()
 
     def _wait_for_slot(self) -> JobRecord:
         announced = False
@@ -182,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         return 1
     finally:
-        runner.log.close()
+        runner.close()
     return 0 if job.state == JobState.SUCCEEDED else 1
 
 

@@ -1,0 +1,180 @@
+"""Running a job's processes on a Dask distributed cluster: replicas of a
+training job and papermill for a notebook job become tasks on the workers
+(``mlnb.jobs.dask_tasks``), with the same states, logs and cancellation as
+local processes. Accelerators become worker resources (``GPU=1``)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mlnb.errors import FailedPrecondition, InvalidArgument
+from mlnb.frameworks import import_extra
+from mlnb.jobs.logs import SERVICE, LogWriter
+from mlnb.training.replicas import ReplicaHandle
+from mlnb.training.tiers import Replica
+
+_CONNECT_TIMEOUT_S = 15
+
+
+class DaskSession:
+    """A client of the cluster, and the thread that copies the tasks' output
+    lines into the job log."""
+
+    def __init__(self, address: str, log: LogWriter, grace_s: float) -> None:
+        distributed = import_extra("distributed", "dask", "Running jobs on a Dask cluster")
+        try:
+            self.client = distributed.Client(address, timeout=_CONNECT_TIMEOUT_S, set_as_default=False)
+        except OSError as e:
+            raise FailedPrecondition(f"Cannot reach the Dask scheduler at {address}: {e}") from e
+        key = uuid.uuid4().hex[:12]
+        self.queue = distributed.Queue(f"mlnb-log-{key}", client=self.client)
+        self.stop_event = distributed.Event(f"mlnb-stop-{key}", client=self.client)
+        self.log = log
+        self.grace_s = grace_s
+        self.progress: dict[str, Any] | None = None
+        self._closing = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="dask-log-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while not self._closing.is_set():
+            try:
+                kind, payload = self.queue.get(timeout=0.5)
+            except (TimeoutError, OSError):
+                continue
+            self._handle(kind, payload)
+
+    def _handle(self, kind: str, payload: Any) -> None:
+        if kind == "lines":
+            for time, replica, stream, text in payload:
+                self.log.write(replica, stream, text, time)
+        elif kind == "progress":
+            self.progress = payload
+        else:
+            self.log.write(SERVICE, SERVICE, str(payload))
+
+    def workers(self, gpus: int) -> list[str]:
+        """Workers that can take a task asking for ``gpus`` GPUs.
+
+        Raises:
+            FailedPrecondition: None can.
+        """
+        info = self.client.scheduler_info()["workers"]
+        fit = [
+            addr
+            for addr, w in sorted(info.items())
+            if gpus == 0 or w.get("resources", {}).get("GPU", 0) >= gpus
+        ]
+        if not fit:
+            raise FailedPrecondition(
+                f"No Dask worker offers {gpus} GPU(s): start workers with --resources GPU={gpus}"
+            )
+        return fit
+
+    def submit(self, spec: dict[str, Any], worker: str | None, gpus: int) -> Any:
+        from mlnb.jobs import dask_tasks
+
+        spec = {**spec, "queue": self.queue.name, "stop_event": self.stop_event.name, "grace_s": self.grace_s}
+        placement: dict[str, Any] = {"workers": [worker], "allow_other_workers": False} if worker else {}
+        return self.client.submit(
+            dask_tasks.run_command,
+            spec,
+            key=f"mlnb-{spec['name']}-{uuid.uuid4().hex[:8]}",
+            resources={"GPU": gpus} if gpus else None,
+            pure=False,
+            **placement,
+        )
+
+    def close(self) -> None:
+        self._closing.set()
+        self._reader.join(timeout=2)
+        # Lines sent just before the end are still in the queue.
+        for kind, payload in self.queue.get(batch=True):
+            self._handle(kind, payload)
+        self.client.close()
+
+
+class DaskReplica(ReplicaHandle):
+    """A replica running as a task on a Dask worker."""
+
+    def __init__(self, replica: Replica, future: Any, session: DaskSession) -> None:
+        super().__init__(replica)
+        self.future = future
+        self.session = session
+        self._code: int | None = None
+
+    def poll(self) -> int | None:
+        if self._code is None and self.future.done():
+            try:
+                result = self.future.result()
+            except Exception as e:  # a worker that died, or the task's own failure
+                self.tail.append(f"The Dask task failed: {type(e).__name__}: {e}")
+                self._code = 1
+            else:
+                self.tail.extend(result["tail"])
+                self._code = int(result["returncode"])
+        return self._code
+
+    def terminate(self) -> None:
+        self.session.stop_event.set()
+
+    def kill(self) -> None:
+        # The task sends SIGKILL itself once its grace period is over.
+        self.session.stop_event.set()
+        with contextlib.suppress(Exception):  # ending anyway: poll() reports how it ended
+            self.future.result(timeout=self.session.grace_s + 10)
+        self.poll()
+
+
+class DaskLauncher:
+    """Training replicas as tasks on a Dask cluster, spread over its workers."""
+
+    def __init__(self, session: DaskSession) -> None:
+        self.session = session
+        self._placement: list[str] = []
+
+    def addresses(self, replicas: Sequence[Replica]) -> list[str]:
+        from mlnb.jobs import dask_tasks
+
+        self._placement = []
+        pools: dict[int, itertools.cycle[str]] = {}
+        for replica in replicas:
+            pool = pools.setdefault(replica.gpus, itertools.cycle(self.session.workers(replica.gpus)))
+            self._placement.append(next(pool))
+        futures = [
+            self.session.client.submit(
+                dask_tasks.reserve_port, workers=[w], allow_other_workers=False, pure=False
+            )
+            for w in self._placement
+        ]
+        return [str(f.result(timeout=60)) for f in futures]
+
+    def start(
+        self,
+        python_or_archives: Path | Sequence[Path],
+        module: str,
+        arguments: Sequence[str],
+        replicas: Sequence[Replica],
+        environments: Sequence[Mapping[str, str]],
+    ) -> list[ReplicaHandle]:
+        if isinstance(python_or_archives, Path):
+            raise InvalidArgument("A Dask launcher installs the trainer's archives on each worker")
+        files = {path.name: path.read_bytes() for path in python_or_archives}
+        handles: list[ReplicaHandle] = []
+        for replica, env, worker in zip(replicas, environments, self._placement, strict=True):
+            spec = {
+                "name": replica.name,
+                "files": files,
+                "trainer_archives": list(files),
+                "command": ["{python}", "-m", module, *arguments],
+                "env": dict(env),
+            }
+            future = self.session.submit(spec, worker, replica.gpus)
+            handles.append(DaskReplica(replica, future, self.session))
+        return handles

@@ -1,0 +1,149 @@
+"""What runs on a Dask worker for an mlnb job: one command (a replica, or
+papermill for a notebook job) in a folder of its own, its output sent back
+line by line through a Dask queue, stopped when the job's stop event is set.
+
+Imported on the workers: it needs mlnb installed there, and nothing heavy.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any
+
+_BATCH_S = 0.2
+
+
+def reserve_port() -> str:
+    """``host:port`` free on this worker now, for TF_CONFIG's cluster."""
+    from distributed import get_worker
+
+    host = get_worker().address.split("://", 1)[-1].rsplit(":", 1)[0]
+    with socket.socket() as s:
+        s.bind(("", 0))
+        port = int(s.getsockname()[1])
+    return f"{host}:{port}"
+
+
+def run_command(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run ``spec["command"]`` and report back; see the module docstring.
+
+    spec keys: ``name`` (replica name in the log), ``files`` (name to bytes,
+    written to the work folder), ``trainer_archives`` (names of files to
+    install as the trainer's environment), ``command`` (``{python}`` and
+    ``{workdir}`` are replaced), ``env``, ``queue``, ``stop_event``,
+    ``grace_s``, ``collect`` (files to send back), ``progress_file``.
+    """
+    from distributed import Event, Queue, get_worker
+
+    worker_dir = Path(get_worker().local_directory) / "mlnb"
+    workdir = Path(tempfile.mkdtemp(prefix="job-", dir=_mkdir(worker_dir / "work")))
+    for name, data in spec.get("files", {}).items():
+        (workdir / name).write_bytes(data)
+    python = sys.executable
+    archives = [workdir / name for name in spec.get("trainer_archives", [])]
+    if archives:
+        from mlnb.training.packages import prepare_environment
+
+        python = str(prepare_environment(archives, worker_dir / "envs"))
+    command = [
+        part.replace("{python}", python).replace("{workdir}", str(workdir)) for part in spec["command"]
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        env={**os.environ, **spec.get("env", {}), "PYTHONUNBUFFERED": "1"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        process_group=0,
+    )
+    lines: queue.Queue[tuple[str, str, str, str]] = queue.Queue()
+    tail: collections.deque[str] = collections.deque(maxlen=20)
+    name = spec["name"]
+    pumps = [
+        _pump(process.stdout, name, "stdout", lines, None),  # type: ignore[arg-type]
+        _pump(process.stderr, name, "stderr", lines, tail),  # type: ignore[arg-type]
+    ]
+    out = Queue(spec["queue"])
+    stop = Event(spec["stop_event"])
+    progress_file = workdir / spec["progress_file"] if spec.get("progress_file") else None
+    last_progress = None
+    out.put(["service", f"{name} started on {get_worker().address} (pid {process.pid})"])
+    stopping_since = None
+    while process.poll() is None or any(p.is_alive() for p in pumps) or not lines.empty():
+        batch = _drain(lines)
+        if batch:
+            out.put(["lines", batch])
+        if progress_file is not None:
+            last_progress = _send_progress(out, progress_file, last_progress)
+        if process.poll() is None:
+            if stopping_since is None and stop.is_set():
+                stopping_since = time.monotonic()
+                _signal(process.pid, signal.SIGTERM)
+            elif stopping_since is not None and time.monotonic() - stopping_since > spec.get("grace_s", 10.0):
+                _signal(process.pid, signal.SIGKILL)
+        time.sleep(_BATCH_S)
+    if progress_file is not None:
+        _send_progress(out, progress_file, last_progress)
+    collected = {n: (workdir / n).read_bytes() for n in spec.get("collect", []) if (workdir / n).exists()}
+    return {"returncode": process.returncode, "tail": list(tail), "files": collected}
+
+
+def _pump(
+    stream: IO[bytes],
+    name: str,
+    kind: str,
+    lines: queue.Queue[tuple[str, str, str, str]],
+    tail: collections.deque[str] | None,
+) -> threading.Thread:
+    from mlnb.jobs.logs import utc_now
+
+    def run() -> None:
+        for raw in iter(stream.readline, b""):
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            lines.put((utc_now(), name, kind, text))
+            if tail is not None:
+                tail.append(text)
+        stream.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _drain(lines: queue.Queue[tuple[str, str, str, str]]) -> list[tuple[str, str, str, str]]:
+    batch = []
+    with contextlib.suppress(queue.Empty):
+        while True:
+            batch.append(lines.get_nowait())
+    return batch
+
+
+def _send_progress(out: Any, path: Path, last: Any) -> Any:
+    from mlnb.jobs.notebook import cell_progress
+
+    progress = cell_progress(path)
+    if progress is not None and progress != last:
+        out.put(["progress", progress])
+    return progress if progress is not None else last
+
+
+def _signal(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,146 @@
+"""Jobs on a real Dask cluster: a scheduler and two workers started on
+127.0.0.1 as processes; a two-replica training job, a notebook job and a
+cancellation run on them with the same states and logs as local jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import notebook_factory
+import pytest
+import trainers
+
+from mlnb.api import Engine
+from mlnb.config import Settings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("dask")
+    dask = str(Path(sys.executable).parent / "dask")
+    port = str(_free_port())
+    address = f"tcp://127.0.0.1:{port}"
+    commands = {
+        "scheduler": [dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],
+        **{
+            name: [
+                dask,
+                "worker",
+                address,
+                "--host",
+                "127.0.0.1",
+                "--nthreads",
+                "2",
+                "--no-dashboard",
+                "--name",
+                name,
+                "--local-directory",
+                str(folder / name),
+            ]
+            for name in ("w1", "w2")
+        },
+    }
+    from distributed import Client
+
+    with contextlib.ExitStack() as stack:
+        processes = []
+        for name, command in commands.items():
+            log = stack.enter_context(open(folder / f"{name}.log", "wb"))
+            processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+        try:
+            with Client(address, timeout=30) as client:
+                client.wait_for_workers(2, timeout=60)
+            yield address
+        finally:
+            for process in reversed(processes):
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@pytest.fixture
+def engine(home: Path, dask_scheduler: str) -> Iterator[Engine]:
+    settings = Settings.resolve(
+        env={}, home=str(home), dask_scheduler=dask_scheduler, job_heartbeat_s=0.3, cancel_grace_s=1.0
+    )
+    engine = Engine(settings)
+    yield engine
+    engine.close()
+
+
+def test_a_two_replica_job_runs_on_two_workers(engine: Engine, tmp_path: Path) -> None:
+    trainer = trainers.write_trainer(tmp_path / "src")
+    spec = {"scaleTier": "CUSTOM", "masterType": "a", "workerType": "b", "workerCount": 1}
+    engine.submit_training_job(
+        "dask_train", spec, package_path=trainer, module_name="trainer.task", args=["--steps", "3"]
+    )
+    job = engine.wait_job("dask_train", timeout=180)
+    assert job.state == "SUCCEEDED", job.error_message
+    entries = list(engine.job_logs("dask_train"))
+    started = [e.message for e in entries if "started on tcp://" in e.message]
+    assert len(started) == 2
+    hosts = {m.split(" started on ")[1].split(" ")[0] for m in started}
+    assert len(hosts) == 2  # one replica on each worker
+    steps = [(e.replica, e.message) for e in entries if e.message.startswith("step")]
+    assert ("master-replica-0", "step 2") in steps and ("worker-replica-0", "step 2") in steps
+
+
+def test_a_failing_replica_on_dask_fails_the_job(engine: Engine, tmp_path: Path) -> None:
+    trainer = trainers.write_trainer(tmp_path / "src")
+    engine.submit_training_job(
+        "dask_fail", package_path=trainer, module_name="trainer.task", args=["--exit", "7"]
+    )
+    job = engine.wait_job("dask_fail", timeout=180)
+    assert job.state == "FAILED"
+    assert "master-replica-0 exited with a non-zero status of 7" in (job.error_message or "")
+    assert "something went wrong" in (job.error_message or "")
+
+
+def test_a_notebook_job_runs_on_dask(engine: Engine, tmp_path: Path) -> None:
+    source = notebook_factory.parameterised_notebook(tmp_path / "nb" / "report.ipynb")
+    engine.submit_notebook_job("dask_nb", source, parameters={"divisor": 8})
+    job = engine.wait_job("dask_nb", timeout=180)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert job.progress == {"done": 4, "total": 4, "unit": "cells"}
+    assert Path(job.notebook_input["outputNotebook"]).exists()  # type: ignore[index]
+    assert any("value 1.25" in e.message for e in engine.job_logs("dask_nb"))
+
+
+def test_cancel_on_dask_stops_the_replicas(engine: Engine, tmp_path: Path) -> None:
+    trainer = trainers.write_trainer(tmp_path / "src")
+    engine.submit_training_job(
+        "dask_cancel",
+        {"scaleTier": "STANDARD_1"},
+        package_path=trainer,
+        module_name="trainer.task",
+        args=["--steps", "900", "--sleep", "0.1", "--ignore-sigterm"],
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if sum(e.message.startswith("step") for e in engine.job_logs("dask_cancel")) >= 4:
+            break
+        time.sleep(0.2)
+    engine.cancel_job("dask_cancel")
+    job = engine.wait_job("dask_cancel", timeout=120)
+    assert job.state == "CANCELLED"
+    count = len(list(engine.job_logs("dask_cancel")))
+    time.sleep(1.0)
+    assert len(list(engine.job_logs("dask_cancel"))) == count  # nothing runs any more
