@@ -57,6 +57,8 @@ class Settings:
             FAILED (``MLNB_JOB_DEAD_AFTER_S``).
         cancel_grace_s: Seconds between SIGTERM and SIGKILL when a job is
             cancelled (``MLNB_CANCEL_GRACE_S``).
+        job_host_idle_s: The job host, started by the first submission,
+            leaves after this long with no job (``MLNB_JOB_HOST_IDLE_S``).
         dask_scheduler: Address of a Dask scheduler (``tcp://host:8786``):
             job processes run on its workers instead of this machine
             (``MLNB_DASK_SCHEDULER``).
@@ -80,6 +82,7 @@ class Settings:
     job_dead_after_s: float = 30.0
     cancel_grace_s: float = 10.0
     dask_scheduler: str = ""
+    job_host_idle_s: float = 120.0
     scale_tiers: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     @classmethod

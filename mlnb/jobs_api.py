@@ -17,11 +17,10 @@ from mlnb.jobs import (
     JobService,
     JobState,
     LogEntry,
+    ensure_job_host,
     job_home,
-    launch_runner,
     log_path,
     read_log,
-    reap_children,
 )
 from mlnb.jobs.logs import LogWriter
 from mlnb.records import JobRecord
@@ -96,8 +95,7 @@ class JobsAPI:
         except MlnbError as e:
             return self._jobs.transition(project, job_id, JobState.FAILED, error_message=e.message)
         job = self._jobs.update_input(project, job_id, training_input={**spec, "packageUris": uris})
-        # The runner records its own pid once it runs (JobService.attach_runner).
-        launch_runner(self.settings, project, job_id)
+        ensure_job_host(self.settings)
         return job
 
     def submit_notebook_job(
@@ -151,7 +149,7 @@ class JobsAPI:
         for folder in (staged.parent, home / "output"):
             folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, staged)
-        launch_runner(self.settings, project, job_id)
+        ensure_job_host(self.settings)
         return job
 
     def _stage_packages(
@@ -194,7 +192,6 @@ class JobsAPI:
         project: str | None = None,
     ) -> list[JobRecord]:
         """The project's jobs, newest first, filtered by state and labels."""
-        reap_children()
         jobs = self._jobs.list_jobs(project or self.project, [s.upper() for s in states] if states else None)
         if labels:
             jobs = [j for j in jobs if all(j.labels.get(k) == v for k, v in labels.items())]

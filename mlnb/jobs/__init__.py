@@ -1,9 +1,10 @@
-"""Jobs: records and their state machine, the queue, runners that outlive
-the submitter, logs, cancellation, and the reaping of jobs whose runner died."""
+"""Jobs: records and their state machine, the queue, the job host that runs
+them and outlives the submitter, logs, cancellation, and the reaping of jobs
+whose host died."""
 
 from __future__ import annotations
 
-from mlnb.jobs.launcher import launch_runner, reap_children
+from mlnb.jobs.host import ensure_job_host
 from mlnb.jobs.logs import LogEntry, read_log
 from mlnb.jobs.paths import job_home, log_path
 from mlnb.jobs.service import JobService
@@ -15,9 +16,8 @@ __all__ = [
     "JobService",
     "JobState",
     "LogEntry",
+    "ensure_job_host",
     "job_home",
-    "launch_runner",
     "log_path",
     "read_log",
-    "reap_children",
 ]

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# How the job host is started; found again in its command line to tell it
+# from another process that reused its pid.
+HOST_MODULE = "mlnb.jobs.host"
+
 
 def job_home(home: Path, project: str, job_id: str) -> Path:
     """``$MLNB_HOME/jobs/{project}/{job_id}``: logs, staged packages, outputs."""

@@ -1,21 +1,15 @@
-"""A job's runner: ``python -m mlnb.jobs.runner --project P --job-id J``.
-
-Started by ``launch_runner`` in a session of its own, it waits for a slot in
-the queue, prepares and runs the job's processes, sends heartbeats, obeys
-cancellation, and records the end state. Whatever happens to it, the job
-ends: its own errors are recorded as FAILED, and if it is killed the next
-reader of the job notices (``JobService.reap``).
+"""A job's runner: waits for a slot in the queue, prepares and runs the
+job's processes, sends heartbeats, obeys cancellation, and records the end
+state. Runners are threads of the job host (``mlnb.jobs.host``); whatever
+happens to one, its job ends: its own errors are recorded as FAILED, and if
+the host dies the next reader of the job notices (``JobService.reap``).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import signal
-import sys
+import threading
 import time
 import traceback
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mlnb.config import Settings
@@ -25,7 +19,6 @@ from mlnb.jobs.paths import job_home, log_path
 from mlnb.jobs.service import JobService
 from mlnb.jobs.states import JobState
 from mlnb.records import JobRecord
-from mlnb.store import Database
 
 if TYPE_CHECKING:
     from mlnb.jobs.dask_cluster import DaskSession
@@ -48,14 +41,6 @@ class Execution(Protocol):
     def poll(self) -> Outcome | None: ...
     def stop(self, grace_s: float) -> None: ...
     def progress(self) -> dict[str, Any] | None: ...
-
-
-class _Stopped(Exception):
-    """The runner was asked to stop by a signal."""
-
-
-def _on_signal(number: int, _frame: FrameType | None) -> None:
-    raise _Stopped(signal.Signals(number).name)
 
 
 def create_execution(
@@ -93,19 +78,31 @@ def create_execution(
 class Runner:
     """Runs one job to its end."""
 
-    def __init__(self, settings: Settings, project: str, job_id: str) -> None:
+    def __init__(
+        self, settings: Settings, service: JobService, project: str, job_id: str, stopping: threading.Event
+    ) -> None:
         self.settings = settings
         self.project = project
         self.job_id = job_id
-        self.service = JobService(
-            Database(settings.database_url, settings.busy_timeout_s), settings.job_dead_after_s
-        )
+        self.service = service
+        self.stopping = stopping
         self.log = LogWriter(log_path(settings.home, project, job_id))
         self.session: DaskSession | None = None
         self._last_beat = 0.0
 
     def run(self) -> JobRecord:
-        self._job = self.service.attach_runner(self.project, self.job_id, os.getpid())
+        """Run the job to its end; every failure of the runner ends it FAILED."""
+        try:
+            return self._run()
+        except BaseException as e:  # the runner's boundary: every failure ends the job
+            self.log.service(f"The job's runner failed:\n{traceback.format_exc()}")
+            message = f"The job's runner failed: {type(e).__name__}: {e}"
+            return self.service.transition(self.project, self.job_id, JobState.FAILED, error_message=message)
+        finally:
+            self.close()
+
+    def _run(self) -> JobRecord:
+        self._job = self.service.get_job(self.project, self.job_id)
         job = self._wait_for_slot()
         if job.state != JobState.PREPARING:
             self.log.service(f"Job ended while queued: {job.state}")
@@ -124,11 +121,6 @@ class Runner:
         try:
             execution.start()
             return self._watch(execution)
-        except _Stopped as e:
-            execution.stop(self.settings.cancel_grace_s)
-            return self._end(
-                JobState.FAILED, f"The job's runner was stopped by {e}; its processes were stopped"
-            )
         except BaseException:
             execution.stop(0.0)
             raise
@@ -148,7 +140,7 @@ class Runner:
 
     def _wait_for_slot(self) -> JobRecord:
         announced = False
-        while True:
+        while not self.stopping.is_set():
             job = self.service.claim_slot(self.project, self.job_id, self.settings.max_running_jobs)
             if job is not None:
                 return job
@@ -159,6 +151,7 @@ class Runner:
                 announced = True
             self._beat()
             time.sleep(0.25)
+        return self._end(JobState.FAILED, "The job host was stopped before the job started")
 
     def _watch(self, execution: Execution) -> JobRecord:
         while True:
@@ -170,6 +163,11 @@ class Runner:
                 self.log.service("Cancelling: stopping every process")
                 execution.stop(self.settings.cancel_grace_s)
                 return self._end(JobState.CANCELLED)
+            if self.stopping.is_set():
+                execution.stop(self.settings.cancel_grace_s)
+                return self._end(
+                    JobState.FAILED, "The job host was stopped; the job's processes were stopped"
+                )
             time.sleep(_POLL_S)
 
     def _beat(self, execution: Execution | None = None, force: bool = False) -> JobRecord:
@@ -184,30 +182,3 @@ class Runner:
     def _end(self, state: JobState, error: str | None = None) -> JobRecord:
         self.log.service(f"Job {state.value.lower()}" + (f": {error}" if error else ""))
         return self.service.transition(self.project, self.job_id, state, error_message=error)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlnb.jobs.runner")
-    parser.add_argument("--project", required=True)
-    parser.add_argument("--job-id", required=True)
-    args = parser.parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    runner = Runner(Settings.resolve(), args.project, args.job_id)
-    try:
-        job = runner.run()
-    except BaseException as e:  # the runner's boundary: every failure ends the job
-        traceback.print_exc()
-        message = f"The job's runner failed: {type(e).__name__}: {e}"
-        try:
-            runner.service.transition(args.project, args.job_id, JobState.FAILED, error_message=message)
-        except MlnbError:
-            traceback.print_exc()
-        return 1
-    finally:
-        runner.close()
-    return 0 if job.state == JobState.SUCCEEDED else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,6 +4,7 @@ reaping of jobs whose runner died."""
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlnb.errors import AlreadyExists, FailedPrecondition, NotFound
+from mlnb.jobs.paths import HOST_MODULE
 from mlnb.jobs.processes import kill_session, process_alive
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
 from mlnb.naming import validate_labels, validate_name
@@ -22,6 +24,10 @@ HOST = socket.gethostname()
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def _waiting(job: JobRecord) -> bool:
+    return job.runner_pid is None and job.runner_host == HOST
 
 
 class JobService:
@@ -51,6 +57,7 @@ class JobService:
         """
         validate_name("job", record.job_id)
         validate_labels(record.labels)
+        record = dataclasses.replace(record, runner_host=HOST)
         with self._write() as tx:
             if tx.get_job(record.project, record.job_id) is not None:
                 raise AlreadyExists(
@@ -129,10 +136,19 @@ class JobService:
         with self._write() as tx:
             return tx.update_job(project, job_id, heartbeat_time=now(), **fields)
 
-    def attach_runner(self, project: str, job_id: str, pid: int) -> JobRecord:
-        """Record the runner process of a job, with a first heartbeat."""
+    def adopt(self, pid: int) -> list[JobRecord]:
+        """Take the queued jobs submitted on this machine that no job host
+        runs yet, for the host ``pid``."""
+        if not self.waiting_for_host():
+            return []  # the common case, without taking the write lock
         with self._write() as tx:
-            return tx.update_job(project, job_id, runner_pid=pid, runner_host=HOST, heartbeat_time=now())
+            waiting = [j for j in tx.list_jobs(None, [JobState.QUEUED.value]) if _waiting(j)]
+            return [tx.update_job(j.project, j.job_id, runner_pid=pid, heartbeat_time=now()) for j in waiting]
+
+    def waiting_for_host(self) -> list[JobRecord]:
+        """Queued jobs of this machine that no job host has taken yet."""
+        with self.db.session() as session:
+            return [j for j in JobsTx(session).list_jobs(None, [JobState.QUEUED.value]) if _waiting(j)]
 
     def reap(self) -> list[JobRecord]:
         """Mark FAILED the unfinished jobs whose runner is gone: a dead
@@ -161,11 +177,11 @@ class JobService:
 
     def _death(self, job: JobRecord) -> str | None:
         if job.runner_pid is None or job.heartbeat_time is None:
-            # Submitted but the runner has not reported yet: give it the bound.
+            # Submitted but no job host has taken it yet: give it the bound.
             if now() - job.create_time > self.dead_after:
-                return f"The job's runner never started within {self.dead_after.total_seconds():.0f} s"
+                return f"No job host took the job within {self.dead_after.total_seconds():.0f} s"
             return None
-        if job.runner_host == HOST and not process_alive(job.runner_pid, job.job_id):
+        if job.runner_host == HOST and not process_alive(job.runner_pid, HOST_MODULE):
             return (
                 f"The job's runner process (pid {job.runner_pid}) died without ending the job "
                 "(killed, or the machine restarted)"

@@ -50,6 +50,7 @@ class JobsTx:
                 notebook_input=record.notebook_input,
                 labels=dict(record.labels),
                 create_time=record.create_time,
+                runner_host=record.runner_host,
             )
         )
         self._session.flush()

@@ -79,7 +79,12 @@ def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def engine(home: Path, dask_scheduler: str) -> Iterator[Engine]:
     settings = Settings.resolve(
-        env={}, home=str(home), dask_scheduler=dask_scheduler, job_heartbeat_s=0.3, cancel_grace_s=1.0
+        env={},
+        home=str(home),
+        dask_scheduler=dask_scheduler,
+        job_heartbeat_s=0.3,
+        cancel_grace_s=1.0,
+        job_host_idle_s=3.0,
     )
     engine = Engine(settings)
     yield engine

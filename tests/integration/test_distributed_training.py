@@ -18,7 +18,7 @@ TRAINER = Path(__file__).parents[1] / "trainers_src" / "mwtrainer"
 
 
 def test_multi_worker_mirrored_strategy_trains_exports_and_serves(home: Path, tmp_path: Path) -> None:
-    engine = Engine(Settings.resolve(env={}, home=str(home), job_heartbeat_s=0.5))
+    engine = Engine(Settings.resolve(env={}, home=str(home), job_heartbeat_s=0.5, job_host_idle_s=3.0))
     spec = {
         "scaleTier": "CUSTOM",
         "masterType": "n1-standard-4",

@@ -31,6 +31,7 @@ def job_settings(home: Path) -> Settings:
         home=str(home),
         job_heartbeat_s=0.2,
         job_dead_after_s=4.0,
+        job_host_idle_s=3.0,
         cancel_grace_s=1.0,
         max_running_jobs=4,
     )

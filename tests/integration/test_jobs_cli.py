@@ -19,6 +19,8 @@ def cli(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     monkeypatch.setenv("MLNB_HOME", str(home))
     monkeypatch.setenv("MLNB_JOB_HEARTBEAT_S", "0.2")
     monkeypatch.setenv("MLNB_CANCEL_GRACE_S", "1")
+    monkeypatch.setenv("MLNB_JOB_HOST_IDLE_S", "3")
+    monkeypatch.setenv("MLNB_JOB_HOST_IDLE_S", "3")
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(list(args))

@@ -20,7 +20,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture
 def jobs(home: Path) -> Iterator[Engine]:
-    engine = Engine(Settings.resolve(env={}, home=str(home), job_heartbeat_s=0.2, cancel_grace_s=1.0))
+    engine = Engine(
+        Settings.resolve(env={}, home=str(home), job_heartbeat_s=0.2, cancel_grace_s=1.0, job_host_idle_s=3.0)
+    )
     yield engine
     engine.close()
 
@@ -95,6 +97,7 @@ def test_the_cli_submits_a_notebook(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("MLNB_HOME", str(home))
+    monkeypatch.setenv("MLNB_JOB_HOST_IDLE_S", "3")
     source = notebook_factory.parameterised_notebook(tmp_path / "nb" / "report.ipynb")
     code = main(
         [
