@@ -63,7 +63,8 @@ class Settings:
             job processes run on its workers instead of this machine
             (``MLNB_DASK_SCHEDULER``).
         scale_tiers: Replicas per scale tier on this machine, as JSON or a
-            ``[scale_tiers]`` table (``{"STANDARD_1": {"workers": 4, "ps": 2}}``).
+            ``[scale_tiers]`` table (``{"STANDARD_1": {"workers": 4, "ps": 2}}``);
+            a tier's ``kernel`` is the Jupyter kernel of notebook jobs on it.
     """
 
     home: Path
@@ -83,7 +84,7 @@ class Settings:
     cancel_grace_s: float = 10.0
     dask_scheduler: str = ""
     job_host_idle_s: float = 120.0
-    scale_tiers: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
+    scale_tiers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def resolve(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -49,6 +49,7 @@ class JobsAPI:
         scale_tier: str | None = None,
         args: Sequence[str] | None = None,
         labels: Mapping[str, str] | None = None,
+        cluster: str | None = None,
         project: str | None = None,
     ) -> JobRecord:
         """Submit a training job; it runs in processes of its own.
@@ -56,6 +57,8 @@ class JobsAPI:
         ``training_input`` is ML Engine's ``trainingInput`` (camelCase); the
         keyword arguments, gcloud's flags, override it. ``package_path`` is
         the trainer package folder (``trainer/``), built into an sdist.
+        ``cluster`` is a Dask scheduler address to run the replicas on
+        (default: the ``dask_scheduler`` setting, else this machine).
 
         Returns the job, QUEUED; or FAILED when its package would not build
         (the reason is in ``error_message``).
@@ -86,6 +89,7 @@ class JobsAPI:
             create_time=datetime.now(UTC),
             training_input=spec,
             labels=dict(labels or {}),
+            cluster=cluster or None,
         )
         job = self._jobs.create_job(record)
         try:
@@ -105,12 +109,15 @@ class JobsAPI:
         *,
         parameters: Mapping[str, Any] | None = None,
         kernel: str | None = None,
+        scale_tier: str | None = None,
         job_dir: str | Path | None = None,
         labels: Mapping[str, str] | None = None,
+        cluster: str | None = None,
         project: str | None = None,
     ) -> JobRecord:
         """Run a notebook as a job with papermill: ``parameters`` are injected
-        after its ``parameters`` cell, ``kernel`` picks any installed Jupyter
+        after its ``parameters`` cell, ``kernel`` (or the ``kernel`` that the
+        ``scale_tiers`` setting gives ``scale_tier``) picks any installed Jupyter
         kernel, and the executed notebook is kept as the job's output (and
         copied into ``job_dir``). Progress counts cells.
 
@@ -121,6 +128,9 @@ class JobsAPI:
         """
         from mlnb.jobs.notebook import validate_notebook
 
+        if scale_tier and not kernel:
+            tier = self.settings.scale_tiers.get(scale_tier.upper(), {})
+            kernel = tier.get("kernel")
         source = _absolute(notebook)
         validate_notebook(source, kernel)
         project = project or self.project
@@ -132,6 +142,7 @@ class JobsAPI:
             "source": str(source),
             "parameters": dict(parameters or {}),
             "kernelName": kernel,
+            "scaleTier": scale_tier.upper() if scale_tier else None,
             "jobDir": str(_absolute(job_dir)) if job_dir is not None else None,
             "workingDir": str(source.parent),
             "outputNotebook": str(home / "output" / source.name),
@@ -144,6 +155,7 @@ class JobsAPI:
             create_time=datetime.now(UTC),
             notebook_input={k: v for k, v in spec.items() if v is not None},
             labels=dict(labels or {}),
+            cluster=cluster or None,
         )
         job = self._jobs.create_job(record)
         for folder in (staged.parent, home / "output"):

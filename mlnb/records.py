@@ -200,6 +200,8 @@ class JobRecord:
         notebook_input: mlnb's own input of a notebook job.
         progress: mlnb's progress report: ``{"done": n, "total": m,
             "unit": "cells"}``, updated while the job runs.
+        cluster: The Dask scheduler the job's processes run on, when not
+            this machine.
     """
 
     project: str
@@ -221,6 +223,7 @@ class JobRecord:
     runner_pid: int | None = None
     runner_host: str | None = None
     heartbeat_time: datetime | None = None
+    cluster: str | None = None
 
     @property
     def resource_name(self) -> str:

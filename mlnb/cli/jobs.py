@@ -65,6 +65,7 @@ def read_config(path: str | None) -> dict[str, Any]:
 @click.option("--stream-logs", is_flag=True, help="Follow the job's logs until it ends.")
 @click.option("--region", hidden=True, help="Accepted for gcloud compatibility.")
 @click.option("--runtime-version", help="Recorded as runtimeVersion.")
+@click.option("--cluster", help="A Dask scheduler (tcp://host:8786) to run the replicas on.")
 @click.option("--python-version", help="Recorded as pythonVersion.")
 @click.argument("user_args", nargs=-1, type=click.UNPROCESSED)
 @common_options
@@ -83,6 +84,7 @@ def submit_training(
     region: str | None,
     runtime_version: str | None,
     python_version: str | None,
+    cluster: str | None,
     user_args: tuple[str, ...],
 ) -> None:
     """Submit a training job. Arguments after -- go to the trainer."""
@@ -104,6 +106,7 @@ def submit_training(
         scale_tier=scale_tier,
         args=list(user_args) if user_args else None,
         labels=parse_labels(labels),
+        cluster=cluster,
     )
     report_submitted(state, record, stream_logs)
 
@@ -121,6 +124,8 @@ def submit_training(
     help="A parameter for the notebook's parameters cell (repeatable).",
 )
 @click.option("--kernel", help="A Jupyter kernel name; the notebook's own by default.")
+@click.option("--scale-tier", help="A tier whose configured kernel runs the notebook.")
+@click.option("--cluster", help="A Dask scheduler (tcp://host:8786) to run the notebook on.")
 @click.option("--job-dir", help="Where a copy of the executed notebook goes.")
 @click.option("--labels", help="KEY=VALUE,... labels.")
 @click.option("--stream-logs", is_flag=True, help="Follow the job's logs until it ends.")
@@ -132,6 +137,8 @@ def submit_notebook(
     notebook: str,
     parameters: tuple[tuple[str, str], ...],
     kernel: str | None,
+    scale_tier: str | None,
+    cluster: str | None,
     job_dir: str | None,
     labels: str | None,
     stream_logs: bool,
@@ -142,8 +149,10 @@ def submit_notebook(
         notebook,
         parameters={name: parse_parameter(value) for name, value in parameters},
         kernel=kernel,
+        scale_tier=scale_tier,
         job_dir=job_dir,
         labels=parse_labels(labels),
+        cluster=cluster,
     )
     report_submitted(state, record, stream_logs)
 

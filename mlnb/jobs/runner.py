@@ -109,7 +109,7 @@ class Runner:
             return job
         self.log.service("Preparing the job")
         try:
-            self.session = self._connect()
+            self.session = self._connect(job.cluster or self.settings.dask_scheduler)
             execution = create_execution(job, self.settings, self.log, self.session)
             execution.prepare()
         except MlnbError as e:
@@ -125,13 +125,13 @@ class Runner:
             execution.stop(0.0)
             raise
 
-    def _connect(self) -> DaskSession | None:
-        if not self.settings.dask_scheduler:
+    def _connect(self, address: str) -> DaskSession | None:
+        if not address:
             return None
         from mlnb.jobs.dask_cluster import DaskSession
 
-        self.log.service(f"Running on the Dask cluster at {self.settings.dask_scheduler}")
-        return DaskSession(self.settings.dask_scheduler, self.log, self.settings.cancel_grace_s)
+        self.log.service(f"Running on the Dask cluster at {address}")
+        return DaskSession(address, self.log, self.settings.cancel_grace_s)
 
     def close(self) -> None:
         if self.session is not None:

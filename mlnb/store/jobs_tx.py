@@ -51,6 +51,7 @@ class JobsTx:
                 labels=dict(record.labels),
                 create_time=record.create_time,
                 runner_host=record.runner_host,
+                cluster=record.cluster,
             )
         )
         self._session.flush()
@@ -111,4 +112,5 @@ def _record(row: JobRow) -> JobRecord:
         runner_pid=row.runner_pid,
         runner_host=row.runner_host,
         heartbeat_time=row.heartbeat_time,
+        cluster=row.cluster,
     )

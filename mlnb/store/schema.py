@@ -132,4 +132,5 @@ class JobRow(Base):
     runner_pid: Mapped[int | None]
     runner_host: Mapped[str | None] = mapped_column(String(256))
     heartbeat_time: Mapped[datetime | None]
+    cluster: Mapped[str | None] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(default=1)

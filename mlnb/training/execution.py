@@ -39,7 +39,7 @@ class TrainingExecution:
         log: LogWriter,
         workdir: Path,
         envs_dir: Path,
-        tiers: Mapping[str, Mapping[str, int]] | None = None,
+        tiers: Mapping[str, Mapping[str, Any]] | None = None,
         trial_id: str | None = None,
         launcher: Launcher | None = None,
     ) -> None:

@@ -46,7 +46,7 @@ class Replica:
 
 
 def plan_replicas(
-    training_input: Mapping[str, Any], tiers: Mapping[str, Mapping[str, int]] | None = None
+    training_input: Mapping[str, Any], tiers: Mapping[str, Mapping[str, Any]] | None = None
 ) -> list[Replica]:
     """The replicas a trainingInput asks for, master first.
 

@@ -108,12 +108,21 @@ def test_a_two_replica_job_runs_on_two_workers(engine: Engine, tmp_path: Path) -
     assert ("master-replica-0", "step 2") in steps and ("worker-replica-0", "step 2") in steps
 
 
-def test_a_failing_replica_on_dask_fails_the_job(engine: Engine, tmp_path: Path) -> None:
+def test_a_failing_replica_on_a_cluster_named_per_job_fails_the_job(
+    home: Path, dask_scheduler: str, tmp_path: Path
+) -> None:
     trainer = trainers.write_trainer(tmp_path / "src")
+    engine = Engine(Settings.resolve(env={}, home=str(home), job_heartbeat_s=0.3, job_host_idle_s=3.0))
     engine.submit_training_job(
-        "dask_fail", package_path=trainer, module_name="trainer.task", args=["--exit", "7"]
+        "dask_fail",
+        package_path=trainer,
+        module_name="trainer.task",
+        args=["--exit", "7"],
+        cluster=dask_scheduler,
     )
     job = engine.wait_job("dask_fail", timeout=180)
+    assert any("Running on the Dask cluster" in e.message for e in engine.job_logs("dask_fail"))
+    assert job.cluster == dask_scheduler
     assert job.state == "FAILED"
     assert "master-replica-0 exited with a non-zero status of 7" in (job.error_message or "")
     assert "something went wrong" in (job.error_message or "")

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("runner_pid", sa.Integer(), nullable=True),
         sa.Column("runner_host", sa.String(256), nullable=True),
         sa.Column("heartbeat_time", sa.DateTime(), nullable=True),
+        sa.Column("cluster", sa.Text(), nullable=True),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.UniqueConstraint("project", "job_id", name="uq_jobs_project_job_id"),
     )
