@@ -63,11 +63,36 @@ def main() -> None:
     print("    (the export folder is deleted: the version keeps its own copy)")
 
     predict(engine, model, test_x)
+    train_as_a_job(engine, home)
     engine.close()
     print(f"\nDone. Everything lives under {home}. Try the CLI on it:")
     print(f"    MLNB_HOME={home} .venv/bin/mlnb models list")
     print(f"    MLNB_HOME={home} .venv/bin/mlnb versions describe v1 --model iris")
     print(f"    MLNB_HOME={home} .venv/bin/mlnb models history iris")
+    print(f"    MLNB_HOME={home} .venv/bin/mlnb jobs describe iris_train_1")
+
+
+def train_as_a_job(engine: mlnb.Engine, home: Path) -> None:
+    step("Train again as an asynchronous job: a trainer package run by mlnb's job host")
+    trainer = Path(__file__).parent / "iris_trainer" / "trainer"
+    job_dir = home / "runs" / "iris_train_1"
+    started = time.perf_counter()
+    job = engine.submit_training_job(
+        "iris_train_1", package_path=trainer, module_name="trainer.task", job_dir=job_dir, args=["--C", "0.5"]
+    )
+    print(f"    submitted {job.job_id}: {job.state}; its logs, live:")
+    for entry in engine.job_logs(job.job_id, follow=True):
+        print(f"      {entry.replica:<17} {entry.message}")
+    job = engine.get_job(job.job_id)
+    print(f"    {job.job_id} {job.state} in {time.perf_counter() - started:.2f} s")
+    if job.state != "SUCCEEDED":
+        raise SystemExit(f"the training job failed: {job.error_message}")
+
+    step("Deploy the job's export as version v2 and make it the default")
+    version = engine.create_version("iris", "v2", job_dir, description="trained by job iris_train_1")
+    engine.set_default_version("iris", "v2")
+    print(f"    {version.resource_name}: {version.state}; now the default")
+    print(f"    predict with the default (v2): {engine.predict('iris', [[6.4, 3.2, 4.5, 1.5]])}")
 
 
 def predict(engine: mlnb.Engine, model: Any, test_x: Any) -> None:
@@ -98,7 +123,7 @@ def predict(engine: mlnb.Engine, model: Any, test_x: Any) -> None:
     except mlnb.InvalidArgument as e:
         print(f"    InvalidArgument: {e}")
 
-    step("The model's history")
+    step("The model's history so far")
     for event in engine.model_history("iris"):
         print(f"    {event.time:%H:%M:%S}  {event.action:<16} {event.version or '':<4} by {event.actor}")
 
