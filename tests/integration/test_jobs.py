@@ -305,3 +305,35 @@ def _wait_for(condition: Any, what: str, timeout: float = 60.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_packages_add_built_archives_with_their_dependencies(jobs: Engine, tmp_path: Path) -> None:
+    # A helper library built as a wheel by its own setup.py, installed next to the trainer.
+    library = tmp_path / "helperlib"
+    (library / "helper").mkdir(parents=True)
+    (library / "helper" / "__init__.py").write_text("GREETING = 'hello from a wheel'\n")
+    (library / "setup.py").write_text(
+        "from setuptools import setup\nsetup(name='helper', version='0.3', packages=['helper'])\n"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(tmp_path / "dist"),
+            str(library),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("helper-0.3-*.whl")
+    trainer = trainers.write_trainer(tmp_path / "src")
+    (trainer / "uses.py").write_text("import helper\nprint(helper.GREETING)\n")
+    jobs.submit_training_job("pkgs_1", package_path=trainer, module_name="trainer.uses", packages=[wheel])
+    job = jobs.wait_job("pkgs_1", timeout=120)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert [Path(p).name for p in job.training_input["packageUris"]] == ["trainer-0.0.0.tar.gz", wheel.name]  # type: ignore[index]
+    assert any(e.message == "hello from a wheel" for e in jobs.job_logs("pkgs_1"))
