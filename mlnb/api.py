@@ -17,8 +17,8 @@ from mlnb.frameworks import AdapterRegistry, LoadOptions
 from mlnb.jobs import JobService
 from mlnb.jobs_api import JobsAPI
 from mlnb.prediction import PredictorCache, run_prediction
-from mlnb.records import ModelEvent, ModelRecord, VersionRecord
-from mlnb.registry import ModelRegistry, VersionDeployer, VersionSpec
+from mlnb.records import ModelEvent, ModelRecord, OperationRecord, VersionRecord
+from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
 from mlnb.registry.models import now
 from mlnb.store import ArtifactStore, Database
 
@@ -56,6 +56,7 @@ class Engine(JobsAPI):
         self._deployer = VersionDeployer(self._registry, self._artifacts, self._adapters, trusted)
         self._predictors = PredictorCache(self.settings.predictor_cache_size)
         self._jobs = JobService(self._db, self.settings.job_dead_after_s)
+        self._operations = OperationService(self._db)
         self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord]] = {}
         self._last_use: dict[tuple[str, str, str], datetime] = {}
         self._last_flush = time.monotonic()
@@ -195,6 +196,85 @@ class Engine(JobsAPI):
         record = self._deployer.create_version(project or self.project, model, spec, self._actor(actor))
         self._forget(record.project, record.model)
         return record
+
+    def start_version_creation(
+        self,
+        model: str,
+        name: str,
+        origin: str | Path,
+        *,
+        project: str | None = None,
+        actor: str | None = None,
+        **fields: Any,
+    ) -> OperationRecord:
+        """Create a version as ML Engine's REST API does: the checks and the
+        CREATING record now, the copy and load in the background; the
+        returned operation is done when the version is READY or FAILED.
+        ``fields`` are ``create_version``'s keyword arguments.
+
+        Raises:
+            As ``create_version``, for what is checked at once.
+        """
+        project = project or self.project
+        who = self._actor(actor)
+        uris = tuple(str(p) for p in fields.pop("package_uris", ()) or ())
+        spec = VersionSpec(name=name, origin=str(origin), package_uris=uris, **fields)
+        record, spec = self._deployer.begin_version(project, model, spec, who)
+        operation = self._operations.start(project, "CREATE_VERSION", model, name)
+
+        def deploy() -> None:
+            try:
+                done = self._deployer.complete_version(record, spec, who)
+            except MlnbError as e:
+                self._operations.fail(operation, e)
+                return
+            self._forget(project, model)
+            if done.state == "READY":
+                self._operations.succeed(operation, done.to_api())
+            else:
+                self._operations.fail(operation, done.error_message or "Version creation failed")
+
+        threading.Thread(target=deploy, name=f"create-{model}-{name}", daemon=True).start()
+        return operation
+
+    def delete_version_operation(
+        self, model: str, name: str, *, project: str | None = None, actor: str | None = None
+    ) -> OperationRecord:
+        """``delete_version``, reported as a done operation (ML Engine's shape)."""
+        project = project or self.project
+        self.delete_version(model, name, project=project, actor=actor)
+        return self._operations.succeed(self._operations.start(project, "DELETE_VERSION", model, name), None)
+
+    def delete_model_operation(
+        self, name: str, *, project: str | None = None, actor: str | None = None
+    ) -> OperationRecord:
+        """``delete_model``, reported as a done operation (ML Engine's shape)."""
+        project = project or self.project
+        self.delete_model(name, project=project, actor=actor)
+        return self._operations.succeed(self._operations.start(project, "DELETE_MODEL", name), None)
+
+    def get_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
+        """An operation by its id (the last part of its name). Raises NotFound."""
+        return self._operations.get(project or self.project, operation_id)
+
+    def list_operations(self, *, project: str | None = None) -> list[OperationRecord]:
+        """The project's operations, oldest first."""
+        return self._operations.list_operations(project or self.project)
+
+    def cancel_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
+        """Operations cannot be cancelled here: a done one has nothing left to
+        stop, and a version being created is deleted once it is READY.
+
+        Raises:
+            FailedPrecondition: Always, saying which case applies.
+        """
+        operation = self.get_operation(operation_id, project=project)
+        if operation.done:
+            raise FailedPrecondition(f"Operation {operation_id!r} is already done")
+        raise FailedPrecondition(
+            f"Operation {operation_id!r} creates version {operation.version!r} and cannot be stopped; "
+            "delete the version once the operation is done"
+        )
 
     def get_version(self, model: str, name: str, *, project: str | None = None) -> VersionRecord:
         """A version. Raises NotFound, listing the model's versions."""

@@ -15,6 +15,7 @@ __all__ = [
     "JobRecord",
     "ModelEvent",
     "ModelRecord",
+    "OperationRecord",
     "VersionRecord",
     "format_time",
     "job_resource",
@@ -256,3 +257,54 @@ class JobRecord:
                 "etag": self.etag,
             }
         )
+
+
+@dataclass(frozen=True)
+class OperationRecord:
+    """A long-running operation, as ``google.longrunning.Operation`` with ML
+    Engine's ``OperationMetadata``.
+
+    Attributes:
+        operation_id: The last part of the name.
+        operation_type: ``CREATE_VERSION``, ``DELETE_VERSION`` or ``DELETE_MODEL``.
+        error: ``{"code": n, "message": "..."}`` when it failed.
+        response: The resulting resource's JSON when it succeeded.
+    """
+
+    project: str
+    operation_id: str
+    operation_type: str
+    create_time: datetime
+    model: str | None = None
+    version: str | None = None
+    done: bool = False
+    error: dict[str, Any] | None = None
+    response: dict[str, Any] | None = None
+    end_time: datetime | None = None
+
+    @property
+    def resource_name(self) -> str:
+        """``projects/{project}/operations/{operation_id}``."""
+        return f"projects/{self.project}/operations/{self.operation_id}"
+
+    def to_api(self) -> dict[str, Any]:
+        """The ``GoogleLongrunning__Operation`` JSON of ``ml.v1.json``."""
+        metadata = _drop_empty(
+            {
+                "@type": "type.googleapis.com/google.cloud.ml.v1.OperationMetadata",
+                "createTime": format_time(self.create_time),
+                "startTime": format_time(self.create_time),
+                "endTime": format_time(self.end_time),
+                "operationType": self.operation_type,
+                "modelName": model_resource(self.project, self.model) if self.model else None,
+                "version": {"name": version_resource(self.project, self.model, self.version)}
+                if self.model and self.version
+                else None,
+            }
+        )
+        body: dict[str, Any] = {"name": self.resource_name, "metadata": metadata, "done": self.done}
+        if self.error is not None:
+            body["error"] = self.error
+        elif self.response is not None:
+            body["response"] = self.response
+        return body

@@ -10,9 +10,11 @@ from mlnb.naming import (
 )
 from mlnb.registry.deploy import VersionDeployer
 from mlnb.registry.models import ModelRegistry, VersionSpec
+from mlnb.registry.operations import OperationService
 
 __all__ = [
     "ModelRegistry",
+    "OperationService",
     "VersionDeployer",
     "VersionSpec",
     "parse_resource",

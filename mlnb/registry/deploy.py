@@ -52,8 +52,25 @@ class VersionDeployer:
                 (nothing is recorded).
             NotFound, AlreadyExists, ResourceExhausted: From the registry rules.
         """
+        record, spec = self.begin_version(project, model, spec, actor)
+        return self.complete_version(record, spec, actor)
+
+    def begin_version(
+        self, project: str, model: str, spec: VersionSpec, actor: str
+    ) -> tuple[VersionRecord, VersionSpec]:
+        """Check a spec and record its version CREATING; ``complete_version``
+        does the rest (the REST server runs it behind an operation).
+
+        Raises:
+            InvalidArgument, NotFound, AlreadyExists, ResourceExhausted: As
+                ``create_version``.
+        """
         spec = self._checked(spec)
-        record = self.registry.reserve_version(project, model, spec, actor)
+        return self.registry.reserve_version(project, model, spec, actor), spec
+
+    def complete_version(self, record: VersionRecord, spec: VersionSpec, actor: str) -> VersionRecord:
+        """Copy, detect and load a CREATING version; it ends READY or FAILED."""
+        project, model = record.project, record.model
         stored: list[StoredTree] = []
         try:
             prefix = f"projects/{project}/models/{model}/versions/{spec.name}"

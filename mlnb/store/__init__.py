@@ -15,12 +15,14 @@ from mlnb.store.artifacts import (
 )
 from mlnb.store.database import Database
 from mlnb.store.jobs_tx import JobsTx
+from mlnb.store.operations_tx import OperationsTx
 from mlnb.store.registry_tx import RegistryTx
 
 __all__ = [
     "ArtifactStore",
     "Database",
     "JobsTx",
+    "OperationsTx",
     "RegistryTx",
     "StoredTree",
     "file_sha256",

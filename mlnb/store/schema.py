@@ -134,3 +134,22 @@ class JobRow(Base):
     heartbeat_time: Mapped[datetime | None]
     cluster: Mapped[str | None] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(default=1)
+
+
+class OperationRow(Base):
+    """Long-running operations (version creation and deletion, model deletion)."""
+
+    __tablename__ = "operations"
+    __table_args__ = (UniqueConstraint("project", "name", name="uq_operations_project_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(256))
+    operation_type: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(128))
+    version: Mapped[str | None] = mapped_column(String(128))
+    done: Mapped[bool] = mapped_column(default=False)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    create_time: Mapped[datetime]
+    end_time: Mapped[datetime | None]

@@ -1,0 +1,49 @@
+"""``mlnb server``: the ML Engine v1 REST API on uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import click
+
+from mlnb.cli.app import CliState, cli, common_options, pass_state
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@cli.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--allow-unauthenticated",
+    is_flag=True,
+    help="Listen beyond loopback without access tokens: anyone who reaches it may do anything.",
+)
+@common_options
+@pass_state
+def server(state: CliState, host: str, port: int, allow_unauthenticated: bool) -> None:
+    """Serve the REST API (models, versions, predict, operations, jobs).
+
+    Access tokens are not built yet: the server refuses to listen beyond
+    loopback unless --allow-unauthenticated is given.
+    """
+    if not _loopback(host) and not allow_unauthenticated:
+        raise click.UsageError(
+            f"--host {host} is not a loopback address and this server has no access tokens yet; "
+            "pass --allow-unauthenticated to serve it anyway"
+        )
+    import uvicorn
+
+    from mlnb.server import create_app
+
+    click.echo(f"mlnb server on http://{host}:{port} (store: {state.engine.settings.database_url})", err=True)
+    if _loopback(host):
+        click.echo("No access tokens: listening on loopback only.", err=True)
+    uvicorn.run(create_app(engine=state.engine), host=host, port=port, log_level="warning")

@@ -1,0 +1,40 @@
+"""The ASGI app: ``create_app(settings)``, no globals."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mlnb.api import Engine
+from mlnb.config import Settings
+from mlnb.errors import MlnbError
+from mlnb.server.errors import error_response, mlnb_error
+from mlnb.server.json import json_response
+from mlnb.server.routes import ROUTES
+
+_CANONICAL = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "INVALID_ARGUMENT"}
+
+
+async def healthz(_request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def http_error(_request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):
+        raise exc
+    return error_response(
+        exc.status_code, str(exc.detail), _CANONICAL.get(exc.status_code, "INVALID_ARGUMENT")
+    )
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
+    """The REST server over one Engine (built from ``settings`` when not given)."""
+    app = Starlette(
+        routes=[Route("/healthz", healthz), *ROUTES],
+        exception_handlers={MlnbError: mlnb_error, HTTPException: http_error},
+    )
+    app.state.engine = engine or Engine(settings)
+    return app

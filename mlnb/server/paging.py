@@ -1,0 +1,72 @@
+"""pageSize/pageToken paging and the small filter language of list calls."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+
+from mlnb.errors import InvalidArgument
+
+T = TypeVar("T")
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def page(request: Request, items: Sequence[T]) -> tuple[Sequence[T], str | None]:
+    """The page of ``items`` that ``pageSize`` and ``pageToken`` ask for, and
+    the token of the next page (``None`` on the last).
+
+    Raises:
+        InvalidArgument: A bad page size or token.
+    """
+    try:
+        size = int(request.query_params.get("pageSize") or DEFAULT_PAGE_SIZE)
+    except ValueError as e:
+        raise InvalidArgument("pageSize must be a whole number") from e
+    if not 0 < size <= MAX_PAGE_SIZE:
+        size = DEFAULT_PAGE_SIZE if size <= 0 else MAX_PAGE_SIZE
+    start = _offset(request.query_params.get("pageToken"))
+    end = start + size
+    token = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None
+    return items[start:end], token
+
+
+def _offset(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(token.encode()).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError) as e:
+        raise InvalidArgument(f"pageToken {token!r} is not one this server gave") from e
+
+
+def matches_filter(text: str | None) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for ``filter``: ``KEY=VALUE`` terms joined by AND, where
+    KEY is a field (``state``) or ``labels.NAME``.
+
+    Raises:
+        InvalidArgument: A term that is not KEY=VALUE.
+    """
+    if not text or not text.strip():
+        return lambda _body: True
+    terms = []
+    for term in text.replace(" AND ", " ").split():
+        key, sep, value = term.partition("=")
+        if not sep:
+            raise InvalidArgument(f"filter term {term!r} must be KEY=VALUE (for example state=RUNNING)")
+        terms.append((key.strip(), value.strip().strip('"')))
+
+    def accept(body: dict[str, Any]) -> bool:
+        for key, value in terms:
+            found: Any = body
+            for part in key.split("."):
+                found = found.get(part) if isinstance(found, dict) else None
+            if str(found) != value:
+                return False
+        return True
+
+    return accept

@@ -1,0 +1,257 @@
+"""The ML Engine v1 routes, each a thin call into the Engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mlnb.errors import InvalidArgument, NotFound
+from mlnb.naming import validate_name
+from mlnb.server.json import json_response, read_json
+from mlnb.server.paging import matches_filter, page
+
+_VERSION_FIELDS = {
+    "description": "description",
+    "deploymentUri": "origin",
+    "framework": "framework",
+    "labels": "labels",
+    "runtimeVersion": "runtime_version",
+    "pythonVersion": "python_version",
+    "predictionClass": "prediction_class",
+    "packageUris": "package_uris",
+    "manualScaling": "manual_scaling",
+    "autoScaling": "auto_scaling",
+    "machineType": "machine_type",
+}
+
+
+def _engine(request: Request) -> Any:
+    return request.app.state.engine
+
+
+def _split(value: str) -> tuple[str, str | None]:
+    """``census:predict`` to (``census``, ``predict``)."""
+    name, _, verb = value.partition(":")
+    return name, verb or None
+
+
+def _name(kind: str, value: str) -> str:
+    # Names reach no file or table before they pass the naming rules.
+    return validate_name(kind, value)
+
+
+async def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    """Engine calls touch the database and files: off the event loop."""
+    return await run_in_threadpool(function, *args, **kwargs)
+
+
+async def project_root(request: Request) -> Response:
+    project, verb = _split(request.path_params["project"])
+    if verb != "getConfig":
+        raise NotFound(f"No such method: {request.url.path}")
+    return json_response({"serviceAccount": "", "serviceAccountProject": project, "config": {}})
+
+
+async def models(request: Request) -> Response:
+    engine, project = _engine(request), request.path_params["project"]
+    if request.method == "POST":
+        body = await read_json(request)
+        name = _name("model", str(body.get("name", "")).rsplit("/", 1)[-1])
+        record = await call(
+            engine.create_model,
+            name,
+            description=body.get("description", ""),
+            labels=body.get("labels"),
+            online_prediction_logging=bool(body.get("onlinePredictionLogging", False)),
+            online_prediction_console_logging=bool(body.get("onlinePredictionConsoleLogging", False)),
+            regions=body.get("regions"),
+            project=project,
+        )
+        return json_response(record.to_api())
+    accept = matches_filter(request.query_params.get("filter"))
+    bodies = [m.to_api() for m in await call(engine.list_models, project=project)]
+    items, token = page(request, [b for b in bodies if accept(b)])
+    return json_response(_listing("models", items, token))
+
+
+async def model(request: Request) -> Response:
+    engine, project = _engine(request), request.path_params["project"]
+    name, verb = _split(request.path_params["model"])
+    name = _name("model", name)
+    if verb == "predict" and request.method == "POST":
+        return await _predict(request, name, None)
+    if verb is not None:
+        raise NotFound(f"No such method: {request.url.path}")
+    if request.method == "GET":
+        return json_response((await call(engine.get_model, name, project=project)).to_api())
+    if request.method == "DELETE":
+        return json_response((await call(engine.delete_model_operation, name, project=project)).to_api())
+    body = await read_json(request)
+    mask = _update_mask(request, {"description", "labels"})
+    record = await call(
+        engine.update_model,
+        name,
+        description=body.get("description", "") if "description" in mask else None,
+        labels=body.get("labels") or {} if "labels" in mask else None,
+        etag=body.get("etag"),
+        project=project,
+    )
+    return json_response(record.to_api())
+
+
+async def versions(request: Request) -> Response:
+    engine, project = _engine(request), request.path_params["project"]
+    model_name = _name("model", request.path_params["model"])
+    if request.method == "POST":
+        body = await read_json(request)
+        name = _name("version", str(body.get("name", "")).rsplit("/", 1)[-1])
+        fields = {_VERSION_FIELDS[k]: v for k, v in body.items() if k in _VERSION_FIELDS}
+        origin = fields.pop("origin", None)
+        if not origin:
+            raise InvalidArgument("A version needs deploymentUri: the folder of its model files")
+        operation = await call(
+            engine.start_version_creation, model_name, name, origin, project=project, **fields
+        )
+        return json_response(operation.to_api())
+    accept = matches_filter(request.query_params.get("filter"))
+    bodies = [v.to_api() for v in await call(engine.list_versions, model_name, project=project)]
+    items, token = page(request, [b for b in bodies if accept(b)])
+    return json_response(_listing("versions", items, token))
+
+
+async def version(request: Request) -> Response:
+    engine, project = _engine(request), request.path_params["project"]
+    model_name = _name("model", request.path_params["model"])
+    name, verb = _split(request.path_params["version"])
+    name = _name("version", name)
+    if request.method == "POST" and verb == "predict":
+        return await _predict(request, model_name, name)
+    if request.method == "POST" and verb == "setDefault":
+        record = await call(engine.set_default_version, model_name, name, project=project)
+        return json_response(record.to_api())
+    if verb is not None:
+        raise NotFound(f"No such method: {request.url.path}")
+    if request.method == "GET":
+        return json_response((await call(engine.get_version, model_name, name, project=project)).to_api())
+    if request.method == "DELETE":
+        operation = await call(engine.delete_version_operation, model_name, name, project=project)
+        return json_response(operation.to_api())
+    body = await read_json(request)
+    mask = _update_mask(request, {"description", "labels"})
+    record = await call(
+        engine.update_version,
+        model_name,
+        name,
+        description=body.get("description", "") if "description" in mask else None,
+        labels=body.get("labels") or {} if "labels" in mask else None,
+        etag=body.get("etag"),
+        project=project,
+    )
+    return json_response(record.to_api())
+
+
+async def _predict(request: Request, model_name: str, version_name: str | None) -> Response:
+    body = await read_json(request)
+    if isinstance(body, dict) and "httpBody" in body and "instances" not in body:
+        body = body["httpBody"]  # the PredictRequest wrapper of the discovery document
+    if not isinstance(body, dict) or "instances" not in body:
+        raise InvalidArgument('The request body must be a JSON object with an "instances" list')
+    predictions = await call(
+        _engine(request).predict,
+        model_name,
+        body["instances"],
+        version=version_name,
+        signature_name=body.get("signature_name"),
+        project=request.path_params["project"],
+    )
+    return json_response({"predictions": predictions})
+
+
+async def operations(request: Request) -> Response:
+    engine, project = _engine(request), request.path_params["project"]
+    bodies = [o.to_api() for o in await call(engine.list_operations, project=project)]
+    items, token = page(request, [b for b in bodies if matches_filter(request.query_params.get("filter"))(b)])
+    return json_response(_listing("operations", items, token))
+
+
+async def operation(request: Request) -> Response:
+    engine, project = _engine(request), request.path_params["project"]
+    name, verb = _split(request.path_params["operation"])
+    if request.method == "POST" and verb == "cancel":
+        await call(engine.cancel_operation, name, project=project)
+        return json_response({})
+    if verb is not None:
+        raise NotFound(f"No such method: {request.url.path}")
+    return json_response((await call(engine.get_operation, name, project=project)).to_api())
+
+
+async def jobs(request: Request) -> Response:
+    engine, project = _engine(request), request.path_params["project"]
+    if request.method == "POST":
+        body = await read_json(request)
+        job_id = _name("job", str(body.get("jobId", "")))
+        if body.get("predictionInput"):
+            raise InvalidArgument("Batch prediction jobs are not supported by this server yet")
+        training_input = body.get("trainingInput")
+        if not isinstance(training_input, dict):
+            raise InvalidArgument("A job needs trainingInput")
+        record = await call(
+            engine.submit_training_job, job_id, training_input, labels=body.get("labels"), project=project
+        )
+        return json_response(record.to_api())
+    accept = matches_filter(request.query_params.get("filter"))
+    bodies = [j.to_api() for j in await call(engine.list_jobs, project=project)]
+    items, token = page(request, [b for b in bodies if accept(b)])
+    return json_response(_listing("jobs", items, token))
+
+
+async def job(request: Request) -> Response:
+    engine, project = _engine(request), request.path_params["project"]
+    name, verb = _split(request.path_params["job"])
+    name = _name("job", name)
+    if request.method == "POST" and verb == "cancel":
+        await call(engine.cancel_job, name, project=project)
+        return json_response({})
+    if verb is not None:
+        raise NotFound(f"No such method: {request.url.path}")
+    if request.method == "GET":
+        return json_response((await call(engine.get_job, name, project=project)).to_api())
+    raise InvalidArgument("Changing a job (PATCH) is not supported by this server yet")
+
+
+def _update_mask(request: Request, allowed: set[str]) -> set[str]:
+    mask = {f.strip() for f in (request.query_params.get("updateMask") or "").split(",") if f.strip()}
+    if not mask:
+        raise InvalidArgument(f"updateMask is required: one or more of {', '.join(sorted(allowed))}")
+    unknown = mask - allowed
+    if unknown:
+        raise InvalidArgument(f"updateMask names fields that cannot change: {', '.join(sorted(unknown))}")
+    return mask
+
+
+def _listing(key: str, items: Any, token: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {key: list(items)}
+    if token:
+        body["nextPageToken"] = token
+    return body
+
+
+ROUTES = [
+    Route("/v1/projects/{project}", project_root, methods=["GET"]),
+    Route("/v1/projects/{project}/models", models, methods=["GET", "POST"]),
+    Route("/v1/projects/{project}/models/{model}", model, methods=["GET", "PATCH", "DELETE", "POST"]),
+    Route("/v1/projects/{project}/models/{model}/versions", versions, methods=["GET", "POST"]),
+    Route(
+        "/v1/projects/{project}/models/{model}/versions/{version}",
+        version,
+        methods=["GET", "PATCH", "DELETE", "POST"],
+    ),
+    Route("/v1/projects/{project}/operations", operations, methods=["GET"]),
+    Route("/v1/projects/{project}/operations/{operation}", operation, methods=["GET", "POST"]),
+    Route("/v1/projects/{project}/jobs", jobs, methods=["GET", "POST"]),
+    Route("/v1/projects/{project}/jobs/{job}", job, methods=["GET", "PATCH", "POST"]),
+]

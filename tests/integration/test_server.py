@@ -1,0 +1,256 @@
+"""The REST server on a real uvicorn on 127.0.0.1, driven by the official
+Google API client for ML Engine (ml v1) and by plain HTTP."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httplib2
+import numpy as np
+import pytest
+import trainers
+import uvicorn
+
+from mlnb.api import Engine
+from mlnb.config import Settings
+from mlnb.server import create_app
+
+pytestmark = pytest.mark.integration
+
+SAMPLES = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(home: Path) -> Iterator[str]:
+    settings = Settings.resolve(env={}, home=str(home), job_heartbeat_s=0.2, job_host_idle_s=3.0)
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not instance.started:
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def ml(server: str) -> Any:
+    from googleapiclient import discovery
+
+    return discovery.build(
+        "ml",
+        "v1",
+        http=httplib2.Http(timeout=30),
+        static_discovery=True,
+        client_options={"api_endpoint": server},
+    )
+
+
+def call_http(
+    server: str, method: str, path: str, body: Any = None, raw: bytes | None = None
+) -> tuple[int, Any]:
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    connection = http.client.HTTPConnection(server.removeprefix("http://"), timeout=30)
+    try:
+        connection.request(method, path, body=data, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        content = response.read()
+    finally:
+        connection.close()
+    return response.status, json.loads(content) if content else None
+
+
+def wait_operation(ml: Any, name: str) -> dict[str, Any]:
+    for _ in range(600):
+        operation = ml.projects().operations().get(name=name).execute()
+        if operation.get("done"):
+            return operation  # type: ignore[no-any-return]
+        time.sleep(0.1)
+    raise AssertionError(f"operation {name} never finished")
+
+
+def test_the_official_client_runs_the_model_lifecycle(ml: Any, sklearn_model: tuple[Path, Any]) -> None:
+    origin, model = sklearn_model
+    parent = "projects/demo"
+    created = (
+        ml.projects()
+        .models()
+        .create(parent=parent, body={"name": "iris", "labels": {"team": "ml"}})
+        .execute()
+    )
+    assert created["name"] == "projects/demo/models/iris" and created["labels"] == {"team": "ml"}
+    operation = (
+        ml.projects()
+        .models()
+        .versions()
+        .create(
+            parent=f"{parent}/models/iris",
+            body={"name": "v1", "deploymentUri": str(origin), "framework": "SCIKIT_LEARN"},
+        )
+        .execute()
+    )
+    assert operation["metadata"]["operationType"] == "CREATE_VERSION"
+    done = wait_operation(ml, operation["name"])
+    assert done["response"]["state"] == "READY" and done["response"]["isDefault"] is True
+    answer = ml.projects().predict(name=f"{parent}/models/iris", body={"instances": SAMPLES}).execute()
+    assert answer == {"predictions": model.predict(np.asarray(SAMPLES)).tolist()}
+    wait_operation(
+        ml,
+        ml.projects()
+        .models()
+        .versions()
+        .create(parent=f"{parent}/models/iris", body={"name": "v2", "deploymentUri": str(origin)})
+        .execute()["name"],
+    )
+    version = (
+        ml.projects()
+        .models()
+        .versions()
+        .setDefault(name=f"{parent}/models/iris/versions/v2", body={})
+        .execute()
+    )
+    assert version["isDefault"] is True
+    listed = ml.projects().models().versions().list(parent=f"{parent}/models/iris").execute()
+    assert [v["name"].rsplit("/", 1)[1] for v in listed["versions"]] == ["v1", "v2"]
+    assert [m["name"] for m in ml.projects().models().list(parent=parent).execute()["models"]] == [
+        created["name"]
+    ]
+    assert (
+        ml.projects()
+        .models()
+        .get(name=f"{parent}/models/iris")
+        .execute()["defaultVersion"]["name"]
+        .endswith("v2")
+    )
+    patched = (
+        ml.projects()
+        .models()
+        .patch(name=f"{parent}/models/iris", body={"description": "irises"}, updateMask="description")
+        .execute()
+    )
+    assert patched["description"] == "irises"
+    answer = (
+        ml.projects().predict(name=f"{parent}/models/iris/versions/v1", body={"instances": SAMPLES}).execute()
+    )
+    assert len(answer["predictions"]) == 2
+    deleted = ml.projects().models().versions().delete(name=f"{parent}/models/iris/versions/v1").execute()
+    assert deleted["done"] is True and deleted["metadata"]["operationType"] == "DELETE_VERSION"
+    ml.projects().models().versions().delete(name=f"{parent}/models/iris/versions/v2").execute()
+    assert ml.projects().models().delete(name=f"{parent}/models/iris").execute()["done"] is True
+    assert ml.projects().models().list(parent=parent).execute().get("models", []) == []
+    ops = ml.projects().operations().list(name=parent).execute()["operations"]
+    assert {o["metadata"]["operationType"] for o in ops} == {
+        "CREATE_VERSION",
+        "DELETE_VERSION",
+        "DELETE_MODEL",
+    }
+    assert ml.projects().getConfig(name=parent).execute()["serviceAccountProject"] == "demo"
+
+
+def test_the_official_client_runs_jobs(ml: Any, tmp_path: Path, home: Path) -> None:
+    from mlnb.training import build_trainer_package
+
+    trainer = trainers.write_trainer(tmp_path / "src")
+    archive = build_trainer_package(trainer, tmp_path / "cache")
+    body = {
+        "jobId": "rest_job",
+        "labels": {"via": "rest"},
+        "trainingInput": {
+            "packageUris": [str(archive)],
+            "pythonModule": "trainer.task",
+            "args": ["--steps", "600", "--sleep", "0.1"],
+            "region": "us-central1",
+        },
+    }
+    created = ml.projects().jobs().create(parent="projects/demo", body=body).execute()
+    assert created["jobId"] == "rest_job" and created["state"] == "QUEUED"
+    for _ in range(300):
+        job = ml.projects().jobs().get(name="projects/demo/jobs/rest_job").execute()
+        if job["state"] == "RUNNING":
+            break
+        time.sleep(0.1)
+    assert job["state"] == "RUNNING"
+    ml.projects().jobs().cancel(name="projects/demo/jobs/rest_job", body={}).execute()
+    for _ in range(300):
+        job = ml.projects().jobs().get(name="projects/demo/jobs/rest_job").execute()
+        if job["state"] == "CANCELLED":
+            break
+        time.sleep(0.1)
+    assert job["state"] == "CANCELLED"
+    listed = ml.projects().jobs().list(parent="projects/demo", filter="labels.via=rest").execute()
+    assert [j["jobId"] for j in listed["jobs"]] == ["rest_job"]
+
+
+def test_errors_are_google_error_bodies(server: str, sklearn_model: tuple[Path, Any]) -> None:
+    status, body = call_http(server, "GET", "/v1/projects/demo/models/ghost")
+    assert status == 404 and body["error"]["status"] == "NOT_FOUND" and "ghost" in body["error"]["message"]
+    status, body = call_http(server, "POST", "/v1/projects/demo/models", {"name": "9bad"})
+    assert status == 400 and body["error"] == {
+        "code": 400,
+        "message": "The model name '9bad' must begin with a letter",
+        "status": "INVALID_ARGUMENT",
+    }
+    status, body = call_http(server, "GET", "/v1/projects/demo/models/..%2F..%2Fetc")
+    assert status in (400, 404) and "error" in body
+    call_http(server, "POST", "/v1/projects/demo/models", {"name": "m"})
+    status, body = call_http(server, "POST", "/v1/projects/demo/models", {"name": "m"})
+    assert status == 409 and body["error"]["status"] == "ALREADY_EXISTS"
+    status, body = call_http(server, "POST", "/v1/projects/demo/models/m:predict", {"instances": [[1.0]]})
+    assert status == 400 and "no default version" in body["error"]["message"]
+    status, body = call_http(server, "POST", "/v1/projects/demo/models/m:predict", raw=b"{not json")
+    assert status == 400 and "not valid JSON" in body["error"]["message"]
+    status, body = call_http(server, "POST", "/v1/projects/demo/jobs/nope:cancel", {})
+    assert status == 404 and body["error"]["status"] == "NOT_FOUND"
+    status, body = call_http(server, "GET", "/v1/nowhere")
+    assert status == 404 and body["error"]["status"] == "NOT_FOUND"
+    status, body = call_http(server, "GET", "/healthz")
+    assert (status, body) == (200, {"status": "ok"})
+
+
+def test_bad_instances_name_their_index(server: str, sklearn_model: tuple[Path, Any], home: Path) -> None:
+    engine = Engine(home=str(home))
+    engine.create_model("iris", project="demo")
+    engine.create_version("iris", "v1", sklearn_model[0], project="demo")
+    status, body = call_http(
+        server, "POST", "/v1/projects/demo/models/iris:predict", {"instances": [SAMPLES[0], [1, "x"]]}
+    )
+    assert status == 400 and "Instance 1: a list must hold one type" in body["error"]["message"]
+    status, body = call_http(server, "POST", "/v1/projects/demo/models/iris:predict", {"instances": {"a": 1}})
+    assert status == 400 and "'instances' must be a JSON list" in body["error"]["message"]
+    deep = b'{"instances": ' + b"[" * 10000 + b"]" * 10000 + b"}"
+    status, body = call_http(server, "POST", "/v1/projects/demo/models/iris:predict", raw=deep)
+    assert status == 400
+    status, body = call_http(server, "POST", "/v1/projects/demo/models/iris:predict", {"instances": SAMPLES})
+    assert status == 200 and len(body["predictions"]) == 2  # still answering
+
+
+def test_lists_page(server: str) -> None:
+    for n in range(5):
+        call_http(server, "POST", "/v1/projects/p/models", {"name": f"m{n}"})
+    status, first = call_http(server, "GET", "/v1/projects/p/models?pageSize=2")
+    assert [m["name"].rsplit("/", 1)[1] for m in first["models"]] == ["m0", "m1"] and first["nextPageToken"]
+    _, second = call_http(
+        server, "GET", f"/v1/projects/p/models?pageSize=2&pageToken={first['nextPageToken']}"
+    )
+    _, third = call_http(
+        server, "GET", f"/v1/projects/p/models?pageSize=2&pageToken={second['nextPageToken']}"
+    )
+    assert [m["name"].rsplit("/", 1)[1] for m in second["models"] + third["models"]] == ["m2", "m3", "m4"]
+    assert "nextPageToken" not in third
