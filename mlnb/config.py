@@ -59,6 +59,10 @@ class Settings:
             cancelled (``MLNB_CANCEL_GRACE_S``).
         job_host_idle_s: The job host, started by the first submission,
             leaves after this long with no job (``MLNB_JOB_HOST_IDLE_S``).
+        tokens: Access tokens of the REST server by role, as JSON or a
+            ``[tokens]`` table: ``{"viewer": ["..."], "editor": ["..."]}``
+            (``MLNB_TOKENS``). A viewer may get, list and predict; an
+            editor may also create, change, delete and run jobs.
         dask_scheduler: Address of a Dask scheduler (``tcp://host:8786``):
             job processes run on its workers instead of this machine
             (``MLNB_DASK_SCHEDULER``).
@@ -84,6 +88,7 @@ class Settings:
     cancel_grace_s: float = 10.0
     dask_scheduler: str = ""
     job_host_idle_s: float = 120.0
+    tokens: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     scale_tiers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod

@@ -31,19 +31,22 @@ def _loopback(host: str) -> bool:
 def server(state: CliState, host: str, port: int, allow_unauthenticated: bool) -> None:
     """Serve the REST API (models, versions, predict, operations, jobs).
 
-    Access tokens are not built yet: the server refuses to listen beyond
+    With access tokens configured (MLNB_TOKENS), requests need
+    Authorization: Bearer TOKEN; without, the server listens only on
     loopback unless --allow-unauthenticated is given.
     """
-    if not _loopback(host) and not allow_unauthenticated:
+    tokens = state.engine.settings.tokens
+    if not tokens and not _loopback(host) and not allow_unauthenticated:
         raise click.UsageError(
-            f"--host {host} is not a loopback address and this server has no access tokens yet; "
-            "pass --allow-unauthenticated to serve it anyway"
+            f"--host {host} is not a loopback address and no access tokens are configured "
+            "(MLNB_TOKENS or [tokens] in config.toml); pass --allow-unauthenticated to serve it anyway"
         )
     import uvicorn
 
     from mlnb.server import create_app
 
     click.echo(f"mlnb server on http://{host}:{port} (store: {state.engine.settings.database_url})", err=True)
-    if _loopback(host):
-        click.echo("No access tokens: listening on loopback only.", err=True)
+    if not tokens:
+        where = "listening on loopback only" if _loopback(host) else "ANYONE who reaches it may do anything"
+        click.echo(f"No access tokens configured: {where}.", err=True)
     uvicorn.run(create_app(engine=state.engine), host=host, port=port, log_level="warning")

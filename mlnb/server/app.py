@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -11,6 +12,7 @@ from starlette.routing import Route
 from mlnb.api import Engine
 from mlnb.config import Settings
 from mlnb.errors import MlnbError
+from mlnb.server.access import TokenAccess, check_tokens
 from mlnb.server.errors import error_response, mlnb_error
 from mlnb.server.json import json_response
 from mlnb.server.routes import ROUTES
@@ -31,10 +33,18 @@ async def http_error(_request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
-    """The REST server over one Engine (built from ``settings`` when not given)."""
+    """The REST server over one Engine (built from ``settings`` when not given),
+    behind the access tokens of its settings.
+
+    Raises:
+        InvalidArgument: The tokens setting names an unknown role or a short token.
+    """
+    engine = engine or Engine(settings)
+    check_tokens(engine.settings.tokens)  # a bad setting fails here, not at the first request
     app = Starlette(
         routes=[Route("/healthz", healthz), *ROUTES],
         exception_handlers={MlnbError: mlnb_error, HTTPException: http_error},
+        middleware=[Middleware(TokenAccess, tokens=engine.settings.tokens)],
     )
-    app.state.engine = engine or Engine(settings)
+    app.state.engine = engine
     return app

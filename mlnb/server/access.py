@@ -1,0 +1,86 @@
+"""Access tokens with roles, as ML Engine's IAM split them: a viewer may
+get, list and predict; an editor may also create, change, delete and run
+jobs. Tokens arrive as ``Authorization: Bearer TOKEN`` and are compared in
+constant time."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from mlnb.errors import InvalidArgument
+from mlnb.server.errors import error_response
+
+ROLES = ("viewer", "editor")
+_OPEN_PATHS = ("/healthz",)
+
+
+def check_tokens(tokens: Mapping[str, Sequence[str]]) -> dict[str, list[bytes]]:
+    """Tokens by role, as bytes for comparison.
+
+    Raises:
+        InvalidArgument: An unknown role, or a token too short to be secret.
+    """
+    checked: dict[str, list[bytes]] = {}
+    for role, values in tokens.items():
+        if role not in ROLES:
+            raise InvalidArgument(f"Unknown role {role!r} in tokens; roles: {', '.join(ROLES)}")
+        for value in values:
+            if len(value) < 16:
+                raise InvalidArgument(f"A {role} token is {len(value)} characters; use 16 or more")
+        checked[role] = [v.encode() for v in values]
+    return checked
+
+
+def role_of(token: bytes, tokens: Mapping[str, Sequence[bytes]]) -> str | None:
+    """The role of a token (editor first), comparing against every token so
+    that timing tells nothing."""
+    found = None
+    for role in reversed(ROLES):
+        for candidate in tokens.get(role, ()):
+            if hmac.compare_digest(token, candidate) and found is None:
+                found = role
+    return found
+
+
+def needs_editor(method: str, path: str) -> bool:
+    """Reads and predictions are a viewer's; everything else an editor's."""
+    if method in ("GET", "HEAD"):
+        return False
+    return not (method == "POST" and path.endswith(":predict"))
+
+
+class TokenAccess:
+    """ASGI middleware that admits requests by bearer token and role."""
+
+    def __init__(self, app: ASGIApp, tokens: Mapping[str, Sequence[str]]) -> None:
+        self.app = app
+        self.tokens = check_tokens(tokens)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.tokens or scope["path"] in _OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        token = _bearer(scope)
+        role = role_of(token, self.tokens) if token is not None else None
+        if role is None:
+            message = "A valid access token is required: send Authorization: Bearer TOKEN"
+            await error_response(401, message, "UNAUTHENTICATED")(scope, receive, send)
+            return
+        if role == "viewer" and needs_editor(scope["method"], scope["path"]):
+            request = f"{scope['method']} {scope['path']}"
+            message = f"A viewer token may read and predict; {request} needs an editor token"
+            await error_response(403, message, "PERMISSION_DENIED")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _bearer(scope: Scope) -> bytes | None:
+    headers: Any = scope.get("headers") or []
+    for name, value in headers:
+        if name == b"authorization" and value[:7].lower() == b"bearer ":
+            return bytes(value[7:].strip())
+    return None
