@@ -399,6 +399,10 @@ class Engine(JobsAPI):
         kwargs = {"signature_name": signature_name} if signature_name else {}
         return run_prediction(predictor, instances, **kwargs)
 
+    def loaded_versions(self) -> int:
+        """How many versions this process keeps loaded for prediction."""
+        return len(self._predictors)
+
     def frameworks(self) -> list[str]:
         """Names of the framework adapters available, plugins included."""
         return self._adapters.names()

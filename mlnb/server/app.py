@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -15,6 +16,7 @@ from mlnb.errors import MlnbError
 from mlnb.server.access import TokenAccess, check_tokens
 from mlnb.server.errors import error_response, mlnb_error
 from mlnb.server.json import json_response
+from mlnb.server.metrics import ServerMetrics
 from mlnb.server.routes import ROUTES
 
 _CANONICAL = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "INVALID_ARGUMENT"}
@@ -22,6 +24,10 @@ _CANONICAL = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "INVALID_ARGUMEN
 
 async def healthz(_request: Request) -> Response:
     return json_response({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def http_error(_request: Request, exc: Exception) -> Response:
@@ -42,9 +48,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     engine = engine or Engine(settings)
     check_tokens(engine.settings.tokens)  # a bad setting fails here, not at the first request
     app = Starlette(
-        routes=[Route("/healthz", healthz), *ROUTES],
+        routes=[Route("/healthz", healthz), Route("/metrics", metrics), *ROUTES],
         exception_handlers={MlnbError: mlnb_error, HTTPException: http_error},
         middleware=[Middleware(TokenAccess, tokens=engine.settings.tokens)],
     )
     app.state.engine = engine
+    app.state.metrics = ServerMetrics(engine.loaded_versions)
     return app

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mlnb.errors import InvalidArgument, NotFound
+from mlnb.errors import InvalidArgument, MlnbError, NotFound
 from mlnb.naming import validate_name
 from mlnb.server.json import json_response, read_json
 from mlnb.server.paging import matches_filter, page
@@ -155,20 +155,26 @@ async def version(request: Request) -> Response:
 
 
 async def _predict(request: Request, model_name: str, version_name: str | None) -> Response:
-    body = await read_json(request)
-    if isinstance(body, dict) and "httpBody" in body and "instances" not in body:
-        body = body["httpBody"]  # the PredictRequest wrapper of the discovery document
-    if not isinstance(body, dict) or "instances" not in body:
-        raise InvalidArgument('The request body must be a JSON object with an "instances" list')
-    predictions = await call(
-        _engine(request).predict,
-        model_name,
-        body["instances"],
-        version=version_name,
-        signature_name=body.get("signature_name"),
-        project=request.path_params["project"],
-    )
-    return json_response({"predictions": predictions})
+    with request.app.state.metrics.predicting(model_name, version_name) as outcome:
+        try:
+            body = await read_json(request)
+            if isinstance(body, dict) and "httpBody" in body and "instances" not in body:
+                body = body["httpBody"]  # the PredictRequest wrapper of the discovery document
+            if not isinstance(body, dict) or "instances" not in body:
+                raise InvalidArgument('The request body must be a JSON object with an "instances" list')
+            predictions = await call(
+                _engine(request).predict,
+                model_name,
+                body["instances"],
+                version=version_name,
+                signature_name=body.get("signature_name"),
+                project=request.path_params["project"],
+            )
+        except MlnbError as e:
+            outcome["code"] = e.http
+            raise
+        outcome["code"], outcome["instances"] = 200, len(predictions)
+        return json_response({"predictions": predictions})
 
 
 async def operations(request: Request) -> Response:

@@ -264,6 +264,21 @@ def test_bad_instances_name_their_index(server: str, sklearn_model: tuple[Path, 
     assert status == 400
     status, body = call_http(server, "POST", "/v1/projects/demo/models/iris:predict", {"instances": SAMPLES})
     assert status == 200 and len(body["predictions"]) == 2  # still answering
+    metrics = fetch_text(server, "/metrics")
+    assert 'mlnb_predict_requests_total{code="200",model="iris",version="default"} 1.0' in metrics
+    assert 'mlnb_predict_requests_total{code="400",model="iris",version="default"} 3.0' in metrics
+    assert 'mlnb_predict_instances_total{model="iris",version="default"} 2.0' in metrics
+    assert "mlnb_predict_latency_seconds_bucket{" in metrics
+    assert "mlnb_loaded_versions 1.0" in metrics and "mlnb_predict_in_flight 0.0" in metrics
+
+
+def fetch_text(server: str, path: str) -> str:
+    connection = http.client.HTTPConnection(server.removeprefix("http://"), timeout=30)
+    try:
+        connection.request("GET", path)
+        return connection.getresponse().read().decode()
+    finally:
+        connection.close()
 
 
 def test_lists_page(server: str) -> None:
