@@ -13,10 +13,10 @@ from typing import Any
 
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, MlnbError
-from mlnb.frameworks import AdapterRegistry, LoadOptions
+from mlnb.frameworks import AdapterRegistry, LoadOptions, Predictor
 from mlnb.jobs import JobService
 from mlnb.jobs_api import JobsAPI
-from mlnb.prediction import PredictorCache, run_prediction
+from mlnb.prediction import PredictorCache, predict_each, run_prediction
 from mlnb.records import ModelEvent, ModelRecord, OperationRecord, VersionRecord
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
 from mlnb.registry.models import now
@@ -366,15 +366,36 @@ class Engine(JobsAPI):
             NotFound: No such model or version.
             FailedPrecondition: No default version, or the version is not READY.
         """
-        record = self._resolve(project or self.project, model, version)
-        predictor = self._predictors.get(
-            (record.resource_name, record.artifact_uri),
-            lambda: self._deployer.load_predictor(record),
-        )
+        record, predictor = self._predictor(project or self.project, model, version)
         kwargs = {"signature_name": signature_name} if signature_name else {}
         predictions = run_prediction(predictor, instances, **kwargs)
         self._note_use(record)
         return predictions
+
+    def predict_each(
+        self,
+        model: str,
+        instances: Any,
+        *,
+        version: str | None = None,
+        signature_name: str | None = None,
+        project: str | None = None,
+    ) -> dict[str, Any]:
+        """Like ``predict``, but one bad instance does not fail the batch:
+        ``{"predictions": [...], "errors": [{"index", "field", "message"}]}``,
+        with ``None`` in place of each bad instance's prediction."""
+        record, predictor = self._predictor(project or self.project, model, version)
+        kwargs = {"signature_name": signature_name} if signature_name else {}
+        answer = predict_each(predictor, instances, **kwargs)
+        self._note_use(record)
+        return answer
+
+    def _predictor(self, project: str, model: str, version: str | None) -> tuple[VersionRecord, Predictor]:
+        record = self._resolve(project, model, version)
+        predictor = self._predictors.get(
+            (record.resource_name, record.artifact_uri), lambda: self._deployer.load_predictor(record)
+        )
+        return record, predictor
 
     def local_predict(
         self,

@@ -3,15 +3,19 @@ call over any Predictor, and warm predictors."""
 
 from __future__ import annotations
 
-from mlnb.prediction.instances import DecodedInstances, decode_instances
+from mlnb.prediction.instances import DecodedInstances, InstanceError, decode_each, decode_instances
 from mlnb.prediction.outputs import attach_keys, to_jsonable
-from mlnb.prediction.predict import PredictorCache, run_prediction
+from mlnb.prediction.predict import PredictorCache, predict_decoded, predict_each, run_prediction
 
 __all__ = [
     "DecodedInstances",
+    "InstanceError",
     "PredictorCache",
     "attach_keys",
+    "decode_each",
     "decode_instances",
+    "predict_decoded",
+    "predict_each",
     "run_prediction",
     "to_jsonable",
 ]

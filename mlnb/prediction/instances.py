@@ -21,11 +21,25 @@ from typing import Any
 
 from mlnb.errors import InvalidArgument
 
-__all__ = ["DecodedInstances", "decode_instances"]
+__all__ = ["DecodedInstances", "InstanceError", "decode_each", "decode_instances"]
 
 _SCALARS = (str, int, float, bool)
 _NUMBERS = frozenset({int, float})
 _ONE_TYPE = (frozenset({str}), frozenset({bool}))
+
+
+class InstanceError(InvalidArgument):
+    """An instance breaks a rule.
+
+    Attributes:
+        index: The instance's position in the request.
+        field: The named input at fault, or ``None`` for a bare instance.
+    """
+
+    def __init__(self, message: str, index: int, field: str | None = None) -> None:
+        super().__init__(message)
+        self.index = index
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -63,10 +77,11 @@ def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedIn
     keys: list[Any] = []
     for index, instance in enumerate(instances):
         if _is_named(instance) != named:
-            raise InvalidArgument(
+            raise InstanceError(
                 f"Instance {index} is {_describe(instance)} but instance 0 is "
                 f"{_describe(instances[0])}: instances must all be JSON objects of "
-                "named inputs, or all bare values"
+                "named inputs, or all bare values",
+                index,
             )
         if named:
             value, key = _decode_named(instance, index, key_field)
@@ -79,15 +94,55 @@ def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedIn
         if any(has_key):
             if not all(has_key):
                 missing = has_key.index(False)
-                raise InvalidArgument(
+                raise InstanceError(
                     f"Instance {missing} has no {key_field!r} field, but instance "
-                    f"{has_key.index(True)} has one: give every instance a key or none"
+                    f"{has_key.index(True)} has one: give every instance a key or none",
+                    missing,
+                    key_field,
                 )
             return DecodedInstances(decoded, keys)
     return DecodedInstances(decoded, None)
 
 
 _NO_KEY = object()
+
+
+def decode_each(
+    instances: Any, key_field: str | None = "key"
+) -> tuple[DecodedInstances, list[int], list[InstanceError]]:
+    """Check each instance on its own: the good ones decoded (with their
+    positions in the request), and one error per bad one, so that one bad
+    row does not cost the whole batch.
+
+    Raises:
+        InvalidArgument: ``instances`` is not a non-empty list.
+    """
+    if not isinstance(instances, list) or not instances:
+        decode_instances(instances, key_field)  # raises the batch-level error
+    good: list[Any] = []
+    keys: list[Any] = []
+    positions: list[int] = []
+    errors: list[InstanceError] = []
+    named: bool | None = None
+    for index, instance in enumerate(instances):
+        try:
+            if named is not None and _is_named(instance) != named:
+                raise InstanceError(
+                    f"Instance {index} is {_describe(instance)} but the instances before it are not", index
+                )
+            one = decode_instances([instance], key_field)
+        except InstanceError as e:
+            errors.append(
+                InstanceError(e.message.replace("Instance 0", f"Instance {index}", 1), index, e.field)
+            )
+            continue
+        named = _is_named(instance)
+        good.extend(one.instances)
+        positions.append(index)
+        if one.keys is not None:
+            keys.extend(one.keys)
+    with_keys = keys if keys and len(keys) == len(good) else None
+    return DecodedInstances(good, with_keys), positions, errors
 
 
 def _plainly_valid(instances: list[Any]) -> bool:
@@ -111,13 +166,15 @@ def _is_b64(value: Any) -> bool:
 
 def _decode_named(instance: dict[str, Any], index: int, key_field: str | None) -> tuple[Any, Any]:
     if not instance:
-        raise InvalidArgument(f"Instance {index} is an empty JSON object")
+        raise InstanceError(f"Instance {index} is an empty JSON object", index)
     key: Any = _NO_KEY
     fields = {}
     for name, value in instance.items():
         if name == key_field:
             if not isinstance(value, _SCALARS):
-                raise InvalidArgument(f"Instance {index}, field {name!r}: a key must be a string or a number")
+                raise InstanceError(
+                    f"Instance {index}, field {name!r}: a key must be a string or a number", index, name
+                )
             key = value
             continue
         fields[name] = _decode_value(value, index, name, binary=name.endswith("_bytes"))
@@ -126,7 +183,9 @@ def _decode_named(instance: dict[str, Any], index: int, key_field: str | None) -
         (only,) = fields.values()
         return only, key
     if not fields:
-        raise InvalidArgument(f"Instance {index} holds only its key {key_field!r} and no input")
+        raise InstanceError(
+            f"Instance {index} holds only its key {key_field!r} and no input", index, key_field
+        )
     return fields, key
 
 
@@ -141,19 +200,23 @@ def _decode_value(value: Any, index: int, field: str | None, binary: bool) -> An
         return value
     where = _where(index, field)
     if value is None:
-        raise InvalidArgument(f"{where}: null values are not allowed")
+        raise InstanceError(f"{where}: null values are not allowed", index, field)
     if _is_b64(value):
         if not binary:
-            raise InvalidArgument(
+            raise InstanceError(
                 f'{where} holds {{"b64": ...}}, but only inputs whose name ends in '
-                "'_bytes' take binary data: rename the input, or send a plain string"
+                "'_bytes' take binary data: rename the input, or send a plain string",
+                index,
+                field,
             )
-        return _b64decode(value["b64"], where)
+        return _b64decode(value["b64"], index, field)
     if isinstance(value, dict):
-        raise InvalidArgument(
-            f'{where}: embedded JSON objects are not allowed (only {{"b64": ...}} for binary data)'
+        raise InstanceError(
+            f'{where}: embedded JSON objects are not allowed (only {{"b64": ...}} for binary data)',
+            index,
+            field,
         )
-    raise InvalidArgument(f"{where}: {_json_type(value)} is not a JSON value")
+    raise InstanceError(f"{where}: {_json_type(value)} is not a JSON value", index, field)
 
 
 def _check_list(values: list[Any], index: int, field: str | None) -> None:
@@ -161,15 +224,19 @@ def _check_list(values: list[Any], index: int, field: str | None) -> None:
     for position, item in enumerate(values):
         category = _category(item)
         if category != first:
-            raise InvalidArgument(
+            raise InstanceError(
                 f"{_where(index, field)}: a list must hold one type, but element "
-                f"{position} is {category} and element 0 is {first}"
+                f"{position} is {category} and element 0 is {first}",
+                index,
+                field,
             )
         if category == "a list":
             _check_list(item, index, field)
         elif category in ("null", "an object"):
-            raise InvalidArgument(
-                f"{_where(index, field)}: element {position} is {category}, which a list may not hold"
+            raise InstanceError(
+                f"{_where(index, field)}: element {position} is {category}, which a list may not hold",
+                index,
+                field,
             )
 
 
@@ -190,13 +257,14 @@ def _category(value: Any) -> str:
     return "an object"
 
 
-def _b64decode(data: Any, where: str) -> bytes:
+def _b64decode(data: Any, index: int, field: str | None) -> bytes:
+    where = _where(index, field)
     if not isinstance(data, str):
-        raise InvalidArgument(f"{where}: the 'b64' value must be a base64 string")
+        raise InstanceError(f"{where}: the 'b64' value must be a base64 string", index, field)
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as e:
-        raise InvalidArgument(f"{where}: the 'b64' value is not valid base64 ({e})") from e
+        raise InstanceError(f"{where}: the 'b64' value is not valid base64 ({e})", index, field) from e
 
 
 def _where(index: int, field: str | None) -> str:

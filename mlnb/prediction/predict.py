@@ -10,10 +10,10 @@ from typing import Any
 
 from mlnb.errors import InvalidArgument, MlnbError
 from mlnb.frameworks import Predictor
-from mlnb.prediction.instances import decode_instances
+from mlnb.prediction.instances import DecodedInstances, decode_each, decode_instances
 from mlnb.prediction.outputs import attach_keys, to_jsonable
 
-__all__ = ["PredictorCache", "run_prediction"]
+__all__ = ["PredictorCache", "predict_decoded", "predict_each", "run_prediction"]
 
 
 def run_prediction(
@@ -25,7 +25,31 @@ def run_prediction(
         InvalidArgument: An instance breaks ML Engine's rules, or the model
             rejected the batch (the model's own message is kept).
     """
-    batch = decode_instances(instances, key_field)
+    return predict_decoded(predictor, decode_instances(instances, key_field), **kwargs)
+
+
+def predict_each(
+    predictor: Predictor, instances: Any, key_field: str | None = "key", **kwargs: Any
+) -> dict[str, Any]:
+    """Predict every good instance, and list the bad ones instead of failing
+    the batch: ``{"predictions": [p or None, ...], "errors": [{"index",
+    "field", "message"}, ...]}``, predictions aligned with the instances.
+
+    Raises:
+        InvalidArgument: ``instances`` is not a list, or the model rejected
+            the good instances.
+    """
+    batch, positions, errors = decode_each(instances, key_field)
+    predictions: list[Any] = [None] * len(instances)
+    if batch.instances:
+        for position, prediction in zip(positions, predict_decoded(predictor, batch, **kwargs), strict=True):
+            predictions[position] = prediction
+    reported = [{"index": e.index, "field": e.field, "message": e.message} for e in errors]
+    return {"predictions": predictions, "errors": reported}
+
+
+def predict_decoded(predictor: Predictor, batch: DecodedInstances, **kwargs: Any) -> list[Any]:
+    """Predict checked, decoded instances; JSON-ready, keys put back."""
     try:
         raw = predictor.predict(batch.instances, **kwargs)
     except MlnbError:

@@ -162,8 +162,9 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
                 body = body["httpBody"]  # the PredictRequest wrapper of the discovery document
             if not isinstance(body, dict) or "instances" not in body:
                 raise InvalidArgument('The request body must be a JSON object with an "instances" list')
-            predictions = await call(
-                _engine(request).predict,
+            each = _per_instance(request)
+            answer = await call(
+                _engine(request).predict_each if each else _engine(request).predict,
                 model_name,
                 body["instances"],
                 version=version_name,
@@ -173,8 +174,17 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
         except MlnbError as e:
             outcome["code"] = e.http
             raise
-        outcome["code"], outcome["instances"] = 200, len(predictions)
-        return json_response({"predictions": predictions})
+        if not each:
+            answer = {"predictions": answer}
+        outcome["code"], outcome["instances"] = 200, len(answer["predictions"])
+        return json_response(answer)
+
+
+def _per_instance(request: Request) -> bool:
+    """The opt-in per-instance mode: ``?perInstance=true`` or the header
+    ``X-Mlnb-Per-Instance: true``."""
+    flag = request.query_params.get("perInstance") or request.headers.get("x-mlnb-per-instance") or ""
+    return flag.lower() in ("1", "true", "yes")
 
 
 async def operations(request: Request) -> Response:

@@ -281,6 +281,27 @@ def fetch_text(server: str, path: str) -> str:
         connection.close()
 
 
+def test_per_instance_mode_answers_the_good_rows(
+    server: str, sklearn_model: tuple[Path, Any], home: Path
+) -> None:
+    engine = Engine(home=str(home))
+    engine.create_model("iris", project="demo")
+    engine.create_version("iris", "v1", sklearn_model[0], project="demo")
+    instances = [SAMPLES[0], [1.0, "x", 2.0, 3.0], SAMPLES[1], {"nested": {"a": 1}}]
+    expected = sklearn_model[1].predict(np.asarray(SAMPLES)).tolist()
+    status, body = call_http(
+        server, "POST", "/v1/projects/demo/models/iris:predict?perInstance=true", {"instances": instances}
+    )
+    assert status == 200
+    assert body["predictions"] == [expected[0], None, expected[1], None]
+    assert [(e["index"], e["field"]) for e in body["errors"]] == [(1, None), (3, None)]
+    assert body["errors"][0]["message"].startswith("Instance 1: a list must hold one type")
+    status, body = call_http(
+        server, "POST", "/v1/projects/demo/models/iris:predict", {"instances": instances}
+    )
+    assert status == 400 and "predictions" not in body  # ML Engine's rule without the opt-in
+
+
 def test_lists_page(server: str) -> None:
     for n in range(5):
         call_http(server, "POST", "/v1/projects/p/models", {"name": f"m{n}"})

@@ -95,3 +95,22 @@ def test_bad_instances_name_index_and_field(instances: Any, message: str) -> Non
     with pytest.raises(InvalidArgument) as info:
         decode_instances(instances)
     assert message in str(info.value)
+
+
+def test_each_instance_checked_on_its_own() -> None:
+    from mlnb.prediction import decode_each
+
+    batch, positions, errors = decode_each([[1, 2], [1, "x"], [3, 4], None, {"a": 1}])
+    assert batch.instances == [[1, 2], [3, 4]] and positions == [0, 2]
+    assert [(e.index, e.field) for e in errors] == [(1, None), (3, None), (4, None)]
+    assert errors[0].message.startswith("Instance 1: a list must hold one type")
+    assert errors[1].message == "Instance 3: null values are not allowed"
+    assert "Instance 4 is a JSON object" in errors[2].message
+
+
+def test_errors_carry_index_and_field() -> None:
+    from mlnb.prediction import InstanceError
+
+    with pytest.raises(InstanceError) as info:
+        decode_instances([{"a": 1}, {"a": None}])
+    assert (info.value.index, info.value.field) == (1, "a")
