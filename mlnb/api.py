@@ -321,6 +321,13 @@ class Engine(JobsAPI):
             FailedPrecondition: The version is not READY.
         """
         project = project or self.project
+        candidate = self._registry.get_version(project, model, name)
+        if candidate.state == "READY":
+            # Loaded before it takes traffic: a version that cannot load never becomes the default.
+            self._predictors.get(
+                (candidate.resource_name, candidate.artifact_uri),
+                lambda: self._deployer.load_predictor(candidate),
+            )
         record = self._registry.set_default_version(project, model, name, self._actor(actor))
         self._forget(project, model)
         return record

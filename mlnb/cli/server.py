@@ -21,6 +21,7 @@ def _loopback(host: str) -> bool:
 @cli.command("server")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Server processes.")
 @click.option(
     "--allow-unauthenticated",
     is_flag=True,
@@ -28,7 +29,7 @@ def _loopback(host: str) -> bool:
 )
 @common_options
 @pass_state
-def server(state: CliState, host: str, port: int, allow_unauthenticated: bool) -> None:
+def server(state: CliState, host: str, port: int, workers: int, allow_unauthenticated: bool) -> None:
     """Serve the REST API (models, versions, predict, operations, jobs).
 
     With access tokens configured (MLNB_TOKENS), requests need
@@ -41,12 +42,13 @@ def server(state: CliState, host: str, port: int, allow_unauthenticated: bool) -
             f"--host {host} is not a loopback address and no access tokens are configured "
             "(MLNB_TOKENS or [tokens] in config.toml); pass --allow-unauthenticated to serve it anyway"
         )
-    import uvicorn
+    from mlnb.server.serving import serve
 
-    from mlnb.server import create_app
-
-    click.echo(f"mlnb server on http://{host}:{port} (store: {state.engine.settings.database_url})", err=True)
+    settings = state.engine.settings
+    click.echo(
+        f"mlnb server on http://{host}:{port}, {workers} worker(s) (store: {settings.database_url})", err=True
+    )
     if not tokens:
         where = "listening on loopback only" if _loopback(host) else "ANYONE who reaches it may do anything"
         click.echo(f"No access tokens configured: {where}.", err=True)
-    uvicorn.run(create_app(engine=state.engine), host=host, port=port, log_level="warning")
+    serve(settings, host, port, workers)

@@ -38,6 +38,12 @@ async def http_error(_request: Request, exc: Exception) -> Response:
     )
 
 
+def app_from_environment() -> Starlette:
+    """The app of one of several uvicorn worker processes, whose settings
+    come from ``MLNB_*`` variables (``mlnb server --workers N`` sets them)."""
+    return create_app(Settings.resolve())
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
     """The REST server over one Engine (built from ``settings`` when not given),
     behind the access tokens of its settings.

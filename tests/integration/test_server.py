@@ -357,3 +357,54 @@ def test_the_server_command_refuses_open_addresses_without_tokens(
     monkeypatch.setenv("MLNB_HOME", str(home))
     assert main(["server", "--host", "0.0.0.0", "--port", "1"]) == 2  # noqa: S104 - refused, never bound
     assert "no access tokens are configured" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_set_default_and_delete_under_load_fail_no_request(server: str, home: Path, tmp_path: Path) -> None:
+    import model_factory
+
+    classifier_dir, classifier = model_factory.sklearn_pipeline_dir(tmp_path / "cls")
+    regressor_dir, regressor = model_factory.sklearn_pickle_dir(tmp_path / "reg")
+    admin = Engine(home=str(home))  # another process's view, as the CLI would be
+    admin.create_model("live", project="demo")
+    admin.create_version("live", "v1", classifier_dir, project="demo")
+    old = classifier.predict(np.asarray(SAMPLES)).tolist()
+    new = regressor.predict(np.asarray(SAMPLES)).tolist()
+    failures: list[Any] = []
+    answers: list[Any] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        connection = http.client.HTTPConnection(server.removeprefix("http://"), timeout=30)
+        payload = json.dumps({"instances": SAMPLES}).encode()
+        try:
+            while not stop.is_set():
+                started = time.perf_counter()
+                connection.request("POST", "/v1/projects/demo/models/live:predict", body=payload)
+                response = connection.getresponse()
+                content = response.read()
+                if response.status != 200:
+                    failures.append((response.status, content[:200]))
+                else:
+                    answers.append(json.loads(content)["predictions"])
+                # At most 50 requests a second per client: 200 a second in all.
+                time.sleep(max(0.0, 0.02 - (time.perf_counter() - started)))
+        finally:
+            connection.close()
+
+    clients = [threading.Thread(target=client) for _ in range(4)]
+    for thread in clients:
+        thread.start()
+    time.sleep(1.5)
+    admin.create_version("live", "v2", regressor_dir, project="demo")
+    admin.set_default_version("live", "v2", project="demo")
+    time.sleep(2.0)
+    admin.delete_version("live", "v1", project="demo")
+    time.sleep(2.0)
+    stop.set()
+    for thread in clients:
+        thread.join(timeout=30)
+    assert failures == []
+    assert len(answers) > 200
+    assert answers[0] == old and answers[-1] == new
+    assert all(a in (old, new) for a in answers)
