@@ -4,9 +4,11 @@ and the JupyterLab extension are faces of."""
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.frameworks import AdapterRegistry, LoadOptions, Predictor
 from mlnb.jobs import JobService
 from mlnb.jobs_api import JobsAPI
-from mlnb.prediction import PredictorCache, predict_each, run_prediction
+from mlnb.prediction import PredictionLog, PredictorCache, predict_each, run_prediction
 from mlnb.records import ModelEvent, ModelRecord, OperationRecord, VersionRecord
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
 from mlnb.registry.models import now
@@ -25,6 +27,26 @@ from mlnb.store import ArtifactStore, Database
 __all__ = ["Engine"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Logging:
+    """Whether and how often a version's predictions are logged."""
+
+    rate: float = 0.0
+    console: bool = False
+
+    @classmethod
+    def of(cls, model: ModelRecord, version: VersionRecord) -> _Logging:
+        if not (model.online_prediction_logging or model.online_prediction_console_logging):
+            return cls()
+        config = version.request_logging_config or {}
+        rate = float(config.get("samplingPercentage", 1.0))
+        return cls(rate=min(max(rate, 0.0), 1.0), console=model.online_prediction_console_logging)
+
+    def sampled(self) -> bool:
+        return self.rate > 0.0 and (self.rate >= 1.0 or random.random() < self.rate)  # noqa: S311
+
 
 # lastUseTime is written at most this often per process: a write per
 # prediction would cost more than the prediction.
@@ -57,7 +79,8 @@ class Engine(JobsAPI):
         self._predictors = PredictorCache(self.settings.predictor_cache_size)
         self._jobs = JobService(self._db, self.settings.job_dead_after_s)
         self._operations = OperationService(self._db)
-        self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord]] = {}
+        self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]] = {}
+        self._prediction_log = PredictionLog(home / "prediction-logs")
         self._last_use: dict[tuple[str, str, str], datetime] = {}
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
@@ -162,6 +185,7 @@ class Engine(JobsAPI):
         manual_scaling: dict[str, Any] | None = None,
         auto_scaling: dict[str, Any] | None = None,
         machine_type: str | None = None,
+        request_logging_config: dict[str, Any] | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> VersionRecord:
@@ -192,6 +216,7 @@ class Engine(JobsAPI):
             manual_scaling=manual_scaling,
             auto_scaling=auto_scaling,
             machine_type=machine_type,
+            request_logging_config=request_logging_config,
         )
         record = self._deployer.create_version(project or self.project, model, spec, self._actor(actor))
         self._forget(record.project, record.model)
@@ -373,9 +398,17 @@ class Engine(JobsAPI):
             NotFound: No such model or version.
             FailedPrecondition: No default version, or the version is not READY.
         """
-        record, predictor = self._predictor(project or self.project, model, version)
+        record, predictor, logging_ = self._predictor(project or self.project, model, version)
         kwargs = {"signature_name": signature_name} if signature_name else {}
-        predictions = run_prediction(predictor, instances, **kwargs)
+        if not logging_.sampled():
+            predictions = run_prediction(predictor, instances, **kwargs)
+        else:
+            try:
+                predictions = run_prediction(predictor, instances, **kwargs)
+            except MlnbError as e:
+                self._log_prediction(record, logging_, instances, error=e.message)
+                raise
+            self._log_prediction(record, logging_, instances, predictions)
         self._note_use(record)
         return predictions
 
@@ -391,18 +424,45 @@ class Engine(JobsAPI):
         """Like ``predict``, but one bad instance does not fail the batch:
         ``{"predictions": [...], "errors": [{"index", "field", "message"}]}``,
         with ``None`` in place of each bad instance's prediction."""
-        record, predictor = self._predictor(project or self.project, model, version)
+        record, predictor, logging_ = self._predictor(project or self.project, model, version)
         kwargs = {"signature_name": signature_name} if signature_name else {}
         answer = predict_each(predictor, instances, **kwargs)
+        if logging_.sampled():
+            self._log_prediction(record, logging_, instances, answer)
         self._note_use(record)
         return answer
 
-    def _predictor(self, project: str, model: str, version: str | None) -> tuple[VersionRecord, Predictor]:
-        record = self._resolve(project, model, version)
+    def prediction_log(
+        self, model: str, *, limit: int = 100, project: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The last requests and responses logged for a model with
+        ``online_prediction_logging``, oldest first."""
+        return self._prediction_log.read(project or self.project, model, limit)
+
+    def _log_prediction(
+        self,
+        record: VersionRecord,
+        logging_: _Logging,
+        instances: Any,
+        predictions: Any = None,
+        error: str | None = None,
+    ) -> None:
+        try:
+            self._prediction_log.write(
+                record.project, record.model, record.name, instances, predictions, error, logging_.console
+            )
+        except (OSError, TypeError) as e:
+            # Logging is bookkeeping: it must never fail a prediction.
+            log.warning("Could not log a prediction of %s: %s", record.resource_name, e)
+
+    def _predictor(
+        self, project: str, model: str, version: str | None
+    ) -> tuple[VersionRecord, Predictor, _Logging]:
+        record, logging_ = self._resolve(project, model, version)
         predictor = self._predictors.get(
             (record.resource_name, record.artifact_uri), lambda: self._deployer.load_predictor(record)
         )
-        return record, predictor
+        return record, predictor, logging_
 
     def local_predict(
         self,
@@ -442,14 +502,15 @@ class Engine(JobsAPI):
 
     # internals
 
-    def _resolve(self, project: str, model: str, version: str | None) -> VersionRecord:
+    def _resolve(self, project: str, model: str, version: str | None) -> tuple[VersionRecord, _Logging]:
         key = (project, model, version)
         cached = self._resolved.get(key)
         clock = time.monotonic()
         if cached is not None and cached[0] > clock:
-            return cached[1]
+            return cached[1], cached[2]
+        model_record = self._registry.get_model(project, model)
         if version is None:
-            default = self._registry.get_model(project, model).default_version
+            default = model_record.default_version
             if default is None:
                 raise FailedPrecondition(
                     f"Model {model!r} has no default version to predict with; create one: "
@@ -464,9 +525,10 @@ class Engine(JobsAPI):
                 f"Version {record.name!r} of model {model!r} is {record.state}{detail}; "
                 "only READY versions serve predictions"
             )
-        self._resolved[key] = (clock + self.settings.resolve_ttl_s, record)
+        logging_ = _Logging.of(model_record, record)
+        self._resolved[key] = (clock + self.settings.resolve_ttl_s, record, logging_)
         self._flush_last_use()
-        return record
+        return record, logging_
 
     def _forget(self, project: str, model: str) -> None:
         for key in [k for k in self._resolved if k[:2] == (project, model)]:

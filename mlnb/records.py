@@ -81,6 +81,7 @@ class VersionRecord:
     artifact_uri: str | None = None
     files: dict[str, str] = field(default_factory=dict)
     packages: tuple[dict[str, Any], ...] = ()
+    request_logging_config: dict[str, Any] | None = None
 
     @property
     def resource_name(self) -> str:
@@ -108,6 +109,7 @@ class VersionRecord:
                 "packageUris": list(self.package_uris),
                 "machineType": self.machine_type,
                 "labels": dict(self.labels),
+                "requestLoggingConfig": self.request_logging_config,
                 "etag": self.etag,
             }
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import click
@@ -133,6 +134,30 @@ def model_history(state: CliState, model: str, at: str | None) -> None:
         return
     events = [event.to_api() for event in state.engine.model_history(model)]
     emit(events, state.format, EVENT_COLUMNS)
+
+
+@models.command("prediction-log")
+@click.argument("model")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100000))
+@common_options
+@pass_state
+def prediction_log(state: CliState, model: str, limit: int) -> None:
+    """Requests and responses logged for a model created with --enable-logging."""
+    entries = state.engine.prediction_log(model, limit=limit)
+    if state.format == "table":
+        columns = (("TIME", "time"), ("VERSION", "version"), ("INSTANCES", "count"), ("RESULT", "result"))
+        rows = [
+            {
+                "time": e["time"],
+                "version": e["version"],
+                "count": len(e["instances"]) if isinstance(e["instances"], list) else "",
+                "result": f"error: {e['error']}" if "error" in e else json.dumps(e["predictions"])[:60],
+            }
+            for e in entries
+        ]
+        emit(rows, "table", columns)
+    else:
+        emit(entries, state.format)
 
 
 def merged_labels(

@@ -6,10 +6,12 @@ from __future__ import annotations
 from mlnb.prediction.instances import DecodedInstances, InstanceError, decode_each, decode_instances
 from mlnb.prediction.outputs import attach_keys, to_jsonable
 from mlnb.prediction.predict import PredictorCache, predict_decoded, predict_each, run_prediction
+from mlnb.prediction.request_log import PredictionLog
 
 __all__ = [
     "DecodedInstances",
     "InstanceError",
+    "PredictionLog",
     "PredictorCache",
     "attach_keys",
     "decode_each",

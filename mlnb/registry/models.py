@@ -45,6 +45,7 @@ class VersionSpec:
     manual_scaling: dict[str, Any] | None = None
     auto_scaling: dict[str, Any] | None = None
     machine_type: str | None = None
+    request_logging_config: dict[str, Any] | None = None
 
 
 class ModelRegistry:
@@ -220,6 +221,7 @@ class ModelRegistry:
                 manual_scaling=spec.manual_scaling,
                 auto_scaling=spec.auto_scaling,
                 machine_type=spec.machine_type,
+                request_logging_config=spec.request_logging_config,
             )
             tx.insert_version(record)
             return self._require_version(tx, project, model, spec.name)

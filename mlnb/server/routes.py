@@ -26,6 +26,7 @@ _VERSION_FIELDS = {
     "manualScaling": "manual_scaling",
     "autoScaling": "auto_scaling",
     "machineType": "machine_type",
+    "requestLoggingConfig": "request_logging_config",
 }
 
 

@@ -109,6 +109,7 @@ class RegistryTx:
                 packages=[dict(p) for p in record.packages],
                 machine_type=record.machine_type,
                 labels=dict(record.labels),
+                request_logging_config=record.request_logging_config,
                 create_time=record.create_time,
             )
         )
@@ -250,4 +251,5 @@ def _version_record(model: ModelRow, row: VersionRow) -> VersionRecord:
         artifact_uri=row.artifact_uri,
         files=dict(row.files or {}),
         packages=tuple(row.packages or ()),
+        request_logging_config=row.request_logging_config,
     )

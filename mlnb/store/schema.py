@@ -84,6 +84,7 @@ class VersionRow(Base):
     packages: Mapped[list[Any]] = mapped_column(default=list)
     machine_type: Mapped[str | None] = mapped_column(String(64))
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    request_logging_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     create_time: Mapped[datetime]
     last_use_time: Mapped[datetime | None]
     revision: Mapped[int] = mapped_column(default=1)

@@ -72,3 +72,36 @@ def test_last_use_time_is_recorded(engine: Engine, two_versions: tuple[Any, Any]
     engine.predict("m", SAMPLES)
     engine.close()
     assert engine.get_version("m", "v1").last_use_time is not None
+
+
+def test_online_prediction_logging(
+    engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    origin, model = model_factory.sklearn_pipeline_dir(tmp_path / "m")
+    engine.create_model("logged", online_prediction_logging=True)
+    engine.create_version("logged", "v1", origin)
+    engine.create_model("sampled_out", online_prediction_logging=True)
+    engine.create_version("sampled_out", "v1", origin, request_logging_config={"samplingPercentage": 0.0})
+    engine.create_model("quiet")
+    engine.create_version("quiet", "v1", origin)
+    for name in ("logged", "sampled_out", "quiet"):
+        engine.predict(name, SAMPLES)
+    with pytest.raises(InvalidArgument):
+        engine.predict("logged", [[1.0, "x"]])
+    entries = engine.prediction_log("logged")
+    assert [e["version"] for e in entries] == ["v1", "v1"]
+    assert entries[0]["instances"] == SAMPLES
+    assert entries[0]["predictions"] == model.predict(np.asarray(SAMPLES)).tolist()
+    assert "a list must hold one type" in entries[1]["error"]
+    assert engine.prediction_log("sampled_out") == [] and engine.prediction_log("quiet") == []
+    assert engine.get_version("sampled_out", "v1").to_api()["requestLoggingConfig"] == {
+        "samplingPercentage": 0.0
+    }
+    from mlnb.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLNB_HOME", str(engine.settings.home))
+        assert main(["models", "prediction-log", "logged"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["TIME", "VERSION", "INSTANCES", "RESULT"]
+    assert "error: Instance 0: a list must hold one type" in out

@@ -1,4 +1,4 @@
-"""Long-running operations.
+"""Long-running operations, and the request logging config of versions.
 
 Revision ID: 0003
 Revises: 0002
@@ -32,7 +32,11 @@ def upgrade() -> None:
         sa.Column("end_time", sa.DateTime(), nullable=True),
         sa.UniqueConstraint("project", "name", name="uq_operations_project_name"),
     )
+    with op.batch_alter_table("versions") as batch:
+        batch.add_column(sa.Column("request_logging_config", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("versions") as batch:
+        batch.drop_column("request_logging_config")
     op.drop_table("operations")
