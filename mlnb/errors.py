@@ -17,6 +17,7 @@ __all__ = [
     "MlnbError",
     "NotFound",
     "PermissionDenied",
+    "RequestTooLarge",
     "ResourceExhausted",
     "Unavailable",
 ]
@@ -48,6 +49,12 @@ class InvalidArgument(MlnbError, ValueError):
 
     status = "INVALID_ARGUMENT"
     http = 400
+
+
+class RequestTooLarge(InvalidArgument):
+    """A request body over the server's limit."""
+
+    http = 413
 
 
 class NotFound(MlnbError, LookupError):

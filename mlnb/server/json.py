@@ -8,9 +8,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mlnb.errors import InvalidArgument
+from mlnb.errors import InvalidArgument, RequestTooLarge
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_INSTANCES = 100_000
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -21,14 +22,25 @@ async def read_json(request: Request) -> Any:
     """The request body as JSON; ``{}`` when empty.
 
     Raises:
-        InvalidArgument: Too large, or not JSON (NaN and Infinity included).
+        RequestTooLarge: Over ``MAX_BODY_BYTES`` (read no further than that).
+        InvalidArgument: Not JSON (NaN and Infinity included).
     """
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidArgument(f"The request body is {len(raw)} bytes; the most allowed is {MAX_BODY_BYTES}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise RequestTooLarge(f"The request body is {declared} bytes; the most allowed is {MAX_BODY_BYTES}")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise RequestTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes, the most allowed")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
     if not raw.strip():
         return {}
     try:
+        # orjson refuses NaN and Infinity (not JSON) and nesting deeper than
+        # 1024, so neither can reach a model or exhaust the stack.
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise InvalidArgument(f"The request body is not valid JSON: {e}") from e

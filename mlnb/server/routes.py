@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from mlnb.errors import InvalidArgument, MlnbError, NotFound
 from mlnb.naming import validate_name
-from mlnb.server.json import json_response, read_json
+from mlnb.server.json import MAX_INSTANCES, json_response, read_json
 from mlnb.server.paging import matches_filter, page
 
 _VERSION_FIELDS = {
@@ -163,6 +163,11 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
                 body = body["httpBody"]  # the PredictRequest wrapper of the discovery document
             if not isinstance(body, dict) or "instances" not in body:
                 raise InvalidArgument('The request body must be a JSON object with an "instances" list')
+            if isinstance(body["instances"], list) and len(body["instances"]) > MAX_INSTANCES:
+                count = len(body["instances"])
+                raise InvalidArgument(
+                    f"{count} instances in one request; the most allowed is {MAX_INSTANCES}"
+                )
             each = _per_instance(request)
             answer = await call(
                 _engine(request).predict_each if each else _engine(request).predict,

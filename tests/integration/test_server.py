@@ -261,12 +261,23 @@ def test_bad_instances_name_their_index(server: str, sklearn_model: tuple[Path, 
     assert status == 400 and "'instances' must be a JSON list" in body["error"]["message"]
     deep = b'{"instances": ' + b"[" * 10000 + b"]" * 10000 + b"}"
     status, body = call_http(server, "POST", "/v1/projects/demo/models/iris:predict", raw=deep)
-    assert status == 400
+    assert status == 400 and "not valid JSON" in body["error"]["message"]
+    status, body = call_http(
+        server, "POST", "/v1/projects/demo/models/iris:predict", raw=b'{"instances": [[NaN, 1, 2, 3]]}'
+    )
+    assert status == 400 and "not valid JSON" in body["error"]["message"]
+    big = b'{"instances": [' + b",".join([b"1"] * 100_001) + b"]}"
+    status, body = call_http(server, "POST", "/v1/projects/demo/models/iris:predict", raw=big)
+    assert status == 400 and "100001 instances in one request" in body["error"]["message"]
+    huge = b'{"instances": ["' + b"x" * (11 * 1024 * 1024) + b'"]}'
+    status, body = call_http(server, "POST", "/v1/projects/demo/models/iris:predict", raw=huge)
+    assert status == 413 and "the most allowed is 10485760" in body["error"]["message"]
     status, body = call_http(server, "POST", "/v1/projects/demo/models/iris:predict", {"instances": SAMPLES})
     assert status == 200 and len(body["predictions"]) == 2  # still answering
     metrics = fetch_text(server, "/metrics")
     assert 'mlnb_predict_requests_total{code="200",model="iris",version="default"} 1.0' in metrics
-    assert 'mlnb_predict_requests_total{code="400",model="iris",version="default"} 3.0' in metrics
+    assert 'mlnb_predict_requests_total{code="400",model="iris",version="default"} 5.0' in metrics
+    assert 'mlnb_predict_requests_total{code="413",model="iris",version="default"} 1.0' in metrics
     assert 'mlnb_predict_instances_total{model="iris",version="default"} 2.0' in metrics
     assert "mlnb_predict_latency_seconds_bucket{" in metrics
     assert "mlnb_loaded_versions 1.0" in metrics and "mlnb_predict_in_flight 0.0" in metrics
