@@ -150,8 +150,8 @@ def main() -> None:
             for count in (1, 100):
                 instances = (features * 2)[:count]
                 for concurrency in (1, 16):
-                    ours = drive(mlnb_port, f"/v1/projects/default/models/{name}:predict", instances, concurrency,
-                                 args.seconds)  # fmt: skip
+                    path = f"/v1/projects/default/models/{name}:predict"
+                    ours = drive(mlnb_port, path, instances, concurrency, args.seconds)
                     theirs = drive(mlflow_ports[name], "/invocations", instances, concurrency, args.seconds)
                     rows.append((name, count, concurrency, ours, theirs))
         print_table(rows)
