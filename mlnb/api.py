@@ -18,7 +18,7 @@ from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.frameworks import AdapterRegistry, LoadOptions, Predictor
 from mlnb.jobs import JobService
 from mlnb.jobs_api import JobsAPI
-from mlnb.prediction import PredictionLog, PredictorCache, predict_each, run_prediction
+from mlnb.prediction import PredictionLog, PredictorCache, decode_instances, predict_each, run_prediction
 from mlnb.records import ModelEvent, ModelRecord, OperationRecord, VersionRecord
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
 from mlnb.registry.models import now
@@ -486,6 +486,14 @@ class Engine(JobsAPI):
         predictor = adapter.load(path, LoadOptions())
         kwargs = {"signature_name": signature_name} if signature_name else {}
         return run_prediction(predictor, instances, **kwargs)
+
+    def check_instances(self, instances: Any) -> None:
+        """Check instances against ML Engine's rules without predicting.
+
+        Raises:
+            InvalidArgument: Naming the instance index and field at fault.
+        """
+        decode_instances(instances)
 
     def loaded_versions(self) -> int:
         """How many versions this process keeps loaded for prediction."""

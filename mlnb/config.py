@@ -63,6 +63,9 @@ class Settings:
             ``[tokens]`` table: ``{"viewer": ["..."], "editor": ["..."]}``
             (``MLNB_TOKENS``). A viewer may get, list and predict; an
             editor may also create, change, delete and run jobs.
+        batch_max_instances: The most instances the server predicts in one
+            call when it batches concurrent requests to a version
+            (``MLNB_BATCH_MAX_INSTANCES``).
         dask_scheduler: Address of a Dask scheduler (``tcp://host:8786``):
             job processes run on its workers instead of this machine
             (``MLNB_DASK_SCHEDULER``).
@@ -89,6 +92,7 @@ class Settings:
     dask_scheduler: str = ""
     job_host_idle_s: float = 120.0
     tokens: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    batch_max_instances: int = 256
     scale_tiers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod

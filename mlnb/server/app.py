@@ -14,6 +14,7 @@ from mlnb.api import Engine
 from mlnb.config import Settings
 from mlnb.errors import MlnbError
 from mlnb.server.access import TokenAccess, check_tokens
+from mlnb.server.batching import Batcher
 from mlnb.server.errors import error_response, mlnb_error
 from mlnb.server.json import json_response
 from mlnb.server.metrics import ServerMetrics
@@ -60,4 +61,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.engine = engine
     app.state.metrics = ServerMetrics(engine.loaded_versions)
+    app.state.batcher = Batcher(engine.settings.batch_max_instances)
     return app

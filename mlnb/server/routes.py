@@ -169,14 +169,17 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
                     f"{count} instances in one request; the most allowed is {MAX_INSTANCES}"
                 )
             each = _per_instance(request)
-            answer = await call(
-                _engine(request).predict_each if each else _engine(request).predict,
-                model_name,
-                body["instances"],
-                version=version_name,
-                signature_name=body.get("signature_name"),
-                project=request.path_params["project"],
-            )
+            if each:
+                answer = await call(
+                    _engine(request).predict_each,
+                    model_name,
+                    body["instances"],
+                    version=version_name,
+                    signature_name=body.get("signature_name"),
+                    project=request.path_params["project"],
+                )
+            else:
+                answer = await _batched(request, model_name, version_name, body)
         except MlnbError as e:
             outcome["code"] = e.http
             raise
@@ -184,6 +187,23 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
             answer = {"predictions": answer}
         outcome["code"], outcome["instances"] = 200, len(answer["predictions"])
         return json_response(answer)
+
+
+async def _batched(request: Request, model_name: str, version_name: str | None, body: dict[str, Any]) -> Any:
+    engine, project = _engine(request), request.path_params["project"]
+    signature = body.get("signature_name")
+    instances = body["instances"]
+    # Checked alone first: a bad request fails by itself, never a batch.
+    engine.check_instances(instances)
+
+    def predict(batch: list[Any]) -> list[Any]:
+        result: list[Any] = engine.predict(
+            model_name, batch, version=version_name, signature_name=signature, project=project
+        )
+        return result
+
+    key = (project, model_name, version_name, signature)
+    return await request.app.state.batcher.predict(key, instances, predict)
 
 
 def _per_instance(request: Request) -> bool:

@@ -1,0 +1,103 @@
+"""Adaptive batching of concurrent predict requests to one version.
+
+A request that finds its version idle is predicted at once, so a lone client
+waits for nothing. Requests that arrive while a prediction for the same
+version runs wait for it to end and then go together, up to
+``max_instances`` instances: the busier the version, the larger the batches,
+and one model call serves many requests. If a combined call fails, each
+request is predicted on its own, so that an error reaches only the request
+that caused it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from mlnb.errors import MlnbError
+
+Predict = Callable[[list[Any]], list[Any]]
+
+
+@dataclass
+class _Lane:
+    """The requests waiting for one version, and whether it is busy."""
+
+    waiting: list[tuple[list[Any], asyncio.Future[list[Any]]]] = field(default_factory=list)
+    busy: bool = False
+
+
+class Batcher:
+    """Groups the instances of concurrent requests that share a key."""
+
+    def __init__(self, max_instances: int) -> None:
+        self.max_instances = max(1, max_instances)
+        self._lanes: dict[Hashable, _Lane] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # held, so that none is collected while it runs
+        self.batches = 0
+        self.requests = 0
+
+    async def predict(self, key: Hashable, instances: list[Any], call: Predict) -> list[Any]:
+        """Predict ``instances`` with ``call``, together with whatever else
+        waits under ``key``."""
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        lane = self._lanes.setdefault(key, _Lane())
+        lane.waiting.append((instances, future))
+        if not lane.busy:
+            lane.busy = True
+            task = asyncio.create_task(self._drain(key, lane, call))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _drain(self, key: Hashable, lane: _Lane, call: Predict) -> None:
+        try:
+            while lane.waiting:
+                batch = self._take(lane)
+                await self._run(batch, call)
+        finally:
+            lane.busy = False
+            if not lane.waiting:
+                self._lanes.pop(key, None)
+
+    def _take(self, lane: _Lane) -> list[tuple[list[Any], asyncio.Future[list[Any]]]]:
+        batch = [lane.waiting.pop(0)]
+        count = len(batch[0][0])
+        while lane.waiting and count + len(lane.waiting[0][0]) <= self.max_instances:
+            count += len(lane.waiting[0][0])
+            batch.append(lane.waiting.pop(0))
+        return batch
+
+    async def _run(self, batch: list[tuple[list[Any], asyncio.Future[list[Any]]]], call: Predict) -> None:
+        self.batches += 1
+        self.requests += len(batch)
+        if len(batch) == 1:
+            await self._settle(batch[0], call)
+            return
+        combined = [instance for instances, _ in batch for instance in instances]
+        try:
+            predictions = await run_in_threadpool(call, combined)
+        except MlnbError:
+            for item in batch:  # find out whose instances the model rejected
+                await self._settle(item, call)
+            return
+        start = 0
+        for instances, future in batch:
+            if not future.done():
+                future.set_result(predictions[start : start + len(instances)])
+            start += len(instances)
+
+    async def _settle(self, item: tuple[list[Any], asyncio.Future[list[Any]]], call: Predict) -> None:
+        instances, future = item
+        try:
+            result = await run_in_threadpool(call, instances)
+        except Exception as e:  # handed to the request that owns it, whatever it is
+            if not future.done():
+                future.set_exception(e)
+            return
+        if not future.done():
+            future.set_result(result)
