@@ -4,24 +4,23 @@ and the JupyterLab extension are faces of."""
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mlnb.config import Settings
-from mlnb.errors import FailedPrecondition, MlnbError
-from mlnb.frameworks import AdapterRegistry, LoadOptions, Predictor
+from mlnb.errors import MlnbError
+from mlnb.frameworks import AdapterRegistry
 from mlnb.jobs import JobService
 from mlnb.jobs_api import JobsAPI
-from mlnb.prediction import PredictionLog, PredictorCache, decode_instances, predict_each, run_prediction
-from mlnb.records import ModelEvent, ModelRecord, OperationRecord, VersionRecord
+from mlnb.operations_api import OperationsAPI
+from mlnb.predict_api import PredictionAPI, _Logging
+from mlnb.prediction import PredictionLog, PredictorCache
+from mlnb.records import ModelEvent, ModelRecord, VersionRecord
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
-from mlnb.registry.models import now
 from mlnb.store import ArtifactStore, Database
 
 __all__ = ["Engine"]
@@ -29,31 +28,7 @@ __all__ = ["Engine"]
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class _Logging:
-    """Whether and how often a version's predictions are logged."""
-
-    rate: float = 0.0
-    console: bool = False
-
-    @classmethod
-    def of(cls, model: ModelRecord, version: VersionRecord) -> _Logging:
-        if not (model.online_prediction_logging or model.online_prediction_console_logging):
-            return cls()
-        config = version.request_logging_config or {}
-        rate = float(config.get("samplingPercentage", 1.0))
-        return cls(rate=min(max(rate, 0.0), 1.0), console=model.online_prediction_console_logging)
-
-    def sampled(self) -> bool:
-        return self.rate > 0.0 and (self.rate >= 1.0 or random.random() < self.rate)  # noqa: S311
-
-
-# lastUseTime is written at most this often per process: a write per
-# prediction would cost more than the prediction.
-_LAST_USE_FLUSH_S = 30.0
-
-
-class Engine(JobsAPI):
+class Engine(JobsAPI, OperationsAPI, PredictionAPI):
     """Models, versions, predictions and jobs on one store.
 
     Args:
@@ -222,85 +197,6 @@ class Engine(JobsAPI):
         self._forget(record.project, record.model)
         return record
 
-    def start_version_creation(
-        self,
-        model: str,
-        name: str,
-        origin: str | Path,
-        *,
-        project: str | None = None,
-        actor: str | None = None,
-        **fields: Any,
-    ) -> OperationRecord:
-        """Create a version as ML Engine's REST API does: the checks and the
-        CREATING record now, the copy and load in the background; the
-        returned operation is done when the version is READY or FAILED.
-        ``fields`` are ``create_version``'s keyword arguments.
-
-        Raises:
-            As ``create_version``, for what is checked at once.
-        """
-        project = project or self.project
-        who = self._actor(actor)
-        uris = tuple(str(p) for p in fields.pop("package_uris", ()) or ())
-        spec = VersionSpec(name=name, origin=str(origin), package_uris=uris, **fields)
-        record, spec = self._deployer.begin_version(project, model, spec, who)
-        operation = self._operations.start(project, "CREATE_VERSION", model, name)
-
-        def deploy() -> None:
-            try:
-                done = self._deployer.complete_version(record, spec, who)
-            except MlnbError as e:
-                self._operations.fail(operation, e)
-                return
-            self._forget(project, model)
-            if done.state == "READY":
-                self._operations.succeed(operation, done.to_api())
-            else:
-                self._operations.fail(operation, done.error_message or "Version creation failed")
-
-        threading.Thread(target=deploy, name=f"create-{model}-{name}", daemon=True).start()
-        return operation
-
-    def delete_version_operation(
-        self, model: str, name: str, *, project: str | None = None, actor: str | None = None
-    ) -> OperationRecord:
-        """``delete_version``, reported as a done operation (ML Engine's shape)."""
-        project = project or self.project
-        self.delete_version(model, name, project=project, actor=actor)
-        return self._operations.succeed(self._operations.start(project, "DELETE_VERSION", model, name), None)
-
-    def delete_model_operation(
-        self, name: str, *, project: str | None = None, actor: str | None = None
-    ) -> OperationRecord:
-        """``delete_model``, reported as a done operation (ML Engine's shape)."""
-        project = project or self.project
-        self.delete_model(name, project=project, actor=actor)
-        return self._operations.succeed(self._operations.start(project, "DELETE_MODEL", name), None)
-
-    def get_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
-        """An operation by its id (the last part of its name). Raises NotFound."""
-        return self._operations.get(project or self.project, operation_id)
-
-    def list_operations(self, *, project: str | None = None) -> list[OperationRecord]:
-        """The project's operations, oldest first."""
-        return self._operations.list_operations(project or self.project)
-
-    def cancel_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
-        """Operations cannot be cancelled here: a done one has nothing left to
-        stop, and a version being created is deleted once it is READY.
-
-        Raises:
-            FailedPrecondition: Always, saying which case applies.
-        """
-        operation = self.get_operation(operation_id, project=project)
-        if operation.done:
-            raise FailedPrecondition(f"Operation {operation_id!r} is already done")
-        raise FailedPrecondition(
-            f"Operation {operation_id!r} creates version {operation.version!r} and cannot be stopped; "
-            "delete the version once the operation is done"
-        )
-
     def get_version(self, model: str, name: str, *, project: str | None = None) -> VersionRecord:
         """A version. Raises NotFound, listing the model's versions."""
         return self._registry.get_version(project or self.project, model, name)
@@ -376,129 +272,6 @@ class Engine(JobsAPI):
         self._forget(project, model)
         self._deployer.delete_files(record)
 
-    # prediction
-
-    def predict(
-        self,
-        model: str,
-        instances: Any,
-        *,
-        version: str | None = None,
-        signature_name: str | None = None,
-        project: str | None = None,
-    ) -> list[Any]:
-        """Predict with a version (the model's default unless named).
-
-        ``instances`` follows ML Engine's rules; the answer has one JSON-ready
-        prediction per instance. The version stays loaded for later calls.
-
-        Raises:
-            InvalidArgument: An instance breaks the rules (the message names
-                its index and field), or the model rejected the batch.
-            NotFound: No such model or version.
-            FailedPrecondition: No default version, or the version is not READY.
-        """
-        record, predictor, logging_ = self._predictor(project or self.project, model, version)
-        kwargs = {"signature_name": signature_name} if signature_name else {}
-        if not logging_.sampled():
-            predictions = run_prediction(predictor, instances, **kwargs)
-        else:
-            try:
-                predictions = run_prediction(predictor, instances, **kwargs)
-            except MlnbError as e:
-                self._log_prediction(record, logging_, instances, error=e.message)
-                raise
-            self._log_prediction(record, logging_, instances, predictions)
-        self._note_use(record)
-        return predictions
-
-    def predict_each(
-        self,
-        model: str,
-        instances: Any,
-        *,
-        version: str | None = None,
-        signature_name: str | None = None,
-        project: str | None = None,
-    ) -> dict[str, Any]:
-        """Like ``predict``, but one bad instance does not fail the batch:
-        ``{"predictions": [...], "errors": [{"index", "field", "message"}]}``,
-        with ``None`` in place of each bad instance's prediction."""
-        record, predictor, logging_ = self._predictor(project or self.project, model, version)
-        kwargs = {"signature_name": signature_name} if signature_name else {}
-        answer = predict_each(predictor, instances, **kwargs)
-        if logging_.sampled():
-            self._log_prediction(record, logging_, instances, answer)
-        self._note_use(record)
-        return answer
-
-    def prediction_log(
-        self, model: str, *, limit: int = 100, project: str | None = None
-    ) -> list[dict[str, Any]]:
-        """The last requests and responses logged for a model with
-        ``online_prediction_logging``, oldest first."""
-        return self._prediction_log.read(project or self.project, model, limit)
-
-    def _log_prediction(
-        self,
-        record: VersionRecord,
-        logging_: _Logging,
-        instances: Any,
-        predictions: Any = None,
-        error: str | None = None,
-    ) -> None:
-        try:
-            self._prediction_log.write(
-                record.project, record.model, record.name, instances, predictions, error, logging_.console
-            )
-        except (OSError, TypeError) as e:
-            # Logging is bookkeeping: it must never fail a prediction.
-            log.warning("Could not log a prediction of %s: %s", record.resource_name, e)
-
-    def _predictor(
-        self, project: str, model: str, version: str | None
-    ) -> tuple[VersionRecord, Predictor, _Logging]:
-        record, logging_ = self._resolve(project, model, version)
-        predictor = self._predictors.get(
-            (record.resource_name, record.artifact_uri), lambda: self._deployer.load_predictor(record)
-        )
-        return record, predictor, logging_
-
-    def local_predict(
-        self,
-        model_dir: str | Path,
-        instances: Any,
-        *,
-        framework: str | None = None,
-        signature_name: str | None = None,
-    ) -> list[Any]:
-        """Predict from a local model folder without registering it, as
-        ``gcloud ml-engine local predict`` does.
-
-        Raises:
-            InvalidArgument: Bad instances, or an unknown framework.
-            FailedPrecondition: The folder holds no model mlnb can read.
-        """
-        path = Path(model_dir)
-        if not path.exists():
-            raise FailedPrecondition(f"The model folder {str(path)!r} does not exist")
-        adapter = self._adapters.get(framework) if framework else self._adapters.detect(path)
-        predictor = adapter.load(path, LoadOptions())
-        kwargs = {"signature_name": signature_name} if signature_name else {}
-        return run_prediction(predictor, instances, **kwargs)
-
-    def check_instances(self, instances: Any) -> None:
-        """Check instances against ML Engine's rules without predicting.
-
-        Raises:
-            InvalidArgument: Naming the instance index and field at fault.
-        """
-        decode_instances(instances)
-
-    def loaded_versions(self) -> int:
-        """How many versions this process keeps loaded for prediction."""
-        return len(self._predictors)
-
     def frameworks(self) -> list[str]:
         """Names of the framework adapters available, plugins included."""
         return self._adapters.names()
@@ -509,34 +282,6 @@ class Engine(JobsAPI):
         self._db.dispose()
 
     # internals
-
-    def _resolve(self, project: str, model: str, version: str | None) -> tuple[VersionRecord, _Logging]:
-        key = (project, model, version)
-        cached = self._resolved.get(key)
-        clock = time.monotonic()
-        if cached is not None and cached[0] > clock:
-            return cached[1], cached[2]
-        model_record = self._registry.get_model(project, model)
-        if version is None:
-            default = model_record.default_version
-            if default is None:
-                raise FailedPrecondition(
-                    f"Model {model!r} has no default version to predict with; create one: "
-                    f"mlnb versions create v1 --model {model} --origin MODEL_DIR"
-                )
-            record = default
-        else:
-            record = self._registry.get_version(project, model, version)
-        if record.state != "READY":
-            detail = f": {record.error_message}" if record.error_message else ""
-            raise FailedPrecondition(
-                f"Version {record.name!r} of model {model!r} is {record.state}{detail}; "
-                "only READY versions serve predictions"
-            )
-        logging_ = _Logging.of(model_record, record)
-        self._resolved[key] = (clock + self.settings.resolve_ttl_s, record, logging_)
-        self._flush_last_use()
-        return record, logging_
 
     def _forget(self, project: str, model: str) -> None:
         for key in [k for k in self._resolved if k[:2] == (project, model)]:
@@ -550,18 +295,3 @@ class Engine(JobsAPI):
             return self._registry.list_versions(project, model)
         except MlnbError:
             return []
-
-    def _note_use(self, record: VersionRecord) -> None:
-        self._last_use[(record.project, record.model, record.name)] = now()
-
-    def _flush_last_use(self, force: bool = False) -> None:
-        if not self._last_use or (not force and time.monotonic() - self._last_flush < _LAST_USE_FLUSH_S):
-            return
-        with self._lock:
-            pending, self._last_use = self._last_use, {}
-            self._last_flush = time.monotonic()
-        try:
-            self._registry.touch_versions(pending)
-        except MlnbError as e:
-            # Recording use is bookkeeping: it must never fail a prediction.
-            log.warning("Could not record lastUseTime: %s", e)

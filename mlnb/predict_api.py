@@ -1,0 +1,227 @@
+"""The Engine's online prediction: versions resolved (a model's default
+unless named), kept loaded, predicted with, their use recorded, and their
+requests logged when the model asks for it."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlnb.config import Settings
+from mlnb.errors import FailedPrecondition, MlnbError
+from mlnb.frameworks import AdapterRegistry, LoadOptions, Predictor
+from mlnb.prediction import PredictionLog, PredictorCache, decode_instances, predict_each, run_prediction
+from mlnb.records import ModelRecord, VersionRecord
+from mlnb.registry import ModelRegistry, VersionDeployer
+from mlnb.registry.models import now
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Logging:
+    """Whether and how often a version's predictions are logged."""
+
+    rate: float = 0.0
+    console: bool = False
+
+    @classmethod
+    def of(cls, model: ModelRecord, version: VersionRecord) -> _Logging:
+        if not (model.online_prediction_logging or model.online_prediction_console_logging):
+            return cls()
+        config = version.request_logging_config or {}
+        rate = float(config.get("samplingPercentage", 1.0))
+        return cls(rate=min(max(rate, 0.0), 1.0), console=model.online_prediction_console_logging)
+
+    def sampled(self) -> bool:
+        return self.rate > 0.0 and (self.rate >= 1.0 or random.random() < self.rate)  # noqa: S311
+
+
+# lastUseTime is written at most this often per process: a write per
+# prediction would cost more than the prediction.
+_LAST_USE_FLUSH_S = 30.0
+
+
+class PredictionAPI:
+    """Prediction methods of :class:`mlnb.Engine` (mixed into it)."""
+
+    settings: Settings
+    _registry: ModelRegistry
+    _deployer: VersionDeployer
+    _adapters: AdapterRegistry
+    _predictors: PredictorCache
+    _prediction_log: PredictionLog
+    _resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]]
+    _last_use: dict[tuple[str, str, str], datetime]
+    _last_flush: float
+    _lock: threading.Lock
+
+    def predict(
+        self,
+        model: str,
+        instances: Any,
+        *,
+        version: str | None = None,
+        signature_name: str | None = None,
+        project: str | None = None,
+    ) -> list[Any]:
+        """Predict with a version (the model's default unless named).
+
+        ``instances`` follows ML Engine's rules; the answer has one JSON-ready
+        prediction per instance. The version stays loaded for later calls.
+
+        Raises:
+            InvalidArgument: An instance breaks the rules (the message names
+                its index and field), or the model rejected the batch.
+            NotFound: No such model or version.
+            FailedPrecondition: No default version, or the version is not READY.
+        """
+        record, predictor, logging_ = self._predictor(project or self.settings.project, model, version)
+        kwargs = {"signature_name": signature_name} if signature_name else {}
+        if not logging_.sampled():
+            predictions = run_prediction(predictor, instances, **kwargs)
+        else:
+            try:
+                predictions = run_prediction(predictor, instances, **kwargs)
+            except MlnbError as e:
+                self._log_prediction(record, logging_, instances, error=e.message)
+                raise
+            self._log_prediction(record, logging_, instances, predictions)
+        self._note_use(record)
+        return predictions
+
+    def predict_each(
+        self,
+        model: str,
+        instances: Any,
+        *,
+        version: str | None = None,
+        signature_name: str | None = None,
+        project: str | None = None,
+    ) -> dict[str, Any]:
+        """Like ``predict``, but one bad instance does not fail the batch:
+        ``{"predictions": [...], "errors": [{"index", "field", "message"}]}``,
+        with ``None`` in place of each bad instance's prediction."""
+        record, predictor, logging_ = self._predictor(project or self.settings.project, model, version)
+        kwargs = {"signature_name": signature_name} if signature_name else {}
+        answer = predict_each(predictor, instances, **kwargs)
+        if logging_.sampled():
+            self._log_prediction(record, logging_, instances, answer)
+        self._note_use(record)
+        return answer
+
+    def prediction_log(
+        self, model: str, *, limit: int = 100, project: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The last requests and responses logged for a model with
+        ``online_prediction_logging``, oldest first."""
+        return self._prediction_log.read(project or self.settings.project, model, limit)
+
+    def _log_prediction(
+        self,
+        record: VersionRecord,
+        logging_: _Logging,
+        instances: Any,
+        predictions: Any = None,
+        error: str | None = None,
+    ) -> None:
+        try:
+            self._prediction_log.write(
+                record.project, record.model, record.name, instances, predictions, error, logging_.console
+            )
+        except (OSError, TypeError) as e:
+            # Logging is bookkeeping: it must never fail a prediction.
+            log.warning("Could not log a prediction of %s: %s", record.resource_name, e)
+
+    def _predictor(
+        self, project: str, model: str, version: str | None
+    ) -> tuple[VersionRecord, Predictor, _Logging]:
+        record, logging_ = self._resolve(project, model, version)
+        predictor = self._predictors.get(
+            (record.resource_name, record.artifact_uri), lambda: self._deployer.load_predictor(record)
+        )
+        return record, predictor, logging_
+
+    def local_predict(
+        self,
+        model_dir: str | Path,
+        instances: Any,
+        *,
+        framework: str | None = None,
+        signature_name: str | None = None,
+    ) -> list[Any]:
+        """Predict from a local model folder without registering it, as
+        ``gcloud ml-engine local predict`` does.
+
+        Raises:
+            InvalidArgument: Bad instances, or an unknown framework.
+            FailedPrecondition: The folder holds no model mlnb can read.
+        """
+        path = Path(model_dir)
+        if not path.exists():
+            raise FailedPrecondition(f"The model folder {str(path)!r} does not exist")
+        adapter = self._adapters.get(framework) if framework else self._adapters.detect(path)
+        predictor = adapter.load(path, LoadOptions())
+        kwargs = {"signature_name": signature_name} if signature_name else {}
+        return run_prediction(predictor, instances, **kwargs)
+
+    def check_instances(self, instances: Any) -> None:
+        """Check instances against ML Engine's rules without predicting.
+
+        Raises:
+            InvalidArgument: Naming the instance index and field at fault.
+        """
+        decode_instances(instances)
+
+    def loaded_versions(self) -> int:
+        """How many versions this process keeps loaded for prediction."""
+        return len(self._predictors)
+
+    def _resolve(self, project: str, model: str, version: str | None) -> tuple[VersionRecord, _Logging]:
+        key = (project, model, version)
+        cached = self._resolved.get(key)
+        clock = time.monotonic()
+        if cached is not None and cached[0] > clock:
+            return cached[1], cached[2]
+        model_record = self._registry.get_model(project, model)
+        if version is None:
+            default = model_record.default_version
+            if default is None:
+                raise FailedPrecondition(
+                    f"Model {model!r} has no default version to predict with; create one: "
+                    f"mlnb versions create v1 --model {model} --origin MODEL_DIR"
+                )
+            record = default
+        else:
+            record = self._registry.get_version(project, model, version)
+        if record.state != "READY":
+            detail = f": {record.error_message}" if record.error_message else ""
+            raise FailedPrecondition(
+                f"Version {record.name!r} of model {model!r} is {record.state}{detail}; "
+                "only READY versions serve predictions"
+            )
+        logging_ = _Logging.of(model_record, record)
+        self._resolved[key] = (clock + self.settings.resolve_ttl_s, record, logging_)
+        self._flush_last_use()
+        return record, logging_
+
+    def _note_use(self, record: VersionRecord) -> None:
+        self._last_use[(record.project, record.model, record.name)] = now()
+
+    def _flush_last_use(self, force: bool = False) -> None:
+        if not self._last_use or (not force and time.monotonic() - self._last_flush < _LAST_USE_FLUSH_S):
+            return
+        with self._lock:
+            pending, self._last_use = self._last_use, {}
+            self._last_flush = time.monotonic()
+        try:
+            self._registry.touch_versions(pending)
+        except MlnbError as e:
+            # Recording use is bookkeeping: it must never fail a prediction.
+            log.warning("Could not record lastUseTime: %s", e)
