@@ -73,10 +73,7 @@ async def models(request: Request) -> Response:
             project=project,
         )
         return json_response(record.to_api())
-    accept = matches_filter(request.query_params.get("filter"))
-    bodies = [m.to_api() for m in await call(engine.list_models, project=project)]
-    items, token = page(request, [b for b in bodies if accept(b)])
-    return json_response(_listing("models", items, token))
+    return _listed(request, "models", [m.to_api() for m in await call(engine.list_models, project=project)])
 
 
 async def model(request: Request) -> Response:
@@ -118,10 +115,8 @@ async def versions(request: Request) -> Response:
             engine.start_version_creation, model_name, name, origin, project=project, **fields
         )
         return json_response(operation.to_api())
-    accept = matches_filter(request.query_params.get("filter"))
-    bodies = [v.to_api() for v in await call(engine.list_versions, model_name, project=project)]
-    items, token = page(request, [b for b in bodies if accept(b)])
-    return json_response(_listing("versions", items, token))
+    records = await call(engine.list_versions, model_name, project=project)
+    return _listed(request, "versions", [v.to_api() for v in records])
 
 
 async def version(request: Request) -> Response:
@@ -215,9 +210,8 @@ def _per_instance(request: Request) -> bool:
 
 async def operations(request: Request) -> Response:
     engine, project = _engine(request), request.path_params["project"]
-    bodies = [o.to_api() for o in await call(engine.list_operations, project=project)]
-    items, token = page(request, [b for b in bodies if matches_filter(request.query_params.get("filter"))(b)])
-    return json_response(_listing("operations", items, token))
+    records = await call(engine.list_operations, project=project)
+    return _listed(request, "operations", [o.to_api() for o in records])
 
 
 async def operation(request: Request) -> Response:
@@ -245,10 +239,7 @@ async def jobs(request: Request) -> Response:
             engine.submit_training_job, job_id, training_input, labels=body.get("labels"), project=project
         )
         return json_response(record.to_api())
-    accept = matches_filter(request.query_params.get("filter"))
-    bodies = [j.to_api() for j in await call(engine.list_jobs, project=project)]
-    items, token = page(request, [b for b in bodies if accept(b)])
-    return json_response(_listing("jobs", items, token))
+    return _listed(request, "jobs", [j.to_api() for j in await call(engine.list_jobs, project=project)])
 
 
 async def job(request: Request) -> Response:
@@ -275,11 +266,14 @@ def _update_mask(request: Request, allowed: set[str]) -> set[str]:
     return mask
 
 
-def _listing(key: str, items: Any, token: str | None) -> dict[str, Any]:
-    body: dict[str, Any] = {key: list(items)}
+def _listed(request: Request, key: str, bodies: list[dict[str, Any]]) -> Response:
+    """One page of the resources that pass the request's filter."""
+    accept = matches_filter(request.query_params.get("filter"))
+    items, token = page(request, [b for b in bodies if accept(b)])
+    listing: dict[str, Any] = {key: list(items)}
     if token:
-        body["nextPageToken"] = token
-    return body
+        listing["nextPageToken"] = token
+    return json_response(listing)
 
 
 ROUTES = [
