@@ -183,7 +183,7 @@ class JobService:
             return None
         if job.runner_host == HOST and not process_alive(job.runner_pid, HOST_MODULE):
             return (
-                f"The job's runner process (pid {job.runner_pid}) died without ending the job "
+                f"The job host process (pid {job.runner_pid}) that ran the job died without ending it "
                 "(killed, or the machine restarted)"
             )
         silent = now() - job.heartbeat_time

@@ -256,7 +256,7 @@ def test_kill_9_of_the_runner_fails_the_job_within_the_bound(jobs: Engine, train
     started = time.monotonic()
     job = jobs.wait_job("kill_runner", timeout=30)
     assert time.monotonic() - started < jobs.settings.job_dead_after_s + 5
-    assert job.state == "FAILED" and "runner process" in (job.error_message or "")
+    assert job.state == "FAILED" and "The job host process" in (job.error_message or "")
     _wait_for(lambda: not process_alive(replica_pid), "the orphaned replica to be killed")
 
 
