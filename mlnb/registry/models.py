@@ -146,20 +146,14 @@ class ModelRegistry:
             NotFound: No such model.
             FailedPrecondition: ``etag`` is given and the model changed since.
         """
-        changes: dict[str, Any] = {}
-        if labels is not None:
-            changes["labels"] = validate_labels(labels)
-        if description is not None:
-            changes["description"] = description
+        requested = _requested_changes(description, labels)
         with self._write() as tx:
             model = self._require_model(tx, project, name)
             _check_etag(etag, model.etag, f"model {name!r}")
-            before = {"labels": model.labels, "description": model.description}
-            changes = {k: v for k, v in changes.items() if before[k] != v}
-            if not changes:
+            details = _effective_changes(model, requested)
+            if not details:
                 return model
-            tx.update_model(project, name, **changes)
-            details = {k: {"before": before[k], "after": v} for k, v in changes.items()}
+            tx.update_model(project, name, **{k: d["after"] for k, d in details.items()})
             tx.append_event(ModelEvent(project, name, now(), actor, "MODEL_UPDATED", None, details))
             return self._require_model(tx, project, name)
 
@@ -287,20 +281,14 @@ class ModelRegistry:
             NotFound: No such version.
             FailedPrecondition: ``etag`` is given and the version changed since.
         """
-        changes: dict[str, Any] = {}
-        if labels is not None:
-            changes["labels"] = validate_labels(labels)
-        if description is not None:
-            changes["description"] = description
+        requested = _requested_changes(description, labels)
         with self._write() as tx:
             version = self._require_version(tx, project, model, name)
             _check_etag(etag, version.etag, f"version {name!r}")
-            before = {"labels": version.labels, "description": version.description}
-            changes = {k: v for k, v in changes.items() if before[k] != v}
-            if not changes:
+            details = _effective_changes(version, requested)
+            if not details:
                 return version
-            tx.update_version(project, model, name, **changes)
-            details = {k: {"before": before[k], "after": v} for k, v in changes.items()}
+            tx.update_version(project, model, name, **{k: d["after"] for k, d in details.items()})
             tx.append_event(ModelEvent(project, model, now(), actor, "VERSION_UPDATED", name, details))
             return self._require_version(tx, project, model, name)
 
@@ -412,6 +400,26 @@ class ModelRegistry:
                 f"List them with: mlnb versions list --model {model}"
             )
         return version
+
+
+def _requested_changes(description: str | None, labels: Mapping[str, str] | None) -> dict[str, Any]:
+    """The fields an update asks to set (``None`` leaves a field), labels checked."""
+    changes: dict[str, Any] = {}
+    if labels is not None:
+        changes["labels"] = validate_labels(labels)
+    if description is not None:
+        changes["description"] = description
+    return changes
+
+
+def _effective_changes(current: ModelRecord | VersionRecord, requested: dict[str, Any]) -> dict[str, Any]:
+    """``{field: {"before": ..., "after": ...}}`` for the requested fields that
+    differ from the current record: what the update writes and the history keeps."""
+    return {
+        key: {"before": getattr(current, key), "after": value}
+        for key, value in requested.items()
+        if getattr(current, key) != value
+    }
 
 
 def _check_etag(given: str | None, current: str, what: str) -> None:
