@@ -71,7 +71,7 @@ class JobsAPI:
         flags = {
             "pythonModule": module_name,
             "scaleTier": scale_tier,
-            "jobDir": str(_absolute(job_dir)) if job_dir is not None else None,
+            "jobDir": str(job_dir) if job_dir is not None else None,
             "args": [str(a) for a in args] if args is not None else None,
         }
         spec.update({k: v for k, v in flags.items() if v is not None})
