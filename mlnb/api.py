@@ -51,10 +51,13 @@ class Engine(JobsAPI, OperationsAPI, PredictionAPI):
         self._registry = ModelRegistry(self._db, self.settings.model_quota, self.settings.version_quota)
         trusted = tuple(t.strip() for t in self.settings.skops_trusted_types.split(",") if t.strip())
         self._deployer = VersionDeployer(self._registry, self._artifacts, self._adapters, trusted)
-        self._predictors = PredictorCache(self.settings.predictor_cache_size)
+        self._predictors = PredictorCache(
+            self.settings.predictor_cache_size, self.settings.predictor_cache_mb * 1024 * 1024
+        )
         self._jobs = JobService(self._db, self.settings.job_dead_after_s)
         self._operations = OperationService(self._db)
         self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]] = {}
+        self._refreshing: set[tuple[str, str, str | None]] = set()
         self._prediction_log = PredictionLog(home / "prediction-logs")
         self._last_use: dict[tuple[str, str, str], datetime] = {}
         self._last_flush = time.monotonic()
@@ -161,6 +164,7 @@ class Engine(JobsAPI, OperationsAPI, PredictionAPI):
         auto_scaling: dict[str, Any] | None = None,
         machine_type: str | None = None,
         request_logging_config: dict[str, Any] | None = None,
+        batching: dict[str, Any] | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> VersionRecord:
@@ -171,6 +175,11 @@ class Engine(JobsAPI, OperationsAPI, PredictionAPI):
         the framework is detected when not given. The version comes back
         READY (the model's first becomes its default), or FAILED with
         ``error_message`` saying why.
+
+        ``manual_scaling={"nodes": n}`` or ``auto_scaling={"minNodes": n}``
+        keeps the version loaded in the first ``n`` worker processes of a
+        server; ``batching={"maxBatchSize": b, "maxWaitMs": w}`` sets how a
+        server groups concurrent requests to it (an mlnb extension).
 
         Raises:
             InvalidArgument: A bad name, labels, framework or origin.
@@ -192,6 +201,7 @@ class Engine(JobsAPI, OperationsAPI, PredictionAPI):
             auto_scaling=auto_scaling,
             machine_type=machine_type,
             request_logging_config=request_logging_config,
+            batching=batching,
         )
         record = self._deployer.create_version(project or self.project, model, spec, self._actor(actor))
         self._forget(record.project, record.model)

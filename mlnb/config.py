@@ -42,6 +42,11 @@ class Settings:
         busy_timeout_s: How long a SQLite writer waits for another one.
         predictor_cache_size: Loaded versions kept warm per process, least
             recently used unloaded first (``MLNB_PREDICTOR_CACHE_SIZE``).
+        predictor_cache_mb: The most megabytes of model files a process
+            keeps loaded (their size on disk stands for their memory);
+            beyond it the least recently used versions are unloaded, except
+            those a version's scaling keeps loaded (``MLNB_PREDICTOR_CACHE_MB``,
+            0 for no bound).
         resolve_ttl_s: How long a process trusts what it read about a model's
             default version before it reads again
             (``MLNB_RESOLVE_TTL_S``); changes made through the same Engine
@@ -83,6 +88,7 @@ class Settings:
     actor: str = "unknown"
     busy_timeout_s: float = 30.0
     predictor_cache_size: int = 16
+    predictor_cache_mb: int = 4096
     resolve_ttl_s: float = 1.0
     skops_trusted_types: str = ""
     max_running_jobs: int = 0

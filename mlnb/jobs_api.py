@@ -209,6 +209,23 @@ class JobsAPI:
             jobs = [j for j in jobs if all(j.labels.get(k) == v for k, v in labels.items())]
         return list(reversed(jobs))
 
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        labels: Mapping[str, str],
+        etag: str | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        """Replace a job's labels (``jobs.patch`` with ``updateMask=labels``).
+
+        Raises:
+            NotFound: No such job.
+            InvalidArgument: The labels break the label rules.
+            FailedPrecondition: ``etag`` is given and the job changed since.
+        """
+        return self._jobs.update_labels(project or self.project, job_id, dict(labels), etag)
+
     def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
         """Cancel a job: QUEUED ends CANCELLED at once, a started job goes to
         CANCELLING, its processes get SIGTERM then SIGKILL, and it ends CANCELLED.

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlnb.config import Settings
-from mlnb.errors import FailedPrecondition, MlnbError
+from mlnb.errors import MlnbError
 from mlnb.records import OperationRecord
-from mlnb.registry import OperationService, VersionDeployer, VersionSpec
+from mlnb.registry import CANCELLED_MESSAGE, OperationService, VersionDeployer, VersionSpec
 
 
 class OperationsAPI:
@@ -58,13 +58,17 @@ class OperationsAPI:
 
         def deploy() -> None:
             try:
-                done = self._deployer.complete_version(record, spec, who)
+                done = self._deployer.complete_version(
+                    record, spec, who, cancelled=lambda: self._operations.cancel_requested(operation)
+                )
             except MlnbError as e:
                 self._operations.fail(operation, e)
                 return
             self._forget(project, model)
             if done.state == "READY":
                 self._operations.succeed(operation, done.to_api())
+            elif done.error_message == CANCELLED_MESSAGE:
+                self._operations.cancel(operation, CANCELLED_MESSAGE)
             else:
                 self._operations.fail(operation, done.error_message or "Version creation failed")
 
@@ -96,16 +100,13 @@ class OperationsAPI:
         return self._operations.list_operations(project or self.settings.project)
 
     def cancel_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
-        """Operations cannot be cancelled here: a done one has nothing left to
-        stop, and a version being created is deleted once it is READY.
+        """Ask a running operation to stop. A version creation stops at its
+        next step (after the copy, after the load): the version ends FAILED
+        as cancelled and the operation done with the error code CANCELLED.
+        If the work finishes first, the operation ends as it would have.
 
         Raises:
-            FailedPrecondition: Always, saying which case applies.
+            NotFound: No such operation.
+            FailedPrecondition: The operation is already done.
         """
-        operation = self.get_operation(operation_id, project=project)
-        if operation.done:
-            raise FailedPrecondition(f"Operation {operation_id!r} is already done")
-        raise FailedPrecondition(
-            f"Operation {operation_id!r} creates version {operation.version!r} and cannot be stopped; "
-            "delete the version once the operation is done"
-        )
+        return self._operations.request_cancel(project or self.settings.project, operation_id)

@@ -8,6 +8,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.frameworks import AdapterRegistry, LoadOptions, Predictor
 from mlnb.prediction import PredictionLog, PredictorCache, decode_instances, predict_each, run_prediction
 from mlnb.records import ModelRecord, VersionRecord
-from mlnb.registry import ModelRegistry, VersionDeployer
+from mlnb.registry import ModelRegistry, VersionDeployer, nodes_kept_loaded
 from mlnb.registry.models import now
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class PredictionAPI:
     _predictors: PredictorCache
     _prediction_log: PredictionLog
     _resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]]
+    _refreshing: set[tuple[str, str, str | None]]
     _last_use: dict[tuple[str, str, str], datetime]
     _last_flush: float
     _lock: threading.Lock
@@ -143,10 +145,57 @@ class PredictionAPI:
         self, project: str, model: str, version: str | None
     ) -> tuple[VersionRecord, Predictor, _Logging]:
         record, logging_ = self._resolve(project, model, version)
-        predictor = self._predictors.get(
-            (record.resource_name, record.artifact_uri), lambda: self._deployer.load_predictor(record)
+        return record, self._loaded(record), logging_
+
+    def _loaded(self, record: VersionRecord) -> Predictor:
+        return self._predictors.get(
+            (record.resource_name, record.artifact_uri),
+            lambda: self._deployer.load_predictor(record),
+            lambda: self._deployer.stored_bytes(record),
         )
-        return record, predictor, logging_
+
+    def serving_version(
+        self, model: str, version: str | None = None, *, project: str | None = None
+    ) -> VersionRecord:
+        """The version that predictions for ``model`` (and ``version``, or the
+        default) go to now, as this process sees it.
+
+        Raises:
+            NotFound: No such model or version.
+            FailedPrecondition: No default version, or the version is not READY.
+        """
+        return self._resolve(project or self.settings.project, model, version)[0]
+
+    def known_serving_version(
+        self, model: str, version: str | None = None, *, project: str | None = None
+    ) -> VersionRecord | None:
+        """``serving_version`` when this process knows it without reading the
+        database (what an event loop may call), else ``None``."""
+        key = (project or self.settings.project, model, version)
+        if key not in self._resolved:
+            return None
+        return self._resolve(*key)[0]
+
+    def keep_loaded(self, worker: int) -> list[str]:
+        """Load, and keep from being unloaded, every READY version whose
+        scaling (manualScaling.nodes or autoScaling.minNodes) asks for more
+        than ``worker`` worker processes; unpin the others. Returns the
+        resource names kept. A server's worker ``i`` calls this every few
+        seconds."""
+        kept: set[Hashable] = set()
+        names = []
+        for record in self._registry.ready_versions():
+            if nodes_kept_loaded(record) <= worker:
+                continue
+            try:
+                self._loaded(record)
+            except Exception as e:  # the model's own loading code can raise anything
+                log.warning("Could not keep %s loaded: %s", record.resource_name, e)
+                continue
+            kept.add((record.resource_name, record.artifact_uri))
+            names.append(record.resource_name)
+        self._predictors.pin(kept)
+        return names
 
     def local_predict(
         self,
@@ -184,11 +233,38 @@ class PredictionAPI:
         return len(self._predictors)
 
     def _resolve(self, project: str, model: str, version: str | None) -> tuple[VersionRecord, _Logging]:
+        """The version to predict with and its logging, read at most once a
+        TTL. Past the TTL the version known so far keeps serving while a
+        background thread reads again and loads a changed version (a new
+        default) before it takes traffic."""
         key = (project, model, version)
         cached = self._resolved.get(key)
-        clock = time.monotonic()
-        if cached is not None and cached[0] > clock:
+        if cached is not None:
+            if cached[0] <= time.monotonic():
+                self._refresh_soon(key, cached[1])
             return cached[1], cached[2]
+        return self._read_version(key)
+
+    def _refresh_soon(self, key: tuple[str, str, str | None], known: VersionRecord) -> None:
+        with self._lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+
+        def refresh() -> None:
+            try:
+                self._read_version(key, known)
+            except MlnbError:
+                self._resolved.pop(key, None)  # the next request reads again and meets the error itself
+            finally:
+                self._refreshing.discard(key)
+
+        threading.Thread(target=refresh, name=f"resolve-{key[1]}", daemon=True).start()
+
+    def _read_version(
+        self, key: tuple[str, str, str | None], known: VersionRecord | None = None
+    ) -> tuple[VersionRecord, _Logging]:
+        project, model, version = key
         model_record = self._registry.get_model(project, model)
         if version is None:
             default = model_record.default_version
@@ -207,7 +283,17 @@ class PredictionAPI:
                 "only READY versions serve predictions"
             )
         logging_ = _Logging.of(model_record, record)
-        self._resolved[key] = (clock + self.settings.resolve_ttl_s, record, logging_)
+        changed = known is None or (known.resource_name, known.artifact_uri) != (
+            record.resource_name,
+            record.artifact_uri,
+        )
+        if known is not None and changed:
+            try:
+                self._loaded(record)  # loaded before it takes traffic
+            except Exception as e:  # the model's own loading code can raise anything
+                log.warning("Could not load %s ahead of its traffic: %s", record.resource_name, e)
+        if self.settings.resolve_ttl_s > 0:
+            self._resolved[key] = (time.monotonic() + self.settings.resolve_ttl_s, record, logging_)
         self._flush_last_use()
         return record, logging_
 

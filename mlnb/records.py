@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mlnb.errors import FailedPrecondition
+
 __all__ = [
     "JobRecord",
     "ModelEvent",
     "ModelRecord",
     "OperationRecord",
     "VersionRecord",
+    "check_etag",
     "format_time",
     "job_resource",
     "make_etag",
@@ -47,6 +50,18 @@ def format_time(value: datetime | None) -> str | None:
 def make_etag(revision: int) -> str:
     """An opaque etag for a revision counter, base64 like ML Engine's."""
     return base64.b64encode(f"r{revision}".encode()).decode()
+
+
+def check_etag(given: str | None, current: str, what: str) -> None:
+    """Refuse a change made against an older read of a resource.
+
+    Raises:
+        FailedPrecondition: ``given`` is set and differs from ``current``.
+    """
+    if given is not None and given != current:
+        raise FailedPrecondition(
+            f"The {what} changed since it was read (etag {given!r}, now {current!r}); read it again and retry"
+        )
 
 
 def _drop_empty(body: dict[str, Any]) -> dict[str, Any]:
@@ -82,11 +97,20 @@ class VersionRecord:
     files: dict[str, str] = field(default_factory=dict)
     packages: tuple[dict[str, Any], ...] = ()
     request_logging_config: dict[str, Any] | None = None
+    batching: dict[str, Any] | None = None
 
     @property
     def resource_name(self) -> str:
         """The full resource name, ``projects/p/models/m/versions/v``."""
         return version_resource(self.project, self.model, self.name)
+
+    def batch_settings(self, default_max_batch_size: int) -> tuple[int, float]:
+        """How a server batches this version's concurrent requests: the most
+        instances in one model call, and the seconds a batch may wait for
+        more (``batching.maxBatchSize`` and ``batching.maxWaitMs``)."""
+        batching = self.batching or {}
+        size = int(batching.get("maxBatchSize") or default_max_batch_size)
+        return size, float(batching.get("maxWaitMs") or 0.0) / 1000.0
 
     def to_api(self) -> dict[str, Any]:
         """The ``Version`` JSON of ``ml.v1.json``."""
@@ -110,6 +134,7 @@ class VersionRecord:
                 "machineType": self.machine_type,
                 "labels": dict(self.labels),
                 "requestLoggingConfig": self.request_logging_config,
+                "batching": self.batching,
                 "etag": self.etag,
             }
         )
@@ -283,6 +308,7 @@ class OperationRecord:
     error: dict[str, Any] | None = None
     response: dict[str, Any] | None = None
     end_time: datetime | None = None
+    cancel_requested: bool = False
 
     @property
     def resource_name(self) -> str:
@@ -298,6 +324,7 @@ class OperationRecord:
                 "startTime": format_time(self.create_time),
                 "endTime": format_time(self.end_time),
                 "operationType": self.operation_type,
+                "isCancellationRequested": self.cancel_requested or None,
                 "modelName": model_resource(self.project, self.model) if self.model else None,
                 "version": {"name": version_resource(self.project, self.model, self.version)}
                 if self.model and self.version

@@ -1,4 +1,4 @@
-"""``mlnb jobs ...``: submit training, describe, list, cancel, stream-logs, wait."""
+"""``mlnb jobs ...``: submit training, describe, list, update, cancel, stream-logs, wait."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 import yaml
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import emit, parse_labels
+from mlnb.cli.output import emit, merged_labels, parse_labels
 from mlnb.errors import InvalidArgument
 
 JOB_COLUMNS = (("JOB_ID", "jobId"), ("STATUS", "state"), ("CREATED", "createTime"))
@@ -212,6 +212,28 @@ def list_jobs(state: CliState, filters: tuple[str, ...], limit: int | None) -> N
             )
     records = state.engine.list_jobs(states=states or None, labels=labels or None)
     emit([r.to_api() for r in records[:limit]], state.format, JOB_COLUMNS)
+
+
+@jobs.command("update")
+@click.argument("job")
+@click.option("--update-labels", help="KEY=VALUE,... labels to add or change.")
+@click.option("--remove-labels", help="KEY,... labels to remove.")
+@click.option("--clear-labels", is_flag=True, help="Remove every label.")
+@common_options
+@pass_state
+def update_job(
+    state: CliState, job: str, update_labels: str | None, remove_labels: str | None, clear_labels: bool
+) -> None:
+    """Change a job's labels."""
+    current = state.engine.get_job(job)
+    labels = merged_labels(dict(current.labels), update_labels, remove_labels, clear_labels)
+    if labels is None:
+        raise click.UsageError("Say what to change: --update-labels, --remove-labels or --clear-labels")
+    record = state.engine.update_job(job, labels=labels, etag=current.etag)
+    if state.format == "table":
+        click.echo(f"Updated job [{record.job_id}].")
+    else:
+        emit(record.to_api(), state.format)
 
 
 @jobs.command("cancel")

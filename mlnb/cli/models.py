@@ -8,7 +8,7 @@ from datetime import datetime
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import emit, parse_labels
+from mlnb.cli.output import emit, merged_labels, parse_labels
 from mlnb.errors import InvalidArgument
 
 MODEL_COLUMNS = (("NAME", "name"), ("DEFAULT_VERSION_NAME", "defaultVersionName"))
@@ -158,19 +158,6 @@ def prediction_log(state: CliState, model: str, limit: int) -> None:
         emit(rows, "table", columns)
     else:
         emit(entries, state.format)
-
-
-def merged_labels(
-    current: dict[str, str], update: str | None, remove: str | None, clear: bool
-) -> dict[str, str] | None:
-    """gcloud's label flags applied to the current labels (``None``: unchanged)."""
-    if not (update or remove or clear):
-        return None
-    labels = {} if clear else dict(current)
-    labels.update(parse_labels(update))
-    for key in (remove or "").split(","):
-        labels.pop(key.strip(), None)
-    return labels
 
 
 def parse_time(text: str) -> datetime:

@@ -58,6 +58,19 @@ def parse_labels(text: str | None) -> dict[str, str]:
     return labels
 
 
+def merged_labels(
+    current: dict[str, str], update: str | None, remove: str | None, clear: bool
+) -> dict[str, str] | None:
+    """gcloud's label flags applied to the current labels (``None``: unchanged)."""
+    if not (update or remove or clear):
+        return None
+    labels = {} if clear else dict(current)
+    labels.update(parse_labels(update))
+    for key in (remove or "").split(","):
+        labels.pop(key.strip(), None)
+    return labels
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -5,8 +5,7 @@ from __future__ import annotations
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.models import merged_labels
-from mlnb.cli.output import emit, parse_labels
+from mlnb.cli.output import emit, merged_labels, parse_labels
 
 VERSION_COLUMNS = (
     ("NAME", "shortName"),
@@ -35,6 +34,21 @@ def versions() -> None:
 @click.option("--prediction-class", help="module.Class of a custom prediction routine.")
 @click.option("--package-uris", help="Comma-separated packages holding the prediction class.")
 @click.option("--machine-type", help="Recorded as machineType.")
+@click.option(
+    "--min-nodes",
+    type=click.IntRange(min=0),
+    help="autoScaling.minNodes: how many worker processes of a server keep the version loaded.",
+)
+@click.option(
+    "--max-batch-size",
+    type=click.IntRange(min=1),
+    help="The most instances a server predicts in one model call for this version.",
+)
+@click.option(
+    "--max-batch-wait-ms",
+    type=click.FloatRange(min=0),
+    help="How long a request may wait for others to share its model call (default 0).",
+)
 @common_options
 @pass_state
 def create_version(
@@ -50,8 +64,16 @@ def create_version(
     prediction_class: str | None,
     package_uris: str | None,
     machine_type: str | None,
+    min_nodes: int | None,
+    max_batch_size: int | None,
+    max_batch_wait_ms: float | None,
 ) -> None:
     """Create a version from model files, and load it once to check it."""
+    batching: dict[str, float] = {}
+    if max_batch_size is not None:
+        batching["maxBatchSize"] = max_batch_size
+    if max_batch_wait_ms is not None:
+        batching["maxWaitMs"] = max_batch_wait_ms
     if state.format == "table":
         click.echo(f"Creating version [{version}] of model [{model}] from {origin} ...", err=True)
     record = state.engine.create_version(
@@ -66,6 +88,8 @@ def create_version(
         prediction_class=prediction_class,
         package_uris=[p for p in (package_uris or "").split(",") if p],
         machine_type=machine_type,
+        auto_scaling={"minNodes": min_nodes} if min_nodes is not None else None,
+        batching=batching or None,
     )
     if state.format != "table":
         emit(record.to_api(), state.format)

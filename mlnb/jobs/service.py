@@ -16,7 +16,7 @@ from mlnb.jobs.paths import HOST_MODULE
 from mlnb.jobs.processes import kill_session, process_alive
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
 from mlnb.naming import validate_labels, validate_name
-from mlnb.records import JobRecord
+from mlnb.records import JobRecord, check_etag
 from mlnb.store import Database, JobsTx
 
 HOST = socket.gethostname()
@@ -125,6 +125,24 @@ class JobService:
             if tx.count_jobs([s.value for s in ACTIVE]) >= limit:
                 return None
             return tx.update_job(project, job_id, state=JobState.PREPARING.value)
+
+    def update_labels(
+        self, project: str, job_id: str, labels: dict[str, str], etag: str | None = None
+    ) -> JobRecord:
+        """Replace a job's labels, the one thing ML Engine lets change on a job.
+
+        Raises:
+            NotFound: No such job.
+            InvalidArgument: The labels break the label rules.
+            FailedPrecondition: ``etag`` is given and the job changed since.
+        """
+        clean = validate_labels(labels)
+        with self._write() as tx:
+            job = self._require(tx, project, job_id)
+            check_etag(etag, job.etag, f"job {job_id!r}")
+            if dict(job.labels) == clean:
+                return job
+            return tx.update_job(project, job_id, labels=clean)
 
     def update_input(self, project: str, job_id: str, **inputs: Any) -> JobRecord:
         """Complete a job's input after submission (staged package URIs)."""

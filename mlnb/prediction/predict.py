@@ -66,27 +66,55 @@ def predict_decoded(predictor: Predictor, batch: DecodedInstances, **kwargs: Any
 
 
 class PredictorCache:
-    """Loaded predictors by key, least recently used dropped past ``size``."""
+    """Loaded predictors by key. Past ``size`` entries or ``max_bytes`` of
+    weight (0: no bound), the least recently used are dropped first; pinned
+    keys and the entry just loaded are never dropped."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = 0) -> None:
         self.size = max(1, size)
-        self._items: OrderedDict[Hashable, Predictor] = OrderedDict()
+        self.max_bytes = max(0, max_bytes)
+        self._items: OrderedDict[Hashable, tuple[Predictor, int]] = OrderedDict()
+        self._pinned: frozenset[Hashable] = frozenset()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, load: Callable[[], Predictor]) -> Predictor:
-        """The cached predictor for ``key``, loaded with ``load`` if absent."""
+    def get(
+        self, key: Hashable, load: Callable[[], Predictor], weigh: Callable[[], int] | None = None
+    ) -> Predictor:
+        """The cached predictor for ``key``, loaded with ``load`` if absent
+        and then weighed with ``weigh`` (bytes)."""
         with self._lock:
-            predictor = self._items.get(key)
-            if predictor is not None:
+            entry = self._items.get(key)
+            if entry is not None:
                 self._items.move_to_end(key)
-                return predictor
+                return entry[0]
         predictor = load()
+        weight = weigh() if weigh is not None else 0
         with self._lock:
-            self._items[key] = predictor
+            self._items[key] = (predictor, weight)
             self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._evict(keep=key)
         return predictor
+
+    def pin(self, keys: set[Hashable]) -> None:
+        """Keep exactly these keys (when loaded) from being dropped."""
+        with self._lock:
+            self._pinned = frozenset(keys)
+
+    def _evict(self, keep: Hashable) -> None:
+        while len(self._items) > self.size or (self.max_bytes and self.loaded_bytes() > self.max_bytes):
+            victim = next((k for k in self._items if k != keep and k not in self._pinned), None)
+            if victim is None:
+                return  # everything left is pinned or just loaded: over the bound, but serving
+            del self._items[victim]
+
+    def loaded_bytes(self) -> int:
+        """The summed weight of the loaded predictors."""
+        return sum(weight for _, weight in self._items.values())
+
+    def keys(self) -> list[Hashable]:
+        """The loaded keys, least recently used first."""
+        with self._lock:
+            return list(self._items)
 
     def discard(self, match: Callable[[Hashable], bool]) -> None:
         """Drop every entry whose key matches."""

@@ -8,15 +8,18 @@ from mlnb.naming import (
     validate_labels,
     validate_name,
 )
-from mlnb.registry.deploy import VersionDeployer
+from mlnb.registry.deploy import CANCELLED_MESSAGE, VersionDeployer
 from mlnb.registry.models import ModelRegistry, VersionSpec
 from mlnb.registry.operations import OperationService
+from mlnb.registry.serving import nodes_kept_loaded
 
 __all__ = [
+    "CANCELLED_MESSAGE",
     "ModelRegistry",
     "OperationService",
     "VersionDeployer",
     "VersionSpec",
+    "nodes_kept_loaded",
     "parse_resource",
     "validate_labels",
     "validate_name",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from mlnb.errors import InvalidArgument, MlnbError
@@ -18,9 +19,12 @@ from mlnb.frameworks import (
 )
 from mlnb.records import VersionRecord
 from mlnb.registry.models import ModelRegistry, VersionSpec
+from mlnb.registry.serving import check_batching, check_scaling
 from mlnb.store import ArtifactStore, StoredTree, uri_exists
 
-__all__ = ["VersionDeployer"]
+__all__ = ["CANCELLED_MESSAGE", "VersionDeployer"]
+
+CANCELLED_MESSAGE = "Version creation was cancelled"
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +72,19 @@ class VersionDeployer:
         spec = self._checked(spec)
         return self.registry.reserve_version(project, model, spec, actor), spec
 
-    def complete_version(self, record: VersionRecord, spec: VersionSpec, actor: str) -> VersionRecord:
-        """Copy, detect and load a CREATING version; it ends READY or FAILED."""
+    def complete_version(
+        self,
+        record: VersionRecord,
+        spec: VersionSpec,
+        actor: str,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> VersionRecord:
+        """Copy, detect and load a CREATING version; it ends READY or FAILED.
+
+        ``cancelled`` is asked between the steps (after the copy, after the
+        load): when it says yes the version ends FAILED as cancelled, its
+        files removed.
+        """
         project, model = record.project, record.model
         stored: list[StoredTree] = []
         try:
@@ -78,6 +93,8 @@ class VersionDeployer:
             stored.append(tree)
             packages = [self.artifacts.import_tree(uri, f"{prefix}/packages") for uri in spec.package_uris]
             stored.extend(packages)
+            if cancelled():
+                return self._fail(record, actor, stored, CANCELLED_MESSAGE)
             adapter = self._adapter(spec, self.artifacts.local_dir(tree.uri, tree.files))
             candidate = dataclasses.replace(
                 record,
@@ -87,6 +104,8 @@ class VersionDeployer:
                 packages=tuple({"uri": p.uri, "files": p.files} for p in packages),
             )
             self.load_predictor(candidate)
+            if cancelled():
+                return self._fail(record, actor, stored, CANCELLED_MESSAGE)
         except (ModelLoadError, MlnbError) as e:
             return self._fail(record, actor, stored, _message(e))
         except Exception as e:  # the model's own loading code can raise anything
@@ -121,6 +140,8 @@ class VersionDeployer:
             framework = self.adapters.get(framework).name
         else:
             framework = None
+        check_scaling(spec.manual_scaling, spec.auto_scaling)
+        check_batching(spec.batching)
         if not spec.origin:
             raise InvalidArgument("A version needs an origin (deploymentUri): the folder of model files")
         for uri in (spec.origin, *spec.package_uris):
@@ -153,6 +174,12 @@ class VersionDeployer:
             skops_trusted_types=self.skops_trusted_types,
         )
         return self.adapters.get(version.framework).load(local, options)
+
+    def stored_bytes(self, version: VersionRecord) -> int:
+        """The size of a loaded version's files: the measure of its memory
+        that bounds how many versions stay loaded."""
+        trees = [(version.artifact_uri, version.files), *((p["uri"], p["files"]) for p in version.packages)]
+        return sum(self.artifacts.tree_bytes(uri, files) for uri, files in trees if uri)
 
     def delete_files(self, version: VersionRecord) -> None:
         """Remove a deleted version's stored files."""

@@ -17,7 +17,7 @@ from mlnb.errors import (
     ResourceExhausted,
 )
 from mlnb.naming import validate_labels, validate_name
-from mlnb.records import ModelEvent, ModelRecord, VersionRecord
+from mlnb.records import ModelEvent, ModelRecord, VersionRecord, check_etag
 from mlnb.store import Database, RegistryTx
 
 __all__ = ["ModelRegistry", "VersionSpec", "now"]
@@ -46,6 +46,7 @@ class VersionSpec:
     auto_scaling: dict[str, Any] | None = None
     machine_type: str | None = None
     request_logging_config: dict[str, Any] | None = None
+    batching: dict[str, Any] | None = None
 
 
 class ModelRegistry:
@@ -149,7 +150,7 @@ class ModelRegistry:
         requested = _requested_changes(description, labels)
         with self._write() as tx:
             model = self._require_model(tx, project, name)
-            _check_etag(etag, model.etag, f"model {name!r}")
+            check_etag(etag, model.etag, f"model {name!r}")
             details = _effective_changes(model, requested)
             if not details:
                 return model
@@ -216,6 +217,7 @@ class ModelRegistry:
                 auto_scaling=spec.auto_scaling,
                 machine_type=spec.machine_type,
                 request_logging_config=spec.request_logging_config,
+                batching=spec.batching,
             )
             tx.insert_version(record)
             return self._require_version(tx, project, model, spec.name)
@@ -245,6 +247,11 @@ class ModelRegistry:
             if self._require_model(tx, project, model).default_version is None:
                 self._move_default(tx, project, model, name, None, actor)
             return self._require_version(tx, project, model, name)
+
+    def ready_versions(self) -> list[VersionRecord]:
+        """Every READY version of every project (what servers may keep loaded)."""
+        with self._read() as tx:
+            return tx.list_ready_versions()
 
     def get_version(self, project: str, model: str, name: str) -> VersionRecord:
         """A version.
@@ -284,7 +291,7 @@ class ModelRegistry:
         requested = _requested_changes(description, labels)
         with self._write() as tx:
             version = self._require_version(tx, project, model, name)
-            _check_etag(etag, version.etag, f"version {name!r}")
+            check_etag(etag, version.etag, f"version {name!r}")
             details = _effective_changes(version, requested)
             if not details:
                 return version
@@ -420,10 +427,3 @@ def _effective_changes(current: ModelRecord | VersionRecord, requested: dict[str
         for key, value in requested.items()
         if getattr(current, key) != value
     }
-
-
-def _check_etag(given: str | None, current: str, what: str) -> None:
-    if given is not None and given != current:
-        raise FailedPrecondition(
-            f"The {what} changed since it was read (etag {given!r}, now {current!r}); read it again and retry"
-        )

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mlnb.errors import MlnbError, NotFound
+from mlnb.errors import FailedPrecondition, MlnbError, NotFound
 from mlnb.records import OperationRecord
 from mlnb.registry.models import now
 from mlnb.store import Database, OperationsTx
@@ -56,6 +56,37 @@ class OperationService:
         with self._write() as tx:
             return tx.update_operation(
                 record.project, record.operation_id, done=True, error=body, end_time=now()
+            )
+
+    def request_cancel(self, project: str, operation_id: str) -> OperationRecord:
+        """Ask the work behind an operation to stop; it ends with the error
+        code CANCELLED when it does.
+
+        Raises:
+            NotFound: No such operation.
+            FailedPrecondition: The operation is done.
+        """
+        with self._write() as tx:
+            found = tx.get_operation(project, operation_id)
+            if found is None:
+                raise NotFound(f"Operation {operation_id!r} does not exist in project {project!r}")
+            if found.done:
+                raise FailedPrecondition(f"Operation {operation_id!r} is already done; nothing to cancel")
+            return tx.update_operation(project, operation_id, cancel_requested=True)
+
+    def cancel_requested(self, record: OperationRecord) -> bool:
+        """Whether someone asked to cancel the operation (read afresh)."""
+        return self.get(record.project, record.operation_id).cancel_requested
+
+    def cancel(self, record: OperationRecord, message: str) -> OperationRecord:
+        """End an operation as cancelled (google.rpc.Code CANCELLED)."""
+        with self._write() as tx:
+            return tx.update_operation(
+                record.project,
+                record.operation_id,
+                done=True,
+                error={"code": 1, "message": message},
+                end_time=now(),
             )
 
     def get(self, project: str, operation_id: str) -> OperationRecord:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,6 +23,7 @@ from mlnb.server.errors import error_response, mlnb_error
 from mlnb.server.json import json_response
 from mlnb.server.metrics import ServerMetrics
 from mlnb.server.routes import ROUTES
+from mlnb.server.workers import WorkerSlot, keep_versions_loaded
 
 _CANONICAL = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "INVALID_ARGUMENT"}
 
@@ -54,10 +59,25 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     """
     engine = engine or Engine(settings)
     check_tokens(engine.settings.tokens)  # a bad setting fails here, not at the first request
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        slot = WorkerSlot.claim()
+        stop = asyncio.Event()
+        warmer = asyncio.create_task(keep_versions_loaded(engine, slot, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await warmer
+            slot.release()
+            ServerMetrics.process_exits()
+
     app = Starlette(
         routes=[Route("/healthz", healthz), Route("/metrics", metrics), *ROUTES],
         exception_handlers={MlnbError: mlnb_error, HTTPException: http_error},
         middleware=[Middleware(TokenAccess, tokens=engine.settings.tokens)],
+        lifespan=lifespan,
     )
     app.state.engine = engine
     app.state.metrics = ServerMetrics(engine.loaded_versions)

@@ -2,11 +2,13 @@
 
 A request that finds its version idle is predicted at once, so a lone client
 waits for nothing. Requests that arrive while a prediction for the same
-version runs wait for it to end and then go together, up to
-``max_instances`` instances: the busier the version, the larger the batches,
-and one model call serves many requests. If a combined call fails, each
-request is predicted on its own, so that an error reaches only the request
-that caused it.
+version runs wait for it to end and then go together, up to the version's
+max batch size: the busier the version, the larger the batches, and one
+model call serves many requests. A version may also ask that each batch wait
+up to a few milliseconds for more requests (``maxWaitMs``), trading latency
+for fewer, larger model calls. If a combined call fails, each request is
+predicted on its own, so that an error reaches only the request that caused
+it.
 """
 
 from __future__ import annotations
@@ -25,10 +27,17 @@ Predict = Callable[[list[Any]], list[Any]]
 
 @dataclass
 class _Lane:
-    """The requests waiting for one version, and whether it is busy."""
+    """The requests waiting for one version, whether it is busy, and its
+    batch settings (fixed for the lane's life: a lane ends when it drains)."""
 
+    max_instances: int
+    max_wait_s: float
     waiting: list[tuple[list[Any], asyncio.Future[list[Any]]]] = field(default_factory=list)
     busy: bool = False
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def pending(self) -> int:
+        return sum(len(instances) for instances, _ in self.waiting)
 
 
 class Batcher:
@@ -41,12 +50,24 @@ class Batcher:
         self.batches = 0
         self.requests = 0
 
-    async def predict(self, key: Hashable, instances: list[Any], call: Predict) -> list[Any]:
+    async def predict(
+        self,
+        key: Hashable,
+        instances: list[Any],
+        call: Predict,
+        max_instances: int | None = None,
+        max_wait_s: float = 0.0,
+    ) -> list[Any]:
         """Predict ``instances`` with ``call``, together with whatever else
-        waits under ``key``."""
+        waits under ``key``. ``max_instances`` (the Batcher's own when unset)
+        and ``max_wait_s`` apply when no lane for ``key`` is open yet."""
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-        lane = self._lanes.setdefault(key, _Lane())
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = _Lane(max(1, max_instances or self.max_instances), max(0.0, max_wait_s))
+            self._lanes[key] = lane
         lane.waiting.append((instances, future))
+        lane.arrived.set()
         if not lane.busy:
             lane.busy = True
             task = asyncio.create_task(self._drain(key, lane, call))
@@ -57,6 +78,7 @@ class Batcher:
     async def _drain(self, key: Hashable, lane: _Lane, call: Predict) -> None:
         try:
             while lane.waiting:
+                await self._gather(lane)
                 batch = self._take(lane)
                 await self._run(batch, call)
         finally:
@@ -64,10 +86,28 @@ class Batcher:
             if not lane.waiting:
                 self._lanes.pop(key, None)
 
-    def _take(self, lane: _Lane) -> list[tuple[list[Any], asyncio.Future[list[Any]]]]:
+    @staticmethod
+    async def _gather(lane: _Lane) -> None:
+        """Wait up to the lane's max wait for a full batch."""
+        if lane.max_wait_s <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + lane.max_wait_s
+        while lane.pending() < lane.max_instances:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            lane.arrived.clear()
+            try:
+                await asyncio.wait_for(lane.arrived.wait(), remaining)
+            except TimeoutError:
+                return
+
+    @staticmethod
+    def _take(lane: _Lane) -> list[tuple[list[Any], asyncio.Future[list[Any]]]]:
         batch = [lane.waiting.pop(0)]
         count = len(batch[0][0])
-        while lane.waiting and count + len(lane.waiting[0][0]) <= self.max_instances:
+        while lane.waiting and count + len(lane.waiting[0][0]) <= lane.max_instances:
             count += len(lane.waiting[0][0])
             batch.append(lane.waiting.pop(0))
         return batch

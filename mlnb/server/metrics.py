@@ -1,15 +1,26 @@
 """Prometheus metrics of one server: requests, errors and latency per model
-and version, loaded versions, and predictions in flight."""
+and version, loaded versions, and predictions in flight.
+
+A server of several worker processes (``mlnb server --workers N``) runs
+prometheus-client in its multiprocess mode: ``serve`` gives the workers a
+shared folder (``PROMETHEUS_MULTIPROC_DIR``) before they start, each worker
+writes its values there, and ``/metrics`` from any worker sums them all."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROCESS_DIR_ENV) or None
 
 
 class ServerMetrics:
@@ -18,6 +29,7 @@ class ServerMetrics:
 
     def __init__(self, loaded_versions: Callable[[], int]) -> None:
         self.registry = CollectorRegistry()
+        self._loaded_versions = loaded_versions
         self.requests = Counter(
             "mlnb_predict_requests", "Predict requests", ["model", "version", "code"], registry=self.registry
         )
@@ -32,10 +44,22 @@ class ServerMetrics:
             registry=self.registry,
         )
         self.in_flight = Gauge(
-            "mlnb_predict_in_flight", "Predict requests being served", registry=self.registry
+            "mlnb_predict_in_flight",
+            "Predict requests being served",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
-        loaded = Gauge("mlnb_loaded_versions", "Versions loaded in this process", registry=self.registry)
-        loaded.set_function(loaded_versions)
+        self.loaded = Gauge(
+            "mlnb_loaded_versions",
+            "Versions loaded, summed over the worker processes",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.note_loaded()
+
+    def note_loaded(self) -> None:
+        """Record how many versions this process has loaded now."""
+        self.loaded.set(self._loaded_versions())
 
     @contextmanager
     def predicting(self, model: str, version: str | None) -> Iterator[dict[str, object]]:
@@ -54,6 +78,20 @@ class ServerMetrics:
             count = outcome["instances"]
             if isinstance(count, int) and count:
                 self.instances.labels(model, label).inc(count)
+            self.note_loaded()
 
     def render(self) -> bytes:
-        return bytes(generate_latest(self.registry))
+        """The text exposition: of every worker process when there are several."""
+        folder = _multiprocess_dir()
+        if folder is None:
+            return bytes(generate_latest(self.registry))
+        self.note_loaded()
+        combined = CollectorRegistry()
+        multiprocess.MultiProcessCollector(combined, path=folder)  # type: ignore[no-untyped-call]
+        return bytes(generate_latest(combined))
+
+    @staticmethod
+    def process_exits() -> None:
+        """Drop this process's live gauges from the shared folder."""
+        if _multiprocess_dir() is not None:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

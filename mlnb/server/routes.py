@@ -27,6 +27,7 @@ _VERSION_FIELDS = {
     "autoScaling": "auto_scaling",
     "machineType": "machine_type",
     "requestLoggingConfig": "request_logging_config",
+    "batching": "batching",
 }
 
 
@@ -190,15 +191,23 @@ async def _batched(request: Request, model_name: str, version_name: str | None, 
     instances = body["instances"]
     # Checked alone first: a bad request fails by itself, never a batch.
     engine.check_instances(instances)
+    # Known without a database read except the first time (and once a TTL,
+    # in the background): requests for the default and for its name share
+    # a lane, under the version's own batch settings.
+    record = engine.known_serving_version(model_name, version_name, project=project) or await call(
+        engine.serving_version, model_name, version_name, project=project
+    )
+    batcher = request.app.state.batcher
+    max_batch_size, max_wait_s = record.batch_settings(batcher.max_instances)
 
     def predict(batch: list[Any]) -> list[Any]:
         result: list[Any] = engine.predict(
-            model_name, batch, version=version_name, signature_name=signature, project=project
+            model_name, batch, version=record.name, signature_name=signature, project=project
         )
         return result
 
-    key = (project, model_name, version_name, signature)
-    return await request.app.state.batcher.predict(key, instances, predict)
+    key = (record.resource_name, record.artifact_uri, signature)
+    return await batcher.predict(key, instances, predict, max_batch_size, max_wait_s)
 
 
 def _per_instance(request: Request) -> bool:
@@ -253,7 +262,12 @@ async def job(request: Request) -> Response:
         raise NotFound(f"No such method: {request.url.path}")
     if request.method == "GET":
         return json_response((await call(engine.get_job, name, project=project)).to_api())
-    raise InvalidArgument("Changing a job (PATCH) is not supported by this server yet")
+    body = await read_json(request)
+    _update_mask(request, {"labels"})
+    record = await call(
+        engine.update_job, name, labels=body.get("labels") or {}, etag=body.get("etag"), project=project
+    )
+    return json_response(record.to_api())
 
 
 def _update_mask(request: Request, allowed: set[str]) -> set[str]:

@@ -12,8 +12,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import tempfile
+from pathlib import Path
 
 from mlnb.config import Settings
+from mlnb.server.metrics import MULTIPROCESS_DIR_ENV
+from mlnb.server.workers import RUN_DIR_ENV
 
 _APP_FACTORY = "mlnb.server.app:app_from_environment"
 
@@ -44,4 +48,10 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     if workers == 1:
         uvicorn.Server(config).run()
         return
-    Multiprocess(config, sockets=[tcp_socket(host, port)]).run()
+    # The workers' slot locks and shared metrics live in a folder of this run.
+    with tempfile.TemporaryDirectory(prefix="mlnb-server-") as run_dir:
+        metrics_dir = Path(run_dir) / "metrics"
+        metrics_dir.mkdir()
+        os.environ[RUN_DIR_ENV] = run_dir
+        os.environ[MULTIPROCESS_DIR_ENV] = str(metrics_dir)
+        Multiprocess(config, sockets=[tcp_socket(host, port)]).run()

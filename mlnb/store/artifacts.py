@@ -120,14 +120,24 @@ class ArtifactStore:
             FailedPrecondition: A file is missing or changed since it was stored.
         """
         fs, path = _filesystem(uri)
-        if _is_local(fs):
-            local = Path(path)
-        else:
-            local = self.cache_dir / hashlib.sha256(uri.encode()).hexdigest()[:24]
-            if not (local / ".complete").exists():
-                self._download(fs, path, local, files)
+        local = self._local_path(uri)
+        if not _is_local(fs) and not (local / ".complete").exists():
+            self._download(fs, path, local, files)
         verify_tree(local, files, uri)
         return local
+
+    def tree_bytes(self, uri: str, files: dict[str, str]) -> int:
+        """The size of a stored tree's files where ``local_dir`` puts them
+        (0 for files not there)."""
+        local = self._local_path(uri)
+        sizes = ((local / relative) for relative in files)
+        return sum(p.stat().st_size for p in sizes if p.is_file())
+
+    def _local_path(self, uri: str) -> Path:
+        fs, path = _filesystem(uri)
+        if _is_local(fs):
+            return Path(path)
+        return self.cache_dir / hashlib.sha256(uri.encode()).hexdigest()[:24]
 
     def _download(self, fs: AbstractFileSystem, path: str, local: Path, files: dict[str, str]) -> None:
         partial = local.with_name(local.name + f".{uuid.uuid4().hex}.partial")

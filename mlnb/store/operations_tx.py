@@ -47,7 +47,7 @@ class OperationsTx:
         if row is None:
             raise LookupError(f"no operation {project}/{operation_id}")
         for key, value in fields.items():
-            if key not in ("done", "error", "response", "end_time"):
+            if key not in ("done", "error", "response", "end_time", "cancel_requested"):
                 raise TypeError(f"unknown operation field {key}")
             setattr(row, key, value)
         self._session.flush()
@@ -70,4 +70,5 @@ def _record(row: OperationRow) -> OperationRecord:
         error=row.error,
         response=row.response,
         end_time=row.end_time,
+        cancel_requested=row.cancel_requested,
     )

@@ -110,6 +110,7 @@ class RegistryTx:
                 machine_type=record.machine_type,
                 labels=dict(record.labels),
                 request_logging_config=record.request_logging_config,
+                batching=record.batching,
                 create_time=record.create_time,
             )
         )
@@ -127,6 +128,16 @@ class RegistryTx:
         query = select(VersionRow).where(VersionRow.model_id == model_row.id)
         rows = self._session.scalars(query.order_by(VersionRow.create_time, VersionRow.id)).all()
         return [_version_record(model_row, row) for row in rows]
+
+    def list_ready_versions(self) -> list[VersionRecord]:
+        """Every READY version of every project."""
+        query = (
+            select(ModelRow, VersionRow)
+            .join(VersionRow, VersionRow.model_id == ModelRow.id)
+            .where(VersionRow.state == "READY")
+            .order_by(ModelRow.project, ModelRow.name, VersionRow.name)
+        )
+        return [_version_record(model, row) for model, row in self._session.execute(query).all()]
 
     def update_version(self, project: str, model: str, name: str, **fields: Any) -> None:
         found = self._version_row(project, model, name)
@@ -252,4 +263,5 @@ def _version_record(model: ModelRow, row: VersionRow) -> VersionRecord:
         files=dict(row.files or {}),
         packages=tuple(row.packages or ()),
         request_logging_config=row.request_logging_config,
+        batching=row.batching,
     )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -85,6 +86,7 @@ class VersionRow(Base):
     machine_type: Mapped[str | None] = mapped_column(String(64))
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     request_logging_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    batching: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     create_time: Mapped[datetime]
     last_use_time: Mapped[datetime | None]
     revision: Mapped[int] = mapped_column(default=1)
@@ -152,5 +154,6 @@ class OperationRow(Base):
     done: Mapped[bool] = mapped_column(default=False)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    cancel_requested: Mapped[bool] = mapped_column(default=False, server_default=false())
     create_time: Mapped[datetime]
     end_time: Mapped[datetime | None]

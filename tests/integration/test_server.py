@@ -3,13 +3,10 @@ Google API client for ML Engine (ml v1) and by plain HTTP."""
 
 from __future__ import annotations
 
-import gc
 import http.client
 import json
-import socket
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,7 @@ import httplib2
 import numpy as np
 import pytest
 import trainers
-import uvicorn
+from rest_server import call_http, fetch_text, serve
 
 from mlnb.api import Engine
 from mlnb.config import Settings
@@ -35,37 +32,6 @@ pytestmark = [
 ]
 
 SAMPLES = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(settings: Settings) -> Iterator[str]:
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
-    _finalize_client_sockets()
-
-
-def _finalize_client_sockets() -> None:
-    # httplib2, under the official client, drops a keep-alive socket unclosed when
-    # it reconnects after the server closed an idle connection: finalize such
-    # sockets here, where that is known and harmless, not in a later test.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        gc.collect()
 
 
 @pytest.fixture
@@ -95,23 +61,6 @@ def ml(server: str) -> Any:
         static_discovery=True,
         client_options={"api_endpoint": server},
     )
-
-
-def call_http(
-    server: str, method: str, path: str, body: Any = None, raw: bytes | None = None, token: str | None = None
-) -> tuple[int, Any]:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    headers = {"Content-Type": "application/json"}
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    connection = http.client.HTTPConnection(server.removeprefix("http://"), timeout=30)
-    try:
-        connection.request(method, path, body=data, headers=headers)
-        response = connection.getresponse()
-        content = response.read()
-    finally:
-        connection.close()
-    return response.status, json.loads(content) if content else None
 
 
 def wait_operation(ml: Any, name: str) -> dict[str, Any]:
@@ -293,15 +242,6 @@ def test_bad_instances_name_their_index(server: str, sklearn_model: tuple[Path, 
     assert 'mlnb_predict_instances_total{model="iris",version="default"} 2.0' in metrics
     assert "mlnb_predict_latency_seconds_bucket{" in metrics
     assert "mlnb_loaded_versions 1.0" in metrics and "mlnb_predict_in_flight 0.0" in metrics
-
-
-def fetch_text(server: str, path: str) -> str:
-    connection = http.client.HTTPConnection(server.removeprefix("http://"), timeout=30)
-    try:
-        connection.request("GET", path)
-        return connection.getresponse().read().decode()
-    finally:
-        connection.close()
 
 
 def test_per_instance_mode_answers_the_good_rows(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -15,18 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
+from rest_server import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_keep_alive_requests_to_two_workers_answer_in_milliseconds(home: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLNB_HOME": str(home)}
     command = [str(Path(sys.executable).parent / "mlnb"), "server", "--port", str(port), "--workers", "2"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -86,3 +86,47 @@ def test_keys_keep_versions_apart() -> None:
 @pytest.mark.parametrize("size", [0, -5])
 def test_the_cap_is_at_least_one(size: int) -> None:
     assert Batcher(max_instances=size).max_instances == 1
+
+
+def test_a_lane_takes_its_own_cap() -> None:
+    model = CountingModel()
+    batcher = Batcher(max_instances=256)
+
+    async def run() -> list[Any]:
+        return await asyncio.gather(*(batcher.predict("v1", [n], model, max_instances=2) for n in range(9)))
+
+    assert asyncio.run(run()) == [[2 * n] for n in range(9)]
+    assert max(model.calls) <= 2 and sum(model.calls) == 9
+
+
+def test_a_max_wait_gathers_requests_that_come_one_after_another() -> None:
+    # Without a wait, requests 20 ms apart to an idle, fast model go one by
+    # one; with a second to wait they share one model call.
+    async def staggered(batcher: Batcher, model: CountingModel, wait: float) -> list[Any]:
+        async def one(n: int) -> Any:
+            await asyncio.sleep(0.02 * n)
+            return await batcher.predict("v1", [n], model, max_wait_s=wait)
+
+        return await asyncio.gather(*(one(n) for n in range(5)))
+
+    eager = CountingModel(delay=0.0)
+    assert asyncio.run(staggered(Batcher(256), eager, 0.0)) == [[2 * n] for n in range(5)]
+    assert len(eager.calls) > 1
+    patient = CountingModel(delay=0.0)
+    assert asyncio.run(staggered(Batcher(256), patient, 1.0)) == [[2 * n] for n in range(5)]
+    assert patient.calls == [5]
+
+
+def test_a_full_batch_does_not_wait_out_the_max_wait() -> None:
+    model = CountingModel(delay=0.0)
+    batcher = Batcher(max_instances=256)
+
+    async def run() -> float:
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(batcher.predict("v1", [n], model, max_instances=4, max_wait_s=30) for n in range(4))
+        )
+        return time.perf_counter() - started
+
+    assert asyncio.run(run()) < 10  # a full batch goes at once, not after 30 s
+    assert model.calls == [4]
