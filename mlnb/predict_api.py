@@ -8,7 +8,6 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -182,19 +181,17 @@ class PredictionAPI:
         than ``worker`` worker processes; unpin the others. Returns the
         resource names kept. A server's worker ``i`` calls this every few
         seconds."""
-        kept: set[Hashable] = set()
+        wanted = [r for r in self._registry.ready_versions() if nodes_kept_loaded(r) > worker]
+        # Pinned before loading, so that loading one cannot unload another.
+        self._predictors.pin({(r.resource_name, r.artifact_uri) for r in wanted})
         names = []
-        for record in self._registry.ready_versions():
-            if nodes_kept_loaded(record) <= worker:
-                continue
+        for record in wanted:
             try:
                 self._loaded(record)
             except Exception as e:  # the model's own loading code can raise anything
                 log.warning("Could not keep %s loaded: %s", record.resource_name, e)
                 continue
-            kept.add((record.resource_name, record.artifact_uri))
             names.append(record.resource_name)
-        self._predictors.pin(kept)
         return names
 
     def local_predict(

@@ -3,6 +3,7 @@ save them (no mlnb import), for the end-to-end and contract tests."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -139,11 +140,12 @@ def mlflow_xgboost_dir(root: Path) -> tuple[Path, Any]:
 CUSTOM_ROUTINE = '''
 import json
 import os
+import time
 
 
 class ScaledSum:
     """A custom prediction routine: sums each instance, times a factor read
-    from the model folder."""
+    from the model folder (which may also ask loading to take a while)."""
 
     def __init__(self, factor):
         self.factor = factor
@@ -151,18 +153,20 @@ class ScaledSum:
     @classmethod
     def from_path(cls, model_dir):
         with open(os.path.join(model_dir, "factor.json")) as f:
-            return cls(json.load(f)["factor"])
+            config = json.load(f)
+        time.sleep(config.get("load_seconds", 0))
+        return cls(config["factor"])
 
     def predict(self, instances, **kwargs):
         return [self.factor * sum(instance) for instance in instances]
 '''
 
 
-def custom_routine(root: Path, factor: float = 2.0) -> tuple[Path, Path]:
+def custom_routine(root: Path, factor: float = 2.0, load_seconds: float = 0.0) -> tuple[Path, Path]:
     """A model folder and a one-file package holding ``scaled_sum.ScaledSum``."""
     model_dir = root / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
-    (model_dir / "factor.json").write_text(f'{{"factor": {factor}}}')
+    (model_dir / "factor.json").write_text(json.dumps({"factor": factor, "load_seconds": load_seconds}))
     package = root / "scaled_sum.py"
     package.write_text(CUSTOM_ROUTINE)
     return model_dir, package

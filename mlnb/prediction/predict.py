@@ -111,7 +111,7 @@ class PredictorCache:
         """The summed weight of the loaded predictors."""
         return sum(weight for _, weight in self._items.values())
 
-    def keys(self) -> list[Hashable]:
+    def loaded_keys(self) -> list[Hashable]:
         """The loaded keys, least recently used first."""
         with self._lock:
             return list(self._items)

@@ -44,3 +44,15 @@ async def read_json(request: Request) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:
         raise InvalidArgument(f"The request body is not valid JSON: {e}") from e
+
+
+async def read_object(request: Request) -> dict[str, Any]:
+    """``read_json`` for a resource body, which must be a JSON object.
+
+    Raises:
+        RequestTooLarge, InvalidArgument: As ``read_json``, or not an object.
+    """
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise InvalidArgument(f"The request body must be a JSON object, not a {type(body).__name__}")
+    return body

@@ -39,9 +39,12 @@ def _offset(token: str | None) -> int:
     if not token:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(token.encode()).decode())
-    except (ValueError, binascii.Error, UnicodeDecodeError) as e:
-        raise InvalidArgument(f"pageToken {token!r} is not one this server gave") from e
+        offset = int(base64.urlsafe_b64decode(token.encode()).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        offset = -1
+    if offset < 0:
+        raise InvalidArgument(f"pageToken {token!r} is not one this server gave")
+    return offset
 
 
 def matches_filter(text: str | None) -> Callable[[dict[str, Any]], bool]:

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from mlnb.errors import InvalidArgument, MlnbError, NotFound
 from mlnb.naming import validate_name
-from mlnb.server.json import MAX_INSTANCES, json_response, read_json
+from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
 from mlnb.server.paging import matches_filter, page
 
 _VERSION_FIELDS = {
@@ -61,7 +61,7 @@ async def project_root(request: Request) -> Response:
 async def models(request: Request) -> Response:
     engine, project = _engine(request), request.path_params["project"]
     if request.method == "POST":
-        body = await read_json(request)
+        body = await read_object(request)
         name = _name("model", str(body.get("name", "")).rsplit("/", 1)[-1])
         record = await call(
             engine.create_model,
@@ -89,7 +89,7 @@ async def model(request: Request) -> Response:
         return json_response((await call(engine.get_model, name, project=project)).to_api())
     if request.method == "DELETE":
         return json_response((await call(engine.delete_model_operation, name, project=project)).to_api())
-    body = await read_json(request)
+    body = await read_object(request)
     mask = _update_mask(request, {"description", "labels"})
     record = await call(
         engine.update_model,
@@ -106,7 +106,7 @@ async def versions(request: Request) -> Response:
     engine, project = _engine(request), request.path_params["project"]
     model_name = _name("model", request.path_params["model"])
     if request.method == "POST":
-        body = await read_json(request)
+        body = await read_object(request)
         name = _name("version", str(body.get("name", "")).rsplit("/", 1)[-1])
         fields = {_VERSION_FIELDS[k]: v for k, v in body.items() if k in _VERSION_FIELDS}
         origin = fields.pop("origin", None)
@@ -137,7 +137,7 @@ async def version(request: Request) -> Response:
     if request.method == "DELETE":
         operation = await call(engine.delete_version_operation, model_name, name, project=project)
         return json_response(operation.to_api())
-    body = await read_json(request)
+    body = await read_object(request)
     mask = _update_mask(request, {"description", "labels"})
     record = await call(
         engine.update_version,
@@ -237,7 +237,7 @@ async def operation(request: Request) -> Response:
 async def jobs(request: Request) -> Response:
     engine, project = _engine(request), request.path_params["project"]
     if request.method == "POST":
-        body = await read_json(request)
+        body = await read_object(request)
         job_id = _name("job", str(body.get("jobId", "")))
         if body.get("predictionInput"):
             raise InvalidArgument("Batch prediction jobs are not supported by this server yet")
@@ -262,7 +262,7 @@ async def job(request: Request) -> Response:
         raise NotFound(f"No such method: {request.url.path}")
     if request.method == "GET":
         return json_response((await call(engine.get_job, name, project=project)).to_api())
-    body = await read_json(request)
+    body = await read_object(request)
     _update_mask(request, {"labels"})
     record = await call(
         engine.update_job, name, labels=body.get("labels") or {}, etag=body.get("etag"), project=project

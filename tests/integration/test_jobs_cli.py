@@ -20,7 +20,6 @@ def cli(home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     monkeypatch.setenv("MLNB_JOB_HEARTBEAT_S", "0.2")
     monkeypatch.setenv("MLNB_CANCEL_GRACE_S", "1")
     monkeypatch.setenv("MLNB_JOB_HOST_IDLE_S", "3")
-    monkeypatch.setenv("MLNB_JOB_HOST_IDLE_S", "3")
 
     def run(*args: str) -> tuple[int, str, str]:
         code = main(list(args))
@@ -71,6 +70,14 @@ def test_submit_with_config_stream_describe_and_list(cli: Any, tmp_path: Path) -
     assert [j["jobId"] for j in json.loads(out)] == ["cli_job"]
     code, _, err = cli("jobs", "cancel", "cli_job")
     assert code == 1 and err.startswith("mlnb: Job 'cli_job' has already ended (SUCCEEDED)")
+    code, out, _ = cli(
+        "jobs", "update", "cli_job", "--update-labels", "stage=done", "--remove-labels", "team"
+    )
+    assert (code, out.strip()) == (0, "Updated job [cli_job].")
+    code, out, _ = cli("jobs", "describe", "cli_job", "--format", "json")
+    assert json.loads(out)["labels"] == {"stage": "done"}
+    code, _, err = cli("jobs", "update", "cli_job")
+    assert code == 2 and "--update-labels, --remove-labels or --clear-labels" in err
 
 
 def test_bad_config_and_tier_are_clear_errors(cli: Any, tmp_path: Path) -> None:

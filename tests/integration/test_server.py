@@ -51,16 +51,14 @@ def guarded(home: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def ml(server: str) -> Any:
+def ml(server: str) -> Iterator[Any]:
     from googleapiclient import discovery
 
-    return discovery.build(
-        "ml",
-        "v1",
-        http=httplib2.Http(timeout=30),
-        static_discovery=True,
-        client_options={"api_endpoint": server},
+    http = httplib2.Http(timeout=30)
+    yield discovery.build(
+        "ml", "v1", http=http, static_discovery=True, client_options={"api_endpoint": server}
     )
+    http.close()
 
 
 def wait_operation(ml: Any, name: str) -> dict[str, Any]:
@@ -182,6 +180,18 @@ def test_the_official_client_runs_jobs(ml: Any, tmp_path: Path, home: Path) -> N
     assert job["state"] == "CANCELLED"
     listed = ml.projects().jobs().list(parent="projects/demo", filter="labels.via=rest").execute()
     assert [j["jobId"] for j in listed["jobs"]] == ["rest_job"]
+    patched = (
+        ml.projects()
+        .jobs()
+        .patch(
+            name="projects/demo/jobs/rest_job",
+            updateMask="labels",
+            body={"labels": {"via": "rest", "team": "ml"}, "etag": job["etag"]},
+        )
+        .execute()
+    )
+    assert patched["labels"] == {"via": "rest", "team": "ml"} and patched["state"] == "CANCELLED"
+    assert patched["etag"] != job["etag"]
 
 
 def test_errors_are_google_error_bodies(server: str, sklearn_model: tuple[Path, Any]) -> None:

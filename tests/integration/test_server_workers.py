@@ -4,6 +4,7 @@ without it every answer waited about 40 ms for Nagle's algorithm)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -11,31 +12,59 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from rest_server import free_port
+from rest_server import call_http, fetch_text, free_port
+
+from mlnb.api import Engine
+
+SAMPLES = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def test_keep_alive_requests_to_two_workers_answer_in_milliseconds(home: Path) -> None:
+@contextlib.contextmanager
+def running_server(home: Path, workers: int) -> Iterator[int]:
+    """``mlnb server --workers N`` as a real command; yields its port once it answers."""
     port = free_port()
     env = {**os.environ, "MLNB_HOME": str(home)}
-    command = [str(Path(sys.executable).parent / "mlnb"), "server", "--port", str(port), "--workers", "2"]
+    command = [
+        str(Path(sys.executable).parent / "mlnb"),
+        "server",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         deadline = time.monotonic() + 60
         while True:
             try:
-                connection.request("GET", "/healthz")
-                connection.getresponse().read()
+                fetch_text(f"http://127.0.0.1:{port}", "/healthz")
                 break
             except OSError:
+                assert server.poll() is None, "the server exited"
                 assert time.monotonic() < deadline, "the server did not start"
-                connection.close()
                 time.sleep(0.2)
+        yield port
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        assert server.stderr is not None
+        server.stderr.close()
+
+
+def test_keep_alive_requests_to_two_workers_answer_in_milliseconds(home: Path) -> None:
+    with running_server(home, 2) as port:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         timings = []
         for _ in range(40):
             started = time.perf_counter()
@@ -47,12 +76,35 @@ def test_keep_alive_requests_to_two_workers_answer_in_milliseconds(home: Path) -
         connection.close()
         # With Nagle's algorithm in the way the median was 44 ms; without, about 1 ms.
         assert statistics.median(timings) < 0.02, f"median {statistics.median(timings) * 1000:.1f} ms"
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        assert server.stderr is not None
-        server.stderr.close()
+
+
+def _metric(text: str, name: str) -> float:
+    """The sum of a metric's samples whose line starts with ``name``."""
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name))
+
+
+def test_workers_keep_versions_loaded_and_share_their_metrics(
+    home: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    engine = Engine(home=str(home))
+    engine.create_model("iris")
+    engine.create_version("iris", "v1", sklearn_model[0], auto_scaling={"minNodes": 2})
+    engine.close()
+    with running_server(home, 2) as port:
+        server = f"http://127.0.0.1:{port}"
+        # Both workers load v1 without a request: the loaded gauge sums them.
+        deadline = time.monotonic() + 60
+        while _metric(fetch_text(server, "/metrics"), "mlnb_loaded_versions") < 2:
+            assert time.monotonic() < deadline, fetch_text(server, "/metrics")
+            time.sleep(0.3)
+        # A new connection for each request: the kernel spreads them over both workers,
+        # and whichever answers /metrics reports the requests of both.
+        for _ in range(20):
+            status, body = call_http(
+                server, "POST", "/v1/projects/default/models/iris:predict", {"instances": SAMPLES}
+            )
+            assert status == 200 and len(body["predictions"]) == 2
+        text = fetch_text(server, "/metrics")
+        assert _metric(text, 'mlnb_predict_requests_total{code="200",model="iris",version="default"}') == 20
+        assert _metric(text, 'mlnb_predict_instances_total{model="iris",version="default"}') == 40
+        assert _metric(text, "mlnb_loaded_versions") == 2
