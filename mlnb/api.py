@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlnb.batch_api import BatchAPI
 from mlnb.config import Settings
 from mlnb.errors import MlnbError
 from mlnb.frameworks import AdapterRegistry
@@ -28,7 +29,7 @@ __all__ = ["Engine"]
 log = logging.getLogger(__name__)
 
 
-class Engine(JobsAPI, OperationsAPI, PredictionAPI):
+class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
     """Models, versions, predictions and jobs on one store.
 
     Args:

@@ -170,6 +170,10 @@ class NotebookExecution:
             return self.session.progress
         return cell_progress(self.output)
 
+    def outputs(self) -> dict[str, Any] | None:
+        """A notebook job's output is its executed notebook, not a record field."""
+        return None
+
     def poll(self) -> NotebookOutcome | None:
         code = self._remote_poll() if self.session is not None else self._local_poll()
         if code is None:

@@ -7,9 +7,11 @@ the host dies the next reader of the job notices (``JobService.reap``).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mlnb.config import Settings
@@ -41,6 +43,9 @@ class Execution(Protocol):
     def poll(self) -> Outcome | None: ...
     def stop(self, grace_s: float) -> None: ...
     def progress(self) -> dict[str, Any] | None: ...
+    def outputs(self) -> dict[str, Any] | None:
+        """Job record fields to keep up to date (``prediction_output``)."""
+        ...
 
 
 def create_execution(
@@ -70,6 +75,10 @@ def create_execution(
         from mlnb.jobs.notebook import NotebookExecution
 
         return NotebookExecution(job.notebook_input or {}, log, home, session)
+    if job.kind == "prediction":
+        from mlnb.batch import BatchPredictionExecution
+
+        return BatchPredictionExecution(job.job_id, job.prediction_input or {}, log, home, session)
     from mlnb.errors import InvalidArgument
 
     raise InvalidArgument(f"This mlnb cannot run {job.kind} jobs yet")
@@ -109,9 +118,12 @@ class Runner:
             return job
         self.log.service("Preparing the job")
         try:
-            self.session = self._connect(job.cluster or self.settings.dask_scheduler)
-            execution = create_execution(job, self.settings, self.log, self.session)
-            execution.prepare()
+            # Preparing may take minutes (building and installing packages):
+            # heartbeats go on meanwhile, or readers would take the job for dead.
+            with self._beating():
+                self.session = self._connect(job.cluster or self.settings.dask_scheduler)
+                execution = create_execution(job, self.settings, self.log, self.session)
+                execution.prepare()
         except MlnbError as e:
             return self._end(JobState.FAILED, e.message)
         if self._beat(force=True).state == JobState.CANCELLING:
@@ -124,6 +136,26 @@ class Runner:
         except BaseException:
             execution.stop(0.0)
             raise
+
+    @contextlib.contextmanager
+    def _beating(self) -> Iterator[None]:
+        """Send heartbeats from a thread while the block runs."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.settings.job_heartbeat_s):
+                try:
+                    self.service.heartbeat(self.project, self.job_id)
+                except MlnbError as e:  # a database hiccup: the next beat may pass
+                    self.log.service(f"A heartbeat failed: {e.message}")
+
+        thread = threading.Thread(target=beat, name=f"beat-{self.job_id}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def _connect(self, address: str) -> DaskSession | None:
         if not address:
@@ -175,7 +207,8 @@ class Runner:
             return self._job
         self._last_beat = time.monotonic()
         progress = execution.progress() if execution is not None else None
-        fields = {"progress": progress} if progress is not None else {}
+        fields: dict[str, Any] = {"progress": progress} if progress is not None else {}
+        fields.update((execution.outputs() or {}) if execution is not None else {})
         self._job = self.service.heartbeat(self.project, self.job_id, **fields)
         return self._job
 

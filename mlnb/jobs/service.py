@@ -94,6 +94,36 @@ class JobService:
                 fields.setdefault("end_time", now())
             return tx.update_job(project, job_id, state=state.value, **fields)
 
+    def requeue(self, project: str, job_id: str, kinds: tuple[str, ...]) -> JobRecord:
+        """Queue a FAILED or CANCELLED job of one of ``kinds`` again (resuming
+        it), its end time and error cleared.
+
+        Raises:
+            NotFound: No such job.
+            FailedPrecondition: Another kind, or not FAILED or CANCELLED.
+        """
+        self.reap()
+        with self._write() as tx:
+            job = self._require(tx, project, job_id)
+            if job.kind not in kinds:
+                raise FailedPrecondition(
+                    f"Job {job_id!r} is a {job.kind} job; only {' and '.join(kinds)} jobs can be resumed"
+                )
+            if job.state not in (JobState.FAILED, JobState.CANCELLED):
+                raise FailedPrecondition(
+                    f"Job {job_id!r} is {job.state}; only a FAILED or CANCELLED job can be resumed"
+                )
+            return tx.update_job(
+                project,
+                job_id,
+                state=JobState.QUEUED.value,
+                end_time=None,
+                error_message=None,
+                runner_pid=None,
+                runner_host=HOST,
+                heartbeat_time=None,
+            )
+
     def request_cancel(self, project: str, job_id: str) -> JobRecord:
         """Cancel a job: a queued one ends CANCELLED at once, a started one
         goes to CANCELLING and its runner stops its processes.

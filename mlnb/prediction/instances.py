@@ -49,10 +49,12 @@ class DecodedInstances:
     Attributes:
         instances: One entry per instance, binary inputs decoded to bytes.
         keys: The key of each instance when they carry one, else ``None``.
+        key_field: The field the keys came from, and go back into.
     """
 
     instances: list[Any]
     keys: list[Any] | None
+    key_field: str = "key"
 
 
 def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedInstances:
@@ -100,7 +102,7 @@ def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedIn
                     missing,
                     key_field,
                 )
-            return DecodedInstances(decoded, keys)
+            return DecodedInstances(decoded, keys, key_field)
     return DecodedInstances(decoded, None)
 
 
@@ -142,7 +144,7 @@ def decode_each(
         if one.keys is not None:
             keys.extend(one.keys)
     with_keys = keys if keys and len(keys) == len(good) else None
-    return DecodedInstances(good, with_keys), positions, errors
+    return DecodedInstances(good, with_keys, key_field or "key"), positions, errors
 
 
 def _plainly_valid(instances: list[Any]) -> bool:

@@ -35,13 +35,14 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def attach_keys(predictions: Sequence[Any], keys: Sequence[Any]) -> list[Any]:
+def attach_keys(predictions: Sequence[Any], keys: Sequence[Any], field: str = "key") -> list[Any]:
     """Put each instance's key into its prediction: into the object when the
-    prediction is one, else as ``{"key": k, "prediction": p}``."""
+    prediction is one, else as ``{"key": k, "prediction": p}`` (``field``
+    in place of ``key`` when the keys came from another field)."""
     out = []
     for key, prediction in zip(keys, predictions, strict=True):
         if isinstance(prediction, dict):
-            out.append({"key": key, **prediction})
+            out.append({field: key, **prediction})
         else:
-            out.append({"key": key, "prediction": prediction})
+            out.append({field: key, "prediction": prediction})
     return out

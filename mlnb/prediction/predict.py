@@ -61,7 +61,7 @@ def predict_decoded(predictor: Predictor, batch: DecodedInstances, **kwargs: Any
         count = len(predictions) if isinstance(predictions, list) else 1
         raise MlnbError(f"The model returned {count} predictions for {len(batch.instances)} instances")
     if batch.keys is not None:
-        return attach_keys(predictions, batch.keys)
+        return attach_keys(predictions, batch.keys, batch.key_field)
     return predictions
 
 

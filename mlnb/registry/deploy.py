@@ -22,7 +22,7 @@ from mlnb.registry.models import ModelRegistry, VersionSpec
 from mlnb.registry.serving import check_batching, check_scaling
 from mlnb.store import ArtifactStore, StoredTree, uri_exists
 
-__all__ = ["CANCELLED_MESSAGE", "VersionDeployer"]
+__all__ = ["CANCELLED_MESSAGE", "VersionDeployer", "load_stored_version"]
 
 CANCELLED_MESSAGE = "Version creation was cancelled"
 
@@ -163,17 +163,7 @@ class VersionDeployer:
             FailedPrecondition: A file changed since the version was created.
             ModelLoadError, MissingExtra: The model cannot be loaded.
         """
-        if version.artifact_uri is None or version.framework is None:
-            raise InvalidArgument(f"Version {version.name!r} has no stored files")
-        local = self.artifacts.local_dir(version.artifact_uri, version.files)
-        packages = tuple(self.artifacts.local_dir(p["uri"], p["files"]) for p in version.packages)
-        package_paths = tuple(_single_file_or_dir(p) for p in packages)
-        options = LoadOptions(
-            prediction_class=version.prediction_class,
-            package_dirs=package_paths,
-            skops_trusted_types=self.skops_trusted_types,
-        )
-        return self.adapters.get(version.framework).load(local, options)
+        return load_stored_version(self.artifacts, self.adapters, version, self.skops_trusted_types)
 
     def stored_bytes(self, version: VersionRecord) -> int:
         """The size of a loaded version's files: the measure of its memory
@@ -200,6 +190,32 @@ class VersionDeployer:
         for tree in stored:
             self.artifacts.delete_tree(tree.uri)
         return self.registry.finish_version(record, actor, error=message)
+
+
+def load_stored_version(
+    artifacts: ArtifactStore,
+    adapters: AdapterRegistry,
+    version: VersionRecord,
+    skops_trusted_types: tuple[str, ...] = (),
+) -> Predictor:
+    """Load a version's stored files (checksums verified) into a Predictor;
+    what ``VersionDeployer.load_predictor`` does, for processes (batch
+    prediction workers) that have no registry.
+
+    Raises:
+        FailedPrecondition: A file changed since the version was created.
+        ModelLoadError, MissingExtra: The model cannot be loaded.
+    """
+    if version.artifact_uri is None or version.framework is None:
+        raise InvalidArgument(f"Version {version.name!r} has no stored files")
+    local = artifacts.local_dir(version.artifact_uri, version.files)
+    packages = tuple(artifacts.local_dir(p["uri"], p["files"]) for p in version.packages)
+    options = LoadOptions(
+        prediction_class=version.prediction_class,
+        package_dirs=tuple(_single_file_or_dir(p) for p in packages),
+        skops_trusted_types=skops_trusted_types,
+    )
+    return adapters.get(version.framework).load(local, options)
 
 
 def _single_file_or_dir(local: Path) -> Path:

@@ -29,7 +29,7 @@ _UPDATABLE = {
     "heartbeat_time",
 }
 # Bookkeeping that changes every few seconds does not change the etag.
-_QUIET = {"heartbeat_time", "progress", "runner_pid", "runner_host"}
+_QUIET = {"heartbeat_time", "progress", "runner_pid", "runner_host", "prediction_output", "training_output"}
 
 
 class JobsTx:

@@ -109,6 +109,10 @@ class TrainingExecution:
         """Nothing to count yet for a plain training job."""
         return None
 
+    def outputs(self) -> dict[str, Any] | None:
+        """No trainingOutput yet for a plain training job."""
+        return None
+
     def stop(self, grace_s: float) -> None:
         """Stop every replica: SIGTERM, then SIGKILL after ``grace_s``."""
         stop_replicas(self.replicas, grace_s)

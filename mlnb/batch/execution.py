@@ -1,0 +1,172 @@
+"""A batch prediction job's execution: plan the shards (or take up the plan
+of the run being resumed), start up to maxWorkerCount worker processes
+(here, or as tasks on the Dask cluster), report shards done and the counts
+while they run, and end SUCCEEDED when every shard is written."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from mlnb.batch.inputs import list_inputs, plan_shards
+from mlnb.batch.results import OutputFolder
+from mlnb.batch.spec import PredictionSpec
+from mlnb.errors import FailedPrecondition
+from mlnb.jobs.logs import LogWriter
+from mlnb.training.replicas import LocalLauncher, ReplicaHandle, stop_replicas
+from mlnb.training.tiers import Replica
+
+if TYPE_CHECKING:
+    from mlnb.jobs.dask_cluster import DaskSession
+
+__all__ = ["MODEL_FILE", "BatchPredictionExecution"]
+
+WORKER_MODULE = "mlnb.batch.worker"
+# The model of a job, resolved at submission, in the job's folder.
+MODEL_FILE = "batch-model.json"
+PLAN_VERSION = 1
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    state: str
+    error: str | None = None
+
+
+class BatchPredictionExecution:
+    """Shards of the input predicted by worker processes."""
+
+    def __init__(
+        self,
+        job_id: str,
+        prediction_input: dict[str, Any],
+        log: LogWriter,
+        home: Path,
+        session: DaskSession | None = None,
+    ) -> None:
+        self.job_id = job_id
+        self.spec = PredictionSpec.from_api(prediction_input)
+        self.resume = bool(prediction_input.get("resume"))
+        self.log = log
+        self.home = home
+        self.session = session
+        self.folder = OutputFolder(self.spec.output_path)
+        self.count = 0
+        self.handles: list[ReplicaHandle] = []
+
+    def prepare(self) -> None:
+        plan = self.folder.read_plan()
+        if plan is not None:
+            self._take_up(plan)
+        else:
+            self._plan()
+        done = len(self.folder.done_shards(self.count))
+        if done:
+            self.log.service(f"{done} of {self.count} shards are written already; predicting the rest")
+
+    def _take_up(self, plan: dict[str, Any]) -> None:
+        """Continue the run whose plan is in the output folder."""
+        if plan.get("jobId") != self.job_id and not self.resume:
+            raise FailedPrecondition(
+                f"outputPath {self.spec.output_path!r} holds the results of job {plan.get('jobId')!r}: "
+                "pass --resume to continue that run, or choose another outputPath"
+            )
+        if (
+            list(plan["inputPaths"]) != list(self.spec.input_paths)
+            or plan["dataFormat"] != self.spec.data_format
+        ):
+            raise FailedPrecondition(
+                f"outputPath {self.spec.output_path!r} holds a run over other inputs "
+                f"({', '.join(plan['inputPaths'])}, {plan['dataFormat']}); choose another outputPath"
+            )
+        self.count = len(plan["shards"])
+        if plan.get("jobId") != self.job_id:
+            self.log.service(f"Resuming the run of job {plan.get('jobId')}, with its model")
+            self.folder.write_plan({**plan, "jobId": self.job_id})
+
+    def _plan(self) -> None:
+        if self.folder.results_present():
+            raise FailedPrecondition(
+                f"outputPath {self.spec.output_path!r} already holds prediction results that mlnb did not "
+                "plan; choose an empty folder"
+            )
+        model = orjson.loads((self.home / MODEL_FILE).read_bytes())
+        files = list_inputs(self.spec.input_paths)
+        shards = plan_shards(files, self.spec.data_format, self.spec.max_worker_count)
+        self.count = len(shards)
+        megabytes = sum(size for _, size in files) / 1e6
+        self.log.service(
+            f"{len(files)} input files ({megabytes:.1f} MB) in {len(shards)} shards, "
+            f"predicted with {model.get('name') or model.get('uri')}"
+        )
+        self.folder.write_plan(
+            {
+                "planVersion": PLAN_VERSION,
+                "jobId": self.job_id,
+                "inputPaths": list(self.spec.input_paths),
+                "dataFormat": self.spec.data_format,
+                "outputDataFormat": self.spec.output_data_format,
+                "batchSize": self.spec.batch_size,
+                "keyField": self.spec.key_field,
+                "signatureName": self.spec.signature_name,
+                "model": model,
+                "shards": [s.to_json() for s in shards],
+            }
+        )
+
+    def start(self) -> None:
+        pending = self.count - len(self.folder.done_shards(self.count))
+        workers = max(1, min(self.spec.max_worker_count, pending))
+        if pending == 0:
+            return
+        replicas = [Replica("worker", i) for i in range(workers)]
+        environments = [
+            {"MLNB_BATCH_WORKER": str(i), "MLNB_BATCH_WORKERS": str(workers)} for i in range(workers)
+        ]
+        arguments = [self.folder.url]
+        if self.session is not None:
+            from mlnb.jobs.dask_cluster import DaskLauncher
+
+            launcher = DaskLauncher(self.session)
+            launcher.addresses(replicas)  # places the replicas over the workers
+            self.handles = launcher.start([], WORKER_MODULE, arguments, replicas, environments)
+        else:
+            local = LocalLauncher(self.log, self.home / "work")
+            self.handles = local.start(Path(sys.executable), WORKER_MODULE, arguments, replicas, environments)
+        self.log.service(f"Predicting {pending} shards with {workers} workers")
+
+    def poll(self) -> BatchOutcome | None:
+        if any(h.poll() is None for h in self.handles):
+            return None
+        done = self.folder.done_shards(self.count)
+        if len(done) == self.count:
+            self.folder.merge_errors(self.count)
+            return BatchOutcome("SUCCEEDED")
+        failed = [h for h in self.handles if h.poll() != 0]
+        reason = failed[0].describe_exit() if failed else "The workers ended without writing them."
+        return BatchOutcome(
+            "FAILED",
+            f"{self.count - len(done)} of {self.count} shards were not written. {reason}\n"
+            f"Predict the rest with: mlnb jobs resume {self.job_id}",
+        )
+
+    def stop(self, grace_s: float) -> None:
+        stop_replicas(self.handles, grace_s)
+
+    def progress(self) -> dict[str, Any] | None:
+        return {"done": len(self.folder.done_shards(self.count)), "total": self.count, "unit": "shards"}
+
+    def outputs(self) -> dict[str, Any] | None:
+        stats = self.folder.shard_stats(self.count).values()
+        return {
+            "prediction_output": {
+                "outputPath": self.spec.output_path,
+                "predictionCount": str(sum(int(s["predictions"]) for s in stats)),
+                "errorCount": str(sum(int(s["errors"]) for s in stats)),
+                "nodeHours": round(sum(float(s["seconds"]) for s in stats) / 3600, 6),
+            }
+        }

@@ -1,0 +1,207 @@
+"""Batch prediction inputs: paths and wildcards expanded through fsspec,
+split into shards, and each shard read back as instances, streamed.
+
+Line formats (JSON, TEXT, CSV) that are not compressed are split by byte
+ranges, so that workers parse in parallel without shipping rows between
+processes: a shard owns the lines that start inside its range. Gzip files
+(found by their magic bytes, whatever their name) and TFRecord files are
+one shard each."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import gzip
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import IO, Any
+
+import fsspec
+import orjson
+
+from mlnb.batch.tfrecord import TFRecordError, read_records
+from mlnb.errors import InvalidArgument
+
+__all__ = ["Record", "Shard", "list_inputs", "plan_shards", "read_shard"]
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_LINE_FORMATS = ("JSON", "TEXT", "CSV")
+_MIN_SHARD_BYTES = 1 << 20
+_MAX_SHARD_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A part of the input that one worker predicts and writes as one
+    results file. ``end`` is ``None`` for a whole file."""
+
+    index: int
+    path: str
+    start: int = 0
+    end: int | None = None
+    header: tuple[str, ...] | None = None  # a CSV file's column names
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Shard:
+        header = body.get("header")
+        return cls(body["index"], body["path"], body["start"], body["end"], tuple(header) if header else None)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One input record: the instance, or why it is not one, and where it
+    came from (``path at byte N`` or ``path record N``)."""
+
+    instance: Any
+    source: str
+    raw: bytes
+    error: str | None = None
+
+
+def list_inputs(patterns: Sequence[str]) -> list[tuple[str, int]]:
+    """Every file the patterns name, as (URL or path, size), in a stable order.
+
+    Raises:
+        InvalidArgument: A pattern that matches no file.
+    """
+    found: dict[str, int] = {}
+    for pattern in patterns:
+        fs, _, paths = fsspec.get_fs_token_paths(pattern)
+        matched = [p for p in paths if fs.isfile(p)]
+        if not matched:
+            raise InvalidArgument(f"inputPaths {pattern!r} matches no file")
+        for path in matched:
+            found[fs.unstrip_protocol(path) if "://" in pattern else path] = int(fs.size(path))
+    return sorted(found.items())
+
+
+def _open(path: str) -> IO[bytes]:
+    stream: IO[bytes] = fsspec.open(path, "rb").open()
+    return stream
+
+
+def _is_gzip(path: str) -> bool:
+    with _open(path) as stream:
+        return stream.read(2) == _GZIP_MAGIC
+
+
+def _csv_header(path: str) -> tuple[str, ...] | None:
+    """A CSV file's column names: its first row when none of its fields is a number."""
+    with _open(path) as raw:
+        stream = gzip.GzipFile(fileobj=raw) if _is_gzip(path) else raw
+        first = stream.readline().decode("utf-8-sig").strip()
+    if not first:
+        return None
+    fields = next(csv.reader([first]))
+    if any(_number(f) is not None for f in fields):
+        return None
+    return tuple(f.strip() for f in fields)
+
+
+def plan_shards(files: Sequence[tuple[str, int]], data_format: str, workers: int) -> list[Shard]:
+    """Split the input into shards: about four per worker, each between
+    1 and 64 MB where the file can be split."""
+    total = sum(size for _, size in files)
+    target = min(max(total // max(1, workers * 4), _MIN_SHARD_BYTES), _MAX_SHARD_BYTES)
+    shards: list[Shard] = []
+    for path, size in files:
+        header = _csv_header(path) if data_format == "CSV" else None
+        if data_format not in _LINE_FORMATS or _is_gzip(path) or size <= target:
+            shards.append(Shard(len(shards), path, 0, None, header))
+            continue
+        pieces = math.ceil(size / target)
+        step = math.ceil(size / pieces)
+        for start in range(0, size, step):
+            shards.append(Shard(len(shards), path, start, min(start + step, size), header))
+    return shards
+
+
+def read_shard(shard: Shard, data_format: str) -> Iterator[Record]:
+    """The shard's records in input order."""
+    if data_format in ("TF_RECORD", "TF_RECORD_GZIP"):
+        yield from _tfrecords(shard)
+        return
+    for offset, line in _lines(shard):
+        source = f"{shard.path} at byte {offset}"
+        if data_format == "CSV":
+            yield _csv_record(line, source, shard.header)
+        else:
+            yield _json_record(line, source)
+
+
+def _lines(shard: Shard) -> Iterator[tuple[int, bytes]]:
+    """(offset, line) of the non-empty lines that start in the shard's range."""
+    with _open(shard.path) as raw:
+        compressed = shard.end is None and _is_gzip(shard.path)
+        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if compressed else raw  # type: ignore[assignment]
+        position = shard.start
+        if shard.start > 0:
+            # The line that crosses into the range belongs to the shard before.
+            stream.seek(shard.start - 1)
+            position = shard.start - 1 + len(stream.readline())
+        skip_header = shard.header is not None and shard.start == 0
+        while shard.end is None or position < shard.end:
+            line = stream.readline()
+            if not line:
+                return
+            offset, position = position, position + len(line)
+            if skip_header:
+                skip_header = False
+                continue
+            line = line.rstrip(b"\r\n")
+            if line.strip():
+                yield offset, line
+
+
+def _json_record(line: bytes, source: str) -> Record:
+    try:
+        return Record(orjson.loads(line), source, line)
+    except orjson.JSONDecodeError as e:
+        return Record(None, source, line, f"Not valid JSON: {e}")
+
+
+def _number(text: str) -> int | float | None:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _csv_record(line: bytes, source: str, header: tuple[str, ...] | None) -> Record:
+    try:
+        fields = next(csv.reader([line.decode("utf-8")]))
+    except (UnicodeDecodeError, csv.Error, StopIteration) as e:
+        return Record(None, source, line, f"Not a CSV row: {e}")
+    values = [v if (n := _number(v)) is None else n for v in fields]
+    if header is None:
+        return Record(values, source, line)
+    if len(values) != len(header):
+        return Record(None, source, line, f"The row has {len(values)} fields; the header names {len(header)}")
+    return Record(dict(zip(header, values, strict=True)), source, line)
+
+
+def _tfrecords(shard: Shard) -> Iterator[Record]:
+    """Each record as the JSON it holds, else as ``{"b64": ...}`` bytes (a
+    serialized tf.train.Example, an image)."""
+    with _open(shard.path) as raw:
+        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if _is_gzip(shard.path) else raw  # type: ignore[assignment]
+        number = 0
+        try:
+            for data in read_records(stream, shard.path):
+                source = f"{shard.path} record {number}"
+                number += 1
+                try:
+                    yield Record(orjson.loads(data), source, data)
+                except orjson.JSONDecodeError:
+                    yield Record({"b64": base64.b64encode(data).decode("ascii")}, source, data)
+        except TFRecordError as e:
+            yield Record(None, f"{shard.path} record {number}", b"", str(e))

@@ -1,0 +1,177 @@
+"""The output folder of a batch prediction job, as ML Engine lays it out:
+``prediction.results-00000-of-0000N`` (one per shard, predictions in input
+order) and ``prediction.errors_stats-00000-of-00001``, plus mlnb's own
+bookkeeping under ``.mlnb/``: the shard plan, and each finished shard's
+counts and errors.
+
+A shard is written to a temporary name and renamed when complete; its
+counts and errors are written before its results, so a results file that
+exists is a shard that is done, and a resumed job redoes exactly the rest."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import fsspec
+import orjson
+
+from mlnb.batch.tfrecord import write_record
+
+__all__ = ["ERRORS_NAME", "OutputFolder", "ShardWriter"]
+
+ERRORS_NAME = "prediction.errors_stats-00000-of-00001"
+_STATE = ".mlnb"
+_MAX_INPUT_SHOWN = 1000
+
+
+def results_name(index: int, count: int) -> str:
+    return f"prediction.results-{index:05d}-of-{count:05d}"
+
+
+class OutputFolder:
+    """A job's output path, local or any fsspec URL."""
+
+    def __init__(self, output_path: str) -> None:
+        self.url = output_path
+        self.fs, self.root = fsspec.core.url_to_fs(output_path)
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    @contextmanager
+    def atomic(self, *parts: str) -> Iterator[IO[bytes]]:
+        """Write a file under a temporary name; rename it into place when the
+        block ends without an error, remove it otherwise."""
+        final = self.path(*parts)
+        temporary = self.path(*parts[:-1], f".{parts[-1]}.{uuid.uuid4().hex[:8]}.tmp")
+        self.fs.makedirs(self.path(*parts[:-1]) if len(parts) > 1 else self.root, exist_ok=True)
+        try:
+            with self.fs.open(temporary, "wb") as stream:
+                yield stream
+            self.fs.mv(temporary, final)
+        except BaseException:
+            if self.fs.exists(temporary):
+                self.fs.rm(temporary)
+            raise
+
+    def read_plan(self) -> dict[str, Any] | None:
+        path = self.path(_STATE, "plan.json")
+        if not self.fs.exists(path):
+            return None
+        with self.fs.open(path, "rb") as stream:
+            plan: dict[str, Any] = orjson.loads(stream.read())
+            return plan
+
+    def write_plan(self, plan: dict[str, Any]) -> None:
+        with self.atomic(_STATE, "plan.json") as stream:
+            stream.write(orjson.dumps(plan, option=orjson.OPT_INDENT_2))
+
+    def results_present(self) -> list[str]:
+        """Names of the results files in the folder."""
+        if not self.fs.exists(self.root):
+            return []
+        names = (str(p).rsplit("/", 1)[-1] for p in self.fs.ls(self.root, detail=False))
+        return sorted(n for n in names if n.startswith("prediction.results-"))
+
+    def done_shards(self, count: int) -> set[int]:
+        """Indices of the shards whose results file is in place."""
+        wanted = {results_name(i, count): i for i in range(count)}
+        return {wanted[name] for name in self.results_present() if name in wanted}
+
+    def shard_stats(self, count: int) -> dict[int, dict[str, Any]]:
+        """The counts of every finished shard."""
+        stats = {}
+        for index in sorted(self.done_shards(count)):
+            path = self.path(_STATE, f"shard-{index:05d}.json")
+            if self.fs.exists(path):
+                with self.fs.open(path, "rb") as stream:
+                    stats[index] = orjson.loads(stream.read())
+        return stats
+
+    def merge_errors(self, count: int) -> None:
+        """Gather the finished shards' errors, in shard order, into
+        ``prediction.errors_stats-00000-of-00001``."""
+        with self.atomic(ERRORS_NAME) as out:
+            for index in range(count):
+                path = self.path(_STATE, f"errors-{index:05d}.jsonl")
+                if self.fs.exists(path):
+                    with self.fs.open(path, "rb") as part:
+                        out.write(part.read())
+
+
+class ShardWriter:
+    """The results of one shard in the job's output format, its failed
+    instances, and its counts; ``commit`` puts them in place."""
+
+    def __init__(self, folder: OutputFolder, index: int, count: int, output_format: str) -> None:
+        self.folder = folder
+        self.index = index
+        self.count = count
+        self.output_format = output_format
+        self.predictions = 0
+        self._results: list[bytes] = []
+        self._errors: list[bytes] = []
+        self._columns: list[str] | None = None
+
+    def add_predictions(self, predictions: Iterable[Any]) -> None:
+        for prediction in predictions:
+            body = prediction if isinstance(prediction, dict) else {"prediction": prediction}
+            self.predictions += 1
+            if self.output_format == "CSV":
+                self._results.append(self._csv_row(body))
+            else:
+                self._results.append(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
+
+    def add_error(self, source: str, message: str, raw: bytes) -> None:
+        shown = raw[:_MAX_INPUT_SHOWN].decode("utf-8", "replace")
+        self._errors.append(orjson.dumps({"source": source, "error": message, "input": shown}))
+
+    @property
+    def errors(self) -> int:
+        return len(self._errors)
+
+    def _csv_row(self, body: dict[str, Any]) -> bytes:
+        import csv
+        import io
+
+        flat = _flatten(body)
+        if self._columns is None:
+            self._columns = list(flat)
+        out = io.StringIO()
+        csv.writer(out, lineterminator="").writerow([flat.get(c, "") for c in self._columns])
+        return out.getvalue().encode()
+
+    def commit(self, seconds: float) -> None:
+        state = _STATE
+        if self._errors:
+            with self.folder.atomic(state, f"errors-{self.index:05d}.jsonl") as stream:
+                stream.write(b"\n".join(self._errors) + b"\n")
+        with self.folder.atomic(state, f"shard-{self.index:05d}.json") as stream:
+            counts = {"predictions": self.predictions, "errors": len(self._errors), "seconds": seconds}
+            stream.write(orjson.dumps(counts))
+        if self.output_format == "CSV" and self._columns is not None and self.index == 0:
+            with self.folder.atomic("prediction.results.keys") as stream:
+                stream.write(",".join(self._columns).encode() + b"\n")
+        with self.folder.atomic(results_name(self.index, self.count)) as stream:
+            if self.output_format == "TF_RECORD":
+                for line in self._results:
+                    write_record(stream, line)
+            elif self._results:
+                stream.write(b"\n".join(self._results) + b"\n")
+
+
+def _flatten(body: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": [1, 2], "b": {"c": 3}}`` to ``{"a_0": 1, "a_1": 2, "b_c": 3}``."""
+    flat: dict[str, Any] = {}
+    for key, value in body.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}_"))
+        elif isinstance(value, list):
+            flat.update(_flatten({str(i): v for i, v in enumerate(value)}, f"{name}_"))
+        else:
+            flat[name] = value
+    return flat

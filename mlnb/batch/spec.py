@@ -1,0 +1,156 @@
+"""A batch prediction job's input: ML Engine's ``predictionInput``, checked
+and normalised before anything runs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mlnb.errors import InvalidArgument
+
+__all__ = ["DATA_FORMATS", "OUTPUT_FORMATS", "PredictionSpec", "normalize_format"]
+
+DATA_FORMATS = ("JSON", "TEXT", "CSV", "TF_RECORD", "TF_RECORD_GZIP")
+OUTPUT_FORMATS = ("JSON", "CSV", "TF_RECORD")
+# gcloud's spellings of the same formats.
+_ALIASES = {"TFRECORD": "TF_RECORD", "TFRECORD_GZIP": "TF_RECORD_GZIP", "JSONL": "JSON"}
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_MAX_WORKERS = 10
+_MAX_BATCH_SIZE = 100_000
+
+
+def normalize_format(value: str, allowed: tuple[str, ...], what: str) -> str:
+    """``tf-record-gzip``, ``TF_RECORD_GZIP`` and ``tf_record_gzip`` alike
+    to the API's enum name.
+
+    Raises:
+        InvalidArgument: A format not in ``allowed``, listing them.
+    """
+    name = str(value).strip().upper().replace("-", "_")
+    name = _ALIASES.get(name, name)
+    if name not in allowed:
+        choices = ", ".join(a.lower().replace("_", "-") for a in allowed)
+        raise InvalidArgument(f"{what} {value!r} is not one mlnb reads here; use one of: {choices}")
+    return name
+
+
+@dataclass(frozen=True)
+class PredictionSpec:
+    """What to predict with, from what, into where, and how wide."""
+
+    input_paths: tuple[str, ...]
+    output_path: str
+    data_format: str
+    output_data_format: str = "JSON"
+    model_name: str | None = None
+    version_name: str | None = None
+    uri: str | None = None
+    framework: str | None = None
+    runtime_version: str | None = None
+    signature_name: str | None = None
+    max_worker_count: int = DEFAULT_MAX_WORKERS
+    batch_size: int = DEFAULT_BATCH_SIZE
+    key_field: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> PredictionSpec:
+        """From ``predictionInput`` (camelCase, as ``ml.v1.json`` has it).
+
+        Raises:
+            InvalidArgument: A missing or bad field, named.
+        """
+        paths = body.get("inputPaths")
+        if isinstance(paths, str):
+            paths = [paths]
+        if not paths or not all(isinstance(p, str) and p for p in paths):
+            raise InvalidArgument("predictionInput.inputPaths needs one or more paths (wildcards allowed)")
+        output = body.get("outputPath")
+        if not isinstance(output, str) or not output:
+            raise InvalidArgument("predictionInput.outputPath is required: the folder for the results")
+        if not body.get("dataFormat"):
+            raise InvalidArgument(f"predictionInput.dataFormat is required: one of {', '.join(DATA_FORMATS)}")
+        sources = [k for k in ("modelName", "versionName", "uri") if body.get(k)]
+        if not sources:
+            raise InvalidArgument("Say which model to predict with: modelName, versionName or uri")
+        if "uri" in sources and len(sources) > 1:
+            raise InvalidArgument("Give uri (a model folder) or modelName/versionName, not both")
+        model, version = _model_and_version(body.get("modelName"), body.get("versionName"))
+        return cls(
+            input_paths=tuple(paths),
+            output_path=output,
+            data_format=normalize_format(body["dataFormat"], DATA_FORMATS, "dataFormat"),
+            output_data_format=normalize_format(
+                body.get("outputDataFormat") or "JSON", OUTPUT_FORMATS, "outputDataFormat"
+            ),
+            model_name=model,
+            version_name=version,
+            uri=body.get("uri") or None,
+            framework=body.get("framework") or None,
+            runtime_version=body.get("runtimeVersion") or None,
+            signature_name=body.get("signatureName") or None,
+            max_worker_count=_positive(body.get("maxWorkerCount"), DEFAULT_MAX_WORKERS, "maxWorkerCount"),
+            batch_size=_positive(body.get("batchSize"), DEFAULT_BATCH_SIZE, "batchSize", _MAX_BATCH_SIZE),
+            key_field=body.get("keyField") or None,
+            region=body.get("region") or None,
+        )
+
+    def to_api(self) -> dict[str, Any]:
+        """Back to ``predictionInput`` (what the job record keeps)."""
+        names = {
+            "input_paths": "inputPaths",
+            "output_path": "outputPath",
+            "data_format": "dataFormat",
+            "output_data_format": "outputDataFormat",
+            "model_name": "modelName",
+            "version_name": "versionName",
+            "uri": "uri",
+            "framework": "framework",
+            "runtime_version": "runtimeVersion",
+            "signature_name": "signatureName",
+            "max_worker_count": "maxWorkerCount",
+            "batch_size": "batchSize",
+            "key_field": "keyField",
+            "region": "region",
+        }
+        body = {names[k]: v for k, v in asdict(self).items() if k in names and v is not None}
+        body["inputPaths"] = list(self.input_paths)
+        if self.model_name and self.version_name:
+            body["versionName"] = f"{self.model_name}/versions/{self.version_name}"
+            body.pop("modelName")
+        return body
+
+
+def _model_and_version(model: Any, version: Any) -> tuple[str | None, str | None]:
+    """``projects/p/models/m`` and ``projects/p/models/m/versions/v`` (or the
+    short names) to (``projects/p/models/m``-less names m, v)."""
+    if version:
+        parts = str(version).split("/")
+        if len(parts) >= 6 and parts[-2] == "versions" and parts[-4] == "models":
+            return parts[-3], parts[-1]
+        if len(parts) == 1 and model:
+            return _short_model(model), parts[0]
+        raise InvalidArgument(
+            f"versionName {version!r} must be projects/PROJECT/models/MODEL/versions/VERSION"
+        )
+    return (_short_model(model) if model else None), None
+
+
+def _short_model(model: Any) -> str:
+    parts = str(model).split("/")
+    if len(parts) == 1 or (len(parts) >= 4 and parts[-2] == "models"):
+        return parts[-1]
+    raise InvalidArgument(f"modelName {model!r} must be projects/PROJECT/models/MODEL")
+
+
+def _positive(value: Any, default: int, what: str, most: int = 10_000) -> int:
+    if value in (None, "", 0):
+        return default
+    try:
+        number = int(value)  # int64 fields may come as strings
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"predictionInput.{what} must be a whole number, not {value!r}") from None
+    if not 1 <= number <= most:
+        raise InvalidArgument(f"predictionInput.{what} must be from 1 to {most}, not {number}")
+    return number

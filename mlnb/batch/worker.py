@@ -1,0 +1,129 @@
+"""A batch prediction worker: ``python -m mlnb.batch.worker OUTPUT_PATH``,
+with ``MLNB_BATCH_WORKER`` and ``MLNB_BATCH_WORKERS`` set, loads the model
+once, then predicts the shards of the plan that are its own (index modulo
+the number of workers) and not yet written, each into its
+results file. One bad instance never fails a shard: it goes to the errors
+file with its source and the reason."""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from typing import Any
+
+from mlnb.batch.inputs import Record, Shard, read_shard
+from mlnb.batch.model import load_model
+from mlnb.batch.results import OutputFolder, ShardWriter
+from mlnb.errors import InvalidArgument, MlnbError
+from mlnb.frameworks import Predictor
+from mlnb.prediction import predict_each, run_prediction
+
+__all__ = ["predict_shard", "run_worker"]
+
+
+def _predict_batch(
+    predictor: Predictor, records: list[Record], plan: dict[str, Any], writer: ShardWriter
+) -> None:
+    """Predict records together; when that fails, find the bad ones."""
+    instances = [r.instance for r in records]
+    key_field = plan.get("keyField") or "key"
+    kwargs = {"signature_name": plan["signatureName"]} if plan.get("signatureName") else {}
+    try:
+        writer.add_predictions(run_prediction(predictor, instances, key_field, **kwargs))
+        return
+    except MlnbError:
+        pass  # some instance is bad, or the model refused the batch: go finer
+    try:
+        answer = predict_each(predictor, instances, key_field, **kwargs)
+    except MlnbError:
+        answer = None  # the model refused the good ones together: one by one
+    if answer is not None:
+        failed = {e["index"]: e["message"] for e in answer["errors"]}
+        for index, (record, prediction) in enumerate(zip(records, answer["predictions"], strict=True)):
+            if index in failed:
+                writer.add_error(
+                    record.source, failed[index].replace(f"Instance {index}", "The instance", 1), record.raw
+                )
+            else:
+                writer.add_predictions([prediction])
+        return
+    for record in records:
+        try:
+            writer.add_predictions(run_prediction(predictor, [record.instance], key_field, **kwargs))
+        except MlnbError as e:
+            writer.add_error(record.source, e.message.replace("Instance 0", "The instance", 1), record.raw)
+
+
+def predict_shard(
+    predictor: Predictor, shard: Shard, plan: dict[str, Any], folder: OutputFolder
+) -> ShardWriter:
+    """Predict one shard and put its results, errors and counts in place."""
+    started = time.monotonic()
+    count = len(plan["shards"])
+    writer = ShardWriter(folder, shard.index, count, plan["outputDataFormat"])
+    batch: list[Record] = []
+    size = int(plan["batchSize"])
+    for record in read_shard(shard, plan["dataFormat"]):
+        if record.error is not None:
+            writer.add_error(record.source, record.error, record.raw)
+            continue
+        batch.append(record)
+        if len(batch) >= size:
+            _predict_batch(predictor, batch, plan, writer)
+            batch = []
+    if batch:
+        _predict_batch(predictor, batch, plan, writer)
+    writer.commit(time.monotonic() - started)
+    return writer
+
+
+def run_worker(output_path: str, worker: int, workers: int) -> int:
+    """Predict this worker's unwritten shards; the exit status."""
+    folder = OutputFolder(output_path)
+    plan = folder.read_plan()
+    if plan is None:
+        print(f"No plan in {output_path}/.mlnb: nothing to do", file=sys.stderr)
+        return 2
+    shards = [Shard.from_json(s) for s in plan["shards"]]
+    done = folder.done_shards(len(shards))
+    mine = [s for s in shards if s.index % workers == worker and s.index not in done]
+    if not mine:
+        print("No shards left for this worker")
+        return 0
+    started = time.monotonic()
+    try:
+        predictor = load_model(plan["model"])
+    except Exception as e:  # the model's own loading code can raise anything
+        message = e.message if isinstance(e, MlnbError) else f"{type(e).__name__}: {e}"
+        print(f"Could not load the model: {message}", file=sys.stderr)
+        return 1
+    print(f"Model loaded in {time.monotonic() - started:.1f} s; {len(mine)} shards to predict", flush=True)
+    for shard in mine:
+        written = predict_shard(predictor, shard, plan, folder)
+        print(
+            f"Shard {shard.index + 1} of {len(shards)}: {written.predictions} predictions, "
+            f"{written.errors} errors",
+            flush=True,
+        )
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"Worker done in {time.monotonic() - started:.1f} s; peak memory {peak_mb:.0f} MB", flush=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    # The worker's place comes from the environment, as each replica's does.
+    if len(argv) != 1:
+        print("usage: MLNB_BATCH_WORKER=i MLNB_BATCH_WORKERS=n python -m mlnb.batch.worker OUTPUT_PATH")
+        return 2
+    try:
+        worker, workers = int(os.environ["MLNB_BATCH_WORKER"]), int(os.environ["MLNB_BATCH_WORKERS"])
+        return run_worker(argv[0], worker, workers)
+    except InvalidArgument as e:
+        print(e.message, file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,176 @@
+"""The Engine's batch prediction jobs: submit one (a deployed model or an
+undeployed model folder over files), and resume one that failed or was
+cancelled."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from mlnb.batch import MODEL_FILE, PredictionSpec
+from mlnb.batch.inputs import list_inputs
+from mlnb.batch.model import uri_model, version_model
+from mlnb.config import Settings
+from mlnb.errors import FailedPrecondition
+from mlnb.frameworks import AdapterRegistry
+from mlnb.jobs import JobService, JobState, ensure_job_host, job_home
+from mlnb.records import JobRecord
+from mlnb.registry import ModelRegistry
+
+
+class BatchAPI:
+    """Batch prediction methods of :class:`mlnb.Engine` (mixed into it)."""
+
+    settings: Settings
+    _jobs: JobService
+    _registry: ModelRegistry
+    _adapters: AdapterRegistry
+
+    def submit_prediction_job(
+        self,
+        job_id: str,
+        prediction_input: Mapping[str, Any] | None = None,
+        *,
+        model: str | None = None,
+        version: str | None = None,
+        model_dir: str | Path | None = None,
+        framework: str | None = None,
+        input_paths: Sequence[str | Path] | None = None,
+        output_path: str | Path | None = None,
+        data_format: str | None = None,
+        output_data_format: str | None = None,
+        max_worker_count: int | None = None,
+        batch_size: int | None = None,
+        signature_name: str | None = None,
+        key_field: str | None = None,
+        runtime_version: str | None = None,
+        region: str | None = None,
+        resume: bool = False,
+        labels: Mapping[str, str] | None = None,
+        cluster: str | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        """Submit a batch prediction job: predict every instance of the input
+        files with a model's default version, a named version, or a model
+        folder (``model_dir``, ML Engine's ``uri``) that was never deployed.
+
+        ``prediction_input`` is ML Engine's ``predictionInput``; the keyword
+        arguments, gcloud's flags, override it. ``data_format`` takes the
+        API's names or gcloud's (``json``, ``text``, ``csv``, ``tf-record``,
+        ``tf-record-gzip``). ``key_field`` names an instance field passed
+        through to each prediction. ``resume`` continues the run that wrote
+        ``output_path`` before (its written shards are kept).
+
+        Results land in ``output_path`` as ``prediction.results-*`` files of
+        JSON lines (in input order, shard after shard) and
+        ``prediction.errors_stats-00000-of-00001``.
+
+        Raises:
+            InvalidArgument: A bad field, format, or an input path that
+                matches no file.
+            NotFound: No such model or version.
+            FailedPrecondition: The version is not READY, the model has no
+                default, or the model folder holds no model mlnb can read.
+            AlreadyExists: The job id is taken.
+        """
+        project = project or self.settings.project
+        body = dict(prediction_input or {})
+        flags = {
+            "modelName": model,
+            "versionName": version,
+            "uri": str(model_dir) if model_dir is not None else None,
+            "framework": framework,
+            "inputPaths": [str(p) for p in input_paths] if input_paths else None,
+            "outputPath": str(output_path) if output_path is not None else None,
+            "dataFormat": data_format,
+            "outputDataFormat": output_data_format,
+            "maxWorkerCount": max_worker_count,
+            "batchSize": batch_size,
+            "signatureName": signature_name,
+            "keyField": key_field,
+            "runtimeVersion": runtime_version,
+            "region": region,
+        }
+        body.update({k: v for k, v in flags.items() if v is not None})
+        if version and model and "/" not in version:
+            body.pop("modelName", None)
+            body["versionName"] = f"projects/{project}/models/{model}/versions/{version}"
+        body = _local_paths_made_absolute(body)
+        spec = PredictionSpec.from_api(body)
+        list_inputs(spec.input_paths)  # an input that matches nothing fails now, not in the job
+        model_spec = self._batch_model(spec, project)
+        record = JobRecord(
+            project=project,
+            job_id=job_id,
+            kind="prediction",
+            state=JobState.QUEUED.value,
+            create_time=datetime.now(UTC),
+            prediction_input={**spec.to_api(), **({"resume": True} if resume else {})},
+            labels=dict(labels or {}),
+            cluster=cluster or None,
+        )
+        job = self._jobs.create_job(record)
+        home = job_home(self.settings.home, project, job_id)
+        home.mkdir(parents=True, exist_ok=True)
+        (home / MODEL_FILE).write_bytes(orjson.dumps(model_spec))
+        ensure_job_host(self.settings)
+        return job
+
+    def resume_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
+        """Queue a FAILED or CANCELLED batch prediction job again: it predicts
+        only the shards it had not written, so that every instance ends up
+        predicted exactly once.
+
+        Raises:
+            NotFound: No such job.
+            FailedPrecondition: Not a batch prediction job, or not FAILED or CANCELLED.
+        """
+        job = self._jobs.requeue(project or self.settings.project, job_id, ("prediction",))
+        ensure_job_host(self.settings)
+        return job
+
+    def _batch_model(self, spec: PredictionSpec, project: str) -> dict[str, Any]:
+        if spec.uri:
+            if "://" not in spec.uri:
+                folder = Path(spec.uri)
+                if not folder.exists():
+                    raise FailedPrecondition(f"The model folder {spec.uri!r} does not exist")
+                if not spec.framework:
+                    self._adapters.detect(folder)  # a folder mlnb cannot read fails now
+            return uri_model(spec.uri, spec.framework, self.settings)
+        model = spec.model_name or ""  # PredictionSpec holds a model name when it has no uri
+        if spec.version_name:
+            record = self._registry.get_version(project, model, spec.version_name)
+        else:
+            default = self._registry.get_model(project, model).default_version
+            if default is None:
+                raise FailedPrecondition(f"Model {model!r} has no default version to predict with")
+            record = default
+        if record.state != "READY":
+            raise FailedPrecondition(
+                f"Version {record.name!r} of model {model!r} is {record.state}; "
+                "only READY versions predict"
+            )
+        return version_model(record, self.settings)
+
+
+def _local_paths_made_absolute(body: dict[str, Any]) -> dict[str, Any]:
+    """Local paths as absolute paths: the job runs in another process and folder."""
+
+    def absolute(path: str) -> str:
+        return path if "://" in path else str(Path(path).expanduser().absolute())
+
+    out = dict(body)
+    paths = out.get("inputPaths")
+    if isinstance(paths, str):
+        paths = [paths]
+    if isinstance(paths, list):
+        out["inputPaths"] = [absolute(str(p)) for p in paths]
+    for key in ("outputPath", "uri"):
+        if isinstance(out.get(key), str) and out[key]:
+            out[key] = absolute(out[key])
+    return out
