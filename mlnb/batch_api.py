@@ -16,7 +16,7 @@ from mlnb.batch.inputs import list_inputs
 from mlnb.batch.model import uri_model, version_model
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition
-from mlnb.frameworks import AdapterRegistry
+from mlnb.frameworks import AdapterRegistry, ModelLoadError
 from mlnb.jobs import JobService, JobState, ensure_job_host, job_home
 from mlnb.records import JobRecord
 from mlnb.registry import ModelRegistry
@@ -109,7 +109,7 @@ class BatchAPI:
             kind="prediction",
             state=JobState.QUEUED.value,
             create_time=datetime.now(UTC),
-            prediction_input={**spec.to_api(), **({"resume": True} if resume else {})},
+            prediction_input={**spec.to_api(project), **({"resume": True} if resume else {})},
             labels=dict(labels or {}),
             cluster=cluster or None,
         )
@@ -140,7 +140,10 @@ class BatchAPI:
                 if not folder.exists():
                     raise FailedPrecondition(f"The model folder {spec.uri!r} does not exist")
                 if not spec.framework:
-                    self._adapters.detect(folder)  # a folder mlnb cannot read fails now
+                    try:
+                        self._adapters.detect(folder)  # a folder mlnb cannot read fails now
+                    except ModelLoadError as e:
+                        raise FailedPrecondition(f"The model folder {spec.uri!r} holds no model: {e}") from e
             return uri_model(spec.uri, spec.framework, self.settings)
         model = spec.model_name or ""  # PredictionSpec holds a model name when it has no uri
         if spec.version_name:
@@ -152,8 +155,7 @@ class BatchAPI:
             record = default
         if record.state != "READY":
             raise FailedPrecondition(
-                f"Version {record.name!r} of model {model!r} is {record.state}; "
-                "only READY versions predict"
+                f"Version {record.name!r} of model {model!r} is {record.state}; only READY versions predict"
             )
         return version_model(record, self.settings)
 

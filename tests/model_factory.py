@@ -147,26 +147,32 @@ class ScaledSum:
     """A custom prediction routine: sums each instance, times a factor read
     from the model folder (which may also ask loading to take a while)."""
 
-    def __init__(self, factor):
+    def __init__(self, factor, predict_seconds=0):
         self.factor = factor
+        self.predict_seconds = predict_seconds
 
     @classmethod
     def from_path(cls, model_dir):
         with open(os.path.join(model_dir, "factor.json")) as f:
             config = json.load(f)
         time.sleep(config.get("load_seconds", 0))
-        return cls(config["factor"])
+        return cls(config["factor"], config.get("predict_seconds", 0))
 
     def predict(self, instances, **kwargs):
+        time.sleep(self.predict_seconds)
         return [self.factor * sum(instance) for instance in instances]
 '''
 
 
-def custom_routine(root: Path, factor: float = 2.0, load_seconds: float = 0.0) -> tuple[Path, Path]:
-    """A model folder and a one-file package holding ``scaled_sum.ScaledSum``."""
+def custom_routine(
+    root: Path, factor: float = 2.0, load_seconds: float = 0.0, predict_seconds: float = 0.0
+) -> tuple[Path, Path]:
+    """A model folder and a one-file package holding ``scaled_sum.ScaledSum``
+    (which may take its time to load and to predict)."""
     model_dir = root / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
-    (model_dir / "factor.json").write_text(json.dumps({"factor": factor, "load_seconds": load_seconds}))
+    config = {"factor": factor, "load_seconds": load_seconds, "predict_seconds": predict_seconds}
+    (model_dir / "factor.json").write_text(json.dumps(config))
     package = root / "scaled_sum.py"
     package.write_text(CUSTOM_ROUTINE)
     return model_dir, package

@@ -96,8 +96,9 @@ class PredictionSpec:
             region=body.get("region") or None,
         )
 
-    def to_api(self) -> dict[str, Any]:
-        """Back to ``predictionInput`` (what the job record keeps)."""
+    def to_api(self, project: str) -> dict[str, Any]:
+        """Back to ``predictionInput`` (what the job record keeps), with the
+        model's full resource name in ``project``."""
         names = {
             "input_paths": "inputPaths",
             "output_path": "outputPath",
@@ -116,9 +117,10 @@ class PredictionSpec:
         }
         body = {names[k]: v for k, v in asdict(self).items() if k in names and v is not None}
         body["inputPaths"] = list(self.input_paths)
+        if self.model_name:
+            body["modelName"] = f"projects/{project}/models/{self.model_name}"
         if self.model_name and self.version_name:
-            body["versionName"] = f"{self.model_name}/versions/{self.version_name}"
-            body.pop("modelName")
+            body["versionName"] = f"{body.pop('modelName')}/versions/{self.version_name}"
         return body
 
 

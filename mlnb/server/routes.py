@@ -240,10 +240,23 @@ async def jobs(request: Request) -> Response:
         body = await read_object(request)
         job_id = _name("job", str(body.get("jobId", "")))
         if body.get("predictionInput"):
-            raise InvalidArgument("Batch prediction jobs are not supported by this server yet")
+            prediction_input = body["predictionInput"]
+            if not isinstance(prediction_input, dict):
+                raise InvalidArgument("predictionInput must be an object")
+            record = await call(
+                engine.submit_prediction_job,
+                job_id,
+                prediction_input,
+                labels=body.get("labels"),
+                resume=bool(prediction_input.get("resume")),
+                project=project,
+            )
+            return json_response(record.to_api())
         training_input = body.get("trainingInput")
         if not isinstance(training_input, dict):
-            raise InvalidArgument("A job needs trainingInput")
+            raise InvalidArgument(
+                "A job needs trainingInput (a training job) or predictionInput (batch prediction)"
+            )
         record = await call(
             engine.submit_training_job, job_id, training_input, labels=body.get("labels"), project=project
         )
