@@ -5,12 +5,14 @@ cancellation run on them with the same states and logs as local jobs."""
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import notebook_factory
 import pytest
@@ -158,3 +160,32 @@ def test_cancel_on_dask_stops_the_replicas(engine: Engine, tmp_path: Path) -> No
     count = len(list(engine.job_logs("dask_cancel")))
     time.sleep(1.0)
     assert len(list(engine.job_logs("dask_cancel"))) == count  # nothing runs any more
+
+
+def test_a_batch_prediction_job_runs_on_two_workers(
+    engine: Engine, tmp_path: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    engine.create_model("iris")
+    engine.create_version("iris", "v1", sklearn_model[0])
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] * 10
+    for n in range(4):
+        (inputs / f"part-{n}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    engine.submit_prediction_job(
+        "dask_batch",
+        model="iris",
+        input_paths=[str(inputs / "*.jsonl")],
+        output_path=tmp_path / "out",
+        data_format="JSON",
+        max_worker_count=2,
+    )
+    job = engine.wait_job("dask_batch", timeout=180)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert job.prediction_output is not None and job.prediction_output["predictionCount"] == "80"
+    logs = list(engine.job_logs("dask_batch"))
+    # Each worker replica ran as a task on its own Dask worker.
+    started = [e.message for e in logs if "started on tcp://" in e.message]
+    assert len({m.split(" started on ")[1].split(" ")[0] for m in started}) == 2, started
+    done = [e for e in logs if e.message.startswith("Shard ")]
+    assert {e.replica for e in done} == {"worker-replica-0", "worker-replica-1"} and len(done) == 4

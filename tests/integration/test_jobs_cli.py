@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import trainers
 
+from mlnb.batch.tfrecord import write_record
 from mlnb.cli import main
 
 pytestmark = pytest.mark.integration
@@ -164,3 +165,49 @@ def test_local_train_runs_in_the_foreground(cli: Any, tmp_path: Path) -> None:
     assert code == 1 and "exited with a non-zero status of 5" in err
     code, out, _ = cli("jobs", "list")
     assert out.strip() == "Listed 0 items."  # local training makes no job record
+
+
+def test_submit_prediction_from_a_model_folder(
+    cli: Any, tmp_path: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    source = tmp_path / "in.tfrecord"
+    with source.open("wb") as stream:
+        for _ in range(5):
+            write_record(stream, json.dumps([5.1, 3.5, 1.4, 0.2]).encode())
+    code, out, err = cli(
+        "jobs",
+        "submit",
+        "prediction",
+        "batch_cli",
+        "--model-dir",
+        str(sklearn_model[0]),
+        "--input-paths",
+        str(source),
+        "--output-path",
+        str(tmp_path / "out"),
+        "--data-format",
+        "tf-record",
+        "--stream-logs",
+    )
+    assert code == 0, err
+    assert "Shard 1 of 1: 5 predictions, 0 errors" in out and out.rstrip().endswith("ended SUCCEEDED.")
+    code, out, _ = cli("jobs", "describe", "batch_cli", "--format", "json")
+    body = json.loads(out)
+    assert body["predictionOutput"]["predictionCount"] == "5"
+    assert body["predictionInput"]["dataFormat"] == "TF_RECORD"
+    assert len((tmp_path / "out" / "prediction.results-00000-of-00001").read_text().splitlines()) == 5
+    code, _, err = cli("jobs", "resume", "batch_cli")
+    assert code == 1 and "only a FAILED or CANCELLED job can be resumed" in err
+    code, _, err = cli(
+        "jobs",
+        "submit",
+        "prediction",
+        "x",
+        "--input-paths",
+        "a",
+        "--output-path",
+        "b",
+        "--data-format",
+        "json",
+    )
+    assert code == 2 and "Give --model" in err

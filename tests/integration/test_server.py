@@ -194,6 +194,32 @@ def test_the_official_client_runs_jobs(ml: Any, tmp_path: Path, home: Path) -> N
     assert patched["etag"] != job["etag"]
 
 
+def test_the_official_client_runs_a_batch_prediction_job(
+    ml: Any, tmp_path: Path, home: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    (tmp_path / "in.jsonl").write_text("[5.1, 3.5, 1.4, 0.2]\n[6.7, 3.0, 5.2, 2.3]\n")
+    body = {
+        "jobId": "rest_batch",
+        "predictionInput": {
+            "uri": str(sklearn_model[0]),
+            "dataFormat": "JSON",
+            "inputPaths": [str(tmp_path / "in.jsonl")],
+            "outputPath": str(tmp_path / "out"),
+            "region": "us-central1",
+        },
+    }
+    created = ml.projects().jobs().create(parent="projects/demo", body=body).execute()
+    assert created["state"] == "QUEUED" and created["predictionInput"]["dataFormat"] == "JSON"
+    for _ in range(600):
+        job = ml.projects().jobs().get(name="projects/demo/jobs/rest_batch").execute()
+        if job["state"] in ("SUCCEEDED", "FAILED"):
+            break
+        time.sleep(0.1)
+    assert job["state"] == "SUCCEEDED", job
+    assert job["predictionOutput"]["predictionCount"] == "2"
+    assert job["predictionOutput"]["outputPath"] == str(tmp_path / "out")
+
+
 def test_errors_are_google_error_bodies(server: str, sklearn_model: tuple[Path, Any]) -> None:
     status, body = call_http(server, "GET", "/v1/projects/demo/models/ghost")
     assert status == 404 and body["error"]["status"] == "NOT_FOUND" and "ghost" in body["error"]["message"]

@@ -132,6 +132,31 @@ CASES: list[tuple[str, str, Any, int, str, str]] = [
     ("POST", J, {"jobId": "j1"}, 400, "INVALID_ARGUMENT", "A job needs trainingInput"),
     ("POST", J, {"jobId": "j1", "trainingInput": {}}, 400, "INVALID_ARGUMENT", "needs a module to run"),
     ("POST", J, {"jobId": "done", "trainingInput": {"pythonModule": "t"}}, 409, "ALREADY_EXISTS", "done"),
+    (
+        "POST",
+        J,
+        {"jobId": "b1", "predictionInput": {"dataFormat": "JSON"}},
+        400,
+        "INVALID_ARGUMENT",
+        "inputPaths",
+    ),
+    ("POST", J, {"jobId": "b1", "predictionInput": [1]}, 400, "INVALID_ARGUMENT", "must be an object"),
+    (
+        "POST",
+        J,
+        {
+            "jobId": "b1",
+            "predictionInput": {
+                "inputPaths": ["/no/*.json"],
+                "outputPath": "/tmp/o",
+                "dataFormat": "JSON",
+                "modelName": "iris",
+            },
+        },
+        400,
+        "INVALID_ARGUMENT",
+        "matches no file",
+    ),
     ("GET", J + "?filter=state", None, 400, "INVALID_ARGUMENT", "must be KEY=VALUE"),
     # jobs.get / patch / cancel / verbs
     ("GET", J + "/ghost", None, 404, "NOT_FOUND", "ghost"),
