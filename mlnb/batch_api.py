@@ -11,9 +11,10 @@ from typing import Any
 
 import orjson
 
-from mlnb.batch import MODEL_FILE, PredictionSpec
+from mlnb.batch.execution import MODEL_FILE
 from mlnb.batch.inputs import list_inputs
 from mlnb.batch.model import uri_model, version_model
+from mlnb.batch.spec import PredictionSpec
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition
 from mlnb.frameworks import AdapterRegistry, ModelLoadError

@@ -14,7 +14,7 @@ import csv
 import gzip
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
 import fsspec
@@ -23,7 +23,7 @@ import orjson
 from mlnb.batch.tfrecord import TFRecordError, read_records
 from mlnb.errors import InvalidArgument
 
-__all__ = ["Record", "Shard", "list_inputs", "plan_shards", "read_shard"]
+__all__ = ["Batch", "Record", "Shard", "list_inputs", "plan_shards", "read_batches"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _LINE_FORMATS = ("JSON", "TEXT", "CSV")
@@ -120,17 +120,90 @@ def plan_shards(files: Sequence[tuple[str, int]], data_format: str, workers: int
     return shards
 
 
-def read_shard(shard: Shard, data_format: str) -> Iterator[Record]:
-    """The shard's records in input order."""
+@dataclass
+class Batch:
+    """Up to a batch size of good instances of a shard, in input order, and
+    the records among them that are not instances."""
+
+    instances: list[Any] = field(default_factory=list)
+    raws: list[bytes] = field(default_factory=list)
+    sources: list[str | int] = field(default_factory=list)  # a byte offset, or a description
+    bad: list[Record] = field(default_factory=list)
+    path: str = ""
+
+    def source(self, index: int) -> str:
+        where = self.sources[index]
+        return f"{self.path} at byte {where}" if isinstance(where, int) else where
+
+
+# Without a batchSize, a batch is about this much input, within these counts:
+# small instances go many to a model call (whose fixed cost is what limits
+# scikit-learn and XGBoost), large ones (images) few.
+AUTO_BATCH_BYTES = 4 << 20
+AUTO_BATCH_MIN = 64
+AUTO_BATCH_MAX = 4096
+
+
+def _full(count: int, nbytes: int, size: int | None) -> bool:
+    if size is not None:
+        return count >= size
+    return count >= AUTO_BATCH_MAX or (count >= AUTO_BATCH_MIN and nbytes >= AUTO_BATCH_BYTES)
+
+
+def read_batches(shard: Shard, data_format: str, size: int | None) -> Iterator[Batch]:
+    """The shard's instances in input order, ``size`` at a time (``None``:
+    sized by their bytes)."""
+    nbytes = 0
     if data_format in ("TF_RECORD", "TF_RECORD_GZIP"):
-        yield from _tfrecords(shard)
+        batch = Batch(path=shard.path)
+        for record in _tfrecords(shard):
+            if record.error is not None:
+                batch.bad.append(record)
+                continue
+            batch.instances.append(record.instance)
+            batch.raws.append(record.raw)
+            batch.sources.append(record.source)
+            nbytes += len(record.raw)
+            if _full(len(batch.instances), nbytes, size):
+                yield batch
+                batch, nbytes = Batch(path=shard.path), 0
+        if batch.instances or batch.bad:
+            yield batch
         return
+    offsets: list[int] = []
+    lines: list[bytes] = []
     for offset, line in _lines(shard):
+        offsets.append(offset)
+        lines.append(line)
+        nbytes += len(line)
+        if _full(len(lines), nbytes, size):
+            yield _parsed(shard, data_format, offsets, lines)
+            offsets, lines, nbytes = [], [], 0
+    if lines:
+        yield _parsed(shard, data_format, offsets, lines)
+
+
+def _parsed(shard: Shard, data_format: str, offsets: list[int], lines: list[bytes]) -> Batch:
+    if data_format != "CSV":
+        try:
+            # One parse for the whole batch; line by line only when some line is not JSON.
+            instances = orjson.loads(b"[" + b",".join(lines) + b"]")
+            return Batch(instances, lines, list(offsets), [], shard.path)
+        except orjson.JSONDecodeError:
+            pass
+    batch = Batch(path=shard.path)
+    for offset, line in zip(offsets, lines, strict=True):
         source = f"{shard.path} at byte {offset}"
-        if data_format == "CSV":
-            yield _csv_record(line, source, shard.header)
+        record = (
+            _csv_record(line, source, shard.header) if data_format == "CSV" else _json_record(line, source)
+        )
+        if record.error is not None:
+            batch.bad.append(record)
         else:
-            yield _json_record(line, source)
+            batch.instances.append(record.instance)
+            batch.raws.append(line)
+            batch.sources.append(offset)
+    return batch
 
 
 def _lines(shard: Shard) -> Iterator[tuple[int, bytes]]:
@@ -145,16 +218,19 @@ def _lines(shard: Shard) -> Iterator[tuple[int, bytes]]:
             position = shard.start - 1 + len(stream.readline())
         skip_header = shard.header is not None and shard.start == 0
         while shard.end is None or position < shard.end:
-            line = stream.readline()
-            if not line:
+            chunk = stream.readlines(1 << 20)
+            if not chunk:
                 return
-            offset, position = position, position + len(line)
-            if skip_header:
-                skip_header = False
-                continue
-            line = line.rstrip(b"\r\n")
-            if line.strip():
-                yield offset, line
+            for line in chunk:
+                if shard.end is not None and position >= shard.end:
+                    return
+                offset, position = position, position + len(line)
+                if skip_header:
+                    skip_header = False
+                    continue
+                text = line.rstrip(b"\r\n")
+                if text.strip():
+                    yield offset, text
 
 
 def _json_record(line: bytes, source: str) -> Record:

@@ -12,9 +12,9 @@ from typing import Any
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition
 from mlnb.frameworks import AdapterRegistry, LoadOptions, Predictor
+from mlnb.prediction.stored import load_stored_version
 from mlnb.records import VersionRecord
-from mlnb.registry.deploy import load_stored_version
-from mlnb.store import ArtifactStore
+from mlnb.store.artifacts import ArtifactStore
 
 __all__ = ["load_model", "uri_model", "version_model"]
 

@@ -11,7 +11,7 @@ exists is a shard that is done, and a resumed job redoes exactly the rest."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -103,8 +103,9 @@ class OutputFolder:
 
 
 class ShardWriter:
-    """The results of one shard in the job's output format, its failed
-    instances, and its counts; ``commit`` puts them in place."""
+    """The results of one shard in the job's output format, streamed to a
+    temporary file; its failed instances and counts; ``commit`` puts them
+    in place, and leaving the block without a commit removes the file."""
 
     def __init__(self, folder: OutputFolder, index: int, count: int, output_format: str) -> None:
         self.folder = folder
@@ -112,18 +113,40 @@ class ShardWriter:
         self.count = count
         self.output_format = output_format
         self.predictions = 0
-        self._results: list[bytes] = []
         self._errors: list[bytes] = []
         self._columns: list[str] | None = None
+        self._final = folder.path(results_name(index, count))
+        self._temporary = folder.path(f".{results_name(index, count)}.{uuid.uuid4().hex[:8]}.tmp")
+        folder.fs.makedirs(folder.root, exist_ok=True)
+        self._stream: IO[bytes] = folder.fs.open(self._temporary, "wb")
+        self._committed = False
 
-    def add_predictions(self, predictions: Iterable[Any]) -> None:
-        for prediction in predictions:
-            body = prediction if isinstance(prediction, dict) else {"prediction": prediction}
-            self.predictions += 1
-            if self.output_format == "CSV":
-                self._results.append(self._csv_row(body))
-            else:
-                self._results.append(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
+    def __enter__(self) -> ShardWriter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if not self._committed:
+            self._stream.close()
+            if self.folder.fs.exists(self._temporary):
+                self.folder.fs.rm(self._temporary)
+
+    def add_predictions(self, predictions: list[Any]) -> None:
+        self.predictions += len(predictions)
+        if self.output_format == "JSON" and all(type(p) in (int, float) for p in predictions):
+            # Plain numbers (most scikit-learn and XGBoost models): one dump for the batch.
+            numbers = orjson.dumps(predictions)[1:-1].split(b",")
+            self._stream.write(b"".join(b'{"prediction":' + n + b"}\n" for n in numbers if n))
+            return
+        bodies = [p if isinstance(p, dict) else {"prediction": p} for p in predictions]
+        if self.output_format == "CSV":
+            self._stream.write(b"".join(self._csv_row(b) + b"\n" for b in bodies))
+        elif self.output_format == "TF_RECORD":
+            for body in bodies:
+                write_record(self._stream, orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY))
+        else:
+            self._stream.write(
+                b"".join(orjson.dumps(b, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for b in bodies)
+            )
 
     def add_error(self, source: str, message: str, raw: bytes) -> None:
         shown = raw[:_MAX_INPUT_SHOWN].decode("utf-8", "replace")
@@ -145,22 +168,20 @@ class ShardWriter:
         return out.getvalue().encode()
 
     def commit(self, seconds: float) -> None:
-        state = _STATE
+        """Errors and counts first, the results file last: a results file in
+        place is a shard that is done."""
+        self._stream.close()
         if self._errors:
-            with self.folder.atomic(state, f"errors-{self.index:05d}.jsonl") as stream:
+            with self.folder.atomic(_STATE, f"errors-{self.index:05d}.jsonl") as stream:
                 stream.write(b"\n".join(self._errors) + b"\n")
-        with self.folder.atomic(state, f"shard-{self.index:05d}.json") as stream:
+        with self.folder.atomic(_STATE, f"shard-{self.index:05d}.json") as stream:
             counts = {"predictions": self.predictions, "errors": len(self._errors), "seconds": seconds}
             stream.write(orjson.dumps(counts))
         if self.output_format == "CSV" and self._columns is not None and self.index == 0:
             with self.folder.atomic("prediction.results.keys") as stream:
                 stream.write(",".join(self._columns).encode() + b"\n")
-        with self.folder.atomic(results_name(self.index, self.count)) as stream:
-            if self.output_format == "TF_RECORD":
-                for line in self._results:
-                    write_record(stream, line)
-            elif self._results:
-                stream.write(b"\n".join(self._results) + b"\n")
+        self.folder.fs.mv(self._temporary, self._final)
+        self._committed = True
 
 
 def _flatten(body: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -15,7 +15,6 @@ DATA_FORMATS = ("JSON", "TEXT", "CSV", "TF_RECORD", "TF_RECORD_GZIP")
 OUTPUT_FORMATS = ("JSON", "CSV", "TF_RECORD")
 # gcloud's spellings of the same formats.
 _ALIASES = {"TFRECORD": "TF_RECORD", "TFRECORD_GZIP": "TF_RECORD_GZIP", "JSONL": "JSON"}
-DEFAULT_BATCH_SIZE = 64
 DEFAULT_MAX_WORKERS = 10
 _MAX_BATCH_SIZE = 100_000
 
@@ -50,7 +49,7 @@ class PredictionSpec:
     runtime_version: str | None = None
     signature_name: str | None = None
     max_worker_count: int = DEFAULT_MAX_WORKERS
-    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_size: int | None = None  # None: sized by bytes (see inputs.read_batches)
     key_field: str | None = None
     region: str | None = None
 
@@ -91,7 +90,7 @@ class PredictionSpec:
             runtime_version=body.get("runtimeVersion") or None,
             signature_name=body.get("signatureName") or None,
             max_worker_count=_positive(body.get("maxWorkerCount"), DEFAULT_MAX_WORKERS, "maxWorkerCount"),
-            batch_size=_positive(body.get("batchSize"), DEFAULT_BATCH_SIZE, "batchSize", _MAX_BATCH_SIZE),
+            batch_size=_positive(body.get("batchSize"), None, "batchSize", _MAX_BATCH_SIZE),
             key_field=body.get("keyField") or None,
             region=body.get("region") or None,
         )
@@ -146,7 +145,7 @@ def _short_model(model: Any) -> str:
     raise InvalidArgument(f"modelName {model!r} must be projects/PROJECT/models/MODEL")
 
 
-def _positive(value: Any, default: int, what: str, most: int = 10_000) -> int:
+def _positive(value: Any, default: int | None, what: str, most: int = 10_000) -> Any:
     if value in (None, "", 0):
         return default
     try:

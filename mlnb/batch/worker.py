@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from mlnb.batch.inputs import Record, Shard, read_shard
+from mlnb.batch.inputs import Batch, Shard, read_batches
 from mlnb.batch.model import load_model
 from mlnb.batch.results import OutputFolder, ShardWriter
 from mlnb.errors import InvalidArgument, MlnbError
@@ -23,37 +23,38 @@ from mlnb.prediction import predict_each, run_prediction
 __all__ = ["predict_shard", "run_worker"]
 
 
-def _predict_batch(
-    predictor: Predictor, records: list[Record], plan: dict[str, Any], writer: ShardWriter
-) -> None:
-    """Predict records together; when that fails, find the bad ones."""
-    instances = [r.instance for r in records]
+def _predict_batch(predictor: Predictor, batch: Batch, plan: dict[str, Any], writer: ShardWriter) -> None:
+    """Predict a batch together; when that fails, find the bad instances."""
+    for record in batch.bad:
+        writer.add_error(record.source, record.error or "", record.raw)
+    if not batch.instances:
+        return
     key_field = plan.get("keyField") or "key"
     kwargs = {"signature_name": plan["signatureName"]} if plan.get("signatureName") else {}
     try:
-        writer.add_predictions(run_prediction(predictor, instances, key_field, **kwargs))
+        writer.add_predictions(run_prediction(predictor, batch.instances, key_field, **kwargs))
         return
     except MlnbError:
         pass  # some instance is bad, or the model refused the batch: go finer
     try:
-        answer = predict_each(predictor, instances, key_field, **kwargs)
+        answer = predict_each(predictor, batch.instances, key_field, **kwargs)
     except MlnbError:
         answer = None  # the model refused the good ones together: one by one
     if answer is not None:
         failed = {e["index"]: e["message"] for e in answer["errors"]}
-        for index, (record, prediction) in enumerate(zip(records, answer["predictions"], strict=True)):
+        for index, prediction in enumerate(answer["predictions"]):
             if index in failed:
-                writer.add_error(
-                    record.source, failed[index].replace(f"Instance {index}", "The instance", 1), record.raw
-                )
+                message = failed[index].replace(f"Instance {index}", "The instance", 1)
+                writer.add_error(batch.source(index), message, batch.raws[index])
             else:
                 writer.add_predictions([prediction])
         return
-    for record in records:
+    for index, instance in enumerate(batch.instances):
         try:
-            writer.add_predictions(run_prediction(predictor, [record.instance], key_field, **kwargs))
+            writer.add_predictions(run_prediction(predictor, [instance], key_field, **kwargs))
         except MlnbError as e:
-            writer.add_error(record.source, e.message.replace("Instance 0", "The instance", 1), record.raw)
+            message = e.message.replace("Instance 0", "The instance", 1)
+            writer.add_error(batch.source(index), message, batch.raws[index])
 
 
 def predict_shard(
@@ -61,21 +62,10 @@ def predict_shard(
 ) -> ShardWriter:
     """Predict one shard and put its results, errors and counts in place."""
     started = time.monotonic()
-    count = len(plan["shards"])
-    writer = ShardWriter(folder, shard.index, count, plan["outputDataFormat"])
-    batch: list[Record] = []
-    size = int(plan["batchSize"])
-    for record in read_shard(shard, plan["dataFormat"]):
-        if record.error is not None:
-            writer.add_error(record.source, record.error, record.raw)
-            continue
-        batch.append(record)
-        if len(batch) >= size:
+    with ShardWriter(folder, shard.index, len(plan["shards"]), plan["outputDataFormat"]) as writer:
+        for batch in read_batches(shard, plan["dataFormat"], plan.get("batchSize")):
             _predict_batch(predictor, batch, plan, writer)
-            batch = []
-    if batch:
-        _predict_batch(predictor, batch, plan, writer)
-    writer.commit(time.monotonic() - started)
+        writer.commit(time.monotonic() - started)
     return writer
 
 

@@ -25,7 +25,11 @@ from mlnb.cli.output import emit, parse_labels
 )
 @click.option("--output-data-format", help="json (default), csv or tf-record.")
 @click.option("--max-worker-count", type=click.IntRange(min=1), help="Workers at most (default 10).")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Instances per model call (default 64).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    help="Instances per model call (default: about 4 MB of input, 64 to 4096 instances).",
+)
 @click.option("--signature-name", help="The SavedModel signature to predict with.")
 @click.option("--key-field", help="An instance field passed through to each prediction.")
 @click.option("--runtime-version", help="Recorded as runtimeVersion.")

@@ -76,7 +76,7 @@ def create_execution(
 
         return NotebookExecution(job.notebook_input or {}, log, home, session)
     if job.kind == "prediction":
-        from mlnb.batch import BatchPredictionExecution
+        from mlnb.batch.execution import BatchPredictionExecution
 
         return BatchPredictionExecution(job.job_id, job.prediction_input or {}, log, home, session)
     from mlnb.errors import InvalidArgument

@@ -12,17 +12,17 @@ from mlnb.errors import InvalidArgument, MlnbError
 from mlnb.frameworks import (
     AdapterRegistry,
     FrameworkAdapter,
-    LoadOptions,
     ModelLoadError,
     Predictor,
     normalize_framework,
 )
+from mlnb.prediction.stored import load_stored_version
 from mlnb.records import VersionRecord
 from mlnb.registry.models import ModelRegistry, VersionSpec
 from mlnb.registry.serving import check_batching, check_scaling
 from mlnb.store import ArtifactStore, StoredTree, uri_exists
 
-__all__ = ["CANCELLED_MESSAGE", "VersionDeployer", "load_stored_version"]
+__all__ = ["CANCELLED_MESSAGE", "VersionDeployer"]
 
 CANCELLED_MESSAGE = "Version creation was cancelled"
 
@@ -190,39 +190,6 @@ class VersionDeployer:
         for tree in stored:
             self.artifacts.delete_tree(tree.uri)
         return self.registry.finish_version(record, actor, error=message)
-
-
-def load_stored_version(
-    artifacts: ArtifactStore,
-    adapters: AdapterRegistry,
-    version: VersionRecord,
-    skops_trusted_types: tuple[str, ...] = (),
-) -> Predictor:
-    """Load a version's stored files (checksums verified) into a Predictor;
-    what ``VersionDeployer.load_predictor`` does, for processes (batch
-    prediction workers) that have no registry.
-
-    Raises:
-        FailedPrecondition: A file changed since the version was created.
-        ModelLoadError, MissingExtra: The model cannot be loaded.
-    """
-    if version.artifact_uri is None or version.framework is None:
-        raise InvalidArgument(f"Version {version.name!r} has no stored files")
-    local = artifacts.local_dir(version.artifact_uri, version.files)
-    packages = tuple(artifacts.local_dir(p["uri"], p["files"]) for p in version.packages)
-    options = LoadOptions(
-        prediction_class=version.prediction_class,
-        package_dirs=tuple(_single_file_or_dir(p) for p in packages),
-        skops_trusted_types=skops_trusted_types,
-    )
-    return adapters.get(version.framework).load(local, options)
-
-
-def _single_file_or_dir(local: Path) -> Path:
-    # A package URI that was one file (a wheel, an sdist) is stored as a
-    # folder holding that file: hand the adapter the file itself.
-    entries = [p for p in local.iterdir() if p.name != ".complete"]
-    return entries[0] if len(entries) == 1 and entries[0].is_file() else local
 
 
 def _message(error: BaseException) -> str:

@@ -6,17 +6,36 @@ exported here, and ORM rows never leave it.
 
 from __future__ import annotations
 
-from mlnb.store.artifacts import (
-    ArtifactStore,
-    StoredTree,
-    file_sha256,
-    uri_exists,
-    verify_tree,
-)
-from mlnb.store.database import Database
-from mlnb.store.jobs_tx import JobsTx
-from mlnb.store.operations_tx import OperationsTx
-from mlnb.store.registry_tx import RegistryTx
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlnb.store.artifacts import ArtifactStore, StoredTree, file_sha256, uri_exists, verify_tree
+    from mlnb.store.database import Database
+    from mlnb.store.jobs_tx import JobsTx
+    from mlnb.store.operations_tx import OperationsTx
+    from mlnb.store.registry_tx import RegistryTx
+
+# Loaded on first use, so that a process that needs only the artifact store
+# (a batch prediction worker) does not import SQLAlchemy.
+_HOMES = {
+    "ArtifactStore": "artifacts",
+    "StoredTree": "artifacts",
+    "file_sha256": "artifacts",
+    "uri_exists": "artifacts",
+    "verify_tree": "artifacts",
+    "Database": "database",
+    "JobsTx": "jobs_tx",
+    "OperationsTx": "operations_tx",
+    "RegistryTx": "registry_tx",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'mlnb.store' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mlnb.store.{_HOMES[name]}"), name)
+
 
 __all__ = [
     "ArtifactStore",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlnb.batch.inputs import list_inputs, plan_shards, read_shard
+from mlnb.batch.inputs import Batch, Shard, list_inputs, plan_shards, read_batches
 from mlnb.batch.spec import PredictionSpec, normalize_format
 from mlnb.batch.tfrecord import TFRecordError, masked_crc, read_records, write_record
 from mlnb.errors import InvalidArgument
@@ -48,25 +48,41 @@ def test_byte_range_shards_hold_every_line_once(tmp_path: Path, seed: int) -> No
     path.write_text("\n".join(lines) + "\n")
     shards = plan_shards(list_inputs([str(path)]), "JSON", workers=4)
     assert len(shards) > 4 and all(s.end is not None for s in shards)
-    read = [r.raw.decode() for shard in shards for r in read_shard(shard, "JSON")]
+    read = [
+        raw.decode() for shard in shards for batch in read_batches(shard, "JSON", 100) for raw in batch.raws
+    ]
     assert read == lines
+
+
+def instances(shard: Shard, data_format: str) -> list[object]:
+    return [i for batch in read_batches(shard, data_format, 1) for i in batch.instances]
+
+
+def test_a_batch_with_a_bad_line_keeps_the_good_ones_in_order(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text("[1]\n{oops\n[2]\n")
+    (shard,) = plan_shards(list_inputs([str(tmp_path / "in.jsonl")]), "JSON", workers=1)
+    (batch,) = read_batches(shard, "JSON", 10)
+    assert isinstance(batch, Batch) and batch.instances == [[1], [2]]
+    assert batch.source(1) == f"{shard.path} at byte 10"
+    assert batch.bad[0].source == f"{shard.path} at byte 4" and batch.bad[0].raw == b"{oops"
 
 
 def test_gzip_files_are_found_by_their_bytes_and_are_one_shard(tmp_path: Path) -> None:
     path = tmp_path / "no_suffix"
     path.write_bytes(gzip.compress(b"[1, 2]\n\n[3, 4]\n"))
     (shard,) = plan_shards(list_inputs([str(path)]), "JSON", workers=4)
-    assert [r.instance for r in read_shard(shard, "JSON")] == [[1, 2], [3, 4]]
+    assert instances(shard, "JSON") == [[1, 2], [3, 4]]
 
 
 def test_csv_rows_become_lists_or_named_instances(tmp_path: Path) -> None:
     (tmp_path / "plain.csv").write_text("1,2.5,x\n3,4,y\n")
     (tmp_path / "named.csv").write_text("a,b\n1,2\n3\n")
     plain, named = plan_shards(list_inputs([str(tmp_path / "*.csv")]), "CSV", workers=1)[::-1]
-    assert [r.instance for r in read_shard(plain, "CSV")] == [[1, 2.5, "x"], [3, 4, "y"]]
-    records = list(read_shard(named, "CSV"))
-    assert records[0].instance == {"a": 1, "b": 2}
-    assert records[1].error == "The row has 1 fields; the header names 2"
+    assert instances(plain, "CSV") == [[1, 2.5, "x"], [3, 4, "y"]]
+    (batch,) = read_batches(named, "CSV", 10)
+    assert batch.instances == [{"a": 1, "b": 2}]
+    assert [r.error for r in batch.bad] == ["The row has 1 fields; the header names 2"]
+    assert batch.bad[0].source == f"{named.path} at byte 8"
 
 
 def test_inputs_that_match_nothing_are_refused(tmp_path: Path) -> None:
@@ -129,7 +145,7 @@ def test_data_formats_take_gcloud_and_api_names(given: str, expected: str) -> No
 )
 def test_prediction_input_checks(body: dict[str, object], message: str | None) -> None:
     if message is None:
-        assert PredictionSpec.from_api(body).batch_size == 64  # 0 means the default
+        assert PredictionSpec.from_api(body).batch_size is None  # 0 means the default
         return
     with pytest.raises(InvalidArgument, match=message):
         PredictionSpec.from_api(body)
