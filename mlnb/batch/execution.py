@@ -5,6 +5,7 @@ while they run, and end SUCCEEDED when every shard is written."""
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ import orjson
 
 from mlnb.batch.inputs import list_inputs, plan_shards
 from mlnb.batch.results import OutputFolder
-from mlnb.batch.spec import PredictionSpec
+from mlnb.batch.spec import DEFAULT_MAX_WORKERS, PredictionSpec
 from mlnb.errors import FailedPrecondition
 from mlnb.jobs.logs import LogWriter
 from mlnb.training.replicas import LocalLauncher, ReplicaHandle, stop_replicas
@@ -55,6 +56,9 @@ class BatchPredictionExecution:
         self.home = home
         self.session = session
         self.folder = OutputFolder(self.spec.output_path)
+        # ML Engine's default of 10 workers suits a cluster; here, one per core.
+        default_workers = DEFAULT_MAX_WORKERS if session is not None else (os.cpu_count() or 1)
+        self.max_workers = self.spec.max_worker_count or default_workers
         self.count = 0
         self.handles: list[ReplicaHandle] = []
 
@@ -96,7 +100,7 @@ class BatchPredictionExecution:
             )
         model = orjson.loads((self.home / MODEL_FILE).read_bytes())
         files = list_inputs(self.spec.input_paths)
-        shards = plan_shards(files, self.spec.data_format, self.spec.max_worker_count)
+        shards = plan_shards(files, self.spec.data_format, self.max_workers)
         self.count = len(shards)
         megabytes = sum(size for _, size in files) / 1e6
         self.log.service(
@@ -120,7 +124,7 @@ class BatchPredictionExecution:
 
     def start(self) -> None:
         pending = self.count - len(self.folder.done_shards(self.count))
-        workers = max(1, min(self.spec.max_worker_count, pending))
+        workers = max(1, min(self.max_workers, pending))
         if pending == 0:
             return
         replicas = [Replica("worker", i) for i in range(workers)]

@@ -48,7 +48,7 @@ class PredictionSpec:
     framework: str | None = None
     runtime_version: str | None = None
     signature_name: str | None = None
-    max_worker_count: int = DEFAULT_MAX_WORKERS
+    max_worker_count: int | None = None  # None: the cores here, or ML Engine's 10 on Dask
     batch_size: int | None = None  # None: sized by bytes (see inputs.read_batches)
     key_field: str | None = None
     region: str | None = None
@@ -89,7 +89,7 @@ class PredictionSpec:
             framework=body.get("framework") or None,
             runtime_version=body.get("runtimeVersion") or None,
             signature_name=body.get("signatureName") or None,
-            max_worker_count=_positive(body.get("maxWorkerCount"), DEFAULT_MAX_WORKERS, "maxWorkerCount"),
+            max_worker_count=_positive(body.get("maxWorkerCount"), None, "maxWorkerCount"),
             batch_size=_positive(body.get("batchSize"), None, "batchSize", _MAX_BATCH_SIZE),
             key_field=body.get("keyField") or None,
             region=body.get("region") or None,

@@ -24,7 +24,11 @@ from mlnb.cli.output import emit, parse_labels
     help="json, text, csv, tf-record or tf-record-gzip (the API's names in any case too).",
 )
 @click.option("--output-data-format", help="json (default), csv or tf-record.")
-@click.option("--max-worker-count", type=click.IntRange(min=1), help="Workers at most (default 10).")
+@click.option(
+    "--max-worker-count",
+    type=click.IntRange(min=1),
+    help="Workers at most (default: one per core; 10 on Dask).",
+)
 @click.option(
     "--batch-size",
     type=click.IntRange(min=1),
