@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.config import Settings
-from mlnb.errors import InvalidArgument, MlnbError, Unavailable
+from mlnb.errors import FailedPrecondition, InvalidArgument, MlnbError, Unavailable
 from mlnb.jobs import (
     JobService,
     JobState,
@@ -80,11 +80,16 @@ class JobsAPI:
         if not spec.get("pythonModule"):
             raise InvalidArgument("A training job needs a module to run: --module-name (pythonModule)")
         plan_replicas(spec, self.settings.scale_tiers)
+        tuning = bool(spec.get("hyperparameters"))
+        if tuning:
+            from mlnb.tuning.spec import TuningSpec
+
+            TuningSpec.from_api(spec["hyperparameters"])  # a bad spec is refused before anything runs
         project = project or self.project
         record = JobRecord(
             project=project,
             job_id=job_id,
-            kind="training",
+            kind="tuning" if tuning else "training",
             state=JobState.QUEUED.value,
             create_time=datetime.now(UTC),
             training_input=spec,
@@ -225,6 +230,39 @@ class JobsAPI:
             FailedPrecondition: ``etag`` is given and the job changed since.
         """
         return self._jobs.update_labels(project or self.project, job_id, dict(labels), etag)
+
+    def trials(self, job_id: str, *, project: str | None = None) -> Any:
+        """A tuning job's trials as a pandas DataFrame, best first: trial id,
+        state, the final metric and its step, stopped early or not, one
+        column per hyperparameter, start and end times.
+
+        Raises:
+            NotFound: No such job.
+            FailedPrecondition: Not a tuning job.
+        """
+        import pandas as pd
+
+        job = self.get_job(job_id, project=project)
+        if job.kind != "tuning":
+            raise FailedPrecondition(
+                f"Job {job_id!r} is a {job.kind} job, not a tuning job: it has no trials"
+            )
+        rows = []
+        for trial in (job.training_output or {}).get("trials", []):
+            final = trial.get("finalMetric") or {}
+            rows.append(
+                {
+                    "trialId": trial["trialId"],
+                    "state": trial.get("state"),
+                    "objectiveValue": final.get("objectiveValue"),
+                    "trainingStep": final.get("trainingStep"),
+                    "isTrialStoppedEarly": trial.get("isTrialStoppedEarly", False),
+                    **trial.get("hyperparameters", {}),
+                    "startTime": trial.get("startTime"),
+                    "endTime": trial.get("endTime"),
+                }
+            )
+        return pd.DataFrame(rows)
 
     def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
         """Cancel a job: QUEUED ends CANCELLED at once, a started job goes to

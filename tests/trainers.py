@@ -57,3 +57,59 @@ def write_trainer(root: Path, name: str = "trainer") -> Path:
     (package / "__init__.py").write_text("")
     (package / "task.py").write_text(TASK)
     return package
+
+
+TUNED_TASK = """
+import argparse
+import json
+import os
+import time
+
+import hypertune
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--job-dir")
+parser.add_argument("--C", type=float, default=1.0)
+parser.add_argument("--class-weight", default="none")
+parser.add_argument("--curve-trials", default="")  # report a rising curve instead of fitting
+parser.add_argument("--bad-trial", default="")  # ... falling behind in this trial
+parser.add_argument("--fail-trials", default="")
+parser.add_argument("--sleep", type=float, default=0.0)
+args = parser.parse_args()
+
+trial = os.environ.get("CLOUD_ML_TRIAL_ID", "")
+hpt = hypertune.HyperTune()
+if trial in args.fail_trials.split(","):
+    raise SystemExit(f"trial {trial} fails on purpose")
+time.sleep(args.sleep)
+if args.curve_trials:
+    for step in range(1, 40):
+        value = step / 400 if trial == args.bad_trial else step / 40
+        hpt.report_hyperparameter_tuning_metric("accuracy", value, global_step=step)
+        time.sleep(0.1)
+    raise SystemExit(0)
+
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+features, labels = load_breast_cancer(return_X_y=True)
+weight = None if args.class_weight == "none" else args.class_weight
+model = make_pipeline(StandardScaler(), LogisticRegression(C=args.C, class_weight=weight, max_iter=500))
+score = float(cross_val_score(model, features, labels, cv=3).mean())
+print("RESULT " + json.dumps({"trial": trial, "C": args.C, "class_weight": args.class_weight,
+                              "accuracy": score, "job_dir": args.job_dir,
+                              "task": json.loads(os.environ["TF_CONFIG"])["task"]}), flush=True)
+hpt.report_hyperparameter_tuning_metric("accuracy", score, global_step=1)
+"""
+
+
+def write_tuned_trainer(root: Path) -> Path:
+    """A trainer that tunes a scikit-learn model with cloudml-hypertune."""
+    package = root / "tuner"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "task.py").write_text(TUNED_TASK)
+    return package

@@ -93,6 +93,29 @@ class LogWriter:
         with self._lock:
             self._file.close()
 
+    def for_trial(self, trial_id: str) -> LogWriter:
+        """The same log, for one trial of a tuning job: its replicas are
+        named ``trial-3/master-replica-0`` and mlnb's lines about it begin
+        with ``Trial 3:``."""
+        return _TrialLog(self, trial_id)
+
+
+class _TrialLog(LogWriter):
+    def __init__(self, parent: LogWriter, trial_id: str) -> None:  # shares the parent's file
+        self.path = parent.path
+        self.echo = parent.echo
+        self._parent = parent
+        self._trial = trial_id
+
+    def write(self, replica: str, stream: str, message: str, time: str | None = None) -> None:
+        if replica == SERVICE:
+            self._parent.write(SERVICE, stream, f"Trial {self._trial}: {message}", time)
+        else:
+            self._parent.write(f"trial-{self._trial}/{replica}", stream, message, time)
+
+    def close(self) -> None:
+        """The parent's file stays open for the other trials."""
+
 
 def read_log(path: Path, follow: Callable[[], bool] | None = None, poll_s: float = 0.2) -> Iterator[LogEntry]:
     """Entries of a log file; with ``follow``, keep reading new lines while

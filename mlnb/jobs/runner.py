@@ -71,6 +71,23 @@ def create_execution(
             tiers=settings.scale_tiers,
             launcher=DaskLauncher(session) if session is not None else None,
         )
+    if job.kind == "tuning":
+        from mlnb.jobs.dask_cluster import DaskLauncher
+        from mlnb.tuning.execution import TuningExecution
+
+        dask = session
+        return TuningExecution(
+            job.project,
+            job.job_id,
+            job.training_input or {},
+            log,
+            home,
+            envs_dir=settings.home / "cache" / "envs",
+            database_url=settings.database_url,
+            tiers=settings.scale_tiers,
+            launcher=(lambda: DaskLauncher(dask)) if dask is not None else None,
+            grace_s=settings.cancel_grace_s,
+        )
     if job.kind == "notebook":
         from mlnb.jobs.notebook import NotebookExecution
 

@@ -42,6 +42,7 @@ class TrainingExecution:
         tiers: Mapping[str, Mapping[str, Any]] | None = None,
         trial_id: str | None = None,
         launcher: Launcher | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self.job_id = job_id
         self.training_input = dict(training_input)
@@ -50,6 +51,7 @@ class TrainingExecution:
         self.envs_dir = envs_dir
         self.tiers = tiers
         self.trial_id = trial_id
+        self.environment = dict(environment or {})
         self.replicas: list[ReplicaHandle] = []
         self._python: Path | None = None
         self._archives: list[Path] = []
@@ -81,6 +83,7 @@ class TrainingExecution:
         cluster = cluster_spec(self.plan, self.launcher.addresses(self.plan))
         environments = [
             replica_environment(self.job_id, self.training_input, cluster, replica, self.trial_id)
+            | self.environment
             for replica in self.plan
         ]
         self.replicas = self.launcher.start(

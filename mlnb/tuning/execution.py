@@ -1,0 +1,272 @@
+"""A tuning job's execution: trials asked of an Optuna study, each run as
+a training job's replicas with ``--NAME=VALUE`` flags, its own job folder,
+``CLOUD_ML_TRIAL_ID`` and metric file; metrics read as the trainer reports
+them, pruned when early stopping says so, told back to the study; up to
+maxParallelTrials at once, until maxTrials or too many failures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlnb.errors import FailedPrecondition, MlnbError
+from mlnb.jobs.logs import LogWriter
+from mlnb.training.execution import Outcome, TrainingExecution
+from mlnb.training.replicas import Launcher
+from mlnb.tuning.metrics import MetricReader
+from mlnb.tuning.spec import TuningSpec
+from mlnb.tuning.study import create_study, distributions, load_study, study_name, trainer_value
+
+__all__ = ["TuningExecution"]
+
+_STATES = {"COMPLETE": "SUCCEEDED", "PRUNED": "SUCCEEDED", "FAIL": "FAILED", "RUNNING": "RUNNING"}
+
+
+@dataclass
+class _Running:
+    trial: Any  # optuna.Trial
+    trial_id: str
+    execution: TrainingExecution
+    metrics: MetricReader
+    reported: set[int] = field(default_factory=set)
+
+
+class TuningExecution:
+    """The trials of one tuning job."""
+
+    def __init__(
+        self,
+        project: str,
+        job_id: str,
+        training_input: Mapping[str, Any],
+        log: LogWriter,
+        home: Path,
+        envs_dir: Path,
+        database_url: str,
+        tiers: Mapping[str, Mapping[str, Any]] | None = None,
+        launcher: Callable[[], Launcher] | None = None,
+        grace_s: float = 10.0,
+    ) -> None:
+        self.project = project
+        self.job_id = job_id
+        self.training_input = {k: v for k, v in training_input.items() if k != "hyperparameters"}
+        self.spec = TuningSpec.from_api(training_input.get("hyperparameters") or {})
+        self.log = log
+        self.home = home
+        self.envs_dir = envs_dir
+        self.database_url = database_url
+        self.tiers = tiers
+        self.launcher = launcher
+        self.grace_s = grace_s
+        self.running: list[_Running] = []
+        self.errors: dict[int, str] = {}
+        self.study: Any = None
+
+    @property
+    def budget(self) -> int:
+        if self.spec.algorithm == "GRID_SEARCH":
+            return min(self.spec.max_trials, self.spec.grid_size())
+        return self.spec.max_trials
+
+    def prepare(self) -> None:
+        # The trainer's environment is built once; every trial finds it ready.
+        TrainingExecution(
+            self.job_id, self.training_input, self.log, self.home / "work", self.envs_dir, self.tiers
+        ).prepare()
+        self.study = create_study(self.spec, self.database_url, study_name(self.project, self.job_id))
+        previous = self.spec.resume_previous_job_id
+        if previous and not self.study.trials:
+            earlier = load_study(self.database_url, study_name(self.project, previous))
+            if earlier is None:
+                raise FailedPrecondition(
+                    f"resumePreviousJobId {previous!r}: no tuning job of that id in project {self.project!r}"
+                )
+            finished = [t for t in earlier.trials if t.state.is_finished()]
+            self.study.add_trials(finished)
+            self.log.service(f"Resuming the study of job {previous}: {len(finished)} trials done before")
+        self.log.service(
+            f"Tuning {', '.join(p.name for p in self.spec.params)} to {self.spec.goal.lower()} "
+            f"{self.spec.metric_tag}: {self.budget} trials, {self.spec.max_parallel_trials} at a time"
+        )
+
+    def start(self) -> None:
+        self._fill()
+
+    def _finished(self) -> list[Any]:
+        return [t for t in self.study.trials if t.state.is_finished()]
+
+    def _failures(self) -> int:
+        return sum(1 for t in self._finished() if t.state.name == "FAIL")
+
+    def _fill(self) -> None:
+        while (
+            len(self.running) < self.spec.max_parallel_trials
+            and len(self.study.trials) < self.budget
+            and self._failures() <= self.spec.failed_trials_allowed()
+        ):
+            self._launch()
+
+    def _launch(self) -> None:
+        trial = self.study.ask(distributions(self.spec))
+        trial_id = str(trial.number + 1)
+        values = {p.name: trainer_value(p, trial.params[p.name]) for p in self.spec.params}
+        folder = self.home / "trials" / trial_id
+        training_input = dict(self.training_input)
+        training_input["args"] = [
+            *(training_input.get("args") or []),
+            *(f"--{k}={v}" for k, v in values.items()),
+        ]
+        if training_input.get("jobDir"):
+            training_input["jobDir"] = f"{str(training_input['jobDir']).rstrip('/')}/{trial_id}"
+        metric_file = folder / "hypertune" / "output.metrics"
+        log = self.log.for_trial(trial_id)
+        execution = TrainingExecution(
+            self.job_id,
+            training_input,
+            log,
+            folder / "work",
+            self.envs_dir,
+            self.tiers,
+            trial_id=trial_id,
+            launcher=self.launcher() if self.launcher is not None else None,
+            environment={"CLOUD_ML_HP_METRIC_FILE": str(metric_file)},
+        )
+        shown = ", ".join(f"{k}={v}" for k, v in values.items())
+        try:
+            execution.prepare()
+            execution.start()
+        except MlnbError as e:
+            self._fail(trial, f"could not start: {e.message}")
+            return
+        log.service(f"started with {shown}")
+        self.running.append(
+            _Running(trial, trial_id, execution, MetricReader(metric_file, self.spec.metric_tag))
+        )
+
+    def _fail(self, trial: Any, error: str) -> None:
+        self.errors[trial.number] = error
+        self.log.for_trial(str(trial.number + 1)).service(f"failed: {error}")
+        self.study.tell(trial, state=_optuna_state("FAIL"))
+
+    def poll(self) -> Outcome | None:
+        for run in list(self.running):
+            reports = run.metrics.read()
+            for step, value in reports:
+                if step not in run.reported:
+                    run.reported.add(step)
+                    run.trial.report(value, step)
+            if self.spec.early_stopping and reports and run.trial.should_prune():
+                run.execution.stop(self.grace_s)
+                self.running.remove(run)
+                step, value = reports[-1]
+                self.log.for_trial(run.trial_id).service(f"stopped early at step {step}: {value:g}")
+                self.study.tell(run.trial, state=_optuna_state("PRUNED"))
+                continue
+            outcome = run.execution.poll()
+            if outcome is None:
+                continue
+            self.running.remove(run)
+            if outcome.state != "SUCCEEDED":
+                self._fail(run.trial, outcome.error or "the trainer failed")
+            elif not reports:
+                self._fail(run.trial, f"the trainer reported no {self.spec.metric_tag!r} metric")
+            else:
+                self.study.tell(run.trial, reports[-1][1])
+                self.log.for_trial(run.trial_id).service(
+                    f"succeeded: {self.spec.metric_tag} = {reports[-1][1]:g}"
+                )
+        failures = self._failures()
+        if failures > self.spec.failed_trials_allowed():
+            self.stop(self.grace_s)
+            last = self.errors[max(self.errors)] if self.errors else ""
+            allowed = self.spec.max_failed_trials or "0, mlnb's rule: under half of maxTrials"
+            return Outcome(
+                "FAILED", f"{failures} trials failed (maxFailedTrials {allowed}). The last: {last}"
+            )
+        self._fill()
+        if not self.running:
+            return Outcome("SUCCEEDED")
+        return None
+
+    def stop(self, grace_s: float) -> None:
+        for run in self.running:
+            run.execution.stop(grace_s)
+            self.errors[run.trial.number] = "cancelled"
+            self.study.tell(run.trial, state=_optuna_state("FAIL"))
+        self.running = []
+
+    def progress(self) -> dict[str, Any] | None:
+        if self.study is None:
+            return None
+        return {"done": len(self._finished()), "total": self.budget, "unit": "trials"}
+
+    def outputs(self) -> dict[str, Any] | None:
+        if self.study is None:
+            return None
+        return {"training_output": training_output(self.spec, self.study.trials, self.errors)}
+
+
+def _optuna_state(name: str) -> Any:
+    import optuna
+
+    return getattr(optuna.trial.TrialState, name)
+
+
+def _time(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.astimezone(UTC)  # Optuna records local naive times
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def training_output(
+    spec: TuningSpec, trials: list[Any], errors: Mapping[int, str] | None = None
+) -> dict[str, Any]:
+    """ML Engine's trainingOutput of a tuning job, best trial first."""
+    params = {p.name: p for p in spec.params}
+    rows = []
+    for trial in trials:
+        metrics = sorted(trial.intermediate_values.items())
+        state = _STATES.get(trial.state.name, trial.state.name)
+        if (errors or {}).get(trial.number) == "cancelled":
+            state = "CANCELLED"
+        row: dict[str, Any] = {
+            "trialId": str(trial.number + 1),
+            "hyperparameters": {
+                k: str(trainer_value(params[k], v)) for k, v in trial.params.items() if k in params
+            },
+            "state": state,
+            "startTime": _time(trial.datetime_start),
+            "endTime": _time(trial.datetime_complete),
+            "isTrialStoppedEarly": trial.state.name == "PRUNED",
+            "allMetrics": [{"trainingStep": str(s), "objectiveValue": v} for s, v in metrics],
+        }
+        final = (
+            trial.value
+            if trial.value is not None
+            else (metrics[-1][1] if metrics and trial.state.name == "PRUNED" else None)
+        )
+        if final is not None:
+            step = metrics[-1][0] if metrics else 0
+            row["finalMetric"] = {"trainingStep": str(step), "objectiveValue": final}
+        if (errors or {}).get(trial.number) and state == "FAILED":
+            row["errorMessage"] = errors[trial.number]  # type: ignore[index]
+        rows.append({k: v for k, v in row.items() if v is not None})
+    sign = -1.0 if spec.goal == "MAXIMIZE" else 1.0
+    rows.sort(
+        key=lambda r: (
+            "finalMetric" not in r,
+            sign * r["finalMetric"]["objectiveValue"] if "finalMetric" in r else 0.0,
+            int(r["trialId"]),
+        )
+    )
+    return {
+        "completedTrialCount": str(sum(1 for r in rows if r["state"] == "SUCCEEDED")),
+        "isHyperparameterTuningJob": True,
+        "hyperparameterMetricTag": spec.metric_tag,
+        "trials": rows,
+    }
