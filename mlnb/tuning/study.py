@@ -99,7 +99,7 @@ def sampler(spec: TuningSpec, seed: int | None = None) -> Any:
     if spec.algorithm == "GRID_SEARCH":
         grid_sampler: Any = optuna.samplers.GridSampler
 
-        class _Grid(grid_sampler):  # type: ignore[misc,valid-type]
+        class _Grid(grid_sampler):  # type: ignore[misc]
             # GridSampler stops the study once the grid is done, which only
             # works inside study.optimize(); here trials are asked and told,
             # and the job's budget is the grid's size.
