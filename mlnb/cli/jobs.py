@@ -184,8 +184,14 @@ def follow_logs(state: CliState, job_id: str) -> None:
 @common_options
 @pass_state
 def describe_job(state: CliState, job: str) -> None:
-    """Show a job."""
-    emit(state.engine.get_job(job).to_api(), "json" if state.format == "json" else "yaml")
+    """Show a job (and a tuning job's trials, best first)."""
+    record = state.engine.get_job(job)
+    emit(record.to_api(), "json" if state.format == "json" else "yaml")
+    if record.kind == "tuning" and state.format == "table":
+        trials = state.engine.trials(job)
+        if len(trials):
+            click.echo("\nTrials, best first:")
+            click.echo(trials.drop(columns=["startTime", "endTime"]).to_string(index=False))
 
 
 @jobs.command("list")

@@ -211,6 +211,7 @@ class Runner:
             if self._beat(execution).state == JobState.CANCELLING:
                 self.log.service("Cancelling: stopping every process")
                 execution.stop(self.settings.cancel_grace_s)
+                self._beat(execution, force=True)  # what the stop changed (trials cancelled)
                 return self._end(JobState.CANCELLED)
             if self.stopping.is_set():
                 execution.stop(self.settings.cancel_grace_s)

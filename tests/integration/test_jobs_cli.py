@@ -211,3 +211,40 @@ def test_submit_prediction_from_a_model_folder(
         "json",
     )
     assert code == 2 and "Give --model" in err
+
+
+def test_a_tuning_job_from_ml_engines_yaml(cli: Any, tmp_path: Path) -> None:
+    trainer = trainers.write_tuned_trainer(tmp_path / "src")
+    config = tmp_path / "hptuning_config.yaml"
+    config.write_text(
+        "trainingInput:\n"
+        "  args: ['--curve-trials', 'yes']\n"
+        "  hyperparameters:\n"
+        "    goal: MAXIMIZE\n"
+        "    hyperparameterMetricTag: accuracy\n"
+        "    maxTrials: 2\n"
+        "    maxParallelTrials: 2\n"
+        "    params:\n"
+        "      - parameterName: C\n"
+        "        type: DOUBLE\n"
+        "        minValue: 0.01\n"
+        "        maxValue: 1.0\n"
+        "        scaleType: UNIT_LOG_SCALE\n"
+    )
+    code, out, err = cli(
+        "jobs", "submit", "training", "cli_tune", "--package-path", str(trainer),
+        "--module-name", "tuner.task", "--config", str(config), "--stream-logs",
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.rstrip().endswith("Job [cli_tune] ended SUCCEEDED.")
+    code, out, _ = cli("jobs", "describe", "cli_tune")
+    assert "isHyperparameterTuningJob: true" in out and "Trials, best first:" in out
+    table = out.split("Trials, best first:")[1].strip().splitlines()
+    assert table[0].split()[:3] == ["trialId", "state", "objectiveValue"] and len(table) == 3
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(config.read_text().replace("minValue: 0.01", "minValue: 0"))
+    code, _, err = cli(
+        "jobs", "submit", "training", "cli_tune_bad", "--package-path", str(trainer),
+        "--module-name", "tuner.task", "--config", str(bad),
+    )  # fmt: skip
+    assert code == 1 and "Parameter 'C': UNIT_LOG_SCALE needs bounds above zero" in err

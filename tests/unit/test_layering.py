@@ -18,6 +18,7 @@ ENGINE_INTERNALS = (
     "mlnb.jobs",
     "mlnb.training",
     "mlnb.tuning",
+    "mlnb.batch",
 )
 
 
