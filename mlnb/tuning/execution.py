@@ -64,6 +64,10 @@ class TuningExecution:
         self.running: list[_Running] = []
         self.errors: dict[int, str] = {}
         self.study: Any = None
+        # Counted here rather than read from the study at every poll: the
+        # study is a database read, the poll runs ten times a second.
+        self.asked = 0
+        self.failures = 0
 
     @property
     def budget(self) -> int:
@@ -87,6 +91,7 @@ class TuningExecution:
             finished = [t for t in earlier.trials if t.state.is_finished()]
             self.study.add_trials(finished)
             self.log.service(f"Resuming the study of job {previous}: {len(finished)} trials done before")
+        self.asked = len(self.study.trials)
         self.log.service(
             f"Tuning {', '.join(p.name for p in self.spec.params)} to {self.spec.goal.lower()} "
             f"{self.spec.metric_tag}: {self.budget} trials, {self.spec.max_parallel_trials} at a time"
@@ -98,19 +103,17 @@ class TuningExecution:
     def _finished(self) -> list[Any]:
         return [t for t in self.study.trials if t.state.is_finished()]
 
-    def _failures(self) -> int:
-        return sum(1 for t in self._finished() if t.state.name == "FAIL")
-
     def _fill(self) -> None:
         while (
             len(self.running) < self.spec.max_parallel_trials
-            and len(self.study.trials) < self.budget
-            and self._failures() <= self.spec.failed_trials_allowed()
+            and self.asked < self.budget
+            and self.failures <= self.spec.failed_trials_allowed()
         ):
             self._launch()
 
     def _launch(self) -> None:
         trial = self.study.ask(distributions(self.spec))
+        self.asked += 1
         trial_id = str(trial.number + 1)
         values = {p.name: trainer_value(p, trial.params[p.name]) for p in self.spec.params}
         folder = self.home / "trials" / trial_id
@@ -147,6 +150,7 @@ class TuningExecution:
         )
 
     def _fail(self, trial: Any, error: str) -> None:
+        self.failures += 1
         self.errors[trial.number] = error
         self.log.for_trial(str(trial.number + 1)).service(f"failed: {error}")
         self.study.tell(trial, state=_optuna_state("FAIL"))
@@ -178,7 +182,7 @@ class TuningExecution:
                 self.log.for_trial(run.trial_id).service(
                     f"succeeded: {self.spec.metric_tag} = {reports[-1][1]:g}"
                 )
-        failures = self._failures()
+        failures = self.failures
         if failures > self.spec.failed_trials_allowed():
             self.stop(self.grace_s)
             last = self.errors[max(self.errors)] if self.errors else ""
