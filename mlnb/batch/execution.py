@@ -161,6 +161,9 @@ class BatchPredictionExecution:
     def stop(self, grace_s: float) -> None:
         stop_replicas(self.handles, grace_s)
 
+    def close(self) -> None:
+        """Nothing held beyond the processes, which have ended."""
+
     def progress(self) -> dict[str, Any] | None:
         return {"done": len(self.folder.done_shards(self.count)), "total": self.count, "unit": "shards"}
 

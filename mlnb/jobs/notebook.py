@@ -174,6 +174,9 @@ class NotebookExecution:
         """A notebook job's output is its executed notebook, not a record field."""
         return None
 
+    def close(self) -> None:
+        """Nothing held beyond the processes, which have ended."""
+
     def poll(self) -> NotebookOutcome | None:
         code = self._remote_poll() if self.session is not None else self._local_poll()
         if code is None:

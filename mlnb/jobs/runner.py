@@ -47,6 +47,10 @@ class Execution(Protocol):
         """Job record fields to keep up to date (``prediction_output``)."""
         ...
 
+    def close(self) -> None:
+        """Let go of what the execution holds once the job has ended."""
+        ...
+
 
 def create_execution(
     job: JobRecord, settings: Settings, log: LogWriter, session: DaskSession | None = None
@@ -114,6 +118,7 @@ class Runner:
         self.stopping = stopping
         self.log = LogWriter(log_path(settings.home, project, job_id))
         self.session: DaskSession | None = None
+        self.execution: Execution | None = None
         self._last_beat = 0.0
 
     def run(self) -> JobRecord:
@@ -140,6 +145,7 @@ class Runner:
             with self._beating():
                 self.session = self._connect(job.cluster or self.settings.dask_scheduler)
                 execution = create_execution(job, self.settings, self.log, self.session)
+                self.execution = execution
                 execution.prepare()
         except MlnbError as e:
             return self._end(JobState.FAILED, e.message)
@@ -183,6 +189,8 @@ class Runner:
         return DaskSession(address, self.log, self.settings.cancel_grace_s)
 
     def close(self) -> None:
+        if self.execution is not None:
+            self.execution.close()
         if self.session is not None:
             self.session.close()
         self.log.close()

@@ -116,6 +116,9 @@ class TrainingExecution:
         """No trainingOutput yet for a plain training job."""
         return None
 
+    def close(self) -> None:
+        """Nothing held beyond the processes, which have ended."""
+
     def stop(self, grace_s: float) -> None:
         """Stop every replica: SIGTERM, then SIGKILL after ``grace_s``."""
         stop_replicas(self.replicas, grace_s)

@@ -18,7 +18,14 @@ from mlnb.training.execution import Outcome, TrainingExecution
 from mlnb.training.replicas import Launcher
 from mlnb.tuning.metrics import MetricReader
 from mlnb.tuning.spec import TuningSpec
-from mlnb.tuning.study import create_study, distributions, load_study, study_name, trainer_value
+from mlnb.tuning.study import (
+    close_study,
+    create_study,
+    distributions,
+    load_study,
+    study_name,
+    trainer_value,
+)
 
 __all__ = ["TuningExecution"]
 
@@ -89,6 +96,7 @@ class TuningExecution:
                     f"resumePreviousJobId {previous!r}: no tuning job of that id in project {self.project!r}"
                 )
             finished = [t for t in earlier.trials if t.state.is_finished()]
+            close_study(earlier)
             self.study.add_trials(finished)
             self.log.service(f"Resuming the study of job {previous}: {len(finished)} trials done before")
         self.asked = len(self.study.trials)
@@ -201,6 +209,11 @@ class TuningExecution:
             self.errors[run.trial.number] = "cancelled"
             self.study.tell(run.trial, state=_optuna_state("FAIL"))
         self.running = []
+
+    def close(self) -> None:
+        """Close the study's database connections once the job has ended."""
+        if self.study is not None:
+            close_study(self.study)
 
     def progress(self) -> dict[str, Any] | None:
         if self.study is None:

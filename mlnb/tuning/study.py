@@ -10,7 +10,7 @@ from typing import Any
 from mlnb.errors import MissingExtra
 from mlnb.tuning.spec import ParameterSpec, TuningSpec
 
-__all__ = ["create_study", "distributions", "study_name", "trainer_value"]
+__all__ = ["close_study", "create_study", "distributions", "load_study", "study_name", "trainer_value"]
 
 _STUDIES_SCHEMA = "mlnb_studies"
 
@@ -133,12 +133,26 @@ def create_study(spec: TuningSpec, database_url: str, name: str, seed: int | Non
     )
 
 
+def close_study(study: Any) -> None:
+    """Close the study's database connections (a job host outlives many jobs)."""
+    held: Any = getattr(study, "_storage", None)
+    backend: Any = getattr(held, "_backend", held)
+    if hasattr(backend, "remove_session"):
+        backend.remove_session()
+    engine = getattr(backend, "engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
 def load_study(database_url: str, name: str) -> Any | None:
     """An earlier job's study, or ``None``."""
     optuna = _optuna()
+    store = storage(database_url)
     try:
-        return optuna.load_study(study_name=name, storage=storage(database_url))
+        return optuna.load_study(study_name=name, storage=store)
     except KeyError:
+        store.remove_session()
+        store.engine.dispose()
         return None
 
 

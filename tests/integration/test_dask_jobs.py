@@ -189,3 +189,22 @@ def test_a_batch_prediction_job_runs_on_two_workers(
     assert len({m.split(" started on ")[1].split(" ")[0] for m in started}) == 2, started
     done = [e for e in logs if e.message.startswith("Shard ")]
     assert {e.replica for e in done} == {"worker-replica-0", "worker-replica-1"} and len(done) == 4
+
+
+def test_a_tuning_job_runs_its_trials_on_the_cluster(engine: Engine, tmp_path: Path) -> None:
+    trainer = trainers.write_tuned_trainer(tmp_path / "src")
+    spec = {
+        "args": ["--curve-trials", "yes"],
+        "hyperparameters": {
+            "hyperparameterMetricTag": "accuracy",
+            "maxTrials": 2,
+            "maxParallelTrials": 2,
+            "params": [{"parameterName": "C", "type": "DOUBLE", "minValue": 0.1, "maxValue": 1.0}],
+        },
+    }
+    engine.submit_training_job("dask_tune", spec, package_path=trainer, module_name="tuner.task")
+    job = engine.wait_job("dask_tune", timeout=300)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert job.training_output is not None and job.training_output["completedTrialCount"] == "2"
+    started = [e.message for e in engine.job_logs("dask_tune") if "started on tcp://" in e.message]
+    assert len(started) == 2  # each trial's replica ran as a task on the cluster

@@ -13,7 +13,7 @@ import pytest
 from mlnb.errors import InvalidArgument
 from mlnb.tuning.execution import training_output
 from mlnb.tuning.spec import TuningSpec
-from mlnb.tuning.study import create_study, distributions, trainer_value
+from mlnb.tuning.study import close_study, create_study, distributions, trainer_value
 
 C = {"parameterName": "C", "type": "DOUBLE", "minValue": 0.001, "maxValue": 10, "scaleType": "UNIT_LOG_SCALE"}
 
@@ -133,3 +133,34 @@ def test_training_output_puts_the_best_trial_first(tmp_path: Path) -> None:
         assert output["trials"][-1] | {} == output["trials"][-1] and output["trials"][-1]["state"] == "FAILED"
         assert output["trials"][-1]["errorMessage"] == "boom"
         assert output["trials"][0]["allMetrics"][0]["trainingStep"] == "1"
+
+
+@pytest.mark.postgres
+def test_studies_live_beside_mlnb_in_postgresql(fresh_postgres_url: str) -> None:
+    from mlnb.store import Database
+
+    db = Database(fresh_postgres_url)
+    db.ensure_schema()  # mlnb's own tables and Alembic version first
+    db.dispose()
+    tuning = TuningSpec.from_api(spec(C, maxTrials=2))
+    study = create_study(tuning, fresh_postgres_url, "p/pg-job", seed=1)
+    trial = study.ask(distributions(tuning))
+    study.tell(trial, 0.5)
+    again = create_study(tuning, fresh_postgres_url, "p/pg-job")
+    assert [t.value for t in again.trials] == [0.5]
+    close_study(study)
+    close_study(again)
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(fresh_postgres_url)
+    with engine.connect() as connection:
+        schemas = {
+            row[0]
+            for row in connection.execute(
+                sqlalchemy.text(
+                    "SELECT table_schema FROM information_schema.tables WHERE table_name = 'studies'"
+                )
+            )
+        }
+    engine.dispose()
+    assert schemas == {"mlnb_studies"}  # Optuna's tables, away from mlnb's own
