@@ -61,6 +61,16 @@ def ml(server: str) -> Iterator[Any]:
     http.close()
 
 
+def job_until(ml: Any, job_id: str, states: tuple[str, ...], tries: int = 1200) -> dict[str, Any]:
+    """Read a job through the official client until it reaches one of ``states``."""
+    for _ in range(tries):
+        job: dict[str, Any] = ml.projects().jobs().get(name=f"projects/demo/jobs/{job_id}").execute()
+        if job["state"] in states:
+            return job
+        time.sleep(0.1)
+    return job
+
+
 def wait_operation(ml: Any, name: str) -> dict[str, Any]:
     for _ in range(600):
         operation = ml.projects().operations().get(name=name).execute()
@@ -165,18 +175,10 @@ def test_the_official_client_runs_jobs(ml: Any, tmp_path: Path, home: Path) -> N
     }
     created = ml.projects().jobs().create(parent="projects/demo", body=body).execute()
     assert created["jobId"] == "rest_job" and created["state"] == "QUEUED"
-    for _ in range(300):
-        job = ml.projects().jobs().get(name="projects/demo/jobs/rest_job").execute()
-        if job["state"] == "RUNNING":
-            break
-        time.sleep(0.1)
+    job = job_until(ml, "rest_job", ("RUNNING",))
     assert job["state"] == "RUNNING"
     ml.projects().jobs().cancel(name="projects/demo/jobs/rest_job", body={}).execute()
-    for _ in range(300):
-        job = ml.projects().jobs().get(name="projects/demo/jobs/rest_job").execute()
-        if job["state"] == "CANCELLED":
-            break
-        time.sleep(0.1)
+    job = job_until(ml, "rest_job", ("CANCELLED",))
     assert job["state"] == "CANCELLED"
     listed = ml.projects().jobs().list(parent="projects/demo", filter="labels.via=rest").execute()
     assert [j["jobId"] for j in listed["jobs"]] == ["rest_job"]
@@ -192,6 +194,46 @@ def test_the_official_client_runs_jobs(ml: Any, tmp_path: Path, home: Path) -> N
     )
     assert patched["labels"] == {"via": "rest", "team": "ml"} and patched["state"] == "CANCELLED"
     assert patched["etag"] != job["etag"]
+
+
+def test_the_official_client_runs_a_tuning_job(ml: Any, tmp_path: Path) -> None:
+    from mlnb.training import build_trainer_package
+
+    archive = build_trainer_package(trainers.write_tuned_trainer(tmp_path / "src"), tmp_path / "cache")
+    hyperparameters = {
+        "goal": "MAXIMIZE",
+        "hyperparameterMetricTag": "accuracy",
+        "maxTrials": 2,
+        "maxParallelTrials": 2,
+        "params": [{"parameterName": "C", "type": "DOUBLE", "minValue": 0.1, "maxValue": 1.0}],
+    }
+    body = {
+        "jobId": "rest_tune",
+        "trainingInput": {
+            "packageUris": [str(archive)],
+            "pythonModule": "tuner.task",
+            "args": ["--curve-trials", "yes"],
+            "hyperparameters": hyperparameters,
+        },
+    }
+    created = ml.projects().jobs().create(parent="projects/demo", body=body).execute()
+    assert created["state"] == "QUEUED"
+    job = job_until(ml, "rest_tune", ("SUCCEEDED", "FAILED"))
+    assert job["state"] == "SUCCEEDED", job
+    output = job["trainingOutput"]
+    assert output["isHyperparameterTuningJob"] is True and output["completedTrialCount"] == "2"
+    assert [t["state"] for t in output["trials"]] == ["SUCCEEDED", "SUCCEEDED"]
+    from googleapiclient.errors import HttpError
+
+    bad = {**body, "jobId": "rest_tune_bad"}
+    bad["trainingInput"] = {
+        **body["trainingInput"],
+        "hyperparameters": {**hyperparameters, "maxParallelTrials": 3},
+    }
+    with pytest.raises(HttpError) as refused:
+        ml.projects().jobs().create(parent="projects/demo", body=bad).execute()
+    assert refused.value.resp.status == 400
+    assert b"maxParallelTrials (3) is above maxTrials (2)" in refused.value.content
 
 
 def test_the_official_client_runs_a_batch_prediction_job(
@@ -210,11 +252,7 @@ def test_the_official_client_runs_a_batch_prediction_job(
     }
     created = ml.projects().jobs().create(parent="projects/demo", body=body).execute()
     assert created["state"] == "QUEUED" and created["predictionInput"]["dataFormat"] == "JSON"
-    for _ in range(600):
-        job = ml.projects().jobs().get(name="projects/demo/jobs/rest_batch").execute()
-        if job["state"] in ("SUCCEEDED", "FAILED"):
-            break
-        time.sleep(0.1)
+    job = job_until(ml, "rest_batch", ("SUCCEEDED", "FAILED"))
     assert job["state"] == "SUCCEEDED", job
     assert job["predictionOutput"]["predictionCount"] == "2"
     assert job["predictionOutput"]["outputPath"] == str(tmp_path / "out")
