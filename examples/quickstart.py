@@ -1,6 +1,8 @@
 """The mlnb quickstart: train a small scikit-learn model, deploy it as a
-model version, and predict with it online, all on the embedded defaults
-(a SQLite file and a local folder under MLNB_HOME; nothing to start).
+model version, predict with it online, train it again as a job, deploy
+that, and predict a file of instances as a batch prediction job, all on
+the embedded defaults (a SQLite file and a local folder under MLNB_HOME;
+nothing to start).
 
 Run it with ``make demo``, or ``python examples/quickstart.py``. It uses
 ``MLNB_HOME`` when set, else ``./demo-home`` (emptied first).
@@ -8,6 +10,7 @@ Run it with ``make demo``, or ``python examples/quickstart.py``. It uses
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -64,12 +67,14 @@ def main() -> None:
 
     predict(engine, model, test_x)
     train_as_a_job(engine, home)
+    predict_a_batch(engine, home, test_x)
     engine.close()
     print(f"\nDone. Everything lives under {home}. Try the CLI on it:")
     print(f"    MLNB_HOME={home} .venv/bin/mlnb models list")
     print(f"    MLNB_HOME={home} .venv/bin/mlnb versions describe v1 --model iris")
     print(f"    MLNB_HOME={home} .venv/bin/mlnb models history iris")
     print(f"    MLNB_HOME={home} .venv/bin/mlnb jobs describe iris_train_1")
+    print(f"    MLNB_HOME={home} .venv/bin/mlnb jobs describe iris_batch_1")
 
 
 def train_as_a_job(engine: mlnb.Engine, home: Path) -> None:
@@ -93,6 +98,32 @@ def train_as_a_job(engine: mlnb.Engine, home: Path) -> None:
     engine.set_default_version("iris", "v2")
     print(f"    {version.resource_name}: {version.state}; now the default")
     print(f"    predict with the default (v2): {engine.predict('iris', [[6.4, 3.2, 4.5, 1.5]])}")
+
+
+def predict_a_batch(engine: mlnb.Engine, home: Path, test_x: Any) -> None:
+    step("Predict a file of instances as a batch prediction job (JSON lines in, ML Engine's files out)")
+    source = home / "batch" / "instances.jsonl"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text(
+        "".join(json.dumps({"id": i, "values": row}) + "\n" for i, row in enumerate(test_x.tolist()))
+    )
+    output = home / "batch" / "out"
+    engine.submit_prediction_job(
+        "iris_batch_1",
+        model="iris",
+        input_paths=[source],
+        output_path=output,
+        data_format="json",
+        key_field="id",
+    )
+    job = engine.wait_job("iris_batch_1", timeout=300)
+    if job.state != "SUCCEEDED":
+        raise SystemExit(f"the batch prediction job failed: {job.error_message}")
+    counts = job.prediction_output or {}
+    done = f"{counts.get('predictionCount')} predictions, {counts.get('errorCount')} errors"
+    print(f"    iris_batch_1 {job.state}: {done}")
+    first = sorted(output.glob("prediction.results-*"))[0]
+    print(f"    {first}: {first.read_text().splitlines()[0]} ...")
 
 
 def predict(engine: mlnb.Engine, model: Any, test_x: Any) -> None:
