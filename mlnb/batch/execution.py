@@ -66,6 +66,9 @@ class BatchPredictionExecution:
         plan = self.folder.read_plan()
         if plan is not None:
             self._take_up(plan)
+            removed = self.folder.remove_leftovers()
+            if removed:
+                self.log.service(f"Removed {removed} partial files of shards that were not finished")
         else:
             self._plan()
         done = len(self.folder.done_shards(self.count))

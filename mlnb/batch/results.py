@@ -76,6 +76,19 @@ class OutputFolder:
         names = (str(p).rsplit("/", 1)[-1] for p in self.fs.ls(self.root, detail=False))
         return sorted(n for n in names if n.startswith("prediction.results-"))
 
+    def remove_leftovers(self) -> int:
+        """Delete the temporary files of shards whose worker died; the count."""
+        removed = 0
+        for folder in (self.root, self.path(_STATE)):
+            if not self.fs.exists(folder):
+                continue
+            for path in self.fs.ls(folder, detail=False):
+                name = str(path).rsplit("/", 1)[-1]
+                if name.startswith(".") and name.endswith(".tmp"):
+                    self.fs.rm(path)
+                    removed += 1
+        return removed
+
     def done_shards(self, count: int) -> set[int]:
         """Indices of the shards whose results file is in place."""
         wanted = {results_name(i, count): i for i in range(count)}
