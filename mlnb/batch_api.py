@@ -18,7 +18,7 @@ from mlnb.batch.spec import PredictionSpec
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition
 from mlnb.frameworks import AdapterRegistry, ModelLoadError
-from mlnb.jobs import JobService, JobState, ensure_job_host, job_home
+from mlnb.jobs import JobService, JobState, absolute_location, ensure_job_host, job_home
 from mlnb.records import JobRecord
 from mlnb.registry import ModelRegistry
 
@@ -163,17 +163,13 @@ class BatchAPI:
 
 def _local_paths_made_absolute(body: dict[str, Any]) -> dict[str, Any]:
     """Local paths as absolute paths: the job runs in another process and folder."""
-
-    def absolute(path: str) -> str:
-        return path if "://" in path else str(Path(path).expanduser().absolute())
-
     out = dict(body)
     paths = out.get("inputPaths")
     if isinstance(paths, str):
         paths = [paths]
     if isinstance(paths, list):
-        out["inputPaths"] = [absolute(str(p)) for p in paths]
+        out["inputPaths"] = [absolute_location(str(p)) for p in paths]
     for key in ("outputPath", "uri"):
         if isinstance(out.get(key), str) and out[key]:
-            out[key] = absolute(out[key])
+            out[key] = absolute_location(out[key])
     return out

@@ -17,6 +17,7 @@ from mlnb.jobs import (
     JobService,
     JobState,
     LogEntry,
+    absolute_location,
     ensure_job_host,
     job_home,
     log_path,
@@ -75,8 +76,8 @@ class JobsAPI:
             "args": [str(a) for a in args] if args is not None else None,
         }
         spec.update({k: v for k, v in flags.items() if v is not None})
-        if spec.get("jobDir") and "://" not in str(spec["jobDir"]):
-            spec["jobDir"] = str(_absolute(spec["jobDir"]))
+        if spec.get("jobDir"):
+            spec["jobDir"] = absolute_location(spec["jobDir"])
         if not spec.get("pythonModule"):
             raise InvalidArgument("A training job needs a module to run: --module-name (pythonModule)")
         plan_replicas(spec, self.settings.scale_tiers)

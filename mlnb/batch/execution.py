@@ -61,6 +61,7 @@ class BatchPredictionExecution:
         self.max_workers = self.spec.max_worker_count or default_workers
         self.count = 0
         self.handles: list[ReplicaHandle] = []
+        self._stats: dict[int, dict[str, Any]] = {}
 
     def prepare(self) -> None:
         plan = self.folder.read_plan()
@@ -171,7 +172,8 @@ class BatchPredictionExecution:
         return {"done": len(self.folder.done_shards(self.count)), "total": self.count, "unit": "shards"}
 
     def outputs(self) -> dict[str, Any] | None:
-        stats = self.folder.shard_stats(self.count).values()
+        self._stats = self.folder.shard_stats(self.count, self._stats)
+        stats = self._stats.values()
         return {
             "prediction_output": {
                 "outputPath": self.spec.output_path,

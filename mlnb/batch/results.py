@@ -11,7 +11,7 @@ exists is a shard that is done, and a resumed job redoes exactly the rest."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
 
@@ -41,21 +41,22 @@ class OutputFolder:
     def path(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
 
+    def temporary(self, *parts: str) -> TemporaryFile:
+        """A file open for writing under a temporary name, for ``commit`` to
+        rename into place or ``discard`` to remove."""
+        return TemporaryFile(self, *parts)
+
     @contextmanager
     def atomic(self, *parts: str) -> Iterator[IO[bytes]]:
         """Write a file under a temporary name; rename it into place when the
         block ends without an error, remove it otherwise."""
-        final = self.path(*parts)
-        temporary = self.path(*parts[:-1], f".{parts[-1]}.{uuid.uuid4().hex[:8]}.tmp")
-        self.fs.makedirs(self.path(*parts[:-1]) if len(parts) > 1 else self.root, exist_ok=True)
+        file = self.temporary(*parts)
         try:
-            with self.fs.open(temporary, "wb") as stream:
-                yield stream
-            self.fs.mv(temporary, final)
+            yield file.stream
         except BaseException:
-            if self.fs.exists(temporary):
-                self.fs.rm(temporary)
+            file.discard()
             raise
+        file.commit()
 
     def read_plan(self) -> dict[str, Any] | None:
         path = self.path(_STATE, "plan.json")
@@ -94,10 +95,13 @@ class OutputFolder:
         wanted = {results_name(i, count): i for i in range(count)}
         return {wanted[name] for name in self.results_present() if name in wanted}
 
-    def shard_stats(self, count: int) -> dict[int, dict[str, Any]]:
-        """The counts of every finished shard."""
-        stats = {}
-        for index in sorted(self.done_shards(count)):
+    def shard_stats(
+        self, count: int, known: Mapping[int, dict[str, Any]] | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """The counts of every finished shard; those in ``known`` are not
+        read again (a finished shard's counts never change)."""
+        stats = dict(known or {})
+        for index in sorted(self.done_shards(count) - set(stats)):
             path = self.path(_STATE, f"shard-{index:05d}.json")
             if self.fs.exists(path):
                 with self.fs.open(path, "rb") as stream:
@@ -115,6 +119,27 @@ class OutputFolder:
                         out.write(part.read())
 
 
+class TemporaryFile:
+    """A file written under a hidden temporary name (``.NAME.XXXX.tmp``,
+    what ``remove_leftovers`` looks for) next to where it belongs."""
+
+    def __init__(self, folder: OutputFolder, *parts: str) -> None:
+        self.fs = folder.fs
+        self.final = folder.path(*parts)
+        self.name = folder.path(*parts[:-1], f".{parts[-1]}.{uuid.uuid4().hex[:8]}.tmp")
+        self.fs.makedirs(folder.path(*parts[:-1]) if len(parts) > 1 else folder.root, exist_ok=True)
+        self.stream: IO[bytes] = self.fs.open(self.name, "wb")
+
+    def commit(self) -> None:
+        self.stream.close()
+        self.fs.mv(self.name, self.final)
+
+    def discard(self) -> None:
+        self.stream.close()
+        if self.fs.exists(self.name):
+            self.fs.rm(self.name)
+
+
 class ShardWriter:
     """The results of one shard in the job's output format, streamed to a
     temporary file; its failed instances and counts; ``commit`` puts them
@@ -128,10 +153,8 @@ class ShardWriter:
         self.predictions = 0
         self._errors: list[bytes] = []
         self._columns: list[str] | None = None
-        self._final = folder.path(results_name(index, count))
-        self._temporary = folder.path(f".{results_name(index, count)}.{uuid.uuid4().hex[:8]}.tmp")
-        folder.fs.makedirs(folder.root, exist_ok=True)
-        self._stream: IO[bytes] = folder.fs.open(self._temporary, "wb")
+        self._results = folder.temporary(results_name(index, count))
+        self._stream = self._results.stream
         self._committed = False
 
     def __enter__(self) -> ShardWriter:
@@ -139,9 +162,7 @@ class ShardWriter:
 
     def __exit__(self, *_exc: object) -> None:
         if not self._committed:
-            self._stream.close()
-            if self.folder.fs.exists(self._temporary):
-                self.folder.fs.rm(self._temporary)
+            self._results.discard()
 
     def add_predictions(self, predictions: list[Any]) -> None:
         self.predictions += len(predictions)
@@ -183,7 +204,6 @@ class ShardWriter:
     def commit(self, seconds: float) -> None:
         """Errors and counts first, the results file last: a results file in
         place is a shard that is done."""
-        self._stream.close()
         if self._errors:
             with self.folder.atomic(_STATE, f"errors-{self.index:05d}.jsonl") as stream:
                 stream.write(b"\n".join(self._errors) + b"\n")
@@ -193,7 +213,7 @@ class ShardWriter:
         if self.output_format == "CSV" and self._columns is not None and self.index == 0:
             with self.folder.atomic("prediction.results.keys") as stream:
                 stream.write(",".join(self._columns).encode() + b"\n")
-        self.folder.fs.mv(self._temporary, self._final)
+        self._results.commit()
         self._committed = True
 
 

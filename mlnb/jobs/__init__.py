@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from mlnb.jobs.host import ensure_job_host
 from mlnb.jobs.logs import LogEntry, read_log
-from mlnb.jobs.paths import job_home, log_path
+from mlnb.jobs.paths import absolute_location, job_home, log_path
 from mlnb.jobs.service import JobService
 from mlnb.jobs.states import ACTIVE, ENDED, JobState
 
@@ -16,6 +16,7 @@ __all__ = [
     "JobService",
     "JobState",
     "LogEntry",
+    "absolute_location",
     "ensure_job_host",
     "job_home",
     "log_path",

@@ -9,6 +9,13 @@ from pathlib import Path
 HOST_MODULE = "mlnb.jobs.host"
 
 
+def absolute_location(location: str | Path) -> str:
+    """A URL (``gs://...``, ``s3://...``) as it is, a local path made
+    absolute: jobs run in other processes and other folders."""
+    text = str(location)
+    return text if "://" in text else str(Path(text).expanduser().resolve())
+
+
 def job_home(home: Path, project: str, job_id: str) -> Path:
     """``$MLNB_HOME/jobs/{project}/{job_id}``: logs, staged packages, outputs."""
     return home / "jobs" / project / job_id

@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         slot = WorkerSlot.claim()
         stop = asyncio.Event()
-        warmer = asyncio.create_task(keep_versions_loaded(engine, slot, stop))
+        warmer = asyncio.create_task(keep_versions_loaded(engine, slot, stop, app.state.metrics.note_loaded))
         try:
             yield
         finally:

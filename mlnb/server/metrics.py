@@ -58,7 +58,10 @@ class ServerMetrics:
         self.note_loaded()
 
     def note_loaded(self) -> None:
-        """Record how many versions this process has loaded now."""
+        """Record how many versions this process has loaded now: at each
+        render, and every few seconds from the worker's keep-loaded loop, so
+        that the other workers' counts in a multiprocess render are at most
+        that old (not on every request: it is bookkeeping)."""
         self.loaded.set(self._loaded_versions())
 
     @contextmanager
@@ -78,14 +81,13 @@ class ServerMetrics:
             count = outcome["instances"]
             if isinstance(count, int) and count:
                 self.instances.labels(model, label).inc(count)
-            self.note_loaded()
 
     def render(self) -> bytes:
         """The text exposition: of every worker process when there are several."""
+        self.note_loaded()
         folder = _multiprocess_dir()
         if folder is None:
             return bytes(generate_latest(self.registry))
-        self.note_loaded()
         combined = CollectorRegistry()
         multiprocess.MultiProcessCollector(combined, path=folder)  # type: ignore[no-untyped-call]
         return bytes(generate_latest(combined))

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,13 +60,17 @@ class WorkerSlot:
             self._lock = None
 
 
-async def keep_versions_loaded(engine: Any, slot: WorkerSlot, stop: asyncio.Event) -> None:
+async def keep_versions_loaded(
+    engine: Any, slot: WorkerSlot, stop: asyncio.Event, after: Callable[[], None] | None = None
+) -> None:
     """Every few seconds, load and pin the versions this worker's slot must
-    keep loaded, until ``stop`` is set."""
+    keep loaded, then call ``after``, until ``stop`` is set."""
     while not stop.is_set():
         try:
             await run_in_threadpool(engine.keep_loaded, slot.index)
         except Exception as e:  # a database hiccup must not end the loop
             log.warning("Could not read which versions to keep loaded: %s", e)
+        if after is not None:
+            after()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), KEEP_LOADED_EVERY_S)

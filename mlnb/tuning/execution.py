@@ -108,9 +108,6 @@ class TuningExecution:
     def start(self) -> None:
         self._fill()
 
-    def _finished(self) -> list[Any]:
-        return [t for t in self.study.trials if t.state.is_finished()]
-
     def _fill(self) -> None:
         while (
             len(self.running) < self.spec.max_parallel_trials
@@ -218,7 +215,7 @@ class TuningExecution:
     def progress(self) -> dict[str, Any] | None:
         if self.study is None:
             return None
-        return {"done": len(self._finished()), "total": self.budget, "unit": "trials"}
+        return {"done": self.asked - len(self.running), "total": self.budget, "unit": "trials"}
 
     def outputs(self) -> dict[str, Any] | None:
         if self.study is None:
