@@ -62,6 +62,19 @@ _LAZY = {
 }
 
 
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext mlnb``: the ``%ml`` and ``%%ml`` magics."""
+    from mlnb.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from mlnb.magics import unload_ipython_extension as unload
+
+    unload(ipython)
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib

@@ -13,10 +13,11 @@ from typing import Any
 
 from mlnb.batch_api import BatchAPI
 from mlnb.config import Settings
-from mlnb.errors import MlnbError
+from mlnb.errors import MlnbError, NotFound
 from mlnb.frameworks import AdapterRegistry
 from mlnb.jobs import JobService
 from mlnb.jobs_api import JobsAPI
+from mlnb.local_server import LocalServer
 from mlnb.operations_api import OperationsAPI
 from mlnb.predict_api import PredictionAPI, _Logging
 from mlnb.prediction import PredictionLog, PredictorCache
@@ -208,6 +209,35 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
         self._forget(record.project, record.model)
         return record
 
+    def deploy(
+        self,
+        model: str,
+        name: str,
+        origin: str | Path,
+        *,
+        set_default: bool = False,
+        project: str | None = None,
+        actor: str | None = None,
+        **version: Any,
+    ) -> VersionRecord:
+        """Create the model when it does not exist, then the version, in one
+        step (``%ml deploy``, ``mlnb deploy``); ``version`` takes the
+        keywords of :meth:`create_version`. A new model's first version is
+        its default; ``set_default`` makes the new version the default of a
+        model that had one.
+
+        Raises:
+            The errors of :meth:`create_model` and :meth:`create_version`.
+        """
+        try:
+            self.get_model(model, project=project)
+        except NotFound:
+            self.create_model(model, project=project, actor=actor)
+        record = self.create_version(model, name, origin, project=project, actor=actor, **version)
+        if set_default and record.state == "READY" and not record.is_default:
+            record = self.set_default_version(model, name, project=project, actor=actor)
+        return record
+
     def get_version(self, model: str, name: str, *, project: str | None = None) -> VersionRecord:
         """A version. Raises NotFound, listing the model's versions."""
         return self._registry.get_version(project or self.project, model, name)
@@ -282,6 +312,28 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
         record = self._registry.delete_version(project, model, name, self._actor(actor))
         self._forget(project, model)
         self._deployer.delete_files(record)
+
+    # the background REST server of this home
+
+    def start_server(self, *, host: str = "127.0.0.1", port: int = 8080, workers: int = 1) -> dict[str, Any]:
+        """Start ``mlnb server`` in the background for this home (it outlives
+        the calling process) and wait until it answers; returns its
+        :meth:`server_status`.
+
+        Raises:
+            FailedPrecondition: One runs already.
+            Unavailable: It did not start (the port is taken, say).
+        """
+        return LocalServer(self.settings).start(host, port, workers)
+
+    def server_status(self) -> dict[str, Any] | None:
+        """The background server's ``url``, ``pid``, ``port``, ``workers``,
+        ``startTime`` and ``log``, or ``None`` when none runs."""
+        return LocalServer(self.settings).status()
+
+    def stop_server(self) -> dict[str, Any]:
+        """Stop the background server. Raises FailedPrecondition when none runs."""
+        return LocalServer(self.settings).stop(self.settings.cancel_grace_s)
 
     def frameworks(self) -> list[str]:
         """Names of the framework adapters available, plugins included."""

@@ -23,9 +23,10 @@ from mlnb.jobs import (
     log_path,
     read_log,
 )
-from mlnb.jobs.logs import LogWriter
+from mlnb.jobs.logs import LogTail, LogWriter
 from mlnb.records import JobRecord
 from mlnb.training import Outcome, TrainingExecution, build_trainer_package, plan_replicas
+from mlnb.training.metrics import EpochLog, tensorboard_scalars
 
 
 class JobsAPI:
@@ -264,6 +265,47 @@ class JobsAPI:
                 }
             )
         return pd.DataFrame(rows)
+
+    def job_metrics(self, job_id: str, *, project: str | None = None) -> Any:
+        """What a job reported, as a pandas DataFrame of ``series``, ``step``,
+        ``value`` and ``trial``: a tuning job's final metric per trial (the
+        step is the trial number); a training job's Keras epoch lines from
+        its chief's log (the step is the epoch) and the TensorBoard scalars
+        under its local job directory (their own steps).
+
+        Raises:
+            NotFound: No such job.
+        """
+        import pandas as pd
+
+        job = self.get_job(job_id, project=project)
+        points: list[dict[str, Any]] = []
+        if job.kind == "tuning":
+            spec = (job.training_input or {}).get("hyperparameters") or {}
+            tag = spec.get("hyperparameterMetricTag") or "objective"
+            for trial in (job.training_output or {}).get("trials", []):
+                value = (trial.get("finalMetric") or {}).get("objectiveValue")
+                if value is not None:
+                    trial_id = str(trial["trialId"])
+                    points.append({"series": tag, "step": int(trial_id), "value": value, "trial": trial_id})
+        elif job.kind == "training":
+            epochs = EpochLog()
+            for entry in self.job_logs(job_id, project=project):
+                epochs.feed(entry.replica, entry.message)
+            points += epochs.points
+            points += tensorboard_scalars((job.training_input or {}).get("jobDir"))
+        return pd.DataFrame(points, columns=["series", "step", "value", "trial"])
+
+    def job_log_tail(self, job_id: str, *, project: str | None = None) -> LogTail:
+        """A reader of the job's log whose ``read()`` returns the entries
+        written since its last call (the first call: all so far).
+
+        Raises:
+            NotFound: No such job.
+        """
+        project = project or self.project
+        self.get_job(job_id, project=project)
+        return LogTail(log_path(self.settings.home, project, job_id))
 
     def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
         """Cancel a job: QUEUED ends CANCELLED at once, a started job goes to

@@ -6,13 +6,16 @@ import functools
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from mlnb._version import __version__
 from mlnb.cli.output import FORMATS
 from mlnb.errors import MlnbError
+
+if TYPE_CHECKING:
+    from mlnb.api import Engine
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,10 +27,10 @@ class CliState:
         self.project: str | None = None
         self.format = "table"
         self.debug = False
-        self._engine: Any = None
+        self._engine: Engine | None = None
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         if self._engine is None:
             from mlnb.api import Engine
             from mlnb.config import Settings

@@ -8,6 +8,7 @@ import click
 from mlnb.cli.app import CliState, common_options, pass_state
 from mlnb.cli.jobs import follow_logs, jobs, report_submitted, submit
 from mlnb.cli.output import emit, parse_labels
+from mlnb.records import JobRecord
 
 
 @submit.command("prediction")
@@ -65,7 +66,7 @@ def submit_prediction(
     cluster: str | None,
     labels: str | None,
     stream_logs: bool,
-) -> None:
+) -> JobRecord:
     """Predict every instance of files with a model, in worker processes."""
     if bool(model) == bool(model_dir):
         raise click.UsageError("Give --model (with --version if not the default) or --model-dir")
@@ -91,7 +92,7 @@ def submit_prediction(
         labels=parse_labels(labels),
         cluster=cluster,
     )
-    report_submitted(state, record, stream_logs)
+    return report_submitted(state, record, stream_logs)
 
 
 @jobs.command("resume")
@@ -99,7 +100,7 @@ def submit_prediction(
 @click.option("--stream-logs", is_flag=True, help="Follow the job's logs until it ends.")
 @common_options
 @pass_state
-def resume_job(state: CliState, job: str, stream_logs: bool) -> None:
+def resume_job(state: CliState, job: str, stream_logs: bool) -> JobRecord:
     """Queue a failed or cancelled batch prediction job again; it predicts
     only the shards it had not written."""
     record = state.engine.resume_job(job)
@@ -108,4 +109,5 @@ def resume_job(state: CliState, job: str, stream_logs: bool) -> None:
     else:
         click.echo(f"Job [{record.job_id}] is {record.state} again; it predicts the shards not yet written.")
     if stream_logs:
-        follow_logs(state, record.job_id)
+        return follow_logs(state, record.job_id)
+    return record

@@ -8,8 +8,9 @@ import click
 import yaml
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import emit, merged_labels, parse_labels
+from mlnb.cli.output import PYTHON, emit, merged_labels, parse_labels
 from mlnb.errors import InvalidArgument
+from mlnb.records import JobRecord
 
 JOB_COLUMNS = (("JOB_ID", "jobId"), ("STATUS", "state"), ("CREATED", "createTime"))
 
@@ -86,7 +87,7 @@ def submit_training(
     python_version: str | None,
     cluster: str | None,
     user_args: tuple[str, ...],
-) -> None:
+) -> JobRecord:
     """Submit a training job. Arguments after -- go to the trainer."""
     spec = read_config(config_path)
     for key, value in (
@@ -108,7 +109,7 @@ def submit_training(
         labels=parse_labels(labels),
         cluster=cluster,
     )
-    report_submitted(state, record, stream_logs)
+    return report_submitted(state, record, stream_logs)
 
 
 @submit.command("notebook")
@@ -142,7 +143,7 @@ def submit_notebook(
     job_dir: str | None,
     labels: str | None,
     stream_logs: bool,
-) -> None:
+) -> JobRecord:
     """Run a notebook as a job with papermill."""
     record = state.engine.submit_notebook_job(
         job,
@@ -154,10 +155,10 @@ def submit_notebook(
         labels=parse_labels(labels),
         cluster=cluster,
     )
-    report_submitted(state, record, stream_logs)
+    return report_submitted(state, record, stream_logs)
 
 
-def report_submitted(state: CliState, record: Any, stream_logs: bool) -> None:
+def report_submitted(state: CliState, record: JobRecord, stream_logs: bool) -> JobRecord:
     """Say what was submitted (or why it failed), and follow it if asked."""
     if record.state == "FAILED":
         raise click.ClickException(f"job {record.job_id} FAILED: {record.error_message}")
@@ -167,31 +168,34 @@ def report_submitted(state: CliState, record: Any, stream_logs: bool) -> None:
         click.echo(f"Job [{record.job_id}] submitted successfully.")
         click.echo(f"Your job is {record.state}. Follow it with: mlnb jobs stream-logs {record.job_id}")
     if stream_logs:
-        follow_logs(state, record.job_id)
+        return follow_logs(state, record.job_id)
+    return record
 
 
-def follow_logs(state: CliState, job_id: str) -> None:
+def follow_logs(state: CliState, job_id: str) -> JobRecord:
     for entry in state.engine.job_logs(job_id, follow=True):
         click.echo(entry.format())
     job = state.engine.get_job(job_id)
     click.echo(f"Job [{job_id}] ended {job.state}.")
     if job.state == "FAILED":
         raise click.ClickException(f"job {job_id} FAILED: {job.error_message}")
+    return job
 
 
 @jobs.command("describe")
 @click.argument("job")
 @common_options
 @pass_state
-def describe_job(state: CliState, job: str) -> None:
+def describe_job(state: CliState, job: str) -> JobRecord:
     """Show a job (and a tuning job's trials, best first)."""
     record = state.engine.get_job(job)
-    emit(record.to_api(), "json" if state.format == "json" else "yaml")
+    emit(record.to_api(), state.format if state.format in ("json", PYTHON) else "yaml")
     if record.kind == "tuning" and state.format == "table":
         trials = state.engine.trials(job)
         if len(trials):
             click.echo("\nTrials, best first:")
             click.echo(trials.drop(columns=["startTime", "endTime"]).to_string(index=False))
+    return record
 
 
 @jobs.command("list")
@@ -199,7 +203,7 @@ def describe_job(state: CliState, job: str) -> None:
 @click.option("--limit", type=int, help="Show at most this many jobs (newest first).")
 @common_options
 @pass_state
-def list_jobs(state: CliState, filters: tuple[str, ...], limit: int | None) -> None:
+def list_jobs(state: CliState, filters: tuple[str, ...], limit: int | None) -> list[JobRecord]:
     """List jobs, newest first."""
     states: list[str] = []
     labels: dict[str, str] = {}
@@ -218,6 +222,7 @@ def list_jobs(state: CliState, filters: tuple[str, ...], limit: int | None) -> N
             )
     records = state.engine.list_jobs(states=states or None, labels=labels or None)
     emit([r.to_api() for r in records[:limit]], state.format, JOB_COLUMNS)
+    return records[:limit]
 
 
 @jobs.command("update")
@@ -229,7 +234,7 @@ def list_jobs(state: CliState, filters: tuple[str, ...], limit: int | None) -> N
 @pass_state
 def update_job(
     state: CliState, job: str, update_labels: str | None, remove_labels: str | None, clear_labels: bool
-) -> None:
+) -> JobRecord:
     """Change a job's labels."""
     current = state.engine.get_job(job)
     labels = merged_labels(dict(current.labels), update_labels, remove_labels, clear_labels)
@@ -240,25 +245,44 @@ def update_job(
         click.echo(f"Updated job [{record.job_id}].")
     else:
         emit(record.to_api(), state.format)
+    return record
 
 
 @jobs.command("cancel")
 @click.argument("job")
 @common_options
 @pass_state
-def cancel_job(state: CliState, job: str) -> None:
+def cancel_job(state: CliState, job: str) -> JobRecord:
     """Cancel a job."""
     record = state.engine.cancel_job(job)
     click.echo(f"Cancelled job [{job}]: {record.state}.")
+    return record
 
 
 @jobs.command("stream-logs")
 @click.argument("job")
 @common_options
 @pass_state
-def stream_logs(state: CliState, job: str) -> None:
+def stream_logs(state: CliState, job: str) -> JobRecord:
     """Print a job's logs and follow them until it ends."""
-    follow_logs(state, job)
+    return follow_logs(state, job)
+
+
+@jobs.command("logs")
+@click.argument("job")
+@click.option("--tail", type=click.IntRange(min=1), help="Only the last N lines.")
+@common_options
+@pass_state
+def job_logs(state: CliState, job: str, tail: int | None) -> list[str]:
+    """Print a job's logs so far (stream-logs follows them)."""
+    lines = [entry.format() for entry in state.engine.job_logs(job)]
+    lines = lines[-tail:] if tail else lines
+    if state.format in ("json", "yaml"):
+        emit(lines, state.format)
+    else:
+        for line in lines:
+            click.echo(line)
+    return lines
 
 
 @jobs.command("wait")
@@ -266,9 +290,10 @@ def stream_logs(state: CliState, job: str) -> None:
 @click.option("--timeout", type=float, help="Give up after this many seconds.")
 @common_options
 @pass_state
-def wait_job(state: CliState, job: str, timeout: float | None) -> None:
+def wait_job(state: CliState, job: str, timeout: float | None) -> JobRecord:
     """Wait for a job to end; exit 1 unless it SUCCEEDED."""
     record = state.engine.wait_job(job, timeout=timeout)
-    emit(record.to_api(), "json" if state.format == "json" else "yaml")
+    emit(record.to_api(), state.format if state.format in ("json", PYTHON) else "yaml")
     if record.state != "SUCCEEDED":
         raise click.ClickException(f"job {job} ended {record.state}")
+    return record

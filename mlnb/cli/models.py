@@ -8,8 +8,9 @@ from datetime import datetime
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import emit, merged_labels, parse_labels
+from mlnb.cli.output import PYTHON, emit, merged_labels, parse_labels
 from mlnb.errors import InvalidArgument
+from mlnb.records import ModelRecord
 
 MODEL_COLUMNS = (("NAME", "name"), ("DEFAULT_VERSION_NAME", "defaultVersionName"))
 EVENT_COLUMNS = (
@@ -43,9 +44,9 @@ def create_model(
     regions: str | None,
     enable_logging: bool,
     enable_console_logging: bool,
-) -> None:
+) -> ModelRecord:
     """Create a new model."""
-    record = state.engine.create_model(
+    record: ModelRecord = state.engine.create_model(
         model,
         description=description,
         labels=parse_labels(labels),
@@ -57,29 +58,34 @@ def create_model(
         click.echo(f"Created model [{record.name}].")
     else:
         emit(record.to_api(), state.format)
+    return record
 
 
 @models.command("list")
 @common_options
 @pass_state
-def list_models(state: CliState) -> None:
+def list_models(state: CliState) -> list[ModelRecord]:
     """List the project's models."""
     rows = []
-    for record in state.engine.list_models():
+    records: list[ModelRecord] = state.engine.list_models()
+    for record in records:
         body = record.to_api()
         body["defaultVersionName"] = record.default_version.name if record.default_version else None
         body["name"] = record.name
         rows.append(body)
     emit(rows, state.format, MODEL_COLUMNS)
+    return records
 
 
 @models.command("describe")
 @click.argument("model")
 @common_options
 @pass_state
-def describe_model(state: CliState, model: str) -> None:
+def describe_model(state: CliState, model: str) -> ModelRecord:
     """Show a model and its default version."""
-    emit(state.engine.get_model(model).to_api(), "json" if state.format == "json" else "yaml")
+    record: ModelRecord = state.engine.get_model(model)
+    emit(record.to_api(), state.format if state.format in ("json", PYTHON) else "yaml")
+    return record
 
 
 @models.command("update")
@@ -97,14 +103,15 @@ def update_model(
     update_labels: str | None,
     remove_labels: str | None,
     clear_labels: bool,
-) -> None:
+) -> ModelRecord:
     """Change a model's description or labels."""
     labels = merged_labels(state.engine.get_model(model).labels, update_labels, remove_labels, clear_labels)
-    record = state.engine.update_model(model, description=description, labels=labels)
+    record: ModelRecord = state.engine.update_model(model, description=description, labels=labels)
     if state.format == "table":
         click.echo(f"Updated model [{record.name}].")
     else:
         emit(record.to_api(), state.format)
+    return record
 
 
 @models.command("delete")

@@ -12,11 +12,17 @@ import orjson
 import yaml
 
 FORMATS = ("table", "json", "yaml")
+# The magics' format: commands return their results as Python objects and
+# print only their messages.
+PYTHON = "python"
 
 
 def emit(value: Any, fmt: str, columns: Sequence[tuple[str, str]] | None = None) -> None:
     """Print a JSON-ready value: a table of ``columns`` (header, key) for a
-    list in table format, YAML for one resource, JSON on request."""
+    list in table format, YAML for one resource, JSON on request; nothing
+    in the magics' ``python`` format, where the return value is the result."""
+    if fmt == PYTHON:
+        return
     if fmt == "json":
         sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif fmt == "yaml" or columns is None or not isinstance(value, list):

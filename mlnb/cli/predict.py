@@ -8,7 +8,7 @@ import click
 import orjson
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import emit
+from mlnb.cli.output import PYTHON, emit
 from mlnb.errors import InvalidArgument
 
 
@@ -57,12 +57,15 @@ def instance_options(func: Any) -> Any:
     return click.option("--signature-name", help="TensorFlow signature to call.")(func)
 
 
-def emit_predictions(predictions: list[Any], fmt: str) -> None:
+def emit_predictions(predictions: list[Any], fmt: str) -> list[Any]:
+    if fmt == PYTHON:
+        return predictions
     if fmt == "table":
         for prediction in predictions:
             click.echo(orjson.dumps(prediction).decode())
     else:
         emit({"predictions": predictions}, fmt)
+    return predictions
 
 
 @cli.command("predict")
@@ -79,11 +82,11 @@ def predict(
     text_instances: str | None,
     json_request: str | None,
     signature_name: str | None,
-) -> None:
+) -> list[Any]:
     """Predict with a deployed version."""
     instances = read_instances(json_instances, text_instances, json_request)
     predictions = state.engine.predict(model, instances, version=version, signature_name=signature_name)
-    emit_predictions(predictions, state.format)
+    return emit_predictions(predictions, state.format)
 
 
 @cli.group()
@@ -105,13 +108,13 @@ def local_predict(
     text_instances: str | None,
     json_request: str | None,
     signature_name: str | None,
-) -> None:
+) -> list[Any]:
     """Predict from a model folder directly."""
     instances = read_instances(json_instances, text_instances, json_request)
     predictions = state.engine.local_predict(
         model_dir, instances, framework=framework, signature_name=signature_name
     )
-    emit_predictions(predictions, state.format)
+    return emit_predictions(predictions, state.format)
 
 
 @local.command("train")

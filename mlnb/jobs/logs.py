@@ -117,22 +117,32 @@ class _TrialLog(LogWriter):
         """The parent's file stays open for the other trials."""
 
 
+class LogTail:
+    """Reads a log file a piece at a time: each ``read`` returns the entries
+    completed since the last one (a line still being written waits)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._position = 0
+        self._pending = b""
+
+    def read(self) -> list[LogEntry]:
+        if not self.path.exists():
+            return []
+        with open(self.path, "rb") as f:
+            f.seek(self._position)
+            chunk = f.read()
+            self._position = f.tell()
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        return [LogEntry(**orjson.loads(line)) for line in lines if line]
+
+
 def read_log(path: Path, follow: Callable[[], bool] | None = None, poll_s: float = 0.2) -> Iterator[LogEntry]:
     """Entries of a log file; with ``follow``, keep reading new lines while
     ``follow()`` is true (the job runs), then drain what is left."""
-    position = 0
-    pending = b""
+    tail = LogTail(path)
     while True:
-        if path.exists():
-            with open(path, "rb") as f:
-                f.seek(position)
-                chunk = f.read()
-                position = f.tell()
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            for line in lines:
-                if line:
-                    yield LogEntry(**orjson.loads(line))
+        yield from tail.read()
         if follow is None:
             return
         if not follow():

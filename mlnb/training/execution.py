@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import InvalidArgument
-from mlnb.jobs.logs import LogWriter
+from mlnb.jobs.logs import LogTail, LogWriter
 from mlnb.training.environment import cluster_spec, replica_environment, trainer_arguments
+from mlnb.training.metrics import EpochLog
 from mlnb.training.packages import prepare_environment
 from mlnb.training.replicas import Launcher, LocalLauncher, ReplicaHandle, stop_replicas
 from mlnb.training.tiers import plan_replicas
@@ -56,6 +57,8 @@ class TrainingExecution:
         self._python: Path | None = None
         self._archives: list[Path] = []
         self.launcher = launcher or LocalLauncher(log, workdir)
+        self._log_tail = LogTail(log.path)
+        self._epochs = EpochLog()
 
     def prepare(self) -> None:
         """Install the trainer's packages into its environment.
@@ -109,8 +112,11 @@ class TrainingExecution:
         return None
 
     def progress(self) -> dict[str, Any] | None:
-        """Nothing to count yet for a plain training job."""
-        return None
+        """Epochs done, as the chief's Keras-style log lines tell them
+        (``None`` for a trainer that prints no ``Epoch i/N``)."""
+        for entry in self._log_tail.read():
+            self._epochs.feed(entry.replica, entry.message)
+        return self._epochs.progress()
 
     def outputs(self) -> dict[str, Any] | None:
         """No trainingOutput yet for a plain training job."""

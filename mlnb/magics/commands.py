@@ -1,0 +1,379 @@
+"""The ``%ml`` command tree: the CLI's own commands and flags, under the
+names the magics use, plus what only a notebook needs (a trainer in a
+cell, instances from a variable, a background server, TensorBoard)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+import yaml
+
+from mlnb.cli import batch as cli_batch
+from mlnb.cli import jobs as cli_jobs
+from mlnb.cli import models as cli_models
+from mlnb.cli import predict as cli_predict
+from mlnb.cli import versions as cli_versions
+from mlnb.cli.app import CliState, common_options
+from mlnb.cli.output import PYTHON
+from mlnb.errors import InvalidArgument
+from mlnb.magics import tensorboard
+from mlnb.magics.cell import instances_from
+
+# How a command reads its cell body (every other command reads flags as YAML keys).
+SCRIPT, CONFIG, INSTANCES, FLAGS = "script", "config", "instances", "flags"
+
+
+class MagicState(CliState):
+    """A magic call: the CLI's state in the ``python`` format, with the
+    cell body, the notebook's namespace and the shell's long-lived Engine."""
+
+    def __init__(self, engines: dict[str | None, Any], namespace: dict[str, Any]) -> None:
+        super().__init__()
+        self.format = PYTHON
+        self._engines = engines
+        self.namespace = namespace
+        self.body: str | None = None
+        self.training_input: dict[str, Any] | None = None
+        self.instances: list[Any] | None = None
+        self.trailing_args: list[str] = []
+        self.scratch = tempfile.TemporaryDirectory(prefix="mlnb-magic-")
+
+    @property
+    def engine(self) -> Any:
+        if self.project not in self._engines:
+            from mlnb.api import Engine
+            from mlnb.config import Settings
+
+            self._engines[self.project] = Engine(Settings.resolve(project=self.project))
+        return self._engines[self.project]
+
+    def close(self) -> None:
+        self.scratch.cleanup()
+
+    def write(self, name: str, data: bytes) -> str:
+        path = Path(self.scratch.name) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return str(path)
+
+
+def new_job_id(kind: str) -> str:
+    """``train_20261122_103000_123``: a job name for a magic that was given none."""
+    return f"{kind}_{datetime.now(UTC):%Y%m%d_%H%M%S_%f}"[:-3]
+
+
+def _state() -> MagicState:
+    state = click.get_current_context().find_object(MagicState)
+    if state is None:
+        raise RuntimeError("the %ml commands run with a MagicState")
+    return state
+
+
+def _with_optional_job(command: click.Command) -> list[click.Parameter]:
+    """The command's parameters, with its JOB argument made optional."""
+    return [
+        click.Argument(["job"], required=False) if p.name == "job" and isinstance(p, click.Argument) else p
+        for p in command.params
+    ]
+
+
+def _script_package(state: MagicState) -> tuple[str, str]:
+    """The cell body as a trainer package: ``trainer/task.py``."""
+    state.write("trainer/__init__.py", b"")
+    state.write("trainer/task.py", (state.body or "").encode())
+    return str(Path(state.scratch.name) / "trainer"), "trainer.task"
+
+
+def _config_file(state: MagicState) -> str:
+    body = {"trainingInput": state.training_input or {}}
+    return state.write("config.yaml", yaml.safe_dump(body).encode())
+
+
+def _submit_training(kind: str, options: dict[str, Any]) -> Any:
+    state = _state()
+    options["user_args"] = (*options["user_args"], *state.trailing_args)
+    options["job"] = options["job"] or new_job_id(kind)
+    if state.training_input is not None:
+        if options["config_path"] not in (None, "-"):
+            raise click.UsageError("give the trainingInput in the cell body or in --config FILE, not both")
+        options["config_path"] = _config_file(state)
+    elif options["config_path"] == "-":
+        raise click.UsageError("--config - reads the trainingInput from the cell body, which is empty")
+    elif state.body is not None and state.body.strip():
+        if options["package_path"] or options["module_name"]:
+            raise click.UsageError(
+                "the cell body is the trainer script: drop --package-path and --module-name "
+                "(or give --config - for a YAML body)"
+            )
+        options["package_path"], options["module_name"] = _script_package(state)
+    if kind == "tune":
+        spec = cli_jobs.read_config(options["config_path"])
+        if not spec.get("hyperparameters"):
+            raise click.UsageError(
+                "%%ml tune needs a trainingInput with a 'hyperparameters' mapping in the cell body "
+                "(or in --config FILE)"
+            )
+    return click.get_current_context().invoke(cli_jobs.submit_training, **options)
+
+
+def _train(**options: Any) -> Any:
+    """Submit a training job. In a cell, %%ml train's body is the trainer
+    script (trainer/task.py of a package made for the job); with
+    --config -, the body is ML Engine's trainingInput YAML. Arguments after
+    -- go to the trainer."""
+    return _submit_training("train", options)
+
+
+def _tune(**options: Any) -> Any:
+    """Submit a hyperparameter tuning job: the cell body is the YAML of
+    ML Engine's trainingInput, with its hyperparameters mapping. Arguments
+    after -- go to every trial."""
+    return _submit_training("tune", options)
+
+
+def _local_train(**options: Any) -> Any:
+    """Run a trainer in the foreground with a job's environment; in a cell,
+    the body is the trainer script. Arguments after -- go to the trainer."""
+    state = _state()
+    options["user_args"] = (*options["user_args"], *state.trailing_args)
+    if state.body is not None and state.body.strip():
+        if options["package_path"] or options["module_name"]:
+            raise click.UsageError(
+                "the cell body is the trainer script: drop --package-path and --module-name"
+            )
+        options["package_path"], options["module_name"] = _script_package(state)
+    elif not (options["package_path"] and options["module_name"]):
+        raise click.UsageError(
+            "give --package-path and --module-name, or the trainer script as the cell body"
+        )
+    return click.get_current_context().invoke(cli_predict.local_train, **options)
+
+
+def _with_instances(command: click.Command, options: dict[str, Any]) -> Any:
+    state = _state()
+    name = options.pop("instances")
+    sources = [name is not None, state.instances is not None]
+    if all(sources):
+        raise click.UsageError("give the instances in the cell body or with --instances, not both")
+    instances = state.instances
+    if name is not None:
+        if name not in state.namespace:
+            raise InvalidArgument(f"--instances {name}: no such variable in the notebook")
+        instances = instances_from(state.namespace[name], name)
+    if instances is not None:
+        lines = b"".join(orjson.dumps(i, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for i in instances)
+        options["json_instances"] = state.write("instances.jsonl", lines)
+    return click.get_current_context().invoke(command, **options)
+
+
+def _predict(**options: Any) -> Any:
+    """Predict with a deployed version; instances come from the cell body
+    (JSON lines, a JSON list, or YAML), --instances VAR (a DataFrame, array
+    or list of the notebook), or gcloud's file flags. Returns a DataFrame."""
+    return _with_instances(cli_predict.predict, options)
+
+
+def _local_predict(**options: Any) -> Any:
+    """Predict from a model folder directly; instances as for %ml predict."""
+    return _with_instances(cli_predict.local_predict, options)
+
+
+def _submit_optional_job(command: click.Command, kind: str) -> Any:
+    def callback(**options: Any) -> Any:
+        options["job"] = options["job"] or new_job_id(kind)
+        return click.get_current_context().invoke(command, **options)
+
+    callback.__doc__ = command.help
+    return callback
+
+
+_INSTANCES_OPTION = click.Option(
+    ["--instances"], metavar="VAR", help="A DataFrame, array or list of the notebook to predict."
+)
+
+
+def _command(name: str, callback: Any, params: list[click.Parameter], body: str) -> click.Command:
+    command = click.Command(name, callback=callback, params=params, help=callback.__doc__)
+    command.body_role = body  # type: ignore[attr-defined]
+    return command
+
+
+@click.group(name="%ml", context_settings={"help_option_names": ["-h", "--help"]})
+@common_options
+def ml() -> None:
+    """mlnb in notebook cells: %ml on a line, %%ml with a cell body.
+
+    \b
+    Every flag may also be a YAML key of the cell body (job-dir: runs/x),
+    but not both at once; $name on the line or in a YAML body takes the
+    value of a notebook variable ($$ is a dollar sign). Results come back
+    as Python objects: a job panel, DataFrames of jobs, models, versions
+    and predictions.
+
+    \b
+    %%ml train [JOB] --job-dir runs/x [-- ARGS]   the cell is the trainer script
+    %%ml train [JOB] --config -                    the cell is a trainingInput YAML
+    %%ml tune [JOB]                                the cell is a trainingInput YAML
+    %%ml predict --model M [--version V]          the cell holds the instances
+    %ml predict --model M --instances df          instances from a variable
+    """
+
+
+_TRAIN_PARAMS = _with_optional_job(cli_jobs.submit_training)
+ml.add_command(_command("train", _train, _TRAIN_PARAMS, SCRIPT))
+ml.add_command(_command("tune", _tune, _TRAIN_PARAMS, CONFIG))
+ml.add_command(
+    _command(
+        "batch_predict",
+        _submit_optional_job(cli_batch.submit_prediction, "batch_predict"),
+        _with_optional_job(cli_batch.submit_prediction),
+        FLAGS,
+    )
+)
+ml.add_command(
+    _command(
+        "notebook",
+        _submit_optional_job(cli_jobs.submit_notebook, "notebook"),
+        _with_optional_job(cli_jobs.submit_notebook),
+        FLAGS,
+    )
+)
+ml.add_command(_command("predict", _predict, [*cli_predict.predict.params, _INSTANCES_OPTION], INSTANCES))
+ml.add_command(cli_jobs.jobs)
+ml.add_command(cli_models.models)
+ml.add_command(cli_versions.versions)
+ml.add_command(cli_versions.deploy)
+
+
+@ml.group("local")
+def local() -> None:
+    """Work with model files and trainers on this machine, without jobs."""
+
+
+local.add_command(
+    _command(
+        "train",
+        _local_train,
+        [
+            click.Option([p.opts[0]], help=p.help) if p.name in ("package_path", "module_name") else p
+            for p in cli_predict.local_train.params
+            if isinstance(p, click.Option | click.Argument)
+        ],
+        SCRIPT,
+    )
+)
+local.add_command(
+    _command(
+        "predict",
+        _local_predict,
+        [*cli_predict.local_predict.params, _INSTANCES_OPTION],
+        INSTANCES,
+    )
+)
+
+
+@ml.command("browse")
+@click.option("--model", help="Open this model's versions.")
+@common_options
+def browse(model: str | None) -> Any:
+    """The model browser: models, versions, set-default, delete, predict."""
+    from mlnb.widgets import ModelBrowser
+
+    return ModelBrowser(_state().engine, model=model)
+
+
+@ml.group("server")
+def server() -> None:
+    """A REST server in the background for this mlnb home."""
+
+
+@server.command("start")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@common_options
+def server_start(host: str, port: int, workers: int) -> dict[str, Any]:
+    """Start the ML Engine v1 REST server; it outlives the kernel."""
+    status: dict[str, Any] = _state().engine.start_server(host=host, port=port, workers=workers)
+    click.echo(f"mlnb server at {status['url']} (pid {status['pid']}, log {status['log']})")
+    return status
+
+
+@server.command("stop")
+@common_options
+def server_stop() -> None:
+    """Stop the background REST server."""
+    status = _state().engine.stop_server()
+    click.echo(f"Stopped the mlnb server at {status['url']}.")
+
+
+@server.command("status")
+@common_options
+def server_status() -> dict[str, Any] | None:
+    """Whether the background REST server runs, and where."""
+    status: dict[str, Any] | None = _state().engine.server_status()
+    if status is None:
+        click.echo("No mlnb server is running (start one with %ml server start).")
+    else:
+        click.echo(f"mlnb server at {status['url']} (pid {status['pid']}, since {status['startTime']})")
+    return status
+
+
+@ml.group("tensorboard")
+def tensorboard_group() -> None:
+    """TensorBoard on a job's directory or any log folder."""
+
+
+@tensorboard_group.command("start")
+@click.option("--logdir", help="The folder of event files.")
+@click.option("--job", help="A job whose job directory TensorBoard reads.")
+@click.option("--port", type=int, help="Default: a free port.")
+@common_options
+def tensorboard_start(logdir: str | None, job: str | None, port: int | None) -> dict[str, Any]:
+    """Start TensorBoard and show its address."""
+    if bool(logdir) == bool(job):
+        raise click.UsageError("give --logdir DIR or --job JOB")
+    if job:
+        record = _state().engine.get_job(job)
+        logdir = (record.training_input or {}).get("jobDir")
+        if not logdir:
+            raise InvalidArgument(f"job {job} has no job directory (submit it with --job-dir)")
+    board = tensorboard.start(_state().engine.settings.home, str(logdir), port)
+    click.echo(f"TensorBoard at {board['url']} on {board['logdir']} (pid {board['pid']})")
+    return board
+
+
+@tensorboard_group.command("stop")
+@click.option("--port", type=int, help="Stop the one on this port (default: all).")
+@common_options
+def tensorboard_stop(port: int | None) -> None:
+    """Stop TensorBoard."""
+    stopped = tensorboard.stop(_state().engine.settings.home, port)
+    click.echo(f"Stopped {len(stopped)} TensorBoard(s).")
+
+
+@tensorboard_group.command("list")
+@common_options
+def tensorboard_list() -> list[dict[str, Any]]:
+    """The TensorBoards running for this mlnb home."""
+    boards = tensorboard.running(_state().engine.settings.home)
+    for board in boards:
+        click.echo(f"{board['url']}  {board['logdir']}  (pid {board['pid']})")
+    if not boards:
+        click.echo("No TensorBoard is running.")
+    return boards
+
+
+def body_role(command: click.Command, words: list[str]) -> str:
+    """How ``command`` reads a cell body, given its line's words."""
+    role = str(getattr(command, "body_role", FLAGS))
+    if role == SCRIPT and "--config" in words:
+        index = words.index("--config")
+        if index + 1 < len(words) and words[index + 1] == "-":
+            return CONFIG
+    return role

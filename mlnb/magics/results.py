@@ -1,0 +1,104 @@
+"""What a magic hands back: DataFrames for lists and predictions, a live
+panel for a job, the record itself otherwise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlnb.records import JobRecord, ModelRecord, VersionRecord
+
+
+def present(path: tuple[str, ...], result: Any, state: Any) -> Any:
+    """The Python object a magic returns for ``result`` of the command at ``path``."""
+    if state.format != "python":  # --format json|yaml|table printed the result already
+        return None
+    if path in (("predict",), ("local", "predict")):
+        return predictions_frame(result or [])
+    if path in (("jobs", "logs"), ("server", "stop"), ("tensorboard", "stop")):
+        return None
+    if path == ("jobs", "list"):
+        return jobs_frame(result)
+    if path == ("models", "list"):
+        return models_frame(result)
+    if path == ("versions", "list"):
+        return versions_frame(result)
+    if isinstance(result, JobRecord):
+        from mlnb.widgets import JobPanel
+
+        panel = JobPanel(state.engine, result.job_id, record=result)
+        panel.show()
+        return panel
+    return result
+
+
+def predictions_frame(predictions: list[Any]) -> Any:
+    """Predictions as a DataFrame: one column ``prediction`` for scalars, a
+    column per key for dicts, per position for lists."""
+    import pandas as pd
+
+    if predictions and all(isinstance(p, dict) for p in predictions):
+        return pd.DataFrame(predictions)
+    if predictions and all(isinstance(p, list) for p in predictions):
+        return pd.DataFrame(predictions)
+    return pd.DataFrame({"prediction": predictions})
+
+
+def jobs_frame(records: list[JobRecord]) -> Any:
+    """Jobs, newest first: id, kind, state, progress, times, labels."""
+    import pandas as pd
+
+    rows = []
+    for record in records:
+        progress = record.progress or {}
+        done = f"{progress['done']}/{progress['total']} {progress.get('unit', '')}" if progress else ""
+        rows.append(
+            {
+                "jobId": record.job_id,
+                "kind": record.kind,
+                "state": record.state,
+                "progress": done.strip(),
+                "createTime": record.create_time,
+                "startTime": record.start_time,
+                "endTime": record.end_time,
+                "errorMessage": record.error_message or "",
+                "labels": dict(record.labels),
+            }
+        )
+    columns = ["jobId", "kind", "state", "progress", "createTime", "startTime", "endTime"]
+    return pd.DataFrame(rows, columns=[*columns, "errorMessage", "labels"])
+
+
+def models_frame(records: list[ModelRecord]) -> Any:
+    """Models: name, default version, description, labels."""
+    import pandas as pd
+
+    rows = [
+        {
+            "name": r.name,
+            "defaultVersion": r.default_version.name if r.default_version else None,
+            "description": r.description,
+            "labels": dict(r.labels),
+        }
+        for r in records
+    ]
+    return pd.DataFrame(rows, columns=["name", "defaultVersion", "description", "labels"])
+
+
+def versions_frame(records: list[VersionRecord]) -> Any:
+    """Versions, oldest first: name, state, framework, default, created, origin."""
+    import pandas as pd
+
+    rows = [
+        {
+            "name": r.name,
+            "state": r.state,
+            "framework": r.framework,
+            "isDefault": r.is_default,
+            "createTime": r.create_time,
+            "deploymentUri": r.deployment_uri,
+            "errorMessage": r.error_message or "",
+        }
+        for r in records
+    ]
+    columns = ["name", "state", "framework", "isDefault", "createTime", "deploymentUri", "errorMessage"]
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,87 @@
+"""What a trainer reports while it runs, read from what it leaves behind:
+Keras's epoch lines in its log, and TensorBoard scalars in its job
+directory. The job panel's progress bar and chart, and a training job's
+progress, come from here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlnb.batch.tfrecord import TFRecordError, read_records
+
+# "Epoch 3/10", as Keras prints it before each epoch.
+_EPOCH = re.compile(r"^\s*Epoch (\d+)/(\d+)\s*$")
+# "accuracy: 0.9500" in Keras's end-of-epoch line ("32/32 - 1s - 3ms/step - accuracy: 0.95 - loss: 0.1").
+_METRIC = re.compile(r"(?:^|\s-\s|\s)([A-Za-z_][\w]*): ([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
+_CHIEF_PREFIXES = ("master", "chief")
+
+
+@dataclass
+class EpochLog:
+    """Epochs and their metrics from a trainer's log lines, fed one by one."""
+
+    epoch: int = 0
+    total: int = 0
+    done: int = 0
+    points: list[dict[str, Any]] = field(default_factory=list)
+
+    def feed(self, replica: str, message: str) -> None:
+        """One log line; only the chief's count (workers print the same epochs)."""
+        if not replica.rsplit("/", 1)[-1].startswith(_CHIEF_PREFIXES):
+            return
+        # Keras redraws its progress bar with carriage returns: the last drawing counts.
+        line = message.replace("\x08", "").split("\r")[-1]
+        started = _EPOCH.match(line)
+        if started:
+            self.epoch, self.total = int(started.group(1)), int(started.group(2))
+            return
+        if self.epoch and self.epoch > self.done and "step" in line:
+            metrics = {name: float(value) for name, value in _METRIC.findall(line)}
+            if metrics:
+                self.done = self.epoch
+                self.points += [
+                    {"series": name, "step": self.epoch, "value": value} for name, value in metrics.items()
+                ]
+
+    def progress(self) -> dict[str, Any] | None:
+        """``{"done", "total", "unit": "epochs"}`` once an epoch started."""
+        return {"done": self.done, "total": self.total, "unit": "epochs"} if self.total else None
+
+
+def tensorboard_scalars(job_dir: str | None, limit: int = 20000) -> list[dict[str, Any]]:
+    """Scalars of the TensorBoard event files under a local job directory:
+    ``{"series": "train/epoch_loss", "step", "value"}`` (the series named by
+    the file's folder and the tag). Empty without TensorBoard installed or
+    without event files."""
+    if not job_dir or "://" in job_dir or not Path(job_dir).is_dir():
+        return []
+    try:
+        from tensorboard.compat.proto import event_pb2
+        from tensorboard.util import tensor_util
+    except ImportError:
+        return []
+    root = Path(job_dir)
+    points: list[dict[str, Any]] = []
+    for path in sorted(root.rglob("events.out.tfevents.*")):
+        run = path.parent.relative_to(root).as_posix()
+        try:
+            with open(path, "rb") as stream:
+                for record in read_records(stream, str(path)):
+                    event = event_pb2.Event.FromString(record)
+                    for value in event.summary.value:
+                        if value.HasField("simple_value"):
+                            number = float(value.simple_value)
+                        elif value.HasField("tensor") and not value.tensor.tensor_shape.dim:
+                            number = float(tensor_util.make_ndarray(value.tensor).item())
+                        else:
+                            continue
+                        series = value.tag if run == "." else f"{run}/{value.tag}"
+                        points.append({"series": series, "step": int(event.step), "value": number})
+                        if len(points) >= limit:
+                            return points
+        except (TFRecordError, OSError, ValueError):
+            continue  # a file being written ends mid-record: what was read counts
+    return points

@@ -1,0 +1,252 @@
+"""The job panel: a job's state, progress, elapsed time, last log lines,
+a cancel button and a live chart of what it reports, refreshed in a
+background thread until the job ends."""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+from mlnb.errors import MlnbError
+from mlnb.widgets.display import Panel, widgets_enabled
+from mlnb.widgets.tuning_panel import TuningPanel
+
+_STATE_COLORS = {
+    "SUCCEEDED": "#1e8e3e",
+    "FAILED": "#d93025",
+    "CANCELLED": "#80868b",
+    "CANCELLING": "#e37400",
+    "RUNNING": "#1a73e8",
+}
+
+
+class JobPanel(Panel):
+    """A live view of one job; also a handle on it (``wait``, ``cancel``,
+    ``logs``, ``metrics``, ``trials``).
+
+    Args:
+        engine: The Engine the job is in.
+        job_id: The job.
+        record: The job as already read, to save a read.
+        widgets: Widgets (True) or text (False); by default widgets where
+            a Jupyter front end can show them.
+        refresh_s: Seconds between background refreshes.
+        log_lines: How many of the last log lines to show.
+    """
+
+    def __init__(
+        self,
+        engine: Any,
+        job_id: str,
+        *,
+        record: Any = None,
+        widgets: bool | None = None,
+        refresh_s: float = 1.0,
+        log_lines: int = 15,
+    ) -> None:
+        self.engine = engine
+        self.job_id = job_id
+        self.record = record if record is not None else engine.get_job(job_id)
+        self.refresh_s = refresh_s
+        self.lines: deque[str] = deque(maxlen=log_lines)
+        self.metrics: Any = None
+        self.error: str | None = None
+        self._tail = engine.job_log_tail(job_id)
+        self._metrics_read = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.tuning = (
+            TuningPanel(engine, job_id, record=self.record, widgets=widgets)
+            if self.record.kind == "tuning"
+            else None
+        )
+        self.widget = None
+        if widgets_enabled() if widgets is None else widgets:
+            self._build()
+        self.refresh()
+        if self.widget is not None and not self.record.ended:
+            self.start()
+
+    # the job
+
+    @property
+    def state(self) -> str:
+        return str(self.record.state)
+
+    def wait(self, timeout: float | None = None) -> Any:
+        """Block until the job ends; returns its record."""
+        self.engine.wait_job(self.job_id, timeout=timeout)
+        return self.refresh()
+
+    def cancel(self) -> Any:
+        """Cancel the job (the cancel button does this)."""
+        try:
+            self.engine.cancel_job(self.job_id)
+        except MlnbError as e:
+            self.error = e.message
+        return self.refresh()
+
+    def logs(self) -> list[str]:
+        """Every log line so far."""
+        return [entry.format() for entry in self.engine.job_logs(self.job_id)]
+
+    def trials(self) -> Any:
+        """A tuning job's trials, best first (a DataFrame)."""
+        return self.engine.trials(self.job_id)
+
+    # refreshing
+
+    def refresh(self) -> Any:
+        """Read the job, its new log lines and (every few seconds, and at
+        the end) its metrics; update the widgets. Returns the record."""
+        with self._lock:
+            self.record = self.engine.get_job(self.job_id)
+            for entry in self._tail.read():
+                self.lines.append(entry.format())
+            due = time.monotonic() - self._metrics_read > 3 * self.refresh_s
+            if self.metrics is None or due or self.record.ended:
+                self._metrics_read = time.monotonic()
+                if self.tuning is not None:
+                    self.tuning.refresh(self.record)
+                else:
+                    self.metrics = self.engine.job_metrics(self.job_id)
+            if self.widget is not None:
+                self._update_widgets()
+        return self.record
+
+    def start(self) -> None:
+        """Refresh in a background thread until the job ends."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._follow, name=f"mlnb-panel-{self.job_id}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background refreshes."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    @property
+    def following(self) -> bool:
+        """Whether the background refresh runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _follow(self) -> None:
+        while not self._stop.wait(self.refresh_s):
+            try:
+                record = self.refresh()
+            except Exception as e:
+                self.error = f"refresh failed: {e}"
+                return
+            if record.ended:
+                return
+
+    # what is shown
+
+    def progress(self) -> tuple[int, int, str] | None:
+        """``(done, total, unit)`` of the job's progress, when it reports one."""
+        progress = self.record.progress or {}
+        if not progress.get("total"):
+            return None
+        return int(progress.get("done", 0)), int(progress["total"]), str(progress.get("unit", ""))
+
+    def elapsed_s(self) -> float:
+        """Seconds since it started (to its end once it ended)."""
+        start = self.record.start_time or self.record.create_time
+        end = self.record.end_time or datetime.now(UTC)
+        return max(0.0, float((end - start).total_seconds()))
+
+    def text(self) -> str:
+        record = self.record
+        parts = [f"Job {self.job_id} ({record.kind}): {record.state}", f"elapsed {_clock(self.elapsed_s())}"]
+        progress = self.progress()
+        if progress:
+            parts.append(f"{progress[0]}/{progress[1]} {progress[2]}")
+        lines = [", ".join(parts)]
+        if record.error_message:
+            lines.append(f"Error: {record.error_message}")
+        if self.tuning is not None and self.tuning.best is not None:
+            lines.append(self.tuning.best_text())
+        lines += [f"  {line}" for line in list(self.lines)[-5:]]
+        return "\n".join(lines)
+
+    def _build(self) -> None:
+        import ipywidgets as w
+        import plotly.graph_objects as go
+
+        self.title = w.HTML()
+        self.progress_bar = w.IntProgress(min=0, max=1, value=0, description="", layout={"width": "50%"})
+        self.progress_label = w.Label()
+        self.elapsed_label = w.Label()
+        self.cancel_button = w.Button(description="Cancel job", button_style="danger", icon="stop")
+        self.cancel_button.on_click(lambda _button: self.cancel())
+        self.message = w.HTML()
+        self.log_box = w.Textarea(disabled=True, layout={"width": "100%", "height": "14em"})
+        self.chart = (
+            self.tuning.curve
+            if self.tuning is not None and self.tuning.curve is not None
+            else go.FigureWidget(layout={"height": 300, "margin": {"t": 30, "b": 40, "l": 50, "r": 10}})
+        )
+        children = [
+            self.title,
+            w.HBox([self.progress_bar, self.progress_label, self.elapsed_label, self.cancel_button]),
+            self.message,
+            self.chart,
+        ]
+        if self.tuning is not None and self.tuning.widget is not None:
+            children.append(self.tuning.details)
+        children.append(w.Accordion(children=[self.log_box], titles=("Last log lines",), selected_index=0))
+        self.widget = w.VBox(children)
+
+    def _update_widgets(self) -> None:
+        record = self.record
+        color = _STATE_COLORS.get(record.state, "#5f6368")
+        self.title.value = (
+            f"<b>{html.escape(self.job_id)}</b> · {record.kind} · "
+            f"<span style='color:{color};font-weight:bold'>{record.state}</span>"
+        )
+        progress = self.progress()
+        if progress:
+            done, total, unit = progress
+            self.progress_bar.max = total
+            self.progress_bar.value = min(done, total)
+            self.progress_label.value = f"{done}/{total} {unit}"
+        elif record.state == "SUCCEEDED":
+            self.progress_bar.max, self.progress_bar.value = 1, 1
+            self.progress_label.value = "done"
+        self.progress_bar.bar_style = {"SUCCEEDED": "success", "FAILED": "danger"}.get(record.state, "info")
+        self.elapsed_label.value = f"elapsed {_clock(self.elapsed_s())}"
+        self.cancel_button.disabled = record.ended or record.state == "CANCELLING"
+        problems = [m for m in (record.error_message, self.error) if m]
+        self.message.value = "".join(f"<div style='color:#d93025'>{html.escape(m)}</div>" for m in problems)
+        self.log_box.value = "\n".join(self.lines)
+        if self.tuning is None and self.metrics is not None:
+            _draw_series(self.chart, self.metrics)
+
+
+def _draw_series(figure: Any, metrics: Any) -> None:
+    """One line per reported series, redrawn in place."""
+    series = sorted(set(metrics["series"])) if len(metrics) else []
+    with figure.batch_update():
+        if [trace.name for trace in figure.data] != series:
+            figure.data = ()
+            for name in series:
+                figure.add_scatter(x=[], y=[], mode="lines+markers", name=name)
+        for trace in figure.data:
+            rows = metrics[metrics["series"] == trace.name].sort_values("step")
+            trace.x = rows["step"].tolist()
+            trace.y = rows["value"].tolist()
+        figure.layout.xaxis.title = "step"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:d}:{minutes:02d}:{secs:02d}"

@@ -1,0 +1,253 @@
+"""The model browser: the project's models and their versions, the
+default marked; set-default, delete with a confirmation, and a predict
+form that sends instances to a version."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import orjson
+
+from mlnb.errors import InvalidArgument, MlnbError
+from mlnb.widgets.display import Panel, widgets_enabled
+
+
+class ModelBrowser(Panel):
+    """Browse and act on models and versions.
+
+    Every button has a method of the same purpose (``select_model``,
+    ``select_version``, ``set_default``, ``ask_delete``/``confirm_delete``,
+    ``predict``), which is what the buttons call.
+    """
+
+    def __init__(self, engine: Any, *, model: str | None = None, widgets: bool | None = None) -> None:
+        self.engine = engine
+        self.models: list[Any] = []
+        self.versions: list[Any] = []
+        self.model: str | None = model
+        self.version: str | None = None
+        self.pending_delete: str | None = None
+        self.message = ""
+        self.predictions: list[Any] | None = None
+        self.widget = None
+        if widgets_enabled() if widgets is None else widgets:
+            self._build()
+        self.refresh()
+
+    # actions
+
+    def refresh(self) -> None:
+        """Read the models and the selected model's versions again."""
+        self.models = self.engine.list_models()
+        names = [m.name for m in self.models]
+        if self.model not in names:
+            self.model = names[0] if names else None
+        self.versions = self.engine.list_versions(self.model) if self.model else []
+        version_names = [v.name for v in self.versions]
+        if self.version not in version_names:
+            default = next((v.name for v in self.versions if v.is_default), None)
+            self.version = default or (version_names[0] if version_names else None)
+        if self.widget is not None:
+            self._update_widgets()
+
+    def select_model(self, name: str) -> None:
+        self.model, self.version, self.pending_delete = name, None, None
+        self.refresh()
+
+    def select_version(self, name: str) -> None:
+        self.version, self.pending_delete = name, None
+        if self.widget is not None:
+            self._update_widgets()
+
+    def set_default(self) -> None:
+        """Make the selected version its model's default."""
+        if self.model and self.version:
+            self._act(
+                lambda: self.engine.set_default_version(self.model, self.version),
+                f"{self.version} is now the default of {self.model}.",
+            )
+
+    def ask_delete(self) -> None:
+        """Ask to confirm deleting the selected version."""
+        self.pending_delete = self.version
+        if self.widget is not None:
+            self._update_widgets()
+
+    def confirm_delete(self) -> None:
+        """Delete the version that ``ask_delete`` asked about."""
+        name, self.pending_delete = self.pending_delete, None
+        if self.model and name:
+            self._act(
+                lambda: self.engine.delete_version(self.model, name),
+                f"Deleted version {name} of {self.model}.",
+            )
+
+    def cancel_delete(self) -> None:
+        self.pending_delete = None
+        if self.widget is not None:
+            self._update_widgets()
+
+    def predict(self, instances: str | list[Any]) -> list[Any] | None:
+        """Send instances (a list, or JSON: a list or one instance per
+        line) to the selected version; the predictions are shown too."""
+        self.predictions = None
+        try:
+            parsed = _parse_instances(instances) if isinstance(instances, str) else instances
+            self.predictions = self.engine.predict(self.model, parsed, version=self.version)
+            self.message = f"{len(self.predictions)} prediction(s) from {self.model}/{self.version}."
+        except MlnbError as e:
+            self.message = f"Error: {e.message}"
+        if self.widget is not None:
+            self._update_widgets()
+        return self.predictions
+
+    def _act(self, action: Any, done: str) -> None:
+        try:
+            action()
+            self.message = done
+        except MlnbError as e:
+            self.message = f"Error: {e.message}"
+        self.refresh()
+
+    # display
+
+    def text(self) -> str:
+        if not self.models:
+            return "No models yet (create one with %ml deploy MODEL VERSION --origin DIR)."
+        lines = []
+        for model in self.models:
+            default = model.default_version.name if model.default_version else "none"
+            lines.append(f"{model.name}  (default: {default})")
+            if model.name == self.model:
+                for v in self.versions:
+                    mark = "*" if v.is_default else " "
+                    lines.append(
+                        f"  {mark} {v.name:<12} {v.state:<8} {v.framework or '':<14} {v.create_time:%F %T}"
+                    )
+        if self.message:
+            lines.append(self.message)
+        return "\n".join(lines)
+
+    def _build(self) -> None:
+        import ipywidgets as w
+
+        self.model_picker = w.Dropdown(description="Model")
+        self.model_picker.observe(self._on_model, names="value")
+        self.version_picker = w.Select(description="Versions", rows=6, layout={"width": "60%"})
+        self.version_picker.observe(self._on_version, names="value")
+        self.details = w.HTML()
+        self.default_button = w.Button(description="Set default", icon="star")
+        self.default_button.on_click(lambda _b: self.set_default())
+        self.delete_button = w.Button(description="Delete", button_style="danger", icon="trash")
+        self.delete_button.on_click(lambda _b: self.ask_delete())
+        self.confirm_label = w.HTML()
+        self.confirm_button = w.Button(description="Yes, delete", button_style="danger")
+        self.confirm_button.on_click(lambda _b: self.confirm_delete())
+        self.keep_button = w.Button(description="No, keep it")
+        self.keep_button.on_click(lambda _b: self.cancel_delete())
+        self.confirm_row = w.HBox([self.confirm_label, self.confirm_button, self.keep_button])
+        self.instances_box = w.Textarea(
+            placeholder="Instances: a JSON list, or one JSON instance per line, e.g. [5.1, 3.5, 1.4, 0.2]",
+            layout={"width": "100%", "height": "6em"},
+        )
+        self.predict_button = w.Button(description="Predict", button_style="primary", icon="play")
+        self.predict_button.on_click(lambda _b: self.predict(self.instances_box.value))
+        self.status = w.HTML()
+        self.output = w.HTML()
+        refresh = w.Button(description="Refresh", icon="refresh")
+        refresh.on_click(lambda _b: self.refresh())
+        self.widget = w.VBox(
+            [
+                w.HBox([self.model_picker, refresh]),
+                self.version_picker,
+                self.details,
+                w.HBox([self.default_button, self.delete_button]),
+                self.confirm_row,
+                self.instances_box,
+                self.predict_button,
+                self.status,
+                self.output,
+            ]
+        )
+
+    def _update_widgets(self) -> None:
+        self._updating = True
+        try:
+            self.model_picker.options = [m.name for m in self.models]
+            self.model_picker.value = self.model
+            self.version_picker.options = [
+                (
+                    f"{v.name}{'  (default)' if v.is_default else ''}  · {v.state} · {v.framework or ''}",
+                    v.name,
+                )
+                for v in self.versions
+            ]
+            self.version_picker.value = self.version
+        finally:
+            self._updating = False
+        chosen = next((v for v in self.versions if v.name == self.version), None)
+        self.details.value = _version_html(chosen) if chosen else ""
+        self.default_button.disabled = chosen is None or chosen.is_default or chosen.state != "READY"
+        self.delete_button.disabled = chosen is None
+        self.confirm_row.layout.display = None if self.pending_delete else "none"
+        self.confirm_label.value = (
+            f"Delete version <b>{html.escape(self.pending_delete)}</b> of {html.escape(self.model or '')}"
+            " and its files?"
+            if self.pending_delete
+            else ""
+        )
+        self.predict_button.disabled = chosen is None or chosen.state != "READY"
+        color = "#d93025" if self.message.startswith("Error") else "#1e8e3e"
+        self.status.value = (
+            f"<span style='color:{color}'>{html.escape(self.message)}</span>" if self.message else ""
+        )
+        self.output.value = _predictions_html(self.predictions) if self.predictions is not None else ""
+
+    def _on_model(self, change: dict[str, Any]) -> None:
+        if not getattr(self, "_updating", False) and change["new"] and change["new"] != self.model:
+            self.select_model(change["new"])
+
+    def _on_version(self, change: dict[str, Any]) -> None:
+        if not getattr(self, "_updating", False) and change["new"] and change["new"] != self.version:
+            self.select_version(change["new"])
+
+
+def _parse_instances(text: str) -> list[Any]:
+    text = text.strip()
+    if not text:
+        raise InvalidArgument("Give instances: a JSON list, or one JSON instance per line")
+    try:
+        whole = orjson.loads(text)
+        return whole if isinstance(whole, list) else [whole]
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return [orjson.loads(line) for line in text.splitlines() if line.strip()]
+    except orjson.JSONDecodeError as e:
+        raise InvalidArgument(f"The instances are not JSON: {e}") from e
+
+
+def _version_html(version: Any) -> str:
+    rows = {
+        "state": version.state,
+        "framework": version.framework,
+        "created": f"{version.create_time:%F %T}",
+        "description": version.description,
+        "files": version.deployment_uri,
+        "error": version.error_message,
+    }
+    cells = "".join(
+        f"<tr><th style='text-align:left;padding-right:1em'>{k}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in rows.items()
+        if v
+    )
+    return f"<table>{cells}</table>"
+
+
+def _predictions_html(predictions: list[Any]) -> str:
+    items = "".join(
+        f"<li><code>{html.escape(orjson.dumps(p).decode())}</code></li>" for p in predictions[:100]
+    )
+    more = f"<li>... {len(predictions) - 100} more</li>" if len(predictions) > 100 else ""
+    return f"<ol start='0'>{items}{more}</ol>"

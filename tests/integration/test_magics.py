@@ -1,0 +1,296 @@
+"""The %ml magics through a real IPython shell: each command's output and
+return value, flags on the line or as YAML keys of the body, $variables,
+and one-line user errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import trainers
+from notebook_factory import parameterised_notebook
+from rest_server import call_http, fetch_text, free_port
+
+from mlnb.api import Engine
+from mlnb.config import Settings
+
+pytestmark = pytest.mark.integration
+
+EPOCH_SCRIPT = """
+import argparse
+parser = argparse.ArgumentParser()
+parser.add_argument("--job-dir")
+parser.add_argument("--epochs", type=int, default=2)
+args = parser.parse_args()
+for epoch in range(1, args.epochs + 1):
+    print(f"Epoch {epoch}/{args.epochs}")
+    print(f"4/4 - 0s - 2ms/step - accuracy: {0.5 + epoch / 10:.4f} - loss: {1 / epoch:.4f}")
+print("JOB_DIR", args.job_dir)
+"""
+
+
+@pytest.fixture
+def shell(home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    for name in [n for n in os.environ if n.startswith("MLNB_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MLNB_HOME", str(home))
+    monkeypatch.setenv("MLNB_JOB_HEARTBEAT_S", "0.2")
+    monkeypatch.setenv("MLNB_JOB_HOST_IDLE_S", "3")
+    monkeypatch.setenv("MLNB_CANCEL_GRACE_S", "1")
+    monkeypatch.setenv("MLNB_WIDGETS", "0")
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "mlnb")
+    yield ip
+    from mlnb.magics.ipython import close_engines
+
+    close_engines()
+    for name in ("X", "frame", "model_dir", "epochs", "tag"):
+        ip.user_ns.pop(name, None)
+
+
+@pytest.fixture
+def deployed(shell: Any, sklearn_model: tuple[Path, Any]) -> str:
+    shell.run_line_magic("ml", f"deploy iris v1 --origin {sklearn_model[0]}")
+    return "iris"
+
+
+def engine_of(home: Path) -> Engine:
+    return Engine(Settings.resolve(env={}, home=str(home)))
+
+
+def fails(shell: Any, line: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """Run a cell that must fail with a one-line user error; return the message."""
+    result = shell.run_cell(line)
+    captured = capsys.readouterr()
+    assert result.error_in_exec is not None, captured
+    assert type(result.error_in_exec).__name__ == "UsageError"
+    assert "Traceback" not in captured.out + captured.err
+    return str(result.error_in_exec)
+
+
+def test_deploy_creates_the_model_then_the_version(shell: Any, sklearn_model: Any, home: Path) -> None:
+    version = shell.run_line_magic("ml", f"deploy iris v1 --origin {sklearn_model[0]} --description first")
+    assert version.name == "v1" and version.state == "READY" and version.is_default
+    second = shell.run_line_magic("ml", f"deploy iris v2 --origin {sklearn_model[0]} --set-default")
+    assert second.is_default
+    engine = engine_of(home)
+    assert engine.get_model("iris").default_version.name == "v2"
+    assert engine.get_version("iris", "v1").description == "first"
+    engine.close()
+
+
+def test_lists_come_back_as_dataframes(shell: Any, deployed: str) -> None:
+    models = shell.run_line_magic("ml", "models")
+    assert isinstance(models, pd.DataFrame)
+    assert models.to_dict("records")[0] | {"labels": {}} == {
+        "name": "iris",
+        "defaultVersion": "v1",
+        "description": "",
+        "labels": {},
+    }
+    versions = shell.run_line_magic("ml", "versions list --model iris")
+    assert list(versions["name"]) == ["v1"] and bool(versions["isDefault"][0])
+    assert shell.run_line_magic("ml", "versions --model iris").equals(versions)
+    jobs = shell.run_line_magic("ml", "jobs")
+    assert isinstance(jobs, pd.DataFrame) and len(jobs) == 0 and "state" in jobs.columns
+
+
+def test_predict_reads_instances_from_every_kind_of_body(
+    shell: Any, deployed: str, iris_features: Any, sklearn_model: Any
+) -> None:
+    rows = iris_features[:3].tolist()
+    expected = sklearn_model[1].predict(iris_features[:3]).tolist()
+    json_lines = "\n".join(str(r) for r in rows)
+    json_list = str(rows)
+    yaml_list = "".join(f"- {r}\n" for r in rows)
+    mapping = "model: iris\ninstances:\n" + "".join(f"  - {r}\n" for r in rows)
+    for line, body in [
+        ("predict --model iris", json_lines),
+        ("predict --model iris", json_list),
+        ("predict --model iris --version v1", yaml_list),
+        ("predict", mapping),
+    ]:
+        predictions = shell.run_cell_magic("ml", line, body)
+        assert isinstance(predictions, pd.DataFrame)
+        assert predictions["prediction"].tolist() == expected, (line, body)
+
+
+def test_predict_takes_a_dataframe_or_an_array_by_name(
+    shell: Any, deployed: str, iris_features: Any, sklearn_model: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected = sklearn_model[1].predict(iris_features[:4]).tolist()
+    shell.user_ns["frame"] = pd.DataFrame(iris_features[:4], columns=["a", "b", "c", "d"])
+    shell.user_ns["X"] = np.asarray(iris_features[:4])
+    for name in ("frame", "X"):
+        result = shell.run_line_magic("ml", f"predict --model iris --instances {name}")
+        assert result["prediction"].tolist() == expected
+    message = fails(shell, "%ml predict --model iris --instances missing_name", capsys)
+    assert "missing_name" in message
+    result = shell.run_cell("%%ml predict --model iris --instances X\n[1, 2, 3, 4]\n")
+    assert "not both" in str(result.error_in_exec)
+
+
+def test_flags_on_the_line_or_in_the_body_but_not_both(
+    shell: Any, sklearn_model: Any, capsys: pytest.CaptureFixture[str], home: Path
+) -> None:
+    body = f"origin: {sklearn_model[0]}\ndescription: from the body\nlabels:\n  team: ml\n"
+    version = shell.run_cell_magic("ml", "deploy census v1", body)
+    assert version.description == "from the body" and version.labels == {"team": "ml"}
+    message = fails(shell, f"%%ml deploy census v2 --description x\n{body}", capsys)
+    assert "--description is given both on the magic line and in the cell body" in message
+    message = fails(shell, f"%%ml deploy census v3\norigin: {sklearn_model[0]}\nflavour: x\n", capsys)
+    assert "flavour" in message and "not flags" in message
+
+
+def test_dollar_names_take_notebook_values(
+    shell: Any, sklearn_model: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.user_ns["model_dir"] = str(sklearn_model[0])
+    shell.user_ns["tag"] = "a b"
+    version = shell.run_line_magic("ml", "deploy census v1 --origin $model_dir --description ${tag}")
+    assert version.description == "a b"
+    version = shell.run_cell_magic("ml", "deploy census v2", "origin: $model_dir\ndescription: cost $$5\n")
+    assert version.description == "cost $5"
+    assert "$nowhere is not a variable" in fails(shell, "%ml deploy census v3 --origin $nowhere", capsys)
+
+
+def test_help_and_user_errors_are_short(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert shell.run_line_magic("ml", "--help") is None
+    out = capsys.readouterr().out
+    assert "%%ml train" in out and "batch_predict" in out and "tensorboard" in out
+    shell.run_line_magic("ml", "train --help")
+    assert "--job-dir" in capsys.readouterr().out
+    assert shell.run_line_magic("ml", "") is None
+    assert "Commands:" in capsys.readouterr().out
+    assert "No such command" in fails(shell, "%ml fly", capsys)
+    assert "does not exist" in fails(shell, "%ml versions list --model nope", capsys)
+    assert "see %ml versions create --help" in fails(shell, "%ml versions create v1", capsys)
+
+
+@pytest.mark.slow
+def test_a_cell_is_a_trainer_run_as_a_job(shell: Any, tmp_path: Path) -> None:
+    shell.user_ns["epochs"] = 3
+    job_dir = tmp_path / "runs" / "x"
+    panel = shell.run_cell_magic("ml", f"train --job-dir {job_dir} -- --epochs $epochs", EPOCH_SCRIPT)
+    assert panel.job_id.startswith("train_")
+    record = panel.wait(timeout=120)
+    assert record.state == "SUCCEEDED", panel.logs()
+    assert record.progress == {"done": 3, "total": 3, "unit": "epochs"}
+    assert any(f"JOB_DIR {job_dir}" in line for line in panel.logs())
+    assert "SUCCEEDED" in panel.text() and "3/3 epochs" in panel.text()
+    losses = panel.metrics[panel.metrics["series"] == "loss"]
+    assert losses["step"].tolist() == [1, 2, 3]
+    assert losses["value"].tolist() == pytest.approx([1.0, 0.5, 0.3333])
+    jobs = shell.run_line_magic("ml", "jobs")
+    assert jobs.loc[0, "jobId"] == panel.job_id and jobs.loc[0, "progress"] == "3/3 epochs"
+    described = shell.run_line_magic("ml", f"jobs describe {panel.job_id}")
+    assert described.state == "SUCCEEDED"
+    assert shell.run_line_magic("ml", f"jobs logs {panel.job_id} --tail 1") is None
+
+
+@pytest.mark.slow
+def test_train_with_a_yaml_config_body(shell: Any, tmp_path: Path) -> None:
+    package = trainers.write_trainer(tmp_path / "src")
+    body = f"package-path: {package}\nmodule-name: trainer.task\nscaleTier: BASIC\nargs: ['--steps', '2']\n"
+    panel = shell.run_cell_magic("ml", "train cfg_job --config -", body)
+    record = panel.wait(timeout=120)
+    assert record.job_id == "cfg_job"
+    assert record.training_input["scaleTier"] == "BASIC"
+    assert record.training_input["args"][-2:] == ["--steps", "2"]
+
+
+@pytest.mark.slow
+def test_tune_reads_its_hyperparameters_from_the_body(
+    shell: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tuner = trainers.write_tuned_trainer(tmp_path / "tuner")
+    body = (
+        f"package-path: {tuner}\nmodule-name: tuner.task\n"
+        "hyperparameters:\n  goal: MAXIMIZE\n  hyperparameterMetricTag: accuracy\n"
+        "  maxTrials: 2\n  maxParallelTrials: 2\n  params:\n"
+        "  - {parameterName: C, type: DOUBLE, minValue: 0.01, maxValue: 1, scaleType: UNIT_LOG_SCALE}\n"
+    )
+    panel = shell.run_cell_magic("ml", "tune", body)
+    assert panel.job_id.startswith("tune_") and panel.tuning is not None
+    assert panel.wait(timeout=300).state == "SUCCEEDED", panel.logs()
+    panel.tuning.refresh()
+    assert len(panel.tuning.trials) == 2
+    assert "Best: trial" in panel.text()
+    assert "needs a trainingInput with a 'hyperparameters'" in fails(
+        shell, f"%%ml tune\npackage-path: {tuner}\nmodule-name: tuner.task\n", capsys
+    )
+
+
+@pytest.mark.slow
+def test_batch_predict_and_notebook_jobs(
+    shell: Any, deployed: str, tmp_path: Path, iris_features: Any
+) -> None:
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(f"{row}\n" for row in iris_features[:10].tolist()))
+    out = tmp_path / "out"
+    panel = shell.run_line_magic(
+        "ml", f"batch_predict --model iris --input-paths {inputs} --output-path {out} --data-format json"
+    )
+    assert panel.wait(timeout=120).state == "SUCCEEDED", panel.logs()
+    assert panel.record.prediction_output["predictionCount"] == "10"
+    notebook = parameterised_notebook(tmp_path / "nb" / "divide.ipynb")
+    panel = shell.run_cell_magic(
+        "ml", f"notebook nb_job {notebook}", "parameter:\n  divisor: 4\n  label: quarter\n"
+    )
+    assert panel.wait(timeout=180).state == "SUCCEEDED", panel.logs()
+    assert panel.record.notebook_input["parameters"] == {"divisor": 4, "label": "quarter"}
+    assert panel.record.progress["done"] == panel.record.progress["total"]
+
+
+def test_local_predict_and_local_train(
+    shell: Any, sklearn_model: Any, iris_features: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.user_ns["X"] = iris_features[:2]
+    result = shell.run_line_magic("ml", f"local predict --model-dir {sklearn_model[0]} --instances X")
+    assert result["prediction"].tolist() == sklearn_model[1].predict(iris_features[:2]).tolist()
+    shell.run_cell_magic("ml", "local train -- --epochs 1", EPOCH_SCRIPT)
+    assert "Epoch 1/1" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_server_start_status_stop(
+    shell: Any, deployed: str, capsys: pytest.CaptureFixture[str], iris_features: Any
+) -> None:
+    port = free_port()
+    status = shell.run_line_magic("ml", f"server start --port {port}")
+    try:
+        assert status["url"] == f"http://127.0.0.1:{port}"
+        assert shell.run_line_magic("ml", "server status")["pid"] == status["pid"]
+        assert "runs already" in fails(shell, f"%ml server start --port {port}", capsys)
+        body = {"instances": iris_features[:2].tolist()}
+        code, reply = call_http(status["url"], "POST", "/v1/projects/default/models/iris:predict", body)
+        assert code == 200 and len(reply["predictions"]) == 2
+    finally:
+        shell.run_line_magic("ml", "server stop")
+    assert shell.run_line_magic("ml", "server status") is None
+    assert "No mlnb server is running" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_tensorboard_on_a_job_directory(
+    shell: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    logdir = tmp_path / "tb"
+    logdir.mkdir()
+    board = shell.run_line_magic("ml", f"tensorboard start --logdir {logdir}")
+    try:
+        assert "TensorBoard" in fetch_text(board["url"].rstrip("/"), "/")
+        assert [b["port"] for b in shell.run_line_magic("ml", "tensorboard list")] == [board["port"]]
+        again = shell.run_line_magic("ml", f"tensorboard start --logdir {logdir}")
+        assert again["pid"] == board["pid"]
+    finally:
+        shell.run_line_magic("ml", "tensorboard stop")
+    assert shell.run_line_magic("ml", "tensorboard list") == []
+    assert "give --logdir DIR or --job JOB" in fails(shell, "%ml tensorboard start", capsys)
