@@ -69,6 +69,15 @@ def _drop_empty(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v not in (None, {}, [], "")}
 
 
+def _yaml_pretty(record: Any, printer: Any, cycle: bool) -> None:
+    """How a record shows in IPython: its API body in YAML, as ``describe``
+    prints it (set in each class, so that it comes before the dataclass's
+    ``__repr__``)."""
+    import yaml
+
+    printer.text(yaml.safe_dump(record.to_api(), sort_keys=False, default_flow_style=False).rstrip())
+
+
 @dataclass(frozen=True)
 class VersionRecord:
     """One version of a model, as ML Engine's ``Version`` resource."""
@@ -111,6 +120,8 @@ class VersionRecord:
         batching = self.batching or {}
         size = int(batching.get("maxBatchSize") or default_max_batch_size)
         return size, float(batching.get("maxWaitMs") or 0.0) / 1000.0
+
+    _repr_pretty_ = _yaml_pretty
 
     def to_api(self) -> dict[str, Any]:
         """The ``Version`` JSON of ``ml.v1.json``."""
@@ -160,6 +171,8 @@ class ModelRecord:
         """The full resource name, ``projects/p/models/m``."""
         return model_resource(self.project, self.name)
 
+    _repr_pretty_ = _yaml_pretty
+
     def to_api(self) -> dict[str, Any]:
         """The ``Model`` JSON of ``ml.v1.json``."""
         body = _drop_empty(
@@ -199,6 +212,8 @@ class ModelEvent:
     action: str
     version: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+    _repr_pretty_ = _yaml_pretty
 
     def to_api(self) -> dict[str, Any]:
         """A camelCase JSON form, in the style of the other resources."""
@@ -263,6 +278,8 @@ class JobRecord:
         """Whether the job has reached SUCCEEDED, FAILED or CANCELLED."""
         return self.state in ("SUCCEEDED", "FAILED", "CANCELLED")
 
+    _repr_pretty_ = _yaml_pretty
+
     def to_api(self) -> dict[str, Any]:
         """The ``Job`` JSON of ``ml.v1.json`` (notebook jobs add ``notebookInput``
         and every job ``progress``, mlnb's own fields)."""
@@ -314,6 +331,8 @@ class OperationRecord:
     def resource_name(self) -> str:
         """``projects/{project}/operations/{operation_id}``."""
         return f"projects/{self.project}/operations/{self.operation_id}"
+
+    _repr_pretty_ = _yaml_pretty
 
     def to_api(self) -> dict[str, Any]:
         """The ``GoogleLongrunning__Operation`` JSON of ``ml.v1.json``."""

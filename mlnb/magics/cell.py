@@ -5,6 +5,7 @@ given as YAML keys of the body, and the bodies that carry a payload
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 from collections.abc import Mapping
@@ -36,7 +37,7 @@ def substitute(text: str, namespace: Mapping[str, Any], *, quote: bool) -> str:
         if name not in namespace:
             raise InvalidArgument(f"${name} is not a variable of the notebook")
         value = namespace[name]
-        if isinstance(value, str | int | float | bool) or value is None:
+        if isinstance(value, str | int | float | bool | os.PathLike) or value is None:
             text = str(value)
         elif isinstance(value, list | tuple | dict):
             text = json.dumps(value, default=str)

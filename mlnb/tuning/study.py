@@ -75,6 +75,10 @@ def trainer_value(param: ParameterSpec, sampled: Any) -> Any:
         return round(mirrored) if param.type == "INTEGER" else mirrored
     if param.type == "INTEGER":
         return int(sampled)
+    if param.type == "DISCRETE" and float(sampled).is_integer():
+        # discreteValues are JSON numbers: 50 comes back as 50.0, which an
+        # argparse type=int refuses; a whole number goes to the trainer as one.
+        return int(sampled)
     return sampled
 
 

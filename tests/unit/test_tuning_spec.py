@@ -164,3 +164,12 @@ def test_studies_live_beside_mlnb_in_postgresql(fresh_postgres_url: str) -> None
         }
     engine.dispose()
     assert schemas == {"mlnb_studies"}  # Optuna's tables, away from mlnb's own
+
+
+def test_whole_discrete_values_reach_the_trainer_as_integers() -> None:
+    tuning = TuningSpec.from_api(
+        spec({"parameterName": "n", "type": "DISCRETE", "discreteValues": [0.5, 20]})
+    )
+    (param,) = tuning.params
+    assert trainer_value(param, 20.0) == 20 and isinstance(trainer_value(param, 20.0), int)
+    assert trainer_value(param, 0.5) == 0.5
