@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 PYTHON ?= python3
-SOURCES := mlnb tests bench examples
+SOURCES := mlnb tests bench examples notebooks
 
 .PHONY: demo test lint typecheck pytest install clean
 
@@ -18,9 +18,14 @@ $(VENV)/.installed: pyproject.toml
 	@touch $@
 
 demo: install
-	$(PY) examples/quickstart.py
-	@echo "\n==> The same registry from the command line: mlnb versions list --model iris"
-	@MLNB_HOME=$(CURDIR)/demo-home $(VENV)/bin/mlnb versions list --model iris
+	@# The quickstart notebook, run top to bottom with papermill (its cell outputs stream below).
+	@mkdir -p notebooks/work
+	cd notebooks && ../$(VENV)/bin/papermill quickstart.ipynb work/quickstart-executed.ipynb --cwd . --log-output --no-progress-bar
+	@echo "\n==> The executed notebook: notebooks/work/quickstart-executed.ipynb"
+	@echo "==> Everything it made (mlnb home, job directories, batch results): notebooks/work/quickstart/"
+	@echo "==> The same registry from the command line: MLNB_HOME=notebooks/work/quickstart/home mlnb versions list --model iris"
+	@MLNB_HOME=$(CURDIR)/notebooks/work/quickstart/home $(VENV)/bin/mlnb versions list --model iris
+	@echo "==> In JupyterLab: .venv/bin/jupyter lab notebooks/ (the panels are live widgets there)"
 
 lint: install
 	$(VENV)/bin/ruff check $(SOURCES)
@@ -35,4 +40,4 @@ pytest: install
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo-home
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo-home notebooks/work
