@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import click
 
@@ -129,7 +130,7 @@ def delete_model(state: CliState, model: str) -> None:
 @click.option("--at", "at", help="Only say which version was the default at this ISO time.")
 @common_options
 @pass_state
-def model_history(state: CliState, model: str, at: str | None) -> None:
+def model_history(state: CliState, model: str, at: str | None) -> Any:
     """Every change to a model: versions, default, labels, with time and actor."""
     if at is not None:
         when = parse_time(at)
@@ -138,9 +139,10 @@ def model_history(state: CliState, model: str, at: str | None) -> None:
             emit({"model": model, "time": at, "defaultVersion": default}, "json")
         else:
             click.echo(default or f"(model {model} had no default version at {at})")
-        return
+        return default
     events = [event.to_api() for event in state.engine.model_history(model)]
     emit(events, state.format, EVENT_COLUMNS)
+    return events
 
 
 @models.command("prediction-log")
@@ -148,7 +150,7 @@ def model_history(state: CliState, model: str, at: str | None) -> None:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100000))
 @common_options
 @pass_state
-def prediction_log(state: CliState, model: str, limit: int) -> None:
+def prediction_log(state: CliState, model: str, limit: int) -> list[dict[str, Any]]:
     """Requests and responses logged for a model created with --enable-logging."""
     entries = state.engine.prediction_log(model, limit=limit)
     if state.format == "table":
@@ -165,6 +167,7 @@ def prediction_log(state: CliState, model: str, limit: int) -> None:
         emit(rows, "table", columns)
     else:
         emit(entries, state.format)
+    return entries
 
 
 def parse_time(text: str) -> datetime:

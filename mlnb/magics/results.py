@@ -22,6 +22,10 @@ def present(path: tuple[str, ...], result: Any, state: Any) -> Any:
         return models_frame(result)
     if path == ("versions", "list"):
         return versions_frame(result)
+    if path in (("models", "history"), ("models", "prediction-log")) and isinstance(result, list):
+        import pandas as pd
+
+        return pd.DataFrame(result)
     if isinstance(result, JobRecord):
         from mlnb.widgets import JobPanel
 

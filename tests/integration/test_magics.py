@@ -294,3 +294,55 @@ def test_tensorboard_on_a_job_directory(
         shell.run_line_magic("ml", "tensorboard stop")
     assert shell.run_line_magic("ml", "tensorboard list") == []
     assert "give --logdir DIR or --job JOB" in fails(shell, "%ml tensorboard start", capsys)
+
+
+def test_every_registry_command_through_the_shell(
+    shell: Any, sklearn_model: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlnb.widgets import ModelBrowser
+
+    model = shell.run_line_magic("ml", "models create census --description people --labels team=ml")
+    assert model.name == "census" and model.labels == {"team": "ml"}
+    assert shell.run_line_magic("ml", "models describe census").description == "people"
+    updated = shell.run_line_magic("ml", "models update census --update-labels stage=dev")
+    assert updated.labels == {"team": "ml", "stage": "dev"}
+    shell.run_line_magic("ml", f"versions create v1 --model census --origin {sklearn_model[0]}")
+    shell.run_line_magic("ml", f"versions create v2 --model census --origin {sklearn_model[0]}")
+    assert shell.run_line_magic("ml", "versions describe v2 --model census").state == "READY"
+    described = shell.run_line_magic("ml", "versions update v2 --model census --description two")
+    assert described.description == "two"
+    assert shell.run_line_magic("ml", "versions set-default v2 --model census").is_default
+    capsys.readouterr()
+    assert shell.run_line_magic("ml", "versions delete v1 --model census") is None
+    assert "Deleted version [v1]" in capsys.readouterr().out
+    history = shell.run_line_magic("ml", "models history census")
+    assert isinstance(history, pd.DataFrame) and "DEFAULT_CHANGED" in set(history["action"]), history
+    browser = shell.run_line_magic("ml", "browse --model census")
+    assert isinstance(browser, ModelBrowser) and browser.version == "v2"
+    assert "census  (default: v2)" in browser.text()
+    assert "versions" in fails(shell, "%ml models delete census", capsys)
+    shell.run_line_magic("ml", "versions delete v2 --model census")
+    shell.run_line_magic("ml", "models delete census")
+    assert shell.run_line_magic("ml", "models").empty
+
+
+@pytest.mark.slow
+def test_jobs_cancel_update_and_tensorboard_on_a_job(
+    shell: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_dir = tmp_path / "runs" / "sleepy"
+    panel = shell.run_cell_magic(
+        "ml", f"train sleepy --job-dir {job_dir}", "import time\nprint('up', flush=True)\ntime.sleep(60)\n"
+    )
+    updated = shell.run_line_magic("ml", "jobs update sleepy --update-labels team=ml")
+    assert updated.record.labels == {"team": "ml"}
+    cancelled = shell.run_line_magic("ml", "jobs cancel sleepy")
+    assert cancelled.job_id == "sleepy"
+    assert panel.wait(timeout=60).state == "CANCELLED"
+    job_dir.mkdir(parents=True, exist_ok=True)
+    board = shell.run_line_magic("ml", "tensorboard start --job sleepy")
+    try:
+        assert board["logdir"] == str(job_dir)
+    finally:
+        shell.run_line_magic("ml", "tensorboard stop")
+    assert "CANCELLED" in fails(shell, "%ml jobs cancel sleepy", capsys)
