@@ -6,11 +6,14 @@ UV := $(VENV)/bin/uv
 PYTHON ?= python3
 SOURCES := mlnb tests bench examples notebooks
 
-.PHONY: demo test lint typecheck pytest install clean
+.PHONY: demo test lint typecheck pytest install clean lab chromium
+
+# The JupyterLab sidebar's sources: installing builds it into the wheel.
+LAB_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) labextension/package.json
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LAB_SOURCES)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# uv installs the stack in seconds where pip takes minutes; pip stays the fallback.
 	@if $(PY) -m pip install -q uv && $(UV) pip install --python $(PY) -q -e '.[all,dev]'; then :; \
@@ -34,8 +37,19 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install
+# The browser tests drive the system Chromium; apt installs it where missing
+# (as root; elsewhere those tests skip and say so).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && \
+	  apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+	  echo "No Chromium (apt-get install chromium): the browser tests will be skipped"
+
+pytest: install chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# JupyterLab with the mlnb sidebar, on the example notebooks.
+lab: install
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 test: lint typecheck pytest
 

@@ -15,3 +15,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if item.path.suffix == ".ipynb" and HERE in item.path.parents:
             item.add_marker(pytest.mark.integration)
             item.add_marker(pytest.mark.slow)
+
+
+# What the notebooks write (executed copies among it) is not a test.
+collect_ignore = ["work"]

@@ -1,0 +1,180 @@
+// The mlnb JupyterLab extension: a left-sidebar panel (models, jobs, the
+// REST server) with a command for each of its actions.
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
+import { IDocumentManager } from '@jupyterlab/docmanager';
+import { LabIcon } from '@jupyterlab/ui-components';
+
+import { api } from './api';
+import { logsTab } from './logs';
+import { CommandIDs, MlnbSidebar } from './sidebar';
+
+const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
+  <g class="jp-icon3" fill="#616161">
+    <rect x="3" y="13" width="4" height="8" rx="1"/>
+    <rect x="10" y="8" width="4" height="13" rx="1"/>
+    <rect x="17" y="3" width="4" height="18" rx="1"/>
+  </g>
+</svg>`;
+
+export const mlnbIcon = new LabIcon({ name: 'mlnb:icon', svgstr: ICON_SVG });
+
+async function run(action: () => Promise<unknown>, done?: string): Promise<void> {
+  try {
+    await action();
+    if (done) {
+      Notification.success(done, { autoClose: 3000 });
+    }
+  } catch (error) {
+    Notification.error(error instanceof Error ? error.message : `${error}`, { autoClose: 8000 });
+  }
+}
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'mlnb-labextension:sidebar',
+  description: 'The mlnb sidebar: models, jobs and the REST server.',
+  autoStart: true,
+  requires: [ILabShell],
+  optional: [ICommandPalette, IDocumentManager],
+  activate: (
+    app: JupyterFrontEnd,
+    shell: ILabShell,
+    palette: ICommandPalette | null,
+    docManager: IDocumentManager | null
+  ) => {
+    const { commands } = app;
+    const sidebar = new MlnbSidebar(commands);
+    sidebar.title.icon = mlnbIcon;
+    shell.add(sidebar, 'left', { rank: 900 });
+
+    const versionArgs = (args: any) => ({
+      model: (args.model as string) ?? sidebar.selection.model,
+      version: (args.version as string) ?? sidebar.selection.version
+    });
+    const jobArg = (args: any) => (args.job as string) ?? sidebar.selection.job;
+
+    commands.addCommand(CommandIDs.open, {
+      label: 'mlnb: Show the Sidebar',
+      execute: () => shell.activateById(sidebar.id)
+    });
+    commands.addCommand(CommandIDs.refresh, {
+      label: 'mlnb: Refresh the Sidebar',
+      execute: () => sidebar.refresh()
+    });
+    commands.addCommand(CommandIDs.setDefault, {
+      label: 'mlnb: Make the Selected Version the Default',
+      isEnabled: args => {
+        const { model, version } = versionArgs(args);
+        const found = model && version ? sidebar.version(model, version) : undefined;
+        return !!found && !found.isDefault && found.state === 'READY';
+      },
+      execute: async args => {
+        const { model, version } = versionArgs(args);
+        if (model && version) {
+          await run(() => api.setDefault(model, version), `${version} is now the default of ${model}`);
+          await sidebar.refresh();
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.deleteVersion, {
+      label: 'mlnb: Delete the Selected Version',
+      isEnabled: args => {
+        const { model, version } = versionArgs(args);
+        return !!model && !!version && !!sidebar.version(model, version);
+      },
+      execute: async args => {
+        const { model, version } = versionArgs(args);
+        if (!model || !version) {
+          return;
+        }
+        const answer = await showDialog({
+          title: 'Delete a version',
+          body: `Delete version ${version} of model ${model}, and its stored files?`,
+          buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+        });
+        if (answer.button.accept) {
+          await run(() => api.deleteVersion(model, version), `Deleted version ${version} of ${model}`);
+          await sidebar.refresh();
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.cancelJob, {
+      label: 'mlnb: Cancel the Selected Job',
+      isEnabled: args => {
+        const job = jobArg(args);
+        const found = job ? sidebar.job(job) : undefined;
+        return !!found && ['QUEUED', 'PREPARING', 'RUNNING'].includes(found.state);
+      },
+      execute: async args => {
+        const job = jobArg(args);
+        if (job) {
+          await run(() => api.cancelJob(job), `Cancelling ${job}`);
+          await sidebar.refresh();
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.openLogs, {
+      label: 'mlnb: Open the Logs of the Selected Job',
+      isEnabled: args => !!jobArg(args),
+      execute: args => {
+        const job = jobArg(args);
+        if (!job) {
+          return;
+        }
+        const id = `mlnb-logs-${job}`;
+        const open = Array.from(shell.widgets('main')).find(w => w.id === id);
+        if (open) {
+          shell.activateById(id);
+          return;
+        }
+        shell.add(logsTab(job), 'main');
+      }
+    });
+    commands.addCommand(CommandIDs.openNotebook, {
+      label: 'mlnb: Open the Executed Notebook of the Selected Job',
+      isEnabled: args => {
+        const job = jobArg(args);
+        return !!job && sidebar.job(job)?.kind === 'notebook' && !!docManager;
+      },
+      execute: args => {
+        const job = jobArg(args);
+        const found = job ? sidebar.job(job) : undefined;
+        if (!found || !docManager) {
+          return;
+        }
+        if (!found.notebookPath) {
+          Notification.warning(
+            `The executed notebook of ${found.jobId} is outside Jupyter's root folder: submit it with --job-dir under the root`,
+            { autoClose: 8000 }
+          );
+          return;
+        }
+        docManager.openOrReveal(found.notebookPath);
+      }
+    });
+    commands.addCommand(CommandIDs.startServer, {
+      label: 'mlnb: Start the REST Server',
+      isEnabled: () => !sidebar.server.running,
+      execute: async () => {
+        await run(() => api.startServer(8080), 'The mlnb REST server started');
+        await sidebar.refresh();
+      }
+    });
+    commands.addCommand(CommandIDs.stopServer, {
+      label: 'mlnb: Stop the REST Server',
+      isEnabled: () => sidebar.server.running,
+      execute: async () => {
+        await run(() => api.stopServer(), 'The mlnb REST server stopped');
+        await sidebar.refresh();
+      }
+    });
+
+    if (palette) {
+      for (const command of Object.values(CommandIDs)) {
+        palette.addItem({ command, category: 'mlnb' });
+      }
+    }
+  }
+};
+
+export default plugin;

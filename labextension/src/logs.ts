@@ -1,0 +1,68 @@
+// A main-area tab that follows a job's logs: it asks for the lines after
+// the ones it has until the job has ended.
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { Widget } from '@lumino/widgets';
+
+import { api } from './api';
+
+const POLL_MS = 1000;
+
+export class JobLogs extends Widget {
+  constructor(readonly jobId: string) {
+    super();
+    this.addClass('mlnb-logs');
+    this.id = `mlnb-logs-${jobId}`;
+    this.title.label = `Logs: ${jobId}`;
+    this.title.closable = true;
+    this._pre = document.createElement('pre');
+    this._pre.className = 'mlnb-logs-text';
+    this._status = document.createElement('div');
+    this._status.className = 'mlnb-logs-status';
+    this.node.append(this._status, this._pre);
+    void this._poll();
+  }
+
+  dispose(): void {
+    window.clearTimeout(this._timer);
+    super.dispose();
+  }
+
+  private async _poll(): Promise<void> {
+    if (this.isDisposed) {
+      return;
+    }
+    try {
+      const chunk = await api.logs(this.jobId, this._offset);
+      const follow = this.node.scrollTop + this.node.clientHeight >= this.node.scrollHeight - 4;
+      if (chunk.lines.length) {
+        this._pre.textContent += chunk.lines.join('\n') + '\n';
+      }
+      this._offset = chunk.offset;
+      if (follow) {
+        this.node.scrollTop = this.node.scrollHeight;
+      }
+      if (chunk.ended) {
+        this._status.textContent = `The job has ended: ${this._offset} lines.`;
+        return;
+      }
+      this._status.textContent = `Following the job: ${this._offset} lines so far.`;
+    } catch (error) {
+      this._status.textContent = `${error}`;
+    }
+    this._timer = window.setTimeout(() => void this._poll(), POLL_MS);
+  }
+
+  private _pre: HTMLPreElement;
+  private _status: HTMLDivElement;
+  private _offset = 0;
+  private _timer = 0;
+}
+
+export function logsTab(jobId: string): MainAreaWidget<JobLogs> {
+  const content = new JobLogs(jobId);
+  const widget = new MainAreaWidget({ content });
+  widget.id = content.id;
+  widget.title.label = content.title.label;
+  widget.title.closable = true;
+  return widget;
+}

@@ -1,0 +1,167 @@
+"""The sidebar's HTTP API, under Jupyter's authentication (token or login
+cookie) and XSRF rules: every handler is an ``APIHandler`` method marked
+``authenticated``. Engine calls block (database, files), so they run in
+threads, off the server's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import tornado.web
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
+
+from mlnb.errors import InvalidArgument, MlnbError
+from mlnb.labserver.views import job_view, models_view
+
+_NAME = r"[A-Za-z][A-Za-z0-9_]{0,127}"
+
+
+class _MlnbHandler(APIHandler):
+    """Runs an Engine call in a thread and answers its JSON; an mlnb error
+    answers its HTTP status with ``{"message", "status"}``."""
+
+    @property
+    def engine(self) -> Any:
+        return self.settings["mlnb_engine"]
+
+    @property
+    def root(self) -> Path:
+        return Path(self.settings.get("server_root_dir") or ".").expanduser()
+
+    async def call(self, function: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            result = await asyncio.to_thread(function, *args, **kwargs)
+        except MlnbError as e:
+            self.set_status(e.http)
+            self.finish(json.dumps({"message": e.message, "status": e.status}))
+            return
+        self.finish(json.dumps(result, default=str))
+
+    def body(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except ValueError as e:
+            raise InvalidArgument(f"The request body is not JSON: {e}") from e
+        if not isinstance(data, dict):
+            raise InvalidArgument("The request body must be a JSON object")
+        return data
+
+
+class ModelsHandler(_MlnbHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.call(models_view, self.engine)
+
+
+class SetDefaultHandler(_MlnbHandler):
+    @tornado.web.authenticated
+    async def post(self, model: str, version: str) -> None:
+        await self.call(lambda: _version(self.engine.set_default_version(model, version)))
+
+
+class VersionHandler(_MlnbHandler):
+    @tornado.web.authenticated
+    async def delete(self, model: str, version: str) -> None:
+        await self.call(lambda: self.engine.delete_version(model, version) or {"deleted": version})
+
+
+class PredictHandler(_MlnbHandler):
+    @tornado.web.authenticated
+    async def post(self, model: str, version: str) -> None:
+        def predict() -> dict[str, Any]:
+            instances = self.body().get("instances")
+            if not isinstance(instances, list):
+                raise InvalidArgument('Send {"instances": [...]}: a JSON list of instances')
+            return {"predictions": self.engine.predict(model, instances, version=version)}
+
+        await self.call(predict)
+
+
+class JobsHandler(_MlnbHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        limit = int(self.get_query_argument("limit", "50"))
+        await self.call(lambda: [job_view(j, self.root) for j in self.engine.list_jobs()[:limit]])
+
+
+class JobHandler(_MlnbHandler):
+    @tornado.web.authenticated
+    async def get(self, job: str) -> None:
+        await self.call(lambda: job_view(self.engine.get_job(job), self.root))
+
+
+class CancelJobHandler(_MlnbHandler):
+    @tornado.web.authenticated
+    async def post(self, job: str) -> None:
+        await self.call(lambda: job_view(self.engine.cancel_job(job), self.root))
+
+
+class JobLogsHandler(_MlnbHandler):
+    """The log lines after the first ``offset``, and whether the job ended:
+    the logs tab asks again with the new offset until it has."""
+
+    @tornado.web.authenticated
+    async def get(self, job: str) -> None:
+        offset = max(0, int(self.get_query_argument("offset", "0")))
+
+        def read() -> dict[str, Any]:
+            ended = self.engine.get_job(job).ended  # read first: no line written before the end is missed
+            lines = [entry.format() for entry in self.engine.job_logs(job)]
+            return {"lines": lines[offset:], "offset": len(lines), "ended": ended}
+
+        await self.call(read)
+
+
+class ServerHandler(_MlnbHandler):
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        def status() -> dict[str, Any]:
+            found = self.engine.server_status()
+            return {"running": False} if found is None else {"running": True, **found}
+
+        await self.call(status)
+
+    @tornado.web.authenticated
+    async def post(self, action: str) -> None:
+        def act() -> dict[str, Any]:
+            if action == "start":
+                body = self.body()
+                port = int(body.get("port") or 8080)
+                return {"running": True} | dict(self.engine.start_server(port=port))
+            self.engine.stop_server()
+            return {"running": False}
+
+        await self.call(act)
+
+
+def _version(record: Any) -> dict[str, Any]:
+    return {"name": record.name, "isDefault": record.is_default, "state": record.state}
+
+
+def setup_handlers(serverapp: Any) -> None:
+    """Create the Engine (from MLNB_* and $MLNB_HOME, as every face does)
+    and route ``/mlnb/api/...``."""
+    from mlnb.api import Engine
+
+    web_app = serverapp.web_app
+    web_app.settings["mlnb_engine"] = Engine()
+    base = url_path_join(web_app.settings["base_url"], "mlnb", "api")
+    version = rf"/models/(?P<model>{_NAME})/versions/(?P<version>{_NAME})"
+    routes = [
+        ("/models", ModelsHandler),
+        (f"{version}/default", SetDefaultHandler),
+        (f"{version}/predict", PredictHandler),
+        (version, VersionHandler),
+        ("/jobs", JobsHandler),
+        (rf"/jobs/(?P<job>{_NAME})", JobHandler),
+        (rf"/jobs/(?P<job>{_NAME})/cancel", CancelJobHandler),
+        (rf"/jobs/(?P<job>{_NAME})/logs", JobLogsHandler),
+        ("/server", ServerHandler),
+        ("/server/(?P<action>start|stop)", ServerHandler),
+    ]
+    web_app.add_handlers(".*$", [(base + path, handler) for path, handler in routes])
+    serverapp.log.info("mlnb: the sidebar's API is at %s", base)

@@ -1,0 +1,75 @@
+"""What the sidebar shows, as JSON: models with their versions, jobs with
+their progress and elapsed time, the background server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def models_view(engine: Any) -> list[dict[str, Any]]:
+    """Every model with its versions, oldest version first."""
+    rows = []
+    for model in engine.list_models():
+        rows.append(
+            {
+                "name": model.name,
+                "description": model.description,
+                "defaultVersion": model.default_version.name if model.default_version else None,
+                "versions": [
+                    {
+                        "name": v.name,
+                        "state": v.state,
+                        "framework": v.framework,
+                        "isDefault": v.is_default,
+                        "createTime": _time(v.create_time),
+                        "description": v.description,
+                        "errorMessage": v.error_message,
+                    }
+                    for v in engine.list_versions(model.name)
+                ],
+            }
+        )
+    return rows
+
+
+def job_view(job: Any, root: Path | None = None) -> dict[str, Any]:
+    """A job as the sidebar lists it; ``notebookPath`` is the executed
+    notebook's path under Jupyter's root, when it is there."""
+    start = job.start_time or job.create_time
+    end = job.end_time or datetime.now(UTC)
+    view = {
+        "jobId": job.job_id,
+        "kind": job.kind,
+        "state": job.state,
+        "progress": job.progress,
+        "createTime": _time(job.create_time),
+        "elapsedS": max(0.0, (end - start).total_seconds()) if job.start_time else 0.0,
+        "errorMessage": job.error_message,
+        "notebookPath": None,
+    }
+    if job.kind == "notebook" and root is not None:
+        view["notebookPath"] = executed_notebook(job, root)
+    return view
+
+
+def executed_notebook(job: Any, root: Path) -> str | None:
+    """The executed notebook's path relative to ``root``: the job's own
+    output, or its copy in the job directory, whichever is under ``root``."""
+    notebook_input = job.notebook_input or {}
+    output = notebook_input.get("outputNotebook")
+    candidates = [output]
+    if output and notebook_input.get("jobDir"):
+        candidates.append(str(Path(notebook_input["jobDir"]) / Path(output).name))
+    for candidate in candidates:
+        if not candidate:
+            continue
+        path = Path(candidate).resolve()
+        if path.is_file() and path.is_relative_to(root.resolve()):
+            return path.relative_to(root.resolve()).as_posix()
+    return None
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None

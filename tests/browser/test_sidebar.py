@@ -1,0 +1,199 @@
+"""The JupyterLab sidebar in a real Chromium (the system's, headless) against
+a real ``jupyter lab``: what the CLI creates appears, set-default and delete
+act on the Engine's store, a job changes state live and is cancelled from
+the sidebar, and its logs tab shows its lines. Screenshots of each step go
+to the test's output folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_server_helper import Jupyter, jupyter_env, running_jupyter
+
+from mlnb.api import Engine
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
+TICKER = "import time\nfor i in range(600):\n    print(f'tick {i}', flush=True)\n    time.sleep(0.5)\n"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("MLNB_REQUIRE_BROWSER"):
+            pytest.fail(f"No Chromium at {CHROMIUM} (make test installs it with apt)")
+        pytest.skip(f"No Chromium at {CHROMIUM}: apt-get install chromium")
+    with running_jupyter(tmp_path_factory.mktemp("lab"), app="jupyterlab") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def page(lab: Jupyter) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(f"{lab.url}/lab?reset&token={lab.token}")
+        page.wait_for_selector("#jp-main-dock-panel")
+        yield page
+        context.close()
+        browser.close()
+
+
+def cli(lab: Jupyter, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "mlnb", *args],
+        env=jupyter_env(lab.root, lab.home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def open_sidebar(page: Any) -> None:
+    """Click the mlnb tab unless its panel shows already (a second click would close it)."""
+    if not page.locator("#mlnb-sidebar").is_visible():
+        page.click('.jp-SideBar [data-id="mlnb-sidebar"]')
+    page.locator("#mlnb-sidebar").wait_for()
+
+
+def eventually(check: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_the_sidebar_drives_models_and_jobs(
+    lab: Jupyter, page: Any, sklearn_model: Any, iris_features: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    engine = Engine(home=str(lab.home))
+    try:
+        cli(lab, "models", "create", "iris")
+        cli(lab, "versions", "create", "v1", "--model", "iris", "--origin", str(sklearn_model[0]))
+        cli(lab, "versions", "create", "v2", "--model", "iris", "--origin", str(sklearn_model[0]))
+
+        open_sidebar(page)
+        v1 = page.locator('.mlnb-version[data-model="iris"][data-version="v1"]')
+        v2 = page.locator('.mlnb-version[data-model="iris"][data-version="v2"]')
+        expect(v2).to_contain_text("SCIKIT_LEARN · READY")
+        expect(v1.locator(".mlnb-default")).to_have_count(1)
+        expect(v2.locator(".mlnb-default")).to_have_count(0)
+        page.screenshot(path=shots / "1-models.png")
+
+        v2.get_by_role("button", name="Make v2 the default of iris").click()
+        eventually(lambda: engine.get_model("iris").default_version.name == "v2")
+        expect(v2.locator(".mlnb-default")).to_have_count(1)
+        page.screenshot(path=shots / "2-set-default.png")
+
+        # Keyboard: a version row takes focus and Enter opens its predict form.
+        v2.focus()
+        page.keyboard.press("Enter")
+        page.fill(".mlnb-predict-input", str(iris_features[:2].tolist()))
+        page.click(".mlnb-predict-button")
+        expected = str(sklearn_model[1].predict(iris_features[:2]).tolist()).replace(" ", "")
+        page.wait_for_function(
+            "text => document.querySelector('.mlnb-predict-output').textContent === text", arg=expected
+        )
+        page.screenshot(path=shots / "3-predict.png")
+
+        # Deleting the default while v1 exists is refused: the server's message is a notification.
+        v2.get_by_role("button", name="Delete version v2 of iris").click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
+        page.get_by_text("is the default of model").first.wait_for()
+        page.screenshot(path=shots / "4-refused.png")
+        v1.get_by_role("button", name="Delete version v1 of iris").click()
+        page.locator(".jp-Dialog").get_by_role("button", name="Delete").click()
+        v1.wait_for(state="detached")
+        assert [v.name for v in engine.list_versions("iris")] == ["v2"]
+
+        package = tmp_path / "ticker"
+        package.mkdir()
+        (package / "__init__.py").write_text("")
+        (package / "task.py").write_text(TICKER)
+        cli(
+            lab,
+            "jobs",
+            "submit",
+            "training",
+            "ticker",
+            "--package-path",
+            str(package),
+            "--module-name",
+            "ticker.task",
+        )
+        job = page.locator('.mlnb-job[data-job="ticker"]')
+        job.wait_for()
+        expect(job.locator(".mlnb-state")).to_have_text("RUNNING")
+        page.screenshot(path=shots / "5-job-running.png")
+
+        job.get_by_role("button", name="Open the logs of ticker").click()
+        logs = page.locator(".mlnb-logs-text")
+        expect(logs).to_contain_text("tick 2")
+        expect(logs).to_contain_text("tick 0")
+        page.screenshot(path=shots / "6-logs.png")
+
+        job.get_by_role("button", name="Cancel ticker").click()
+        expect(job.locator(".mlnb-state")).to_have_text("CANCELLED", timeout=60_000)
+        assert engine.get_job("ticker").state == "CANCELLED"
+        expect(page.locator(".mlnb-logs-status")).to_contain_text("The job has ended")
+        page.screenshot(path=shots / "7-cancelled.png")
+    finally:
+        engine.close()
+    assert sorted(p.name for p in shots.iterdir()) == [
+        "1-models.png",
+        "2-set-default.png",
+        "3-predict.png",
+        "4-refused.png",
+        "5-job-running.png",
+        "6-logs.png",
+        "7-cancelled.png",
+    ]
+
+
+def test_the_sidebar_reads_in_the_dark_theme_and_starts_the_server(
+    lab: Jupyter, page: Any, tmp_path: Path
+) -> None:
+    open_sidebar(page)
+    light = page.eval_on_selector(".mlnb-sidebar", "e => getComputedStyle(e).backgroundColor")
+    page.click('.lm-MenuBar-itemLabel:text("Settings")')
+    page.click('.lm-Menu-itemLabel:text("Theme")')
+    page.click('.lm-Menu-itemLabel:text("JupyterLab Dark")')
+    page.wait_for_function(
+        "light => getComputedStyle(document.querySelector('.mlnb-sidebar')).backgroundColor !== light",
+        arg=light,
+    )
+    page.locator("#jupyterlab-splash").wait_for(state="detached")
+    page.locator(".mlnb-server-status").wait_for()
+    page.screenshot(path=tmp_path / "dark.png")
+    page.locator(".mlnb-server").get_by_role("button", name="Start the mlnb REST server").click()
+    page.get_by_text("Running at http://127.0.0.1:8080").wait_for()
+    page.locator(".mlnb-server").get_by_role("button", name="Stop the mlnb REST server").click()
+    page.get_by_text("Not running").wait_for()

@@ -1,0 +1,144 @@
+"""The sidebar's server extension through HTTP, on a real Jupyter server
+that finds it as an installed mlnb gives it: Jupyter's token, login cookie
+and XSRF rules, and each route against the same store as the Engine."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_server_helper import Jupyter, running_jupyter
+from rest_server import free_port
+
+from mlnb.api import Engine
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+API = "/mlnb/api"
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
+    with running_jupyter(tmp_path_factory.mktemp("lab-root")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def engine(jupyter: Jupyter) -> Iterator[Engine]:
+    engine = Engine(home=str(jupyter.home), job_heartbeat_s=0.2, job_host_idle_s=5.0, cancel_grace_s=1.0)
+    yield engine
+    engine.close()
+
+
+def test_requests_need_jupyters_token(jupyter: Jupyter) -> None:
+    status, _ = jupyter.call("GET", f"{API}/models", token=False)
+    assert status == 403
+    status, body = jupyter.call("GET", f"{API}/models")
+    assert status == 200 and isinstance(body, list)
+
+
+def test_a_browser_session_needs_the_xsrf_token_to_change_anything(
+    jupyter: Jupyter, engine: Engine, sklearn_model: Any
+) -> None:
+    engine.deploy("xsrf", "v1", sklearn_model[0])
+    engine.deploy("xsrf", "v2", sklearn_model[0])
+    cookies = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(cookies))
+    with browser.open(f"{jupyter.url}/login?token={jupyter.token}", timeout=30) as response:
+        assert response.status == 200
+    with browser.open(
+        f"{jupyter.url}{API}/models", timeout=30
+    ) as response:  # the login cookie suffices to read
+        assert any(m["name"] == "xsrf" for m in json.load(response))
+    path = f"{jupyter.url}{API}/models/xsrf/versions/v2/default"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        browser.open(urllib.request.Request(path, data=b"", method="POST"), timeout=30)
+    assert refused.value.code == 403
+    refused.value.close()
+    assert engine.get_model("xsrf").default_version.name == "v1"
+    xsrf = next(c.value for c in cookies if c.name == "_xsrf")
+    request = urllib.request.Request(path, data=b"", method="POST", headers={"X-XSRFToken": xsrf})
+    with browser.open(request, timeout=30) as response:
+        assert response.status == 200
+    assert engine.get_model("xsrf").default_version.name == "v2"
+
+
+def test_models_set_default_predict_and_delete(
+    jupyter: Jupyter, engine: Engine, sklearn_model: Any, iris_features: Any
+) -> None:
+    engine.deploy("iris", "v1", sklearn_model[0])
+    engine.deploy("iris", "v2", sklearn_model[0])
+    status, models = jupyter.call("GET", f"{API}/models")
+    iris = next(m for m in models if m["name"] == "iris")
+    assert iris["defaultVersion"] == "v1"
+    assert [(v["name"], v["isDefault"], v["framework"]) for v in iris["versions"]] == [
+        ("v1", True, "SCIKIT_LEARN"),
+        ("v2", False, "SCIKIT_LEARN"),
+    ]
+    status, body = jupyter.call("POST", f"{API}/models/iris/versions/v2/default")
+    assert status == 200 and body["isDefault"] is True
+    assert engine.get_model("iris").default_version.name == "v2"
+    instances = iris_features[:2].tolist()
+    status, body = jupyter.call("POST", f"{API}/models/iris/versions/v1/predict", {"instances": instances})
+    assert status == 200 and body["predictions"] == sklearn_model[1].predict(iris_features[:2]).tolist()
+    status, body = jupyter.call("POST", f"{API}/models/iris/versions/v1/predict", {"instances": [[None]]})
+    assert status == 400 and "instance" in body["message"].lower()
+    status, body = jupyter.call("DELETE", f"{API}/models/iris/versions/v2")
+    assert status == 400 and "default" in body["message"]
+    status, _ = jupyter.call("DELETE", f"{API}/models/iris/versions/v1")
+    assert status == 200 and [v.name for v in engine.list_versions("iris")] == ["v2"]
+    status, body = jupyter.call("POST", f"{API}/models/iris/versions/v9/default")
+    assert status == 404 and "v9" in body["message"]
+
+
+def test_jobs_list_cancel_and_logs(jupyter: Jupyter, engine: Engine, tmp_path: Path) -> None:
+    package = tmp_path / "sleeper"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "task.py").write_text("import time\nprint('first line', flush=True)\ntime.sleep(60)\n")
+    engine.submit_training_job("sleeper", {}, package_path=package, module_name="sleeper.task")
+    deadline = time.monotonic() + 60
+    lines: list[str] = []
+    offset = 0
+    while not any("first line" in line for line in lines):
+        assert time.monotonic() < deadline
+        status, chunk = jupyter.call("GET", f"{API}/jobs/sleeper/logs?offset={offset}")
+        assert status == 200 and chunk["ended"] is False
+        lines += chunk["lines"]
+        offset = chunk["offset"]
+        time.sleep(0.2)
+    status, jobs = jupyter.call("GET", f"{API}/jobs")
+    (job,) = [j for j in jobs if j["jobId"] == "sleeper"]
+    assert job["kind"] == "training" and job["state"] == "RUNNING" and job["elapsedS"] >= 0
+    status, body = jupyter.call("POST", f"{API}/jobs/sleeper/cancel")
+    assert status == 200 and body["state"] in ("CANCELLING", "CANCELLED")
+    assert engine.wait_job("sleeper", timeout=60).state == "CANCELLED"
+    status, chunk = jupyter.call("GET", f"{API}/jobs/sleeper/logs?offset={offset}")
+    assert chunk["ended"] is True and chunk["offset"] >= offset
+    status, body = jupyter.call("POST", f"{API}/jobs/sleeper/cancel")
+    assert status == 400 and "CANCELLED" in body["message"]
+    status, body = jupyter.call("GET", f"{API}/jobs/nobody/logs")
+    assert status == 404
+
+
+def test_the_rest_server_starts_and_stops(jupyter: Jupyter) -> None:
+    assert jupyter.call("GET", f"{API}/server") == (200, {"running": False})
+    port = free_port()
+    status, body = jupyter.call("POST", f"{API}/server/start", {"port": port})
+    try:
+        assert status == 200 and body["running"] and body["url"] == f"http://127.0.0.1:{port}"
+        status, again = jupyter.call("GET", f"{API}/server")
+        assert again["running"] and again["pid"] == body["pid"]
+        status, twice = jupyter.call("POST", f"{API}/server/start", {"port": port})
+        assert status == 400 and "runs already" in twice["message"]
+    finally:
+        status, stopped = jupyter.call("POST", f"{API}/server/stop")
+    assert status == 200 and stopped == {"running": False}
+    assert jupyter.call("GET", f"{API}/server") == (200, {"running": False})
