@@ -20,6 +20,9 @@ import orjson
 
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, Unavailable
+from mlnb.jobs.processes import process_alive, signal_group
+
+__all__ = ["LocalServer", "answers_http", "process_alive", "start_service", "stop_service"]
 
 _START_TIMEOUT_S = 60.0
 
@@ -131,33 +134,15 @@ def start_service(
 def stop_service(pid: int, grace_s: float) -> None:
     """Stop a process started by ``start_service`` (here or in another
     process): SIGTERM to its session, SIGKILL after ``grace_s``."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
+    signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     if process_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+        signal_group(pid, signal.SIGKILL)
     child = _children.pop(pid, None)
     if child is not None:
         child.wait()
-
-
-def process_alive(pid: int) -> bool:
-    """Whether the process runs (a zombie child of ours does not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A child that exited but was not reaped yet is a zombie: gone for us.
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
 
 
 def answers_http(url: str) -> bool:
