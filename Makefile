@@ -28,7 +28,7 @@ demo: install
 	@echo "==> Everything it made (mlnb home, job directories, batch results): notebooks/work/quickstart/"
 	@echo "==> The same registry from the command line: MLNB_HOME=notebooks/work/quickstart/home mlnb versions list --model iris"
 	@MLNB_HOME=$(CURDIR)/notebooks/work/quickstart/home $(VENV)/bin/mlnb versions list --model iris
-	@echo "==> In JupyterLab: .venv/bin/jupyter lab notebooks/ (the panels are live widgets there)"
+	@echo "==> In JupyterLab, with the mlnb sidebar and live panels: make lab"
 
 lint: install
 	$(VENV)/bin/ruff check $(SOURCES)
