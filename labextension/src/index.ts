@@ -156,7 +156,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'mlnb: Start the REST Server',
       isEnabled: () => !sidebar.server.running,
       execute: async () => {
-        await run(() => api.startServer(8080), 'The mlnb REST server started');
+        await run(() => api.startServer(sidebar.serverPort), 'The mlnb REST server started');
         await sidebar.refresh();
       }
     });

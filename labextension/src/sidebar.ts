@@ -250,6 +250,11 @@ export class MlnbSidebar extends Widget {
     }
   }
 
+  /** The port the Start button asks for (8080 unless changed in the panel). */
+  get serverPort(): number {
+    return this._port;
+  }
+
   private _renderServer(): void {
     const body = this._server;
     body.replaceChildren();
@@ -259,11 +264,25 @@ export class MlnbSidebar extends Widget {
       this.server.running ? `Running at ${this.server.url} (pid ${this.server.pid})` : 'Not running'
     );
     body.append(status);
-    body.append(
-      this.server.running
-        ? this._button('Stop', CommandIDs.stopServer, {}, 'Stop the mlnb REST server')
-        : this._button('Start', CommandIDs.startServer, {}, 'Start the mlnb REST server')
-    );
+    if (this.server.running) {
+      body.append(this._button('Stop', CommandIDs.stopServer, {}, 'Stop the mlnb REST server'));
+      return;
+    }
+    const port = element('input', 'mlnb-port');
+    port.type = 'number';
+    port.min = '1';
+    port.max = '65535';
+    port.value = String(this._port);
+    port.setAttribute('aria-label', 'Port of the mlnb REST server');
+    port.addEventListener('input', () => {
+      const value = Number(port.value);
+      if (Number.isInteger(value) && value > 0 && value < 65536) {
+        this._port = value;
+      }
+    });
+    const label = element('label', 'mlnb-port-label', 'Port ');
+    label.append(port);
+    body.append(label, this._button('Start', CommandIDs.startServer, {}, 'Start the mlnb REST server'));
   }
 
   job(jobId: string): IJob | undefined {
@@ -279,6 +298,7 @@ export class MlnbSidebar extends Widget {
   private _server: HTMLElement;
   private _error: HTMLElement;
   private _timer = 0;
+  private _port = 8080;
   private _instances = new Map<string, string>();
   private _predictions = new Map<string, string>();
 }

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from jupyter_server_helper import Jupyter, jupyter_env, running_jupyter
+from rest_server import free_port
 
 from mlnb.api import Engine
 
@@ -193,7 +194,9 @@ def test_the_sidebar_reads_in_the_dark_theme_and_starts_the_server(
     page.locator("#jupyterlab-splash").wait_for(state="detached")
     page.locator(".mlnb-server-status").wait_for()
     page.screenshot(path=tmp_path / "dark.png")
+    port = free_port()
+    page.get_by_label("Port of the mlnb REST server").fill(str(port))
     page.locator(".mlnb-server").get_by_role("button", name="Start the mlnb REST server").click()
-    page.get_by_text("Running at http://127.0.0.1:8080").wait_for()
+    page.get_by_text(f"Running at http://127.0.0.1:{port}").wait_for()
     page.locator(".mlnb-server").get_by_role("button", name="Stop the mlnb REST server").click()
     page.get_by_text("Not running").wait_for()
