@@ -26,7 +26,7 @@ from mlnb.jobs import (
 from mlnb.jobs.logs import LogTail, LogWriter
 from mlnb.records import JobRecord
 from mlnb.training import Outcome, TrainingExecution, build_trainer_package, plan_replicas
-from mlnb.training.metrics import EpochLog, tensorboard_scalars
+from mlnb.training.metrics import TrainingMetrics
 
 
 class JobsAPI:
@@ -276,25 +276,30 @@ class JobsAPI:
         Raises:
             NotFound: No such job.
         """
+        return self.job_metrics_reader(job_id, project=project)()
+
+    def job_metrics_reader(self, job_id: str, *, project: str | None = None) -> Callable[[], Any]:
+        """A function giving :meth:`job_metrics` each time it is called,
+        reading only what is new since its last call (for views that
+        refresh while a job runs).
+
+        Raises:
+            NotFound: No such job.
+        """
         import pandas as pd
 
+        project = project or self.project
         job = self.get_job(job_id, project=project)
-        points: list[dict[str, Any]] = []
+        columns = ["series", "step", "value", "trial"]
         if job.kind == "tuning":
-            spec = (job.training_input or {}).get("hyperparameters") or {}
-            tag = spec.get("hyperparameterMetricTag") or "objective"
-            for trial in (job.training_output or {}).get("trials", []):
-                value = (trial.get("finalMetric") or {}).get("objectiveValue")
-                if value is not None:
-                    trial_id = str(trial["trialId"])
-                    points.append({"series": tag, "step": int(trial_id), "value": value, "trial": trial_id})
-        elif job.kind == "training":
-            epochs = EpochLog()
-            for entry in self.job_logs(job_id, project=project):
-                epochs.feed(entry.replica, entry.message)
-            points += epochs.points
-            points += tensorboard_scalars((job.training_input or {}).get("jobDir"))
-        return pd.DataFrame(points, columns=["series", "step", "value", "trial"])
+            return lambda: pd.DataFrame(_trial_points(self.get_job(job_id, project=project)), columns=columns)
+        if job.kind == "training":
+            follower = TrainingMetrics(
+                LogTail(log_path(self.settings.home, project, job_id)),
+                (job.training_input or {}).get("jobDir"),
+            )
+            return lambda: pd.DataFrame(follower.read(), columns=columns)
+        return lambda: pd.DataFrame([], columns=columns)
 
     def job_log_tail(self, job_id: str, *, project: str | None = None) -> LogTail:
         """A reader of the job's log whose ``read()`` returns the entries
@@ -393,6 +398,19 @@ class JobsAPI:
             finally:
                 log.close()
         return outcome
+
+
+def _trial_points(job: JobRecord) -> list[dict[str, Any]]:
+    """A tuning job's final metric per trial; the step is the trial number."""
+    spec = (job.training_input or {}).get("hyperparameters") or {}
+    tag = spec.get("hyperparameterMetricTag") or "objective"
+    points = []
+    for trial in (job.training_output or {}).get("trials", []):
+        value = (trial.get("finalMetric") or {}).get("objectiveValue")
+        if value is not None:
+            trial_id = str(trial["trialId"])
+            points.append({"series": tag, "step": int(trial_id), "value": value, "trial": trial_id})
+    return points
 
 
 def _absolute(path: str | Path) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.batch.tfrecord import TFRecordError, read_records
+from mlnb.jobs.logs import LogTail
 
 # "Epoch 3/10", as Keras prints it before each epoch.
 _EPOCH = re.compile(r"^\s*Epoch (\d+)/(\d+)\s*$")
@@ -49,6 +50,35 @@ class EpochLog:
     def progress(self) -> dict[str, Any] | None:
         """``{"done", "total", "unit": "epochs"}`` once an epoch started."""
         return {"done": self.done, "total": self.total, "unit": "epochs"} if self.total else None
+
+
+class TrainingMetrics:
+    """A training job's reported points, read a piece at a time: each
+    ``read`` feeds only the log lines written since the last one to the
+    epoch parser, and reads the TensorBoard files again only when one
+    changed size."""
+
+    def __init__(self, log: LogTail, job_dir: str | None) -> None:
+        self._log = log
+        self._job_dir = job_dir
+        self._epochs = EpochLog()
+        self._event_sizes: dict[Path, int] = {}
+        self._scalars: list[dict[str, Any]] = []
+
+    def read(self) -> list[dict[str, Any]]:
+        for entry in self._log.read():
+            self._epochs.feed(entry.replica, entry.message)
+        sizes = _event_files(self._job_dir)
+        if sizes != self._event_sizes:
+            self._event_sizes = sizes
+            self._scalars = tensorboard_scalars(self._job_dir)
+        return self._epochs.points + self._scalars
+
+
+def _event_files(job_dir: str | None) -> dict[Path, int]:
+    if not job_dir or "://" in job_dir or not Path(job_dir).is_dir():
+        return {}
+    return {path: path.stat().st_size for path in Path(job_dir).rglob("events.out.tfevents.*")}
 
 
 def tensorboard_scalars(job_dir: str | None, limit: int = 20000) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import threading
-import time
 from collections import deque
 from datetime import UTC, datetime
 from typing import Any
@@ -56,7 +55,7 @@ class JobPanel(Panel):
         self.metrics: Any = None
         self.error: str | None = None
         self._tail = engine.job_log_tail(job_id)
-        self._metrics_read = 0.0
+        self._read_metrics = engine.job_metrics_reader(job_id)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -102,19 +101,16 @@ class JobPanel(Panel):
     # refreshing
 
     def refresh(self) -> Any:
-        """Read the job, its new log lines and (every few seconds, and at
-        the end) its metrics; update the widgets. Returns the record."""
+        """Read the job, its new log lines and its new metrics; update the
+        widgets. Returns the record."""
         with self._lock:
             self.record = self.engine.get_job(self.job_id)
             for entry in self._tail.read():
                 self.lines.append(entry.format())
-            due = time.monotonic() - self._metrics_read > 3 * self.refresh_s
-            if self.metrics is None or due or self.record.ended:
-                self._metrics_read = time.monotonic()
-                if self.tuning is not None:
-                    self.tuning.refresh(self.record)
-                else:
-                    self.metrics = self.engine.job_metrics(self.job_id)
+            if self.tuning is not None:
+                self.tuning.refresh(self.record)
+            else:
+                self.metrics = self._read_metrics()
             if self.widget is not None:
                 self._update_widgets()
         return self.record
