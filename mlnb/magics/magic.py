@@ -51,6 +51,8 @@ def run_magic(line: str, cell: str | None, namespace: dict[str, Any], engines: d
     except click.ClickException as e:
         raise MagicError(e.format_message()) from e
     except MlnbError as e:
+        if state.debug:  # --debug: the whole traceback, as the CLI gives it
+            raise
         raise MagicError(e.message) from e
     finally:
         state.close()

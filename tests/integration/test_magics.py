@@ -172,6 +172,8 @@ def test_help_and_user_errors_are_short(shell: Any, capsys: pytest.CaptureFixtur
     assert "No such command" in fails(shell, "%ml fly", capsys)
     assert "does not exist" in fails(shell, "%ml versions list --model nope", capsys)
     assert "see %ml versions create --help" in fails(shell, "%ml versions create v1", capsys)
+    result = shell.run_cell("%ml versions list --model nope --debug")
+    assert type(result.error_in_exec).__name__ == "NotFound"  # --debug: the real exception, traceback and all
 
 
 @pytest.mark.slow
