@@ -8,7 +8,7 @@ import click
 import yaml
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import PYTHON, emit, merged_labels, parse_labels
+from mlnb.cli.output import emit, emit_resource, merged_labels, parse_labels
 from mlnb.errors import InvalidArgument
 from mlnb.records import JobRecord
 
@@ -189,7 +189,7 @@ def follow_logs(state: CliState, job_id: str) -> JobRecord:
 def describe_job(state: CliState, job: str) -> JobRecord:
     """Show a job (and a tuning job's trials, best first)."""
     record = state.engine.get_job(job)
-    emit(record.to_api(), state.format if state.format in ("json", PYTHON) else "yaml")
+    emit_resource(record.to_api(), state.format)
     if record.kind == "tuning" and state.format == "table":
         trials = state.engine.trials(job)
         if len(trials):
@@ -293,7 +293,7 @@ def job_logs(state: CliState, job: str, tail: int | None) -> list[str]:
 def wait_job(state: CliState, job: str, timeout: float | None) -> JobRecord:
     """Wait for a job to end; exit 1 unless it SUCCEEDED."""
     record = state.engine.wait_job(job, timeout=timeout)
-    emit(record.to_api(), state.format if state.format in ("json", PYTHON) else "yaml")
+    emit_resource(record.to_api(), state.format)
     if record.state != "SUCCEEDED":
         raise click.ClickException(f"job {job} ended {record.state}")
     return record

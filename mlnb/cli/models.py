@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import PYTHON, emit, merged_labels, parse_labels
+from mlnb.cli.output import emit, emit_resource, merged_labels, parse_labels
 from mlnb.errors import InvalidArgument
 from mlnb.records import ModelRecord
 
@@ -47,7 +47,7 @@ def create_model(
     enable_console_logging: bool,
 ) -> ModelRecord:
     """Create a new model."""
-    record: ModelRecord = state.engine.create_model(
+    record = state.engine.create_model(
         model,
         description=description,
         labels=parse_labels(labels),
@@ -68,7 +68,7 @@ def create_model(
 def list_models(state: CliState) -> list[ModelRecord]:
     """List the project's models."""
     rows = []
-    records: list[ModelRecord] = state.engine.list_models()
+    records = state.engine.list_models()
     for record in records:
         body = record.to_api()
         body["defaultVersionName"] = record.default_version.name if record.default_version else None
@@ -84,8 +84,8 @@ def list_models(state: CliState) -> list[ModelRecord]:
 @pass_state
 def describe_model(state: CliState, model: str) -> ModelRecord:
     """Show a model and its default version."""
-    record: ModelRecord = state.engine.get_model(model)
-    emit(record.to_api(), state.format if state.format in ("json", PYTHON) else "yaml")
+    record = state.engine.get_model(model)
+    emit_resource(record.to_api(), state.format)
     return record
 
 
@@ -107,7 +107,7 @@ def update_model(
 ) -> ModelRecord:
     """Change a model's description or labels."""
     labels = merged_labels(state.engine.get_model(model).labels, update_labels, remove_labels, clear_labels)
-    record: ModelRecord = state.engine.update_model(model, description=description, labels=labels)
+    record = state.engine.update_model(model, description=description, labels=labels)
     if state.format == "table":
         click.echo(f"Updated model [{record.name}].")
     else:

@@ -33,6 +33,12 @@ def emit(value: Any, fmt: str, columns: Sequence[tuple[str, str]] | None = None)
         click.echo(table(value, columns))
 
 
+def emit_resource(value: dict[str, Any], fmt: str) -> None:
+    """One resource as ``describe`` shows it: JSON on request, YAML for the
+    table and yaml formats alike, nothing in the magics' format."""
+    emit(value, fmt if fmt in ("json", PYTHON) else "yaml")
+
+
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
     """Left-aligned columns with an upper-case header, as gcloud prints lists."""
     if not rows:

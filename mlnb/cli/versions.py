@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import PYTHON, emit, merged_labels, parse_labels
+from mlnb.cli.output import emit, emit_resource, merged_labels, parse_labels
 from mlnb.records import VersionRecord
 
 VERSION_COLUMNS = (
@@ -131,7 +131,7 @@ def deploy(state: CliState, model: str, version: str, set_default: bool, **optio
 def list_versions(state: CliState, model: str) -> list[VersionRecord]:
     """List a model's versions."""
     rows = []
-    records: list[VersionRecord] = state.engine.list_versions(model)
+    records = state.engine.list_versions(model)
     for record in records:
         rows.append(record.to_api() | {"shortName": record.name})
     emit(rows, state.format, VERSION_COLUMNS)
@@ -145,8 +145,8 @@ def list_versions(state: CliState, model: str) -> list[VersionRecord]:
 @pass_state
 def describe_version(state: CliState, version: str, model: str) -> VersionRecord:
     """Show one version."""
-    record: VersionRecord = state.engine.get_version(model, version)
-    emit(record.to_api(), state.format if state.format in ("json", PYTHON) else "yaml")
+    record = state.engine.get_version(model, version)
+    emit_resource(record.to_api(), state.format)
     return record
 
 
@@ -171,9 +171,7 @@ def update_version(
     """Change a version's description or labels."""
     current = state.engine.get_version(model, version).labels
     labels = merged_labels(current, update_labels, remove_labels, clear_labels)
-    record: VersionRecord = state.engine.update_version(
-        model, version, description=description, labels=labels
-    )
+    record = state.engine.update_version(model, version, description=description, labels=labels)
     if state.format == "table":
         click.echo(f"Updated version [{record.name}] of model [{model}].")
     else:
@@ -188,7 +186,7 @@ def update_version(
 @pass_state
 def set_default(state: CliState, version: str, model: str) -> VersionRecord:
     """Make a version the model's default."""
-    record: VersionRecord = state.engine.set_default_version(model, version)
+    record = state.engine.set_default_version(model, version)
     if state.format == "table":
         click.echo(f"Version [{record.name}] is now the default of model [{model}].")
     else:
