@@ -12,7 +12,7 @@ from typing import Any
 from mlnb.errors import InvalidArgument
 from mlnb.jobs.logs import LogTail, LogWriter
 from mlnb.training.environment import cluster_spec, replica_environment, trainer_arguments
-from mlnb.training.metrics import EpochLog
+from mlnb.training.metrics import TrainingMetrics
 from mlnb.training.packages import prepare_environment
 from mlnb.training.replicas import Launcher, LocalLauncher, ReplicaHandle, stop_replicas
 from mlnb.training.tiers import plan_replicas
@@ -57,8 +57,7 @@ class TrainingExecution:
         self._python: Path | None = None
         self._archives: list[Path] = []
         self.launcher = launcher or LocalLauncher(log, workdir)
-        self._log_tail = LogTail(log.path)
-        self._epochs = EpochLog()
+        self._reports = TrainingMetrics(LogTail(log.path))
 
     def prepare(self) -> None:
         """Install the trainer's packages into its environment.
@@ -114,9 +113,7 @@ class TrainingExecution:
     def progress(self) -> dict[str, Any] | None:
         """Epochs done, as the chief's Keras-style log lines tell them
         (``None`` for a trainer that prints no ``Epoch i/N``)."""
-        for entry in self._log_tail.read():
-            self._epochs.feed(entry.replica, entry.message)
-        return self._epochs.progress()
+        return self._reports.progress()
 
     def outputs(self) -> dict[str, Any] | None:
         """No trainingOutput yet for a plain training job."""

@@ -53,29 +53,39 @@ class EpochLog:
 
 
 class TrainingMetrics:
-    """A training job's reported points, read a piece at a time: each
-    ``read`` feeds only the log lines written since the last one to the
-    epoch parser, and reads the TensorBoard files again only when one
-    changed size."""
+    """A training job's reports, read a piece at a time: only the log lines
+    written since the last read feed the epoch parser, and the TensorBoard
+    files are read again only when one changed size. The job's progress and
+    the job panel's chart both follow it."""
 
-    def __init__(self, log: LogTail, job_dir: str | None) -> None:
+    def __init__(self, log: LogTail, job_dir: str | None = None) -> None:
         self._log = log
         self._job_dir = job_dir
         self._epochs = EpochLog()
         self._event_sizes: dict[Path, int] = {}
         self._scalars: list[dict[str, Any]] = []
 
+    def progress(self) -> dict[str, Any] | None:
+        """Epochs done of epochs in all (:meth:`EpochLog.progress`)."""
+        self._read_log()
+        return self._epochs.progress()
+
     def read(self) -> list[dict[str, Any]]:
-        for entry in self._log.read():
-            self._epochs.feed(entry.replica, entry.message)
+        """Every point so far: epoch metrics, then TensorBoard scalars."""
+        self._read_log()
         sizes = _event_files(self._job_dir)
         if sizes != self._event_sizes:
             self._event_sizes = sizes
-            self._scalars = tensorboard_scalars(self._job_dir)
+            self._scalars = _scalars(Path(self._job_dir or "."), sorted(sizes))
         return self._epochs.points + self._scalars
+
+    def _read_log(self) -> None:
+        for entry in self._log.read():
+            self._epochs.feed(entry.replica, entry.message)
 
 
 def _event_files(job_dir: str | None) -> dict[Path, int]:
+    """The TensorBoard event files under a local job directory, with their sizes."""
     if not job_dir or "://" in job_dir or not Path(job_dir).is_dir():
         return {}
     return {path: path.stat().st_size for path in Path(job_dir).rglob("events.out.tfevents.*")}
@@ -86,16 +96,19 @@ def tensorboard_scalars(job_dir: str | None, limit: int = 20000) -> list[dict[st
     ``{"series": "train/epoch_loss", "step", "value"}`` (the series named by
     the file's folder and the tag). Empty without TensorBoard installed or
     without event files."""
-    if not job_dir or "://" in job_dir or not Path(job_dir).is_dir():
+    return _scalars(Path(job_dir or "."), sorted(_event_files(job_dir)), limit)
+
+
+def _scalars(root: Path, paths: list[Path], limit: int = 20000) -> list[dict[str, Any]]:
+    if not paths:
         return []
     try:
         from tensorboard.compat.proto import event_pb2
         from tensorboard.util import tensor_util
     except ImportError:
         return []
-    root = Path(job_dir)
     points: list[dict[str, Any]] = []
-    for path in sorted(root.rglob("events.out.tfevents.*")):
+    for path in paths:
         run = path.parent.relative_to(root).as_posix()
         try:
             with open(path, "rb") as stream:
