@@ -41,7 +41,7 @@ class MagicState(CliState):
         self.training_input: dict[str, Any] | None = None
         self.instances: list[Any] | None = None
         self.trailing_args: list[str] = []
-        self.scratch = tempfile.TemporaryDirectory(prefix="mlnb-magic-")
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def engine(self) -> Any:
@@ -53,13 +53,18 @@ class MagicState(CliState):
         return self._engines[self.project]
 
     def close(self) -> None:
-        self.scratch.cleanup()
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
-    def write(self, name: str, data: bytes) -> str:
-        path = Path(self.scratch.name) / name
+    def write(self, name: str, data: bytes) -> Path:
+        """Write a file for the command (a cell's trainer, instances, a
+        config) in a folder that lives as long as the magic call."""
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="mlnb-magic-")
+        path = Path(self._scratch.name) / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-        return str(path)
+        return path
 
 
 def new_job_id(kind: str) -> str:
@@ -82,16 +87,24 @@ def _with_optional_job(command: click.Command) -> list[click.Parameter]:
     ]
 
 
-def _script_package(state: MagicState) -> tuple[str, str]:
-    """The cell body as a trainer package: ``trainer/task.py``."""
+def _cell_trainer(state: MagicState, options: dict[str, Any], hint: str = "") -> bool:
+    """Make the cell body, when there is one, the trainer: a package
+    ``trainer/`` whose ``task.py`` is the body. Says whether it did."""
+    if state.body is None or not state.body.strip():
+        return False
+    if options["package_path"] or options["module_name"]:
+        raise click.UsageError(
+            f"the cell body is the trainer script: drop --package-path and --module-name{hint}"
+        )
     state.write("trainer/__init__.py", b"")
-    state.write("trainer/task.py", (state.body or "").encode())
-    return str(Path(state.scratch.name) / "trainer"), "trainer.task"
+    task = state.write("trainer/task.py", state.body.encode())
+    options["package_path"], options["module_name"] = str(task.parent), "trainer.task"
+    return True
 
 
 def _config_file(state: MagicState) -> str:
     body = {"trainingInput": state.training_input or {}}
-    return state.write("config.yaml", yaml.safe_dump(body).encode())
+    return str(state.write("config.yaml", yaml.safe_dump(body).encode()))
 
 
 def _submit_training(kind: str, options: dict[str, Any]) -> Any:
@@ -104,13 +117,8 @@ def _submit_training(kind: str, options: dict[str, Any]) -> Any:
         options["config_path"] = _config_file(state)
     elif options["config_path"] == "-":
         raise click.UsageError("--config - reads the trainingInput from the cell body, which is empty")
-    elif state.body is not None and state.body.strip():
-        if options["package_path"] or options["module_name"]:
-            raise click.UsageError(
-                "the cell body is the trainer script: drop --package-path and --module-name "
-                "(or give --config - for a YAML body)"
-            )
-        options["package_path"], options["module_name"] = _script_package(state)
+    else:
+        _cell_trainer(state, options, " (or give --config - for a YAML body)")
     if kind == "tune":
         spec = cli_jobs.read_config(options["config_path"])
         if not spec.get("hyperparameters"):
@@ -141,13 +149,7 @@ def _local_train(**options: Any) -> Any:
     the body is the trainer script. Arguments after -- go to the trainer."""
     state = _state()
     options["user_args"] = (*options["user_args"], *state.trailing_args)
-    if state.body is not None and state.body.strip():
-        if options["package_path"] or options["module_name"]:
-            raise click.UsageError(
-                "the cell body is the trainer script: drop --package-path and --module-name"
-            )
-        options["package_path"], options["module_name"] = _script_package(state)
-    elif not (options["package_path"] and options["module_name"]):
+    if not _cell_trainer(state, options) and not (options["package_path"] and options["module_name"]):
         raise click.UsageError(
             "give --package-path and --module-name, or the trainer script as the cell body"
         )
@@ -167,7 +169,7 @@ def _with_instances(command: click.Command, options: dict[str, Any]) -> Any:
         instances = instances_from(state.namespace[name], name)
     if instances is not None:
         lines = b"".join(orjson.dumps(i, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for i in instances)
-        options["json_instances"] = state.write("instances.jsonl", lines)
+        options["json_instances"] = str(state.write("instances.jsonl", lines))
     return click.get_current_context().invoke(command, **options)
 
 
