@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlnb.records import format_time
+
 
 def models_view(engine: Any) -> list[dict[str, Any]]:
     """Every model with its versions, oldest version first."""
@@ -23,7 +25,7 @@ def models_view(engine: Any) -> list[dict[str, Any]]:
                         "state": v.state,
                         "framework": v.framework,
                         "isDefault": v.is_default,
-                        "createTime": _time(v.create_time),
+                        "createTime": format_time(v.create_time),
                         "description": v.description,
                         "errorMessage": v.error_message,
                     }
@@ -44,7 +46,7 @@ def job_view(job: Any, root: Path | None = None) -> dict[str, Any]:
         "kind": job.kind,
         "state": job.state,
         "progress": job.progress,
-        "createTime": _time(job.create_time),
+        "createTime": format_time(job.create_time),
         "elapsedS": max(0.0, (end - start).total_seconds()) if job.start_time else 0.0,
         "errorMessage": job.error_message,
         "notebookPath": None,
@@ -69,7 +71,3 @@ def executed_notebook(job: Any, root: Path) -> str | None:
         if path.is_file() and path.is_relative_to(root.resolve()):
             return path.relative_to(root.resolve()).as_posix()
     return None
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
