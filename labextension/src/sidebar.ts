@@ -111,6 +111,19 @@ export class MlnbSidebar extends Widget {
     return button;
   }
 
+  /** A row that takes focus and is selected by a click, Enter or Space. */
+  private _selectable(row: HTMLElement, selected: boolean, select: () => void): void {
+    row.tabIndex = 0;
+    row.classList.toggle('mlnb-selected', selected);
+    row.addEventListener('click', select);
+    row.addEventListener('keydown', event => {
+      if (event.target === row && (event.key === 'Enter' || event.key === ' ')) {
+        event.preventDefault();
+        select();
+      }
+    });
+  }
+
   private _render(): void {
     this._renderModels();
     this._renderJobs();
@@ -133,9 +146,12 @@ export class MlnbSidebar extends Widget {
         const row = element('div', 'mlnb-row mlnb-version');
         row.dataset.model = model.name;
         row.dataset.version = version.name;
-        row.tabIndex = 0;
         const selected = this.selection.model === model.name && this.selection.version === version.name;
-        row.classList.toggle('mlnb-selected', selected);
+        this._selectable(row, selected, () => {
+          this.selection.model = model.name;
+          this.selection.version = version.name;
+          this._renderModels();
+        });
         const name = element('span', 'mlnb-name', version.name);
         const details = element(
           'span',
@@ -154,18 +170,6 @@ export class MlnbSidebar extends Widget {
           this._button('Delete', CommandIDs.deleteVersion, args, `Delete version ${version.name} of ${model.name}`)
         );
         row.append(actions);
-        const select = () => {
-          this.selection.model = model.name;
-          this.selection.version = version.name;
-          this._renderModels();
-        };
-        row.addEventListener('click', select);
-        row.addEventListener('keydown', event => {
-          if (event.key === 'Enter' || event.key === ' ') {
-            event.preventDefault();
-            select();
-          }
-        });
         block.append(row);
         if (selected) {
           block.append(this._predictForm(model.name, version.name));
@@ -214,8 +218,10 @@ export class MlnbSidebar extends Widget {
     for (const job of this.jobs) {
       const row = element('div', `mlnb-row mlnb-job mlnb-state-${job.state.toLowerCase()}`);
       row.dataset.job = job.jobId;
-      row.tabIndex = 0;
-      row.classList.toggle('mlnb-selected', this.selection.job === job.jobId);
+      this._selectable(row, this.selection.job === job.jobId, () => {
+        this.selection.job = job.jobId;
+        this._renderJobs();
+      });
       row.append(element('span', 'mlnb-name', job.jobId));
       row.append(element('span', 'mlnb-badge mlnb-kind', job.kind));
       row.append(element('span', 'mlnb-badge mlnb-state', job.state));
@@ -242,10 +248,6 @@ export class MlnbSidebar extends Widget {
       if (job.errorMessage) {
         row.append(element('div', 'mlnb-job-error', job.errorMessage));
       }
-      row.addEventListener('click', () => {
-        this.selection.job = job.jobId;
-        this._renderJobs();
-      });
       body.append(row);
     }
   }
