@@ -301,16 +301,17 @@ class JobsAPI:
             return lambda: pd.DataFrame(follower.read(), columns=columns)
         return lambda: pd.DataFrame([], columns=columns)
 
-    def job_log_tail(self, job_id: str, *, project: str | None = None) -> LogTail:
+    def job_log_tail(self, job_id: str, *, position: int = 0, project: str | None = None) -> LogTail:
         """A reader of the job's log whose ``read()`` returns the entries
-        written since its last call (the first call: all so far).
+        written since its last call (the first call: all so far, or all
+        after ``position``, a ``LogTail.position`` from an earlier reader).
 
         Raises:
             NotFound: No such job.
         """
         project = project or self.project
         self.get_job(job_id, project=project)
-        return LogTail(log_path(self.settings.home, project, job_id))
+        return LogTail(log_path(self.settings.home, project, job_id), position)
 
     def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
         """Cancel a job: QUEUED ends CANCELLED at once, a started job goes to

@@ -1,5 +1,5 @@
 // A main-area tab that follows a job's logs: it asks for the lines after
-// the ones it has until the job has ended.
+// the byte offset it has reached until the job has ended.
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
@@ -36,16 +36,17 @@ export class JobLogs extends Widget {
       const follow = this.node.scrollTop + this.node.clientHeight >= this.node.scrollHeight - 4;
       if (chunk.lines.length) {
         this._pre.textContent += chunk.lines.join('\n') + '\n';
+        this._lines += chunk.lines.length;
       }
       this._offset = chunk.offset;
       if (follow) {
         this.node.scrollTop = this.node.scrollHeight;
       }
       if (chunk.ended) {
-        this._status.textContent = `The job has ended: ${this._offset} lines.`;
+        this._status.textContent = `The job has ended: ${this._lines} lines.`;
         return;
       }
-      this._status.textContent = `Following the job: ${this._offset} lines so far.`;
+      this._status.textContent = `Following the job: ${this._lines} lines so far.`;
     } catch (error) {
       this._status.textContent = `${error}`;
     }
@@ -55,6 +56,7 @@ export class JobLogs extends Widget {
   private _pre: HTMLPreElement;
   private _status: HTMLDivElement;
   private _offset = 0;
+  private _lines = 0;
   private _timer = 0;
 }
 

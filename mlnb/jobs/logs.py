@@ -121,10 +121,16 @@ class LogTail:
     """Reads a log file a piece at a time: each ``read`` returns the entries
     completed since the last one (a line still being written waits)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, position: int = 0) -> None:
         self.path = path
-        self._position = 0
+        self._position = position
         self._pending = b""
+
+    @property
+    def position(self) -> int:
+        """The byte offset just after the last entry read: a later
+        ``LogTail(path, position)`` goes on from there."""
+        return self._position - len(self._pending)
 
     def read(self) -> list[LogEntry]:
         if not self.path.exists():

@@ -101,8 +101,9 @@ class CancelJobHandler(_MlnbHandler):
 
 
 class JobLogsHandler(_MlnbHandler):
-    """The log lines after the first ``offset``, and whether the job ended:
-    the logs tab asks again with the new offset until it has."""
+    """The log lines after ``offset`` (a byte position the previous answer
+    gave), and whether the job ended: the logs tab asks again with the new
+    offset until it has, and each answer reads only what is new."""
 
     @tornado.web.authenticated
     async def get(self, job: str) -> None:
@@ -110,8 +111,9 @@ class JobLogsHandler(_MlnbHandler):
 
         def read() -> dict[str, Any]:
             ended = self.engine.get_job(job).ended  # read first: no line written before the end is missed
-            lines = [entry.format() for entry in self.engine.job_logs(job)]
-            return {"lines": lines[offset:], "offset": len(lines), "ended": ended}
+            tail = self.engine.job_log_tail(job, position=offset)
+            lines = [entry.format() for entry in tail.read()]
+            return {"lines": lines, "offset": tail.position, "ended": ended}
 
         await self.call(read)
 
