@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
+import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_server_helper import Jupyter, running_jupyter
+from jupyter_server_helper import Jupyter, jupyter_env, running_jupyter
 from rest_server import free_port
 
 from mlnb.api import Engine
@@ -142,3 +145,33 @@ def test_the_rest_server_starts_and_stops(jupyter: Jupyter) -> None:
         status, stopped = jupyter.call("POST", f"{API}/server/stop")
     assert status == 200 and stopped == {"running": False}
     assert jupyter.call("GET", f"{API}/server") == (200, {"running": False})
+
+
+def _jupyter_listing(tmp_path: Path, *command: str) -> str:
+    """What ``jupyter <command>`` prints, colours removed, with Jupyter
+    folders of its own so that a user's configuration cannot hide mlnb."""
+    jupyter = Path(sys.executable).with_name("jupyter")
+    done = subprocess.run(
+        [str(jupyter), *command],
+        env=jupyter_env(tmp_path, tmp_path / "mlnb-home"),
+        capture_output=True,
+        text=True,
+        timeout=300,  # generous: a cold machine imports every installed extension
+        check=True,
+    )
+    return re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
+
+
+def test_the_sidebar_is_enabled_and_compatible_with_the_installed_jupyterlab(tmp_path: Path) -> None:
+    listing = _jupyter_listing(tmp_path, "labextension", "list")
+    (line,) = [line for line in listing.splitlines() if "mlnb-labextension" in line and " v" in line]
+    assert re.search(r"enabled\s+OK", line), listing
+    # JupyterLab names the incompatible extensions again below the listing.
+    assert '"mlnb-labextension@' not in listing, listing
+    assert listing.count("mlnb-labextension") == 1, listing
+
+
+def test_the_server_extension_is_enabled_and_valid(tmp_path: Path) -> None:
+    listing = _jupyter_listing(tmp_path, "server", "extension", "list")
+    assert re.search(r"mlnb\.labserver\s+enabled", listing), listing
+    assert re.search(r"mlnb\.labserver\s+OK", listing), listing

@@ -17,12 +17,23 @@ from mlnb.widgets import JobPanel, ModelBrowser, TuningPanel
 
 pytestmark = pytest.mark.integration
 
-SLOW_EPOCHS = """
+# Five Keras-like epochs, held at two gates the test opens by creating files
+# (GATE_DIR/start before epoch 1, GATE_DIR/rest after it), so that the panel
+# is seen following a running job however slow the machine is.
+GATED_EPOCHS = """
+import os
 import time
+
+def wait_for(name):
+    while not os.path.exists(os.path.join(GATE_DIR, name)):
+        time.sleep(0.05)
+
+wait_for("start")
 for epoch in range(1, 6):
     print(f"Epoch {epoch}/5", flush=True)
-    time.sleep(0.6)
     print(f"2/2 - 0s - 5ms/step - accuracy: {epoch / 10:.2f} - loss: {1 / epoch:.3f}", flush=True)
+    if epoch == 1:
+        wait_for("rest")
 """
 
 
@@ -41,7 +52,10 @@ def write_package(root: Path, script: str) -> Path:
     return package
 
 
-def eventually(check: Any, timeout: float = 60.0) -> None:
+def eventually(check: Any, timeout: float = 120.0) -> None:
+    # Generous: the first job on a cold, loaded machine builds its trainer
+    # environment and imports ipywidgets and plotly; the wait ends as soon as
+    # the check holds.
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "timed out"
@@ -50,15 +64,19 @@ def eventually(check: Any, timeout: float = 60.0) -> None:
 
 @pytest.mark.slow
 def test_the_job_panel_follows_a_training_job_to_its_end(engine: Engine, tmp_path: Path) -> None:
-    package = write_package(tmp_path, SLOW_EPOCHS)
+    gates = tmp_path / "gates"
+    gates.mkdir()
+    package = write_package(tmp_path, f"GATE_DIR = {str(gates)!r}\n" + GATED_EPOCHS)
     engine.submit_training_job("epochs", {}, package_path=package, module_name="epochs.task")
     panel = JobPanel(engine, "epochs", widgets=True, refresh_s=0.2)
     try:
-        assert panel.following
-        # The background thread moves the bar while the job runs.
-        eventually(lambda: 1 <= panel.progress_bar.value < 5)
+        assert panel.following  # the trainer cannot end before the start gate opens
+        (gates / "start").touch()
+        # The background thread moves the bar while the job runs (held after epoch 1).
+        eventually(lambda: panel.progress_bar.value == 1)
         assert panel.progress_bar.max == 5 and panel.record.state == "RUNNING"
         assert "RUNNING" in panel.title.value
+        (gates / "rest").touch()
         eventually(lambda: panel.record.ended and not panel.following)
     finally:
         panel.stop()
