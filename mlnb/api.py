@@ -23,6 +23,7 @@ from mlnb.predict_api import PredictionAPI, _Logging
 from mlnb.prediction import PredictionLog, PredictorCache
 from mlnb.records import ModelEvent, ModelRecord, VersionRecord
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
+from mlnb.states import VersionState
 from mlnb.store import ArtifactStore, Database
 
 __all__ = ["Engine"]
@@ -234,7 +235,7 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
         except NotFound:
             self.create_model(model, project=project, actor=actor)
         record = self.create_version(model, name, origin, project=project, actor=actor, **version)
-        if set_default and record.state == "READY" and not record.is_default:
+        if set_default and record.state == VersionState.READY and not record.is_default:
             record = self.set_default_version(model, name, project=project, actor=actor)
         return record
 
@@ -284,7 +285,7 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
         """
         project = project or self.project
         candidate = self._registry.get_version(project, model, name)
-        if candidate.state == "READY":
+        if candidate.state == VersionState.READY:
             # Loaded before it takes traffic: a version that cannot load never becomes the default.
             self._predictors.get(
                 (candidate.resource_name, candidate.artifact_uri),

@@ -21,6 +21,7 @@ from mlnb.frameworks import AdapterRegistry, ModelLoadError
 from mlnb.jobs import JobService, JobState, absolute_location, ensure_job_host, job_home
 from mlnb.records import JobRecord
 from mlnb.registry import ModelRegistry
+from mlnb.states import JobKind, VersionState
 
 
 class BatchAPI:
@@ -107,8 +108,8 @@ class BatchAPI:
         record = JobRecord(
             project=project,
             job_id=job_id,
-            kind="prediction",
-            state=JobState.QUEUED.value,
+            kind=JobKind.PREDICTION,
+            state=JobState.QUEUED,
             create_time=datetime.now(UTC),
             prediction_input={**spec.to_api(project), **({"resume": True} if resume else {})},
             labels=dict(labels or {}),
@@ -130,7 +131,7 @@ class BatchAPI:
             NotFound: No such job.
             FailedPrecondition: Not a batch prediction job, or not FAILED or CANCELLED.
         """
-        job = self._jobs.requeue(project or self.settings.project, job_id, ("prediction",))
+        job = self._jobs.requeue(project or self.settings.project, job_id, (JobKind.PREDICTION,))
         ensure_job_host(self.settings)
         return job
 
@@ -154,7 +155,7 @@ class BatchAPI:
             if default is None:
                 raise FailedPrecondition(f"Model {model!r} has no default version to predict with")
             record = default
-        if record.state != "READY":
+        if record.state != VersionState.READY:
             raise FailedPrecondition(
                 f"Version {record.name!r} of model {model!r} is {record.state}; only READY versions predict"
             )

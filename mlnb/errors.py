@@ -7,6 +7,8 @@ that catches ``ValueError`` or ``LookupError`` keeps working.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import ClassVar
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "RequestTooLarge",
     "ResourceExhausted",
     "Unavailable",
+    "import_extra",
 ]
 
 
@@ -105,6 +108,15 @@ class MissingExtra(MlnbError, ImportError):
         )
         self.extra = extra
         self.module = module
+
+
+def import_extra(module: str, extra: str, what: str) -> ModuleType:
+    """Import an optional package, or raise ``MissingExtra`` naming the pip
+    extra that brings it (``what`` says what needs it)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingExtra(what, extra, module) from e
 
 
 class Unavailable(MlnbError):

@@ -1,5 +1,6 @@
-"""The Engine's jobs: submit, read, list, cancel, wait for, and follow the
-logs of training (and later tuning, batch prediction, notebook) jobs."""
+"""The Engine's jobs: submit training, tuning and notebook jobs (batch
+prediction jobs are ``batch_api``'s); read, list, cancel and wait for jobs
+of every kind, and follow their logs and metrics."""
 
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ from mlnb.jobs import (
     log_path,
     read_log,
 )
-from mlnb.jobs.logs import LogTail, LogWriter
 from mlnb.records import JobRecord
-from mlnb.training import Outcome, TrainingExecution, build_trainer_package, plan_replicas
+from mlnb.runtime.execution import Outcome
+from mlnb.runtime.logs import LogTail, LogWriter
+from mlnb.states import JobKind
+from mlnb.training import TrainingExecution, build_trainer_package, plan_replicas
 from mlnb.training.metrics import TrainingMetrics
 
 
@@ -91,8 +94,8 @@ class JobsAPI:
         record = JobRecord(
             project=project,
             job_id=job_id,
-            kind="tuning" if tuning else "training",
-            state=JobState.QUEUED.value,
+            kind=JobKind.TUNING if tuning else JobKind.TRAINING,
+            state=JobState.QUEUED,
             create_time=datetime.now(UTC),
             training_input=spec,
             labels=dict(labels or {}),
@@ -133,7 +136,7 @@ class JobsAPI:
             FailedPrecondition: The notebook names no kernel and none is given.
             AlreadyExists: The job id is taken.
         """
-        from mlnb.jobs.notebook import validate_notebook
+        from mlnb.notebook.execution import validate_notebook
 
         if scale_tier and not kernel:
             tier = self.settings.scale_tiers.get(scale_tier.upper(), {})
@@ -157,8 +160,8 @@ class JobsAPI:
         record = JobRecord(
             project=project,
             job_id=job_id,
-            kind="notebook",
-            state=JobState.QUEUED.value,
+            kind=JobKind.NOTEBOOK,
+            state=JobState.QUEUED,
             create_time=datetime.now(UTC),
             notebook_input={k: v for k, v in spec.items() if v is not None},
             labels=dict(labels or {}),
@@ -245,7 +248,7 @@ class JobsAPI:
         import pandas as pd
 
         job = self.get_job(job_id, project=project)
-        if job.kind != "tuning":
+        if job.kind != JobKind.TUNING:
             raise FailedPrecondition(
                 f"Job {job_id!r} is a {job.kind} job, not a tuning job: it has no trials"
             )
@@ -291,9 +294,9 @@ class JobsAPI:
         project = project or self.project
         job = self.get_job(job_id, project=project)
         columns = ["series", "step", "value", "trial"]
-        if job.kind == "tuning":
+        if job.kind == JobKind.TUNING:
             return lambda: pd.DataFrame(_trial_points(self.get_job(job_id, project=project)), columns=columns)
-        if job.kind == "training":
+        if job.kind == JobKind.TRAINING:
             follower = TrainingMetrics(
                 LogTail(log_path(self.settings.home, project, job_id)),
                 (job.training_input or {}).get("jobDir"),
@@ -395,7 +398,7 @@ class JobsAPI:
                     time.sleep(0.05)
             except KeyboardInterrupt:
                 run.stop(self.settings.cancel_grace_s)
-                outcome = Outcome("CANCELLED", "Interrupted")
+                outcome = Outcome(JobState.CANCELLED, "Interrupted")
             finally:
                 log.close()
         return outcome

@@ -20,7 +20,7 @@ import orjson
 
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, Unavailable
-from mlnb.jobs.processes import process_alive, signal_group
+from mlnb.runtime.processes import process_alive, signal_group
 
 __all__ = ["LocalServer", "answers_http", "process_alive", "start_service", "stop_service"]
 

@@ -11,6 +11,7 @@ from mlnb.config import Settings
 from mlnb.errors import MlnbError
 from mlnb.records import OperationRecord
 from mlnb.registry import CANCELLED_MESSAGE, OperationService, VersionDeployer, VersionSpec
+from mlnb.states import VersionState
 
 
 class OperationsAPI:
@@ -65,7 +66,7 @@ class OperationsAPI:
                 self._operations.fail(operation, e)
                 return
             self._forget(project, model)
-            if done.state == "READY":
+            if done.state == VersionState.READY:
                 self._operations.succeed(operation, done.to_api())
             elif done.error_message == CANCELLED_MESSAGE:
                 self._operations.cancel(operation, CANCELLED_MESSAGE)

@@ -20,6 +20,7 @@ from mlnb.prediction import PredictionLog, PredictorCache, decode_instances, pre
 from mlnb.records import ModelRecord, VersionRecord
 from mlnb.registry import ModelRegistry, VersionDeployer, nodes_kept_loaded
 from mlnb.registry.models import now
+from mlnb.states import VersionState
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +274,7 @@ class PredictionAPI:
             record = default
         else:
             record = self._registry.get_version(project, model, version)
-        if record.state != "READY":
+        if record.state != VersionState.READY:
             detail = f": {record.error_message}" if record.error_message else ""
             raise FailedPrecondition(
                 f"Version {record.name!r} of model {model!r} is {record.state}{detail}; "

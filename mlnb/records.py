@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlnb.errors import FailedPrecondition
+from mlnb.states import ENDED, JobKind, JobState, VersionState
 
 __all__ = [
     "JobRecord",
@@ -85,7 +86,7 @@ class VersionRecord:
     project: str
     model: str
     name: str
-    state: str
+    state: VersionState
     framework: str | None
     deployment_uri: str
     create_time: datetime
@@ -136,7 +137,7 @@ class VersionRecord:
                 "runtimeVersion": self.runtime_version,
                 "framework": self.framework,
                 "pythonVersion": self.python_version,
-                "state": self.state,
+                "state": self.state.value,
                 "errorMessage": self.error_message,
                 "manualScaling": self.manual_scaling,
                 "autoScaling": self.auto_scaling,
@@ -237,7 +238,8 @@ class JobRecord:
     """A job, as ML Engine's ``Job`` resource.
 
     Attributes:
-        kind: ``training``, ``tuning``, ``prediction`` or ``notebook``.
+        kind: A ``JobKind`` (``training``, ``tuning``, ``prediction``,
+            ``notebook``), or the name of a kind that a plug-in registered.
         training_input: The ``trainingInput`` body (camelCase, as given).
         prediction_input: The ``predictionInput`` body.
         notebook_input: mlnb's own input of a notebook job.
@@ -249,8 +251,8 @@ class JobRecord:
 
     project: str
     job_id: str
-    kind: str
-    state: str
+    kind: JobKind | str
+    state: JobState
     create_time: datetime
     training_input: dict[str, Any] | None = None
     prediction_input: dict[str, Any] | None = None
@@ -276,7 +278,7 @@ class JobRecord:
     @property
     def ended(self) -> bool:
         """Whether the job has reached SUCCEEDED, FAILED or CANCELLED."""
-        return self.state in ("SUCCEEDED", "FAILED", "CANCELLED")
+        return self.state in ENDED
 
     _repr_pretty_ = _yaml_pretty
 
@@ -293,7 +295,7 @@ class JobRecord:
                 "createTime": format_time(self.create_time),
                 "startTime": format_time(self.start_time),
                 "endTime": format_time(self.end_time),
-                "state": self.state,
+                "state": self.state.value,
                 "errorMessage": self.error_message,
                 "trainingOutput": self.training_output,
                 "predictionOutput": self.prediction_output,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,12 +16,13 @@ from mlnb.batch.inputs import list_inputs, plan_shards
 from mlnb.batch.results import OutputFolder
 from mlnb.batch.spec import DEFAULT_MAX_WORKERS, PredictionSpec
 from mlnb.errors import FailedPrecondition
-from mlnb.jobs.logs import LogWriter
-from mlnb.training.replicas import LocalLauncher, ReplicaHandle, stop_replicas
-from mlnb.training.tiers import Replica
+from mlnb.runtime.execution import JobContext, Outcome
+from mlnb.runtime.logs import LogWriter
+from mlnb.runtime.replicas import LocalLauncher, Replica, ReplicaHandle, stop_replicas
+from mlnb.states import JobState
 
 if TYPE_CHECKING:
-    from mlnb.jobs.dask_cluster import DaskSession
+    from mlnb.runtime.dask_cluster import DaskSession
 
 __all__ = ["MODEL_FILE", "BatchPredictionExecution"]
 
@@ -30,12 +30,6 @@ WORKER_MODULE = "mlnb.batch.worker"
 # The model of a job, resolved at submission, in the job's folder.
 MODEL_FILE = "batch-model.json"
 PLAN_VERSION = 1
-
-
-@dataclass(frozen=True)
-class BatchOutcome:
-    state: str
-    error: str | None = None
 
 
 class BatchPredictionExecution:
@@ -62,6 +56,13 @@ class BatchPredictionExecution:
         self.count = 0
         self.handles: list[ReplicaHandle] = []
         self._stats: dict[int, dict[str, Any]] = {}
+
+    @classmethod
+    def for_job(cls, context: JobContext) -> BatchPredictionExecution:
+        """A batch prediction job's execution; its workers are Dask tasks when
+        the context has a cluster."""
+        job = context.job
+        return cls(job.job_id, job.prediction_input or {}, context.log, context.home, context.session)
 
     def prepare(self) -> None:
         plan = self.folder.read_plan()
@@ -137,7 +138,7 @@ class BatchPredictionExecution:
         ]
         arguments = [self.folder.url]
         if self.session is not None:
-            from mlnb.jobs.dask_cluster import DaskLauncher
+            from mlnb.runtime.dask_cluster import DaskLauncher
 
             launcher = DaskLauncher(self.session)
             launcher.addresses(replicas)  # places the replicas over the workers
@@ -147,17 +148,17 @@ class BatchPredictionExecution:
             self.handles = local.start(Path(sys.executable), WORKER_MODULE, arguments, replicas, environments)
         self.log.service(f"Predicting {pending} shards with {workers} workers")
 
-    def poll(self) -> BatchOutcome | None:
+    def poll(self) -> Outcome | None:
         if any(h.poll() is None for h in self.handles):
             return None
         done = self.folder.done_shards(self.count)
         if len(done) == self.count:
             self.folder.merge_errors(self.count)
-            return BatchOutcome("SUCCEEDED")
+            return Outcome(JobState.SUCCEEDED)
         failed = [h for h in self.handles if h.poll() != 0]
         reason = failed[0].describe_exit() if failed else "The workers ended without writing them."
-        return BatchOutcome(
-            "FAILED",
+        return Outcome(
+            JobState.FAILED,
             f"{self.count - len(done)} of {self.count} shards were not written. {reason}\n"
             f"Predict the rest with: mlnb jobs resume {self.job_id}",
         )

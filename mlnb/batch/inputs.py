@@ -20,8 +20,8 @@ from typing import IO, Any
 import fsspec
 import orjson
 
-from mlnb.batch.tfrecord import TFRecordError, read_records
 from mlnb.errors import InvalidArgument
+from mlnb.runtime.tfrecord import TFRecordError, read_records
 
 __all__ = ["Batch", "Record", "Shard", "list_inputs", "plan_shards", "read_batches"]
 

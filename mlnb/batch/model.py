@@ -14,6 +14,7 @@ from mlnb.errors import FailedPrecondition
 from mlnb.frameworks import AdapterRegistry, LoadOptions, Predictor
 from mlnb.prediction.stored import load_stored_version
 from mlnb.records import VersionRecord
+from mlnb.states import VersionState
 from mlnb.store.artifacts import ArtifactStore
 
 __all__ = ["load_model", "uri_model", "version_model"]
@@ -61,7 +62,7 @@ def load_model(spec: dict[str, Any]) -> Predictor:
             project="",
             model="",
             name=spec["name"],
-            state="READY",
+            state=VersionState.READY,
             framework=spec["framework"],
             deployment_uri="",
             create_time=datetime.now(UTC),

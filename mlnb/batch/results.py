@@ -18,7 +18,7 @@ from typing import IO, Any
 import fsspec
 import orjson
 
-from mlnb.batch.tfrecord import write_record
+from mlnb.runtime.tfrecord import write_record
 
 __all__ = ["ERRORS_NAME", "OutputFolder", "ShardWriter"]
 

@@ -11,6 +11,7 @@ from mlnb.cli.app import CliState, cli, common_options, pass_state
 from mlnb.cli.output import emit, emit_resource, merged_labels, parse_labels
 from mlnb.errors import InvalidArgument
 from mlnb.records import JobRecord
+from mlnb.states import JobKind, JobState
 
 JOB_COLUMNS = (("JOB_ID", "jobId"), ("STATUS", "state"), ("CREATED", "createTime"))
 
@@ -160,7 +161,7 @@ def submit_notebook(
 
 def report_submitted(state: CliState, record: JobRecord, stream_logs: bool) -> JobRecord:
     """Say what was submitted (or why it failed), and follow it if asked."""
-    if record.state == "FAILED":
+    if record.state == JobState.FAILED:
         raise click.ClickException(f"job {record.job_id} FAILED: {record.error_message}")
     if state.format != "table":
         emit(record.to_api(), state.format)
@@ -177,7 +178,7 @@ def follow_logs(state: CliState, job_id: str) -> JobRecord:
         click.echo(entry.format())
     job = state.engine.get_job(job_id)
     click.echo(f"Job [{job_id}] ended {job.state}.")
-    if job.state == "FAILED":
+    if job.state == JobState.FAILED:
         raise click.ClickException(f"job {job_id} FAILED: {job.error_message}")
     return job
 
@@ -190,7 +191,7 @@ def describe_job(state: CliState, job: str) -> JobRecord:
     """Show a job (and a tuning job's trials, best first)."""
     record = state.engine.get_job(job)
     emit_resource(record.to_api(), state.format)
-    if record.kind == "tuning" and state.format == "table":
+    if record.kind == JobKind.TUNING and state.format == "table":
         trials = state.engine.trials(job)
         if len(trials):
             click.echo("\nTrials, best first:")
@@ -294,6 +295,6 @@ def wait_job(state: CliState, job: str, timeout: float | None) -> JobRecord:
     """Wait for a job to end; exit 1 unless it SUCCEEDED."""
     record = state.engine.wait_job(job, timeout=timeout)
     emit_resource(record.to_api(), state.format)
-    if record.state != "SUCCEEDED":
+    if record.state != JobState.SUCCEEDED:
         raise click.ClickException(f"job {job} ended {record.state}")
     return record

@@ -10,6 +10,7 @@ import orjson
 from mlnb.cli.app import CliState, cli, common_options, pass_state
 from mlnb.cli.output import PYTHON, emit
 from mlnb.errors import InvalidArgument
+from mlnb.states import JobState
 
 
 def read_instances(
@@ -157,5 +158,5 @@ def local_train(
         parameter_server_count=parameter_server_count,
         echo=echo,
     )
-    if outcome.state != "SUCCEEDED":
+    if outcome.state != JobState.SUCCEEDED:
         raise click.ClickException(outcome.error or outcome.state)

@@ -9,6 +9,7 @@ import click
 from mlnb.cli.app import CliState, cli, common_options, pass_state
 from mlnb.cli.output import emit, emit_resource, merged_labels, parse_labels
 from mlnb.records import VersionRecord
+from mlnb.states import VersionState
 
 VERSION_COLUMNS = (
     ("NAME", "shortName"),
@@ -87,10 +88,10 @@ def report_version(state: CliState, record: VersionRecord) -> VersionRecord:
     """Say how a new version came out; a FAILED one is an error."""
     if state.format != "table":
         emit(record.to_api(), state.format)
-    elif record.state == "READY":
+    elif record.state == VersionState.READY:
         default = " (the model's default)" if record.is_default else ""
         click.echo(f"Created version [{record.name}] of model [{record.model}]: {record.framework}{default}.")
-    if record.state == "FAILED":
+    if record.state == VersionState.FAILED:
         raise click.ClickException(f"version {record.name} FAILED: {record.error_message}")
     return record
 

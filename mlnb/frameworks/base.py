@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from mlnb.errors import MissingExtra
+from mlnb.errors import import_extra
 
 __all__ = [
     "FrameworkAdapter",
@@ -88,11 +86,3 @@ class FrameworkAdapter(Protocol):
         """Export ``model`` into ``model_dir`` in the format ``load`` reads;
         returns the file or folder written."""
         ...
-
-
-def import_extra(module: str, extra: str, what: str) -> ModuleType:
-    """Import an optional framework, or raise ``MissingExtra`` naming the extra."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        raise MissingExtra(what, extra, module) from e

@@ -1,14 +1,14 @@
-"""Jobs: records and their state machine, the queue, the job host that runs
-them and outlives the submitter, logs, cancellation, and the reaping of jobs
-whose host died."""
+"""The job service: records and their state machine, the queue, the
+registry of job kinds, the job host that runs them and outlives the
+submitter, cancellation, and the reaping of jobs whose host died."""
 
 from __future__ import annotations
 
 from mlnb.jobs.host import ensure_job_host
-from mlnb.jobs.logs import LogEntry, read_log
 from mlnb.jobs.paths import absolute_location, job_home, log_path
 from mlnb.jobs.service import JobService
 from mlnb.jobs.states import ACTIVE, ENDED, JobState
+from mlnb.runtime.logs import LogEntry, read_log
 
 __all__ = [
     "ACTIVE",

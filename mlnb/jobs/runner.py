@@ -12,97 +12,22 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from mlnb.config import Settings
 from mlnb.errors import MlnbError
-from mlnb.jobs.logs import LogWriter
+from mlnb.jobs.kinds import job_kinds
 from mlnb.jobs.paths import job_home, log_path
 from mlnb.jobs.service import JobService
 from mlnb.jobs.states import JobState
 from mlnb.records import JobRecord
+from mlnb.runtime.execution import Execution, JobContext
+from mlnb.runtime.logs import LogWriter
 
 if TYPE_CHECKING:
-    from mlnb.jobs.dask_cluster import DaskSession
+    from mlnb.runtime.dask_cluster import DaskSession
 
 _POLL_S = 0.1
-
-
-class Outcome(Protocol):
-    @property
-    def state(self) -> str: ...
-    @property
-    def error(self) -> str | None: ...
-
-
-class Execution(Protocol):
-    """What the runner drives; one implementation per job kind."""
-
-    def prepare(self) -> None: ...
-    def start(self) -> None: ...
-    def poll(self) -> Outcome | None: ...
-    def stop(self, grace_s: float) -> None: ...
-    def progress(self) -> dict[str, Any] | None: ...
-    def outputs(self) -> dict[str, Any] | None:
-        """Job record fields to keep up to date (``prediction_output``)."""
-        ...
-
-    def close(self) -> None:
-        """Let go of what the execution holds once the job has ended."""
-        ...
-
-
-def create_execution(
-    job: JobRecord, settings: Settings, log: LogWriter, session: DaskSession | None = None
-) -> Execution:
-    """The execution for a job's kind, on the Dask cluster when ``session``
-    is given, else on this machine.
-
-    Raises:
-        InvalidArgument: A kind this runner does not run.
-    """
-    home = job_home(settings.home, job.project, job.job_id)
-    if job.kind == "training":
-        from mlnb.jobs.dask_cluster import DaskLauncher
-        from mlnb.training import TrainingExecution
-
-        return TrainingExecution(
-            job.job_id,
-            job.training_input or {},
-            log,
-            workdir=home / "work",
-            envs_dir=settings.home / "cache" / "envs",
-            tiers=settings.scale_tiers,
-            launcher=DaskLauncher(session) if session is not None else None,
-        )
-    if job.kind == "tuning":
-        from mlnb.jobs.dask_cluster import DaskLauncher
-        from mlnb.tuning.execution import TuningExecution
-
-        dask = session
-        return TuningExecution(
-            job.project,
-            job.job_id,
-            job.training_input or {},
-            log,
-            home,
-            envs_dir=settings.home / "cache" / "envs",
-            database_url=settings.database_url,
-            tiers=settings.scale_tiers,
-            launcher=(lambda: DaskLauncher(dask)) if dask is not None else None,
-            grace_s=settings.cancel_grace_s,
-        )
-    if job.kind == "notebook":
-        from mlnb.jobs.notebook import NotebookExecution
-
-        return NotebookExecution(job.notebook_input or {}, log, home, session)
-    if job.kind == "prediction":
-        from mlnb.batch.execution import BatchPredictionExecution
-
-        return BatchPredictionExecution(job.job_id, job.prediction_input or {}, log, home, session)
-    from mlnb.errors import InvalidArgument
-
-    raise InvalidArgument(f"This mlnb cannot run {job.kind} jobs yet")
 
 
 class Runner:
@@ -144,7 +69,9 @@ class Runner:
             # heartbeats go on meanwhile, or readers would take the job for dead.
             with self._beating():
                 self.session = self._connect(job.cluster or self.settings.dask_scheduler)
-                execution = create_execution(job, self.settings, self.log, self.session)
+                home = job_home(self.settings.home, job.project, job.job_id)
+                context = JobContext(job, self.settings, self.log, home, self.session)
+                execution = job_kinds.create_execution(context)
                 self.execution = execution
                 execution.prepare()
         except MlnbError as e:
@@ -183,7 +110,7 @@ class Runner:
     def _connect(self, address: str) -> DaskSession | None:
         if not address:
             return None
-        from mlnb.jobs.dask_cluster import DaskSession
+        from mlnb.runtime.dask_cluster import DaskSession
 
         self.log.service(f"Running on the Dask cluster at {address}")
         return DaskSession(address, self.log, self.settings.cancel_grace_s)
@@ -215,7 +142,7 @@ class Runner:
             outcome = execution.poll()
             if outcome is not None:
                 self._beat(execution, force=True)
-                return self._end(JobState(outcome.state), outcome.error)
+                return self._end(outcome.state, outcome.error)
             if self._beat(execution).state == JobState.CANCELLING:
                 self.log.service("Cancelling: stopping every process")
                 execution.stop(self.settings.cancel_grace_s)

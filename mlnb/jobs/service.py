@@ -13,10 +13,10 @@ from typing import Any
 
 from mlnb.errors import AlreadyExists, FailedPrecondition, NotFound
 from mlnb.jobs.paths import HOST_MODULE
-from mlnb.jobs.processes import kill_session, process_alive
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
 from mlnb.naming import validate_labels, validate_name
 from mlnb.records import JobRecord, check_etag
+from mlnb.runtime.processes import kill_session, process_alive
 from mlnb.store import Database, JobsTx
 
 HOST = socket.gethostname()

@@ -1,27 +1,12 @@
-"""Job states and the one table of legal transitions."""
+"""The one table of legal moves between job states."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from mlnb.errors import FailedPrecondition
+from mlnb.states import ACTIVE, ENDED, JobState
 
+__all__ = ["ACTIVE", "ENDED", "TRANSITIONS", "JobState", "check_transition"]
 
-class JobState(StrEnum):
-    """ML Engine's job states."""
-
-    QUEUED = "QUEUED"
-    PREPARING = "PREPARING"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLING = "CANCELLING"
-    CANCELLED = "CANCELLED"
-
-
-ENDED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
-# States in which a job holds one of the concurrency slots.
-ACTIVE = frozenset({JobState.PREPARING, JobState.RUNNING, JobState.CANCELLING})
 
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.PREPARING, JobState.CANCELLED, JobState.FAILED}),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.records import format_time
+from mlnb.states import JobKind
 
 
 def models_view(engine: Any) -> list[dict[str, Any]]:
@@ -51,7 +52,7 @@ def job_view(job: Any, root: Path | None = None) -> dict[str, Any]:
         "errorMessage": job.error_message,
         "notebookPath": None,
     }
-    if job.kind == "notebook" and root is not None:
+    if job.kind == JobKind.NOTEBOOK and root is not None:
         view["notebookPath"] = executed_notebook(job, root)
     return view
 

@@ -18,6 +18,7 @@ from mlnb.errors import (
 )
 from mlnb.naming import validate_labels, validate_name
 from mlnb.records import ModelEvent, ModelRecord, VersionRecord, check_etag
+from mlnb.states import VersionState
 from mlnb.store import Database, RegistryTx
 
 __all__ = ["ModelRegistry", "VersionSpec", "now"]
@@ -203,7 +204,7 @@ class ModelRegistry:
                 project=project,
                 model=model,
                 name=spec.name,
-                state="CREATING",
+                state=VersionState.CREATING,
                 framework=spec.framework,
                 deployment_uri=spec.origin,
                 create_time=now(),
@@ -230,7 +231,7 @@ class ModelRegistry:
         project, model, name = record.project, record.model, record.name
         with self._write() as tx:
             if error is not None:
-                tx.update_version(project, model, name, state="FAILED", error_message=error)
+                tx.update_version(project, model, name, state=VersionState.FAILED, error_message=error)
                 event = ModelEvent(
                     project,
                     model,
@@ -242,7 +243,7 @@ class ModelRegistry:
                 )
                 tx.append_event(event)
                 return self._require_version(tx, project, model, name)
-            tx.update_version(project, model, name, state="READY", **stored)
+            tx.update_version(project, model, name, state=VersionState.READY, **stored)
             tx.append_event(ModelEvent(project, model, now(), actor, "VERSION_CREATED", name))
             if self._require_model(tx, project, model).default_version is None:
                 self._move_default(tx, project, model, name, None, actor)
@@ -308,7 +309,7 @@ class ModelRegistry:
         """
         with self._write() as tx:
             version = self._require_version(tx, project, model, name)
-            if version.state != "READY":
+            if version.state != VersionState.READY:
                 raise FailedPrecondition(
                     f"Version {name!r} of model {model!r} is {version.state}; only a READY "
                     "version can be the default"

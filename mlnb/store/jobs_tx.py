@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mlnb.records import JobRecord, make_etag
+from mlnb.states import JobState, job_kind
 from mlnb.store.schema import JobRow
 
 _UPDATABLE = {
@@ -95,8 +96,8 @@ def _record(row: JobRow) -> JobRecord:
     return JobRecord(
         project=row.project,
         job_id=row.job_id,
-        kind=row.kind,
-        state=row.state,
+        kind=job_kind(row.kind),
+        state=JobState(row.state),
         create_time=row.create_time,
         training_input=row.training_input,
         prediction_input=row.prediction_input,

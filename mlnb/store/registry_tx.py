@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mlnb.records import ModelEvent, ModelRecord, VersionRecord, make_etag
+from mlnb.states import VersionState
 from mlnb.store.schema import ModelEventRow, ModelRow, VersionRow
 
 _MODEL_FIELDS = {
@@ -134,7 +135,7 @@ class RegistryTx:
         query = (
             select(ModelRow, VersionRow)
             .join(VersionRow, VersionRow.model_id == ModelRow.id)
-            .where(VersionRow.state == "READY")
+            .where(VersionRow.state == VersionState.READY)
             .order_by(ModelRow.project, ModelRow.name, VersionRow.name)
         )
         return [_version_record(model, row) for model, row in self._session.execute(query).all()]
@@ -242,7 +243,7 @@ def _version_record(model: ModelRow, row: VersionRow) -> VersionRecord:
         project=model.project,
         model=model.name,
         name=row.name,
-        state=row.state,
+        state=VersionState(row.state),
         framework=row.framework,
         deployment_uri=row.deployment_uri,
         create_time=row.create_time,

@@ -3,17 +3,13 @@ trainer sees, and running the replicas of a training job."""
 
 from __future__ import annotations
 
-from mlnb.training.execution import Outcome, TrainingExecution
-from mlnb.training.packages import build_trainer_package, prepare_environment, safe_extract
-from mlnb.training.tiers import SCALE_TIERS, Replica, plan_replicas
+from mlnb.training.execution import TrainingExecution
+from mlnb.training.packages import build_trainer_package
+from mlnb.training.tiers import SCALE_TIERS, plan_replicas
 
 __all__ = [
     "SCALE_TIERS",
-    "Outcome",
-    "Replica",
     "TrainingExecution",
     "build_trainer_package",
     "plan_replicas",
-    "prepare_environment",
-    "safe_extract",
 ]

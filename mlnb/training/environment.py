@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mlnb.training.tiers import Replica
+from mlnb.runtime.replicas import Replica
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -21,20 +20,6 @@ def snake_case(value: Any) -> Any:
     if isinstance(value, list):
         return [snake_case(v) for v in value]
     return value
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 now (each replica listens on its own)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [int(s.getsockname()[1]) for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def cluster_spec(replicas: Sequence[Replica], addresses: Sequence[str]) -> dict[str, list[str]]:

@@ -5,29 +5,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlnb.errors import InvalidArgument
-from mlnb.jobs.logs import LogTail, LogWriter
+from mlnb.runtime.environments import prepare_environment
+from mlnb.runtime.execution import JobContext, Outcome
+from mlnb.runtime.logs import LogTail, LogWriter
+from mlnb.runtime.replicas import Launcher, LocalLauncher, ReplicaHandle, stop_replicas
+from mlnb.states import JobState
 from mlnb.training.environment import cluster_spec, replica_environment, trainer_arguments
 from mlnb.training.metrics import TrainingMetrics
-from mlnb.training.packages import prepare_environment
-from mlnb.training.replicas import Launcher, LocalLauncher, ReplicaHandle, stop_replicas
 from mlnb.training.tiers import plan_replicas
 
 # Workers and parameter servers get this long to finish after the master
 # succeeded (parameter servers never end by themselves).
 _AFTER_MASTER_S = 5.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How a run ended: ``SUCCEEDED`` or ``FAILED`` with a message."""
-
-    state: str
-    error: str | None = None
 
 
 class TrainingExecution:
@@ -58,6 +51,22 @@ class TrainingExecution:
         self._archives: list[Path] = []
         self.launcher = launcher or LocalLauncher(log, workdir)
         self._reports = TrainingMetrics(LogTail(log.path))
+
+    @classmethod
+    def for_job(cls, context: JobContext) -> TrainingExecution:
+        """A training job's execution, on the Dask cluster when the context has one."""
+        from mlnb.runtime.dask_cluster import DaskLauncher
+
+        settings, session = context.settings, context.session
+        return cls(
+            context.job.job_id,
+            context.job.training_input or {},
+            context.log,
+            workdir=context.home / "work",
+            envs_dir=settings.home / "cache" / "envs",
+            tiers=settings.scale_tiers,
+            launcher=DaskLauncher(session) if session is not None else None,
+        )
 
     def prepare(self) -> None:
         """Install the trainer's packages into its environment.
@@ -103,11 +112,11 @@ class TrainingExecution:
             code = handle.poll()
             if code is not None and code != 0:
                 self._finish_others(handle)
-                return Outcome("FAILED", handle.describe_exit())
+                return Outcome(JobState.FAILED, handle.describe_exit())
         master = self.replicas[0]
         if master.poll() == 0:
             self._finish_others(master, grace_s=_AFTER_MASTER_S)
-            return Outcome("SUCCEEDED")
+            return Outcome(JobState.SUCCEEDED)
         return None
 
     def progress(self) -> dict[str, Any] | None:

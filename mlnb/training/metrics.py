@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlnb.batch.tfrecord import TFRecordError, read_records
-from mlnb.jobs.logs import LogTail
+from mlnb.runtime.logs import LogTail
+from mlnb.runtime.tfrecord import TFRecordError, read_records
 
 # "Epoch 3/10", as Keras prints it before each epoch.
 _EPOCH = re.compile(r"^\s*Epoch (\d+)/(\d+)\s*$")

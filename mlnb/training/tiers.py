@@ -9,10 +9,10 @@ servers. On one machine the defaults are small enough for a laptop; the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from mlnb.errors import InvalidArgument
+from mlnb.runtime.replicas import Replica
 
 DEFAULT_TIERS: dict[str, dict[str, int]] = {
     "BASIC": {"workers": 0, "ps": 0, "gpus": 0},
@@ -23,26 +23,6 @@ DEFAULT_TIERS: dict[str, dict[str, int]] = {
     "BASIC_TPU": {"workers": 0, "ps": 0, "gpus": 0},
 }
 SCALE_TIERS = (*DEFAULT_TIERS, "CUSTOM")
-
-
-@dataclass(frozen=True)
-class Replica:
-    """One process of a training job.
-
-    Attributes:
-        task_type: ``master`` (or ``chief``), ``worker`` or ``ps``, as in TF_CONFIG.
-        index: Its index among replicas of that type.
-        gpus: GPUs it asks for (from the tier or an acceleratorConfig).
-    """
-
-    task_type: str
-    index: int
-    gpus: int = 0
-
-    @property
-    def name(self) -> str:
-        """``master-replica-0``, ``worker-replica-1``..., as ML Engine names them."""
-        return f"{self.task_type}-replica-{self.index}"
 
 
 def plan_replicas(

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import FailedPrecondition, MlnbError
-from mlnb.jobs.logs import LogWriter
-from mlnb.training.execution import Outcome, TrainingExecution
-from mlnb.training.replicas import Launcher
+from mlnb.runtime.execution import JobContext, Outcome
+from mlnb.runtime.logs import LogWriter
+from mlnb.runtime.replicas import Launcher
+from mlnb.states import JobState
+from mlnb.training.execution import TrainingExecution
 from mlnb.tuning.metrics import MetricReader
 from mlnb.tuning.spec import TuningSpec
 from mlnb.tuning.study import (
@@ -29,7 +31,13 @@ from mlnb.tuning.study import (
 
 __all__ = ["TuningExecution"]
 
-_STATES = {"COMPLETE": "SUCCEEDED", "PRUNED": "SUCCEEDED", "FAIL": "FAILED", "RUNNING": "RUNNING"}
+# Optuna's trial states as ML Engine's (a trial's state has the job states' values).
+_STATES = {
+    "COMPLETE": JobState.SUCCEEDED,
+    "PRUNED": JobState.SUCCEEDED,
+    "FAIL": JobState.FAILED,
+    "RUNNING": JobState.RUNNING,
+}
 
 
 @dataclass
@@ -75,6 +83,26 @@ class TuningExecution:
         # study is a database read, the poll runs ten times a second.
         self.asked = 0
         self.failures = 0
+
+    @classmethod
+    def for_job(cls, context: JobContext) -> TuningExecution:
+        """A tuning job's execution; its trials run on the Dask cluster when
+        the context has one."""
+        from mlnb.runtime.dask_cluster import DaskLauncher
+
+        job, settings, session = context.job, context.settings, context.session
+        return cls(
+            job.project,
+            job.job_id,
+            job.training_input or {},
+            context.log,
+            context.home,
+            envs_dir=settings.home / "cache" / "envs",
+            database_url=settings.database_url,
+            tiers=settings.scale_tiers,
+            launcher=(lambda: DaskLauncher(session)) if session is not None else None,
+            grace_s=settings.cancel_grace_s,
+        )
 
     @property
     def budget(self) -> int:
@@ -178,7 +206,7 @@ class TuningExecution:
             if outcome is None:
                 continue
             self.running.remove(run)
-            if outcome.state != "SUCCEEDED":
+            if outcome.state != JobState.SUCCEEDED:
                 self._fail(run.trial, outcome.error or "the trainer failed")
             elif not reports:
                 self._fail(run.trial, f"the trainer reported no {self.spec.metric_tag!r} metric")
@@ -193,11 +221,11 @@ class TuningExecution:
             last = self.errors[max(self.errors)] if self.errors else ""
             allowed = self.spec.max_failed_trials or "0, mlnb's rule: under half of maxTrials"
             return Outcome(
-                "FAILED", f"{failures} trials failed (maxFailedTrials {allowed}). The last: {last}"
+                JobState.FAILED, f"{failures} trials failed (maxFailedTrials {allowed}). The last: {last}"
             )
         self._fill()
         if not self.running:
-            return Outcome("SUCCEEDED")
+            return Outcome(JobState.SUCCEEDED)
         return None
 
     def stop(self, grace_s: float) -> None:
@@ -245,9 +273,9 @@ def training_output(
     rows = []
     for trial in trials:
         metrics = sorted(trial.intermediate_values.items())
-        state = _STATES.get(trial.state.name, trial.state.name)
+        state = str(_STATES.get(trial.state.name, trial.state.name))
         if (errors or {}).get(trial.number) == "cancelled":
-            state = "CANCELLED"
+            state = JobState.CANCELLED.value
         row: dict[str, Any] = {
             "trialId": str(trial.number + 1),
             "hyperparameters": {
@@ -267,7 +295,7 @@ def training_output(
         if final is not None:
             step = metrics[-1][0] if metrics else 0
             row["finalMetric"] = {"trainingStep": str(step), "objectiveValue": final}
-        if (errors or {}).get(trial.number) and state == "FAILED":
+        if (errors or {}).get(trial.number) and state == JobState.FAILED:
             row["errorMessage"] = errors[trial.number]  # type: ignore[index]
         rows.append({k: v for k, v in row.items() if v is not None})
     sign = -1.0 if spec.goal == "MAXIMIZE" else 1.0
@@ -279,7 +307,7 @@ def training_output(
         )
     )
     return {
-        "completedTrialCount": str(sum(1 for r in rows if r["state"] == "SUCCEEDED")),
+        "completedTrialCount": str(sum(1 for r in rows if r["state"] == JobState.SUCCEEDED)),
         "isHyperparameterTuningJob": True,
         "hyperparameterMetricTag": spec.metric_tag,
         "trials": rows,

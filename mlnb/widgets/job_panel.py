@@ -11,16 +11,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlnb.errors import MlnbError
+from mlnb.states import JobKind, JobState
 from mlnb.widgets.display import Panel, widgets_enabled
 from mlnb.widgets.tuning_panel import TuningPanel
 
 _STATE_COLORS = {
-    "SUCCEEDED": "#1e8e3e",
-    "FAILED": "#d93025",
-    "CANCELLED": "#80868b",
-    "CANCELLING": "#e37400",
-    "RUNNING": "#1a73e8",
+    JobState.SUCCEEDED: "#1e8e3e",
+    JobState.FAILED: "#d93025",
+    JobState.CANCELLED: "#80868b",
+    JobState.CANCELLING: "#e37400",
+    JobState.RUNNING: "#1a73e8",
 }
+_BAR_STYLES = {JobState.SUCCEEDED: "success", JobState.FAILED: "danger"}
 
 
 class JobPanel(Panel):
@@ -61,7 +63,7 @@ class JobPanel(Panel):
         self._thread: threading.Thread | None = None
         self.tuning = (
             TuningPanel(engine, job_id, record=self.record, widgets=widgets)
-            if self.record.kind == "tuning"
+            if self.record.kind == JobKind.TUNING
             else None
         )
         self.widget = None
@@ -214,12 +216,14 @@ class JobPanel(Panel):
             self.progress_bar.max = total
             self.progress_bar.value = min(done, total)
             self.progress_label.value = f"{done}/{total} {unit}"
-        elif record.state == "SUCCEEDED":
+        elif record.state == JobState.SUCCEEDED:
             self.progress_bar.max, self.progress_bar.value = 1, 1
             self.progress_label.value = "done"
-        self.progress_bar.bar_style = {"SUCCEEDED": "success", "FAILED": "danger"}.get(record.state, "info")
+        self.progress_bar.bar_style = {JobState.SUCCEEDED: "success", JobState.FAILED: "danger"}.get(
+            record.state, "info"
+        )
         self.elapsed_label.value = f"elapsed {_clock(self.elapsed_s())}"
-        self.cancel_button.disabled = record.ended or record.state == "CANCELLING"
+        self.cancel_button.disabled = record.ended or record.state == JobState.CANCELLING
         problems = [m for m in (record.error_message, self.error) if m]
         self.message.value = "".join(f"<div style='color:#d93025'>{html.escape(m)}</div>" for m in problems)
         self.log_box.value = "\n".join(self.lines)

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from mlnb.errors import InvalidArgument, MlnbError
+from mlnb.states import VersionState
 from mlnb.widgets.display import Panel, widgets_enabled
 
 
@@ -188,7 +189,9 @@ class ModelBrowser(Panel):
             self._updating = False
         chosen = next((v for v in self.versions if v.name == self.version), None)
         self.details.value = _version_html(chosen) if chosen else ""
-        self.default_button.disabled = chosen is None or chosen.is_default or chosen.state != "READY"
+        self.default_button.disabled = (
+            chosen is None or chosen.is_default or chosen.state != VersionState.READY
+        )
         self.delete_button.disabled = chosen is None
         self.confirm_row.layout.display = None if self.pending_delete else "none"
         self.confirm_label.value = (
@@ -197,7 +200,7 @@ class ModelBrowser(Panel):
             if self.pending_delete
             else ""
         )
-        self.predict_button.disabled = chosen is None or chosen.state != "READY"
+        self.predict_button.disabled = chosen is None or chosen.state != VersionState.READY
         color = "#d93025" if self.message.startswith("Error") else "#1e8e3e"
         self.status.value = (
             f"<span style='color:{color}'>{html.escape(self.message)}</span>" if self.message else ""

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from mlnb.api import Engine
-from mlnb.batch.tfrecord import read_records, write_record
 from mlnb.errors import FailedPrecondition, InvalidArgument
+from mlnb.runtime.tfrecord import read_records, write_record
 
 pytestmark = pytest.mark.integration
 

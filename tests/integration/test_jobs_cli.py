@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import trainers
 
-from mlnb.batch.tfrecord import write_record
 from mlnb.cli import main
+from mlnb.runtime.tfrecord import write_record
 
 pytestmark = pytest.mark.integration
 

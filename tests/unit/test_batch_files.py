@@ -12,8 +12,8 @@ import pytest
 
 from mlnb.batch.inputs import Batch, Shard, list_inputs, plan_shards, read_batches
 from mlnb.batch.spec import PredictionSpec, normalize_format
-from mlnb.batch.tfrecord import TFRecordError, masked_crc, read_records, write_record
 from mlnb.errors import InvalidArgument
+from mlnb.runtime.tfrecord import TFRecordError, masked_crc, read_records, write_record
 
 
 def test_tfrecords_round_trip_with_the_format_of_tensorflow() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlnb.jobs.logs import LogTail, LogWriter
+from mlnb.runtime.logs import LogTail, LogWriter
 
 
 def test_a_tail_goes_on_from_where_an_earlier_one_stopped(tmp_path: Path) -> None:

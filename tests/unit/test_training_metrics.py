@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlnb.jobs.logs import LogTail, LogWriter
+from mlnb.runtime.logs import LogTail, LogWriter
 from mlnb.training.metrics import EpochLog, TrainingMetrics, tensorboard_scalars
 
 

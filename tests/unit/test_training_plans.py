@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mlnb.errors import InvalidArgument
-from mlnb.training import plan_replicas, safe_extract
+from mlnb.runtime.environments import safe_extract
+from mlnb.training import plan_replicas
 from mlnb.training.environment import snake_case, trainer_arguments
 
 

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,7 +43,9 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     written to the work folder), ``trainer_archives`` (names of files to
     install as the trainer's environment), ``command`` (``{python}`` and
     ``{workdir}`` are replaced), ``env``, ``queue``, ``stop_event``,
-    ``grace_s``, ``collect`` (files to send back), ``progress_file``.
+    ``grace_s``, ``collect`` (files to send back), ``progress_file`` and
+    ``progress`` (a function that reads a progress report from that file;
+    Dask sends it by reference, so the worker imports its module).
     """
     from distributed import Event, Queue, get_worker
 
@@ -53,7 +56,7 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     python = sys.executable
     archives = [workdir / name for name in spec.get("trainer_archives", [])]
     if archives:
-        from mlnb.training.packages import prepare_environment
+        from mlnb.runtime.environments import prepare_environment
 
         python = str(prepare_environment(archives, worker_dir / "envs"))
     command = [
@@ -77,6 +80,7 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     ]
     out = Queue(spec["queue"])
     stop = Event(spec["stop_event"])
+    read_progress: Callable[[Path], Any] | None = spec.get("progress")
     progress_file = workdir / spec["progress_file"] if spec.get("progress_file") else None
     last_progress = None
     out.put(["service", f"{name} started on {get_worker().address} (pid {process.pid})"])
@@ -85,8 +89,8 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
         batch = _drain(lines)
         if batch:
             out.put(["lines", batch])
-        if progress_file is not None:
-            last_progress = _send_progress(out, progress_file, last_progress)
+        if progress_file is not None and read_progress is not None:
+            last_progress = _send_progress(out, read_progress(progress_file), last_progress)
         if process.poll() is None:
             if stopping_since is None and stop.is_set():
                 stopping_since = time.monotonic()
@@ -94,8 +98,8 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
             elif stopping_since is not None and time.monotonic() - stopping_since > spec.get("grace_s", 10.0):
                 _signal(process.pid, signal.SIGKILL)
         time.sleep(_BATCH_S)
-    if progress_file is not None:
-        _send_progress(out, progress_file, last_progress)
+    if progress_file is not None and read_progress is not None:
+        _send_progress(out, read_progress(progress_file), last_progress)
     collected = {n: (workdir / n).read_bytes() for n in spec.get("collect", []) if (workdir / n).exists()}
     return {"returncode": process.returncode, "tail": list(tail), "files": collected}
 
@@ -107,7 +111,7 @@ def _pump(
     lines: queue.Queue[tuple[str, str, str, str]],
     tail: collections.deque[str] | None,
 ) -> threading.Thread:
-    from mlnb.jobs.logs import utc_now
+    from mlnb.runtime.logs import utc_now
 
     def run() -> None:
         for raw in iter(stream.readline, b""):
@@ -130,10 +134,7 @@ def _drain(lines: queue.Queue[tuple[str, str, str, str]]) -> list[tuple[str, str
     return batch
 
 
-def _send_progress(out: Any, path: Path, last: Any) -> Any:
-    from mlnb.jobs.notebook import cell_progress
-
-    progress = cell_progress(path)
+def _send_progress(out: Any, progress: Any, last: Any) -> Any:
     if progress is not None and progress != last:
         out.put(["progress", progress])
     return progress if progress is not None else last

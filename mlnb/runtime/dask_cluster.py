@@ -1,6 +1,6 @@
 """Running a job's processes on a Dask distributed cluster: replicas of a
 training job and papermill for a notebook job become tasks on the workers
-(``mlnb.jobs.dask_tasks``), with the same states, logs and cancellation as
+(``mlnb.runtime.dask_tasks``), with the same states, logs and cancellation as
 local processes. Accelerators become worker resources (``GPU=1``)."""
 
 from __future__ import annotations
@@ -13,11 +13,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mlnb.errors import FailedPrecondition, InvalidArgument
-from mlnb.frameworks import import_extra
-from mlnb.jobs.logs import SERVICE, LogWriter
-from mlnb.training.replicas import ReplicaHandle
-from mlnb.training.tiers import Replica
+from mlnb.errors import FailedPrecondition, InvalidArgument, import_extra
+from mlnb.runtime.logs import SERVICE, LogWriter
+from mlnb.runtime.replicas import Replica, ReplicaHandle
 
 _CONNECT_TIMEOUT_S = 15
 
@@ -78,7 +76,7 @@ class DaskSession:
         return fit
 
     def submit(self, spec: dict[str, Any], worker: str | None, gpus: int) -> Any:
-        from mlnb.jobs import dask_tasks
+        from mlnb.runtime import dask_tasks
 
         spec = {**spec, "queue": self.queue.name, "stop_event": self.stop_event.name, "grace_s": self.grace_s}
         placement: dict[str, Any] = {"workers": [worker], "allow_other_workers": False} if worker else {}
@@ -140,7 +138,7 @@ class DaskLauncher:
         self._placement: list[str] = []
 
     def addresses(self, replicas: Sequence[Replica]) -> list[str]:
-        from mlnb.jobs import dask_tasks
+        from mlnb.runtime import dask_tasks
 
         self._placement = []
         pools: dict[int, itertools.cycle[str]] = {}

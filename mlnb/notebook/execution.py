@@ -10,26 +10,21 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from mlnb.errors import FailedPrecondition, InvalidArgument
-from mlnb.jobs.logs import LogWriter
-from mlnb.jobs.processes import signal_group
+from mlnb.runtime.execution import JobContext, Outcome
+from mlnb.runtime.logs import LogWriter
+from mlnb.runtime.processes import signal_group
+from mlnb.states import JobState
 
 if TYPE_CHECKING:
-    from mlnb.jobs.dask_cluster import DaskSession
+    from mlnb.runtime.dask_cluster import DaskSession
 
 REPLICA = "notebook"
-
-
-@dataclass(frozen=True)
-class NotebookOutcome:
-    state: str
-    error: str | None = None
 
 
 def check_notebook(path: Path) -> dict[str, Any]:
@@ -109,6 +104,12 @@ class NotebookExecution:
         self.process: subprocess.Popen[bytes] | None = None
         self.future: Any = None
 
+    @classmethod
+    def for_job(cls, context: JobContext) -> NotebookExecution:
+        """A notebook job's execution; papermill runs as a Dask task when the
+        context has a cluster."""
+        return cls(context.job.notebook_input or {}, context.log, context.home, context.session)
+
     def prepare(self) -> None:
         check_notebook(Path(self.spec["notebook"]))
         if self.spec.get("kernelName"):
@@ -135,6 +136,7 @@ class NotebookExecution:
             ],
             "collect": ["output.ipynb"],
             "progress_file": "output.ipynb",
+            "progress": cell_progress,
         }
         self.future = session.submit(spec, None, 0)
         self.log.service(f"Submitted {source.name} to the Dask cluster")
@@ -177,15 +179,15 @@ class NotebookExecution:
     def close(self) -> None:
         """Nothing held beyond the processes, which have ended."""
 
-    def poll(self) -> NotebookOutcome | None:
+    def poll(self) -> Outcome | None:
         code = self._remote_poll() if self.session is not None else self._local_poll()
         if code is None:
             return None
         self._publish()
         if code == 0:
-            return NotebookOutcome("SUCCEEDED")
+            return Outcome(JobState.SUCCEEDED)
         error = failed_cell(self.output) or f"papermill exited with status {code}"
-        return NotebookOutcome("FAILED", error)
+        return Outcome(JobState.FAILED, error)
 
     def _local_poll(self) -> int | None:
         return None if self.process is None else self.process.poll()

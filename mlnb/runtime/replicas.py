@@ -1,9 +1,10 @@
-"""Replica processes of a training job: placed, started with their
+"""Replica processes of a job (a training job's master, workers and
+parameter servers, a batch job's shards): placed, started with their
 environment, their output pumped into the job log, watched, and stopped.
 
-``LocalLauncher`` runs them as processes on this machine; the Dask launcher
-(``mlnb.training.dask_launcher``) runs them on a Dask cluster. Both give
-``ReplicaHandle`` objects that the execution watches the same way.
+``LocalLauncher`` runs them as processes on this machine;
+``mlnb.runtime.dask_cluster.DaskLauncher`` runs them on a Dask cluster. Both
+give ``ReplicaHandle`` objects that an execution watches the same way.
 """
 
 from __future__ import annotations
@@ -15,15 +16,35 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from mlnb.jobs.logs import LogWriter
-from mlnb.jobs.processes import signal_group
-from mlnb.training.environment import free_ports
-from mlnb.training.tiers import Replica
+from mlnb.runtime.logs import LogWriter
+from mlnb.runtime.ports import free_ports
+from mlnb.runtime.processes import signal_group
 
 TAIL_LINES = 20
+
+
+@dataclass(frozen=True)
+class Replica:
+    """One process of a training job.
+
+    Attributes:
+        task_type: ``master`` (or ``chief``), ``worker`` or ``ps``, as in TF_CONFIG.
+        index: Its index among replicas of that type.
+        gpus: GPUs it asks for (from the tier or an acceleratorConfig).
+    """
+
+    task_type: str
+    index: int
+    gpus: int = 0
+
+    @property
+    def name(self) -> str:
+        """``master-replica-0``, ``worker-replica-1``..., as ML Engine names them."""
+        return f"{self.task_type}-replica-{self.index}"
 
 
 class ReplicaHandle:

@@ -1,0 +1,71 @@
+"""The registry of job kinds: built-ins by name, a kind added by one
+registration, and the messages for a kind that is missing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from mlnb.config import Settings
+from mlnb.errors import InvalidArgument
+from mlnb.jobs.kinds import JobKindRegistry
+from mlnb.records import JobRecord
+from mlnb.runtime import JobContext, LogWriter, Outcome
+from mlnb.states import JobKind, JobState
+from mlnb.training import TrainingExecution
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[LogWriter]:
+    writer = LogWriter(tmp_path / "log.jsonl")
+    yield writer
+    writer.close()
+
+
+def context(log: LogWriter, kind: str, **inputs: object) -> JobContext:
+    job = JobRecord("p", "j", kind, JobState.QUEUED, datetime.now(UTC), **inputs)  # type: ignore[arg-type]
+    home = log.path.parent
+    return JobContext(job, Settings.resolve(env={}, home=str(home)), log, home / "job")
+
+
+def test_the_built_in_kinds_are_registered_by_name() -> None:
+    assert JobKindRegistry().names()[:4] == ["training", "tuning", "prediction", "notebook"]
+    assert [str(k) for k in JobKind] == ["training", "tuning", "prediction", "notebook"]
+
+
+def test_a_built_in_kind_makes_its_execution(log: LogWriter, tmp_path: Path) -> None:
+    made = JobKindRegistry().create_execution(context(log, "training", training_input={"args": []}))
+    assert isinstance(made, TrainingExecution)
+    assert made.workdir == tmp_path / "job" / "work"
+
+
+def test_a_kind_is_one_registration(log: LogWriter) -> None:
+    class Finished:
+        def __init__(self, context: JobContext) -> None:
+            self.context = context
+
+        def poll(self) -> Outcome:
+            return Outcome(JobState.SUCCEEDED)
+
+    registry = JobKindRegistry()
+    registry.register("finished", execution=Finished)  # type: ignore[arg-type]
+    made = registry.create_execution(context(log, "finished"))
+    assert isinstance(made, Finished) and made.context.job.kind == "finished"
+    assert "finished" in registry.names()
+
+
+def test_an_unknown_kind_names_the_kinds_there_are(log: LogWriter) -> None:
+    with pytest.raises(
+        InvalidArgument, match="This mlnb cannot run pipeline jobs; it runs: training, tuning"
+    ):
+        JobKindRegistry().create_execution(context(log, "pipeline"))
+
+
+def test_records_carry_the_enums_and_answer_plain_strings() -> None:
+    job = JobRecord("p", "j", JobKind.TUNING, JobState.RUNNING, datetime.now(UTC))
+    body = job.to_api()
+    assert type(body["state"]) is str and body["state"] == "RUNNING"
+    assert job.state == "RUNNING" and job.kind == "tuning"
