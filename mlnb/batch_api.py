@@ -115,10 +115,13 @@ class BatchAPI:
             labels=dict(labels or {}),
             cluster=cluster or None,
         )
-        job = self._jobs.create_job(record)
+        # The model is written down before the job is recorded: a job host
+        # sees a queued job only once it holds everything it needs.
+        self._jobs.check_new_job(record)
         home = job_home(self.settings.home, project, job_id)
         home.mkdir(parents=True, exist_ok=True)
         (home / MODEL_FILE).write_bytes(orjson.dumps(model_spec))
+        job = self._jobs.create_job(record)
         ensure_job_host(self.settings)
         return job
 

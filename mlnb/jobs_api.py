@@ -4,16 +4,18 @@ of every kind, and follow their logs and metrics."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from mlnb.config import Settings
-from mlnb.errors import FailedPrecondition, InvalidArgument, MlnbError, Unavailable
+from mlnb.errors import AlreadyExists, FailedPrecondition, InvalidArgument, MlnbError, Unavailable
 from mlnb.jobs import (
     JobService,
     JobState,
@@ -101,15 +103,22 @@ class JobsAPI:
             labels=dict(labels or {}),
             cluster=cluster or None,
         )
-        job = self._jobs.create_job(record)
+        # The packages are built and staged before the job is recorded: a job
+        # host sees a queued job only once it holds everything it needs.
+        self._jobs.check_new_job(record)
+        staging = job_home(self.settings.home, project, job_id) / "staging" / uuid.uuid4().hex
         try:
-            uris = self._stage_packages(
-                project, job_id, package_path, packages, spec.get("packageUris") or []
-            )
+            uris = self._stage_packages(staging, package_path, packages, spec.get("packageUris") or [])
+            record = dataclasses.replace(record, training_input={**spec, "packageUris": uris})
         except MlnbError as e:
-            return self._jobs.transition(project, job_id, JobState.FAILED, error_message=e.message)
-        job = self._jobs.update_input(project, job_id, training_input={**spec, "packageUris": uris})
-        ensure_job_host(self.settings)
+            record = dataclasses.replace(record, state=JobState.FAILED, error_message=e.message)
+        try:
+            job = self._jobs.create_job(record)
+        except AlreadyExists:
+            shutil.rmtree(staging, ignore_errors=True)  # submitted twice at once: the other one won
+            raise
+        if job.state == JobState.QUEUED:
+            ensure_job_host(self.settings)
         return job
 
     def submit_notebook_job(
@@ -146,7 +155,7 @@ class JobsAPI:
         project = project or self.project
         home = job_home(self.settings.home, project, job_id)
         # The job runs a copy, so that later edits do not change it.
-        staged = home / "staging" / source.name
+        staged = home / "staging" / uuid.uuid4().hex / source.name
         spec: dict[str, Any] = {
             "notebook": str(staged),
             "source": str(source),
@@ -167,22 +176,27 @@ class JobsAPI:
             labels=dict(labels or {}),
             cluster=cluster or None,
         )
-        job = self._jobs.create_job(record)
+        # Staged before the job is recorded, as a training job's packages are.
+        self._jobs.check_new_job(record)
         for folder in (staged.parent, home / "output"):
             folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, staged)
+        try:
+            job = self._jobs.create_job(record)
+        except AlreadyExists:
+            shutil.rmtree(staged.parent, ignore_errors=True)
+            raise
         ensure_job_host(self.settings)
         return job
 
     def _stage_packages(
         self,
-        project: str,
-        job_id: str,
+        staging: Path,
         package_path: str | Path | None,
         packages: Sequence[str | Path],
         given: Sequence[str],
     ) -> list[str]:
-        staging = job_home(self.settings.home, project, job_id) / "staging"
+        """Copy the job's package archives (the built package first) into ``staging``."""
         staging.mkdir(parents=True, exist_ok=True)
         archives = [Path(p) for p in [*given, *packages]]
         if package_path is not None:

@@ -48,8 +48,9 @@ class JobService:
         with self.db.session(write=True) as session:
             yield JobsTx(session)
 
-    def create_job(self, record: JobRecord) -> JobRecord:
-        """Record a new QUEUED job.
+    def check_new_job(self, record: JobRecord) -> None:
+        """Refuse a job that ``create_job`` would refuse, before the work of
+        preparing it (building and staging packages) is done.
 
         Raises:
             InvalidArgument: A bad job id or labels.
@@ -57,15 +58,33 @@ class JobService:
         """
         validate_name("job", record.job_id)
         validate_labels(record.labels)
+        with self.db.session() as session:
+            self._refuse_taken(JobsTx(session), record)
+
+    def create_job(self, record: JobRecord) -> JobRecord:
+        """Record a new job: QUEUED with everything a host needs to run it,
+        or already FAILED (with its ``error_message``) when preparing it failed.
+
+        Raises:
+            InvalidArgument: A bad job id or labels.
+            AlreadyExists: The project has a job of that id.
+        """
+        validate_name("job", record.job_id)
+        validate_labels(record.labels)
+        if record.state == JobState.FAILED:
+            record = dataclasses.replace(record, end_time=record.end_time or now())
         record = dataclasses.replace(record, runner_host=HOST)
         with self._write() as tx:
-            if tx.get_job(record.project, record.job_id) is not None:
-                raise AlreadyExists(
-                    f"Job {record.job_id!r} already exists in project {record.project!r}; "
-                    "job ids are never reused: pick another"
-                )
+            self._refuse_taken(tx, record)
             tx.insert_job(record)
             return self._require(tx, record.project, record.job_id)
+
+    def _refuse_taken(self, tx: JobsTx, record: JobRecord) -> None:
+        if tx.get_job(record.project, record.job_id) is not None:
+            raise AlreadyExists(
+                f"Job {record.job_id!r} already exists in project {record.project!r}; "
+                "job ids are never reused: pick another"
+            )
 
     def get_job(self, project: str, job_id: str) -> JobRecord:
         """A job, after reaping it if its runner died. Raises NotFound."""
@@ -173,11 +192,6 @@ class JobService:
             if dict(job.labels) == clean:
                 return job
             return tx.update_job(project, job_id, labels=clean)
-
-    def update_input(self, project: str, job_id: str, **inputs: Any) -> JobRecord:
-        """Complete a job's input after submission (staged package URIs)."""
-        with self._write() as tx:
-            return tx.update_job(project, job_id, **inputs)
 
     def heartbeat(self, project: str, job_id: str, **fields: Any) -> JobRecord:
         """Record that the runner is alive (and progress, if given)."""

@@ -51,6 +51,8 @@ class JobsTx:
                 notebook_input=record.notebook_input,
                 labels=dict(record.labels),
                 create_time=record.create_time,
+                end_time=record.end_time,
+                error_message=record.error_message,
                 runner_host=record.runner_host,
                 cluster=record.cluster,
             )

@@ -339,3 +339,50 @@ def test_packages_add_built_archives_with_their_dependencies(jobs: Engine, tmp_p
     assert job.state == "SUCCEEDED", job.error_message
     assert [Path(p).name for p in job.training_input["packageUris"]] == ["trainer-0.0.0.tar.gz", wheel.name]  # type: ignore[index]
     assert any(e.message == "hello from a wheel" for e in jobs.job_logs("pkgs_1"))
+
+
+def test_a_resubmission_after_an_edit_runs_the_new_package_while_the_host_runs(
+    jobs: Engine, tmp_path: Path
+) -> None:
+    # A project with setup.py and install_requires takes seconds to build: a
+    # job host that is already running must never see the job before its
+    # package is staged (it once ran such a job with no package at all).
+    package = trainers.write_trainer(tmp_path / "proj")
+    setup = (
+        "from setuptools import setup\n"
+        "setup(name='edited', version='1', packages=['trainer'], install_requires=[{}])\n"
+    )
+    (package.parent / "setup.py").write_text(setup.format("'pyyaml'"))
+    jobs.submit_training_job(
+        "edit_1", package_path=package, module_name="trainer.task", args=["--steps", "1"]
+    )
+    _wait_for(lambda: jobs.get_job("edit_1").state == "RUNNING" or jobs.get_job("edit_1").ended, "the host")
+    (package / "task.py").write_text((package / "task.py").read_text() + "\nprint('edited', flush=True)\n")
+    (package.parent / "setup.py").write_text(setup.format("'pyyaml', 'packaging'"))
+
+    seen_without_package: list[str] = []
+
+    def watch() -> None:
+        while not done.is_set():
+            for job in jobs.list_jobs():
+                if not job.ended and not (job.training_input or {}).get("packageUris"):
+                    seen_without_package.append(f"{job.job_id} {job.state}")
+            time.sleep(0.02)
+
+    import threading
+
+    done = threading.Event()
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        jobs.submit_training_job(
+            "edit_2", package_path=package, module_name="trainer.task", args=["--steps", "1"]
+        )
+    finally:
+        done.set()
+        watcher.join()
+    assert seen_without_package == []
+    assert jobs.wait_job("edit_1", timeout=300).state == "SUCCEEDED"
+    second = jobs.wait_job("edit_2", timeout=300)
+    assert second.state == "SUCCEEDED", second.error_message
+    assert any(e.message == "edited" for e in jobs.job_logs("edit_2"))
