@@ -19,7 +19,7 @@ from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition
 from mlnb.frameworks import AdapterRegistry, ModelLoadError
 from mlnb.jobs import JobService, JobState, absolute_location, ensure_job_host, job_home
-from mlnb.records import JobRecord
+from mlnb.records import JobRecord, merge_flags
 from mlnb.registry import ModelRegistry
 from mlnb.states import JobKind, VersionState
 
@@ -80,7 +80,6 @@ class BatchAPI:
             AlreadyExists: The job id is taken.
         """
         project = project or self.settings.project
-        body = dict(prediction_input or {})
         flags = {
             "modelName": model,
             "versionName": version,
@@ -97,7 +96,7 @@ class BatchAPI:
             "runtimeVersion": runtime_version,
             "region": region,
         }
-        body.update({k: v for k, v in flags.items() if v is not None})
+        body = merge_flags(prediction_input, flags, "predictionInput")
         if version and model and "/" not in version:
             body.pop("modelName", None)
             body["versionName"] = f"projects/{project}/models/{model}/versions/{version}"

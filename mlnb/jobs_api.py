@@ -26,11 +26,11 @@ from mlnb.jobs import (
     log_path,
     read_log,
 )
-from mlnb.records import JobRecord
+from mlnb.records import JobRecord, merge_flags
 from mlnb.runtime.execution import Outcome
 from mlnb.runtime.logs import LogTail, LogWriter
 from mlnb.states import JobKind
-from mlnb.training import TrainingExecution, build_trainer_package, plan_replicas
+from mlnb.training import TrainingExecution, TrainingSpec, build_trainer_package
 from mlnb.training.metrics import TrainingMetrics
 
 
@@ -74,32 +74,28 @@ class JobsAPI:
             InvalidArgument: A bad job id, labels, scale tier, or no module.
             AlreadyExists: The job id is taken.
         """
-        spec = dict(training_input or {})
         flags = {
             "pythonModule": module_name,
             "scaleTier": scale_tier,
             "jobDir": str(job_dir) if job_dir is not None else None,
             "args": [str(a) for a in args] if args is not None else None,
         }
-        spec.update({k: v for k, v in flags.items() if v is not None})
-        if spec.get("jobDir"):
-            spec["jobDir"] = absolute_location(spec["jobDir"])
-        if not spec.get("pythonModule"):
-            raise InvalidArgument("A training job needs a module to run: --module-name (pythonModule)")
-        plan_replicas(spec, self.settings.scale_tiers)
-        tuning = bool(spec.get("hyperparameters"))
-        if tuning:
+        body = merge_flags(training_input, flags, "trainingInput")
+        spec = TrainingSpec.from_api(body, self.settings.scale_tiers)
+        if spec.job_dir:
+            spec = spec.replace(job_dir=absolute_location(spec.job_dir))
+        if spec.tuning:
             from mlnb.tuning.spec import TuningSpec
 
-            TuningSpec.from_api(spec["hyperparameters"])  # a bad spec is refused before anything runs
+            TuningSpec.from_api(spec.hyperparameters or {})  # a bad spec is refused before anything runs
         project = project or self.project
         record = JobRecord(
             project=project,
             job_id=job_id,
-            kind=JobKind.TUNING if tuning else JobKind.TRAINING,
+            kind=JobKind.TUNING if spec.tuning else JobKind.TRAINING,
             state=JobState.QUEUED,
             create_time=datetime.now(UTC),
-            training_input=spec,
+            training_input=spec.to_api(),
             labels=dict(labels or {}),
             cluster=cluster or None,
         )
@@ -108,8 +104,10 @@ class JobsAPI:
         self._jobs.check_new_job(record)
         staging = job_home(self.settings.home, project, job_id) / "staging" / uuid.uuid4().hex
         try:
-            uris = self._stage_packages(staging, package_path, packages, spec.get("packageUris") or [])
-            record = dataclasses.replace(record, training_input={**spec, "packageUris": uris})
+            uris = self._stage_packages(staging, package_path, packages, spec.package_uris)
+            record = dataclasses.replace(
+                record, training_input=spec.replace(package_uris=tuple(uris)).to_api()
+            )
         except MlnbError as e:
             record = dataclasses.replace(record, state=JobState.FAILED, error_message=e.message)
         try:
@@ -403,7 +401,11 @@ class JobsAPI:
         with tempfile.TemporaryDirectory(prefix="mlnb-local-train-") as tmp:
             log = LogWriter(Path(tmp) / "log.jsonl", echo=echo)
             run = TrainingExecution(
-                "local", spec, log, workdir=Path.cwd(), envs_dir=self.settings.home / "cache" / "envs"
+                "local",
+                TrainingSpec.from_api(spec),
+                log,
+                workdir=Path.cwd(),
+                envs_dir=self.settings.home / "cache" / "envs",
             )
             run.prepare()
             run.start()

@@ -7,11 +7,12 @@ Engine v1 discovery document (``ml.v1.json``).
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mlnb.errors import FailedPrecondition
+from mlnb.errors import FailedPrecondition, InvalidArgument
 from mlnb.states import ENDED, JobKind, JobState, VersionState
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "format_time",
     "job_resource",
     "make_etag",
+    "merge_flags",
     "model_resource",
     "version_resource",
 ]
@@ -63,6 +65,19 @@ def check_etag(given: str | None, current: str, what: str) -> None:
         raise FailedPrecondition(
             f"The {what} changed since it was read (etag {given!r}, now {current!r}); read it again and retry"
         )
+
+
+def merge_flags(body: Any, flags: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """An API input body (``trainingInput``, ``predictionInput``) with the
+    flags that were given (not ``None``) laid over it, as gcloud's flags
+    override a config file.
+
+    Raises:
+        InvalidArgument: ``body`` is neither ``None`` nor an object.
+    """
+    if body is not None and not isinstance(body, Mapping):
+        raise InvalidArgument(f"{what} must be an object, got {type(body).__name__} {body!r}"[:200])
+    return {**(body or {}), **{k: v for k, v in flags.items() if v is not None}}
 
 
 def _drop_empty(body: dict[str, Any]) -> dict[str, Any]:

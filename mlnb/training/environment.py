@@ -55,12 +55,3 @@ def replica_environment(
     if trial_id:
         variables["CLOUD_ML_TRIAL_ID"] = trial_id
     return variables
-
-
-def trainer_arguments(training_input: Mapping[str, Any]) -> list[str]:
-    """The trainer's command-line arguments: ``args``, then ``--job-dir``."""
-    arguments = [str(a) for a in training_input.get("args") or []]
-    job_dir = training_input.get("jobDir")
-    if job_dir and "--job-dir" not in arguments and not any(a.startswith("--job-dir=") for a in arguments):
-        arguments += ["--job-dir", str(job_dir)]
-    return arguments

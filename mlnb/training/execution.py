@@ -14,9 +14,9 @@ from mlnb.runtime.execution import JobContext, Outcome
 from mlnb.runtime.logs import LogTail, LogWriter
 from mlnb.runtime.replicas import Launcher, LocalLauncher, ReplicaHandle, stop_replicas
 from mlnb.states import JobState
-from mlnb.training.environment import cluster_spec, replica_environment, trainer_arguments
+from mlnb.training.environment import cluster_spec, replica_environment
 from mlnb.training.metrics import TrainingMetrics
-from mlnb.training.tiers import plan_replicas
+from mlnb.training.spec import TrainingSpec
 
 # Workers and parameter servers get this long to finish after the master
 # succeeded (parameter servers never end by themselves).
@@ -29,7 +29,7 @@ class TrainingExecution:
     def __init__(
         self,
         job_id: str,
-        training_input: Mapping[str, Any],
+        spec: TrainingSpec,
         log: LogWriter,
         workdir: Path,
         envs_dir: Path,
@@ -39,7 +39,7 @@ class TrainingExecution:
         environment: Mapping[str, str] | None = None,
     ) -> None:
         self.job_id = job_id
-        self.training_input = dict(training_input)
+        self.spec = spec
         self.log = log
         self.workdir = workdir
         self.envs_dir = envs_dir
@@ -60,7 +60,7 @@ class TrainingExecution:
         settings, session = context.settings, context.session
         return cls(
             context.job.job_id,
-            context.job.training_input or {},
+            TrainingSpec.from_api(context.job.training_input or {}, settings.scale_tiers),
             context.log,
             workdir=context.home / "work",
             envs_dir=settings.home / "cache" / "envs",
@@ -72,17 +72,14 @@ class TrainingExecution:
         """Install the trainer's packages into its environment.
 
         Raises:
-            InvalidArgument: No pythonModule or packageUris, or a bad tier.
+            InvalidArgument: A package is missing.
             FailedPrecondition: A package would not install.
         """
-        module = self.training_input.get("pythonModule")
-        if not module:
-            raise InvalidArgument("trainingInput needs pythonModule (--module-name)")
-        archives = [Path(uri) for uri in self.training_input.get("packageUris") or []]
+        archives = [Path(uri) for uri in self.spec.package_uris]
         missing = [str(a) for a in archives if not a.is_file()]
         if missing:
             raise InvalidArgument(f"Package(s) not found: {', '.join(missing)}")
-        self.plan = plan_replicas(self.training_input, self.tiers)
+        self.plan = self.spec.replicas(self.tiers)
         self._archives = archives
         if isinstance(self.launcher, LocalLauncher):
             started = time.monotonic()
@@ -93,14 +90,14 @@ class TrainingExecution:
     def start(self) -> None:
         cluster = cluster_spec(self.plan, self.launcher.addresses(self.plan))
         environments = [
-            replica_environment(self.job_id, self.training_input, cluster, replica, self.trial_id)
+            replica_environment(self.job_id, self.spec.to_api(), cluster, replica, self.trial_id)
             | self.environment
             for replica in self.plan
         ]
         self.replicas = self.launcher.start(
             self._python if self._python is not None else self._archives,
-            str(self.training_input["pythonModule"]),
-            trainer_arguments(self.training_input),
+            self.spec.python_module,
+            self.spec.trainer_arguments(),
             self.plan,
             environments,
         )

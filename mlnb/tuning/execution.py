@@ -18,6 +18,7 @@ from mlnb.runtime.logs import LogWriter
 from mlnb.runtime.replicas import Launcher
 from mlnb.states import JobState
 from mlnb.training.execution import TrainingExecution
+from mlnb.training.spec import TrainingSpec
 from mlnb.tuning.metrics import MetricReader
 from mlnb.tuning.spec import TuningSpec
 from mlnb.tuning.study import (
@@ -67,8 +68,9 @@ class TuningExecution:
     ) -> None:
         self.project = project
         self.job_id = job_id
-        self.training_input = {k: v for k, v in training_input.items() if k != "hyperparameters"}
-        self.spec = TuningSpec.from_api(training_input.get("hyperparameters") or {})
+        training = TrainingSpec.from_api(training_input, tiers)
+        self.training = training.replace(hyperparameters=None)  # what each trial runs
+        self.spec = TuningSpec.from_api(training.hyperparameters or {})
         self.log = log
         self.home = home
         self.envs_dir = envs_dir
@@ -113,7 +115,7 @@ class TuningExecution:
     def prepare(self) -> None:
         # The trainer's environment is built once; every trial finds it ready.
         TrainingExecution(
-            self.job_id, self.training_input, self.log, self.home / "work", self.envs_dir, self.tiers
+            self.job_id, self.training, self.log, self.home / "work", self.envs_dir, self.tiers
         ).prepare()
         self.study = create_study(self.spec, self.database_url, study_name(self.project, self.job_id))
         previous = self.spec.resume_previous_job_id
@@ -150,18 +152,16 @@ class TuningExecution:
         trial_id = str(trial.number + 1)
         values = {p.name: trainer_value(p, trial.params[p.name]) for p in self.spec.params}
         folder = self.home / "trials" / trial_id
-        training_input = dict(self.training_input)
-        training_input["args"] = [
-            *(training_input.get("args") or []),
-            *(f"--{k}={v}" for k, v in values.items()),
-        ]
-        if training_input.get("jobDir"):
-            training_input["jobDir"] = f"{str(training_input['jobDir']).rstrip('/')}/{trial_id}"
+        job_dir = self.training.job_dir
+        trial_spec = self.training.replace(
+            args=(*self.training.args, *(f"--{k}={v}" for k, v in values.items())),
+            job_dir=f"{job_dir.rstrip('/')}/{trial_id}" if job_dir else None,
+        )
         metric_file = folder / "hypertune" / "output.metrics"
         log = self.log.for_trial(trial_id)
         execution = TrainingExecution(
             self.job_id,
-            training_input,
+            trial_spec,
             log,
             folder / "work",
             self.envs_dir,

@@ -10,7 +10,8 @@ import pytest
 from mlnb.errors import InvalidArgument
 from mlnb.runtime.environments import safe_extract
 from mlnb.training import plan_replicas
-from mlnb.training.environment import snake_case, trainer_arguments
+from mlnb.training.environment import snake_case
+from mlnb.training.spec import TrainingSpec
 
 
 def names(spec: dict[str, object], tiers: dict[str, dict[str, int]] | None = None) -> list[str]:
@@ -65,6 +66,10 @@ def test_custom_tier_reads_counts_and_accelerators() -> None:
 def test_bad_tiers_are_named(spec: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         plan_replicas(spec)
+
+
+def trainer_arguments(training_input: dict[str, object]) -> list[str]:
+    return TrainingSpec.from_api({"pythonModule": "trainer.task", **training_input}).trainer_arguments()
 
 
 def test_trainer_arguments_and_job_config() -> None:
@@ -131,3 +136,39 @@ def test_a_clean_archive_unpacks(tmp_path: Path) -> None:
     )
     safe_extract(archive, tmp_path / "target")
     assert (tmp_path / "target" / "pkg" / "a.py").read_bytes() == b"x"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("x", "trainingInput must be an object, got str 'x'"),
+        ({}, "A training job needs a module to run: --module-name \\(pythonModule\\)"),
+        ({"pythonModule": ["a"]}, "pythonModule must be a string, got list"),
+        ({"pythonModule": "t", "packageUris": "a.tar.gz"}, "packageUris must be a list, got str"),
+        ({"pythonModule": "t", "packageUris": [5]}, "packageUris\\[\\] must be a string, got int 5"),
+        ({"pythonModule": "t", "args": [{"a": 1}]}, "args must be strings, got dict"),
+        ({"pythonModule": "t", "jobDir": 7}, "jobDir must be a string, got int 7"),
+        ({"pythonModule": "t", "scaleTier": 1}, "scaleTier must be a string, got int 1"),
+        ({"pythonModule": "t", "scaleTier": "HUGE"}, "Unknown scaleTier 'HUGE'"),
+        ({"pythonModule": "t", "hyperparameters": [1]}, "hyperparameters must be an object, got list"),
+    ],
+)
+def test_a_bad_training_input_is_refused_with_one_message_per_rule(body: object, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
+        TrainingSpec.from_api(body)
+
+
+def test_a_training_input_round_trips_with_the_fields_mlnb_does_not_read() -> None:
+    body = {
+        "pythonModule": "trainer.task",
+        "packageUris": ["/p/trainer-0.0.0.tar.gz"],
+        "args": ["--epochs", "3"],
+        "scaleTier": "CUSTOM",
+        "masterType": "n1-standard-4",
+        "region": "us-central1",
+        "runtimeVersion": "2.11",
+    }
+    spec = TrainingSpec.from_api(body)
+    assert spec.to_api() == body
+    assert [r.name for r in spec.replicas()] == ["master-replica-0"]
+    assert not spec.tuning and TrainingSpec.from_api({**body, "hyperparameters": {"goal": "MAXIMIZE"}}).tuning
