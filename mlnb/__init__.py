@@ -29,6 +29,7 @@ from mlnb.errors import (
     ResourceExhausted,
     Unavailable,
 )
+from mlnb.states import JobKind, JobState, VersionState
 
 if TYPE_CHECKING:
     from mlnb.api import Engine
@@ -40,6 +41,8 @@ __all__ = [
     "Engine",
     "FailedPrecondition",
     "InvalidArgument",
+    "JobKind",
+    "JobState",
     "MissingExtra",
     "MlnbError",
     "ModelEvent",
@@ -50,6 +53,7 @@ __all__ = [
     "Settings",
     "Unavailable",
     "VersionRecord",
+    "VersionState",
     "__version__",
 ]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from mlnb.batch_api import BatchAPI
 from mlnb.config import Settings
-from mlnb.errors import MlnbError, NotFound
+from mlnb.errors import InvalidArgument, MlnbError, NotFound
 from mlnb.frameworks import AdapterRegistry
 from mlnb.jobs import JobService
 from mlnb.jobs_api import JobsAPI
@@ -47,10 +47,10 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
 
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
         self.settings = settings or Settings.resolve(**overrides)
-        home = self.settings.home
+        paths = self.settings.paths
         self._db = Database(self.settings.database_url, self.settings.busy_timeout_s)
-        self._artifacts = ArtifactStore(self.settings.artifact_root, home / "cache" / "artifacts")
-        self._adapters = AdapterRegistry(home / "cache" / "packages")
+        self._artifacts = ArtifactStore(self.settings.artifact_root, paths.artifact_cache)
+        self._adapters = AdapterRegistry(paths.package_cache)
         self._registry = ModelRegistry(self._db, self.settings.model_quota, self.settings.version_quota)
         trusted = tuple(t.strip() for t in self.settings.skops_trusted_types.split(",") if t.strip())
         self._deployer = VersionDeployer(self._registry, self._artifacts, self._adapters, trusted)
@@ -61,7 +61,7 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
         self._operations = OperationService(self._db)
         self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]] = {}
         self._refreshing: set[tuple[str, str, str | None]] = set()
-        self._prediction_log = PredictionLog(home / "prediction-logs")
+        self._prediction_log = PredictionLog(paths.prediction_logs)
         self._last_use: dict[tuple[str, str, str], datetime] = {}
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
@@ -335,6 +335,44 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
     def stop_server(self) -> dict[str, Any]:
         """Stop the background server. Raises FailedPrecondition when none runs."""
         return LocalServer(self.settings).stop(self.settings.cancel_grace_s)
+
+    # TensorBoard, a background service of this home like the server
+
+    def start_tensorboard(
+        self, logdir: str | Path | None = None, *, job: str | None = None, port: int | None = None
+    ) -> dict[str, Any]:
+        """Start TensorBoard on ``logdir``, or on the job directory of the job
+        ``job`` (one already on that folder is reused), and wait until it
+        answers; returns its ``url``, ``port``, ``logdir``, ``pid`` and ``log``.
+
+        Raises:
+            InvalidArgument: Neither or both of ``logdir`` and ``job``, or the
+                job has no job directory.
+            NotFound: No such job.
+            MissingExtra: TensorBoard is not installed.
+            Unavailable: It did not start in time.
+        """
+        from mlnb import tensorboard
+
+        if (logdir is None) == (job is None):
+            raise InvalidArgument("TensorBoard needs a log folder or a job, not both")
+        if job is not None:
+            logdir = (self.get_job(job).training_input or {}).get("jobDir")
+            if not logdir:
+                raise InvalidArgument(f"Job {job!r} has no job directory (submit it with a job dir)")
+        return tensorboard.start(self.settings, str(logdir), port)
+
+    def tensorboards(self) -> list[dict[str, Any]]:
+        """The TensorBoards running for this home."""
+        from mlnb import tensorboard
+
+        return tensorboard.running(self.settings)
+
+    def stop_tensorboard(self, port: int | None = None) -> list[dict[str, Any]]:
+        """Stop the TensorBoard on ``port``, or all of this home's; returns those stopped."""
+        from mlnb import tensorboard
+
+        return tensorboard.stop(self.settings, port)
 
     def frameworks(self) -> list[str]:
         """Names of the framework adapters available, plugins included."""

@@ -19,7 +19,49 @@ from typing import Any
 
 from mlnb.errors import InvalidArgument
 
-__all__ = ["Settings"]
+__all__ = ["HomePaths", "Settings"]
+
+
+@dataclass(frozen=True)
+class HomePaths:
+    """The layout of an mlnb home: the one place that spells its folders."""
+
+    home: Path
+
+    @property
+    def jobs(self) -> Path:
+        """``jobs/{project}/{job}``: each job's logs, staged inputs and outputs."""
+        return self.home / "jobs"
+
+    @property
+    def run(self) -> Path:
+        """Locks, state and logs of the background services (job host, REST server, TensorBoard)."""
+        return self.home / "run"
+
+    @property
+    def prediction_logs(self) -> Path:
+        """Logged online requests and answers, by model and version."""
+        return self.home / "prediction-logs"
+
+    @property
+    def trainer_builds(self) -> Path:
+        """Trainer package sdists, by content hash."""
+        return self.home / "cache" / "trainers"
+
+    @property
+    def trainer_envs(self) -> Path:
+        """Trainer environments, by package set."""
+        return self.home / "cache" / "envs"
+
+    @property
+    def artifact_cache(self) -> Path:
+        """Local copies of stored model files."""
+        return self.home / "cache" / "artifacts"
+
+    @property
+    def package_cache(self) -> Path:
+        """Unpacked custom prediction routine packages."""
+        return self.home / "cache" / "packages"
 
 
 @dataclass(frozen=True)
@@ -128,6 +170,11 @@ class Settings:
         if settings.max_running_jobs <= 0:
             settings = settings.replace(max_running_jobs=os.cpu_count() or 1)
         return settings
+
+    @property
+    def paths(self) -> HomePaths:
+        """Where things live under ``home``."""
+        return HomePaths(self.home)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""

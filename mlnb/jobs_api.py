@@ -198,9 +198,7 @@ class JobsAPI:
         staging.mkdir(parents=True, exist_ok=True)
         archives = [Path(p) for p in [*given, *packages]]
         if package_path is not None:
-            archives.insert(
-                0, build_trainer_package(Path(package_path), self.settings.home / "cache" / "trainers")
-            )
+            archives.insert(0, build_trainer_package(Path(package_path), self.settings.paths.trainer_builds))
         if not archives:
             raise InvalidArgument(
                 "A training job needs a trainer: --package-path or --packages (packageUris)"
@@ -396,7 +394,7 @@ class JobsAPI:
                 "workerCount": worker_count,
                 "parameterServerCount": parameter_server_count,
             }
-        archive = build_trainer_package(Path(package_path), self.settings.home / "cache" / "trainers")
+        archive = build_trainer_package(Path(package_path), self.settings.paths.trainer_builds)
         spec["packageUris"] = [str(archive)]
         with tempfile.TemporaryDirectory(prefix="mlnb-local-train-") as tmp:
             log = LogWriter(Path(tmp) / "log.jsonl", echo=echo)
@@ -405,7 +403,7 @@ class JobsAPI:
                 TrainingSpec.from_api(spec),
                 log,
                 workdir=Path.cwd(),
-                envs_dir=self.settings.home / "cache" / "envs",
+                envs_dir=self.settings.paths.trainer_envs,
             )
             run.prepare()
             run.start()

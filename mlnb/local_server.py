@@ -32,8 +32,8 @@ class LocalServer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.state_path = settings.home / "run" / "server.json"
-        self.log_path = settings.home / "run" / "server.log"
+        self.state_path = settings.paths.run / "server.json"
+        self.log_path = settings.paths.run / "server.log"
 
     def status(self) -> dict[str, Any] | None:
         """``{"url", "host", "port", "workers", "pid", "startTime", "log"}``

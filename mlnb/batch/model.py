@@ -42,8 +42,8 @@ def uri_model(uri: str, framework: str | None, settings: Settings) -> dict[str, 
 def _caches(settings: Settings) -> dict[str, Any]:
     return {
         "artifactRoot": settings.artifact_root,
-        "artifactCache": str(settings.home / "cache" / "artifacts"),
-        "packageCache": str(settings.home / "cache" / "packages"),
+        "artifactCache": str(settings.paths.artifact_cache),
+        "packageCache": str(settings.paths.package_cache),
         "skopsTrustedTypes": [t.strip() for t in settings.skops_trusted_types.split(",") if t.strip()],
     }
 

@@ -36,7 +36,7 @@ _children: list[subprocess.Popen[bytes]] = []
 def lock_path(settings: Settings) -> Path:
     """The lock a host holds while it runs: one per home and database."""
     digest = hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
-    return settings.home / "run" / f"jobhost-{digest}.lock"
+    return settings.paths.run / f"jobhost-{digest}.lock"
 
 
 @contextlib.contextmanager
@@ -61,7 +61,7 @@ def ensure_job_host(settings: Settings) -> None:
         if free is None:
             return
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLNB_")} | settings.to_env()
-    run = settings.home / "run"
+    run = settings.paths.run
     with open(run / "jobhost.log", "ab") as output:
         _children.append(
             subprocess.Popen(

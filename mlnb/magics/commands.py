@@ -21,7 +21,6 @@ from mlnb.cli import versions as cli_versions
 from mlnb.cli.app import CliState, common_options
 from mlnb.cli.output import PYTHON
 from mlnb.errors import InvalidArgument
-from mlnb.magics import tensorboard
 from mlnb.magics.cell import instances_from
 
 # How a command reads its cell body (every other command reads flags as YAML keys).
@@ -340,12 +339,7 @@ def tensorboard_start(logdir: str | None, job: str | None, port: int | None) -> 
     """Start TensorBoard and show its address."""
     if bool(logdir) == bool(job):
         raise click.UsageError("give --logdir DIR or --job JOB")
-    if job:
-        record = _state().engine.get_job(job)
-        logdir = (record.training_input or {}).get("jobDir")
-        if not logdir:
-            raise InvalidArgument(f"job {job} has no job directory (submit it with --job-dir)")
-    board = tensorboard.start(_state().engine.settings.home, str(logdir), port)
+    board: dict[str, Any] = _state().engine.start_tensorboard(logdir, job=job, port=port)
     click.echo(f"TensorBoard at {board['url']} on {board['logdir']} (pid {board['pid']})")
     return board
 
@@ -355,7 +349,7 @@ def tensorboard_start(logdir: str | None, job: str | None, port: int | None) -> 
 @common_options
 def tensorboard_stop(port: int | None) -> None:
     """Stop TensorBoard."""
-    stopped = tensorboard.stop(_state().engine.settings.home, port)
+    stopped = _state().engine.stop_tensorboard(port)
     click.echo(f"Stopped {len(stopped)} TensorBoard(s).")
 
 
@@ -363,7 +357,7 @@ def tensorboard_stop(port: int | None) -> None:
 @common_options
 def tensorboard_list() -> list[dict[str, Any]]:
     """The TensorBoards running for this mlnb home."""
-    boards = tensorboard.running(_state().engine.settings.home)
+    boards: list[dict[str, Any]] = _state().engine.tensorboards()
     for board in boards:
         click.echo(f"{board['url']}  {board['logdir']}  (pid {board['pid']})")
     if not boards:

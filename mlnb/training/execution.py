@@ -63,7 +63,7 @@ class TrainingExecution:
             TrainingSpec.from_api(context.job.training_input or {}, settings.scale_tiers),
             context.log,
             workdir=context.home / "work",
-            envs_dir=settings.home / "cache" / "envs",
+            envs_dir=settings.paths.trainer_envs,
             tiers=settings.scale_tiers,
             launcher=DaskLauncher(session) if session is not None else None,
         )

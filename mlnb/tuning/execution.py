@@ -99,7 +99,7 @@ class TuningExecution:
             job.training_input or {},
             context.log,
             context.home,
-            envs_dir=settings.home / "cache" / "envs",
+            envs_dir=settings.paths.trainer_envs,
             database_url=settings.database_url,
             tiers=settings.scale_tiers,
             launcher=(lambda: DaskLauncher(session)) if session is not None else None,

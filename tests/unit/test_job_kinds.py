@@ -37,7 +37,9 @@ def test_the_built_in_kinds_are_registered_by_name() -> None:
 
 
 def test_a_built_in_kind_makes_its_execution(log: LogWriter, tmp_path: Path) -> None:
-    made = JobKindRegistry().create_execution(context(log, "training", training_input={"pythonModule": "trainer.task"}))
+    made = JobKindRegistry().create_execution(
+        context(log, "training", training_input={"pythonModule": "trainer.task"})
+    )
     assert isinstance(made, TrainingExecution)
     assert made.workdir == tmp_path / "job" / "work"
 

@@ -33,6 +33,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "mlnb.predict_api",
         "mlnb.operations_api",
         "mlnb.local_server",
+        "mlnb.tensorboard",
         "mlnb.testing",
     ),
     # The faces, and the package's own entry points.

@@ -1,27 +1,30 @@
-"""TensorBoard processes started from notebooks, kept in state files under
-the mlnb home so that another kernel can list and stop them."""
+"""TensorBoard processes of an mlnb home, started in the background like
+the REST server (``local_server``) and kept in state files under the home's
+``run`` folder, so that another kernel or shell can list and stop them."""
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from mlnb.config import Settings
 from mlnb.errors import MissingExtra
+from mlnb.jobs import absolute_location
 from mlnb.local_server import process_alive, start_service, stop_service
+from mlnb.runtime.ports import free_ports
 
 
-def _folder(home: Path) -> Path:
-    return home / "run" / "tensorboard"
+def _folder(settings: Settings) -> Path:
+    return settings.paths.run / "tensorboard"
 
 
-def running(home: Path) -> list[dict[str, Any]]:
+def running(settings: Settings) -> list[dict[str, Any]]:
     """The live TensorBoards of this home (state files of dead ones go)."""
     boards = []
-    for path in sorted(_folder(home).glob("*.json")):
+    for path in sorted(_folder(settings).glob("*.json")):
         board = orjson.loads(path.read_bytes())
         if process_alive(int(board["pid"])):
             boards.append(board)
@@ -30,7 +33,7 @@ def running(home: Path) -> list[dict[str, Any]]:
     return boards
 
 
-def start(home: Path, logdir: str, port: int | None = None) -> dict[str, Any]:
+def start(settings: Settings, logdir: str, port: int | None = None) -> dict[str, Any]:
     """Start TensorBoard on ``logdir`` (one already on it is reused) and
     wait until it answers.
 
@@ -41,13 +44,13 @@ def start(home: Path, logdir: str, port: int | None = None) -> dict[str, Any]:
     try:
         import tensorboard  # noqa: F401
     except ImportError as e:
-        raise MissingExtra("%ml tensorboard", "notebook", "tensorboard") from e
-    where = logdir if "://" in logdir else str(Path(logdir).expanduser().resolve())
-    for board in running(home):
+        raise MissingExtra("TensorBoard", "notebook", "tensorboard") from e
+    where = absolute_location(logdir)
+    for board in running(settings):
         if board["logdir"] == where and port in (None, board["port"]):
             return dict(board)
-    port = port or _free_port()
-    folder = _folder(home)
+    port = port or free_ports(1)[0]
+    folder = _folder(settings)
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / f"{port}.log"
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", where]
@@ -59,19 +62,13 @@ def start(home: Path, logdir: str, port: int | None = None) -> dict[str, Any]:
     return board
 
 
-def stop(home: Path, port: int | None = None) -> list[dict[str, Any]]:
+def stop(settings: Settings, port: int | None = None) -> list[dict[str, Any]]:
     """Stop the TensorBoard on ``port``, or all of this home's."""
     stopped = []
-    for board in running(home):
+    for board in running(settings):
         if port is not None and board["port"] != port:
             continue
         stop_service(int(board["pid"]), grace_s=5.0)
-        (_folder(home) / f"{board['port']}.json").unlink(missing_ok=True)
+        (_folder(settings) / f"{board['port']}.json").unlink(missing_ok=True)
         stopped.append(board)
     return stopped
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
