@@ -17,6 +17,7 @@ __all__ = [
     "InvalidArgument",
     "MissingExtra",
     "MlnbError",
+    "ModelLoadError",
     "NotFound",
     "PermissionDenied",
     "RequestTooLarge",
@@ -79,6 +80,14 @@ class FailedPrecondition(MlnbError):
 
     status = "FAILED_PRECONDITION"
     http = 400
+
+
+class ModelLoadError(FailedPrecondition):
+    """A model's files are there but cannot be loaded; the message says why.
+
+    Framework adapters raise it (or ``MissingExtra``); the registry records
+    the message on the version that ends FAILED.
+    """
 
 
 class ResourceExhausted(MlnbError):

@@ -148,7 +148,7 @@ class JobsAPI:
         if scale_tier and not kernel:
             tier = self.settings.scale_tiers.get(scale_tier.upper(), {})
             kernel = tier.get("kernel")
-        source = _absolute(notebook)
+        source = Path(absolute_location(notebook))
         validate_notebook(source, kernel)
         project = project or self.project
         home = job_home(self.settings.home, project, job_id)
@@ -160,7 +160,7 @@ class JobsAPI:
             "parameters": dict(parameters or {}),
             "kernelName": kernel,
             "scaleTier": scale_tier.upper() if scale_tier else None,
-            "jobDir": str(_absolute(job_dir)) if job_dir is not None else None,
+            "jobDir": absolute_location(job_dir) if job_dir is not None else None,
             "workingDir": str(source.parent),
             "outputNotebook": str(home / "output" / source.name),
         }
@@ -384,7 +384,7 @@ class JobsAPI:
         """
         spec: dict[str, Any] = {"pythonModule": module_name, "args": [str(a) for a in args]}
         if job_dir is not None:
-            spec["jobDir"] = str(_absolute(job_dir))
+            spec["jobDir"] = absolute_location(job_dir)
         if distributed:
             spec |= {
                 "scaleTier": "CUSTOM",
@@ -429,7 +429,3 @@ def _trial_points(job: JobRecord) -> list[dict[str, Any]]:
             trial_id = str(trial["trialId"])
             points.append({"series": tag, "step": int(trial_id), "value": value, "trial": trial_id})
     return points
-
-
-def _absolute(path: str | Path) -> Path:
-    return Path(path).expanduser().resolve()

@@ -17,9 +17,8 @@ from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.frameworks import AdapterRegistry, LoadOptions, Predictor
 from mlnb.prediction import PredictionLog, PredictorCache, decode_instances, predict_each, run_prediction
-from mlnb.records import ModelRecord, VersionRecord
+from mlnb.records import ModelRecord, VersionRecord, now
 from mlnb.registry import ModelRegistry, VersionDeployer, nodes_kept_loaded
-from mlnb.registry.models import now
 from mlnb.states import VersionState
 
 log = logging.getLogger(__name__)

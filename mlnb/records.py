@@ -27,6 +27,7 @@ __all__ = [
     "make_etag",
     "merge_flags",
     "model_resource",
+    "now",
     "version_resource",
 ]
 
@@ -39,6 +40,11 @@ def model_resource(project: str, model: str) -> str:
 def version_resource(project: str, model: str, version: str) -> str:
     """``projects/{project}/models/{model}/versions/{version}``."""
     return f"{model_resource(project, model)}/versions/{version}"
+
+
+def now() -> datetime:
+    """The current time in UTC, as records hold it."""
+    return datetime.now(UTC)
 
 
 def format_time(value: datetime | None) -> str | None:

@@ -14,7 +14,7 @@ from mlnb.config import Settings
 from mlnb.errors import MissingExtra
 from mlnb.jobs import absolute_location
 from mlnb.local_server import process_alive, start_service, stop_service
-from mlnb.runtime.ports import free_ports
+from mlnb.runtime.ports import free_port
 
 
 def _folder(settings: Settings) -> Path:
@@ -49,7 +49,7 @@ def start(settings: Settings, logdir: str, port: int | None = None) -> dict[str,
     for board in running(settings):
         if board["logdir"] == where and port in (None, board["port"]):
             return dict(board)
-    port = port or free_ports(1)[0]
+    port = port or free_port()
     folder = _folder(settings)
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / f"{port}.log"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 
 from mlnb.api import Engine
 from mlnb.config import Settings
+from mlnb.runtime.ports import free_port
 
 
 @pytest.fixture
@@ -48,12 +48,6 @@ def _postgres_bin() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _as_postgres(command: list[str]) -> list[str]:
     # PostgreSQL refuses to run as root; the package creates a postgres user.
     if os.geteuid() == 0:
@@ -72,7 +66,7 @@ def postgres_url() -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="mlnb-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    port = _free_port()
+    port = free_port()
     data = root / "data"
     subprocess.run(
         _as_postgres(

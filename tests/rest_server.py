@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import http.client
 import json
-import socket
 import threading
 import time
 import warnings
@@ -16,13 +15,8 @@ from typing import Any
 import uvicorn
 
 from mlnb.config import Settings
+from mlnb.runtime.ports import free_port
 from mlnb.server import create_app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(settings: Settings) -> Iterator[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from mlnb.errors import import_extra
+from mlnb.errors import ModelLoadError, import_extra
 
 __all__ = [
     "FrameworkAdapter",
@@ -45,14 +45,6 @@ class LoadOptions:
     prediction_class: str | None = None
     package_dirs: tuple[Path, ...] = ()
     skops_trusted_types: tuple[str, ...] = ()
-
-
-class ModelLoadError(Exception):
-    """Files are there but cannot be loaded; the message says why.
-
-    Adapters raise it (or ``MissingExtra``); the registry records the message
-    on the version that ends FAILED.
-    """
 
 
 @runtime_checkable

@@ -8,22 +8,18 @@ import dataclasses
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from mlnb.errors import AlreadyExists, FailedPrecondition, NotFound
 from mlnb.jobs.paths import HOST_MODULE
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
 from mlnb.naming import validate_labels, validate_name
-from mlnb.records import JobRecord, check_etag
+from mlnb.records import JobRecord, check_etag, now
 from mlnb.runtime.processes import kill_session, process_alive
 from mlnb.store import Database, JobsTx
 
 HOST = socket.gethostname()
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _waiting(job: JobRecord) -> bool:

@@ -227,12 +227,20 @@ class NotebookExecution:
         self._publish()
 
     def _publish(self) -> None:
-        """Copy the executed notebook into the job dir, when there is one."""
+        """Copy the executed notebook into the job dir, when there is one (a
+        folder, or an fsspec URL such as ``s3://bucket/run``)."""
         job_dir = self.spec.get("jobDir")
-        if job_dir and self.output.exists():
-            target = Path(job_dir)
-            target.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.output, target / self.output.name)
+        if not job_dir or not self.output.exists():
+            return
+        if "://" in str(job_dir):
+            import fsspec
+
+            with fsspec.open(f"{str(job_dir).rstrip('/')}/{self.output.name}", "wb") as target:
+                target.write(self.output.read_bytes())
+            return
+        folder = Path(job_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.output, folder / self.output.name)
 
 
 def validate_notebook(source: Path, kernel: str | None = None) -> None:

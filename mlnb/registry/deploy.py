@@ -12,7 +12,6 @@ from mlnb.errors import InvalidArgument, MlnbError
 from mlnb.frameworks import (
     AdapterRegistry,
     FrameworkAdapter,
-    ModelLoadError,
     Predictor,
     normalize_framework,
 )
@@ -106,7 +105,7 @@ class VersionDeployer:
             self.load_predictor(candidate)
             if cancelled():
                 return self._fail(record, actor, stored, CANCELLED_MESSAGE)
-        except (ModelLoadError, MlnbError) as e:
+        except MlnbError as e:  # ModelLoadError and MissingExtra among them
             return self._fail(record, actor, stored, _message(e))
         except Exception as e:  # the model's own loading code can raise anything
             return self._fail(

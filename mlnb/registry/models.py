@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from mlnb.errors import (
@@ -17,16 +17,11 @@ from mlnb.errors import (
     ResourceExhausted,
 )
 from mlnb.naming import validate_labels, validate_name
-from mlnb.records import ModelEvent, ModelRecord, VersionRecord, check_etag
+from mlnb.records import ModelEvent, ModelRecord, VersionRecord, check_etag, now
 from mlnb.states import VersionState
 from mlnb.store import Database, RegistryTx
 
 __all__ = ["ModelRegistry", "VersionSpec", "now"]
-
-
-def now() -> datetime:
-    """The current time in UTC."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from mlnb.errors import FailedPrecondition, MlnbError, NotFound
-from mlnb.records import OperationRecord
-from mlnb.registry.models import now
+from mlnb.records import OperationRecord, now
 from mlnb.store import Database, OperationsTx
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from mlnb.runtime.execution import Execution, ExecutionFactory, JobContext, Outcome
 from mlnb.runtime.logs import SERVICE, LogEntry, LogTail, LogWriter, read_log
-from mlnb.runtime.ports import free_ports
+from mlnb.runtime.ports import free_port, free_ports
 from mlnb.runtime.processes import process_alive, signal_group
 from mlnb.runtime.replicas import Launcher, LocalLauncher, Replica, ReplicaHandle, stop_replicas
 
@@ -24,6 +24,7 @@ __all__ = [
     "Outcome",
     "Replica",
     "ReplicaHandle",
+    "free_port",
     "free_ports",
     "process_alive",
     "read_log",

@@ -17,3 +17,8 @@ def free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def free_port() -> int:
+    """One port free on 127.0.0.1 now."""
+    return free_ports(1)[0]

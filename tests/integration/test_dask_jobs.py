@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -20,21 +19,16 @@ import trainers
 
 from mlnb.api import Engine
 from mlnb.config import Settings
+from mlnb.runtime.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def dask_scheduler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("dask")
     dask = str(Path(sys.executable).parent / "dask")
-    port = str(_free_port())
+    port = str(free_port())
     address = f"tcp://127.0.0.1:{port}"
     commands = {
         "scheduler": [dask, "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard"],

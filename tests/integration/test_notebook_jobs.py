@@ -51,6 +51,19 @@ def test_a_notebook_job_runs_with_parameters(jobs: Engine, tmp_path: Path) -> No
     assert any("value 2.5" in m for m in messages)
 
 
+def test_a_job_dir_url_receives_the_executed_notebook(jobs: Engine, tmp_path: Path) -> None:
+    # A URL stays a URL (it once became a local folder named "file:/..."):
+    # the executed notebook is written through fsspec.
+    source = notebook_factory.parameterised_notebook(tmp_path / "nb" / "report.ipynb")
+    jobs.submit_notebook_job(
+        "nb_url", source, parameters={"divisor": 2}, job_dir=f"file://{tmp_path}/url-out"
+    )
+    job = jobs.wait_job("nb_url", timeout=120)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert job.notebook_input["jobDir"] == f"file://{tmp_path}/url-out"  # type: ignore[index]
+    assert "value 5.0" in (tmp_path / "url-out" / "report.ipynb").read_text()
+
+
 def test_a_failing_cell_fails_the_job_with_its_error(jobs: Engine, tmp_path: Path) -> None:
     source = notebook_factory.parameterised_notebook(tmp_path / "nb" / "report.ipynb")
     jobs.submit_notebook_job("nb_fail", source, parameters={"divisor": 0})

@@ -18,6 +18,7 @@ def test_errors_carry_canonical_status_and_builtin_bases() -> None:
         errors.FailedPrecondition: ("FAILED_PRECONDITION", 400),
         errors.ResourceExhausted: ("RESOURCE_EXHAUSTED", 429),
         errors.PermissionDenied: ("PERMISSION_DENIED", 403),
+        errors.ModelLoadError: ("FAILED_PRECONDITION", 400),
         errors.MlnbError: ("INTERNAL", 500),
     }
     for cls, (status, http) in cases.items():
