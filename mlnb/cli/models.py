@@ -106,8 +106,11 @@ def update_model(
     clear_labels: bool,
 ) -> ModelRecord:
     """Change a model's description or labels."""
-    labels = merged_labels(state.engine.get_model(model).labels, update_labels, remove_labels, clear_labels)
-    record = state.engine.update_model(model, description=description, labels=labels)
+    # The labels are merged into what was read: the etag of that read
+    # refuses the change if someone else changed the model meanwhile.
+    current = state.engine.get_model(model)
+    labels = merged_labels(current.labels, update_labels, remove_labels, clear_labels)
+    record = state.engine.update_model(model, description=description, labels=labels, etag=current.etag)
     if state.format == "table":
         click.echo(f"Updated model [{record.name}].")
     else:

@@ -170,9 +170,12 @@ def update_version(
     clear_labels: bool,
 ) -> VersionRecord:
     """Change a version's description or labels."""
-    current = state.engine.get_version(model, version).labels
-    labels = merged_labels(current, update_labels, remove_labels, clear_labels)
-    record = state.engine.update_version(model, version, description=description, labels=labels)
+    # As for models: the etag of the read that the labels were merged into.
+    current = state.engine.get_version(model, version)
+    labels = merged_labels(current.labels, update_labels, remove_labels, clear_labels)
+    record = state.engine.update_version(
+        model, version, description=description, labels=labels, etag=current.etag
+    )
     if state.format == "table":
         click.echo(f"Updated version [{record.name}] of model [{model}].")
     else:

@@ -122,3 +122,32 @@ def test_the_installed_command_runs(
     assert done.stdout.split() == [str(p) for p in sklearn_model[1].predict(np.asarray(SAMPLES))]
     failed = run("models", "delete", "iris")
     assert failed.returncode == 1 and failed.stderr.startswith("mlnb: Model 'iris' still has versions")
+
+
+def test_a_label_update_made_meanwhile_is_not_lost(
+    cli: Any, home: Path, monkeypatch: pytest.MonkeyPatch, sklearn_model: tuple[Path, Any]
+) -> None:
+    from mlnb.api import Engine
+
+    assert cli("models", "create", "race", "--labels", "team=ml")[0] == 0
+    assert cli("versions", "create", "v1", "--model", "race", "--origin", str(sklearn_model[0]))[0] == 0
+    real_model, real_version = Engine.update_model, Engine.update_version
+
+    # Another user changes the labels between the CLI's read and its write.
+    def model_meanwhile(self: Engine, name: str, **kwargs: Any) -> Any:
+        real_model(self, name, labels={"team": "ml", "owner": "someone-else"})
+        return real_model(self, name, **kwargs)
+
+    def version_meanwhile(self: Engine, model: str, name: str, **kwargs: Any) -> Any:
+        real_version(self, model, name, labels={"owner": "someone-else"})
+        return real_version(self, model, name, **kwargs)
+
+    monkeypatch.setattr(Engine, "update_model", model_meanwhile)
+    monkeypatch.setattr(Engine, "update_version", version_meanwhile)
+    code, _, err = cli("models", "update", "race", "--update-labels", "stage=prod")
+    assert code == 1 and "changed since it was read" in err
+    code, _, err = cli("versions", "update", "v1", "--model", "race", "--update-labels", "stage=prod")
+    assert code == 1 and "changed since it was read" in err
+    monkeypatch.setattr(Engine, "update_model", real_model)
+    code, out, _ = cli("models", "describe", "race", "--format", "json")
+    assert json.loads(out)["labels"] == {"team": "ml", "owner": "someone-else"}
