@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
@@ -16,6 +16,9 @@ from jupyter_server.utils import url_path_join
 
 from mlnb.errors import InvalidArgument, MlnbError
 from mlnb.labserver.views import job_view, models_view
+
+if TYPE_CHECKING:
+    from mlnb.api import Engine
 
 _NAME = r"[A-Za-z][A-Za-z0-9_]{0,127}"
 
@@ -25,8 +28,9 @@ class _MlnbHandler(APIHandler):
     answers its HTTP status with ``{"message", "status"}``."""
 
     @property
-    def engine(self) -> Any:
-        return self.settings["mlnb_engine"]
+    def engine(self) -> Engine:
+        engine: Engine = self.settings["mlnb_engine"]
+        return engine
 
     @property
     def root(self) -> Path:
@@ -66,7 +70,11 @@ class SetDefaultHandler(_MlnbHandler):
 class VersionHandler(_MlnbHandler):
     @tornado.web.authenticated
     async def delete(self, model: str, version: str) -> None:
-        await self.call(lambda: self.engine.delete_version(model, version) or {"deleted": version})
+        def delete() -> dict[str, str]:
+            self.engine.delete_version(model, version)
+            return {"deleted": version}
+
+        await self.call(delete)
 
 
 class PredictHandler(_MlnbHandler):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,6 +13,9 @@ from mlnb.errors import InvalidArgument, MlnbError, NotFound
 from mlnb.naming import validate_name
 from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
 from mlnb.server.paging import matches_filter, page
+
+if TYPE_CHECKING:
+    from mlnb.api import Engine
 
 _VERSION_FIELDS = {
     "description": "description",
@@ -31,8 +34,9 @@ _VERSION_FIELDS = {
 }
 
 
-def _engine(request: Request) -> Any:
-    return request.app.state.engine
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
 
 
 def _split(value: str) -> tuple[str, str | None]:

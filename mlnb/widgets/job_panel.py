@@ -8,12 +8,15 @@ import html
 import threading
 from collections import deque
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlnb.errors import MlnbError
 from mlnb.states import JobKind, JobState
 from mlnb.widgets.display import Panel, widgets_enabled
 from mlnb.widgets.tuning_panel import TuningPanel
+
+if TYPE_CHECKING:
+    from mlnb.api import Engine
 
 _STATE_COLORS = {
     JobState.SUCCEEDED: "#1e8e3e",
@@ -41,7 +44,7 @@ class JobPanel(Panel):
 
     def __init__(
         self,
-        engine: Any,
+        engine: Engine,
         job_id: str,
         *,
         record: Any = None,

@@ -4,9 +4,12 @@ and a parallel-coordinates plot of the hyperparameters against the metric."""
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlnb.widgets.display import Panel, widgets_enabled
+
+if TYPE_CHECKING:
+    from mlnb.api import Engine
 
 
 class TuningPanel(Panel):
@@ -18,7 +21,9 @@ class TuningPanel(Panel):
         best: The best trial's row, or ``None`` before one reports.
     """
 
-    def __init__(self, engine: Any, job_id: str, *, record: Any = None, widgets: bool | None = None) -> None:
+    def __init__(
+        self, engine: Engine, job_id: str, *, record: Any = None, widgets: bool | None = None
+    ) -> None:
         self.engine = engine
         self.job_id = job_id
         self.record = record if record is not None else engine.get_job(job_id)
