@@ -143,7 +143,7 @@ class JobsAPI:
             FailedPrecondition: The notebook names no kernel and none is given.
             AlreadyExists: The job id is taken.
         """
-        from mlnb.notebook.execution import validate_notebook
+        from mlnb.notebook import NotebookSpec, validate_notebook
 
         if scale_tier and not kernel:
             tier = self.settings.scale_tiers.get(scale_tier.upper(), {})
@@ -154,23 +154,23 @@ class JobsAPI:
         home = job_home(self.settings.home, project, job_id)
         # The job runs a copy, so that later edits do not change it.
         staged = home / "staging" / uuid.uuid4().hex / source.name
-        spec: dict[str, Any] = {
-            "notebook": str(staged),
-            "source": str(source),
-            "parameters": dict(parameters or {}),
-            "kernelName": kernel,
-            "scaleTier": scale_tier.upper() if scale_tier else None,
-            "jobDir": absolute_location(job_dir) if job_dir is not None else None,
-            "workingDir": str(source.parent),
-            "outputNotebook": str(home / "output" / source.name),
-        }
+        spec = NotebookSpec(
+            notebook=str(staged),
+            source=str(source),
+            output_notebook=str(home / "output" / source.name),
+            parameters=dict(parameters or {}),
+            kernel_name=kernel,
+            scale_tier=scale_tier.upper() if scale_tier else None,
+            job_dir=absolute_location(job_dir) if job_dir is not None else None,
+            working_dir=str(source.parent),
+        )
         record = JobRecord(
             project=project,
             job_id=job_id,
             kind=JobKind.NOTEBOOK,
             state=JobState.QUEUED,
             create_time=datetime.now(UTC),
-            notebook_input={k: v for k, v in spec.items() if v is not None},
+            notebook_input=spec.to_api(),
             labels=dict(labels or {}),
             cluster=cluster or None,
         )

@@ -9,13 +9,13 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from mlnb.errors import FailedPrecondition, InvalidArgument
+from mlnb.notebook.spec import NotebookSpec
 from mlnb.runtime.execution import JobContext, Outcome
 from mlnb.runtime.logs import LogWriter
 from mlnb.runtime.processes import signal_group
@@ -91,14 +91,14 @@ class NotebookExecution:
 
     def __init__(
         self,
-        notebook_input: Mapping[str, Any],
+        spec: NotebookSpec,
         log: LogWriter,
         home: Path,
         session: DaskSession | None = None,
     ) -> None:
-        self.spec = dict(notebook_input)
+        self.spec = spec
         self.log = log
-        self.output = Path(self.spec["outputNotebook"])
+        self.output = Path(spec.output_notebook)
         self.home = home
         self.session = session
         self.process: subprocess.Popen[bytes] | None = None
@@ -108,27 +108,28 @@ class NotebookExecution:
     def for_job(cls, context: JobContext) -> NotebookExecution:
         """A notebook job's execution; papermill runs as a Dask task when the
         context has a cluster."""
-        return cls(context.job.notebook_input or {}, context.log, context.home, context.session)
+        spec = NotebookSpec.from_api(context.job.notebook_input or {})
+        return cls(spec, context.log, context.home, context.session)
 
     def prepare(self) -> None:
-        check_notebook(Path(self.spec["notebook"]))
-        if self.spec.get("kernelName"):
-            check_kernel(str(self.spec["kernelName"]))
+        check_notebook(Path(self.spec.notebook))
+        if self.spec.kernel_name:
+            check_kernel(self.spec.kernel_name)
 
     def _papermill(self, notebook: str, output: str, parameters: str, cwd: str) -> list[str]:
         command = ["-m", "papermill", notebook, output, "-f", parameters, "--log-output", "--no-progress-bar"]
         command += ["--cwd", cwd]
-        if self.spec.get("kernelName"):
-            command += ["-k", str(self.spec["kernelName"])]
+        if self.spec.kernel_name:
+            command += ["-k", self.spec.kernel_name]
         return command
 
     def _start_remote(self, session: DaskSession) -> None:
-        source = Path(self.spec["notebook"])
+        source = Path(self.spec.notebook)
         spec = {
             "name": REPLICA,
             "files": {
                 "input.ipynb": source.read_bytes(),
-                "parameters.yaml": yaml.safe_dump(self.spec.get("parameters") or {}).encode(),
+                "parameters.yaml": yaml.safe_dump(dict(self.spec.parameters)).encode(),
             },
             "command": [
                 "{python}",
@@ -146,11 +147,11 @@ class NotebookExecution:
             self._start_remote(self.session)
             return
         parameters = self.home / "parameters.yaml"
-        parameters.write_text(yaml.safe_dump(self.spec.get("parameters") or {}))
-        cwd = str(self.spec.get("workingDir") or self.home)
+        parameters.write_text(yaml.safe_dump(dict(self.spec.parameters)))
+        cwd = self.spec.working_dir or str(self.home)
         command = [
             sys.executable,
-            *self._papermill(str(self.spec["notebook"]), str(self.output), str(parameters), cwd),
+            *self._papermill(self.spec.notebook, str(self.output), str(parameters), cwd),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
@@ -163,9 +164,7 @@ class NotebookExecution:
         )
         self.log.pump(self.process.stdout, REPLICA, "stdout")  # type: ignore[arg-type]
         self.log.pump(self.process.stderr, REPLICA, "stderr")  # type: ignore[arg-type]
-        self.log.service(
-            f"Executing {Path(self.spec['notebook']).name} with papermill (pid {self.process.pid})"
-        )
+        self.log.service(f"Executing {Path(self.spec.notebook).name} with papermill (pid {self.process.pid})")
 
     def progress(self) -> dict[str, Any] | None:
         if self.session is not None:
@@ -229,7 +228,7 @@ class NotebookExecution:
     def _publish(self) -> None:
         """Copy the executed notebook into the job dir, when there is one (a
         folder, or an fsspec URL such as ``s3://bucket/run``)."""
-        job_dir = self.spec.get("jobDir")
+        job_dir = self.spec.job_dir
         if not job_dir or not self.output.exists():
             return
         if "://" in str(job_dir):
