@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 PYTHON ?= python3
 SOURCES := mlnb tests bench examples notebooks
 
-.PHONY: demo test lint typecheck pytest install clean lab chromium
+.PHONY: demo test check lint typecheck pytest install clean lab chromium
 
 # The JupyterLab sidebar's sources: installing builds it into the wheel.
 LAB_SOURCES := $(wildcard labextension/src/*.ts labextension/style/*) labextension/package.json
@@ -52,6 +52,11 @@ lab: install
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 test: lint typecheck pytest
+
+# For contributors, between changes: lint, types and the unit tests (no
+# processes, servers or browsers), in about a minute. make test runs everything.
+check: lint typecheck
+	$(VENV)/bin/pytest tests/unit -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo-home notebooks/work
