@@ -62,10 +62,19 @@ class RequestTooLarge(InvalidArgument):
 
 
 class NotFound(MlnbError, LookupError):
-    """A named resource does not exist."""
+    """A named resource does not exist.
+
+    Attributes:
+        resource: What was looked for, for a face to add its own hint
+            (``("model", name)``, ``("version", model, name)``, ``("job", id)``).
+    """
 
     status = "NOT_FOUND"
     http = 404
+
+    def __init__(self, message: str, *, resource: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.resource = resource
 
 
 class AlreadyExists(MlnbError):

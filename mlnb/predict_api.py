@@ -267,8 +267,7 @@ class PredictionAPI:
             default = model_record.default_version
             if default is None:
                 raise FailedPrecondition(
-                    f"Model {model!r} has no default version to predict with; create one: "
-                    f"mlnb versions create v1 --model {model} --origin MODEL_DIR"
+                    f"Model {model!r} has no default version to predict with; create a version first"
                 )
             record = default
         else:

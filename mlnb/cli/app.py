@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mlnb._version import __version__
-from mlnb.cli.output import FORMATS
+from mlnb.cli.output import FORMATS, error_line
 from mlnb.errors import MlnbError
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except MlnbError as e:
         if state.debug:
             traceback.print_exc()
-        click.echo(f"mlnb: {e.message}", err=True)
+        click.echo(f"mlnb: {error_line(e)}", err=True)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -11,6 +11,8 @@ import click
 import orjson
 import yaml
 
+from mlnb.errors import MlnbError, NotFound
+
 FORMATS = ("table", "json", "yaml")
 # The magics' format: commands return their results as Python objects and
 # print only their messages.
@@ -93,3 +95,18 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     return str(value)
+
+
+def error_line(error: MlnbError, program: str = "mlnb") -> str:
+    """An mlnb error as one line for a person at a prompt: its message, and
+    for a resource that does not exist, the command that lists what does
+    (``program`` is ``mlnb`` in a shell, ``%ml`` in a notebook)."""
+    hint = None
+    if isinstance(error, NotFound) and error.resource:
+        kind, *names = error.resource
+        hint = {
+            "model": f"List models with: {program} models list",
+            "version": f"List them with: {program} versions list --model {names[0]}" if names else None,
+            "job": f"List jobs with: {program} jobs list",
+        }.get(kind)
+    return f"{error.message}. {hint}" if hint else error.message

@@ -255,7 +255,5 @@ class JobService:
     def _require(self, tx: JobsTx, project: str, job_id: str) -> JobRecord:
         job = tx.get_job(project, job_id)
         if job is None:
-            raise NotFound(
-                f"Job {job_id!r} does not exist in project {project!r}. List jobs with: mlnb jobs list"
-            )
+            raise NotFound(f"Job {job_id!r} does not exist in project {project!r}", resource=("job", job_id))
         return job

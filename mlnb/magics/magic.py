@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from mlnb.cli.output import error_line
 from mlnb.errors import InvalidArgument, MlnbError
 from mlnb.magics.cell import load_yaml_mapping, option_words, parse_instances, split_line, substitute
 from mlnb.magics.commands import CONFIG, FLAGS, INSTANCES, SCRIPT, MagicState, body_role, ml
@@ -53,7 +54,7 @@ def run_magic(line: str, cell: str | None, namespace: dict[str, Any], engines: d
     except MlnbError as e:
         if state.debug:  # --debug: the whole traceback, as the CLI gives it
             raise
-        raise MagicError(e.message) from e
+        raise MagicError(error_line(e, "%ml")) from e
     finally:
         state.close()
 

@@ -166,10 +166,7 @@ class ModelRegistry:
             versions = tx.list_versions(project, name)
             if versions:
                 listed = ", ".join(v.name for v in versions)
-                raise FailedPrecondition(
-                    f"Model {name!r} still has versions ({listed}); delete them first: "
-                    f"mlnb versions delete VERSION --model {name}"
-                )
+                raise FailedPrecondition(f"Model {name!r} still has versions ({listed}); delete them first")
             tx.delete_model(project, name)
             tx.append_event(ModelEvent(project, name, now(), actor, "MODEL_DELETED"))
 
@@ -331,8 +328,7 @@ class ModelRegistry:
                 if others:
                     raise FailedPrecondition(
                         f"Version {name!r} is the default of model {model!r}, which has other "
-                        f"versions ({', '.join(others)}); make another the default first: "
-                        f"mlnb versions set-default {others[0]} --model {model}"
+                        f"versions ({', '.join(others)}); make another one the default first"
                     )
                 self._move_default(tx, project, model, None, name, actor)
             tx.delete_version(project, model, name)
@@ -388,9 +384,7 @@ class ModelRegistry:
     def _require_model(self, tx: RegistryTx, project: str, name: str) -> ModelRecord:
         model = tx.get_model(project, name)
         if model is None:
-            raise NotFound(
-                f"Model {name!r} does not exist in project {project!r}. List models with: mlnb models list"
-            )
+            raise NotFound(f"Model {name!r} does not exist in project {project!r}", resource=("model", name))
         return model
 
     def _require_version(self, tx: RegistryTx, project: str, model: str, name: str) -> VersionRecord:
@@ -399,8 +393,8 @@ class ModelRegistry:
             self._require_model(tx, project, model)
             names = ", ".join(v.name for v in tx.list_versions(project, model)) or "none"
             raise NotFound(
-                f"Model {model!r} has no version {name!r} (versions: {names}). "
-                f"List them with: mlnb versions list --model {model}"
+                f"Model {model!r} has no version {name!r} (versions: {names})",
+                resource=("version", model, name),
             )
         return version
 

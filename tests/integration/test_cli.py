@@ -151,3 +151,22 @@ def test_a_label_update_made_meanwhile_is_not_lost(
     monkeypatch.setattr(Engine, "update_model", real_model)
     code, out, _ = cli("models", "describe", "race", "--format", "json")
     assert json.loads(out)["labels"] == {"team": "ml", "owner": "someone-else"}
+
+
+def test_a_missing_resource_is_named_with_the_command_that_lists_what_exists(cli: Any) -> None:
+    assert cli("models", "create", "there")[0] == 0
+    code, _, err = cli("models", "describe", "ghost")
+    assert code == 1
+    assert (
+        err.strip()
+        == "mlnb: Model 'ghost' does not exist in project 'default'. List models with: mlnb models list"
+    )
+    code, _, err = cli("versions", "describe", "v7", "--model", "there")
+    assert err.strip() == (
+        "mlnb: Model 'there' has no version 'v7' (versions: none). "
+        "List them with: mlnb versions list --model there"
+    )
+    code, _, err = cli("jobs", "describe", "nojob")
+    assert (
+        err.strip() == "mlnb: Job 'nojob' does not exist in project 'default'. List jobs with: mlnb jobs list"
+    )

@@ -170,7 +170,9 @@ def test_help_and_user_errors_are_short(shell: Any, capsys: pytest.CaptureFixtur
     assert shell.run_line_magic("ml", "") is None
     assert "Commands:" in capsys.readouterr().out
     assert "No such command" in fails(shell, "%ml fly", capsys)
-    assert "does not exist" in fails(shell, "%ml versions list --model nope", capsys)
+    assert fails(shell, "%ml versions list --model nope", capsys).endswith(
+        "does not exist in project 'default'. List models with: %ml models list"
+    )
     assert "see %ml versions create --help" in fails(shell, "%ml versions create v1", capsys)
     result = shell.run_cell("%ml versions list --model nope --debug")
     assert type(result.error_in_exec).__name__ == "NotFound"  # --debug: the real exception, traceback and all

@@ -224,6 +224,8 @@ def test_each_error_path(
     assert got_status == status, got
     assert got["error"]["code"] == status and got["error"]["status"] == canonical, got
     assert message in got["error"]["message"], got
+    # An API client reads what went wrong, not a command line to type.
+    assert "mlnb " not in got["error"]["message"] and "%ml" not in got["error"]["message"], got
     # The server still answers.
     ok_status, _ = call_http(server, "GET", "/healthz")
     assert ok_status == 200
