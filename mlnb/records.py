@@ -301,6 +301,14 @@ class JobRecord:
         """Whether the job has reached SUCCEEDED, FAILED or CANCELLED."""
         return self.state in ENDED
 
+    def elapsed_s(self, at: datetime | None = None) -> float:
+        """Seconds since the job started (since it was created while it
+        waits), to its end once it ended, else to ``at`` (default: now):
+        the one elapsed time that every face shows."""
+        start = self.start_time or self.create_time
+        end = self.end_time or at or datetime.now(UTC)
+        return max(0.0, (end - start).total_seconds())
+
     _repr_pretty_ = _yaml_pretty
 
     def to_api(self) -> dict[str, Any]:

@@ -3,11 +3,10 @@ their progress and elapsed time, the background server."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mlnb.records import format_time
+from mlnb.records import JobRecord, format_time
 from mlnb.states import JobKind
 
 
@@ -37,18 +36,16 @@ def models_view(engine: Any) -> list[dict[str, Any]]:
     return rows
 
 
-def job_view(job: Any, root: Path | None = None) -> dict[str, Any]:
+def job_view(job: JobRecord, root: Path | None = None) -> dict[str, Any]:
     """A job as the sidebar lists it; ``notebookPath`` is the executed
     notebook's path under Jupyter's root, when it is there."""
-    start = job.start_time or job.create_time
-    end = job.end_time or datetime.now(UTC)
     view = {
         "jobId": job.job_id,
         "kind": job.kind,
         "state": job.state,
         "progress": job.progress,
         "createTime": format_time(job.create_time),
-        "elapsedS": max(0.0, (end - start).total_seconds()) if job.start_time else 0.0,
+        "elapsedS": job.elapsed_s(),
         "errorMessage": job.error_message,
         "notebookPath": None,
     }

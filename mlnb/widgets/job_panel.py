@@ -7,7 +7,6 @@ from __future__ import annotations
 import html
 import threading
 from collections import deque
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlnb.errors import MlnbError
@@ -160,9 +159,7 @@ class JobPanel(Panel):
 
     def elapsed_s(self) -> float:
         """Seconds since it started (to its end once it ended)."""
-        start = self.record.start_time or self.record.create_time
-        end = self.record.end_time or datetime.now(UTC)
-        return max(0.0, float((end - start).total_seconds()))
+        return self.record.elapsed_s()
 
     def text(self) -> str:
         record = self.record

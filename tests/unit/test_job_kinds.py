@@ -71,3 +71,22 @@ def test_records_carry_the_enums_and_answer_plain_strings() -> None:
     body = job.to_api()
     assert type(body["state"]) is str and body["state"] == "RUNNING"
     assert job.state == "RUNNING" and job.kind == "tuning"
+
+
+def test_the_elapsed_time_runs_from_the_start_or_the_creation_to_the_end() -> None:
+    created = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    waiting = JobRecord("p", "j", JobKind.TRAINING, JobState.QUEUED, created)
+    assert waiting.elapsed_s(at=created.replace(second=30)) == 30.0
+    started = created.replace(minute=1)
+    running = JobRecord("p", "j", JobKind.TRAINING, JobState.RUNNING, created, start_time=started)
+    assert running.elapsed_s(at=started.replace(second=5)) == 5.0
+    ended = JobRecord(
+        "p",
+        "j",
+        JobKind.TRAINING,
+        JobState.SUCCEEDED,
+        created,
+        start_time=started,
+        end_time=started.replace(second=9),
+    )
+    assert ended.elapsed_s(at=started.replace(minute=30)) == 9.0
