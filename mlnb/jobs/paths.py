@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mlnb.config import HomePaths
+
 # How the job host is started; found again in its command line to tell it
 # from another process that reused its pid.
 HOST_MODULE = "mlnb.jobs.host"
@@ -18,7 +20,7 @@ def absolute_location(location: str | Path) -> str:
 
 def job_home(home: Path, project: str, job_id: str) -> Path:
     """``$MLNB_HOME/jobs/{project}/{job_id}``: logs, staged packages, outputs."""
-    return home / "jobs" / project / job_id
+    return HomePaths(home).jobs / project / job_id
 
 
 def log_path(home: Path, project: str, job_id: str) -> Path:
