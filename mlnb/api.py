@@ -15,7 +15,7 @@ from mlnb.batch_api import BatchAPI
 from mlnb.config import Settings
 from mlnb.errors import InvalidArgument, MlnbError, NotFound
 from mlnb.frameworks import AdapterRegistry
-from mlnb.jobs import JobService
+from mlnb.jobs import TEAM_QUEUE, JobService
 from mlnb.jobs_api import JobsAPI
 from mlnb.local_server import LocalServer
 from mlnb.operations_api import OperationsAPI
@@ -57,7 +57,12 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
         self._predictors = PredictorCache(
             self.settings.predictor_cache_size, self.settings.predictor_cache_mb * 1024 * 1024
         )
-        self._jobs = JobService(self._db, self.settings.job_dead_after_s)
+        self._jobs = JobService(
+            self._db,
+            self.settings.job_dead_after_s,
+            self.settings.machine_id,
+            TEAM_QUEUE if self.settings.job_host == "service" else None,
+        )
         self._operations = OperationService(self._db)
         self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]] = {}
         self._refreshing: set[tuple[str, str, str | None]] = set()

@@ -11,6 +11,7 @@ import dataclasses
 import getpass
 import json
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ from typing import Any
 
 from mlnb.errors import InvalidArgument
 
-__all__ = ["HomePaths", "Settings"]
+__all__ = ["JOB_HOST_MODES", "HomePaths", "Settings"]
+
+JOB_HOST_MODES = ("auto", "service")
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,19 @@ class Settings:
             wait in order (``MLNB_MAX_RUNNING_JOBS``, default the number of
             cores).
         job_heartbeat_s: How often a job's runner reports that it is alive.
-        job_dead_after_s: A job whose runner is silent this long is marked
-            FAILED (``MLNB_JOB_DEAD_AFTER_S``).
+        job_dead_after_s: The length of a job host's lease on a job: a job
+            whose host has not renewed it for this long is ended FAILED by
+            the next explicit reap (``MLNB_JOB_DEAD_AFTER_S``).
+        job_host: Who runs the jobs submitted here: ``auto`` (a job host
+            that this machine starts on demand) or ``service`` (the team's
+            job hosts, ``mlnb jobs host`` on any machine that shares the
+            database) (``MLNB_JOB_HOST``).
+        host_max_jobs: The most jobs one ``mlnb jobs host`` holds at once;
+            the rest stay queued for other hosts (``MLNB_HOST_MAX_JOBS``).
+        machine_id: What tells this machine from the others that share the
+            database (``MLNB_MACHINE_ID``; default its hostname, boot id and
+            process namespace, so that two containers with one hostname
+            differ).
         cancel_grace_s: Seconds between SIGTERM and SIGKILL when a job is
             cancelled (``MLNB_CANCEL_GRACE_S``).
         job_host_idle_s: The job host, started by the first submission,
@@ -136,6 +150,9 @@ class Settings:
     max_running_jobs: int = 0
     job_heartbeat_s: float = 2.0
     job_dead_after_s: float = 30.0
+    job_host: str = "auto"
+    host_max_jobs: int = 16
+    machine_id: str = ""
     cancel_grace_s: float = 10.0
     dask_scheduler: str = ""
     job_host_idle_s: float = 120.0
@@ -166,9 +183,14 @@ class Settings:
         values.setdefault("database_url", f"sqlite:///{home / 'mlnb.db'}")
         values.setdefault("artifact_root", str(home / "artifacts"))
         values.setdefault("actor", _login_name())
+        values.setdefault("machine_id", this_machine())
         settings = cls(**_coerce(values))
         if settings.max_running_jobs <= 0:
             settings = settings.replace(max_running_jobs=os.cpu_count() or 1)
+        if settings.job_host not in JOB_HOST_MODES:
+            raise InvalidArgument(
+                f"MLNB_JOB_HOST is {settings.job_host!r}; it is one of {', '.join(JOB_HOST_MODES)}"
+            )
         return settings
 
     @property
@@ -236,6 +258,19 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError) as e:
             raise InvalidArgument(f"Setting '{name}' must be a {kind}, got {value!r}") from e
     return out
+
+
+def this_machine() -> str:
+    """``hostname/boot-id/pid-namespace``: processes that see each other's
+    pids share it; two containers that share a hostname do not, nor do two
+    boots of one machine."""
+    host = socket.gethostname()
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()[:8]
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:  # not Linux: the hostname is what there is
+        return host
+    return f"{host}/{boot}/{namespace}"
 
 
 def _login_name() -> str:

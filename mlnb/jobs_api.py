@@ -24,11 +24,11 @@ from mlnb.jobs import (
     ensure_job_host,
     job_home,
     log_path,
-    read_log,
+    serve_team,
 )
 from mlnb.records import JobRecord, merge_flags
 from mlnb.runtime.execution import Outcome
-from mlnb.runtime.logs import LogTail, LogWriter
+from mlnb.runtime.logs import LogPage, LogReader, LogTail, LogWriter, StoredLog, follow_log
 from mlnb.states import JobKind
 from mlnb.training import TrainingExecution, TrainingSpec, build_trainer_package
 from mlnb.training.metrics import TrainingMetrics
@@ -307,24 +307,45 @@ class JobsAPI:
         if job.kind == JobKind.TUNING:
             return lambda: pd.DataFrame(_trial_points(self.get_job(job_id, project=project)), columns=columns)
         if job.kind == JobKind.TRAINING:
-            follower = TrainingMetrics(
-                LogTail(log_path(self.settings.home, project, job_id)),
-                (job.training_input or {}).get("jobDir"),
-            )
+            follower = TrainingMetrics(self._log_reader(job), (job.training_input or {}).get("jobDir"))
             return lambda: pd.DataFrame(follower.read(), columns=columns)
         return lambda: pd.DataFrame([], columns=columns)
 
-    def job_log_tail(self, job_id: str, *, position: int = 0, project: str | None = None) -> LogTail:
+    def job_log_tail(self, job_id: str, *, position: int = 0, project: str | None = None) -> LogReader:
         """A reader of the job's log whose ``read()`` returns the entries
         written since its last call (the first call: all so far, or all
-        after ``position``, a ``LogTail.position`` from an earlier reader).
+        after ``position``, the ``position`` of an earlier reader). It reads
+        the metadata store, so it works from any machine.
 
         Raises:
             NotFound: No such job.
         """
-        project = project or self.project
-        self.get_job(job_id, project=project)
-        return LogTail(log_path(self.settings.home, project, job_id), position)
+        return self._log_reader(self.get_job(job_id, project=project), position)
+
+    def read_job_log(
+        self, job_id: str, *, position: int = 0, limit: int | None = None, project: str | None = None
+    ) -> LogPage:
+        """At most ``limit`` entries of the job's log from ``position`` (0,
+        or the ``next_position`` of an earlier page) on, and whether the job
+        had ended before they were read: a reader asks again from the new
+        position until a page of an ended job comes back short.
+
+        Raises:
+            NotFound: No such job.
+            InvalidArgument: A negative position or limit.
+        """
+        if position < 0 or (limit is not None and limit < 0):
+            raise InvalidArgument("A log position and a page size are 0 or more")
+        job = self.get_job(job_id, project=project)  # read first: no line written before the end is missed
+        reader = self._log_reader(job, position)
+        entries = reader.read(limit)
+        return LogPage(entries, reader.position, job.ended)
+
+    def _log_reader(self, job: JobRecord, position: int = 0) -> LogReader:
+        if job.queue is None:
+            # Recorded before logs were stored (mlnb 0.1): only its host's file has them.
+            return LogTail(log_path(self.settings.home, job.project, job.job_id), position)
+        return StoredLog(self._jobs.db, job.project, job.job_id).tail(position)
 
     def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
         """Cancel a job: QUEUED ends CANCELLED at once, a started job goes to
@@ -336,16 +357,36 @@ class JobsAPI:
         """
         return self._jobs.request_cancel(project or self.project, job_id)
 
+    def serve_jobs(self, *, max_jobs: int | None = None) -> None:
+        """Run a job service in this process until SIGTERM or SIGINT: take
+        queued jobs of the team's queue (submitted where ``job_host`` is
+        ``service``) and of this machine's, from any machine that shares
+        the database, and run them (``mlnb jobs host``); at most
+        ``max_jobs`` at once (default ``host_max_jobs``)."""
+        settings = self.settings if max_jobs is None else self.settings.replace(host_max_jobs=max_jobs)
+        serve_team(settings)
+
+    def reap_jobs(self) -> list[JobRecord]:
+        """Record as ended every job whose job host died (its lease ran out,
+        or its process is gone from this machine) and stop what such a host
+        left running here; the jobs so ended. Reads already show those jobs
+        ended; job hosts, submissions, cancels and waits do this too."""
+        return self._jobs.reap()
+
     def wait_job(self, job_id: str, *, timeout: float | None = None, project: str | None = None) -> JobRecord:
-        """Block until the job ends and return it.
+        """Block until the job ends and return it. Waiting is an explicit
+        point: a job whose host died is recorded ended here, and what that
+        host left running on this machine is stopped.
 
         Raises:
             Unavailable: ``timeout`` seconds passed first.
         """
+        project = project or self.project
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             job = self.get_job(job_id, project=project)
             if job.ended:
+                self._jobs.reap(project, job_id)
                 return job
             if deadline is not None and time.monotonic() > deadline:
                 raise Unavailable(f"Job {job_id!r} is still {job.state} after {timeout} s")
@@ -357,10 +398,9 @@ class JobsAPI:
         """The job's log entries; with ``follow``, new ones as they come,
         until the job ends (like ``mlnb jobs stream-logs``)."""
         project = project or self.project
-        self.get_job(job_id, project=project)  # NotFound before anything else
-        path = log_path(self.settings.home, project, job_id)
+        reader = self._log_reader(self.get_job(job_id, project=project))  # NotFound before anything else
         keep_going = (lambda: not self.get_job(job_id, project=project).ended) if follow else None
-        return read_log(path, follow=keep_going)
+        return follow_log(reader, follow=keep_going)
 
     def local_train(
         self,

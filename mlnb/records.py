@@ -268,6 +268,13 @@ class JobRecord:
             "unit": "cells"}``, updated while the job runs.
         cluster: The Dask scheduler the job's processes run on, when not
             this machine.
+        runner_host: The machine (``Settings.machine_id``) of the job host
+            that holds the job; ``runner_pid`` is that host's process.
+        queue: Which job hosts may take the job: ``machine:<id>``, the
+            on-demand host of the machine it was submitted on, or ``team``,
+            any ``mlnb jobs host``.
+        lease_holder: The job host that holds the job, until
+            ``lease_expires`` unless it renews the lease.
     """
 
     project: str
@@ -290,6 +297,9 @@ class JobRecord:
     runner_host: str | None = None
     heartbeat_time: datetime | None = None
     cluster: str | None = None
+    queue: str | None = None
+    lease_holder: str | None = None
+    lease_expires: datetime | None = None
 
     @property
     def resource_name(self) -> str:

@@ -260,6 +260,20 @@ def cancel_job(state: CliState, job: str) -> JobRecord:
     return record
 
 
+@jobs.command("host")
+@click.option("--max-jobs", type=int, help="The most jobs this host holds at once (MLNB_HOST_MAX_JOBS).")
+@common_options
+@pass_state
+def job_host(state: CliState, max_jobs: int | None) -> None:
+    """Run a job service here until stopped (Ctrl-C, SIGTERM).
+
+    It takes the jobs that any machine sharing the database submits with
+    MLNB_JOB_HOST=service, and this machine's own, each under a lease: if
+    this host dies, another ends its jobs once their leases run out.
+    """
+    state.engine.serve_jobs(max_jobs=max_jobs)
+
+
 @jobs.command("stream-logs")
 @click.argument("job")
 @common_options

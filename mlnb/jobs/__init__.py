@@ -4,21 +4,25 @@ submitter, cancellation, and the reaping of jobs whose host died."""
 
 from __future__ import annotations
 
-from mlnb.jobs.host import ensure_job_host
+from mlnb.jobs.host import ensure_job_host, serve_team
 from mlnb.jobs.paths import absolute_location, job_home, log_path
-from mlnb.jobs.service import JobService
+from mlnb.jobs.service import TEAM_QUEUE, JobService, LeaseLost, machine_queue
 from mlnb.jobs.states import ACTIVE, ENDED, JobState
 from mlnb.runtime.logs import LogEntry, read_log
 
 __all__ = [
     "ACTIVE",
     "ENDED",
+    "TEAM_QUEUE",
     "JobService",
     "JobState",
+    "LeaseLost",
     "LogEntry",
     "absolute_location",
     "ensure_job_host",
     "job_home",
     "log_path",
+    "machine_queue",
     "read_log",
+    "serve_team",
 ]

@@ -1,11 +1,21 @@
-"""The job host: one process per machine and metadata store that runs the
-jobs submitted on this machine, each in a runner thread of its own.
+"""Job hosts: processes that claim queued jobs from the metadata store and
+run each in a runner thread of their own, holding it by a lease.
 
-Submitting a job starts the host when none runs (``ensure_job_host``); it
-adopts the jobs waiting for it, and leaves once it has had nothing to do for
-``job_host_idle_s``. It runs in a session of its own, so it outlives the
-notebook kernel or shell that started it. Started as
-``python -m mlnb.jobs.host`` with the submitter's settings in ``MLNB_*``.
+Two sorts, one class:
+
+- the *on-demand* host of a machine (``job_host = "auto"``, the default):
+  submitting a job starts it when none runs (``ensure_job_host``); it takes
+  the jobs submitted on its machine, and leaves once it has had nothing to
+  do for ``job_host_idle_s``. It runs in a session of its own, so it
+  outlives the notebook kernel or shell that started it. Started as
+  ``python -m mlnb.jobs.host`` with the submitter's settings in ``MLNB_*``.
+- a *job service* (``mlnb jobs host``, on any machine that shares the
+  database): it takes the team's queue (jobs submitted with ``job_host =
+  "service"``) and its own machine's, at most ``host_max_jobs`` at once,
+  and runs until stopped. Any number of them may run.
+
+Every host has an identity of its own, so that two hosts of one machine, or
+a host and its successor, are never taken for one another.
 """
 
 from __future__ import annotations
@@ -15,10 +25,12 @@ import fcntl
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -55,7 +67,10 @@ def _try_lock(path: Path) -> Iterator[IO[str] | None]:
 
 
 def ensure_job_host(settings: Settings) -> None:
-    """Start the job host for these settings unless one runs already."""
+    """Start this machine's on-demand job host for these settings unless
+    one runs already, or the team's job hosts run the jobs."""
+    if settings.job_host != "auto":
+        return
     _children[:] = [child for child in _children if child.poll() is None]
     with _try_lock(lock_path(settings)) as free:
         if free is None:
@@ -76,62 +91,118 @@ def ensure_job_host(settings: Settings) -> None:
         )
 
 
-class JobHost:
-    """Adopts this machine's queued jobs and runs each in a runner thread."""
+def new_host_id() -> str:
+    """``host-<random>@<hostname>``: unique to one host process, readable in
+    messages."""
+    return f"host-{uuid.uuid4().hex[:10]}@{socket.gethostname()}"
 
-    def __init__(self, settings: Settings) -> None:
-        from mlnb.jobs.service import JobService
+
+class JobHost:
+    """Claims queued jobs and runs each in a runner thread.
+
+    Args:
+        settings: The settings the host and its jobs run with.
+        service: Take the team's queue too, at most ``host_max_jobs`` jobs
+            at once, and never leave for idleness (``mlnb jobs host``).
+    """
+
+    def __init__(self, settings: Settings, service: bool = False) -> None:
+        from mlnb.jobs.service import TEAM_QUEUE, JobService, machine_queue
         from mlnb.store import Database
 
         self.settings = settings
+        self.is_service = service
+        self.host_id = new_host_id()
         self.service = JobService(
-            Database(settings.database_url, settings.busy_timeout_s), settings.job_dead_after_s
+            Database(settings.database_url, settings.busy_timeout_s),
+            settings.job_dead_after_s,
+            settings.machine_id,
         )
+        own = machine_queue(settings.machine_id)
+        self.queues = [TEAM_QUEUE, own] if service else [own]
         self.stopping = threading.Event()
         self.runners: dict[tuple[str, str], threading.Thread] = {}
+        self.jobs_taken = 0
+        self._last_reap = 0.0
 
     def serve(self) -> None:
-        """Run until idle for ``job_host_idle_s``, or until stopped."""
+        """Run until stopped; an on-demand host also leaves once idle for
+        ``job_host_idle_s``."""
         idle_since = time.monotonic()
         while not self.stopping.is_set():
-            self._adopt()
+            self._reap()
+            self._claim()
             self.runners = {key: t for key, t in self.runners.items() if t.is_alive()}
             if self.runners:
                 idle_since = time.monotonic()
-            elif time.monotonic() - idle_since > self.settings.job_host_idle_s:
-                return
+            elif not self.is_service and time.monotonic() - idle_since > self.settings.job_host_idle_s:
+                break
             time.sleep(_POLL_S)
         for thread in self.runners.values():
             thread.join(timeout=self.settings.cancel_grace_s + 10)
+        print(
+            f"{self.host_id}: leaving after {self.jobs_taken} job(s), "
+            f"{self.service.db.write_transactions} database write transaction(s)",
+            flush=True,
+        )
 
-    def _adopt(self) -> None:
+    def _reap(self) -> None:
+        # The host's loop is one of the explicit points where jobs whose
+        # host died are ended (see JobService): once a heartbeat interval.
+        if time.monotonic() - self._last_reap < self.settings.job_heartbeat_s:
+            return
+        self._last_reap = time.monotonic()
+        for job in self.service.reap():
+            ended = f"{job.project}/{job.job_id} {job.state}: {job.error_message}"
+            print(f"{self.host_id}: ended {ended}", flush=True)
+
+    def _claim(self) -> None:
         from mlnb.jobs.runner import Runner
 
-        for job in self.service.adopt(os.getpid()):
-            runner = Runner(self.settings, self.service, job.project, job.job_id, self.stopping)
+        limit = self.settings.host_max_jobs if self.is_service else None
+        for job in self.service.claim(self.host_id, os.getpid(), self.queues, limit):
+            runner = Runner(self.settings, self.service, job.project, job.job_id, self.stopping, self.host_id)
             thread = threading.Thread(target=runner.run, name=f"runner-{job.job_id}", daemon=True)
             self.runners[(job.project, job.job_id)] = thread
+            self.jobs_taken += 1
             thread.start()
 
     def leftover(self) -> bool:
         """Whether jobs still wait for a host (submitted as this one left)."""
-        return bool(self.service.waiting_for_host())
+        return bool(self.service.waiting(self.queues))
 
 
-def main() -> int:
+def _run_until_signalled(host: JobHost) -> None:
+    def stop(_number: int, _frame: FrameType | None) -> None:
+        host.stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    host.serve()
+
+
+def serve_team(settings: Settings) -> None:
+    """Run a job service in this process until SIGTERM or SIGINT."""
+    host = JobHost(settings, service=True)
+    print(
+        f"Job host {host.host_id} on {settings.machine_id}: taking the team's jobs "
+        f"(at most {settings.host_max_jobs} at once, {settings.max_running_jobs} running here)",
+        flush=True,
+    )
+    _run_until_signalled(host)
+
+
+def main(argv: list[str] | None = None) -> int:
     settings = Settings.resolve()
+    if "--service" in (sys.argv[1:] if argv is None else argv):
+        serve_team(settings)
+        return 0
     path = lock_path(settings)
     with _try_lock(path) as held:
         if held is None:
-            return 0  # another host runs: it adopts the jobs
+            return 0  # another host runs: it takes the jobs
         host = JobHost(settings)
-
-        def stop(_number: int, _frame: FrameType | None) -> None:
-            host.stopping.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        host.serve()
+        _run_until_signalled(host)
     # A job submitted just as the lock was let go finds no host: start one.
     if not host.stopping.is_set() and host.leftover():
         ensure_job_host(settings)

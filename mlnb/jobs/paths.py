@@ -6,9 +6,12 @@ from pathlib import Path
 
 from mlnb.config import HomePaths
 
-# How the job host is started; found again in its command line to tell it
-# from another process that reused its pid.
+# How the on-demand job host is started.
 HOST_MODULE = "mlnb.jobs.host"
+# What a job host's command line holds (the on-demand host's module, or
+# ``mlnb jobs host``): found again there to tell a host from another process
+# that reused its pid.
+HOST_COMMAND_MARKS = (HOST_MODULE, "jobs\0host")
 
 
 def absolute_location(location: str | Path) -> str:

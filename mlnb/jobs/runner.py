@@ -2,7 +2,9 @@
 job's processes, sends heartbeats, obeys cancellation, and records the end
 state. Runners are threads of the job host (``mlnb.jobs.host``); whatever
 happens to one, its job ends: its own errors are recorded as FAILED, and if
-the host dies the next reader of the job notices (``JobService.reap``).
+the host dies its lease runs out and the job is ended at the next explicit
+reap (``JobService.reap``). A runner whose host lost the lease stops the
+job's processes and records nothing: the job is no longer its to end.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from mlnb.config import Settings
 from mlnb.errors import MlnbError
 from mlnb.jobs.kinds import job_kinds
 from mlnb.jobs.paths import job_home, log_path
-from mlnb.jobs.service import JobService
+from mlnb.jobs.service import JobService, LeaseLost
 from mlnb.jobs.states import JobState
 from mlnb.records import JobRecord
 from mlnb.runtime.execution import Execution, JobContext
-from mlnb.runtime.logs import LogWriter
+from mlnb.runtime.logs import LogWriter, StoredLog
 
 if TYPE_CHECKING:
     from mlnb.runtime.dask_cluster import DaskSession
@@ -34,14 +36,23 @@ class Runner:
     """Runs one job to its end."""
 
     def __init__(
-        self, settings: Settings, service: JobService, project: str, job_id: str, stopping: threading.Event
+        self,
+        settings: Settings,
+        service: JobService,
+        project: str,
+        job_id: str,
+        stopping: threading.Event,
+        holder: str,
     ) -> None:
         self.settings = settings
         self.project = project
         self.job_id = job_id
         self.service = service
         self.stopping = stopping
-        self.log = LogWriter(log_path(settings.home, project, job_id))
+        self.holder = holder
+        self.log = LogWriter(
+            log_path(settings.home, project, job_id), store=StoredLog(service.db, project, job_id)
+        )
         self.session: DaskSession | None = None
         self.execution: Execution | None = None
         self._last_beat = 0.0
@@ -50,12 +61,23 @@ class Runner:
         """Run the job to its end; every failure of the runner ends it FAILED."""
         try:
             return self._run()
+        except LeaseLost as e:
+            return self._let_go(e)
         except BaseException as e:  # the runner's boundary: every failure ends the job
             self.log.service(f"The job's runner failed:\n{traceback.format_exc()}")
             message = f"The job's runner failed: {type(e).__name__}: {e}"
-            return self.service.transition(self.project, self.job_id, JobState.FAILED, error_message=message)
+            try:
+                return self._end(JobState.FAILED, message)
+            except LeaseLost as lost:
+                return self._let_go(lost)
         finally:
             self.close()
+
+    def _let_go(self, lost: LeaseLost) -> JobRecord:
+        if self.execution is not None:
+            self.execution.stop(0.0)
+        self.log.service(f"This host stopped the job's processes: {lost.message}")
+        return self.service.get_job(self.project, self.job_id)
 
     def _run(self) -> JobRecord:
         self._job = self.service.get_job(self.project, self.job_id)
@@ -78,7 +100,7 @@ class Runner:
             return self._end(JobState.FAILED, e.message)
         if self._beat(force=True).state == JobState.CANCELLING:
             return self._end(JobState.CANCELLED)
-        self.service.transition(self.project, self.job_id, JobState.RUNNING)
+        self.service.transition(self.project, self.job_id, JobState.RUNNING, holder=self.holder)
         self.log.service("Job is running")
         try:
             execution.start()
@@ -95,7 +117,9 @@ class Runner:
         def beat() -> None:
             while not done.wait(self.settings.job_heartbeat_s):
                 try:
-                    self.service.heartbeat(self.project, self.job_id)
+                    self.service.heartbeat(self.project, self.job_id, self.holder)
+                except LeaseLost:
+                    return  # the beat after the block finds it out and lets go
                 except MlnbError as e:  # a database hiccup: the next beat may pass
                     self.log.service(f"A heartbeat failed: {e.message}")
 
@@ -125,7 +149,15 @@ class Runner:
     def _wait_for_slot(self) -> JobRecord:
         announced = False
         while not self.stopping.is_set():
-            job = self.service.claim_slot(self.project, self.job_id, self.settings.max_running_jobs)
+            try:
+                job = self.service.claim_slot(
+                    self.project, self.job_id, self.holder, self.settings.max_running_jobs
+                )
+            except LeaseLost:
+                job = self.service.get_job(self.project, self.job_id)
+                if job.state in (JobState.CANCELLED, JobState.CANCELLING):
+                    return job  # cancelled while it waited: nothing was started
+                raise
             if job is not None:
                 return job
             if not announced:
@@ -162,9 +194,15 @@ class Runner:
         progress = execution.progress() if execution is not None else None
         fields: dict[str, Any] = {"progress": progress} if progress is not None else {}
         fields.update((execution.outputs() or {}) if execution is not None else {})
-        self._job = self.service.heartbeat(self.project, self.job_id, **fields)
+        self._job = self.service.heartbeat(self.project, self.job_id, self.holder, **fields)
         return self._job
 
     def _end(self, state: JobState, error: str | None = None) -> JobRecord:
         self.log.service(f"Job {state.value.lower()}" + (f": {error}" if error else ""))
-        return self.service.transition(self.project, self.job_id, state, error_message=error)
+        # Whoever sees the job ended must find its last lines already stored
+        # (if the store refuses them now, closing the log tries again).
+        with contextlib.suppress(MlnbError):
+            self.log.flush()
+        return self.service.transition(
+            self.project, self.job_id, state, holder=self.holder, error_message=error
+        )

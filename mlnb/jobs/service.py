@@ -1,29 +1,51 @@
 """Job records and their lifecycle in the metadata store: creation, state
-changes (one transaction each), the concurrency queue, heartbeats, and the
-reaping of jobs whose runner died."""
+changes (one transaction each), claims and leases of job hosts, the
+concurrency queue, and the ending of jobs whose host died.
+
+A job host *claims* queued jobs and holds each by a *lease* that its
+heartbeats renew. Reads never write: a job whose host died (its process is
+gone from this machine, or its lease ran out) reads as FAILED at once, and
+is recorded so, and its leftover processes stopped, at explicit points:
+a job host's loop, a submission, a cancel, a wait, ``reap``. Every write a
+host makes about a job it runs names its lease, so that a host that lost
+the job (paused, cut off, then back) can never record an end for it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from mlnb.errors import AlreadyExists, FailedPrecondition, NotFound
-from mlnb.jobs.paths import HOST_MODULE
+from mlnb.jobs.paths import HOST_COMMAND_MARKS
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
 from mlnb.naming import validate_labels, validate_name
 from mlnb.records import JobRecord, check_etag, now
 from mlnb.runtime.processes import kill_session, process_alive
 from mlnb.store import Database, JobsTx
 
-HOST = socket.gethostname()
+TEAM_QUEUE = "team"
 
 
-def _waiting(job: JobRecord) -> bool:
-    return job.runner_pid is None and job.runner_host == HOST
+def machine_queue(machine: str) -> str:
+    """The queue of one machine's on-demand job host."""
+    return f"machine:{machine}"
+
+
+class LeaseLost(FailedPrecondition):
+    """The job host no longer holds the job: another host or a reap ended
+    it, or took it over. The host stops its processes and records nothing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Death:
+    """Why a job's host is taken for dead, and since when."""
+
+    reason: str
+    since: datetime
 
 
 class JobService:
@@ -31,18 +53,32 @@ class JobService:
 
     Args:
         db: The metadata database.
-        dead_after_s: A running job whose runner has not sent a heartbeat
-            for this long is marked FAILED.
+        dead_after_s: The lease: a job host that has not renewed its hold on
+            a job for this long is taken for dead; and a job that no host of
+            its machine took within it fails.
+        machine: This machine (``Settings.machine_id``): pids are checked
+            and processes signalled only for hosts of the same machine.
+        queue: The queue this machine's submissions go to.
     """
 
-    def __init__(self, db: Database, dead_after_s: float) -> None:
+    def __init__(self, db: Database, dead_after_s: float, machine: str, queue: str | None = None) -> None:
         self.db = db
         self.dead_after = timedelta(seconds=dead_after_s)
+        self.machine = machine
+        self.queue = queue or machine_queue(machine)
 
     @contextmanager
     def _write(self) -> Iterator[JobsTx]:
-        with self.db.session(write=True) as session:
+        # Rows, not the database: every write below locks the rows it changes.
+        with self.db.session(write=True, serialize=False) as session:
             yield JobsTx(session)
+
+    @contextmanager
+    def _read(self) -> Iterator[JobsTx]:
+        with self.db.session() as session:
+            yield JobsTx(session)
+
+    # Submission ---------------------------------------------------------
 
     def check_new_job(self, record: JobRecord) -> None:
         """Refuse a job that ``create_job`` would refuse, before the work of
@@ -54,12 +90,14 @@ class JobService:
         """
         validate_name("job", record.job_id)
         validate_labels(record.labels)
-        with self.db.session() as session:
-            self._refuse_taken(JobsTx(session), record)
+        with self._read() as tx:
+            self._refuse_taken(tx, record)
 
     def create_job(self, record: JobRecord) -> JobRecord:
-        """Record a new job: QUEUED with everything a host needs to run it,
-        or already FAILED (with its ``error_message``) when preparing it failed.
+        """Record a new job in this machine's queue: QUEUED with everything
+        a host needs to run it, or already FAILED (with its
+        ``error_message``) when preparing it failed. A submission is an
+        explicit point: jobs whose host died are ended first.
 
         Raises:
             InvalidArgument: A bad job id or labels.
@@ -67,9 +105,10 @@ class JobService:
         """
         validate_name("job", record.job_id)
         validate_labels(record.labels)
+        self.reap()
         if record.state == JobState.FAILED:
             record = dataclasses.replace(record, end_time=record.end_time or now())
-        record = dataclasses.replace(record, runner_host=HOST)
+        record = dataclasses.replace(record, queue=self.queue)
         with self._write() as tx:
             self._refuse_taken(tx, record)
             tx.insert_job(record)
@@ -82,44 +121,126 @@ class JobService:
                 "job ids are never reused: pick another"
             )
 
+    # Reads: no side effects ----------------------------------------------
+
     def get_job(self, project: str, job_id: str) -> JobRecord:
-        """A job, after reaping it if its runner died. Raises NotFound."""
-        self.reap()
-        with self.db.session() as session:
-            return self._require(JobsTx(session), project, job_id)
+        """A job as it stands: one whose host died reads as ended. Raises NotFound."""
+        with self._read() as tx:
+            return self.view(self._require(tx, project, job_id))
 
     def list_jobs(self, project: str | None, states: list[str] | None = None) -> list[JobRecord]:
-        """Jobs oldest first, after reaping those whose runner died."""
-        self.reap()
-        with self.db.session() as session:
-            return JobsTx(session).list_jobs(project, states)
+        """Jobs oldest first, as they stand (see ``get_job``)."""
+        with self._read() as tx:
+            jobs = [self.view(job) for job in tx.list_jobs(project)]
+        return jobs if states is None else [job for job in jobs if job.state in states]
 
-    def transition(self, project: str, job_id: str, state: JobState, **fields: Any) -> JobRecord:
-        """Move a job to ``state`` in one transaction, stamping start and end times.
+    def view(self, job: JobRecord) -> JobRecord:
+        """``job`` as the next reap will record it: ended, if its host died."""
+        death = self.death(job)
+        if death is None:
+            return job
+        state = JobState.CANCELLED if job.state == JobState.CANCELLING else JobState.FAILED
+        message = None if state == JobState.CANCELLED else death.reason
+        return dataclasses.replace(job, state=state, error_message=message, end_time=death.since)
+
+    def death(self, job: JobRecord) -> Death | None:
+        """Why an unended job's host is taken for dead, or ``None``."""
+        if job.state in ENDED:
+            return None
+        if job.lease_holder is None:
+            if job.state != JobState.QUEUED or job.queue == TEAM_QUEUE:
+                return None  # the team's queue waits for its hosts as long as it takes
+            since = job.create_time + self.dead_after
+            if now() > since:
+                bound = self.dead_after.total_seconds()
+                return Death(f"No job host took the job within {bound:.0f} s", since)
+            return None
+        local = job.runner_host == self.machine and job.runner_pid is not None
+        if local and not process_alive(job.runner_pid, HOST_COMMAND_MARKS):  # type: ignore[arg-type]
+            return Death(
+                f"The job host process (pid {job.runner_pid}) that ran the job died without "
+                "ending it (killed, or the machine restarted)",
+                job.heartbeat_time or now(),
+            )
+        if job.lease_expires is not None and now() > job.lease_expires:
+            last = job.heartbeat_time or job.lease_expires
+            return Death(
+                f"The job host {job.lease_holder} on {job.runner_host} stopped renewing its "
+                f"lease on the job (last at {last:%Y-%m-%d %H:%M:%S} UTC; the lease is "
+                f"{self.dead_after.total_seconds():.0f} s)",
+                job.lease_expires,
+            )
+        return None
+
+    # Explicit points: the writes ----------------------------------------
+
+    def reap(self, project: str | None = None, job_id: str | None = None) -> list[JobRecord]:
+        """Record as ended the unended jobs (all, or one) whose host died,
+        and stop the processes such a host left on this machine."""
+        with self._read() as tx:
+            if job_id is not None and project is not None:
+                found = tx.get_job(project, job_id)
+                candidates = [found] if found is not None else []
+            else:
+                candidates = tx.list_jobs(None, [s.value for s in ACTIVE | {JobState.QUEUED}])
+        reaped = []
+        for job in candidates:
+            if self.death(job) is None:
+                continue
+            with self._write() as tx:
+                fresh = tx.get_job(job.project, job.job_id, lock=True)
+                if fresh is None or self.death(fresh) is None:
+                    continue
+                ended = self.view(fresh)
+                reaped.append(
+                    tx.update_job(
+                        job.project,
+                        job.job_id,
+                        state=ended.state.value,
+                        error_message=ended.error_message,
+                        end_time=ended.end_time,
+                        lease_holder=None,
+                        lease_expires=None,
+                    )
+                )
+            if fresh.runner_pid and fresh.runner_host == self.machine:
+                kill_session(fresh.runner_pid)  # replicas the dead host left behind
+        return reaped
+
+    def transition(
+        self, project: str, job_id: str, state: JobState, holder: str | None = None, **fields: Any
+    ) -> JobRecord:
+        """Move a job to ``state`` in one transaction, stamping start and end
+        times; with ``holder``, only while that host holds the job (an end
+        lets the lease go).
 
         Raises:
             FailedPrecondition: The move is not allowed from the current state.
+            LeaseLost: ``holder`` no longer holds the job.
         """
         with self._write() as tx:
-            job = self._require(tx, project, job_id)
+            job = self._require(tx, project, job_id, lock=True)
+            if holder is not None:
+                self._check_holder(job, holder)
             check_transition(job_id, job.state, state)
             if state == JobState.RUNNING and job.start_time is None:
                 fields.setdefault("start_time", now())
             if state in ENDED:
                 fields.setdefault("end_time", now())
+                fields.update(lease_holder=None, lease_expires=None)
             return tx.update_job(project, job_id, state=state.value, **fields)
 
     def requeue(self, project: str, job_id: str, kinds: tuple[str, ...]) -> JobRecord:
         """Queue a FAILED or CANCELLED job of one of ``kinds`` again (resuming
-        it), its end time and error cleared.
+        it) in this machine's queue, its end time and error cleared.
 
         Raises:
             NotFound: No such job.
             FailedPrecondition: Another kind, or not FAILED or CANCELLED.
         """
-        self.reap()
+        self.reap(project, job_id)
         with self._write() as tx:
-            job = self._require(tx, project, job_id)
+            job = self._require(tx, project, job_id, lock=True)
             if job.kind not in kinds:
                 raise FailedPrecondition(
                     f"Job {job_id!r} is a {job.kind} job; only {' and '.join(kinds)} jobs can be resumed"
@@ -135,41 +256,38 @@ class JobService:
                 end_time=None,
                 error_message=None,
                 runner_pid=None,
-                runner_host=HOST,
+                runner_host=None,
                 heartbeat_time=None,
+                queue=self.queue,
+                lease_holder=None,
+                lease_expires=None,
             )
 
     def request_cancel(self, project: str, job_id: str) -> JobRecord:
         """Cancel a job: a queued one ends CANCELLED at once, a started one
-        goes to CANCELLING and its runner stops its processes.
+        goes to CANCELLING and its host stops its processes.
 
         Raises:
             FailedPrecondition: The job has ended already.
         """
-        self.reap()
+        self.reap(project, job_id)
         with self._write() as tx:
-            job = self._require(tx, project, job_id)
+            job = self._require(tx, project, job_id, lock=True)
             if job.state in ENDED:
                 raise FailedPrecondition(f"Job {job_id!r} has already ended ({job.state}); nothing to cancel")
             if job.state == JobState.CANCELLING:
                 return job
             if job.state == JobState.QUEUED:
-                return tx.update_job(project, job_id, state=JobState.CANCELLED.value, end_time=now())
+                # Nothing started: a host waiting to start it lets it go.
+                return tx.update_job(
+                    project,
+                    job_id,
+                    state=JobState.CANCELLED.value,
+                    end_time=now(),
+                    lease_holder=None,
+                    lease_expires=None,
+                )
             return tx.update_job(project, job_id, state=JobState.CANCELLING.value)
-
-    def claim_slot(self, project: str, job_id: str, limit: int) -> JobRecord | None:
-        """Move a QUEUED job to PREPARING if it is the oldest queued job and
-        fewer than ``limit`` jobs are active; ``None`` means wait."""
-        with self._write() as tx:
-            job = self._require(tx, project, job_id)
-            if job.state != JobState.QUEUED:
-                return job
-            queued = tx.list_jobs(None, [JobState.QUEUED.value])
-            if queued[0].job_id != job_id or queued[0].project != project:
-                return None
-            if tx.count_jobs([s.value for s in ACTIVE]) >= limit:
-                return None
-            return tx.update_job(project, job_id, state=JobState.PREPARING.value)
 
     def update_labels(
         self, project: str, job_id: str, labels: dict[str, str], etag: str | None = None
@@ -183,77 +301,90 @@ class JobService:
         """
         clean = validate_labels(labels)
         with self._write() as tx:
-            job = self._require(tx, project, job_id)
+            job = self._require(tx, project, job_id, lock=True)
             check_etag(etag, job.etag, f"job {job_id!r}")
             if dict(job.labels) == clean:
                 return job
             return tx.update_job(project, job_id, labels=clean)
 
-    def heartbeat(self, project: str, job_id: str, **fields: Any) -> JobRecord:
-        """Record that the runner is alive (and progress, if given)."""
+    # Job hosts: claims and leases ---------------------------------------
+
+    def claim(
+        self, holder: str, pid: int, queues: Iterable[str], limit: int | None = None
+    ) -> list[JobRecord]:
+        """Take the oldest queued jobs of ``queues`` that no host holds, for
+        the host ``holder`` (process ``pid`` on this machine), each under a
+        lease; with ``limit``, only while the host holds fewer jobs.
+        Hosts claiming at once never take the same job."""
+        queues = list(queues)
+        with self._read() as tx:  # the common case answers here, without writing
+            if limit is not None and tx.count_held(holder) >= limit:
+                return []
+            if not tx.queued_unclaimed(queues, limit=1):
+                return []
         with self._write() as tx:
-            return tx.update_job(project, job_id, heartbeat_time=now(), **fields)
+            room = None if limit is None else limit - tx.count_held(holder)
+            if room is not None and room <= 0:
+                return []
+            claimed = tx.claim_queued(queues, room)
+            lease = self._lease(holder)
+            return [tx.update_job(j.project, j.job_id, **lease, runner_pid=pid) for j in claimed]
 
-    def adopt(self, pid: int) -> list[JobRecord]:
-        """Take the queued jobs submitted on this machine that no job host
-        runs yet, for the host ``pid``."""
-        if not self.waiting_for_host():
-            return []  # the common case, without taking the write lock
+    def waiting(self, queues: Iterable[str]) -> list[JobRecord]:
+        """Queued jobs of ``queues`` that no host has taken yet."""
+        with self._read() as tx:
+            return tx.queued_unclaimed(queues)
+
+    def heartbeat(self, project: str, job_id: str, holder: str, **fields: Any) -> JobRecord:
+        """Renew ``holder``'s lease on the job (and record progress, if given).
+
+        Raises:
+            LeaseLost: The host no longer holds the job.
+        """
         with self._write() as tx:
-            waiting = [j for j in tx.list_jobs(None, [JobState.QUEUED.value]) if _waiting(j)]
-            return [tx.update_job(j.project, j.job_id, runner_pid=pid, heartbeat_time=now()) for j in waiting]
+            self._check_holder(self._require(tx, project, job_id, lock=True), holder)
+            return tx.update_job(project, job_id, **self._lease(holder), **fields)
 
-    def waiting_for_host(self) -> list[JobRecord]:
-        """Queued jobs of this machine that no job host has taken yet."""
-        with self.db.session() as session:
-            return [j for j in JobsTx(session).list_jobs(None, [JobState.QUEUED.value]) if _waiting(j)]
+    def claim_slot(self, project: str, job_id: str, holder: str, limit: int) -> JobRecord | None:
+        """Move a held QUEUED job to PREPARING; one that runs its processes
+        on this machine only if it is the oldest such job here and fewer
+        than ``limit`` of them are active here (a cluster's capacity is the
+        cluster's). ``None`` means wait.
 
-    def reap(self) -> list[JobRecord]:
-        """Mark FAILED the unfinished jobs whose runner is gone: a dead
-        process on this machine, or no heartbeat within the bound."""
-        reaped = []
-        with self.db.session() as session:
-            candidates = JobsTx(session).list_jobs(None, [s.value for s in ACTIVE | {JobState.QUEUED}])
-        for job in candidates:
-            reason = self._death(job)
-            if reason is None:
-                continue
-            with self._write() as tx:
-                fresh = tx.get_job(job.project, job.job_id)
-                if fresh is None or fresh.state in ENDED or self._death(fresh) is None:
-                    continue
-                state = JobState.CANCELLED if fresh.state == JobState.CANCELLING else JobState.FAILED
-                message = None if state == JobState.CANCELLED else reason
-                reaped.append(
-                    tx.update_job(
-                        job.project, job.job_id, state=state.value, error_message=message, end_time=now()
-                    )
-                )
-            if job.runner_pid and job.runner_host == HOST:
-                kill_session(job.runner_pid)  # replicas the dead runner left behind
-        return reaped
+        Raises:
+            LeaseLost: The host no longer holds the job.
+        """
+        with self._write() as tx:
+            # One machine's slots are counted by one transaction at a time.
+            self.db.lock_name(tx.session, f"slots:{self.machine}")
+            job = self._require(tx, project, job_id, lock=True)
+            self._check_holder(job, holder)
+            if job.state != JobState.QUEUED:
+                return job
+            if job.cluster is None:
+                queued = tx.local_jobs_of(self.machine, [JobState.QUEUED.value])
+                if queued and (queued[0].project, queued[0].job_id) != (project, job_id):
+                    return None
+                if len(tx.local_jobs_of(self.machine, [s.value for s in ACTIVE])) >= limit:
+                    return None
+            return tx.update_job(project, job_id, state=JobState.PREPARING.value, **self._lease(holder))
 
-    def _death(self, job: JobRecord) -> str | None:
-        if job.runner_pid is None or job.heartbeat_time is None:
-            # Submitted but no job host has taken it yet: give it the bound.
-            if now() - job.create_time > self.dead_after:
-                return f"No job host took the job within {self.dead_after.total_seconds():.0f} s"
-            return None
-        if job.runner_host == HOST and not process_alive(job.runner_pid, HOST_MODULE):
-            return (
-                f"The job host process (pid {job.runner_pid}) that ran the job died without ending it "
-                "(killed, or the machine restarted)"
-            )
-        silent = now() - job.heartbeat_time
-        if silent > self.dead_after:
-            return (
-                f"The job's runner on {job.runner_host} sent no heartbeat for "
-                f"{silent.total_seconds():.0f} s (since {job.heartbeat_time:%Y-%m-%d %H:%M:%S} UTC)"
-            )
-        return None
+    def _lease(self, holder: str) -> dict[str, Any]:
+        stamp = now()
+        return {
+            "lease_holder": holder,
+            "lease_expires": stamp + self.dead_after,
+            "heartbeat_time": stamp,
+            "runner_host": self.machine,
+        }
 
-    def _require(self, tx: JobsTx, project: str, job_id: str) -> JobRecord:
-        job = tx.get_job(project, job_id)
+    def _check_holder(self, job: JobRecord, holder: str) -> None:
+        if job.lease_holder != holder or job.state in ENDED:
+            taken = f"held by {job.lease_holder}" if job.lease_holder else f"{job.state}"
+            raise LeaseLost(f"Job {job.job_id!r} is no longer this host's ({holder}): it is {taken}")
+
+    def _require(self, tx: JobsTx, project: str, job_id: str, lock: bool = False) -> JobRecord:
+        job = tx.get_job(project, job_id, lock)
         if job is None:
             raise NotFound(f"Job {job_id!r} does not exist in project {project!r}", resource=("job", job_id))
         return job

@@ -109,7 +109,7 @@ class CancelJobHandler(_MlnbHandler):
 
 
 class JobLogsHandler(_MlnbHandler):
-    """The log lines after ``offset`` (a byte position the previous answer
+    """The log lines after ``offset`` (a position the previous answer
     gave), and whether the job ended: the logs tab asks again with the new
     offset until it has, and each answer reads only what is new."""
 
@@ -118,10 +118,9 @@ class JobLogsHandler(_MlnbHandler):
         offset = max(0, int(self.get_query_argument("offset", "0")))
 
         def read() -> dict[str, Any]:
-            ended = self.engine.get_job(job).ended  # read first: no line written before the end is missed
-            tail = self.engine.job_log_tail(job, position=offset)
-            lines = [entry.format() for entry in tail.read()]
-            return {"lines": lines, "offset": tail.position, "ended": ended}
+            page = self.engine.read_job_log(job, position=offset)
+            lines = [entry.format() for entry in page.entries]
+            return {"lines": lines, "offset": page.next_position, "ended": page.job_ended}
 
         await self.call(read)
 

@@ -18,7 +18,7 @@ from mlnb.errors import FailedPrecondition, InvalidArgument
 from mlnb.notebook.spec import NotebookSpec
 from mlnb.runtime.execution import JobContext, Outcome
 from mlnb.runtime.logs import LogWriter
-from mlnb.runtime.processes import signal_group
+from mlnb.runtime.processes import signal_group, with_lifeline
 from mlnb.states import JobState
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class NotebookExecution:
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
-            command,
+            with_lifeline(command),
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

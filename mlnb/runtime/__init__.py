@@ -6,7 +6,16 @@ used), free ports, and the TFRecord codec."""
 from __future__ import annotations
 
 from mlnb.runtime.execution import Execution, ExecutionFactory, JobContext, Outcome
-from mlnb.runtime.logs import SERVICE, LogEntry, LogTail, LogWriter, read_log
+from mlnb.runtime.logs import (
+    SERVICE,
+    LogEntry,
+    LogReader,
+    LogTail,
+    LogWriter,
+    StoredLog,
+    follow_log,
+    read_log,
+)
 from mlnb.runtime.ports import free_port, free_ports
 from mlnb.runtime.processes import process_alive, signal_group
 from mlnb.runtime.replicas import Launcher, LocalLauncher, Replica, ReplicaHandle, stop_replicas
@@ -19,11 +28,14 @@ __all__ = [
     "Launcher",
     "LocalLauncher",
     "LogEntry",
+    "LogReader",
     "LogTail",
     "LogWriter",
     "Outcome",
     "Replica",
     "ReplicaHandle",
+    "StoredLog",
+    "follow_log",
     "free_port",
     "free_ports",
     "process_alive",

@@ -1,6 +1,10 @@
 """Job logs: every line of every replica, with its time, replica name and
-stream, appended as JSON lines to the job's log file, and read back (or
-followed live) as ``LogEntry`` records."""
+stream, and read back (or followed live) as ``LogEntry`` records.
+
+The job host writes each line twice: to a JSON-lines file in the job's
+folder on its own machine (its working copy: what the job's own progress
+readers follow), and in batches to the metadata store (``StoredLog``),
+which is what every Engine reads, from any machine."""
 
 from __future__ import annotations
 
@@ -10,11 +14,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Protocol
 
 import orjson
 
+if TYPE_CHECKING:
+    from mlnb.store import Database
+
 SERVICE = "service"
+# A longer line is cut: a log is for people, and one row must stay small.
+MAX_MESSAGE_CHARS = 32_000
 
 
 @dataclass(frozen=True)
@@ -48,15 +57,119 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-class LogWriter:
-    """Appends entries to a job's log file; safe from several threads."""
+class LogReader(Protocol):
+    """Something that reads a log a piece at a time (``LogTail``, ``StoredLogTail``)."""
 
-    def __init__(self, path: Path, echo: Callable[[LogEntry], None] | None = None) -> None:
+    @property
+    def position(self) -> int:
+        """Where the next ``read`` starts: a later reader goes on from there."""
+        ...
+
+    def read(self, limit: int | None = None) -> list[LogEntry]:
+        """The entries written since the last read (at most ``limit``)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LogPage:
+    """A piece of a job's log: the entries from a position on, the position
+    to ask from next, and whether the job had ended before they were read
+    (then an empty page means the log is complete)."""
+
+    entries: list[LogEntry]
+    next_position: int
+    job_ended: bool
+
+    def to_api(self) -> dict[str, object]:
+        """mlnb's ``jobs.logs`` answer: ``entries``, ``nextOffset``, ``jobEnded``."""
+        return {
+            "entries": [e.to_api() for e in self.entries],
+            "nextOffset": self.next_position,
+            "jobEnded": self.job_ended,
+        }
+
+
+class StoredLog:
+    """A job's log lines in the metadata store."""
+
+    def __init__(self, db: Database, project: str, job_id: str) -> None:
+        self.db = db
+        self.project = project
+        self.job_id = job_id
+
+    def append(self, entries: list[LogEntry]) -> None:
+        """Add entries after the job's last line, in one transaction."""
+        from mlnb.store import LogsTx
+
+        lines = [(e.time, e.replica, e.stream, e.message[:MAX_MESSAGE_CHARS]) for e in entries]
+        with self.db.session(write=True, serialize=False) as session:
+            # One writer per job (its host) but a resumed job's second one
+            # may overlap the first's last batch: the name orders them.
+            self.db.lock_name(session, f"log:{self.project}/{self.job_id}")
+            LogsTx(session).append(self.project, self.job_id, lines)
+
+    def tail(self, position: int = 0) -> StoredLogTail:
+        return StoredLogTail(self, position)
+
+
+class StoredLogTail:
+    """Reads a stored log a piece at a time; ``position`` counts lines."""
+
+    _PAGE = 10_000
+
+    def __init__(self, log: StoredLog, position: int = 0) -> None:
+        self._log = log
+        self._position = position
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    def read(self, limit: int | None = None) -> list[LogEntry]:
+        from mlnb.store import LogsTx
+
+        entries: list[LogEntry] = []
+        while limit is None or len(entries) < limit:
+            size = self._PAGE if limit is None else min(self._PAGE, limit - len(entries))
+            with self._log.db.session() as session:
+                page = LogsTx(session).read(self._log.project, self._log.job_id, self._position, size)
+            entries.extend(LogEntry(*line) for line in page)
+            self._position += len(page)
+            if len(page) < size:
+                break
+        return entries
+
+
+class LogWriter:
+    """Appends entries to a job's log file, and to ``store`` (in batches,
+    from a thread, every ``flush_s``) when given; safe from several threads.
+
+    A batch the store refuses (the database busy or away) is kept and sent
+    with the next one.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        echo: Callable[[LogEntry], None] | None = None,
+        store: StoredLog | None = None,
+        flush_s: float = 0.5,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.echo = echo
         self._lock = threading.Lock()
         self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
+        self._store = store
+        self._pending: list[LogEntry] = []
+        self._sending = threading.Lock()
+        self._closed = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if store is not None:
+            self._flusher = threading.Thread(
+                target=self._flush_every, args=(flush_s,), name="log-flush", daemon=True
+            )
+            self._flusher.start()
 
     def write(self, replica: str, stream: str, message: str, time: str | None = None) -> None:
         """Append one line; ``time`` (RFC 3339) when it was read elsewhere."""
@@ -65,8 +178,42 @@ class LogWriter:
         with self._lock:
             self._file.write(line)
             self._file.flush()
+            if self._store is not None:
+                self._pending.append(entry)
             if self.echo is not None:
                 self.echo(entry)
+
+    def flush(self) -> None:
+        """Send what is pending to the store now.
+
+        Raises:
+            MlnbError: The store refused it (it stays pending).
+        """
+        if self._store is None:
+            return
+        with self._sending:  # batches leave in order
+            with self._lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                self._store.append(batch)
+            except BaseException:
+                with self._lock:
+                    self._pending[:0] = batch
+                raise
+
+    def _flush_every(self, interval_s: float) -> None:
+        from mlnb.errors import MlnbError
+
+        while not self._closed.wait(interval_s):
+            try:
+                self.flush()
+            except MlnbError as e:  # the next round retries; the file says why it lags
+                note = LogEntry(utc_now(), SERVICE, SERVICE, f"Storing the log failed, retrying: {e.message}")
+                with self._lock:
+                    self._file.write(orjson.dumps(note.to_api()) + b"\n")
+                    self._file.flush()
 
     def service(self, message: str) -> None:
         """A line from mlnb itself about the job."""
@@ -90,8 +237,15 @@ class LogWriter:
         return thread
 
     def close(self) -> None:
-        with self._lock:
-            self._file.close()
+        """Send what is pending (a last try), and close the file."""
+        self._closed.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                self._file.close()
 
     def for_trial(self, trial_id: str) -> LogWriter:
         """The same log, for one trial of a tuning job: its replicas are
@@ -113,6 +267,9 @@ class _TrialLog(LogWriter):
         else:
             self._parent.write(f"trial-{self._trial}/{replica}", stream, message, time)
 
+    def flush(self) -> None:
+        self._parent.flush()
+
     def close(self) -> None:
         """The parent's file stays open for the other trials."""
 
@@ -132,7 +289,7 @@ class LogTail:
         ``LogTail(path, position)`` goes on from there."""
         return self._position - len(self._pending)
 
-    def read(self) -> list[LogEntry]:
+    def read(self, limit: int | None = None) -> list[LogEntry]:
         if not self.path.exists():
             return []
         with open(self.path, "rb") as f:
@@ -140,13 +297,25 @@ class LogTail:
             chunk = f.read()
             self._position = f.tell()
         *lines, self._pending = (self._pending + chunk).split(b"\n")
-        return [LogEntry(**orjson.loads(line)) for line in lines if line]
+        lines = [line for line in lines if line]
+        if limit is not None and len(lines) > limit:
+            # The rest waits for the next read; ``position`` stays before it.
+            self._pending = b"".join(line + b"\n" for line in lines[limit:]) + self._pending
+            lines = lines[:limit]
+        return [LogEntry(**orjson.loads(line)) for line in lines]
 
 
 def read_log(path: Path, follow: Callable[[], bool] | None = None, poll_s: float = 0.2) -> Iterator[LogEntry]:
     """Entries of a log file; with ``follow``, keep reading new lines while
     ``follow()`` is true (the job runs), then drain what is left."""
-    tail = LogTail(path)
+    return follow_log(LogTail(path), follow, poll_s)
+
+
+def follow_log(
+    tail: LogReader, follow: Callable[[], bool] | None = None, poll_s: float = 0.2
+) -> Iterator[LogEntry]:
+    """Entries of a log; with ``follow``, keep reading new ones while
+    ``follow()`` is true (the job runs), then drain what is left."""
     while True:
         yield from tail.read()
         if follow is None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 from pathlib import Path
 
 
-def process_alive(pid: int, token: str | None = None) -> bool:
+def process_alive(pid: int, token: str | tuple[str, ...] | None = None) -> bool:
     """Whether ``pid`` runs, and (on Linux) whether its command line holds
-    ``token``, so that a reused pid is not taken for the runner."""
+    ``token`` (one of them, for a tuple; arguments are NUL-separated there),
+    so that a reused pid is not taken for the runner."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -22,9 +24,11 @@ def process_alive(pid: int, token: str | None = None) -> bool:
     cmdline = Path(f"/proc/{pid}/cmdline")
     if token is not None and cmdline.exists():
         try:
-            return token.encode() in cmdline.read_bytes()
+            held = cmdline.read_bytes()
         except OSError:
             return False
+        tokens = (token,) if isinstance(token, str) else token
+        return any(t.encode() in held for t in tokens)
     return True
 
 
@@ -63,3 +67,29 @@ def signal_group(pgid: int, sig: int) -> None:
     """Signal a process group, ignoring one that is gone."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
+
+
+# Run by a bare interpreter (-S: no site, a few milliseconds): arm the
+# parent-death signal, check the parent did not already go, then become
+# the real command (the signal survives exec).
+_LIFELINE = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+def with_lifeline(command: list[str]) -> list[str]:
+    """``command`` made to get SIGKILL when the thread that starts it ends
+    (Linux's parent-death signal; elsewhere ``command`` as it is).
+
+    Replicas are started by their job's runner thread, which lives until the
+    job ends: so a job host killed with -9, on a machine that stays up, takes
+    its replicas with it instead of leaving them running for a job that
+    another host has since ended.
+    """
+    if not sys.platform.startswith("linux"):
+        return command
+    return [sys.executable, "-S", "-c", _LIFELINE, str(os.getpid()), *command]

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from mlnb.runtime.logs import LogWriter
 from mlnb.runtime.ports import free_ports
-from mlnb.runtime.processes import signal_group
+from mlnb.runtime.processes import signal_group, with_lifeline
 
 TAIL_LINES = 20
 
@@ -161,7 +161,7 @@ class LocalLauncher:
                 wants = f"{replica.name} asks for {replica.gpus} GPU(s)"
                 self.log.service(f"{wants}; this machine has none: it runs on the CPU")
             process = subprocess.Popen(
-                [str(python_or_archives), "-m", module, *arguments],
+                with_lifeline([str(python_or_archives), "-m", module, *arguments]),
                 cwd=self.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,

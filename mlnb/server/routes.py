@@ -34,6 +34,10 @@ _VERSION_FIELDS = {
 }
 
 
+# The most log entries one jobs.logs answer carries.
+LOG_PAGE_SIZE = 5000
+
+
 def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
@@ -275,6 +279,11 @@ async def job(request: Request) -> Response:
     if request.method == "POST" and verb == "cancel":
         await call(engine.cancel_job, name, project=project)
         return json_response({})
+    if request.method == "GET" and verb == "logs":
+        offset = _count(request, "offset", 0)
+        size = min(_count(request, "pageSize", LOG_PAGE_SIZE) or LOG_PAGE_SIZE, LOG_PAGE_SIZE)
+        read = await call(engine.read_job_log, name, position=offset, limit=size, project=project)
+        return json_response(read.to_api())
     if verb is not None:
         raise NotFound(f"No such method: {request.url.path}")
     if request.method == "GET":
@@ -285,6 +294,15 @@ async def job(request: Request) -> Response:
         engine.update_job, name, labels=body.get("labels") or {}, etag=body.get("etag"), project=project
     )
     return json_response(record.to_api())
+
+
+def _count(request: Request, name: str, default: int) -> int:
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit():
+        raise InvalidArgument(f"{name} must be a whole number of 0 or more, got {text!r}")
+    return int(text)
 
 
 def _update_mask(request: Request, allowed: set[str]) -> set[str]:

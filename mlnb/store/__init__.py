@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from mlnb.store.artifacts import ArtifactStore, StoredTree, file_sha256, uri_exists, verify_tree
     from mlnb.store.database import Database
     from mlnb.store.jobs_tx import JobsTx
+    from mlnb.store.logs_tx import LogsTx
     from mlnb.store.operations_tx import OperationsTx
     from mlnb.store.registry_tx import RegistryTx
 
@@ -26,6 +27,7 @@ _HOMES = {
     "verify_tree": "artifacts",
     "Database": "database",
     "JobsTx": "jobs_tx",
+    "LogsTx": "logs_tx",
     "OperationsTx": "operations_tx",
     "RegistryTx": "registry_tx",
 }
@@ -41,6 +43,7 @@ __all__ = [
     "ArtifactStore",
     "Database",
     "JobsTx",
+    "LogsTx",
     "OperationsTx",
     "RegistryTx",
     "StoredTree",

@@ -2,14 +2,19 @@
 
 SQLite (the default) gets WAL, foreign keys, a busy timeout and
 ``BEGIN IMMEDIATE`` for write transactions, so that kernels, job workers and
-servers can share one file. PostgreSQL write transactions take one advisory
-lock, so that read-then-write rules (quotas, defaults) hold across processes.
+servers can share one file. On PostgreSQL, the registry's write transactions
+take one advisory lock, so that read-then-write rules across tables (quotas,
+defaults) hold across processes; the jobs' writes lock only their rows (and
+a named lock where a rule spans rows), so that dozens of job hosts renewing
+leases do not queue behind one another.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +39,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Comparing against it first spares every process
 # Alembic's import (half a second) when the schema is current; a test checks
 # that it matches the newest script.
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 # Any constant works: it only has to be the same in every mlnb process.
 _PG_WRITE_LOCK = 0x6D6C6E62
 
@@ -95,6 +100,13 @@ class Database:
         self.engine = create_db_engine(url, busy_timeout_s)
         self._write_engine = self.engine.execution_options(mlnb_write=True)
         self._migrated = False
+        self._writes = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def write_transactions(self) -> int:
+        """Write transactions this object has begun (for reports and benchmarks)."""
+        return self._writes
 
     @property
     def is_sqlite(self) -> bool:
@@ -169,21 +181,26 @@ class Database:
                     conn.commit()
 
     @contextlib.contextmanager
-    def session(self, write: bool = False) -> Iterator[Session]:
+    def session(self, write: bool = False, serialize: bool = True) -> Iterator[Session]:
         """A session that commits at the end, rolls back on error, and turns
         database errors into mlnb errors.
 
         Args:
-            write: Take the write lock at the start (SQLite ``BEGIN
-                IMMEDIATE``, a PostgreSQL advisory lock): use it for every
-                transaction that reads and then writes.
+            write: A transaction that reads and then writes: SQLite takes
+                the write lock at the start (``BEGIN IMMEDIATE``).
+            serialize: With ``write``, PostgreSQL also takes the one
+                database-wide advisory lock. Without it the transaction must
+                lock what it reads to change (``FOR UPDATE``, ``lock_name``).
         """
         self.ensure_schema()
         bind = self._write_engine if write else self.engine
+        if write:
+            with self._count_lock:
+                self._writes += 1
         started = time.monotonic()
         try:
             with Session(bind, expire_on_commit=False) as session, session.begin():
-                if write and not self.is_sqlite:
+                if write and serialize and not self.is_sqlite:
                     session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_WRITE_LOCK})
                 yield session
         except MlnbError:
@@ -197,6 +214,13 @@ class Database:
             raise Unavailable(f"The metadata database {self._safe_url()} failed: {e.orig}") from e
         except SQLAlchemyError as e:
             raise MlnbError(f"Metadata database error: {e}") from e
+
+    def lock_name(self, session: Session, name: str) -> None:
+        """Hold a lock named ``name`` until the session's transaction ends
+        (PostgreSQL; on SQLite the writer's lock already covers it)."""
+        if not self.is_sqlite:
+            key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
     def _safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mlnb.records import JobRecord, make_etag
-from mlnb.states import JobState, job_kind
+from mlnb.states import ENDED, JobState, job_kind
 from mlnb.store.schema import JobRow
 
 _UPDATABLE = {
@@ -28,9 +28,22 @@ _UPDATABLE = {
     "runner_pid",
     "runner_host",
     "heartbeat_time",
+    "queue",
+    "lease_holder",
+    "lease_expires",
 }
+_ENDED = [s.value for s in ENDED]
 # Bookkeeping that changes every few seconds does not change the etag.
-_QUIET = {"heartbeat_time", "progress", "runner_pid", "runner_host", "prediction_output", "training_output"}
+_QUIET = {
+    "heartbeat_time",
+    "progress",
+    "runner_pid",
+    "runner_host",
+    "prediction_output",
+    "training_output",
+    "lease_holder",
+    "lease_expires",
+}
 
 
 class JobsTx:
@@ -38,6 +51,11 @@ class JobsTx:
 
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    @property
+    def session(self) -> Session:
+        """The transaction's session, for locks the caller takes in it."""
+        return self._session
 
     def insert_job(self, record: JobRecord) -> None:
         self._session.add(
@@ -55,13 +73,71 @@ class JobsTx:
                 error_message=record.error_message,
                 runner_host=record.runner_host,
                 cluster=record.cluster,
+                queue=record.queue,
             )
         )
         self._session.flush()
 
-    def get_job(self, project: str, job_id: str) -> JobRecord | None:
-        row = self._row(project, job_id)
+    def get_job(self, project: str, job_id: str, lock: bool = False) -> JobRecord | None:
+        """A job; with ``lock``, its row stays locked until the transaction
+        ends (PostgreSQL ``FOR UPDATE``; SQLite's writer holds the file)."""
+        row = self._row(project, job_id, lock)
         return _record(row) if row is not None else None
+
+    def claim_queued(self, queues: Iterable[str], limit: int | None) -> list[JobRecord]:
+        """The oldest QUEUED jobs of ``queues`` that no host holds, locked;
+        rows that another transaction has locked are skipped, so that hosts
+        claiming at once take different jobs."""
+        query = (
+            select(JobRow)
+            .where(
+                JobRow.state == JobState.QUEUED.value,
+                JobRow.lease_holder.is_(None),
+                JobRow.queue.in_(list(queues)),
+            )
+            .order_by(JobRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_record(row) for row in self._session.scalars(query).all()]
+
+    def queued_unclaimed(self, queues: Iterable[str], limit: int | None = None) -> list[JobRecord]:
+        """QUEUED jobs of ``queues`` that no host holds, oldest first."""
+        query = (
+            select(JobRow)
+            .where(
+                JobRow.state == JobState.QUEUED.value,
+                JobRow.lease_holder.is_(None),
+                JobRow.queue.in_(list(queues)),
+            )
+            .order_by(JobRow.id)
+            .limit(limit)
+        )
+        return [_record(row) for row in self._session.scalars(query).all()]
+
+    def count_held(self, holder: str) -> int:
+        """Unended jobs that ``holder`` holds."""
+        query = (
+            select(func.count())
+            .select_from(JobRow)
+            .where(JobRow.lease_holder == holder, JobRow.state.notin_(_ENDED))
+        )
+        return int(self._session.scalar(query) or 0)
+
+    def local_jobs_of(self, machine: str, states: Iterable[str]) -> list[JobRecord]:
+        """Jobs held by hosts of ``machine`` that run their processes on it
+        (no cluster), oldest first."""
+        query = (
+            select(JobRow)
+            .where(
+                JobRow.runner_host == machine,
+                JobRow.lease_holder.is_not(None),
+                JobRow.cluster.is_(None),
+                JobRow.state.in_(list(states)),
+            )
+            .order_by(JobRow.id)
+        )
+        return [_record(row) for row in self._session.scalars(query).all()]
 
     def list_jobs(self, project: str | None = None, states: Iterable[str] | None = None) -> list[JobRecord]:
         """Jobs oldest first (the queue order), of a project or of all."""
@@ -89,8 +165,10 @@ class JobsTx:
         self._session.flush()
         return _record(row)
 
-    def _row(self, project: str, job_id: str) -> JobRow | None:
+    def _row(self, project: str, job_id: str, lock: bool = False) -> JobRow | None:
         query = select(JobRow).where(JobRow.project == project, JobRow.job_id == job_id)
+        if lock:
+            query = query.with_for_update()
         return self._session.scalars(query).one_or_none()
 
 
@@ -116,4 +194,7 @@ def _record(row: JobRow) -> JobRecord:
         runner_host=row.runner_host,
         heartbeat_time=row.heartbeat_time,
         cluster=row.cluster,
+        queue=row.queue,
+        lease_holder=row.lease_holder,
+        lease_expires=row.lease_expires,
     )

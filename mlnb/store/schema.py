@@ -136,7 +136,28 @@ class JobRow(Base):
     runner_host: Mapped[str | None] = mapped_column(String(256))
     heartbeat_time: Mapped[datetime | None]
     cluster: Mapped[str | None] = mapped_column(Text)
+    # Who may take the job ("machine:<id>": that machine's on-demand host;
+    # "team": any job service), who holds it and until when.
+    queue: Mapped[str | None] = mapped_column(String(300))
+    lease_holder: Mapped[str | None] = mapped_column(String(300))
+    lease_expires: Mapped[datetime | None]
     revision: Mapped[int] = mapped_column(default=1)
+
+
+class JobLogLineRow(Base):
+    """One line of a job's log; ``seq`` counts a job's lines from 0."""
+
+    __tablename__ = "job_log_lines"
+    __table_args__ = (UniqueConstraint("project", "job_id", "seq", name="uq_job_log_lines_job_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(128))
+    job_id: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int]
+    time: Mapped[str] = mapped_column(String(40))
+    replica: Mapped[str] = mapped_column(String(256))
+    stream: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
 
 
 class OperationRow(Base):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlnb.runtime.logs import LogTail
+from mlnb.runtime.logs import LogReader
 from mlnb.runtime.tfrecord import TFRecordError, read_records
 
 # "Epoch 3/10", as Keras prints it before each epoch.
@@ -58,7 +58,7 @@ class TrainingMetrics:
     files are read again only when one changed size. The job's progress and
     the job panel's chart both follow it."""
 
-    def __init__(self, log: LogTail, job_dir: str | None = None) -> None:
+    def __init__(self, log: LogReader, job_dir: str | None = None) -> None:
         self._log = log
         self._job_dir = job_dir
         self._epochs = EpochLog()

@@ -1,0 +1,278 @@
+"""Team mode on one test machine: several "machines" (homes and machine
+ids of their own) share one database; job services take the team's queue
+under leases; logs are read from machines that did not run the job; a
+host that dies or is paused loses its jobs cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import rest_server
+import trainers
+from support.team import ServiceHost, machine
+from support.waiting import wait_for
+
+from mlnb.api import Engine
+from mlnb.config import Settings
+from mlnb.jobs import JobService, LeaseLost
+from mlnb.records import JobRecord, now
+from mlnb.runtime.processes import process_alive
+from mlnb.states import JobKind, JobState
+from mlnb.store import Database, JobsTx
+
+pytestmark = [pytest.mark.integration]
+
+TRAINER_ARGS = ["--steps", "3", "--sleep", "0.2"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("fresh_postgres_url"))
+    return f"sqlite:///{tmp_path / 'team.db'}"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'team.db'}"
+
+
+@pytest.fixture
+def trainer(tmp_path: Path) -> Path:
+    return trainers.write_trainer(tmp_path / "src")
+
+
+@pytest.fixture
+def hosts() -> Iterator[list[ServiceHost]]:
+    started: list[ServiceHost] = []
+    yield started
+    for host in started:
+        host.stop()
+
+
+def engine_of(settings: Settings, engines: list[Engine]) -> Engine:
+    engine = Engine(settings)
+    engines.append(engine)
+    return engine
+
+
+@pytest.fixture
+def engines() -> Iterator[list[Engine]]:
+    made: list[Engine] = []
+    yield made
+    for engine in made:
+        for job in engine.list_jobs():
+            if not job.ended:
+                engine.cancel_job(job.job_id)
+        engine.close()
+
+
+def replica_pid(engine: Engine, job_id: str) -> int | None:
+    for entry in engine.job_logs(job_id):
+        if entry.message.startswith("ENV "):
+            return int(json.loads(entry.message[4:])["pid"])
+    return None
+
+
+def service_lines(engine: Engine, job_id: str) -> list[str]:
+    return [e.message for e in engine.job_logs(job_id) if e.replica == "service"]
+
+
+def test_logs_stream_on_a_machine_that_did_not_run_the_job(
+    tmp_path: Path, sqlite_url: str, trainer: Path, engines: list[Engine]
+) -> None:
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url), engines)
+    server = engine_of(machine(tmp_path, "server", sqlite_url), engines)
+    laptop.submit_training_job(
+        "remote_logs", package_path=trainer, module_name="trainer.task", args=TRAINER_ARGS
+    )
+
+    followed = [e.message for e in server.job_logs("remote_logs", follow=True)]
+
+    assert server.get_job("remote_logs").state == "SUCCEEDED"
+    assert [m for m in followed if m.startswith("step")] == ["step 0", "step 1", "step 2"]
+    assert followed[-1] == "Job succeeded"
+    assert not (server.settings.paths.jobs / "default" / "remote_logs").exists()  # nothing local to read
+    # A reader resumes where an earlier one stopped, by its position.
+    first = server.job_log_tail("remote_logs")
+    everything = first.read()
+    assert server.job_log_tail("remote_logs", position=first.position).read() == []
+    assert server.job_log_tail("remote_logs", position=len(everything) - 1).read() == everything[-1:]
+    # The CLI of the other machine prints them too.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLNB_")} | server.settings.to_env()
+    printed = subprocess.run(
+        [sys.executable, "-m", "mlnb", "jobs", "stream-logs", "remote_logs"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert printed.returncode == 0, printed.stderr
+    assert "step 2" in printed.stdout and "Job succeeded" in printed.stdout
+
+
+def test_team_hosts_share_the_queue_and_never_run_a_job_twice(
+    tmp_path: Path, database_url: str, trainer: Path, engines: list[Engine], hosts: list[ServiceHost]
+) -> None:
+    for name in ("host-1", "host-2"):
+        hosts.append(ServiceHost(machine(tmp_path, name, database_url, host_max_jobs=2)))
+    laptop = engine_of(machine(tmp_path, "laptop", database_url, job_host="service"), engines)
+    names = [f"team_{n}" for n in range(6)]
+    for name in names:
+        laptop.submit_training_job(name, package_path=trainer, module_name="trainer.task", args=TRAINER_ARGS)
+
+    ended = [laptop.wait_job(name, timeout=300) for name in names]
+
+    assert [job.state for job in ended] == ["SUCCEEDED"] * 6, [job.error_message for job in ended]
+    for name in names:
+        assert service_lines(laptop, name).count("Job is running") == 1
+    assert {job.runner_host for job in ended} == {"host-1", "host-2"}
+    assert not (laptop.settings.paths.run / "jobhost.log").exists()  # the laptop started no host
+
+
+def test_a_job_whose_host_is_killed_is_ended_by_another_host_and_its_replica_stops(
+    tmp_path: Path, sqlite_url: str, trainer: Path, engines: list[Engine], hosts: list[ServiceHost]
+) -> None:
+    lease = {"job_dead_after_s": 5.0}
+    for name in ("host-1", "host-2"):
+        hosts.append(ServiceHost(machine(tmp_path, name, sqlite_url, **lease)))
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url, job_host="service", **lease), engines)
+    laptop.submit_training_job(
+        "orphaned",
+        package_path=trainer,
+        module_name="trainer.task",
+        args=["--steps", "3000", "--sleep", "0.1"],
+    )
+    pid = wait_for(lambda: replica_pid(laptop, "orphaned"), "the replica to start")
+    holder = laptop.get_job("orphaned").runner_host
+    doomed, survivor = sorted(hosts, key=lambda h: h.settings.machine_id != holder)
+
+    os.kill(doomed.pid, signal.SIGKILL)
+
+    # Readers see it ended once the lease ran out, without writing...
+    job = wait_for(lambda: (j := laptop.get_job("orphaned")).ended and j, "the lease to run out", timeout=120)
+    assert job.state == "FAILED"
+    assert f"on {holder} stopped renewing its lease" in (job.error_message or "")
+    # ...and the other host records it.
+    wait_for(lambda: any("ended default/orphaned FAILED" in line for line in survivor.lines), "the reap")
+    # The replica did not outlive its host.
+    wait_for(lambda: not process_alive(pid), "the replica to die with its host")
+    assert "Job succeeded" not in service_lines(laptop, "orphaned")
+
+
+def test_a_host_that_wakes_after_losing_its_lease_stops_the_job_and_records_nothing(
+    tmp_path: Path, sqlite_url: str, trainer: Path, engines: list[Engine], hosts: list[ServiceHost]
+) -> None:
+    lease = {"job_dead_after_s": 5.0}
+    host = ServiceHost(machine(tmp_path, "host-1", sqlite_url, **lease))
+    hosts.append(host)
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url, job_host="service", **lease), engines)
+    laptop.submit_training_job(
+        "paused", package_path=trainer, module_name="trainer.task", args=["--steps", "3000", "--sleep", "0.1"]
+    )
+    pid = wait_for(lambda: replica_pid(laptop, "paused"), "the replica to start")
+
+    os.kill(host.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: laptop.get_job("paused").ended, "the lease to run out", timeout=120)
+        assert len(laptop.reap_jobs()) == 1  # an explicit reap records it
+    finally:
+        os.kill(host.pid, signal.SIGCONT)
+
+    wait_for(lambda: not process_alive(pid), "the woken host to stop the replica")
+    wait_for(
+        lambda: any("This host stopped the job's processes" in m for m in service_lines(laptop, "paused")),
+        "the woken host to say why it stopped",
+    )
+    job = laptop.get_job("paused")
+    assert job.state == "FAILED" and "stopped renewing its lease" in (job.error_message or "")
+    assert "Job succeeded" not in service_lines(laptop, "paused")
+
+
+def test_the_local_queue_limit_counts_only_this_machines_jobs(
+    tmp_path: Path, sqlite_url: str, trainer: Path, engines: list[Engine]
+) -> None:
+    one_slot = {"max_running_jobs": 1}
+    first = engine_of(machine(tmp_path, "desk-1", sqlite_url, **one_slot), engines)
+    second = engine_of(machine(tmp_path, "desk-2", sqlite_url, **one_slot), engines)
+    first.submit_training_job(
+        "long_one",
+        package_path=trainer,
+        module_name="trainer.task",
+        args=["--steps", "3000", "--sleep", "0.1"],
+    )
+    wait_for(lambda: first.get_job("long_one").state == "RUNNING", "the first machine's job to run")
+
+    second.submit_training_job(
+        "beside_it", package_path=trainer, module_name="trainer.task", args=TRAINER_ARGS
+    )
+
+    assert second.wait_job("beside_it", timeout=120).state == "SUCCEEDED"
+    assert first.get_job("long_one").state == "RUNNING"
+    assert not any("Waiting for a slot" in m for m in service_lines(second, "beside_it"))
+
+
+def test_reads_show_a_dead_hosts_job_ended_and_only_a_reap_records_it(engine: Engine) -> None:
+    db = Database(engine.settings.database_url)
+    host_side = JobService(db, dead_after_s=0.5, machine="host-machine")
+    reader = JobService(db, dead_after_s=0.5, machine="reader")
+    host_side.create_job(JobRecord("default", "held", JobKind.TRAINING, JobState.QUEUED, now()))
+    [claimed] = host_side.claim("host-x", os.getpid(), [host_side.queue])
+    assert claimed.lease_holder == "host-x" and claimed.lease_expires is not None
+
+    def stored() -> JobState:
+        with db.session() as session:
+            found = JobsTx(session).get_job("default", "held")
+            assert found is not None
+            return found.state
+
+    assert reader.get_job("default", "held").state == "QUEUED"  # the lease holds for now
+    wait_for(lambda: reader.get_job("default", "held").ended, "the lease to run out", timeout=30)
+    assert reader.get_job("default", "held").state == "FAILED"
+    assert [j.job_id for j in reader.list_jobs("default", ["FAILED"])] == ["held"]
+    assert stored() == "QUEUED"  # reading wrote nothing
+
+    [reaped] = reader.reap()
+    assert reaped.state == "FAILED" and reaped.lease_holder is None and stored() == "FAILED"
+    assert "host-x on host-machine stopped renewing its lease" in (reaped.error_message or "")
+    with pytest.raises(LeaseLost, match="no longer this host's"):
+        host_side.heartbeat("default", "held", "host-x")
+
+
+def test_the_rest_server_of_another_machine_pages_a_jobs_log(
+    tmp_path: Path, sqlite_url: str, trainer: Path, engines: list[Engine]
+) -> None:
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url), engines)
+    laptop.submit_training_job(
+        "rest_logs", package_path=trainer, module_name="trainer.task", args=TRAINER_ARGS
+    )
+    laptop.wait_job("rest_logs", timeout=120)
+    path = "/v1/projects/default/jobs/rest_logs:logs"
+    for url in rest_server.serve(machine(tmp_path, "server", sqlite_url)):
+        status, whole = rest_server.call_http(url, "GET", path)
+        assert status == 200 and whole["jobEnded"] is True
+        messages = [e["message"] for e in whole["entries"]]
+        assert "step 2" in messages and messages[-1] == "Job succeeded"
+        assert whole["nextOffset"] == len(messages)
+        # Pages of two, each from where the last one ended, add up to the whole.
+        paged: list[str] = []
+        offset = 0
+        while True:
+            status, page = rest_server.call_http(url, "GET", f"{path}?offset={offset}&pageSize=2")
+            assert status == 200 and len(page["entries"]) <= 2
+            paged += [e["message"] for e in page["entries"]]
+            if not page["entries"]:
+                break
+            offset = page["nextOffset"]
+        assert paged == messages
+        status, error = rest_server.call_http(url, "GET", f"{path}?offset=-1")
+        assert status == 400 and "offset must be a whole number" in error["error"]["message"]
+        status, error = rest_server.call_http(url, "GET", "/v1/projects/default/jobs/nope:logs")
+        assert status == 404
