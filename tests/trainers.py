@@ -78,6 +78,7 @@ parser.add_argument("--sleep", type=float, default=0.0)
 args = parser.parse_args()
 
 trial = os.environ.get("CLOUD_ML_TRIAL_ID", "")
+print("METRIC_FILE " + os.environ.get("CLOUD_ML_HP_METRIC_FILE", ""), flush=True)
 hpt = hypertune.HyperTune()
 if trial in args.fail_trials.split(","):
     raise SystemExit(f"trial {trial} fails on purpose")

@@ -15,7 +15,7 @@ from typing import Any
 
 from mlnb.errors import FailedPrecondition, InvalidArgument, import_extra
 from mlnb.runtime.logs import SERVICE, LogWriter
-from mlnb.runtime.replicas import Replica, ReplicaHandle
+from mlnb.runtime.replicas import HOST_READ_FILES, Replica, ReplicaHandle
 
 _CONNECT_TIMEOUT_S = 15
 
@@ -54,6 +54,9 @@ class DaskSession:
                 self.log.write(replica, stream, text, time)
         elif kind == "progress":
             self.progress = payload
+        elif kind == "file":
+            path, data = payload
+            _replace_file(Path(path), data)
         else:
             self.log.write(SERVICE, SERVICE, str(payload))
 
@@ -96,6 +99,14 @@ class DaskSession:
         for kind, payload in self.queue.get(batch=True):
             self._handle(kind, payload)
         self.client.close()
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` as ``path`` at once: a reader sees the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 class DaskReplica(ReplicaHandle):
@@ -166,12 +177,17 @@ class DaskLauncher:
         files = {path.name: path.read_bytes() for path in python_or_archives}
         handles: list[ReplicaHandle] = []
         for replica, env, worker in zip(replicas, environments, self._placement, strict=True):
+            # A file the host reads is written in the task's own folder on
+            # the worker and copied back as it changes: the two need share
+            # no disk.
+            mirrored = {var: env[var] for var in HOST_READ_FILES if var in env}
             spec = {
                 "name": replica.name,
                 "files": files,
                 "trainer_archives": list(files),
                 "command": ["{python}", "-m", module, *arguments],
-                "env": dict(env),
+                "env": dict(env) | {var: f"{{workdir}}/host-files/{var}" for var in mirrored},
+                "mirror": {f"host-files/{var}": path for var, path in mirrored.items()},
             }
             future = self.session.submit(spec, worker, replica.gpus)
             handles.append(DaskReplica(replica, future, self.session))

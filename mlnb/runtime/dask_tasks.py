@@ -1,6 +1,9 @@
 """What runs on a Dask worker for an mlnb job: one command (a replica, or
 papermill for a notebook job) in a folder of its own, its output sent back
-line by line through a Dask queue, stopped when the job's stop event is set.
+line by line through a Dask queue, stopped when the job's stop event is set
+or when the task is abandoned (the job host that submitted it died, so the
+scheduler cancelled its tasks: a running task cannot be interrupted, so it
+watches for that itself and stops its command).
 
 Imported on the workers: it needs mlnb installed there, and nothing heavy.
 """
@@ -42,7 +45,9 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     spec keys: ``name`` (replica name in the log), ``files`` (name to bytes,
     written to the work folder), ``trainer_archives`` (names of files to
     install as the trainer's environment), ``command`` (``{python}`` and
-    ``{workdir}`` are replaced), ``env``, ``queue``, ``stop_event``,
+    ``{workdir}`` are replaced), ``env`` (``{workdir}`` is replaced),
+    ``mirror`` (work-folder file to the host's path it is copied to as it
+    changes), ``queue``, ``stop_event``,
     ``grace_s``, ``collect`` (files to send back), ``progress_file`` and
     ``progress`` (a function that reads a progress report from that file;
     Dask sends it by reference, so the worker imports its module).
@@ -62,10 +67,12 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     command = [
         part.replace("{python}", python).replace("{workdir}", str(workdir)) for part in spec["command"]
     ]
+    env = {k: v.replace("{workdir}", str(workdir)) for k, v in spec.get("env", {}).items()}
+    mirror = _Mirror(workdir, spec.get("mirror", {}))
     process = subprocess.Popen(
         command,
         cwd=workdir,
-        env={**os.environ, **spec.get("env", {}), "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -83,6 +90,7 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     read_progress: Callable[[Path], Any] | None = spec.get("progress")
     progress_file = workdir / spec["progress_file"] if spec.get("progress_file") else None
     last_progress = None
+    abandoned = _abandonment_check()
     out.put(["service", f"{name} started on {get_worker().address} (pid {process.pid})"])
     stopping_since = None
     while process.poll() is None or any(p.is_alive() for p in pumps) or not lines.empty():
@@ -91,8 +99,9 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
             out.put(["lines", batch])
         if progress_file is not None and read_progress is not None:
             last_progress = _send_progress(out, read_progress(progress_file), last_progress)
+        mirror.send_changes(out)
         if process.poll() is None:
-            if stopping_since is None and stop.is_set():
+            if stopping_since is None and (stop.is_set() or abandoned()):
                 stopping_since = time.monotonic()
                 _signal(process.pid, signal.SIGTERM)
             elif stopping_since is not None and time.monotonic() - stopping_since > spec.get("grace_s", 10.0):
@@ -100,8 +109,54 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
         time.sleep(_BATCH_S)
     if progress_file is not None and read_progress is not None:
         _send_progress(out, read_progress(progress_file), last_progress)
+    mirror.send_changes(out)
     collected = {n: (workdir / n).read_bytes() for n in spec.get("collect", []) if (workdir / n).exists()}
     return {"returncode": process.returncode, "tail": list(tail), "files": collected}
+
+
+class _Mirror:
+    """Files in the work folder that the job host reads, sent back whole
+    each time they change (small files that their writer rewrites, as
+    cloudml-hypertune rewrites its metric file)."""
+
+    def __init__(self, workdir: Path, targets: dict[str, str]) -> None:
+        self._files = {workdir / name: target for name, target in targets.items()}
+        self._seen: dict[Path, tuple[int, int]] = {}
+
+    def send_changes(self, out: Any) -> None:
+        for path, target in self._files.items():
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            stamp = (stat.st_size, stat.st_mtime_ns)
+            if self._seen.get(path) != stamp:
+                self._seen[path] = stamp
+                out.put(["file", [target, path.read_bytes()]])
+
+
+def _abandonment_check() -> Callable[[], bool]:
+    """A function telling whether the scheduler has let this task go.
+
+    Reads the worker's own record of the running task (no network); it
+    leans on the worker's state machine, so on a distributed version that
+    keeps it elsewhere the check is off (the stop event still works).
+    """
+    from distributed import get_worker
+
+    try:
+        from distributed.worker import thread_state  # type: ignore[attr-defined]
+
+        worker, key = get_worker(), thread_state.key
+        worker.state.tasks  # noqa: B018 - present in this version?
+    except (AttributeError, ImportError, ValueError):
+        return lambda: False
+
+    def abandoned() -> bool:
+        task = worker.state.tasks.get(key)
+        return task is None or task.state in ("cancelled", "released", "forgotten")
+
+    return abandoned
 
 
 def _pump(

@@ -27,6 +27,12 @@ from mlnb.runtime.processes import signal_group, with_lifeline
 TAIL_LINES = 20
 
 
+# Environment variables naming a file that a replica writes and the job
+# host reads (the hypertune metric file): a launcher on other machines points
+# them at the replica's own folder and copies the file back as it changes.
+HOST_READ_FILES = ("CLOUD_ML_HP_METRIC_FILE",)
+
+
 @dataclass(frozen=True)
 class Replica:
     """One process of a training job.

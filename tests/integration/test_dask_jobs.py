@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ import trainers
 from mlnb.api import Engine
 from mlnb.config import Settings
 from mlnb.runtime.ports import free_port
+from mlnb.runtime.processes import process_alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -156,6 +159,39 @@ def test_cancel_on_dask_stops_the_replicas(engine: Engine, tmp_path: Path) -> No
     assert len(list(engine.job_logs("dask_cancel"))) == count  # nothing runs any more
 
 
+def test_the_tasks_of_a_killed_job_host_stop_their_trainers(engine: Engine, tmp_path: Path) -> None:
+    trainer = trainers.write_trainer(tmp_path / "src")
+    engine.submit_training_job(
+        "dask_orphan",
+        package_path=trainer,
+        module_name="trainer.task",
+        args=["--steps", "3000", "--sleep", "0.1", "--ignore-sigterm"],
+    )
+    deadline = time.monotonic() + 120
+    while not (pids := _replica_pids(engine, "dask_orphan")):
+        assert time.monotonic() < deadline, "timed out waiting for the trainer to start on a worker"
+        time.sleep(0.2)
+    host = engine.get_job("dask_orphan").runner_pid
+    assert host is not None
+
+    os.kill(host, signal.SIGKILL)
+
+    # The scheduler lets the dead client's tasks go; each task sees that and
+    # stops its trainer (SIGTERM, ignored here, then SIGKILL after the grace).
+    deadline = time.monotonic() + 60
+    while any(process_alive(pid) for pid in pids):
+        assert time.monotonic() < deadline, "the trainer on the Dask worker outlived its job host"
+        time.sleep(0.2)
+    job = engine.wait_job("dask_orphan", timeout=60)
+    assert job.state == "FAILED" and "The job host process" in (job.error_message or "")
+
+
+def _replica_pids(engine: Engine, job_id: str) -> list[int]:
+    return [
+        int(json.loads(e.message[4:])["pid"]) for e in engine.job_logs(job_id) if e.message.startswith("ENV ")
+    ]
+
+
 def test_a_batch_prediction_job_runs_on_two_workers(
     engine: Engine, tmp_path: Path, sklearn_model: tuple[Path, Any]
 ) -> None:
@@ -202,3 +238,10 @@ def test_a_tuning_job_runs_its_trials_on_the_cluster(engine: Engine, tmp_path: P
     assert job.training_output is not None and job.training_output["completedTrialCount"] == "2"
     started = [e.message for e in engine.job_logs("dask_tune") if "started on tcp://" in e.message]
     assert len(started) == 2  # each trial's replica ran as a task on the cluster
+    # Each trial wrote its metric file in its task's folder on the worker,
+    # and the file came back through Dask: the host and workers share no path.
+    metric_files = [
+        e.message[12:] for e in engine.job_logs("dask_tune") if e.message.startswith("METRIC_FILE ")
+    ]
+    assert len(metric_files) == 2
+    assert not any(path.startswith(str(engine.settings.home)) for path in metric_files), metric_files
