@@ -140,8 +140,7 @@ class BatchPredictionExecution:
         if self.session is not None:
             from mlnb.runtime.dask_cluster import DaskLauncher
 
-            launcher = DaskLauncher(self.session)
-            launcher.addresses(replicas)  # places the replicas over the workers
+            launcher = DaskLauncher(self.session)  # no addresses asked: no rendezvous
             self.handles = launcher.start([], WORKER_MODULE, arguments, replicas, environments)
         else:
             local = LocalLauncher(self.log, self.home / "work")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mlnb.config import Settings
-from mlnb.errors import MlnbError
+from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.jobs.kinds import job_kinds
 from mlnb.jobs.paths import job_home, log_path
 from mlnb.jobs.service import JobService, LeaseLost
@@ -100,14 +100,34 @@ class Runner:
             return self._end(JobState.FAILED, e.message)
         if self._beat(force=True).state == JobState.CANCELLING:
             return self._end(JobState.CANCELLED)
-        self.service.transition(self.project, self.job_id, JobState.RUNNING, holder=self.holder)
-        self.log.service("Job is running")
         try:
-            execution.start()
+            # Starting may wait for a cluster to place the replicas: the job
+            # is RUNNING once they run, and heartbeats go on meanwhile.
+            with self._beating():
+                execution.start()
+            if not self._mark_running():
+                execution.stop(self.settings.cancel_grace_s)
+                return self._end(JobState.CANCELLED)
             return self._watch(execution)
+        except MlnbError as e:
+            execution.stop(0.0)
+            return self._end(JobState.FAILED, e.message)
         except BaseException:
             execution.stop(0.0)
             raise
+
+    def _mark_running(self) -> bool:
+        """RUNNING, unless a cancel came while the processes started (``False``)."""
+        try:
+            self.service.transition(self.project, self.job_id, JobState.RUNNING, holder=self.holder)
+        except LeaseLost:
+            raise
+        except FailedPrecondition:
+            if self._beat(force=True).state == JobState.CANCELLING:
+                return False
+            raise
+        self.log.service("Job is running")
+        return True
 
     @contextlib.contextmanager
     def _beating(self) -> Iterator[None]:

@@ -139,7 +139,7 @@ class NotebookExecution:
             "progress_file": "output.ipynb",
             "progress": cell_progress,
         }
-        self.future = session.submit(spec, None, 0)
+        self.future = session.submit(spec, 0)
         self.log.service(f"Submitted {source.name} to the Dask cluster")
 
     def start(self) -> None:

@@ -6,8 +6,8 @@ local processes. Accelerators become worker resources (``GPU=1``)."""
 from __future__ import annotations
 
 import contextlib
-import itertools
 import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -36,6 +36,8 @@ class DaskSession:
         self.log = log
         self.grace_s = grace_s
         self.progress: dict[str, Any] | None = None
+        # Rendezvous (name, replica count) to forget on the scheduler at the end.
+        self.meetings: list[tuple[str, int]] = []
         self._closing = threading.Event()
         self._reader = threading.Thread(target=self._read, name="dask-log-reader", daemon=True)
         self._reader.start()
@@ -78,18 +80,18 @@ class DaskSession:
             )
         return fit
 
-    def submit(self, spec: dict[str, Any], worker: str | None, gpus: int) -> Any:
+    def submit(self, spec: dict[str, Any], gpus: int) -> Any:
+        """Run ``spec`` as a task wherever the scheduler finds room (and
+        ``gpus`` GPUs, a worker resource)."""
         from mlnb.runtime import dask_tasks
 
         spec = {**spec, "queue": self.queue.name, "stop_event": self.stop_event.name, "grace_s": self.grace_s}
-        placement: dict[str, Any] = {"workers": [worker], "allow_other_workers": False} if worker else {}
         return self.client.submit(
             dask_tasks.run_command,
             spec,
             key=f"mlnb-{spec['name']}-{uuid.uuid4().hex[:8]}",
             resources={"GPU": gpus} if gpus else None,
             pure=False,
-            **placement,
         )
 
     def close(self) -> None:
@@ -98,6 +100,11 @@ class DaskSession:
         # Lines sent just before the end are still in the queue.
         for kind, payload in self.queue.get(batch=True):
             self._handle(kind, payload)
+        distributed = import_extra("distributed", "dask", "Running jobs on a Dask cluster")
+        for name, count in self.meetings:
+            for i in range(count):
+                with contextlib.suppress(Exception):  # gone already, or the scheduler is
+                    distributed.Variable(f"{name}-{i}", client=self.client).delete()
         self.client.close()
 
 
@@ -142,27 +149,28 @@ class DaskReplica(ReplicaHandle):
 
 
 class DaskLauncher:
-    """Training replicas as tasks on a Dask cluster, spread over its workers."""
+    """Training replicas as tasks on a Dask cluster, placed by its scheduler.
 
-    def __init__(self, session: DaskSession) -> None:
+    Nothing is pinned: each replica is a task asking only for the resources
+    it needs (``GPU``), and the scheduler puts it where there is room. Since
+    a distributed trainer's ``TF_CONFIG`` must name every replica's address
+    before any starts, the replicas meet at a rendezvous once placed: each
+    task reserves a port on its worker, publishes ``host:port``, waits for
+    the others, and starts its trainer with the full cluster. ``start``
+    returns once every replica has published, that is once all run.
+    """
+
+    def __init__(self, session: DaskSession, rendezvous_timeout_s: float = 600.0) -> None:
         self.session = session
-        self._placement: list[str] = []
+        self.rendezvous_timeout_s = rendezvous_timeout_s
+        self._count = 0
 
     def addresses(self, replicas: Sequence[Replica]) -> list[str]:
-        from mlnb.runtime import dask_tasks
-
-        self._placement = []
-        pools: dict[int, itertools.cycle[str]] = {}
-        for replica in replicas:
-            pool = pools.setdefault(replica.gpus, itertools.cycle(self.session.workers(replica.gpus)))
-            self._placement.append(next(pool))
-        futures = [
-            self.session.client.submit(
-                dask_tasks.reserve_port, workers=[w], allow_other_workers=False, pure=False
-            )
-            for w in self._placement
-        ]
-        return [str(f.result(timeout=60)) for f in futures]
+        """Placeholders that each task replaces with the published addresses."""
+        for gpus in {r.gpus for r in replicas}:
+            self.session.workers(gpus)  # refuse at once what no worker can take
+        self._count = len(replicas)
+        return [rendezvous_placeholder(i) for i in range(len(replicas))]
 
     def start(
         self,
@@ -175,13 +183,14 @@ class DaskLauncher:
         if isinstance(python_or_archives, Path):
             raise InvalidArgument("A Dask launcher installs the trainer's archives on each worker")
         files = {path.name: path.read_bytes() for path in python_or_archives}
+        meeting = f"mlnb-rendezvous-{uuid.uuid4().hex[:12]}" if self._count else None
         handles: list[ReplicaHandle] = []
-        for replica, env, worker in zip(replicas, environments, self._placement, strict=True):
+        for index, (replica, env) in enumerate(zip(replicas, environments, strict=True)):
             # A file the host reads is written in the task's own folder on
             # the worker and copied back as it changes: the two need share
             # no disk.
             mirrored = {var: env[var] for var in HOST_READ_FILES if var in env}
-            spec = {
+            spec: dict[str, Any] = {
                 "name": replica.name,
                 "files": files,
                 "trainer_archives": list(files),
@@ -189,6 +198,57 @@ class DaskLauncher:
                 "env": dict(env) | {var: f"{{workdir}}/host-files/{var}" for var in mirrored},
                 "mirror": {f"host-files/{var}": path for var, path in mirrored.items()},
             }
-            future = self.session.submit(spec, worker, replica.gpus)
+            if meeting is not None:
+                spec["rendezvous"] = {
+                    "name": meeting,
+                    "index": index,
+                    "count": self._count,
+                    "timeout_s": self.rendezvous_timeout_s,
+                }
+            future = self.session.submit(spec, replica.gpus)
             handles.append(DaskReplica(replica, future, self.session))
+        if meeting is not None:
+            self.session.meetings.append((meeting, self._count))
+            self._wait_for_all(meeting, replicas, handles)
         return handles
+
+    def _wait_for_all(
+        self, meeting: str, replicas: Sequence[Replica], handles: Sequence[ReplicaHandle]
+    ) -> None:
+        """Block until every replica has published its address (it runs).
+
+        Raises:
+            FailedPrecondition: A replica's task ended first, or not all were
+                placed within the rendezvous timeout.
+        """
+        distributed = import_extra("distributed", "dask", "Running jobs on a Dask cluster")
+        slots = [
+            distributed.Variable(f"{meeting}-{i}", client=self.session.client) for i in range(self._count)
+        ]
+        deadline = time.monotonic() + self.rendezvous_timeout_s
+        placed: dict[int, str] = {}
+        while len(placed) < self._count:
+            for i, slot in enumerate(slots):
+                if i not in placed:
+                    with contextlib.suppress(TimeoutError):
+                        placed[i] = str(slot.get(timeout=0.2))
+            ended = [h for h in handles if h.poll() is not None]
+            if ended and len(placed) < self._count:
+                first = ended[0]
+                raise FailedPrecondition(
+                    f"{first.replica.name} ended before every replica was placed: {first.describe_exit()}"
+                )
+            if time.monotonic() > deadline:
+                waiting = ", ".join(r.name for i, r in enumerate(replicas) if i not in placed)
+                raise FailedPrecondition(
+                    f"The Dask cluster placed {len(placed)} of {self._count} replicas within "
+                    f"{self.rendezvous_timeout_s:.0f} s ({waiting} waiting): a distributed "
+                    "trainer needs all of them running at once"
+                )
+        shown = ", ".join(f"{r.name} at {placed[i]}" for i, r in enumerate(replicas))
+        self.session.log.service(f"Every replica is placed: {shown}")
+
+
+def rendezvous_placeholder(index: int) -> str:
+    """What stands for replica ``index``'s address until its task publishes it."""
+    return f"{{rendezvous:{index}}}"

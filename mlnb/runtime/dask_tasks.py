@@ -47,7 +47,10 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     install as the trainer's environment), ``command`` (``{python}`` and
     ``{workdir}`` are replaced), ``env`` (``{workdir}`` is replaced),
     ``mirror`` (work-folder file to the host's path it is copied to as it
-    changes), ``queue``, ``stop_event``,
+    changes), ``rendezvous`` (``name``, ``index``, ``count``,
+    ``timeout_s``: publish this replica's address and wait for the others'
+    before starting; ``{rendezvous:i}`` in ``env`` becomes replica i's
+    address), ``queue``, ``stop_event``,
     ``grace_s``, ``collect`` (files to send back), ``progress_file`` and
     ``progress`` (a function that reads a progress report from that file;
     Dask sends it by reference, so the worker imports its module).
@@ -69,6 +72,15 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     ]
     env = {k: v.replace("{workdir}", str(workdir)) for k, v in spec.get("env", {}).items()}
     mirror = _Mirror(workdir, spec.get("mirror", {}))
+    out = Queue(spec["queue"])
+    stop = Event(spec["stop_event"])
+    abandoned = _abandonment_check()
+    if spec.get("rendezvous"):
+        addresses = _meet(spec["rendezvous"], lambda: stop.is_set() or abandoned())
+        if addresses is None:
+            reason = "The replicas did not all meet at the rendezvous (stopped, or not all placed in time)"
+            return {"returncode": 1, "tail": [reason], "files": {}}
+        env = {k: _fill_addresses(v, addresses) for k, v in env.items()}
     process = subprocess.Popen(
         command,
         cwd=workdir,
@@ -85,12 +97,9 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
         _pump(process.stdout, name, "stdout", lines, None),  # type: ignore[arg-type]
         _pump(process.stderr, name, "stderr", lines, tail),  # type: ignore[arg-type]
     ]
-    out = Queue(spec["queue"])
-    stop = Event(spec["stop_event"])
     read_progress: Callable[[Path], Any] | None = spec.get("progress")
     progress_file = workdir / spec["progress_file"] if spec.get("progress_file") else None
     last_progress = None
-    abandoned = _abandonment_check()
     out.put(["service", f"{name} started on {get_worker().address} (pid {process.pid})"])
     stopping_since = None
     while process.poll() is None or any(p.is_alive() for p in pumps) or not lines.empty():
@@ -112,6 +121,33 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     mirror.send_changes(out)
     collected = {n: (workdir / n).read_bytes() for n in spec.get("collect", []) if (workdir / n).exists()}
     return {"returncode": process.returncode, "tail": list(tail), "files": collected}
+
+
+def _meet(meeting: dict[str, Any], give_up: Callable[[], bool]) -> list[str] | None:
+    """Publish this replica's ``host:port`` under the meeting's name and
+    collect every replica's, in index order; ``None`` if ``give_up()`` turns
+    true or the timeout passes first."""
+    from distributed import Variable
+
+    name, count = meeting["name"], int(meeting["count"])
+    Variable(f"{name}-{meeting['index']}").set(reserve_port())
+    slots = [Variable(f"{name}-{i}") for i in range(count)]
+    found: dict[int, str] = {}
+    deadline = time.monotonic() + float(meeting["timeout_s"])
+    while len(found) < count:
+        for i, slot in enumerate(slots):
+            if i not in found:
+                with contextlib.suppress(TimeoutError):
+                    found[i] = str(slot.get(timeout=0.2))
+        if len(found) < count and (give_up() or time.monotonic() > deadline):
+            return None
+    return [found[i] for i in range(count)]
+
+
+def _fill_addresses(value: str, addresses: list[str]) -> str:
+    for index, address in enumerate(addresses):
+        value = value.replace(f"{{rendezvous:{index}}}", address)
+    return value
 
 
 class _Mirror:

@@ -107,6 +107,29 @@ def test_a_two_replica_job_runs_on_two_workers(engine: Engine, tmp_path: Path) -
     assert ("master-replica-0", "step 2") in steps and ("worker-replica-0", "step 2") in steps
 
 
+def test_the_scheduler_spreads_single_replica_jobs_and_each_runs_once_placed(
+    engine: Engine, tmp_path: Path
+) -> None:
+    trainer = trainers.write_trainer(tmp_path / "src")
+    names = [f"dask_spread_{n}" for n in range(6)]
+    for name in names:
+        engine.submit_training_job(
+            name, package_path=trainer, module_name="trainer.task", args=["--steps", "20", "--sleep", "0.1"]
+        )
+    jobs = [engine.wait_job(name, timeout=300) for name in names]
+    assert [job.state for job in jobs] == ["SUCCEEDED"] * 6, [job.error_message for job in jobs]
+    workers = set()
+    for name in names:
+        messages = [e.message for e in engine.job_logs(name)]
+        workers |= {m.split(" started on ")[1].split(" ")[0] for m in messages if " started on tcp://" in m}
+        # RUNNING once the replica runs: its address is published first.
+        placed = next(i for i, m in enumerate(messages) if m.startswith("Every replica is placed"))
+        assert placed < messages.index("Job is running")
+        tf_config = next(json.loads(m[4:])["tf_config"] for m in messages if m.startswith("ENV "))
+        assert "rendezvous" not in json.dumps(tf_config["cluster"])
+    assert len(workers) == 2  # none was pinned to the first worker
+
+
 def test_a_failing_replica_on_a_cluster_named_per_job_fails_the_job(
     home: Path, dask_scheduler: str, tmp_path: Path
 ) -> None:
