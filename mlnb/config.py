@@ -57,6 +57,11 @@ class HomePaths:
         return self.home / "cache" / "envs"
 
     @property
+    def downloads(self) -> Path:
+        """Local copies of files named by URL (trainer packages in a bucket)."""
+        return self.home / "cache" / "downloads"
+
+    @property
     def artifact_cache(self) -> Path:
         """Local copies of stored model files."""
         return self.home / "cache" / "artifacts"

@@ -5,6 +5,7 @@ of every kind, and follow their logs and metrics."""
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 import shutil
 import tempfile
 import time
@@ -30,6 +31,7 @@ from mlnb.records import JobRecord, merge_flags
 from mlnb.runtime.execution import Outcome
 from mlnb.runtime.logs import LogPage, LogReader, LogTail, LogWriter, StoredLog, follow_log
 from mlnb.states import JobKind
+from mlnb.store import ArtifactStore, StoredTree, uri_exists
 from mlnb.training import TrainingExecution, TrainingSpec, build_trainer_package
 from mlnb.training.metrics import TrainingMetrics
 
@@ -39,6 +41,7 @@ class JobsAPI:
 
     settings: Settings
     _jobs: JobService
+    _artifacts: ArtifactStore
 
     @property
     def project(self) -> str:
@@ -102,9 +105,9 @@ class JobsAPI:
         # The packages are built and staged before the job is recorded: a job
         # host sees a queued job only once it holds everything it needs.
         self._jobs.check_new_job(record)
-        staging = job_home(self.settings.home, project, job_id) / "staging" / uuid.uuid4().hex
+        staged: StoredTree | None = None
         try:
-            uris = self._stage_packages(staging, package_path, packages, spec.package_uris)
+            staged, uris = self._stage_packages(project, job_id, package_path, packages, spec.package_uris)
             record = dataclasses.replace(
                 record, training_input=spec.replace(package_uris=tuple(uris)).to_api()
             )
@@ -113,7 +116,8 @@ class JobsAPI:
         try:
             job = self._jobs.create_job(record)
         except AlreadyExists:
-            shutil.rmtree(staging, ignore_errors=True)  # submitted twice at once: the other one won
+            if staged is not None:  # submitted twice at once: the other one won
+                self._artifacts.delete_tree(staged.uri)
             raise
         if job.state == JobState.QUEUED:
             ensure_job_host(self.settings)
@@ -189,28 +193,41 @@ class JobsAPI:
 
     def _stage_packages(
         self,
-        staging: Path,
+        project: str,
+        job_id: str,
         package_path: str | Path | None,
         packages: Sequence[str | Path],
         given: Sequence[str],
-    ) -> list[str]:
-        """Copy the job's package archives (the built package first) into ``staging``."""
-        staging.mkdir(parents=True, exist_ok=True)
-        archives = [Path(p) for p in [*given, *packages]]
+    ) -> tuple[StoredTree | None, list[str]]:
+        """The job's packageUris, the built package first: URLs as given,
+        local archives copied into the artifact store (where every job host
+        reads them, on any machine), with the stored copy's tree.
+
+        Raises:
+            InvalidArgument: No package at all, or a local one that is missing.
+        """
+        local = [Path(p) for p in [*given, *packages] if "://" not in str(p)]
+        urls = [str(p) for p in [*given, *packages] if "://" in str(p)]
         if package_path is not None:
-            archives.insert(0, build_trainer_package(Path(package_path), self.settings.paths.trainer_builds))
-        if not archives:
+            local.insert(0, build_trainer_package(Path(package_path), self.settings.paths.trainer_builds))
+        if not local and not urls:
             raise InvalidArgument(
                 "A training job needs a trainer: --package-path or --packages (packageUris)"
             )
-        staged = []
-        for archive in archives:
-            if not archive.is_file():
-                raise InvalidArgument(f"Package {str(archive)!r} does not exist")
-            target = staging / archive.name
-            shutil.copyfile(archive, target)
-            staged.append(str(target))
-        return staged
+        missing = [str(a) for a in local if not a.is_file()]
+        if missing:
+            raise InvalidArgument(f"Package {missing[0]!r} does not exist")
+        for url in urls:
+            if not uri_exists(url):
+                raise InvalidArgument(f"Package {url!r} does not exist")
+        if not local:
+            return None, urls
+        with tempfile.TemporaryDirectory(prefix="mlnb-staging-") as folder:
+            for archive in local:
+                shutil.copyfile(archive, Path(folder) / archive.name)
+            tree = self._artifacts.import_tree(folder, f"jobs/{project}/{job_id}/packages")
+        stored = [posixpath.join(tree.uri, archive.name) for archive in local]
+        return tree, stored + urls
 
     def get_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
         """A job. Raises NotFound."""

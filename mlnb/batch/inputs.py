@@ -217,20 +217,32 @@ def _lines(shard: Shard) -> Iterator[tuple[int, bytes]]:
             stream.seek(shard.start - 1)
             position = shard.start - 1 + len(stream.readline())
         skip_header = shard.header is not None and shard.start == 0
-        while shard.end is None or position < shard.end:
-            chunk = stream.readlines(1 << 20)
-            if not chunk:
+        for line in _raw_lines(stream):
+            if shard.end is not None and position >= shard.end:
                 return
-            for line in chunk:
-                if shard.end is not None and position >= shard.end:
-                    return
-                offset, position = position, position + len(line)
-                if skip_header:
-                    skip_header = False
-                    continue
-                text = line.rstrip(b"\r\n")
-                if text.strip():
-                    yield offset, text
+            offset, position = position, position + len(line)
+            if skip_header:
+                skip_header = False
+                continue
+            text = line.rstrip(b"\r\n")
+            if text.strip():
+                yield offset, text
+
+
+def _raw_lines(stream: IO[bytes], block: int = 1 << 20) -> Iterator[bytes]:
+    """The stream's lines with their newlines, read a block at a time:
+    ``readlines(hint)`` is not on every file object (fsspec's remote files
+    take no hint), ``read(n)`` is."""
+    pending = b""
+    while True:
+        chunk = stream.read(block)
+        if not chunk:
+            if pending:
+                yield pending
+            return
+        *lines, pending = (pending + chunk).split(b"\n")
+        for line in lines:
+            yield line + b"\n"
 
 
 def _json_record(line: bytes, source: str) -> Record:

@@ -41,6 +41,12 @@ class OutputFolder:
     def path(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
 
+    def _fresh(self, *folders: str) -> None:
+        # Other processes (the workers) write here: an object store's cached
+        # listing would never show their files.
+        for folder in folders or (self.root, self.path(_STATE)):
+            self.fs.invalidate_cache(folder)
+
     def temporary(self, *parts: str) -> TemporaryFile:
         """A file open for writing under a temporary name, for ``commit`` to
         rename into place or ``discard`` to remove."""
@@ -60,6 +66,7 @@ class OutputFolder:
 
     def read_plan(self) -> dict[str, Any] | None:
         path = self.path(_STATE, "plan.json")
+        self._fresh()
         if not self.fs.exists(path):
             return None
         with self.fs.open(path, "rb") as stream:
@@ -72,6 +79,7 @@ class OutputFolder:
 
     def results_present(self) -> list[str]:
         """Names of the results files in the folder."""
+        self._fresh()
         if not self.fs.exists(self.root):
             return []
         names = (str(p).rsplit("/", 1)[-1] for p in self.fs.ls(self.root, detail=False))
@@ -80,6 +88,7 @@ class OutputFolder:
     def remove_leftovers(self) -> int:
         """Delete the temporary files of shards whose worker died; the count."""
         removed = 0
+        self._fresh()
         for folder in (self.root, self.path(_STATE)):
             if not self.fs.exists(folder):
                 continue
@@ -101,7 +110,7 @@ class OutputFolder:
         """The counts of every finished shard; those in ``known`` are not
         read again (a finished shard's counts never change)."""
         stats = dict(known or {})
-        for index in sorted(self.done_shards(count) - set(stats)):
+        for index in sorted(self.done_shards(count) - set(stats)):  # done_shards lists afresh
             path = self.path(_STATE, f"shard-{index:05d}.json")
             if self.fs.exists(path):
                 with self.fs.open(path, "rb") as stream:
@@ -111,6 +120,7 @@ class OutputFolder:
     def merge_errors(self, count: int) -> None:
         """Gather the finished shards' errors, in shard order, into
         ``prediction.errors_stats-00000-of-00001``."""
+        self._fresh()
         with self.atomic(ERRORS_NAME) as out:
             for index in range(count):
                 path = self.path(_STATE, f"errors-{index:05d}.jsonl")

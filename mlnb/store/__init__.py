@@ -10,7 +10,14 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from mlnb.store.artifacts import ArtifactStore, StoredTree, file_sha256, uri_exists, verify_tree
+    from mlnb.store.artifacts import (
+        ArtifactStore,
+        StoredTree,
+        file_sha256,
+        local_copy,
+        uri_exists,
+        verify_tree,
+    )
     from mlnb.store.database import Database
     from mlnb.store.jobs_tx import JobsTx
     from mlnb.store.logs_tx import LogsTx
@@ -23,6 +30,7 @@ _HOMES = {
     "ArtifactStore": "artifacts",
     "StoredTree": "artifacts",
     "file_sha256": "artifacts",
+    "local_copy": "artifacts",
     "uri_exists": "artifacts",
     "verify_tree": "artifacts",
     "Database": "database",
@@ -48,6 +56,7 @@ __all__ = [
     "RegistryTx",
     "StoredTree",
     "file_sha256",
+    "local_copy",
     "uri_exists",
     "verify_tree",
 ]

@@ -54,6 +54,29 @@ def uri_exists(uri: str) -> bool:
     return bool(fs.exists(path))
 
 
+def local_copy(uri: str, folder: Path) -> Path:
+    """A local file holding the file at ``uri``: the path itself when it is
+    local, else a download into ``folder`` (kept: a second call for the
+    same URL reuses it).
+
+    Raises:
+        InvalidArgument: Nothing is at ``uri``, or its scheme is unknown.
+    """
+    fs, path = _filesystem(uri)
+    if _is_local(fs):
+        return Path(path)
+    target = folder / hashlib.sha256(uri.encode()).hexdigest()[:16] / posixpath.basename(path)
+    if target.is_file():
+        return target
+    if not fs.exists(path):
+        raise InvalidArgument(f"{uri!r} does not exist")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}")
+    fs.get_file(path, str(partial))
+    os.replace(partial, target)
+    return target
+
+
 def _is_local(fs: AbstractFileSystem) -> bool:
     return "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,))
 

@@ -14,6 +14,7 @@ from mlnb.runtime.execution import JobContext, Outcome
 from mlnb.runtime.logs import LogTail, LogWriter
 from mlnb.runtime.replicas import Launcher, LocalLauncher, ReplicaHandle, stop_replicas
 from mlnb.states import JobState
+from mlnb.store import local_copy
 from mlnb.training.environment import cluster_spec, replica_environment
 from mlnb.training.metrics import TrainingMetrics
 from mlnb.training.spec import TrainingSpec
@@ -37,12 +38,15 @@ class TrainingExecution:
         trial_id: str | None = None,
         launcher: Launcher | None = None,
         environment: Mapping[str, str] | None = None,
+        downloads_dir: Path | None = None,
     ) -> None:
         self.job_id = job_id
         self.spec = spec
         self.log = log
         self.workdir = workdir
         self.envs_dir = envs_dir
+        # Where packages named by URL are copied to (beside the environments by default).
+        self.downloads = downloads_dir or envs_dir.parent / "downloads"
         self.tiers = tiers
         self.trial_id = trial_id
         self.environment = dict(environment or {})
@@ -66,6 +70,7 @@ class TrainingExecution:
             envs_dir=settings.paths.trainer_envs,
             tiers=settings.scale_tiers,
             launcher=DaskLauncher(session) if session is not None else None,
+            downloads_dir=settings.paths.downloads,
         )
 
     def prepare(self) -> None:
@@ -75,7 +80,9 @@ class TrainingExecution:
             InvalidArgument: A package is missing.
             FailedPrecondition: A package would not install.
         """
-        archives = [Path(uri) for uri in self.spec.package_uris]
+        # Packages may be anywhere a URL reaches (the artifact store that
+        # staged them, a bucket the user named): installed from local copies.
+        archives = [local_copy(uri, self.downloads) for uri in self.spec.package_uris]
         missing = [str(a) for a in archives if not a.is_file()]
         if missing:
             raise InvalidArgument(f"Package(s) not found: {', '.join(missing)}")

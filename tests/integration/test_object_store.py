@@ -1,0 +1,106 @@
+"""An S3 bucket (a real S3-compatible server on 127.0.0.1) where users give
+URLs: the artifact root, batch prediction inputs and outputs, a trainer's
+packageUris, a notebook job's job dir. Two machines share the database and
+the bucket, nothing else."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trainers
+from support.object_store import s3_server
+from support.team import machine
+
+from mlnb.api import Engine
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BUCKET = "mlnb-team"
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[dict[str, str]]:
+    pytest.importorskip("s3fs")
+    pytest.importorskip("moto")
+    with s3_server(BUCKET) as env:
+        yield env
+
+
+@pytest.fixture
+def bucket_fs(s3: dict[str, str]) -> Any:
+    import s3fs
+
+    return s3fs.S3FileSystem(skip_instance_cache=True)
+
+
+@pytest.fixture
+def team(tmp_path: Path, s3: dict[str, str]) -> Iterator[tuple[Engine, Engine]]:
+    url = f"sqlite:///{tmp_path / 'team.db'}"
+    root = f"s3://{BUCKET}/{tmp_path.name}/artifacts"
+    laptop = Engine(machine(tmp_path, "laptop", url, artifact_root=root))
+    server = Engine(machine(tmp_path, "server", url, artifact_root=root))
+    yield laptop, server
+    for engine in (laptop, server):
+        for job in engine.list_jobs():
+            if not job.ended:
+                engine.cancel_job(job.job_id)
+        engine.close()
+
+
+def test_a_batch_job_reads_and_writes_the_bucket_with_two_workers(
+    team: tuple[Engine, Engine], bucket_fs: Any, sklearn_model: tuple[Path, Any], tmp_path: Path
+) -> None:
+    laptop, server = team
+    laptop.create_model("iris")
+    laptop.create_version("iris", "v1", sklearn_model[0])
+    prefix = f"{BUCKET}/{tmp_path.name}"
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] * 25
+    for n in range(3):
+        bucket_fs.pipe(
+            f"{prefix}/in/part-{n}.jsonl", ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
+        )
+    laptop.submit_prediction_job(
+        "s3_batch",
+        model="iris",
+        input_paths=[f"s3://{prefix}/in/*.jsonl"],
+        output_path=f"s3://{prefix}/out",
+        data_format="JSON",
+        max_worker_count=2,
+    )
+    job = server.wait_job("s3_batch", timeout=300)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert job.prediction_output is not None and job.prediction_output["predictionCount"] == "150"
+    bucket_fs.invalidate_cache()
+    results = sorted(p for p in bucket_fs.ls(f"{prefix}/out") if "prediction.results" in p)
+    lines = [json.loads(line) for p in results for line in bucket_fs.cat(p).decode().splitlines()]
+    # Every instance once, in input order; the version serves from the
+    # bucket on the other machine too.
+    assert [line["prediction"] for line in lines] == server.predict("iris", rows * 3)
+
+
+def test_a_training_job_installs_a_package_from_the_bucket(
+    team: tuple[Engine, Engine], bucket_fs: Any, tmp_path: Path
+) -> None:
+    laptop, server = team
+    trainer = trainers.write_trainer(tmp_path / "src" / "pkg")
+    (trainer.parent / "setup.py").write_text(
+        "from setuptools import setup\nsetup(name='trainer', version='0.1', packages=['trainer'])\n"
+    )
+    archive = tmp_path / "trainer-0.1.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(trainer.parent, arcname="trainer-0.1")
+    uri = f"s3://{BUCKET}/{tmp_path.name}/packages/trainer-0.1.tar.gz"
+    bucket_fs.put(str(archive), uri)
+    laptop.submit_training_job(
+        "s3_package",
+        {"packageUris": [uri], "pythonModule": "trainer.task", "args": ["--steps", "2"]},
+    )
+    job = server.wait_job("s3_package", timeout=300)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert job.training_input is not None and job.training_input["packageUris"] == [uri]  # a URL stays a URL
+    assert "step 1" in [e.message for e in server.job_logs("s3_package")]
