@@ -9,7 +9,6 @@ import posixpath
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,6 @@ from mlnb.jobs import (
     LogEntry,
     absolute_location,
     ensure_job_host,
-    job_home,
     log_path,
     serve_team,
 )
@@ -155,13 +153,14 @@ class JobsAPI:
         source = Path(absolute_location(notebook))
         validate_notebook(source, kernel)
         project = project or self.project
-        home = job_home(self.settings.home, project, job_id)
-        # The job runs a copy, so that later edits do not change it.
-        staged = home / "staging" / uuid.uuid4().hex / source.name
+        # The job runs a copy, kept in the artifact store where a job host on
+        # any machine reads it (so later edits do not change it), and the
+        # executed notebook goes there too, where any machine reads it.
+        folder = f"jobs/{project}/{job_id}"
         spec = NotebookSpec(
-            notebook=str(staged),
+            notebook="",
             source=str(source),
-            output_notebook=str(home / "output" / source.name),
+            output_notebook=self._artifacts.location(folder, "output", source.name),
             parameters=dict(parameters or {}),
             kernel_name=kernel,
             scale_tier=scale_tier.upper() if scale_tier else None,
@@ -180,13 +179,13 @@ class JobsAPI:
         )
         # Staged before the job is recorded, as a training job's packages are.
         self._jobs.check_new_job(record)
-        for folder in (staged.parent, home / "output"):
-            folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, staged)
+        staged = self._artifacts.import_tree(str(source), f"{folder}/notebook")
+        spec = dataclasses.replace(spec, notebook=posixpath.join(staged.uri, source.name))
+        record = dataclasses.replace(record, notebook_input=spec.to_api())
         try:
             job = self._jobs.create_job(record)
         except AlreadyExists:
-            shutil.rmtree(staged.parent, ignore_errors=True)
+            self._artifacts.delete_tree(staged.uri)
             raise
         ensure_job_host(self.settings)
         return job
@@ -338,6 +337,28 @@ class JobsAPI:
             NotFound: No such job.
         """
         return self._log_reader(self.get_job(job_id, project=project), position)
+
+    def executed_notebook(self, job_id: str, *, project: str | None = None) -> dict[str, Any]:
+        """A notebook job's executed notebook (nbformat JSON), from wherever
+        it is kept (the artifact store), on any machine; while the job runs,
+        the copy its host last saved.
+
+        Raises:
+            NotFound: No such job.
+            FailedPrecondition: Not a notebook job, or no executed notebook yet.
+        """
+        job = self.get_job(job_id, project=project)
+        location = (job.notebook_input or {}).get("outputNotebook")
+        if job.kind != JobKind.NOTEBOOK or not location:
+            raise FailedPrecondition(f"Job {job_id!r} is a {job.kind} job; only notebook jobs run a notebook")
+        if not uri_exists(location):
+            raise FailedPrecondition(f"Job {job_id!r} ({job.state}) has no executed notebook yet")
+        import fsspec
+        import orjson
+
+        with fsspec.open(location, "rb") as stream:
+            notebook: dict[str, Any] = orjson.loads(stream.read())
+        return notebook
 
     def read_job_log(
         self, job_id: str, *, position: int = 0, limit: int | None = None, project: str | None = None

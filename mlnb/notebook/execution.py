@@ -20,6 +20,7 @@ from mlnb.runtime.execution import JobContext, Outcome
 from mlnb.runtime.logs import LogWriter
 from mlnb.runtime.processes import signal_group, with_lifeline
 from mlnb.states import JobState
+from mlnb.store import local_copy
 
 if TYPE_CHECKING:
     from mlnb.runtime.dask_cluster import DaskSession
@@ -98,11 +99,14 @@ class NotebookExecution:
     ) -> None:
         self.spec = spec
         self.log = log
-        self.output = Path(spec.output_notebook)
+        # papermill saves into this host's copy as it goes; ``_publish`` puts
+        # it where the job keeps it (and into the job dir).
+        self.output = home / "output" / Path(spec.output_notebook).name
         self.home = home
         self.session = session
         self.process: subprocess.Popen[bytes] | None = None
         self.future: Any = None
+        self.notebook = Path(spec.notebook)  # a local copy once prepared
 
     @classmethod
     def for_job(cls, context: JobContext) -> NotebookExecution:
@@ -112,9 +116,11 @@ class NotebookExecution:
         return cls(spec, context.log, context.home, context.session)
 
     def prepare(self) -> None:
-        check_notebook(Path(self.spec.notebook))
+        self.notebook = local_copy(self.spec.notebook, self.home / "input")
+        check_notebook(self.notebook)
         if self.spec.kernel_name:
             check_kernel(self.spec.kernel_name)
+        self.output.parent.mkdir(parents=True, exist_ok=True)
 
     def _papermill(self, notebook: str, output: str, parameters: str, cwd: str) -> list[str]:
         command = ["-m", "papermill", notebook, output, "-f", parameters, "--log-output", "--no-progress-bar"]
@@ -124,7 +130,7 @@ class NotebookExecution:
         return command
 
     def _start_remote(self, session: DaskSession) -> None:
-        source = Path(self.spec.notebook)
+        source = self.notebook
         spec = {
             "name": REPLICA,
             "files": {
@@ -148,10 +154,14 @@ class NotebookExecution:
             return
         parameters = self.home / "parameters.yaml"
         parameters.write_text(yaml.safe_dump(dict(self.spec.parameters)))
-        cwd = self.spec.working_dir or str(self.home)
+        cwd = self.spec.working_dir
+        if not cwd or not Path(cwd).is_dir():
+            if cwd:
+                self.log.service(f"{cwd} is not on this machine: the notebook runs in {self.home}")
+            cwd = str(self.home)
         command = [
             sys.executable,
-            *self._papermill(self.spec.notebook, str(self.output), str(parameters), cwd),
+            *self._papermill(str(self.notebook), str(self.output), str(parameters), cwd),
         ]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
@@ -164,7 +174,7 @@ class NotebookExecution:
         )
         self.log.pump(self.process.stdout, REPLICA, "stdout")  # type: ignore[arg-type]
         self.log.pump(self.process.stderr, REPLICA, "stderr")  # type: ignore[arg-type]
-        self.log.service(f"Executing {Path(self.spec.notebook).name} with papermill (pid {self.process.pid})")
+        self.log.service(f"Executing {self.notebook.name} with papermill (pid {self.process.pid})")
 
     def progress(self) -> dict[str, Any] | None:
         if self.session is not None:
@@ -226,20 +236,24 @@ class NotebookExecution:
         self._publish()
 
     def _publish(self) -> None:
-        """Copy the executed notebook into the job dir, when there is one (a
-        folder, or an fsspec URL such as ``s3://bucket/run``)."""
-        job_dir = self.spec.job_dir
-        if not job_dir or not self.output.exists():
+        """Put the executed notebook where the job keeps it, and into the job
+        dir when there is one (a folder, or an fsspec URL such as
+        ``s3://bucket/run``)."""
+        if not self.output.exists():
             return
-        if "://" in str(job_dir):
-            import fsspec
+        data = self.output.read_bytes()
+        targets = [self.spec.output_notebook]
+        if self.spec.job_dir:
+            targets.append(f"{str(self.spec.job_dir).rstrip('/')}/{self.output.name}")
+        for target in targets:
+            if "://" in target:
+                import fsspec
 
-            with fsspec.open(f"{str(job_dir).rstrip('/')}/{self.output.name}", "wb") as target:
-                target.write(self.output.read_bytes())
-            return
-        folder = Path(job_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(self.output, folder / self.output.name)
+                with fsspec.open(target, "wb") as stream:
+                    stream.write(data)
+            else:
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(self.output, target)
 
 
 def validate_notebook(source: Path, kernel: str | None = None) -> None:

@@ -20,12 +20,14 @@ class NotebookSpec:
         notebook: The staged copy that the job runs (later edits of the
             source do not change it).
         source: The notebook the user submitted.
-        output_notebook: Where papermill writes the executed notebook.
+        output_notebook: Where the executed notebook is kept (the artifact
+            store: a path or URL), saved there as the job runs and at its end.
         parameters: Injected after the notebook's ``parameters`` cell.
         kernel_name: The Jupyter kernel; ``None`` runs the notebook's own.
         scale_tier: The tier it was submitted with (it may name the kernel).
         job_dir: A folder or URL that receives a copy of the executed notebook.
-        working_dir: The folder the notebook runs in (the source's).
+        working_dir: The folder the notebook runs in (the source's), where
+            the job runs on the machine that has it (else the job's folder).
     """
 
     notebook: str

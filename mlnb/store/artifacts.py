@@ -89,6 +89,11 @@ class ArtifactStore:
         self.cache_dir = cache_dir
         self._fs, self._root_path = _filesystem(root)
 
+    def location(self, *parts: str) -> str:
+        """Where ``parts`` (a relative path) lives in the store: a local path
+        or a URL, for a file that a job writes there later."""
+        return self._uri(posixpath.join(self._root_path, *parts))
+
     def import_tree(self, origin: str, prefix: str) -> StoredTree:
         """Copy the file or folder at ``origin`` under ``prefix``/a new folder.
 

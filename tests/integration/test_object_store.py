@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import notebook_factory
 import pytest
 import trainers
 from support.object_store import s3_server
-from support.team import machine
+from support.team import ServiceHost, machine
 
 from mlnb.api import Engine
 
@@ -104,3 +105,29 @@ def test_a_training_job_installs_a_package_from_the_bucket(
     assert job.state == "SUCCEEDED", job.error_message
     assert job.training_input is not None and job.training_input["packageUris"] == [uri]  # a URL stays a URL
     assert "step 1" in [e.message for e in server.job_logs("s3_package")]
+
+
+def test_a_notebook_job_run_by_a_team_host_is_read_on_another_machine(
+    tmp_path: Path, s3: dict[str, str], bucket_fs: Any
+) -> None:
+    url = f"sqlite:///{tmp_path / 'team.db'}"
+    root = f"s3://{BUCKET}/{tmp_path.name}/artifacts"
+    host = ServiceHost(machine(tmp_path, "host-1", url, artifact_root=root))
+    laptop = Engine(machine(tmp_path, "laptop", url, artifact_root=root, job_host="service"))
+    server = Engine(machine(tmp_path, "server", url, artifact_root=root))
+    try:
+        source = notebook_factory.parameterised_notebook(tmp_path / "nb" / "report.ipynb")
+        laptop.submit_notebook_job("s3_notebook", source, parameters={"divisor": 4, "label": "quarter"})
+        job = server.wait_job("s3_notebook", timeout=300)
+        assert job.state == "SUCCEEDED", job.error_message
+        assert job.runner_host == "host-1"
+        # Staged and kept in the bucket: the submitter's and the host's
+        # homes hold nothing the server needs.
+        assert (job.notebook_input or {})["notebook"].startswith("s3://")
+        executed = server.executed_notebook("s3_notebook")
+        assert "injected-parameters" in executed["cells"][2]["metadata"]["tags"]
+        assert any("value 2.5" in e.message for e in server.job_logs("s3_notebook"))
+    finally:
+        host.stop()
+        laptop.close()
+        server.close()
