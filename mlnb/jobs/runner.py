@@ -187,7 +187,10 @@ class Runner:
                 announced = True
             self._beat()
             time.sleep(0.25)
-        return self._end(JobState.FAILED, "The job host was stopped before the job started")
+        # Nothing started: the job goes back to its queue for the next host.
+        self.log.service("The job host was stopped before the job started: the job waits for another host")
+        self.log.flush()
+        return self.service.release(self.project, self.job_id, self.holder)
 
     def _watch(self, execution: Execution) -> JobRecord:
         while True:

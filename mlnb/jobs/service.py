@@ -150,7 +150,7 @@ class JobService:
         if job.lease_holder is None:
             if job.state != JobState.QUEUED or job.queue == TEAM_QUEUE:
                 return None  # the team's queue waits for its hosts as long as it takes
-            since = job.create_time + self.dead_after
+            since = (job.heartbeat_time or job.create_time) + self.dead_after
             if now() > since:
                 bound = self.dead_after.total_seconds()
                 return Death(f"No job host took the job within {bound:.0f} s", since)
@@ -334,6 +334,28 @@ class JobService:
         """Queued jobs of ``queues`` that no host has taken yet."""
         with self._read() as tx:
             return tx.queued_unclaimed(queues)
+
+    def release(self, project: str, job_id: str, holder: str) -> JobRecord:
+        """Hand a held job that has not started back to its queue (its host
+        is stopping), for another host to claim.
+
+        Raises:
+            LeaseLost: The host no longer holds the job.
+        """
+        with self._write() as tx:
+            job = self._require(tx, project, job_id, lock=True)
+            self._check_holder(job, holder)
+            if job.state != JobState.QUEUED:
+                return job
+            return tx.update_job(
+                project,
+                job_id,
+                lease_holder=None,
+                lease_expires=None,
+                runner_pid=None,
+                runner_host=None,
+                heartbeat_time=now(),  # the bound for a host to take it starts again
+            )
 
     def heartbeat(self, project: str, job_id: str, holder: str, **fields: Any) -> JobRecord:
         """Renew ``holder``'s lease on the job (and record progress, if given).

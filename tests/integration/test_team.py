@@ -276,3 +276,27 @@ def test_the_rest_server_of_another_machine_pages_a_jobs_log(
         assert status == 400 and "offset must be a whole number" in error["error"]["message"]
         status, error = rest_server.call_http(url, "GET", "/v1/projects/default/jobs/nope:logs")
         assert status == 404
+
+
+def test_a_stopped_host_hands_back_the_jobs_it_had_not_started(
+    tmp_path: Path, sqlite_url: str, trainer: Path, engines: list[Engine], hosts: list[ServiceHost]
+) -> None:
+    first = ServiceHost(machine(tmp_path, "host-1", sqlite_url, max_running_jobs=1, host_max_jobs=2))
+    hosts.append(first)
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url, job_host="service"), engines)
+    long_args = ["--steps", "3000", "--sleep", "0.1"]
+    laptop.submit_training_job("running", package_path=trainer, module_name="trainer.task", args=long_args)
+    wait_for(lambda: laptop.get_job("running").state == "RUNNING", "the first job to run")
+    laptop.submit_training_job("waiting", package_path=trainer, module_name="trainer.task", args=TRAINER_ARGS)
+    wait_for(
+        lambda: any("Waiting for a slot" in m for m in service_lines(laptop, "waiting")), "the slot wait"
+    )
+
+    first.stop()
+
+    running, waiting = laptop.get_job("running"), laptop.get_job("waiting")
+    assert running.state == "FAILED" and "job host was stopped" in (running.error_message or "")
+    assert waiting.state == "QUEUED" and waiting.lease_holder is None
+    hosts.append(ServiceHost(machine(tmp_path, "host-2", sqlite_url)))
+    done = laptop.wait_job("waiting", timeout=120)
+    assert done.state == "SUCCEEDED" and done.runner_host == "host-2"
