@@ -107,6 +107,10 @@ class Settings:
         max_running_jobs: Jobs that run at once on this machine; the rest
             wait in order (``MLNB_MAX_RUNNING_JOBS``, default the number of
             cores).
+        cluster_max_jobs: The most jobs of one project that run on a Dask
+            cluster at once, whichever hosts run them; the rest wait in
+            their hosts (``MLNB_CLUSTER_MAX_JOBS``; 0, the default: no cap,
+            the cluster's own capacity decides).
         job_heartbeat_s: How often a job's runner reports that it is alive.
         job_dead_after_s: The length of a job host's lease on a job: a job
             whose host has not renewed it for this long is ended FAILED by
@@ -153,6 +157,7 @@ class Settings:
     resolve_ttl_s: float = 1.0
     skops_trusted_types: str = ""
     max_running_jobs: int = 0
+    cluster_max_jobs: int = 0
     job_heartbeat_s: float = 2.0
     job_dead_after_s: float = 30.0
     job_host: str = "auto"

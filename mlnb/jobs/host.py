@@ -160,7 +160,8 @@ class JobHost:
         from mlnb.jobs.runner import Runner
 
         limit = self.settings.host_max_jobs if self.is_service else None
-        for job in self.service.claim(self.host_id, os.getpid(), self.queues, limit):
+        cluster = self.settings.dask_scheduler or None
+        for job in self.service.claim(self.host_id, os.getpid(), self.queues, limit, cluster):
             runner = Runner(self.settings, self.service, job.project, job.job_id, self.stopping, self.host_id)
             thread = threading.Thread(target=runner.run, name=f"runner-{job.job_id}", daemon=True)
             self.runners[(job.project, job.job_id)] = thread

@@ -171,7 +171,11 @@ class Runner:
         while not self.stopping.is_set():
             try:
                 job = self.service.claim_slot(
-                    self.project, self.job_id, self.holder, self.settings.max_running_jobs
+                    self.project,
+                    self.job_id,
+                    self.holder,
+                    self.settings.max_running_jobs,
+                    self.settings.cluster_max_jobs,
                 )
             except LeaseLost:
                 job = self.service.get_job(self.project, self.job_id)
@@ -181,9 +185,13 @@ class Runner:
             if job is not None:
                 return job
             if not announced:
-                self.log.service(
-                    f"Waiting for a slot: at most {self.settings.max_running_jobs} jobs run at once"
+                limit = (
+                    f"at most {self.settings.cluster_max_jobs} jobs of project {self.project} "
+                    "run on the cluster at once"
+                    if self._job.cluster
+                    else f"at most {self.settings.max_running_jobs} jobs run at once"
                 )
+                self.log.service(f"Waiting for a slot: {limit}")
                 announced = True
             self._beat()
             time.sleep(0.25)

@@ -310,11 +310,18 @@ class JobService:
     # Job hosts: claims and leases ---------------------------------------
 
     def claim(
-        self, holder: str, pid: int, queues: Iterable[str], limit: int | None = None
+        self,
+        holder: str,
+        pid: int,
+        queues: Iterable[str],
+        limit: int | None = None,
+        cluster: str | None = None,
     ) -> list[JobRecord]:
         """Take the oldest queued jobs of ``queues`` that no host holds, for
         the host ``holder`` (process ``pid`` on this machine), each under a
-        lease; with ``limit``, only while the host holds fewer jobs.
+        lease; with ``limit``, only while the host holds fewer jobs. A job
+        that names no cluster gets ``cluster``, the host's own (its
+        ``dask_scheduler``), so that slots are counted where it will run.
         Hosts claiming at once never take the same job."""
         queues = list(queues)
         with self._read() as tx:  # the common case answers here, without writing
@@ -328,7 +335,10 @@ class JobService:
                 return []
             claimed = tx.claim_queued(queues, room)
             lease = self._lease(holder)
-            return [tx.update_job(j.project, j.job_id, **lease, runner_pid=pid) for j in claimed]
+            return [
+                tx.update_job(j.project, j.job_id, **lease, runner_pid=pid, cluster=j.cluster or cluster)
+                for j in claimed
+            ]
 
     def waiting(self, queues: Iterable[str]) -> list[JobRecord]:
         """Queued jobs of ``queues`` that no host has taken yet."""
@@ -367,11 +377,15 @@ class JobService:
             self._check_holder(self._require(tx, project, job_id, lock=True), holder)
             return tx.update_job(project, job_id, **self._lease(holder), **fields)
 
-    def claim_slot(self, project: str, job_id: str, holder: str, limit: int) -> JobRecord | None:
+    def claim_slot(
+        self, project: str, job_id: str, holder: str, limit: int, cluster_limit: int = 0
+    ) -> JobRecord | None:
         """Move a held QUEUED job to PREPARING; one that runs its processes
         on this machine only if it is the oldest such job here and fewer
-        than ``limit`` of them are active here (a cluster's capacity is the
-        cluster's). ``None`` means wait.
+        than ``limit`` of them are active here; one that runs on a cluster
+        only while fewer than ``cluster_limit`` (0: no cap, the cluster's
+        capacity decides) of its project's cluster jobs are active.
+        ``None`` means wait.
 
         Raises:
             LeaseLost: The host no longer holds the job.
@@ -388,6 +402,13 @@ class JobService:
                 if queued and (queued[0].project, queued[0].job_id) != (project, job_id):
                     return None
                 if len(tx.local_jobs_of(self.machine, [s.value for s in ACTIVE])) >= limit:
+                    return None
+            elif cluster_limit > 0:
+                self.db.lock_name(tx.session, f"cluster-slots:{project}")
+                queued = tx.cluster_jobs_of(project, [JobState.QUEUED.value])
+                if queued and queued[0].job_id != job_id:
+                    return None  # the project's cluster jobs start in submission order
+                if len(tx.cluster_jobs_of(project, [s.value for s in ACTIVE])) >= cluster_limit:
                     return None
             return tx.update_job(project, job_id, state=JobState.PREPARING.value, **self._lease(holder))
 

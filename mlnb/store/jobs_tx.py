@@ -31,6 +31,7 @@ _UPDATABLE = {
     "queue",
     "lease_holder",
     "lease_expires",
+    "cluster",
 }
 _ENDED = [s.value for s in ENDED]
 # Bookkeeping that changes every few seconds does not change the etag.
@@ -43,6 +44,7 @@ _QUIET = {
     "training_output",
     "lease_holder",
     "lease_expires",
+    "cluster",
 }
 
 
@@ -123,6 +125,20 @@ class JobsTx:
             .where(JobRow.lease_holder == holder, JobRow.state.notin_(_ENDED))
         )
         return int(self._session.scalar(query) or 0)
+
+    def cluster_jobs_of(self, project: str, states: Iterable[str]) -> list[JobRecord]:
+        """Jobs of ``project`` held by a host that run on a cluster, oldest first."""
+        query = (
+            select(JobRow)
+            .where(
+                JobRow.project == project,
+                JobRow.lease_holder.is_not(None),
+                JobRow.cluster.is_not(None),
+                JobRow.state.in_(list(states)),
+            )
+            .order_by(JobRow.id)
+        )
+        return [_record(row) for row in self._session.scalars(query).all()]
 
     def local_jobs_of(self, machine: str, states: Iterable[str]) -> list[JobRecord]:
         """Jobs held by hosts of ``machine`` that run their processes on it

@@ -85,6 +85,7 @@ class TuningExecution:
         # study is a database read, the poll runs ten times a second.
         self.asked = 0
         self.failures = 0
+        self.last_failure = ""
 
     @classmethod
     def for_job(cls, context: JobContext) -> TuningExecution:
@@ -185,6 +186,7 @@ class TuningExecution:
     def _fail(self, trial: Any, error: str) -> None:
         self.failures += 1
         self.errors[trial.number] = error
+        self.last_failure = f"trial {trial.number + 1}: {error}"
         self.log.for_trial(str(trial.number + 1)).service(f"failed: {error}")
         self.study.tell(trial, state=_optuna_state("FAIL"))
 
@@ -217,8 +219,9 @@ class TuningExecution:
                 )
         failures = self.failures
         if failures > self.spec.failed_trials_allowed():
+            # The last failure, not the trials the stop below cancels.
+            last = self.last_failure
             self.stop(self.grace_s)
-            last = self.errors[max(self.errors)] if self.errors else ""
             allowed = self.spec.max_failed_trials or "0, mlnb's rule: under half of maxTrials"
             return Outcome(
                 JobState.FAILED, f"{failures} trials failed (maxFailedTrials {allowed}). The last: {last}"

@@ -130,6 +130,22 @@ def test_the_scheduler_spreads_single_replica_jobs_and_each_runs_once_placed(
     assert len(workers) == 2  # none was pinned to the first worker
 
 
+def test_a_projects_cap_on_cluster_jobs_holds_the_rest_back(engine: Engine, tmp_path: Path) -> None:
+    capped = Engine(engine.settings.replace(cluster_max_jobs=1))
+    trainer = trainers.write_trainer(tmp_path / "src")
+    for name in ("capped_1", "capped_2"):
+        capped.submit_training_job(
+            name, package_path=trainer, module_name="trainer.task", args=["--steps", "10", "--sleep", "0.1"]
+        )
+    first, second = (capped.wait_job(name, timeout=300) for name in ("capped_1", "capped_2"))
+    assert first.state == second.state == "SUCCEEDED", (first.error_message, second.error_message)
+    assert first.cluster == second.cluster == engine.settings.dask_scheduler  # recorded where they ran
+    assert first.end_time <= second.start_time  # type: ignore[operator]
+    waited = [e.message for e in capped.job_logs("capped_2") if e.message.startswith("Waiting for a slot")]
+    assert waited == ["Waiting for a slot: at most 1 jobs of project default run on the cluster at once"]
+    capped.close()
+
+
 def test_a_failing_replica_on_a_cluster_named_per_job_fails_the_job(
     home: Path, dask_scheduler: str, tmp_path: Path
 ) -> None:

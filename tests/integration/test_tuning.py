@@ -120,6 +120,17 @@ def test_max_failed_trials_is_honoured(engine: Engine, trainer: Path) -> None:
     assert survived.state == "SUCCEEDED", survived.error_message
     states = sorted(t["state"] for t in survived.training_output["trials"])
     assert states == ["FAILED", "FAILED", "SUCCEEDED"]
+    # In parallel, the trials that the failure stops are cancelled: the
+    # message still names the failure, not them.
+    parallel = tune(
+        engine,
+        "tune_fail_parallel",
+        trainer,
+        {"maxTrials": 4, "maxParallelTrials": 2, "maxFailedTrials": 2, "params": params},
+        args=failing,
+    )
+    assert parallel.state == "FAILED"
+    assert "fails on purpose" in (parallel.error_message or "").split("The last: ")[1]
 
 
 def test_resume_continues_the_study(engine: Engine, trainer: Path) -> None:
