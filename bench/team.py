@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import trainers
+from support.team import ServiceHost, machine
 
 from mlnb.api import Engine
 from mlnb.config import Settings
@@ -46,49 +46,33 @@ from mlnb.store import Database
 ARGS = ["--steps", "2", "--sleep", "0.1"]
 
 
-def machine(root: Path, name: str, database_url: str, **overrides: Any) -> Settings:
-    home = root / name
-    home.mkdir(parents=True, exist_ok=True)
-    values: dict[str, Any] = {
-        "home": str(home),
-        "database_url": database_url,
-        "artifact_root": str(root / "artifacts"),
-        "machine_id": name,
-        "job_host": "service",
-    }
-    return Settings.resolve(env={}, **(values | overrides))
-
-
-def start_host(settings: Settings) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLNB_")} | settings.to_env()
-    host = subprocess.Popen(
-        [sys.executable, "-m", "mlnb", "jobs", "host"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+def team_machine(root: Path, name: str, database_url: str) -> Settings:
+    """A machine of the team with mlnb's defaults for timing (heartbeats
+    every 2 s, the machine's cores as its local slots)."""
+    return machine(
+        root,
+        name,
+        database_url,
+        job_host="service",
+        job_heartbeat_s=2.0,
+        cancel_grace_s=10.0,
+        max_running_jobs=0,
     )
-    assert host.stdout is not None
-    first = host.stdout.readline()
-    if "taking the team's jobs" not in first:
-        raise SystemExit(f"the job host did not start: {first}")
-    return host
 
 
-def host_writes(host: subprocess.Popen[str]) -> int:
+def host_writes(host: ServiceHost) -> int:
     """Stop a host and read the write transactions it reports as it leaves."""
-    host.terminate()
-    out, _ = host.communicate(timeout=120)
-    for line in out.splitlines():
+    host.stop()
+    for line in host.lines:
         if "database write transaction" in line:
             return int(line.rsplit(", ", 1)[1].split()[0])
-    raise SystemExit(f"the job host reported no writes:\n{out}")
+    raise SystemExit("the job host reported no writes:\n" + "\n".join(host.lines))
 
 
 def part_one(root: Path, database_url: str, jobs: int, cluster: str | None) -> dict[str, float]:
     trainer = trainers.write_trainer(root / "src")
-    hosts = [start_host(machine(root, f"host-{n}", database_url)) for n in (1, 2)]
-    laptops = [Engine(machine(root, f"laptop-{n}", database_url)) for n in (1, 2, 3)]
+    hosts = [ServiceHost(team_machine(root, f"host-{n}", database_url)) for n in (1, 2)]
+    laptops = [Engine(team_machine(root, f"laptop-{n}", database_url)) for n in (1, 2, 3)]
     extra: dict[str, Any] = {"cluster": cluster} if cluster else {}
     # The trainer package is built once and cached: a first job, not timed.
     laptops[0].submit_training_job(

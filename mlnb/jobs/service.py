@@ -333,7 +333,7 @@ class JobService:
             room = None if limit is None else limit - tx.count_held(holder)
             if room is not None and room <= 0:
                 return []
-            claimed = tx.claim_queued(queues, room)
+            claimed = tx.queued_unclaimed(queues, room, lock=True)
             lease = self._lease(holder)
             return [
                 tx.update_job(j.project, j.job_id, **lease, runner_pid=pid, cluster=j.cluster or cluster)
@@ -397,18 +397,20 @@ class JobService:
             self._check_holder(job, holder)
             if job.state != JobState.QUEUED:
                 return job
+            # Jobs share slots with the others of their pool (this machine's
+            # local jobs, or the project's cluster jobs) and start in order.
             if job.cluster is None:
-                queued = tx.local_jobs_of(self.machine, [JobState.QUEUED.value])
-                if queued and (queued[0].project, queued[0].job_id) != (project, job_id):
-                    return None
-                if len(tx.local_jobs_of(self.machine, [s.value for s in ACTIVE])) >= limit:
-                    return None
+                pool: dict[str, Any] = {"on_cluster": False, "machine": self.machine}
             elif cluster_limit > 0:
                 self.db.lock_name(tx.session, f"cluster-slots:{project}")
-                queued = tx.cluster_jobs_of(project, [JobState.QUEUED.value])
-                if queued and queued[0].job_id != job_id:
-                    return None  # the project's cluster jobs start in submission order
-                if len(tx.cluster_jobs_of(project, [s.value for s in ACTIVE])) >= cluster_limit:
+                pool, limit = {"on_cluster": True, "project": project}, cluster_limit
+            else:
+                pool = {}  # no cap: the cluster's capacity decides
+            if pool:
+                queued = tx.held_jobs([JobState.QUEUED.value], **pool)
+                if queued and (queued[0].project, queued[0].job_id) != (project, job_id):
+                    return None
+                if len(tx.held_jobs([s.value for s in ACTIVE], **pool)) >= limit:
                     return None
             return tx.update_job(project, job_id, state=JobState.PREPARING.value, **self._lease(holder))
 

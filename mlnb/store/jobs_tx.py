@@ -86,25 +86,13 @@ class JobsTx:
         row = self._row(project, job_id, lock)
         return _record(row) if row is not None else None
 
-    def claim_queued(self, queues: Iterable[str], limit: int | None) -> list[JobRecord]:
-        """The oldest QUEUED jobs of ``queues`` that no host holds, locked;
-        rows that another transaction has locked are skipped, so that hosts
-        claiming at once take different jobs."""
-        query = (
-            select(JobRow)
-            .where(
-                JobRow.state == JobState.QUEUED.value,
-                JobRow.lease_holder.is_(None),
-                JobRow.queue.in_(list(queues)),
-            )
-            .order_by(JobRow.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return [_record(row) for row in self._session.scalars(query).all()]
-
-    def queued_unclaimed(self, queues: Iterable[str], limit: int | None = None) -> list[JobRecord]:
-        """QUEUED jobs of ``queues`` that no host holds, oldest first."""
+    def queued_unclaimed(
+        self, queues: Iterable[str], limit: int | None = None, lock: bool = False
+    ) -> list[JobRecord]:
+        """QUEUED jobs of ``queues`` that no host holds, oldest first. With
+        ``lock`` their rows stay locked, and rows another transaction has
+        locked are skipped, so that hosts claiming at once take different
+        jobs (PostgreSQL ``FOR UPDATE SKIP LOCKED``)."""
         query = (
             select(JobRow)
             .where(
@@ -115,6 +103,8 @@ class JobsTx:
             .order_by(JobRow.id)
             .limit(limit)
         )
+        if lock:
+            query = query.with_for_update(skip_locked=True)
         return [_record(row) for row in self._session.scalars(query).all()]
 
     def count_held(self, holder: str) -> int:
@@ -126,34 +116,27 @@ class JobsTx:
         )
         return int(self._session.scalar(query) or 0)
 
-    def cluster_jobs_of(self, project: str, states: Iterable[str]) -> list[JobRecord]:
-        """Jobs of ``project`` held by a host that run on a cluster, oldest first."""
-        query = (
-            select(JobRow)
-            .where(
-                JobRow.project == project,
-                JobRow.lease_holder.is_not(None),
-                JobRow.cluster.is_not(None),
-                JobRow.state.in_(list(states)),
-            )
-            .order_by(JobRow.id)
+    def held_jobs(
+        self,
+        states: Iterable[str],
+        *,
+        on_cluster: bool,
+        machine: str | None = None,
+        project: str | None = None,
+    ) -> list[JobRecord]:
+        """Jobs in ``states`` that a host holds, oldest first: those on a
+        cluster or those running their processes on their host's machine,
+        of one ``machine`` (of its hosts) or ``project``, or of all."""
+        query = select(JobRow).where(
+            JobRow.lease_holder.is_not(None),
+            JobRow.cluster.is_not(None) if on_cluster else JobRow.cluster.is_(None),
+            JobRow.state.in_(list(states)),
         )
-        return [_record(row) for row in self._session.scalars(query).all()]
-
-    def local_jobs_of(self, machine: str, states: Iterable[str]) -> list[JobRecord]:
-        """Jobs held by hosts of ``machine`` that run their processes on it
-        (no cluster), oldest first."""
-        query = (
-            select(JobRow)
-            .where(
-                JobRow.runner_host == machine,
-                JobRow.lease_holder.is_not(None),
-                JobRow.cluster.is_(None),
-                JobRow.state.in_(list(states)),
-            )
-            .order_by(JobRow.id)
-        )
-        return [_record(row) for row in self._session.scalars(query).all()]
+        if machine is not None:
+            query = query.where(JobRow.runner_host == machine)
+        if project is not None:
+            query = query.where(JobRow.project == project)
+        return [_record(row) for row in self._session.scalars(query.order_by(JobRow.id)).all()]
 
     def list_jobs(self, project: str | None = None, states: Iterable[str] | None = None) -> list[JobRecord]:
         """Jobs oldest first (the queue order), of a project or of all."""
@@ -163,10 +146,6 @@ class JobsTx:
         if states is not None:
             query = query.where(JobRow.state.in_(list(states)))
         return [_record(row) for row in self._session.scalars(query.order_by(JobRow.id)).all()]
-
-    def count_jobs(self, states: Iterable[str]) -> int:
-        query = select(func.count()).select_from(JobRow).where(JobRow.state.in_(list(states)))
-        return int(self._session.scalar(query) or 0)
 
     def update_job(self, project: str, job_id: str, **fields: Any) -> JobRecord:
         row = self._row(project, job_id)
