@@ -300,3 +300,24 @@ def test_a_stopped_host_hands_back_the_jobs_it_had_not_started(
     hosts.append(ServiceHost(machine(tmp_path, "host-2", sqlite_url)))
     done = laptop.wait_job("waiting", timeout=120)
     assert done.state == "SUCCEEDED" and done.runner_host == "host-2"
+
+
+def test_a_job_is_cancelled_from_a_machine_that_did_not_submit_it(
+    tmp_path: Path, sqlite_url: str, trainer: Path, engines: list[Engine], hosts: list[ServiceHost]
+) -> None:
+    hosts.append(ServiceHost(machine(tmp_path, "host-1", sqlite_url)))
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url, job_host="service"), engines)
+    server = engine_of(machine(tmp_path, "server", sqlite_url), engines)
+    laptop.submit_training_job(
+        "cancel_elsewhere",
+        package_path=trainer,
+        module_name="trainer.task",
+        args=["--steps", "3000", "--sleep", "0.1", "--ignore-sigterm"],
+    )
+    pid = wait_for(lambda: replica_pid(server, "cancel_elsewhere"), "the replica to start")
+
+    assert server.cancel_job("cancel_elsewhere").state == "CANCELLING"
+
+    job = laptop.wait_job("cancel_elsewhere", timeout=120)
+    assert job.state == "CANCELLED" and job.error_message is None
+    assert not process_alive(pid)  # SIGTERM ignored: SIGKILL after the grace
