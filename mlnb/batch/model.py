@@ -40,24 +40,27 @@ def uri_model(uri: str, framework: str | None, settings: Settings) -> dict[str, 
 
 
 def _caches(settings: Settings) -> dict[str, Any]:
+    # No cache folders: those are the home of whichever process loads the
+    # model (a worker on a Dask worker has its own), not the submitter's.
     return {
         "artifactRoot": settings.artifact_root,
-        "artifactCache": str(settings.paths.artifact_cache),
-        "packageCache": str(settings.paths.package_cache),
         "skopsTrustedTypes": [t.strip() for t in settings.skops_trusted_types.split(",") if t.strip()],
     }
 
 
 def load_model(spec: dict[str, Any]) -> Predictor:
-    """Load the model a spec describes.
+    """Load the model a spec describes, caching its files in this
+    process's mlnb home (``MLNB_HOME``, as on the job host, or a Dask
+    worker's own).
 
     Raises:
         FailedPrecondition: The folder is gone, or a stored file changed.
         ModelLoadError, MissingExtra: The model cannot be loaded.
     """
-    adapters = AdapterRegistry(Path(spec["packageCache"]))
+    here = Settings.resolve().paths  # this process's home: its caches
+    adapters = AdapterRegistry(here.package_cache)
     if spec["kind"] == "version":
-        artifacts = ArtifactStore(spec["artifactRoot"], Path(spec["artifactCache"]))
+        artifacts = ArtifactStore(spec["artifactRoot"], here.artifact_cache)
         record = VersionRecord(
             project="",
             model="",
