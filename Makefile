@@ -56,7 +56,7 @@ test: lint typecheck pytest
 # For contributors, between changes: lint, types and the unit tests (no
 # processes, servers or browsers), in about a minute. make test runs everything.
 check: lint typecheck
-	$(VENV)/bin/pytest tests/unit -q $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests/unit tests/inprocess -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache demo-home notebooks/work

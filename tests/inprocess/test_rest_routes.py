@@ -1,0 +1,71 @@
+"""The REST routes in process (Starlette's TestClient: no socket, no
+server process): the fast tier that `make check` runs, beside the
+real-uvicorn tests of tests/integration that stay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from mlnb.api import Engine
+from mlnb.server import create_app
+
+
+@pytest.fixture
+def client(engine: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(engine=engine)) as test_client:
+        yield test_client
+
+
+def error_of(answer: Any) -> tuple[int, str, str]:
+    body = answer.json()["error"]
+    return answer.status_code, body["status"], body["message"]
+
+
+def test_a_model_is_created_read_listed_changed_and_deleted(client: TestClient) -> None:
+    base = "/v1/projects/default/models"
+    created = client.post(base, json={"name": "census", "description": "income", "labels": {"team": "ml"}})
+    assert created.status_code == 200 and created.json()["name"] == "projects/default/models/census"
+    assert client.get(f"{base}/census").json()["labels"] == {"team": "ml"}
+    assert [m["name"] for m in client.get(base).json()["models"]] == ["projects/default/models/census"]
+    etag = client.get(f"{base}/census").json()["etag"]
+    patched = client.patch(f"{base}/census?updateMask=description", json={"description": "new", "etag": etag})
+    assert patched.status_code == 200 and patched.json()["description"] == "new"
+    stale = client.patch(f"{base}/census?updateMask=description", json={"description": "x", "etag": etag})
+    assert error_of(stale)[:2] == (400, "FAILED_PRECONDITION")
+    assert client.delete(f"{base}/census").json()["done"] is True
+    assert error_of(client.get(f"{base}/census"))[:2] == (404, "NOT_FOUND")
+
+
+def test_bad_requests_get_googles_error_body(client: TestClient) -> None:
+    base = "/v1/projects/default/models"
+    assert error_of(client.post(base, json={"name": "Bad Name!"}))[:2] == (400, "INVALID_ARGUMENT")
+    assert error_of(client.post(base, content=b"{not json"))[:2] == (400, "INVALID_ARGUMENT")
+    assert error_of(client.post(base, json=[1, 2]))[:2] == (400, "INVALID_ARGUMENT")
+    client.post(base, json={"name": "dup"})
+    assert error_of(client.post(base, json={"name": "dup"}))[:2] == (409, "ALREADY_EXISTS")
+    assert client.get("/v1/projects/default/nothing").status_code == 404
+
+
+def test_a_version_predicts(client: TestClient, engine: Engine, sklearn_model: tuple[Path, Any]) -> None:
+    engine.create_model("iris")
+    engine.create_version("iris", "v1", sklearn_model[0])
+    rows = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+    answer = client.post("/v1/projects/default/models/iris:predict", json={"instances": rows})
+    assert answer.status_code == 200
+    assert answer.json() == {"predictions": engine.predict("iris", rows)}
+    status, code, message = error_of(client.post("/v1/projects/default/models/iris:predict", json={}))
+    assert (status, code) == (400, "INVALID_ARGUMENT") and "instances" in message
+
+
+def test_the_logs_route_answers_its_errors(client: TestClient) -> None:
+    status, code, message = error_of(client.get("/v1/projects/default/jobs/nope:logs"))
+    assert (status, code) == (404, "NOT_FOUND") and "nope" in message
+    assert error_of(client.get("/v1/projects/default/jobs/nope:logs?offset=x"))[:2] == (
+        400,
+        "INVALID_ARGUMENT",
+    )
