@@ -50,6 +50,8 @@ def validate_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
     Raises:
         InvalidArgument: Naming the label at fault.
     """
+    if labels is not None and not isinstance(labels, Mapping):
+        raise InvalidArgument(f"labels must be a map of strings, got {type(labels).__name__}")
     labels = dict(labels or {})
     if len(labels) > MAX_LABELS:
         raise InvalidArgument(f"{len(labels)} labels given; the most allowed is {MAX_LABELS}")

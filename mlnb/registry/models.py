@@ -89,6 +89,11 @@ class ModelRegistry:
         """
         validate_name("model", name)
         clean_labels = validate_labels(labels)
+        _check_description(description)
+        if regions is not None and (
+            not isinstance(regions, list) or not all(isinstance(r, str) for r in regions)
+        ):
+            raise InvalidArgument("regions must be a list of strings")
         if regions is not None and len(regions) > 1:
             raise InvalidArgument("A model may name at most one region")
         with self._write() as tx:
@@ -200,7 +205,7 @@ class ModelRegistry:
                 framework=spec.framework,
                 deployment_uri=spec.origin,
                 create_time=now(),
-                description=spec.description or "",
+                description=_check_description(spec.description),
                 labels=labels,
                 runtime_version=spec.runtime_version,
                 python_version=spec.python_version,
@@ -405,8 +410,19 @@ def _requested_changes(description: str | None, labels: Mapping[str, str] | None
     if labels is not None:
         changes["labels"] = validate_labels(labels)
     if description is not None:
-        changes["description"] = description
+        changes["description"] = _check_description(description)
     return changes
+
+
+def _check_description(description: Any) -> str:
+    """A description is text; anything else stops here, not in the database.
+
+    Raises:
+        InvalidArgument: Not a string.
+    """
+    if description is not None and not isinstance(description, str):
+        raise InvalidArgument(f"description must be a string, got {type(description).__name__}")
+    return description or ""
 
 
 def _effective_changes(current: ModelRecord | VersionRecord, requested: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mlnb.errors import InvalidArgument, RequestTooLarge
+from mlnb.server.schemas import check_body
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_INSTANCES = 100_000
@@ -46,13 +48,19 @@ async def read_json(request: Request) -> Any:
         raise InvalidArgument(f"The request body is not valid JSON: {e}") from e
 
 
-async def read_object(request: Request) -> dict[str, Any]:
-    """``read_json`` for a resource body, which must be a JSON object.
+async def read_object(
+    request: Request, schema: Mapping[str, str] | None = None, where: str = "body"
+) -> dict[str, Any]:
+    """``read_json`` for a resource body, which must be a JSON object whose
+    fields have the types of ``schema`` (``mlnb.server.schemas``).
 
     Raises:
-        RequestTooLarge, InvalidArgument: As ``read_json``, or not an object.
+        RequestTooLarge, InvalidArgument: As ``read_json``, not an object, or
+            a field of the wrong type (named as ``where.field``).
     """
     body = await read_json(request)
     if not isinstance(body, dict):
         raise InvalidArgument(f"The request body must be a JSON object, not a {type(body).__name__}")
+    if schema is not None:
+        check_body(body, schema, where)
     return body

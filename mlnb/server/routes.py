@@ -11,8 +11,10 @@ from starlette.routing import Route
 
 from mlnb.errors import InvalidArgument, MlnbError, NotFound
 from mlnb.naming import validate_name
+from mlnb.server import schemas
 from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
 from mlnb.server.paging import matches_filter, page
+from mlnb.server.schemas import check_body
 
 if TYPE_CHECKING:
     from mlnb.api import Engine
@@ -69,7 +71,7 @@ async def project_root(request: Request) -> Response:
 async def models(request: Request) -> Response:
     engine, project = _engine(request), request.path_params["project"]
     if request.method == "POST":
-        body = await read_object(request)
+        body = await read_object(request, schemas.MODEL, "model")
         name = _name("model", str(body.get("name", "")).rsplit("/", 1)[-1])
         record = await call(
             engine.create_model,
@@ -97,7 +99,7 @@ async def model(request: Request) -> Response:
         return json_response((await call(engine.get_model, name, project=project)).to_api())
     if request.method == "DELETE":
         return json_response((await call(engine.delete_model_operation, name, project=project)).to_api())
-    body = await read_object(request)
+    body = await read_object(request, schemas.MODEL, "model")
     mask = _update_mask(request, {"description", "labels"})
     record = await call(
         engine.update_model,
@@ -114,7 +116,7 @@ async def versions(request: Request) -> Response:
     engine, project = _engine(request), request.path_params["project"]
     model_name = _name("model", request.path_params["model"])
     if request.method == "POST":
-        body = await read_object(request)
+        body = await read_object(request, schemas.VERSION, "version")
         name = _name("version", str(body.get("name", "")).rsplit("/", 1)[-1])
         fields = {_VERSION_FIELDS[k]: v for k, v in body.items() if k in _VERSION_FIELDS}
         origin = fields.pop("origin", None)
@@ -145,7 +147,7 @@ async def version(request: Request) -> Response:
     if request.method == "DELETE":
         operation = await call(engine.delete_version_operation, model_name, name, project=project)
         return json_response(operation.to_api())
-    body = await read_object(request)
+    body = await read_object(request, schemas.VERSION, "version")
     mask = _update_mask(request, {"description", "labels"})
     record = await call(
         engine.update_version,
@@ -167,6 +169,7 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
                 body = body["httpBody"]  # the PredictRequest wrapper of the discovery document
             if not isinstance(body, dict) or "instances" not in body:
                 raise InvalidArgument('The request body must be a JSON object with an "instances" list')
+            check_body(body, schemas.PREDICT, "request")
             if isinstance(body["instances"], list) and len(body["instances"]) > MAX_INSTANCES:
                 count = len(body["instances"])
                 raise InvalidArgument(
@@ -245,12 +248,11 @@ async def operation(request: Request) -> Response:
 async def jobs(request: Request) -> Response:
     engine, project = _engine(request), request.path_params["project"]
     if request.method == "POST":
-        body = await read_object(request)
+        body = await read_object(request, schemas.JOB, "job")
         job_id = _name("job", str(body.get("jobId", "")))
         if body.get("predictionInput"):
             prediction_input = body["predictionInput"]
-            if not isinstance(prediction_input, dict):
-                raise InvalidArgument("predictionInput must be an object")
+            check_body(prediction_input, schemas.PREDICTION_INPUT, "job.predictionInput")
             record = await call(
                 engine.submit_prediction_job,
                 job_id,

@@ -213,7 +213,9 @@ class Database:
                 raise Unavailable(f"The metadata database is busy (waited {waited:.1f} s); try again") from e
             raise Unavailable(f"The metadata database {self._safe_url()} failed: {e.orig}") from e
         except SQLAlchemyError as e:
-            raise MlnbError(f"Metadata database error: {e}") from e
+            # The statement and its parameters stay in the traceback, for the
+            # logs: an answer never carries SQL.
+            raise MlnbError(f"Metadata database error ({type(e).__name__}); see the server's log") from e
 
     def lock_name(self, session: Session, name: str) -> None:
         """Hold a lock named ``name`` until the session's transaction ends
