@@ -129,6 +129,8 @@ def test_jobs_list_cancel_and_logs(jupyter: Jupyter, engine: Engine, tmp_path: P
     assert status == 400 and "CANCELLED" in body["message"]
     status, body = jupyter.call("GET", f"{API}/jobs/nobody/logs")
     assert status == 404
+    status, body = jupyter.call("GET", f"{API}/jobs/sleeper/logs?offset=abc")
+    assert status == 400 and "offset must be a whole number" in body["message"]
 
 
 def test_the_rest_server_starts_and_stops(jupyter: Jupyter) -> None:
@@ -144,6 +146,10 @@ def test_the_rest_server_starts_and_stops(jupyter: Jupyter) -> None:
     finally:
         status, stopped = jupyter.call("POST", f"{API}/server/stop")
     assert status == 200 and stopped == {"running": False}
+    assert jupyter.call("GET", f"{API}/server") == (200, {"running": False})
+    # Bad numbers are the caller's mistake, named: not a 500.
+    status, bad = jupyter.call("POST", f"{API}/server/start", {"port": "abc"})
+    assert status == 400 and "port must be a whole number" in bad["message"]
     assert jupyter.call("GET", f"{API}/server") == (200, {"running": False})
 
 
