@@ -42,6 +42,42 @@ def validate_name(kind: str, name: object) -> str:
     return name
 
 
+_PROJECT = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+
+
+def validate_project(project: object) -> str:
+    """Check a project id and return it: a lowercase letter, then lowercase
+    letters, digits, ``-`` and ``_``, 63 characters at most (every Google
+    Cloud project id passes, and mlnb's own short names such as
+    ``default``). A project is a folder and a key: nothing else gets near
+    either.
+
+    Raises:
+        InvalidArgument: Naming the rule.
+    """
+    if not isinstance(project, str) or not _PROJECT.fullmatch(project):
+        raise InvalidArgument(
+            f"The project {project!r} must begin with a lowercase letter and hold only lowercase "
+            "letters, digits, '-' and '_' (63 characters at most)"
+        )
+    return project
+
+
+def resource_leaf(kind: str, value: object, parent: str) -> str:
+    """The name in ``value``: a bare name, or the full resource name under
+    ``parent`` (``projects/p/models/m`` for a model of project ``p``).
+
+    Raises:
+        InvalidArgument: Any other path (``../../x``), or a bad name.
+    """
+    text = value if isinstance(value, str) else ""
+    prefix = f"{parent}/{kind}s/"
+    leaf = text[len(prefix) :] if text.startswith(prefix) else text
+    if "/" in leaf:
+        raise InvalidArgument(f"The {kind} name {text!r} is neither a name nor {prefix}NAME")
+    return validate_name(kind, leaf if isinstance(value, str) else value)
+
+
 def validate_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
     """Check labels as Google Cloud does: lowercase keys that begin with a
     letter, values of lowercase letters, digits, ``_`` and ``-``, 63

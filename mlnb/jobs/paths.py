@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlnb.config import HomePaths
+from mlnb.naming import validate_name, validate_project
 
 # How the on-demand job host is started.
 HOST_MODULE = "mlnb.jobs.host"
@@ -22,8 +23,13 @@ def absolute_location(location: str | Path) -> str:
 
 
 def job_home(home: Path, project: str, job_id: str) -> Path:
-    """``$MLNB_HOME/jobs/{project}/{job_id}``: logs, staged packages, outputs."""
-    return HomePaths(home).jobs / project / job_id
+    """``$MLNB_HOME/jobs/{project}/{job_id}``: logs, staged packages, outputs.
+
+    Raises:
+        InvalidArgument: A project or job id that breaks its rules (neither
+            may lead anywhere but a folder of its own under ``jobs/``).
+    """
+    return HomePaths(home).jobs / validate_project(project) / validate_name("job", job_id)
 
 
 def log_path(home: Path, project: str, job_id: str) -> Path:

@@ -22,7 +22,7 @@ from typing import Any
 from mlnb.errors import AlreadyExists, FailedPrecondition, NotFound
 from mlnb.jobs.paths import HOST_COMMAND_MARKS
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
-from mlnb.naming import validate_labels, validate_name
+from mlnb.naming import validate_labels, validate_name, validate_project
 from mlnb.records import JobRecord, check_etag, now
 from mlnb.runtime.processes import kill_session, process_alive
 from mlnb.store import Database, JobsTx
@@ -88,6 +88,7 @@ class JobService:
             InvalidArgument: A bad job id or labels.
             AlreadyExists: The project has a job of that id.
         """
+        validate_project(record.project)
         validate_name("job", record.job_id)
         validate_labels(record.labels)
         with self._read() as tx:
@@ -103,6 +104,7 @@ class JobService:
             InvalidArgument: A bad job id or labels.
             AlreadyExists: The project has a job of that id.
         """
+        validate_project(record.project)
         validate_name("job", record.job_id)
         validate_labels(record.labels)
         self.reap()

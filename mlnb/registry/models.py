@@ -16,7 +16,7 @@ from mlnb.errors import (
     NotFound,
     ResourceExhausted,
 )
-from mlnb.naming import validate_labels, validate_name
+from mlnb.naming import validate_labels, validate_name, validate_project
 from mlnb.records import ModelEvent, ModelRecord, VersionRecord, check_etag, now
 from mlnb.states import VersionState
 from mlnb.store import Database, RegistryTx
@@ -87,6 +87,7 @@ class ModelRegistry:
             AlreadyExists: The project has a model of that name.
             ResourceExhausted: The project is at its model quota.
         """
+        validate_project(project)
         validate_name("model", name)
         clean_labels = validate_labels(labels)
         _check_description(description)

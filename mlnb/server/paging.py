@@ -27,8 +27,10 @@ def page(request: Request, items: Sequence[T]) -> tuple[Sequence[T], str | None]
         size = int(request.query_params.get("pageSize") or DEFAULT_PAGE_SIZE)
     except ValueError as e:
         raise InvalidArgument("pageSize must be a whole number") from e
+    if size < 0:
+        raise InvalidArgument(f"pageSize must be 0 (the default size) or more, got {size}")
     if not 0 < size <= MAX_PAGE_SIZE:
-        size = DEFAULT_PAGE_SIZE if size <= 0 else MAX_PAGE_SIZE
+        size = DEFAULT_PAGE_SIZE if size == 0 else MAX_PAGE_SIZE
     start = _offset(request.query_params.get("pageToken"))
     end = start + size
     token = base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(items) else None

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mlnb.errors import InvalidArgument, MlnbError, NotFound
-from mlnb.naming import validate_name
+from mlnb.naming import resource_leaf, validate_name, validate_project
 from mlnb.server import schemas
 from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
 from mlnb.server.paging import matches_filter, page
@@ -45,6 +45,11 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
+def _project(request: Request) -> str:
+    # A project is a folder and a key: it passes its rules before either.
+    return validate_project(request.path_params["project"])
+
+
 def _split(value: str) -> tuple[str, str | None]:
     """``census:predict`` to (``census``, ``predict``)."""
     name, _, verb = value.partition(":")
@@ -63,16 +68,17 @@ async def call(function: Any, *args: Any, **kwargs: Any) -> Any:
 
 async def project_root(request: Request) -> Response:
     project, verb = _split(request.path_params["project"])
+    project = validate_project(project)
     if verb != "getConfig":
         raise NotFound(f"No such method: {request.url.path}")
     return json_response({"serviceAccount": "", "serviceAccountProject": project, "config": {}})
 
 
 async def models(request: Request) -> Response:
-    engine, project = _engine(request), request.path_params["project"]
+    engine, project = _engine(request), _project(request)
     if request.method == "POST":
         body = await read_object(request, schemas.MODEL, "model")
-        name = _name("model", str(body.get("name", "")).rsplit("/", 1)[-1])
+        name = resource_leaf("model", body.get("name", ""), f"projects/{project}")
         record = await call(
             engine.create_model,
             name,
@@ -88,7 +94,7 @@ async def models(request: Request) -> Response:
 
 
 async def model(request: Request) -> Response:
-    engine, project = _engine(request), request.path_params["project"]
+    engine, project = _engine(request), _project(request)
     name, verb = _split(request.path_params["model"])
     name = _name("model", name)
     if verb == "predict" and request.method == "POST":
@@ -113,11 +119,11 @@ async def model(request: Request) -> Response:
 
 
 async def versions(request: Request) -> Response:
-    engine, project = _engine(request), request.path_params["project"]
+    engine, project = _engine(request), _project(request)
     model_name = _name("model", request.path_params["model"])
     if request.method == "POST":
         body = await read_object(request, schemas.VERSION, "version")
-        name = _name("version", str(body.get("name", "")).rsplit("/", 1)[-1])
+        name = resource_leaf("version", body.get("name", ""), f"projects/{project}/models/{model_name}")
         fields = {_VERSION_FIELDS[k]: v for k, v in body.items() if k in _VERSION_FIELDS}
         origin = fields.pop("origin", None)
         if not origin:
@@ -131,7 +137,7 @@ async def versions(request: Request) -> Response:
 
 
 async def version(request: Request) -> Response:
-    engine, project = _engine(request), request.path_params["project"]
+    engine, project = _engine(request), _project(request)
     model_name = _name("model", request.path_params["model"])
     name, verb = _split(request.path_params["version"])
     name = _name("version", name)
@@ -183,7 +189,7 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
                     body["instances"],
                     version=version_name,
                     signature_name=body.get("signature_name"),
-                    project=request.path_params["project"],
+                    project=_project(request),
                 )
             else:
                 answer = await _batched(request, model_name, version_name, body)
@@ -197,7 +203,7 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
 
 
 async def _batched(request: Request, model_name: str, version_name: str | None, body: dict[str, Any]) -> Any:
-    engine, project = _engine(request), request.path_params["project"]
+    engine, project = _engine(request), _project(request)
     signature = body.get("signature_name")
     instances = body["instances"]
     # Checked alone first: a bad request fails by itself, never a batch.
@@ -229,13 +235,13 @@ def _per_instance(request: Request) -> bool:
 
 
 async def operations(request: Request) -> Response:
-    engine, project = _engine(request), request.path_params["project"]
+    engine, project = _engine(request), _project(request)
     records = await call(engine.list_operations, project=project)
     return _listed(request, "operations", [o.to_api() for o in records])
 
 
 async def operation(request: Request) -> Response:
-    engine, project = _engine(request), request.path_params["project"]
+    engine, project = _engine(request), _project(request)
     name, verb = _split(request.path_params["operation"])
     if request.method == "POST" and verb == "cancel":
         await call(engine.cancel_operation, name, project=project)
@@ -246,7 +252,7 @@ async def operation(request: Request) -> Response:
 
 
 async def jobs(request: Request) -> Response:
-    engine, project = _engine(request), request.path_params["project"]
+    engine, project = _engine(request), _project(request)
     if request.method == "POST":
         body = await read_object(request, schemas.JOB, "job")
         job_id = _name("job", str(body.get("jobId", "")))
@@ -275,7 +281,7 @@ async def jobs(request: Request) -> Response:
 
 
 async def job(request: Request) -> Response:
-    engine, project = _engine(request), request.path_params["project"]
+    engine, project = _engine(request), _project(request)
     name, verb = _split(request.path_params["job"])
     name = _name("job", name)
     if request.method == "POST" and verb == "cancel":

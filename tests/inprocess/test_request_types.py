@@ -102,3 +102,40 @@ def test_the_checked_types_are_the_discovery_documents(schema: dict[str, str], n
         if field not in properties:
             continue  # mlnb's own (batching)
         assert kind in discovery_kind(properties[field]), (name, field, properties[field])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/v1/projects/../models", None),
+        ("POST", "/v1/projects/%2e%2e/models", {"name": "dots"}),
+        ("POST", "/v1/projects/%2e%2e/jobs", {"jobId": "dotjob", "trainingInput": {}}),
+        ("GET", "/v1/projects/%E2%98%83/models", None),
+        ("POST", MODELS, {"name": "../../x"}),
+        ("POST", MODELS, {"name": "projects/other/models/x"}),
+        ("POST", f"{MODELS}/m/versions", {"name": "../v", "deploymentUri": "/tmp"}),
+        ("GET", f"{MODELS}?pageSize=-5", None),
+    ],
+)
+def test_names_in_paths_and_bodies_pass_their_rules_first(
+    client: TestClient, engine: Engine, method: str, path: str, body: Any
+) -> None:
+    answer = client.request(method, path, json=body)
+    assert answer.status_code in (400, 404), answer.text
+    if answer.status_code == 400:
+        assert answer.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert [m.name for m in engine.list_models()] == ["m"]  # nothing was made
+    assert not (engine.settings.home / "dotjob").exists()
+    assert sorted(p.name for p in engine.settings.paths.jobs.glob("*")) in ([], ["default"])
+
+
+def test_a_full_resource_name_of_the_project_is_a_name(client: TestClient) -> None:
+    answer = client.post(MODELS, json={"name": "projects/default/models/full"})
+    assert answer.status_code == 200 and answer.json()["name"] == "projects/default/models/full"
+
+
+def test_the_engine_refuses_a_bad_project(engine: Engine) -> None:
+    with pytest.raises(InvalidArgument, match="project"):
+        engine.create_model("x", project="..")
+    with pytest.raises(InvalidArgument, match="project"):
+        engine.submit_training_job("j", {"pythonModule": "a"}, project="../up")
