@@ -63,6 +63,19 @@ def validate_project(project: object) -> str:
     return project
 
 
+def whole_number(value: object, name: str) -> int:
+    """``value`` (a number, or its text as a query string carries it) as an
+    int of 0 or more: offsets, page sizes, ports that a request names.
+
+    Raises:
+        InvalidArgument: Anything else, named.
+    """
+    text = str(value)
+    if isinstance(value, bool) or not text.isdigit():
+        raise InvalidArgument(f"{name} must be a whole number of 0 or more, got {value!r}")
+    return int(text)
+
+
 def resource_leaf(kind: str, value: object, parent: str) -> str:
     """The name in ``value``: a bare name, or the full resource name under
     ``parent`` (``projects/p/models/m`` for a model of project ``p``).

@@ -16,6 +16,7 @@ from jupyter_server.utils import url_path_join
 
 from mlnb.errors import InvalidArgument, MlnbError
 from mlnb.labserver.views import job_view, models_view
+from mlnb.naming import whole_number
 
 if TYPE_CHECKING:
     from mlnb.api import Engine
@@ -118,7 +119,7 @@ class JobLogsHandler(_MlnbHandler):
         given = self.get_query_argument("offset", "0")
 
         def read() -> dict[str, Any]:
-            offset = _whole_number(given, "offset")
+            offset = whole_number(given, "offset")
             page = self.engine.read_job_log(job, position=offset)
             lines = [entry.format() for entry in page.entries]
             return {"lines": lines, "offset": page.next_position, "ended": page.job_ended}
@@ -140,24 +141,12 @@ class ServerHandler(_MlnbHandler):
         def act() -> dict[str, Any]:
             if action == "start":
                 body = self.body()
-                port = _whole_number(body.get("port") or 8080, "port")
+                port = whole_number(body.get("port") or 8080, "port")
                 return {"running": True} | dict(self.engine.start_server(port=port))
             self.engine.stop_server()
             return {"running": False}
 
         await self.call(act)
-
-
-def _whole_number(value: Any, name: str) -> int:
-    """``value`` (a number, or its text) as an int of 0 or more.
-
-    Raises:
-        InvalidArgument: Anything else, named.
-    """
-    text = str(value)
-    if isinstance(value, bool) or not text.isdigit():
-        raise InvalidArgument(f"{name} must be a whole number of 0 or more, got {value!r}")
-    return int(text)
 
 
 def _version(record: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mlnb.errors import InvalidArgument, MlnbError, NotFound
-from mlnb.naming import resource_leaf, validate_name, validate_project
+from mlnb.naming import resource_leaf, validate_name, validate_project, whole_number
 from mlnb.server import schemas
 from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
 from mlnb.server.paging import matches_filter, page
@@ -306,11 +306,7 @@ async def job(request: Request) -> Response:
 
 def _count(request: Request, name: str, default: int) -> int:
     text = request.query_params.get(name)
-    if text is None:
-        return default
-    if not text.isdigit():
-        raise InvalidArgument(f"{name} must be a whole number of 0 or more, got {text!r}")
-    return int(text)
+    return default if text is None else whole_number(text, name)
 
 
 def _update_mask(request: Request, allowed: set[str]) -> set[str]:
