@@ -193,11 +193,8 @@ def serve_team(settings: Settings) -> None:
     _run_until_signalled(host)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> int:
     settings = Settings.resolve()
-    if "--service" in (sys.argv[1:] if argv is None else argv):
-        serve_team(settings)
-        return 0
     path = lock_path(settings)
     with _try_lock(path) as held:
         if held is None:

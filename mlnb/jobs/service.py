@@ -157,8 +157,8 @@ class JobService:
                 bound = self.dead_after.total_seconds()
                 return Death(f"No job host took the job within {bound:.0f} s", since)
             return None
-        local = job.runner_host == self.machine and job.runner_pid is not None
-        if local and not process_alive(job.runner_pid, HOST_COMMAND_MARKS):  # type: ignore[arg-type]
+        pid = job.runner_pid if job.runner_host == self.machine else None
+        if pid is not None and not process_alive(pid, HOST_COMMAND_MARKS):
             return Death(
                 f"The job host process (pid {job.runner_pid}) that ran the job died without "
                 "ending it (killed, or the machine restarted)",
@@ -191,9 +191,11 @@ class JobService:
                 continue
             with self._write() as tx:
                 fresh = tx.get_job(job.project, job.job_id, lock=True)
-                if fresh is None or self.death(fresh) is None:
+                if fresh is None:
                     continue
                 ended = self.view(fresh)
+                if ended is fresh:  # ended, or taken up again, meanwhile
+                    continue
                 reaped.append(
                     tx.update_job(
                         job.project,
@@ -393,19 +395,19 @@ class JobService:
             LeaseLost: The host no longer holds the job.
         """
         with self._write() as tx:
-            # One machine's slots are counted by one transaction at a time.
-            self.db.lock_name(tx.session, f"slots:{self.machine}")
             job = self._require(tx, project, job_id, lock=True)
             self._check_holder(job, holder)
             if job.state != JobState.QUEUED:
                 return job
             # Jobs share slots with the others of their pool (this machine's
-            # local jobs, or the project's cluster jobs) and start in order.
+            # local jobs, or the project's cluster jobs) and start in order;
+            # one transaction at a time counts a pool's slots.
             if job.cluster is None:
                 pool: dict[str, Any] = {"on_cluster": False, "machine": self.machine}
+                self.db.lock_name(tx.session, f"slots:{self.machine}")
             elif cluster_limit > 0:
-                self.db.lock_name(tx.session, f"cluster-slots:{project}")
                 pool, limit = {"on_cluster": True, "project": project}, cluster_limit
+                self.db.lock_name(tx.session, f"cluster-slots:{project}")
             else:
                 pool = {}  # no cap: the cluster's capacity decides
             if pool:

@@ -6,13 +6,14 @@ import contextlib
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 
-def process_alive(pid: int, token: str | tuple[str, ...] | None = None) -> bool:
-    """Whether ``pid`` runs, and (on Linux) whether its command line holds
-    ``token`` (one of them, for a tuple; arguments are NUL-separated there),
-    so that a reused pid is not taken for the runner."""
+def process_alive(pid: int, tokens: Sequence[str] = ()) -> bool:
+    """Whether ``pid`` runs, and (on Linux, given ``tokens``) whether its
+    command line holds one of them (arguments are NUL-separated there), so
+    that a reused pid is not taken for the process it once was."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -22,12 +23,11 @@ def process_alive(pid: int, token: str | tuple[str, ...] | None = None) -> bool:
     if _zombie(pid):
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
-    if token is not None and cmdline.exists():
+    if tokens and cmdline.exists():
         try:
             held = cmdline.read_bytes()
         except OSError:
             return False
-        tokens = (token,) if isinstance(token, str) else token
         return any(t.encode() in held for t in tokens)
     return True
 
