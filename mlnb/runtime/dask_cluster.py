@@ -169,6 +169,8 @@ class DaskLauncher:
         """Placeholders that each task replaces with the published addresses."""
         for gpus in {r.gpus for r in replicas}:
             self.session.workers(gpus)  # refuse at once what no worker can take
+        from mlnb.runtime.dask_tasks import rendezvous_placeholder
+
         self._count = len(replicas)
         return [rendezvous_placeholder(i) for i in range(len(replicas))]
 
@@ -221,34 +223,28 @@ class DaskLauncher:
             FailedPrecondition: A replica's task ended first, or not all were
                 placed within the rendezvous timeout.
         """
-        distributed = import_extra("distributed", "dask", "Running jobs on a Dask cluster")
-        slots = [
-            distributed.Variable(f"{meeting}-{i}", client=self.session.client) for i in range(self._count)
-        ]
+        from mlnb.runtime.dask_tasks import gather_addresses
+
         deadline = time.monotonic() + self.rendezvous_timeout_s
-        placed: dict[int, str] = {}
-        while len(placed) < self._count:
-            for i, slot in enumerate(slots):
-                if i not in placed:
-                    with contextlib.suppress(TimeoutError):
-                        placed[i] = str(slot.get(timeout=0.2))
+        placed = gather_addresses(
+            meeting,
+            self._count,
+            lambda: any(h.poll() is not None for h in handles),
+            deadline,
+            client=self.session.client,
+        )
+        if len(placed) < self._count:
             ended = [h for h in handles if h.poll() is not None]
-            if ended and len(placed) < self._count:
+            if ended:
                 first = ended[0]
                 raise FailedPrecondition(
                     f"{first.replica.name} ended before every replica was placed: {first.describe_exit()}"
                 )
-            if time.monotonic() > deadline:
-                waiting = ", ".join(r.name for i, r in enumerate(replicas) if i not in placed)
-                raise FailedPrecondition(
-                    f"The Dask cluster placed {len(placed)} of {self._count} replicas within "
-                    f"{self.rendezvous_timeout_s:.0f} s ({waiting} waiting): a distributed "
-                    "trainer needs all of them running at once"
-                )
+            waiting = ", ".join(r.name for i, r in enumerate(replicas) if i not in placed)
+            raise FailedPrecondition(
+                f"The Dask cluster placed {len(placed)} of {self._count} replicas within "
+                f"{self.rendezvous_timeout_s:.0f} s ({waiting} waiting): a distributed "
+                "trainer needs all of them running at once"
+            )
         shown = ", ".join(f"{r.name} at {placed[i]}" for i, r in enumerate(replicas))
         self.session.log.service(f"Every replica is placed: {shown}")
-
-
-def rendezvous_placeholder(index: int) -> str:
-    """What stands for replica ``index``'s address until its task publishes it."""
-    return f"{{rendezvous:{index}}}"

@@ -123,6 +123,33 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     return {"returncode": process.returncode, "tail": list(tail), "files": collected}
 
 
+def rendezvous_placeholder(index: int) -> str:
+    """What stands for replica ``index``'s address in its ``env`` until
+    every replica of the meeting has published its own."""
+    return f"{{rendezvous:{index}}}"
+
+
+def gather_addresses(
+    meeting: str, count: int, give_up: Callable[[], bool], deadline: float, client: Any = None
+) -> dict[int, str]:
+    """The addresses published so far under ``meeting`` (replica index to
+    ``host:port``), polled until all ``count`` are there, ``give_up()``
+    turns true, or ``time.monotonic()`` passes ``deadline``. The replica
+    tasks and the job host that waits for them both read them so."""
+    from distributed import Variable
+
+    slots = [Variable(f"{meeting}-{i}", client=client) for i in range(count)]
+    found: dict[int, str] = {}
+    while len(found) < count:
+        for i, slot in enumerate(slots):
+            if i not in found:
+                with contextlib.suppress(TimeoutError):
+                    found[i] = str(slot.get(timeout=0.2))
+        if len(found) < count and (give_up() or time.monotonic() > deadline):
+            break
+    return found
+
+
 def _meet(meeting: dict[str, Any], give_up: Callable[[], bool]) -> list[str] | None:
     """Publish this replica's ``host:port`` under the meeting's name and
     collect every replica's, in index order; ``None`` if ``give_up()`` turns
@@ -131,22 +158,13 @@ def _meet(meeting: dict[str, Any], give_up: Callable[[], bool]) -> list[str] | N
 
     name, count = meeting["name"], int(meeting["count"])
     Variable(f"{name}-{meeting['index']}").set(reserve_port())
-    slots = [Variable(f"{name}-{i}") for i in range(count)]
-    found: dict[int, str] = {}
-    deadline = time.monotonic() + float(meeting["timeout_s"])
-    while len(found) < count:
-        for i, slot in enumerate(slots):
-            if i not in found:
-                with contextlib.suppress(TimeoutError):
-                    found[i] = str(slot.get(timeout=0.2))
-        if len(found) < count and (give_up() or time.monotonic() > deadline):
-            return None
-    return [found[i] for i in range(count)]
+    found = gather_addresses(name, count, give_up, time.monotonic() + float(meeting["timeout_s"]))
+    return [found[i] for i in range(count)] if len(found) == count else None
 
 
 def _fill_addresses(value: str, addresses: list[str]) -> str:
     for index, address in enumerate(addresses):
-        value = value.replace(f"{{rendezvous:{index}}}", address)
+        value = value.replace(rendezvous_placeholder(index), address)
     return value
 
 
