@@ -340,8 +340,9 @@ class JobsAPI:
 
     def executed_notebook(self, job_id: str, *, project: str | None = None) -> dict[str, Any]:
         """A notebook job's executed notebook (nbformat JSON), from wherever
-        it is kept (the artifact store), on any machine; while the job runs,
-        the copy its host last saved.
+        it is kept (the artifact store), on any machine, once the job has
+        ended (its host puts it there then; the job's ``progress`` counts
+        cells while it runs).
 
         Raises:
             NotFound: No such job.

@@ -41,10 +41,10 @@ class OutputFolder:
     def path(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts])
 
-    def _fresh(self, *folders: str) -> None:
+    def _fresh(self) -> None:
         # Other processes (the workers) write here: an object store's cached
         # listing would never show their files.
-        for folder in folders or (self.root, self.path(_STATE)):
+        for folder in (self.root, self.path(_STATE)):
             self.fs.invalidate_cache(folder)
 
     def temporary(self, *parts: str) -> TemporaryFile:

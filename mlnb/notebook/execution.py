@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -253,7 +252,7 @@ class NotebookExecution:
                     stream.write(data)
             else:
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(self.output, target)
+                Path(target).write_bytes(data)
 
 
 def validate_notebook(source: Path, kernel: str | None = None) -> None:

@@ -21,7 +21,7 @@ class NotebookSpec:
             source do not change it).
         source: The notebook the user submitted.
         output_notebook: Where the executed notebook is kept (the artifact
-            store: a path or URL), saved there as the job runs and at its end.
+            store: a path or URL), put there when the job ends.
         parameters: Injected after the notebook's ``parameters`` cell.
         kernel_name: The Jupyter kernel; ``None`` runs the notebook's own.
         scale_tier: The tier it was submitted with (it may name the kernel).

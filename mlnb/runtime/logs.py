@@ -174,14 +174,17 @@ class LogWriter:
     def write(self, replica: str, stream: str, message: str, time: str | None = None) -> None:
         """Append one line; ``time`` (RFC 3339) when it was read elsewhere."""
         entry = LogEntry(time or utc_now(), replica, stream, message.rstrip("\r\n"))
-        line = orjson.dumps(entry.to_api()) + b"\n"
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
+            self._to_file(entry)
             if self._store is not None:
                 self._pending.append(entry)
             if self.echo is not None:
                 self.echo(entry)
+
+    def _to_file(self, entry: LogEntry) -> None:
+        """Append one entry to the file (the caller holds the lock)."""
+        self._file.write(orjson.dumps(entry.to_api()) + b"\n")
+        self._file.flush()
 
     def flush(self) -> None:
         """Send what is pending to the store now.
@@ -212,8 +215,7 @@ class LogWriter:
             except MlnbError as e:  # the next round retries; the file says why it lags
                 note = LogEntry(utc_now(), SERVICE, SERVICE, f"Storing the log failed, retrying: {e.message}")
                 with self._lock:
-                    self._file.write(orjson.dumps(note.to_api()) + b"\n")
-                    self._file.flush()
+                    self._to_file(note)
 
     def service(self, message: str) -> None:
         """A line from mlnb itself about the job."""
