@@ -66,7 +66,7 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
         self._operations = OperationService(self._db)
         self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]] = {}
         self._refreshing: set[tuple[str, str, str | None]] = set()
-        self._prediction_log = PredictionLog(paths.prediction_logs)
+        self._prediction_log = PredictionLog(self._db, legacy=paths.prediction_logs)
         self._last_use: dict[tuple[str, str, str], datetime] = {}
         self._last_flush = time.monotonic()
         self._lock = threading.Lock()
@@ -384,8 +384,10 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
         return self._adapters.names()
 
     def close(self) -> None:
-        """Write pending lastUseTime values and close database connections."""
+        """Write pending lastUseTime values and prediction log entries, and
+        close database connections."""
         self._flush_last_use(force=True)
+        self._prediction_log.close()
         self._db.dispose()
 
     # internals

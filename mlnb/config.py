@@ -43,7 +43,8 @@ class HomePaths:
 
     @property
     def prediction_logs(self) -> Path:
-        """Logged online requests and answers, by model and version."""
+        """Where older mlnb logged online requests and answers (now in the
+        metadata store; a folder found here is moved there once)."""
         return self.home / "prediction-logs"
 
     @property

@@ -136,7 +136,7 @@ class PredictionAPI:
             self._prediction_log.write(
                 record.project, record.model, record.name, instances, predictions, error, logging_.console
             )
-        except (OSError, TypeError) as e:
+        except (MlnbError, OSError, TypeError) as e:
             # Logging is bookkeeping: it must never fail a prediction.
             log.warning("Could not log a prediction of %s: %s", record.resource_name, e)
 

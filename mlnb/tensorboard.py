@@ -16,6 +16,17 @@ from mlnb.jobs import absolute_location
 from mlnb.local_server import process_alive, start_service, stop_service
 from mlnb.runtime.ports import free_port
 
+# TensorBoard reads files through TensorFlow's file systems when TensorFlow
+# is installed, and those know no s3:// or abfs:// without tensorflow-io.
+# Its own reader (boto3 for s3://, fsspec for every other scheme, as mlnb's
+# artifact store) is used when ``tensorboard.compat.notf`` can be imported:
+# an object-store log folder is read that way.
+_WITHOUT_TENSORFLOW = (
+    "import sys, types; "
+    "sys.modules['tensorboard.compat.notf'] = types.ModuleType('tensorboard.compat.notf'); "
+    "from tensorboard.main import run_main; run_main()"
+)
+
 
 def _folder(settings: Settings) -> Path:
     return settings.paths.run / "tensorboard"
@@ -53,7 +64,8 @@ def start(settings: Settings, logdir: str, port: int | None = None) -> dict[str,
     folder = _folder(settings)
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / f"{port}.log"
-    command = [sys.executable, "-m", "tensorboard.main", "--logdir", where]
+    reader = ["-c", _WITHOUT_TENSORFLOW] if "://" in where else ["-m", "tensorboard.main"]
+    command = [sys.executable, *reader, "--logdir", where]
     command += ["--port", str(port), "--host", "127.0.0.1"]
     url = f"http://127.0.0.1:{port}/"
     pid = start_service(command, log_path, url, "TensorBoard")

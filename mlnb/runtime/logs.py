@@ -18,6 +18,9 @@ from typing import IO, TYPE_CHECKING, Protocol
 
 import orjson
 
+from mlnb.errors import MlnbError
+from mlnb.runtime.batches import BatchSender
+
 if TYPE_CHECKING:
     from mlnb.store import Database
 
@@ -160,24 +163,19 @@ class LogWriter:
         self.echo = echo
         self._lock = threading.Lock()
         self._file = open(path, "ab")  # noqa: SIM115 - closed by close()
-        self._store = store
-        self._pending: list[LogEntry] = []
-        self._sending = threading.Lock()
-        self._closed = threading.Event()
-        self._flusher: threading.Thread | None = None
+        self._batches: BatchSender[LogEntry] | None = None
         if store is not None:
-            self._flusher = threading.Thread(
-                target=self._flush_every, args=(flush_s,), name="log-flush", daemon=True
+            self._batches = BatchSender(
+                store.append, flush_s=flush_s, on_error=self._lagging, name="log-flush"
             )
-            self._flusher.start()
 
     def write(self, replica: str, stream: str, message: str, time: str | None = None) -> None:
         """Append one line; ``time`` (RFC 3339) when it was read elsewhere."""
         entry = LogEntry(time or utc_now(), replica, stream, message.rstrip("\r\n"))
         with self._lock:
             self._to_file(entry)
-            if self._store is not None:
-                self._pending.append(entry)
+            if self._batches is not None:
+                self._batches.add(entry)
             if self.echo is not None:
                 self.echo(entry)
 
@@ -192,30 +190,14 @@ class LogWriter:
         Raises:
             MlnbError: The store refused it (it stays pending).
         """
-        if self._store is None:
-            return
-        with self._sending:  # batches leave in order
-            with self._lock:
-                batch, self._pending = self._pending, []
-            if not batch:
-                return
-            try:
-                self._store.append(batch)
-            except BaseException:
-                with self._lock:
-                    self._pending[:0] = batch
-                raise
+        if self._batches is not None:
+            self._batches.flush()
 
-    def _flush_every(self, interval_s: float) -> None:
-        from mlnb.errors import MlnbError
-
-        while not self._closed.wait(interval_s):
-            try:
-                self.flush()
-            except MlnbError as e:  # the next round retries; the file says why it lags
-                note = LogEntry(utc_now(), SERVICE, SERVICE, f"Storing the log failed, retrying: {e.message}")
-                with self._lock:
-                    self._to_file(note)
+    def _lagging(self, error: MlnbError) -> None:
+        """The store refused a batch: the next round retries; the file says why it lags."""
+        note = LogEntry(utc_now(), SERVICE, SERVICE, f"Storing the log failed, retrying: {error.message}")
+        with self._lock:
+            self._to_file(note)
 
     def service(self, message: str) -> None:
         """A line from mlnb itself about the job."""
@@ -240,11 +222,9 @@ class LogWriter:
 
     def close(self) -> None:
         """Send what is pending (a last try), and close the file."""
-        self._closed.set()
-        if self._flusher is not None:
-            self._flusher.join()
         try:
-            self.flush()
+            if self._batches is not None:
+                self._batches.close()
         finally:
             with self._lock:
                 self._file.close()

@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     Raises:
         InvalidArgument: The tokens setting names an unknown role or a short token.
     """
+    owned = engine is None  # then this app closes it: pending prediction log entries are sent
     engine = engine or Engine(settings)
     check_tokens(engine.settings.tokens)  # a bad setting fails here, not at the first request
 
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             await warmer
             slot.release()
             ServerMetrics.process_exits()
+            if owned:
+                await asyncio.to_thread(engine.close)
 
     app = Starlette(
         routes=[Route("/healthz", healthz), Route("/metrics", metrics), *ROUTES],

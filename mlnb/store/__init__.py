@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from mlnb.store.jobs_tx import JobsTx
     from mlnb.store.logs_tx import LogsTx
     from mlnb.store.operations_tx import OperationsTx
+    from mlnb.store.prediction_logs_tx import PredictionLogsTx
     from mlnb.store.registry_tx import RegistryTx
 
 # Loaded on first use, so that a process that needs only the artifact store
@@ -37,6 +38,7 @@ _HOMES = {
     "JobsTx": "jobs_tx",
     "LogsTx": "logs_tx",
     "OperationsTx": "operations_tx",
+    "PredictionLogsTx": "prediction_logs_tx",
     "RegistryTx": "registry_tx",
 }
 
@@ -53,6 +55,7 @@ __all__ = [
     "JobsTx",
     "LogsTx",
     "OperationsTx",
+    "PredictionLogsTx",
     "RegistryTx",
     "StoredTree",
     "file_sha256",

@@ -160,6 +160,21 @@ class JobLogLineRow(Base):
     message: Mapped[str] = mapped_column(Text)
 
 
+class PredictionLogRow(Base):
+    """One sampled online prediction of a model with
+    ``onlinePredictionLogging``: its request and answer (or error) as JSON."""
+
+    __tablename__ = "prediction_log_entries"
+    __table_args__ = (Index("ix_prediction_log_entries_model", "project", "model", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(128))
+    model: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(128))
+    time: Mapped[str] = mapped_column(String(40))
+    entry: Mapped[str] = mapped_column(Text)
+
+
 class OperationRow(Base):
     """Long-running operations (version creation and deletion, model deletion)."""
 

@@ -1,14 +1,16 @@
 """What a trainer reports while it runs, read from what it leaves behind:
 Keras's epoch lines in its log, and TensorBoard scalars in its job
-directory. The job panel's progress bar and chart, and a training job's
-progress, come from here."""
+directory (a local folder or an object-store URL). The job panel's
+progress bar and chart, and a training job's progress, come from here."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+import fsspec
 
 from mlnb.runtime.logs import LogReader
 from mlnb.runtime.tfrecord import TFRecordError, read_records
@@ -62,7 +64,7 @@ class TrainingMetrics:
         self._log = log
         self._job_dir = job_dir
         self._epochs = EpochLog()
-        self._event_sizes: dict[Path, int] = {}
+        self._event_sizes: dict[str, int] = {}
         self._scalars: list[dict[str, Any]] = []
 
     def progress(self) -> dict[str, Any] | None:
@@ -73,10 +75,10 @@ class TrainingMetrics:
     def read(self) -> list[dict[str, Any]]:
         """Every point so far: epoch metrics, then TensorBoard scalars."""
         self._read_log()
-        sizes = _event_files(self._job_dir)
-        if sizes != self._event_sizes:
-            self._event_sizes = sizes
-            self._scalars = _scalars(Path(self._job_dir or "."), sorted(sizes))
+        files = _event_files(self._job_dir)
+        if files.sizes != self._event_sizes:
+            self._event_sizes = files.sizes
+            self._scalars = files.scalars()
         return self._epochs.points + self._scalars
 
     def _read_log(self) -> None:
@@ -84,47 +86,68 @@ class TrainingMetrics:
             self._epochs.feed(entry.replica, entry.message)
 
 
-def _event_files(job_dir: str | None) -> dict[Path, int]:
-    """The TensorBoard event files under a local job directory, with their sizes."""
-    if not job_dir or "://" in job_dir or not Path(job_dir).is_dir():
-        return {}
-    return {path: path.stat().st_size for path in Path(job_dir).rglob("events.out.tfevents.*")}
+def _event_files(job_dir: str | None) -> EventFiles:
+    """The TensorBoard event files under a job directory (a local folder or
+    an fsspec URL: ``s3://``, ``gs://``...), with their sizes."""
+    if not job_dir:
+        return EventFiles()
+    try:
+        fs, root = fsspec.core.url_to_fs(job_dir)
+        fs.invalidate_cache()  # a listing cached by s3fs would hide new files
+        found = fs.find(root, detail=True)
+    except (ImportError, ValueError, OSError):
+        return EventFiles()  # no such folder (yet), or its library is missing
+    sizes = {
+        path: int(info.get("size") or 0)
+        for path, info in found.items()
+        if posixpath.basename(path).startswith("events.out.tfevents.")
+    }
+    return EventFiles(fs, root.rstrip("/"), sizes)
+
+
+@dataclass
+class EventFiles:
+    """Event files of one job directory, by path inside ``fs``."""
+
+    fs: Any = None
+    root: str = ""
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def scalars(self, limit: int = 20000) -> list[dict[str, Any]]:
+        """Every scalar in the files, up to ``limit`` points."""
+        if not self.sizes:
+            return []
+        try:
+            from tensorboard.compat.proto import event_pb2
+            from tensorboard.util import tensor_util
+        except ImportError:
+            return []
+        points: list[dict[str, Any]] = []
+        for path in sorted(self.sizes):
+            run = posixpath.relpath(posixpath.dirname(path), self.root) if self.root else "."
+            try:
+                with self.fs.open(path, "rb") as stream:
+                    for record in read_records(stream, path):
+                        event = event_pb2.Event.FromString(record)
+                        for value in event.summary.value:
+                            if value.HasField("simple_value"):
+                                number = float(value.simple_value)
+                            elif value.HasField("tensor") and not value.tensor.tensor_shape.dim:
+                                number = float(tensor_util.make_ndarray(value.tensor).item())
+                            else:
+                                continue
+                            series = value.tag if run == "." else f"{run}/{value.tag}"
+                            points.append({"series": series, "step": int(event.step), "value": number})
+                            if len(points) >= limit:
+                                return points
+            except (TFRecordError, OSError, ValueError):
+                continue  # a file being written ends mid-record: what was read counts
+        return points
 
 
 def tensorboard_scalars(job_dir: str | None, limit: int = 20000) -> list[dict[str, Any]]:
-    """Scalars of the TensorBoard event files under a local job directory:
-    ``{"series": "train/epoch_loss", "step", "value"}`` (the series named by
-    the file's folder and the tag). Empty without TensorBoard installed or
-    without event files."""
-    return _scalars(Path(job_dir or "."), sorted(_event_files(job_dir)), limit)
-
-
-def _scalars(root: Path, paths: list[Path], limit: int = 20000) -> list[dict[str, Any]]:
-    if not paths:
-        return []
-    try:
-        from tensorboard.compat.proto import event_pb2
-        from tensorboard.util import tensor_util
-    except ImportError:
-        return []
-    points: list[dict[str, Any]] = []
-    for path in paths:
-        run = path.parent.relative_to(root).as_posix()
-        try:
-            with open(path, "rb") as stream:
-                for record in read_records(stream, str(path)):
-                    event = event_pb2.Event.FromString(record)
-                    for value in event.summary.value:
-                        if value.HasField("simple_value"):
-                            number = float(value.simple_value)
-                        elif value.HasField("tensor") and not value.tensor.tensor_shape.dim:
-                            number = float(tensor_util.make_ndarray(value.tensor).item())
-                        else:
-                            continue
-                        series = value.tag if run == "." else f"{run}/{value.tag}"
-                        points.append({"series": series, "step": int(event.step), "value": number})
-                        if len(points) >= limit:
-                            return points
-        except (TFRecordError, OSError, ValueError):
-            continue  # a file being written ends mid-record: what was read counts
-    return points
+    """Scalars of the TensorBoard event files under a job directory (a
+    local folder or an fsspec URL): ``{"series": "train/epoch_loss",
+    "step", "value"}`` (the series named by the file's folder and the tag).
+    Empty without TensorBoard installed or without event files."""
+    return _event_files(job_dir).scalars(limit)

@@ -16,6 +16,7 @@ import pytest
 import trainers
 from support.object_store import s3_server
 from support.team import ServiceHost, machine
+from support.waiting import wait_for
 
 from mlnb.api import Engine
 
@@ -131,3 +132,64 @@ def test_a_notebook_job_run_by_a_team_host_is_read_on_another_machine(
         host.stop()
         laptop.close()
         server.close()
+
+
+EVENTS_TRAINER = """
+import argparse
+import os
+import tempfile
+
+import fsspec
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--job-dir")
+args = parser.parse_args()
+# Written locally, then put in the job dir, as a PyTorch trainer's
+# SummaryWriter output is when the job dir is a bucket.
+with tempfile.TemporaryDirectory() as folder:
+    writer = EventFileWriter(folder)
+    for step, loss in enumerate([0.9, 0.5, 0.25], 1):
+        value = summary_pb2.Summary.Value(tag="epoch_loss", simple_value=loss)
+        writer.add_event(event_pb2.Event(step=step, summary=summary_pb2.Summary(value=[value])))
+    writer.close()
+    fs, root = fsspec.core.url_to_fs(args.job_dir)
+    for name in os.listdir(folder):
+        fs.put(os.path.join(folder, name), root + "/train/" + name)
+print("events written", flush=True)
+"""
+
+
+def test_tensorboard_scalars_in_a_bucket_job_dir_are_read_on_another_machine(
+    team: tuple[Engine, Engine], tmp_path: Path
+) -> None:
+    import urllib.request
+
+    laptop, server = team
+    package = tmp_path / "src" / "events_trainer"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "task.py").write_text(EVENTS_TRAINER)
+    job_dir = f"s3://{BUCKET}/{tmp_path.name}/runs/s3_events"
+    laptop.submit_training_job(
+        "s3_events", {"jobDir": job_dir}, package_path=package, module_name="events_trainer.task"
+    )
+    job = server.wait_job("s3_events", timeout=300)
+    assert job.state == "SUCCEEDED", job.error_message
+    metrics = server.job_metrics("s3_events")
+    losses = metrics[metrics["series"] == "train/epoch_loss"]
+    assert list(losses["step"]) == [1, 2, 3] and list(losses["value"]) == pytest.approx([0.9, 0.5, 0.25])
+    board = server.start_tensorboard(job="s3_events")
+    try:
+        assert board["logdir"] == job_dir  # a URL stays a URL
+        url = f"{board['url']}data/plugin/scalars/tags"
+
+        def tags() -> dict[str, Any]:
+            with urllib.request.urlopen(url, timeout=10) as answer:
+                return dict(json.loads(answer.read()))
+
+        # TensorBoard reads the bucket itself, in the background.
+        wait_for(lambda: "epoch_loss" in tags().get("train", {}), "TensorBoard to list the bucket's run")
+    finally:
+        server.stop_tensorboard(board["port"])

@@ -3,6 +3,7 @@ predictors, keys, and errors that name the instance."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,24 @@ def test_online_prediction_logging(
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["TIME", "VERSION", "INSTANCES", "RESULT"]
     assert "error: Instance 0: a list must hold one type" in out
+
+
+def test_a_prediction_log_of_an_older_mlnb_is_moved_into_the_store(engine: Engine) -> None:
+    legacy = engine.settings.paths.prediction_logs / "default" / "old.jsonl"
+    legacy.parent.mkdir(parents=True)
+    entries = [
+        {"time": "2026-01-01T00:00:00Z", "version": "v1", "instances": [1], "predictions": [2]},
+        {"time": "2026-01-02T00:00:00Z", "version": "v2", "instances": [3], "error": "bad"},
+    ]
+    entries = [{**e, "model": "old"} for e in entries]
+    legacy.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    assert engine.prediction_log("old") == entries
+    # Moved once: the folder is renamed, and a second Engine reads the same entries.
+    assert not legacy.exists()
+    assert (engine.settings.paths.prediction_logs.with_name("prediction-logs.imported") / "default").is_dir()
+    other = Engine(engine.settings)
+    try:
+        assert other.prediction_log("old") == entries
+        assert other.prediction_log("old", limit=1) == entries[1:]
+    finally:
+        other.close()

@@ -94,3 +94,24 @@ def test_a_database_from_release_0_1_0_opens_and_upgrades(home: Path) -> None:
     assert [e.actor for e in engine.model_history("census")] == ["release-0.1.0", "release-0.1.0"]
     with sqlite3.connect(home / "mlnb.db") as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (SCHEMA_HEAD,)
+
+
+def test_the_migrations_make_the_tables_the_code_declares(tmp_path: Path) -> None:
+    """A column or index added to the ORM rows without a migration (or the
+    other way round) shows here, not on a user's upgraded database."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    from mlnb.store.schema import Base
+
+    url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    Database(url).ensure_schema()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import model_factory
 import pytest
 import rest_server
 import trainers
@@ -321,3 +322,24 @@ def test_a_job_is_cancelled_from_a_machine_that_did_not_submit_it(
     job = laptop.wait_job("cancel_elsewhere", timeout=120)
     assert job.state == "CANCELLED" and job.error_message is None
     assert not process_alive(pid)  # SIGTERM ignored: SIGKILL after the grace
+
+
+def test_predictions_logged_by_another_machines_server_are_read_here(
+    tmp_path: Path, sqlite_url: str, engines: list[Engine]
+) -> None:
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url), engines)
+    origin, _ = model_factory.sklearn_pipeline_dir(tmp_path / "model")
+    laptop.create_model("logged", online_prediction_logging=True)
+    laptop.create_version("logged", "v1", origin)
+    rows = [[5.1, 3.5, 1.4, 0.2]]
+    for url in rest_server.serve(machine(tmp_path, "server", sqlite_url)):
+        for _ in range(3):
+            status, _answer = rest_server.call_http(
+                url, "POST", "/v1/projects/default/models/logged:predict", {"instances": rows}
+            )
+            assert status == 200
+        # The server sends its entries in batches, from a thread.
+        wait_for(lambda: len(laptop.prediction_log("logged")) == 3, "the server's entries in the store")
+    entries = laptop.prediction_log("logged")
+    assert [e["instances"] for e in entries] == [rows] * 3 and all(e["version"] == "v1" for e in entries)
+    assert not (tmp_path / "server" / "prediction-logs").exists()  # nothing kept on the server's disk
