@@ -266,21 +266,24 @@ def test_a_tuning_job_runs_its_trials_on_the_cluster(engine: Engine, tmp_path: P
         "args": ["--curve-trials", "yes"],
         "hyperparameters": {
             "hyperparameterMetricTag": "accuracy",
-            "maxTrials": 2,
+            "maxTrials": 4,
             "maxParallelTrials": 2,
             "params": [{"parameterName": "C", "type": "DOUBLE", "minValue": 0.1, "maxValue": 1.0}],
         },
     }
     engine.submit_training_job("dask_tune", spec, package_path=trainer, module_name="tuner.task")
-    job = engine.wait_job("dask_tune", timeout=300)
+    job = engine.wait_job("dask_tune", timeout=600)
     assert job.state == "SUCCEEDED", job.error_message
-    assert job.training_output is not None and job.training_output["completedTrialCount"] == "2"
+    output = job.training_output
+    assert output is not None and output["completedTrialCount"] == "4"
+    # The real cloudml-hypertune's reports came back: every trial has its metric.
+    assert all("objectiveValue" in t["finalMetric"] for t in output["trials"]), output["trials"]
     started = [e.message for e in engine.job_logs("dask_tune") if "started on tcp://" in e.message]
-    assert len(started) == 2  # each trial's replica ran as a task on the cluster
+    assert len(started) == 4  # each trial's replica ran as a task on the cluster
     # Each trial wrote its metric file in its task's folder on the worker,
     # and the file came back through Dask: the host and workers share no path.
     metric_files = [
         e.message[12:] for e in engine.job_logs("dask_tune") if e.message.startswith("METRIC_FILE ")
     ]
-    assert len(metric_files) == 2
+    assert len(metric_files) == 4
     assert not any(path.startswith(str(engine.settings.home)) for path in metric_files), metric_files

@@ -15,7 +15,7 @@ import notebook_factory
 import pytest
 import trainers
 from support.object_store import s3_server
-from support.team import ServiceHost, machine
+from support.team import ServiceHost, machine, shared_database
 from support.waiting import wait_for
 
 from mlnb.api import Engine
@@ -42,7 +42,7 @@ def bucket_fs(s3: dict[str, str]) -> Any:
 
 @pytest.fixture
 def team(tmp_path: Path, s3: dict[str, str]) -> Iterator[tuple[Engine, Engine]]:
-    url = f"sqlite:///{tmp_path / 'team.db'}"
+    url = shared_database(tmp_path)
     root = f"s3://{BUCKET}/{tmp_path.name}/artifacts"
     laptop = Engine(machine(tmp_path, "laptop", url, artifact_root=root))
     server = Engine(machine(tmp_path, "server", url, artifact_root=root))
@@ -111,7 +111,7 @@ def test_a_training_job_installs_a_package_from_the_bucket(
 def test_a_notebook_job_run_by_a_team_host_is_read_on_another_machine(
     tmp_path: Path, s3: dict[str, str], bucket_fs: Any
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'team.db'}"
+    url = shared_database(tmp_path)
     root = f"s3://{BUCKET}/{tmp_path.name}/artifacts"
     host = ServiceHost(machine(tmp_path, "host-1", url, artifact_root=root))
     laptop = Engine(machine(tmp_path, "laptop", url, artifact_root=root, job_host="service"))

@@ -17,7 +17,7 @@ import model_factory
 import pytest
 import rest_server
 import trainers
-from support.team import ServiceHost, machine
+from support.team import ServiceHost, machine, shared_database
 from support.waiting import wait_for
 
 from mlnb.api import Engine
@@ -37,12 +37,12 @@ TRAINER_ARGS = ["--steps", "3", "--sleep", "0.2"]
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgresql":
         return str(request.getfixturevalue("fresh_postgres_url"))
-    return f"sqlite:///{tmp_path / 'team.db'}"
+    return shared_database(tmp_path)
 
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'team.db'}"
+    return shared_database(tmp_path)
 
 
 @pytest.fixture
@@ -343,3 +343,27 @@ def test_predictions_logged_by_another_machines_server_are_read_here(
     entries = laptop.prediction_log("logged")
     assert [e["instances"] for e in entries] == [rows] * 3 and all(e["version"] == "v1" for e in entries)
     assert not (tmp_path / "server" / "prediction-logs").exists()  # nothing kept on the server's disk
+
+
+def test_a_team_host_sees_nothing_of_the_submitters_disk(
+    tmp_path: Path, sqlite_url: str, engines: list[Engine], hosts: list[ServiceHost]
+) -> None:
+    host = ServiceHost(machine(tmp_path, "host-1", sqlite_url))
+    hosts.append(host)
+    if not host.isolated:
+        pytest.skip("mount namespaces are not available here (they need root)")
+    package = tmp_path / "src" / "looker"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "task.py").write_text(
+        "import json, sys\nprint('SEEN ' + json.dumps(sorted(__import__('os').listdir(sys.argv[1]))))\n"
+    )
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url, job_host="service"), engines)
+    laptop.submit_training_job("look", package_path=package, module_name="looker.task", args=[str(tmp_path)])
+    job = laptop.wait_job("look", timeout=120)
+    assert job.state == "SUCCEEDED", job.error_message
+    messages = [entry.message for entry in laptop.job_logs("look")]
+    [seen] = [json.loads(m[5:]) for m in messages if m.startswith("SEEN ")]
+    # The trainer ran from the package staged in the artifact store: the
+    # laptop's home and the package's source folder are not on this machine.
+    assert seen == ["host-1", "shared-artifacts", "shared-db"]

@@ -1,11 +1,20 @@
 """Machines of a team on one test machine: each has its own mlnb home and
 machine id, they share the metadata database and the artifact root, and a
-job service (``mlnb jobs host``) runs as a process of its own."""
+job service (``mlnb jobs host``) runs as a process of its own.
+
+Where the tests run as root and Linux mount namespaces work, a job host
+sees nothing of the test's folder but its own home, the shared database's
+folder and the shared artifact root: a file another "machine" wrote (a
+trainer package, a notebook, a log) is not on its disk, as on a real team.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +24,15 @@ from typing import Any
 
 from mlnb.config import Settings
 from support.waiting import wait_for
+
+SHARED = ("shared-db", "shared-artifacts")
+
+
+def shared_database(root: Path) -> str:
+    """A SQLite URL in the folder every machine of ``root`` shares."""
+    folder = root / "shared-db"
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'team.db'}"
 
 
 def machine(root: Path, name: str, database_url: str, **overrides: Any) -> Settings:
@@ -44,8 +62,12 @@ class ServiceHost:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLNB_")} | settings.to_env()
+        command = [sys.executable, "-m", "mlnb", "jobs", "host"]
+        self.isolated = mount_namespaces_work()
+        if self.isolated:
+            command = _alone(Path(settings.home), command)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mlnb", "jobs", "host"],
+            command,
             env=env,
             cwd=settings.home,
             stdin=subprocess.DEVNULL,
@@ -84,3 +106,41 @@ class ServiceHost:
         self._reader.join(timeout=30)
         assert self.process.stdout is not None
         self.process.stdout.close()
+
+
+@functools.cache
+def mount_namespaces_work() -> bool:
+    """Whether this process may hide folders with ``unshare -m`` (root, and
+    a kernel and container that allow it)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", "mount -t tmpfs none /mnt"],
+        capture_output=True,
+        timeout=30,
+    )
+    return probe.returncode == 0
+
+
+def _alone(home: Path, command: list[str]) -> list[str]:
+    """``command`` in a mount namespace where the test's folder (the parent
+    of ``home``) holds only ``home`` and the shared folders: the folder is
+    bound aside, an empty tmpfs mounted over it, the kept ones bound back,
+    and the aside mount dropped."""
+    root = home.parent
+    kept = [home.name, *SHARED]
+    for name in kept:
+        (root / name).mkdir(parents=True, exist_ok=True)
+    # The aside folder is made and removed inside the namespace, so that a
+    # host leaves nothing behind in the temporary folder.
+    script = [
+        "set -e",
+        'aside="$(mktemp -d -t mlnb-machine-XXXXXX)"',
+        f'mount --bind {shlex.quote(str(root))} "$aside"',
+        f"mount -t tmpfs none {shlex.quote(str(root))}",
+    ]
+    for name in kept:
+        inside = shlex.quote(str(root / name))
+        script += [f"mkdir -p {inside}", f'mount --bind "$aside"/{shlex.quote(name)} {inside}']
+    script += ['umount "$aside"', 'rmdir "$aside"', 'exec "$@"']
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c", "\n".join(script), "machine", *command]
