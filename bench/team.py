@@ -80,7 +80,7 @@ def part_one(root: Path, database_url: str, jobs: int, cluster: str | None) -> d
     )
     laptops[0].wait_job("warm", timeout=600)
     submitted: dict[str, float] = {}
-    before = sum(e._jobs.db.write_transactions for e in laptops)
+    before = sum(e._jobs.service.db.write_transactions for e in laptops)
 
     def submit(engine: Engine, names: list[str]) -> None:
         for name in names:
@@ -107,7 +107,7 @@ def part_one(root: Path, database_url: str, jobs: int, cluster: str | None) -> d
     to_running = [
         job.start_time.timestamp() - submitted[job.job_id] for job in ended if job.start_time is not None
     ]
-    writes = sum(e._jobs.db.write_transactions for e in laptops) - before
+    writes = sum(e._jobs.service.db.write_transactions for e in laptops) - before
     writes += sum(host_writes(host) for host in hosts)
     for engine in laptops:
         engine.close()

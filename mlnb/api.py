@@ -4,25 +4,26 @@ and the JupyterLab extension are faces of."""
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mlnb.batch_api import BatchAPI
 from mlnb.config import Settings
-from mlnb.errors import InvalidArgument, MlnbError, NotFound
+from mlnb.errors import InvalidArgument
 from mlnb.frameworks import AdapterRegistry
-from mlnb.jobs import TEAM_QUEUE, JobService
+from mlnb.jobs import TEAM_QUEUE, JobService, LogEntry
 from mlnb.jobs_api import JobsAPI
 from mlnb.local_server import LocalServer
+from mlnb.models_api import ModelsAPI
 from mlnb.operations_api import OperationsAPI
-from mlnb.predict_api import PredictionAPI, _Logging
+from mlnb.predict_api import PredictionAPI
 from mlnb.prediction import PredictionLog, PredictorCache
-from mlnb.records import ModelEvent, ModelRecord, VersionRecord
+from mlnb.records import JobRecord, ModelEvent, ModelRecord, OperationRecord, VersionRecord
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
+from mlnb.runtime.execution import Outcome
+from mlnb.runtime.logs import LogPage, LogReader
 from mlnb.states import VersionState
 from mlnb.store import ArtifactStore, Database
 
@@ -31,8 +32,12 @@ __all__ = ["Engine"]
 log = logging.getLogger(__name__)
 
 
-class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
+class Engine:
     """Models, versions, predictions and jobs on one store.
+
+    The Engine is composed of parts that own their state (``ModelsAPI``,
+    ``PredictionAPI``, ``OperationsAPI``, ``JobsAPI``, ``BatchAPI``); each
+    public method here documents the call and hands it to one of them.
 
     Args:
         settings: Resolved settings; by default ``Settings.resolve(**overrides)``.
@@ -46,33 +51,38 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
     """
 
     def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
-        self.settings = settings or Settings.resolve(**overrides)
-        paths = self.settings.paths
-        self._db = Database(self.settings.database_url, self.settings.busy_timeout_s)
-        self._artifacts = ArtifactStore(self.settings.artifact_root, paths.artifact_cache)
-        self._adapters = AdapterRegistry(paths.package_cache)
-        self._registry = ModelRegistry(self._db, self.settings.model_quota, self.settings.version_quota)
-        trusted = tuple(t.strip() for t in self.settings.skops_trusted_types.split(",") if t.strip())
-        self._deployer = VersionDeployer(self._registry, self._artifacts, self._adapters, trusted)
-        self._predictors = PredictorCache(
-            self.settings.predictor_cache_size, self.settings.predictor_cache_mb * 1024 * 1024
+        self.settings = settings = settings or Settings.resolve(**overrides)
+        paths = settings.paths
+        self._db = database = Database(settings.database_url, settings.busy_timeout_s)
+        artifacts = ArtifactStore(settings.artifact_root, paths.artifact_cache)
+        self._adapters = adapters = AdapterRegistry(paths.package_cache)
+        registry = ModelRegistry(database, settings.model_quota, settings.version_quota)
+        trusted = tuple(t.strip() for t in settings.skops_trusted_types.split(",") if t.strip())
+        deployer = VersionDeployer(registry, artifacts, adapters, trusted)
+        jobs = JobService(
+            database,
+            settings.job_dead_after_s,
+            settings.machine_id,
+            TEAM_QUEUE if settings.job_host == "service" else None,
         )
-        self._jobs = JobService(
-            self._db,
-            self.settings.job_dead_after_s,
-            self.settings.machine_id,
-            TEAM_QUEUE if self.settings.job_host == "service" else None,
+        # The parts own their state; each is given what it works with.
+        self._serving = PredictionAPI(
+            settings,
+            registry,
+            deployer,
+            adapters,
+            PredictorCache(settings.predictor_cache_size, settings.predictor_cache_mb * 1024 * 1024),
+            PredictionLog(database, legacy=paths.prediction_logs),
         )
-        self._operations = OperationService(self._db)
-        self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]] = {}
-        self._refreshing: set[tuple[str, str, str | None]] = set()
-        self._prediction_log = PredictionLog(self._db, legacy=paths.prediction_logs)
-        self._last_use: dict[tuple[str, str, str], datetime] = {}
-        self._last_flush = time.monotonic()
-        self._lock = threading.Lock()
+        self._models = ModelsAPI(settings, registry, deployer, self._serving)
+        self._operations = OperationsAPI(settings, OperationService(database), deployer, self._models)
+        self._jobs = JobsAPI(settings, jobs, artifacts)
+        self._batch = BatchAPI(settings, jobs, registry, adapters)
 
-    def _actor(self, actor: str | None) -> str:
-        return actor or self.settings.actor
+    @property
+    def project(self) -> str:
+        """The project used when a call names none."""
+        return self.settings.project
 
     # models
 
@@ -95,10 +105,10 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
             AlreadyExists: The name is taken in the project.
             ResourceExhausted: The project is at its model quota.
         """
-        return self._registry.create_model(
-            project or self.project,
+        return self._models.create_model(
             name,
-            self._actor(actor),
+            project=project,
+            actor=actor,
             description=description,
             labels=labels,
             online_prediction_logging=online_prediction_logging,
@@ -108,11 +118,11 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
 
     def get_model(self, name: str, *, project: str | None = None) -> ModelRecord:
         """A model with its default version. Raises NotFound."""
-        return self._registry.get_model(project or self.project, name)
+        return self._models.get_model(name, project=project)
 
     def list_models(self, *, project: str | None = None) -> list[ModelRecord]:
         """The project's models, by name."""
-        return self._registry.list_models(project or self.project)
+        return self._models.list_models(project=project)
 
     def update_model(
         self,
@@ -130,8 +140,8 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
             NotFound: No such model.
             FailedPrecondition: ``etag`` given and stale.
         """
-        return self._registry.update_model(
-            project or self.project, name, self._actor(actor), description, labels, etag
+        return self._models.update_model(
+            name, description=description, labels=labels, etag=etag, project=project, actor=actor
         )
 
     def delete_model(self, name: str, *, project: str | None = None, actor: str | None = None) -> None:
@@ -141,17 +151,17 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
             NotFound: No such model.
             FailedPrecondition: It still has versions.
         """
-        self._registry.delete_model(project or self.project, name, self._actor(actor))
+        self._models.delete_model(name, project=project, actor=actor)
 
     def model_history(
         self, name: str, *, until: datetime | None = None, project: str | None = None
     ) -> list[ModelEvent]:
         """Every change to a model, oldest first, with time and actor."""
-        return self._registry.history(project or self.project, name, until)
+        return self._models.model_history(name, until=until, project=project)
 
     def default_version_at(self, name: str, time: datetime, *, project: str | None = None) -> str | None:
         """The version that was the model's default at ``time``, or ``None``."""
-        return self._registry.default_version_at(project or self.project, name, time)
+        return self._models.default_version_at(name, time, project=project)
 
     # versions
 
@@ -211,9 +221,7 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
             request_logging_config=request_logging_config,
             batching=batching,
         )
-        record = self._deployer.create_version(project or self.project, model, spec, self._actor(actor))
-        self._forget(record.project, record.model)
-        return record
+        return self._models.create_version(model, spec, project=project, actor=actor)
 
     def deploy(
         self,
@@ -235,10 +243,7 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
         Raises:
             The errors of :meth:`create_model` and :meth:`create_version`.
         """
-        try:
-            self.get_model(model, project=project)
-        except NotFound:
-            self.create_model(model, project=project, actor=actor)
+        self._models.ensure_model(model, project=project, actor=actor)
         record = self.create_version(model, name, origin, project=project, actor=actor, **version)
         if set_default and record.state == VersionState.READY and not record.is_default:
             record = self.set_default_version(model, name, project=project, actor=actor)
@@ -246,11 +251,11 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
 
     def get_version(self, model: str, name: str, *, project: str | None = None) -> VersionRecord:
         """A version. Raises NotFound, listing the model's versions."""
-        return self._registry.get_version(project or self.project, model, name)
+        return self._models.get_version(model, name, project=project)
 
     def list_versions(self, model: str, *, project: str | None = None) -> list[VersionRecord]:
         """A model's versions, oldest first. Raises NotFound."""
-        return self._registry.list_versions(project or self.project, model)
+        return self._models.list_versions(model, project=project)
 
     def update_version(
         self,
@@ -264,14 +269,8 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
         actor: str | None = None,
     ) -> VersionRecord:
         """Change a version's description or labels; ``None`` keeps a field."""
-        return self._registry.update_version(
-            project or self.project,
-            model,
-            name,
-            self._actor(actor),
-            description,
-            labels,
-            etag,
+        return self._models.update_version(
+            model, name, description=description, labels=labels, etag=etag, project=project, actor=actor
         )
 
     def set_default_version(
@@ -288,17 +287,7 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
             NotFound: No such version.
             FailedPrecondition: The version is not READY.
         """
-        project = project or self.project
-        candidate = self._registry.get_version(project, model, name)
-        if candidate.state == VersionState.READY:
-            # Loaded before it takes traffic: a version that cannot load never becomes the default.
-            self._predictors.get(
-                (candidate.resource_name, candidate.artifact_uri),
-                lambda: self._deployer.load_predictor(candidate),
-            )
-        record = self._registry.set_default_version(project, model, name, self._actor(actor))
-        self._forget(project, model)
-        return record
+        return self._models.set_default_version(model, name, project=project, actor=actor)
 
     def delete_version(
         self,
@@ -314,10 +303,509 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
             NotFound: No such version.
             FailedPrecondition: It is the default and the model has others.
         """
-        project = project or self.project
-        record = self._registry.delete_version(project, model, name, self._actor(actor))
-        self._forget(project, model)
-        self._deployer.delete_files(record)
+        self._models.delete_version(model, name, project=project, actor=actor)
+
+    # jobs (jobs_api)
+
+    def submit_training_job(
+        self,
+        job_id: str,
+        training_input: Mapping[str, Any] | None = None,
+        *,
+        package_path: str | Path | None = None,
+        module_name: str | None = None,
+        packages: Sequence[str | Path] = (),
+        job_dir: str | Path | None = None,
+        scale_tier: str | None = None,
+        args: Sequence[str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        cluster: str | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        """Submit a training job; it runs in processes of its own.
+
+        ``training_input`` is ML Engine's ``trainingInput`` (camelCase); the
+        keyword arguments, gcloud's flags, override it. ``package_path`` is
+        the trainer package folder (``trainer/``), built into an sdist.
+        ``cluster`` is a Dask scheduler address to run the replicas on
+        (default: the ``dask_scheduler`` setting, else this machine).
+
+        Returns the job, QUEUED; or FAILED when its package would not build
+        (the reason is in ``error_message``).
+
+        Raises:
+            InvalidArgument: A bad job id, labels, scale tier, or no module.
+            AlreadyExists: The job id is taken.
+        """
+        return self._jobs.submit_training_job(
+            job_id,
+            training_input,
+            package_path=package_path,
+            module_name=module_name,
+            packages=packages,
+            job_dir=job_dir,
+            scale_tier=scale_tier,
+            args=args,
+            labels=labels,
+            cluster=cluster,
+            project=project,
+        )
+
+    def submit_notebook_job(
+        self,
+        job_id: str,
+        notebook: str | Path,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        kernel: str | None = None,
+        scale_tier: str | None = None,
+        job_dir: str | Path | None = None,
+        labels: Mapping[str, str] | None = None,
+        cluster: str | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        """Run a notebook as a job with papermill: ``parameters`` are injected
+        after its ``parameters`` cell, ``kernel`` (or the ``kernel`` that the
+        ``scale_tiers`` setting gives ``scale_tier``) picks any installed Jupyter
+        kernel, and the executed notebook is kept as the job's output (and
+        copied into ``job_dir``). Progress counts cells.
+
+        Raises:
+            InvalidArgument: Not a notebook, an unknown kernel, a bad job id.
+            FailedPrecondition: The notebook names no kernel and none is given.
+            AlreadyExists: The job id is taken.
+        """
+        return self._jobs.submit_notebook_job(
+            job_id,
+            notebook,
+            parameters=parameters,
+            kernel=kernel,
+            scale_tier=scale_tier,
+            job_dir=job_dir,
+            labels=labels,
+            cluster=cluster,
+            project=project,
+        )
+
+    def get_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
+        """A job. Raises NotFound."""
+        return self._jobs.get_job(job_id, project=project)
+
+    def list_jobs(
+        self,
+        *,
+        states: Sequence[str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        project: str | None = None,
+    ) -> list[JobRecord]:
+        """The project's jobs, newest first, filtered by state and labels."""
+        return self._jobs.list_jobs(states=states, labels=labels, project=project)
+
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        labels: Mapping[str, str],
+        etag: str | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        """Replace a job's labels (``jobs.patch`` with ``updateMask=labels``).
+
+        Raises:
+            NotFound: No such job.
+            InvalidArgument: The labels break the label rules.
+            FailedPrecondition: ``etag`` is given and the job changed since.
+        """
+        return self._jobs.update_job(job_id, labels=labels, etag=etag, project=project)
+
+    def trials(self, job_id: str, *, project: str | None = None) -> Any:
+        """A tuning job's trials as a pandas DataFrame, best first: trial id,
+        state, the final metric and its step, stopped early or not, one
+        column per hyperparameter, start and end times.
+
+        Raises:
+            NotFound: No such job.
+            FailedPrecondition: Not a tuning job.
+        """
+        return self._jobs.trials(job_id, project=project)
+
+    def job_metrics(self, job_id: str, *, project: str | None = None) -> Any:
+        """What a job reported, as a pandas DataFrame of ``series``, ``step``,
+        ``value`` and ``trial``: a tuning job's final metric per trial (the
+        step is the trial number); a training job's Keras epoch lines from
+        its chief's log (the step is the epoch) and the TensorBoard scalars
+        under its local job directory (their own steps).
+
+        Raises:
+            NotFound: No such job.
+        """
+        return self._jobs.job_metrics(job_id, project=project)
+
+    def job_metrics_reader(self, job_id: str, *, project: str | None = None) -> Callable[[], Any]:
+        """A function giving :meth:`job_metrics` each time it is called,
+        reading only what is new since its last call (for views that
+        refresh while a job runs).
+
+        Raises:
+            NotFound: No such job.
+        """
+        return self._jobs.job_metrics_reader(job_id, project=project)
+
+    def job_log_tail(self, job_id: str, *, position: int = 0, project: str | None = None) -> LogReader:
+        """A reader of the job's log whose ``read()`` returns the entries
+        written since its last call (the first call: all so far, or all
+        after ``position``, the ``position`` of an earlier reader). It reads
+        the metadata store, so it works from any machine.
+
+        Raises:
+            NotFound: No such job.
+        """
+        return self._jobs.job_log_tail(job_id, position=position, project=project)
+
+    def executed_notebook(self, job_id: str, *, project: str | None = None) -> dict[str, Any]:
+        """A notebook job's executed notebook (nbformat JSON), from wherever
+        it is kept (the artifact store), on any machine, once the job has
+        ended (its host puts it there then; the job's ``progress`` counts
+        cells while it runs).
+
+        Raises:
+            NotFound: No such job.
+            FailedPrecondition: Not a notebook job, or no executed notebook yet.
+        """
+        return self._jobs.executed_notebook(job_id, project=project)
+
+    def read_job_log(
+        self, job_id: str, *, position: int = 0, limit: int | None = None, project: str | None = None
+    ) -> LogPage:
+        """At most ``limit`` entries of the job's log from ``position`` (0,
+        or the ``next_position`` of an earlier page) on, and whether the job
+        had ended before they were read: a reader asks again from the new
+        position until a page of an ended job comes back short.
+
+        Raises:
+            NotFound: No such job.
+            InvalidArgument: A negative position or limit.
+        """
+        return self._jobs.read_job_log(job_id, position=position, limit=limit, project=project)
+
+    def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
+        """Cancel a job: QUEUED ends CANCELLED at once, a started job goes to
+        CANCELLING, its processes get SIGTERM then SIGKILL, and it ends CANCELLED.
+
+        Raises:
+            NotFound: No such job.
+            FailedPrecondition: The job has ended already.
+        """
+        return self._jobs.cancel_job(job_id, project=project)
+
+    def serve_jobs(self, *, max_jobs: int | None = None) -> None:
+        """Run a job service in this process until SIGTERM or SIGINT: take
+        queued jobs of the team's queue (submitted where ``job_host`` is
+        ``service``) and of this machine's, from any machine that shares
+        the database, and run them (``mlnb jobs host``); at most
+        ``max_jobs`` at once (default ``host_max_jobs``)."""
+        self._jobs.serve_jobs(max_jobs=max_jobs)
+
+    def reap_jobs(self) -> list[JobRecord]:
+        """Record as ended every job whose job host died (its lease ran out,
+        or its process is gone from this machine) and stop what such a host
+        left running here; the jobs so ended. Reads already show those jobs
+        ended; job hosts, submissions, cancels and waits do this too."""
+        return self._jobs.reap_jobs()
+
+    def wait_job(self, job_id: str, *, timeout: float | None = None, project: str | None = None) -> JobRecord:
+        """Block until the job ends and return it. Waiting is an explicit
+        point: a job whose host died is recorded ended here, and what that
+        host left running on this machine is stopped.
+
+        Raises:
+            Unavailable: ``timeout`` seconds passed first.
+        """
+        return self._jobs.wait_job(job_id, timeout=timeout, project=project)
+
+    def job_logs(
+        self, job_id: str, *, follow: bool = False, project: str | None = None
+    ) -> Iterator[LogEntry]:
+        """The job's log entries; with ``follow``, new ones as they come,
+        until the job ends (like ``mlnb jobs stream-logs``)."""
+        return self._jobs.job_logs(job_id, follow=follow, project=project)
+
+    def local_train(
+        self,
+        package_path: str | Path,
+        module_name: str,
+        args: Sequence[str] = (),
+        *,
+        job_dir: str | Path | None = None,
+        distributed: bool = False,
+        worker_count: int = 2,
+        parameter_server_count: int = 2,
+        echo: Callable[[LogEntry], None] | None = None,
+    ) -> Outcome:
+        """Run a trainer in the foreground, as ``gcloud ml-engine local train``:
+        the same package build, environment and TF_CONFIG as a job, without a
+        job record. ``echo`` receives every log line as it comes.
+
+        Raises:
+            InvalidArgument: A bad package folder.
+            FailedPrecondition: The package would not build or install.
+        """
+        return self._jobs.local_train(
+            package_path,
+            module_name,
+            args,
+            job_dir=job_dir,
+            distributed=distributed,
+            worker_count=worker_count,
+            parameter_server_count=parameter_server_count,
+            echo=echo,
+        )
+
+    # batch prediction jobs (batch_api)
+
+    def submit_prediction_job(
+        self,
+        job_id: str,
+        prediction_input: Mapping[str, Any] | None = None,
+        *,
+        model: str | None = None,
+        version: str | None = None,
+        model_dir: str | Path | None = None,
+        framework: str | None = None,
+        input_paths: Sequence[str | Path] | None = None,
+        output_path: str | Path | None = None,
+        data_format: str | None = None,
+        output_data_format: str | None = None,
+        max_worker_count: int | None = None,
+        batch_size: int | None = None,
+        signature_name: str | None = None,
+        key_field: str | None = None,
+        runtime_version: str | None = None,
+        region: str | None = None,
+        resume: bool = False,
+        labels: Mapping[str, str] | None = None,
+        cluster: str | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        """Submit a batch prediction job: predict every instance of the input
+        files with a model's default version, a named version, or a model
+        folder (``model_dir``, ML Engine's ``uri``) that was never deployed.
+
+        ``prediction_input`` is ML Engine's ``predictionInput``; the keyword
+        arguments, gcloud's flags, override it. ``data_format`` takes the
+        API's names or gcloud's (``json``, ``text``, ``csv``, ``tf-record``,
+        ``tf-record-gzip``). ``key_field`` names an instance field passed
+        through to each prediction. ``resume`` continues the run that wrote
+        ``output_path`` before (its written shards are kept).
+
+        Results land in ``output_path`` as ``prediction.results-*`` files of
+        JSON lines (in input order, shard after shard) and
+        ``prediction.errors_stats-00000-of-00001``.
+
+        Raises:
+            InvalidArgument: A bad field, format, or an input path that
+                matches no file.
+            NotFound: No such model or version.
+            FailedPrecondition: The version is not READY, the model has no
+                default, or the model folder holds no model mlnb can read.
+            AlreadyExists: The job id is taken.
+        """
+        return self._batch.submit_prediction_job(
+            job_id,
+            prediction_input,
+            model=model,
+            version=version,
+            model_dir=model_dir,
+            framework=framework,
+            input_paths=input_paths,
+            output_path=output_path,
+            data_format=data_format,
+            output_data_format=output_data_format,
+            max_worker_count=max_worker_count,
+            batch_size=batch_size,
+            signature_name=signature_name,
+            key_field=key_field,
+            runtime_version=runtime_version,
+            region=region,
+            resume=resume,
+            labels=labels,
+            cluster=cluster,
+            project=project,
+        )
+
+    def resume_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
+        """Queue a FAILED or CANCELLED batch prediction job again: it predicts
+        only the shards it had not written, so that every instance ends up
+        predicted exactly once.
+
+        Raises:
+            NotFound: No such job.
+            FailedPrecondition: Not a batch prediction job, or not FAILED or CANCELLED.
+        """
+        return self._batch.resume_job(job_id, project=project)
+
+    # long-running operations (operations_api)
+
+    def start_version_creation(
+        self,
+        model: str,
+        name: str,
+        origin: str | Path,
+        *,
+        project: str | None = None,
+        actor: str | None = None,
+        **fields: Any,
+    ) -> OperationRecord:
+        """Create a version as ML Engine's REST API does: the checks and the
+        CREATING record now, the copy and load in the background; the
+        returned operation is done when the version is READY or FAILED.
+        ``fields`` are ``create_version``'s keyword arguments.
+
+        Raises:
+            As ``create_version``, for what is checked at once.
+        """
+        return self._operations.start_version_creation(
+            model, name, origin, project=project, actor=actor, **fields
+        )
+
+    def delete_version_operation(
+        self, model: str, name: str, *, project: str | None = None, actor: str | None = None
+    ) -> OperationRecord:
+        """``delete_version``, reported as a done operation (ML Engine's shape)."""
+        return self._operations.delete_version_operation(model, name, project=project, actor=actor)
+
+    def delete_model_operation(
+        self, name: str, *, project: str | None = None, actor: str | None = None
+    ) -> OperationRecord:
+        """``delete_model``, reported as a done operation (ML Engine's shape)."""
+        return self._operations.delete_model_operation(name, project=project, actor=actor)
+
+    def get_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
+        """An operation by its id (the last part of its name). Raises NotFound."""
+        return self._operations.get_operation(operation_id, project=project)
+
+    def list_operations(self, *, project: str | None = None) -> list[OperationRecord]:
+        """The project's operations, oldest first."""
+        return self._operations.list_operations(project=project)
+
+    def cancel_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
+        """Ask a running operation to stop. A version creation stops at its
+        next step (after the copy, after the load): the version ends FAILED
+        as cancelled and the operation done with the error code CANCELLED.
+        If the work finishes first, the operation ends as it would have.
+
+        Raises:
+            NotFound: No such operation.
+            FailedPrecondition: The operation is already done.
+        """
+        return self._operations.cancel_operation(operation_id, project=project)
+
+    # online prediction (predict_api)
+
+    def predict(
+        self,
+        model: str,
+        instances: Any,
+        *,
+        version: str | None = None,
+        signature_name: str | None = None,
+        project: str | None = None,
+    ) -> list[Any]:
+        """Predict with a version (the model's default unless named).
+
+        ``instances`` follows ML Engine's rules; the answer has one JSON-ready
+        prediction per instance. The version stays loaded for later calls.
+
+        Raises:
+            InvalidArgument: An instance breaks the rules (the message names
+                its index and field), or the model rejected the batch.
+            NotFound: No such model or version.
+            FailedPrecondition: No default version, or the version is not READY.
+        """
+        return self._serving.predict(
+            model, instances, version=version, signature_name=signature_name, project=project
+        )
+
+    def predict_each(
+        self,
+        model: str,
+        instances: Any,
+        *,
+        version: str | None = None,
+        signature_name: str | None = None,
+        project: str | None = None,
+    ) -> dict[str, Any]:
+        """Like ``predict``, but one bad instance does not fail the batch:
+        ``{"predictions": [...], "errors": [{"index", "field", "message"}]}``,
+        with ``None`` in place of each bad instance's prediction."""
+        return self._serving.predict_each(
+            model, instances, version=version, signature_name=signature_name, project=project
+        )
+
+    def prediction_log(
+        self, model: str, *, limit: int = 100, project: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The last requests and responses logged for a model with
+        ``online_prediction_logging``, oldest first."""
+        return self._serving.prediction_log(model, limit=limit, project=project)
+
+    def serving_version(
+        self, model: str, version: str | None = None, *, project: str | None = None
+    ) -> VersionRecord:
+        """The version that predictions for ``model`` (and ``version``, or the
+        default) go to now, as this process sees it.
+
+        Raises:
+            NotFound: No such model or version.
+            FailedPrecondition: No default version, or the version is not READY.
+        """
+        return self._serving.serving_version(model, version, project=project)
+
+    def known_serving_version(
+        self, model: str, version: str | None = None, *, project: str | None = None
+    ) -> VersionRecord | None:
+        """``serving_version`` when this process knows it without reading the
+        database (what an event loop may call), else ``None``."""
+        return self._serving.known_serving_version(model, version, project=project)
+
+    def keep_loaded(self, worker: int) -> list[str]:
+        """Load, and keep from being unloaded, every READY version whose
+        scaling (manualScaling.nodes or autoScaling.minNodes) asks for more
+        than ``worker`` worker processes; unpin the others. Returns the
+        resource names kept. A server's worker ``i`` calls this every few
+        seconds."""
+        return self._serving.keep_loaded(worker)
+
+    def local_predict(
+        self,
+        model_dir: str | Path,
+        instances: Any,
+        *,
+        framework: str | None = None,
+        signature_name: str | None = None,
+    ) -> list[Any]:
+        """Predict from a local model folder without registering it, as
+        ``gcloud ml-engine local predict`` does.
+
+        Raises:
+            InvalidArgument: Bad instances, or an unknown framework.
+            FailedPrecondition: The folder holds no model mlnb can read.
+        """
+        return self._serving.local_predict(
+            model_dir, instances, framework=framework, signature_name=signature_name
+        )
+
+    def check_instances(self, instances: Any) -> None:
+        """Check instances against ML Engine's rules without predicting.
+
+        Raises:
+            InvalidArgument: Naming the instance index and field at fault.
+        """
+        self._serving.check_instances(instances)
+
+    def loaded_versions(self) -> int:
+        """How many versions this process keeps loaded for prediction."""
+        return self._serving.loaded_versions()
 
     # the background REST server of this home
 
@@ -386,21 +874,5 @@ class Engine(JobsAPI, BatchAPI, OperationsAPI, PredictionAPI):
     def close(self) -> None:
         """Write pending lastUseTime values and prediction log entries, and
         close database connections."""
-        self._flush_last_use(force=True)
-        self._prediction_log.close()
+        self._serving.close()
         self._db.dispose()
-
-    # internals
-
-    def _forget(self, project: str, model: str) -> None:
-        for key in [k for k in self._resolved if k[:2] == (project, model)]:
-            del self._resolved[key]
-        prefix = f"projects/{project}/models/{model}/"
-        live = {v.artifact_uri for v in self._safe_versions(project, model)}
-        self._predictors.discard(lambda k: str(k[0]).startswith(prefix) and k[1] not in live)  # type: ignore[index]
-
-    def _safe_versions(self, project: str, model: str) -> list[VersionRecord]:
-        try:
-            return self._registry.list_versions(project, model)
-        except MlnbError:
-            return []

@@ -25,12 +25,16 @@ from mlnb.states import JobKind, VersionState
 
 
 class BatchAPI:
-    """Batch prediction methods of :class:`mlnb.Engine` (mixed into it)."""
+    """Batch prediction jobs, the part of :class:`mlnb.Engine` that submits
+    and resumes them (the job service runs them)."""
 
-    settings: Settings
-    _jobs: JobService
-    _registry: ModelRegistry
-    _adapters: AdapterRegistry
+    def __init__(
+        self, settings: Settings, jobs: JobService, registry: ModelRegistry, adapters: AdapterRegistry
+    ) -> None:
+        self.settings = settings
+        self._jobs = jobs
+        self._registry = registry
+        self._adapters = adapters
 
     def submit_prediction_job(
         self,
@@ -56,30 +60,7 @@ class BatchAPI:
         cluster: str | None = None,
         project: str | None = None,
     ) -> JobRecord:
-        """Submit a batch prediction job: predict every instance of the input
-        files with a model's default version, a named version, or a model
-        folder (``model_dir``, ML Engine's ``uri``) that was never deployed.
-
-        ``prediction_input`` is ML Engine's ``predictionInput``; the keyword
-        arguments, gcloud's flags, override it. ``data_format`` takes the
-        API's names or gcloud's (``json``, ``text``, ``csv``, ``tf-record``,
-        ``tf-record-gzip``). ``key_field`` names an instance field passed
-        through to each prediction. ``resume`` continues the run that wrote
-        ``output_path`` before (its written shards are kept).
-
-        Results land in ``output_path`` as ``prediction.results-*`` files of
-        JSON lines (in input order, shard after shard) and
-        ``prediction.errors_stats-00000-of-00001``.
-
-        Raises:
-            InvalidArgument: A bad field, format, or an input path that
-                matches no file.
-            NotFound: No such model or version.
-            FailedPrecondition: The version is not READY, the model has no
-                default, or the model folder holds no model mlnb can read.
-            AlreadyExists: The job id is taken.
-        """
-        project = project or self.settings.project
+        project = self.settings.project_of(project)
         flags = {
             "modelName": model,
             "versionName": version,
@@ -125,15 +106,7 @@ class BatchAPI:
         return job
 
     def resume_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
-        """Queue a FAILED or CANCELLED batch prediction job again: it predicts
-        only the shards it had not written, so that every instance ends up
-        predicted exactly once.
-
-        Raises:
-            NotFound: No such job.
-            FailedPrecondition: Not a batch prediction job, or not FAILED or CANCELLED.
-        """
-        job = self._jobs.requeue(project or self.settings.project, job_id, (JobKind.PREDICTION,))
+        job = self._jobs.requeue(self.settings.project_of(project), job_id, (JobKind.PREDICTION,))
         ensure_job_host(self.settings)
         return job
 

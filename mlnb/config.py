@@ -209,6 +209,15 @@ class Settings:
         """Where things live under ``home``."""
         return HomePaths(self.home)
 
+    def project_of(self, project: str | None) -> str:
+        """The project a call names, or the default ``project``: the one way
+        every part of the Engine resolves it."""
+        return project or self.project
+
+    def actor_of(self, actor: str | None) -> str:
+        """Who a call acts as: the one it names, or ``actor``."""
+        return actor or self.actor
+
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)

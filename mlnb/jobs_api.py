@@ -35,15 +35,13 @@ from mlnb.training.metrics import TrainingMetrics
 
 
 class JobsAPI:
-    """Job operations of :class:`mlnb.Engine` (mixed into it)."""
+    """Training, tuning and notebook jobs, and every job's records, logs and
+    metrics: the part of :class:`mlnb.Engine` that speaks to the job service."""
 
-    settings: Settings
-    _jobs: JobService
-    _artifacts: ArtifactStore
-
-    @property
-    def project(self) -> str:
-        return self.settings.project
+    def __init__(self, settings: Settings, jobs: JobService, artifacts: ArtifactStore) -> None:
+        self.settings = settings
+        self.service = jobs
+        self._artifacts = artifacts
 
     def submit_training_job(
         self,
@@ -60,21 +58,6 @@ class JobsAPI:
         cluster: str | None = None,
         project: str | None = None,
     ) -> JobRecord:
-        """Submit a training job; it runs in processes of its own.
-
-        ``training_input`` is ML Engine's ``trainingInput`` (camelCase); the
-        keyword arguments, gcloud's flags, override it. ``package_path`` is
-        the trainer package folder (``trainer/``), built into an sdist.
-        ``cluster`` is a Dask scheduler address to run the replicas on
-        (default: the ``dask_scheduler`` setting, else this machine).
-
-        Returns the job, QUEUED; or FAILED when its package would not build
-        (the reason is in ``error_message``).
-
-        Raises:
-            InvalidArgument: A bad job id, labels, scale tier, or no module.
-            AlreadyExists: The job id is taken.
-        """
         flags = {
             "pythonModule": module_name,
             "scaleTier": scale_tier,
@@ -89,7 +72,7 @@ class JobsAPI:
             from mlnb.tuning.spec import TuningSpec
 
             TuningSpec.from_api(spec.hyperparameters or {})  # a bad spec is refused before anything runs
-        project = project or self.project
+        project = self.settings.project_of(project)
         record = JobRecord(
             project=project,
             job_id=job_id,
@@ -102,7 +85,7 @@ class JobsAPI:
         )
         # The packages are built and staged before the job is recorded: a job
         # host sees a queued job only once it holds everything it needs.
-        self._jobs.check_new_job(record)
+        self.service.check_new_job(record)
         staged: StoredTree | None = None
         try:
             staged, uris = self._stage_packages(project, job_id, package_path, packages, spec.package_uris)
@@ -112,7 +95,7 @@ class JobsAPI:
         except MlnbError as e:
             record = dataclasses.replace(record, state=JobState.FAILED, error_message=e.message)
         try:
-            job = self._jobs.create_job(record)
+            job = self.service.create_job(record)
         except AlreadyExists:
             if staged is not None:  # submitted twice at once: the other one won
                 self._artifacts.delete_tree(staged.uri)
@@ -134,17 +117,6 @@ class JobsAPI:
         cluster: str | None = None,
         project: str | None = None,
     ) -> JobRecord:
-        """Run a notebook as a job with papermill: ``parameters`` are injected
-        after its ``parameters`` cell, ``kernel`` (or the ``kernel`` that the
-        ``scale_tiers`` setting gives ``scale_tier``) picks any installed Jupyter
-        kernel, and the executed notebook is kept as the job's output (and
-        copied into ``job_dir``). Progress counts cells.
-
-        Raises:
-            InvalidArgument: Not a notebook, an unknown kernel, a bad job id.
-            FailedPrecondition: The notebook names no kernel and none is given.
-            AlreadyExists: The job id is taken.
-        """
         from mlnb.notebook import NotebookSpec, validate_notebook
 
         if scale_tier and not kernel:
@@ -152,7 +124,7 @@ class JobsAPI:
             kernel = tier.get("kernel")
         source = Path(absolute_location(notebook))
         validate_notebook(source, kernel)
-        project = project or self.project
+        project = self.settings.project_of(project)
         # The job runs a copy, kept in the artifact store where a job host on
         # any machine reads it (so later edits do not change it), and the
         # executed notebook goes there too, where any machine reads it.
@@ -178,12 +150,12 @@ class JobsAPI:
             cluster=cluster or None,
         )
         # Staged before the job is recorded, as a training job's packages are.
-        self._jobs.check_new_job(record)
+        self.service.check_new_job(record)
         staged = self._artifacts.import_tree(str(source), f"{folder}/notebook")
         spec = dataclasses.replace(spec, notebook=posixpath.join(staged.uri, source.name))
         record = dataclasses.replace(record, notebook_input=spec.to_api())
         try:
-            job = self._jobs.create_job(record)
+            job = self.service.create_job(record)
         except AlreadyExists:
             self._artifacts.delete_tree(staged.uri)
             raise
@@ -229,8 +201,7 @@ class JobsAPI:
         return tree, stored + urls
 
     def get_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
-        """A job. Raises NotFound."""
-        return self._jobs.get_job(project or self.project, job_id)
+        return self.service.get_job(self.settings.project_of(project), job_id)
 
     def list_jobs(
         self,
@@ -239,8 +210,9 @@ class JobsAPI:
         labels: Mapping[str, str] | None = None,
         project: str | None = None,
     ) -> list[JobRecord]:
-        """The project's jobs, newest first, filtered by state and labels."""
-        jobs = self._jobs.list_jobs(project or self.project, [s.upper() for s in states] if states else None)
+        jobs = self.service.list_jobs(
+            self.settings.project_of(project), [s.upper() for s in states] if states else None
+        )
         if labels:
             jobs = [j for j in jobs if all(j.labels.get(k) == v for k, v in labels.items())]
         return list(reversed(jobs))
@@ -253,24 +225,9 @@ class JobsAPI:
         etag: str | None = None,
         project: str | None = None,
     ) -> JobRecord:
-        """Replace a job's labels (``jobs.patch`` with ``updateMask=labels``).
-
-        Raises:
-            NotFound: No such job.
-            InvalidArgument: The labels break the label rules.
-            FailedPrecondition: ``etag`` is given and the job changed since.
-        """
-        return self._jobs.update_labels(project or self.project, job_id, dict(labels), etag)
+        return self.service.update_labels(self.settings.project_of(project), job_id, dict(labels), etag)
 
     def trials(self, job_id: str, *, project: str | None = None) -> Any:
-        """A tuning job's trials as a pandas DataFrame, best first: trial id,
-        state, the final metric and its step, stopped early or not, one
-        column per hyperparameter, start and end times.
-
-        Raises:
-            NotFound: No such job.
-            FailedPrecondition: Not a tuning job.
-        """
         import pandas as pd
 
         job = self.get_job(job_id, project=project)
@@ -296,28 +253,12 @@ class JobsAPI:
         return pd.DataFrame(rows)
 
     def job_metrics(self, job_id: str, *, project: str | None = None) -> Any:
-        """What a job reported, as a pandas DataFrame of ``series``, ``step``,
-        ``value`` and ``trial``: a tuning job's final metric per trial (the
-        step is the trial number); a training job's Keras epoch lines from
-        its chief's log (the step is the epoch) and the TensorBoard scalars
-        under its local job directory (their own steps).
-
-        Raises:
-            NotFound: No such job.
-        """
         return self.job_metrics_reader(job_id, project=project)()
 
     def job_metrics_reader(self, job_id: str, *, project: str | None = None) -> Callable[[], Any]:
-        """A function giving :meth:`job_metrics` each time it is called,
-        reading only what is new since its last call (for views that
-        refresh while a job runs).
-
-        Raises:
-            NotFound: No such job.
-        """
         import pandas as pd
 
-        project = project or self.project
+        project = self.settings.project_of(project)
         job = self.get_job(job_id, project=project)
         columns = ["series", "step", "value", "trial"]
         if job.kind == JobKind.TUNING:
@@ -328,26 +269,9 @@ class JobsAPI:
         return lambda: pd.DataFrame([], columns=columns)
 
     def job_log_tail(self, job_id: str, *, position: int = 0, project: str | None = None) -> LogReader:
-        """A reader of the job's log whose ``read()`` returns the entries
-        written since its last call (the first call: all so far, or all
-        after ``position``, the ``position`` of an earlier reader). It reads
-        the metadata store, so it works from any machine.
-
-        Raises:
-            NotFound: No such job.
-        """
         return self._log_reader(self.get_job(job_id, project=project), position)
 
     def executed_notebook(self, job_id: str, *, project: str | None = None) -> dict[str, Any]:
-        """A notebook job's executed notebook (nbformat JSON), from wherever
-        it is kept (the artifact store), on any machine, once the job has
-        ended (its host puts it there then; the job's ``progress`` counts
-        cells while it runs).
-
-        Raises:
-            NotFound: No such job.
-            FailedPrecondition: Not a notebook job, or no executed notebook yet.
-        """
         job = self.get_job(job_id, project=project)
         location = (job.notebook_input or {}).get("outputNotebook")
         if job.kind != JobKind.NOTEBOOK or not location:
@@ -364,15 +288,6 @@ class JobsAPI:
     def read_job_log(
         self, job_id: str, *, position: int = 0, limit: int | None = None, project: str | None = None
     ) -> LogPage:
-        """At most ``limit`` entries of the job's log from ``position`` (0,
-        or the ``next_position`` of an earlier page) on, and whether the job
-        had ended before they were read: a reader asks again from the new
-        position until a page of an ended job comes back short.
-
-        Raises:
-            NotFound: No such job.
-            InvalidArgument: A negative position or limit.
-        """
         if position < 0 or (limit is not None and limit < 0):
             raise InvalidArgument("A log position and a page size are 0 or more")
         job = self.get_job(job_id, project=project)  # read first: no line written before the end is missed
@@ -384,48 +299,25 @@ class JobsAPI:
         if job.queue is None:
             # Recorded before logs were stored (mlnb 0.1): only its host's file has them.
             return LogTail(log_path(self.settings.home, job.project, job.job_id), position)
-        return StoredLog(self._jobs.db, job.project, job.job_id).tail(position)
+        return StoredLog(self.service.db, job.project, job.job_id).tail(position)
 
     def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
-        """Cancel a job: QUEUED ends CANCELLED at once, a started job goes to
-        CANCELLING, its processes get SIGTERM then SIGKILL, and it ends CANCELLED.
-
-        Raises:
-            NotFound: No such job.
-            FailedPrecondition: The job has ended already.
-        """
-        return self._jobs.request_cancel(project or self.project, job_id)
+        return self.service.request_cancel(self.settings.project_of(project), job_id)
 
     def serve_jobs(self, *, max_jobs: int | None = None) -> None:
-        """Run a job service in this process until SIGTERM or SIGINT: take
-        queued jobs of the team's queue (submitted where ``job_host`` is
-        ``service``) and of this machine's, from any machine that shares
-        the database, and run them (``mlnb jobs host``); at most
-        ``max_jobs`` at once (default ``host_max_jobs``)."""
         settings = self.settings if max_jobs is None else self.settings.replace(host_max_jobs=max_jobs)
         serve_team(settings)
 
     def reap_jobs(self) -> list[JobRecord]:
-        """Record as ended every job whose job host died (its lease ran out,
-        or its process is gone from this machine) and stop what such a host
-        left running here; the jobs so ended. Reads already show those jobs
-        ended; job hosts, submissions, cancels and waits do this too."""
-        return self._jobs.reap()
+        return self.service.reap()
 
     def wait_job(self, job_id: str, *, timeout: float | None = None, project: str | None = None) -> JobRecord:
-        """Block until the job ends and return it. Waiting is an explicit
-        point: a job whose host died is recorded ended here, and what that
-        host left running on this machine is stopped.
-
-        Raises:
-            Unavailable: ``timeout`` seconds passed first.
-        """
-        project = project or self.project
+        project = self.settings.project_of(project)
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             job = self.get_job(job_id, project=project)
             if job.ended:
-                self._jobs.reap(project, job_id)
+                self.service.reap(project, job_id)
                 return job
             if deadline is not None and time.monotonic() > deadline:
                 raise Unavailable(f"Job {job_id!r} is still {job.state} after {timeout} s")
@@ -434,9 +326,7 @@ class JobsAPI:
     def job_logs(
         self, job_id: str, *, follow: bool = False, project: str | None = None
     ) -> Iterator[LogEntry]:
-        """The job's log entries; with ``follow``, new ones as they come,
-        until the job ends (like ``mlnb jobs stream-logs``)."""
-        project = project or self.project
+        project = self.settings.project_of(project)
         reader = self._log_reader(self.get_job(job_id, project=project))  # NotFound before anything else
         keep_going = (lambda: not self.get_job(job_id, project=project).ended) if follow else None
         return follow_log(reader, follow=keep_going)
@@ -453,14 +343,6 @@ class JobsAPI:
         parameter_server_count: int = 2,
         echo: Callable[[LogEntry], None] | None = None,
     ) -> Outcome:
-        """Run a trainer in the foreground, as ``gcloud ml-engine local train``:
-        the same package build, environment and TF_CONFIG as a job, without a
-        job record. ``echo`` receives every log line as it comes.
-
-        Raises:
-            InvalidArgument: A bad package folder.
-            FailedPrecondition: The package would not build or install.
-        """
         spec: dict[str, Any] = {"pythonModule": module_name, "args": [str(a) for a in args]}
         if job_dir is not None:
             spec["jobDir"] = absolute_location(job_dir)

@@ -5,32 +5,31 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlnb.config import Settings
 from mlnb.errors import MlnbError
+from mlnb.models_api import ModelsAPI
 from mlnb.records import OperationRecord
 from mlnb.registry import CANCELLED_MESSAGE, OperationService, VersionDeployer, VersionSpec
 from mlnb.states import VersionState
 
 
 class OperationsAPI:
-    """Operation methods of :class:`mlnb.Engine` (mixed into it)."""
+    """Long-running operations, the part of :class:`mlnb.Engine` that runs
+    version creations in the background and records every operation."""
 
-    settings: Settings
-    _operations: OperationService
-    _deployer: VersionDeployer
-
-    if TYPE_CHECKING:  # provided by Engine
-
-        def _actor(self, actor: str | None) -> str: ...
-        def _forget(self, project: str, model: str) -> None: ...
-        def delete_version(
-            self, model: str, name: str, *, project: str | None = None, actor: str | None = None
-        ) -> None: ...
-        def delete_model(
-            self, name: str, *, project: str | None = None, actor: str | None = None
-        ) -> None: ...
+    def __init__(
+        self,
+        settings: Settings,
+        operations: OperationService,
+        deployer: VersionDeployer,
+        models: ModelsAPI,
+    ) -> None:
+        self.settings = settings
+        self._operations = operations
+        self._deployer = deployer
+        self._models = models
 
     def start_version_creation(
         self,
@@ -42,16 +41,8 @@ class OperationsAPI:
         actor: str | None = None,
         **fields: Any,
     ) -> OperationRecord:
-        """Create a version as ML Engine's REST API does: the checks and the
-        CREATING record now, the copy and load in the background; the
-        returned operation is done when the version is READY or FAILED.
-        ``fields`` are ``create_version``'s keyword arguments.
-
-        Raises:
-            As ``create_version``, for what is checked at once.
-        """
-        project = project or self.settings.project
-        who = self._actor(actor)
+        project = self.settings.project_of(project)
+        who = self.settings.actor_of(actor)
         uris = tuple(str(p) for p in fields.pop("package_uris", ()) or ())
         spec = VersionSpec(name=name, origin=str(origin), package_uris=uris, **fields)
         record, spec = self._deployer.begin_version(project, model, spec, who)
@@ -65,7 +56,7 @@ class OperationsAPI:
             except MlnbError as e:
                 self._operations.fail(operation, e)
                 return
-            self._forget(project, model)
+            self._models.forget(project, model)
             if done.state == VersionState.READY:
                 self._operations.succeed(operation, done.to_api())
             elif done.error_message == CANCELLED_MESSAGE:
@@ -79,35 +70,22 @@ class OperationsAPI:
     def delete_version_operation(
         self, model: str, name: str, *, project: str | None = None, actor: str | None = None
     ) -> OperationRecord:
-        """``delete_version``, reported as a done operation (ML Engine's shape)."""
-        project = project or self.settings.project
-        self.delete_version(model, name, project=project, actor=actor)
+        project = self.settings.project_of(project)
+        self._models.delete_version(model, name, project=project, actor=actor)
         return self._operations.succeed(self._operations.start(project, "DELETE_VERSION", model, name), None)
 
     def delete_model_operation(
         self, name: str, *, project: str | None = None, actor: str | None = None
     ) -> OperationRecord:
-        """``delete_model``, reported as a done operation (ML Engine's shape)."""
-        project = project or self.settings.project
-        self.delete_model(name, project=project, actor=actor)
+        project = self.settings.project_of(project)
+        self._models.delete_model(name, project=project, actor=actor)
         return self._operations.succeed(self._operations.start(project, "DELETE_MODEL", name), None)
 
     def get_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
-        """An operation by its id (the last part of its name). Raises NotFound."""
-        return self._operations.get(project or self.settings.project, operation_id)
+        return self._operations.get(self.settings.project_of(project), operation_id)
 
     def list_operations(self, *, project: str | None = None) -> list[OperationRecord]:
-        """The project's operations, oldest first."""
-        return self._operations.list_operations(project or self.settings.project)
+        return self._operations.list_operations(self.settings.project_of(project))
 
     def cancel_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
-        """Ask a running operation to stop. A version creation stops at its
-        next step (after the copy, after the load): the version ends FAILED
-        as cancelled and the operation done with the error code CANCELLED.
-        If the work finishes first, the operation ends as it would have.
-
-        Raises:
-            NotFound: No such operation.
-            FailedPrecondition: The operation is already done.
-        """
-        return self._operations.request_cancel(project or self.settings.project, operation_id)
+        return self._operations.request_cancel(self.settings.project_of(project), operation_id)

@@ -49,19 +49,49 @@ _LAST_USE_FLUSH_S = 30.0
 
 
 class PredictionAPI:
-    """Prediction methods of :class:`mlnb.Engine` (mixed into it)."""
+    """Online prediction, the part of :class:`mlnb.Engine` that owns what a
+    process keeps for serving: loaded predictors, resolved versions, pending
+    ``lastUseTime`` values and the prediction log's writer."""
 
-    settings: Settings
-    _registry: ModelRegistry
-    _deployer: VersionDeployer
-    _adapters: AdapterRegistry
-    _predictors: PredictorCache
-    _prediction_log: PredictionLog
-    _resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]]
-    _refreshing: set[tuple[str, str, str | None]]
-    _last_use: dict[tuple[str, str, str], datetime]
-    _last_flush: float
-    _lock: threading.Lock
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ModelRegistry,
+        deployer: VersionDeployer,
+        adapters: AdapterRegistry,
+        predictors: PredictorCache,
+        prediction_log: PredictionLog,
+    ) -> None:
+        self.settings = settings
+        self._registry = registry
+        self._deployer = deployer
+        self._adapters = adapters
+        self._predictors = predictors
+        self._prediction_log = prediction_log
+        self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]] = {}
+        self._refreshing: set[tuple[str, str, str | None]] = set()
+        self._last_use: dict[tuple[str, str, str], datetime] = {}
+        self._last_flush = time.monotonic()
+        self._lock = threading.Lock()
+
+    def forget(self, project: str, model: str, live: set[str | None]) -> None:
+        """Drop what this process knows of ``model``'s versions after a change
+        to them: resolved versions, and loaded predictors of files that no
+        version of it (``live``: their artifact URIs) holds any more."""
+        for key in [k for k in self._resolved if k[:2] == (project, model)]:
+            del self._resolved[key]
+        prefix = f"projects/{project}/models/{model}/"
+        self._predictors.discard(lambda k: str(k[0]).startswith(prefix) and k[1] not in live)  # type: ignore[index]
+
+    def load(self, record: VersionRecord) -> None:
+        """Load a version now (before it takes traffic: a version that cannot
+        load fails here, not in a request)."""
+        self._loaded(record)
+
+    def close(self) -> None:
+        """Write pending ``lastUseTime`` values and prediction log entries."""
+        self._flush_last_use(force=True)
+        self._prediction_log.close()
 
     def predict(
         self,
@@ -72,18 +102,7 @@ class PredictionAPI:
         signature_name: str | None = None,
         project: str | None = None,
     ) -> list[Any]:
-        """Predict with a version (the model's default unless named).
-
-        ``instances`` follows ML Engine's rules; the answer has one JSON-ready
-        prediction per instance. The version stays loaded for later calls.
-
-        Raises:
-            InvalidArgument: An instance breaks the rules (the message names
-                its index and field), or the model rejected the batch.
-            NotFound: No such model or version.
-            FailedPrecondition: No default version, or the version is not READY.
-        """
-        record, predictor, logging_ = self._predictor(project or self.settings.project, model, version)
+        record, predictor, logging_ = self._predictor(self.settings.project_of(project), model, version)
         kwargs = {"signature_name": signature_name} if signature_name else {}
         if not logging_.sampled():
             predictions = run_prediction(predictor, instances, **kwargs)
@@ -106,10 +125,7 @@ class PredictionAPI:
         signature_name: str | None = None,
         project: str | None = None,
     ) -> dict[str, Any]:
-        """Like ``predict``, but one bad instance does not fail the batch:
-        ``{"predictions": [...], "errors": [{"index", "field", "message"}]}``,
-        with ``None`` in place of each bad instance's prediction."""
-        record, predictor, logging_ = self._predictor(project or self.settings.project, model, version)
+        record, predictor, logging_ = self._predictor(self.settings.project_of(project), model, version)
         kwargs = {"signature_name": signature_name} if signature_name else {}
         answer = predict_each(predictor, instances, **kwargs)
         if logging_.sampled():
@@ -120,9 +136,7 @@ class PredictionAPI:
     def prediction_log(
         self, model: str, *, limit: int = 100, project: str | None = None
     ) -> list[dict[str, Any]]:
-        """The last requests and responses logged for a model with
-        ``online_prediction_logging``, oldest first."""
-        return self._prediction_log.read(project or self.settings.project, model, limit)
+        return self._prediction_log.read(self.settings.project_of(project), model, limit)
 
     def _log_prediction(
         self,
@@ -156,31 +170,17 @@ class PredictionAPI:
     def serving_version(
         self, model: str, version: str | None = None, *, project: str | None = None
     ) -> VersionRecord:
-        """The version that predictions for ``model`` (and ``version``, or the
-        default) go to now, as this process sees it.
-
-        Raises:
-            NotFound: No such model or version.
-            FailedPrecondition: No default version, or the version is not READY.
-        """
-        return self._resolve(project or self.settings.project, model, version)[0]
+        return self._resolve(self.settings.project_of(project), model, version)[0]
 
     def known_serving_version(
         self, model: str, version: str | None = None, *, project: str | None = None
     ) -> VersionRecord | None:
-        """``serving_version`` when this process knows it without reading the
-        database (what an event loop may call), else ``None``."""
-        key = (project or self.settings.project, model, version)
+        key = (self.settings.project_of(project), model, version)
         if key not in self._resolved:
             return None
         return self._resolve(*key)[0]
 
     def keep_loaded(self, worker: int) -> list[str]:
-        """Load, and keep from being unloaded, every READY version whose
-        scaling (manualScaling.nodes or autoScaling.minNodes) asks for more
-        than ``worker`` worker processes; unpin the others. Returns the
-        resource names kept. A server's worker ``i`` calls this every few
-        seconds."""
         wanted = [r for r in self._registry.ready_versions() if nodes_kept_loaded(r) > worker]
         # Pinned before loading, so that loading one cannot unload another.
         self._predictors.pin({(r.resource_name, r.artifact_uri) for r in wanted})
@@ -202,13 +202,6 @@ class PredictionAPI:
         framework: str | None = None,
         signature_name: str | None = None,
     ) -> list[Any]:
-        """Predict from a local model folder without registering it, as
-        ``gcloud ml-engine local predict`` does.
-
-        Raises:
-            InvalidArgument: Bad instances, or an unknown framework.
-            FailedPrecondition: The folder holds no model mlnb can read.
-        """
         path = Path(model_dir)
         if not path.exists():
             raise FailedPrecondition(f"The model folder {str(path)!r} does not exist")
@@ -218,15 +211,9 @@ class PredictionAPI:
         return run_prediction(predictor, instances, **kwargs)
 
     def check_instances(self, instances: Any) -> None:
-        """Check instances against ML Engine's rules without predicting.
-
-        Raises:
-            InvalidArgument: Naming the instance index and field at fault.
-        """
         decode_instances(instances)
 
     def loaded_versions(self) -> int:
-        """How many versions this process keeps loaded for prediction."""
         return len(self._predictors)
 
     def _resolve(self, project: str, model: str, version: str | None) -> tuple[VersionRecord, _Logging]:

@@ -4,13 +4,16 @@ their progress and elapsed time, the background server."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlnb.records import JobRecord, format_time
 from mlnb.states import JobKind
 
+if TYPE_CHECKING:
+    from mlnb.api import Engine
 
-def models_view(engine: Any) -> list[dict[str, Any]]:
+
+def models_view(engine: Engine) -> list[dict[str, Any]]:
     """Every model with its versions, oldest version first."""
     rows = []
     for model in engine.list_models():

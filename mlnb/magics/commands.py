@@ -7,7 +7,7 @@ from __future__ import annotations
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -23,6 +23,9 @@ from mlnb.cli.output import PYTHON
 from mlnb.errors import InvalidArgument
 from mlnb.magics.cell import instances_from
 
+if TYPE_CHECKING:
+    from mlnb.api import Engine
+
 # How a command reads its cell body (every other command reads flags as YAML keys).
 SCRIPT, CONFIG, INSTANCES, FLAGS = "script", "config", "instances", "flags"
 
@@ -31,7 +34,7 @@ class MagicState(CliState):
     """A magic call: the CLI's state in the ``python`` format, with the
     cell body, the notebook's namespace and the shell's long-lived Engine."""
 
-    def __init__(self, engines: dict[str | None, Any], namespace: dict[str, Any]) -> None:
+    def __init__(self, engines: dict[str | None, Engine], namespace: dict[str, Any]) -> None:
         super().__init__()
         self.format = PYTHON
         self._engines = engines
@@ -43,7 +46,7 @@ class MagicState(CliState):
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         if self.project not in self._engines:
             from mlnb.api import Engine
             from mlnb.config import Settings

@@ -16,9 +16,12 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
+
+if TYPE_CHECKING:
+    from mlnb.api import Engine
 
 RUN_DIR_ENV = "MLNB_SERVER_RUN_DIR"
 # How often a worker reads which versions it must keep loaded.
@@ -61,7 +64,7 @@ class WorkerSlot:
 
 
 async def keep_versions_loaded(
-    engine: Any, slot: WorkerSlot, stop: asyncio.Event, after: Callable[[], None] | None = None
+    engine: Engine, slot: WorkerSlot, stop: asyncio.Event, after: Callable[[], None] | None = None
 ) -> None:
     """Every few seconds, load and pin the versions this worker's slot must
     keep loaded, then call ``after``, until ``stop`` is set."""

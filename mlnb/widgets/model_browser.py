@@ -5,13 +5,16 @@ form that sends instances to a version."""
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mlnb.errors import InvalidArgument, MlnbError
+from mlnb.errors import FailedPrecondition, InvalidArgument, MlnbError
 from mlnb.states import VersionState
 from mlnb.widgets.display import Panel, widgets_enabled
+
+if TYPE_CHECKING:
+    from mlnb.api import Engine
 
 
 class ModelBrowser(Panel):
@@ -22,7 +25,7 @@ class ModelBrowser(Panel):
     ``predict``), which is what the buttons call.
     """
 
-    def __init__(self, engine: Any, *, model: str | None = None, widgets: bool | None = None) -> None:
+    def __init__(self, engine: Engine, *, model: str | None = None, widgets: bool | None = None) -> None:
         self.engine = engine
         self.models: list[Any] = []
         self.versions: list[Any] = []
@@ -94,6 +97,8 @@ class ModelBrowser(Panel):
         line) to the selected version; the predictions are shown too."""
         self.predictions = None
         try:
+            if self.model is None:
+                raise FailedPrecondition("There is no model to predict with; deploy one first")
             parsed = _parse_instances(instances) if isinstance(instances, str) else instances
             self.predictions = self.engine.predict(self.model, parsed, version=self.version)
             self.message = f"{len(self.predictions)} prediction(s) from {self.model}/{self.version}."

@@ -164,7 +164,7 @@ def _submit_kind(engine: Engine, job_id: str, kind: str, word: str) -> None:
         create_time=datetime.now(UTC),
         labels={"word": word},
     )
-    engine._jobs.create_job(record)
+    engine._jobs.service.create_job(record)
     ensure_job_host(engine.settings)
 
 

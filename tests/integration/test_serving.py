@@ -22,7 +22,7 @@ SAMPLES = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 
 
 def loaded_names(engine: Engine) -> set[str]:
-    return {str(key[0]).rsplit("/", 1)[-1] for key in engine._predictors.loaded_keys()}  # type: ignore[index]
+    return {str(key[0]).rsplit("/", 1)[-1] for key in engine._serving._predictors.loaded_keys()}  # type: ignore[index]
 
 
 def test_scaling_decides_which_workers_keep_a_version_loaded(
@@ -63,7 +63,7 @@ def test_the_memory_bound_unloads_the_least_recently_used(
     owner.create_model("m")
     for name in ("a", "b", "c"):
         owner.create_version("m", name, sklearn_model[0])
-    size = owner._deployer.stored_bytes(owner.get_version("m", "a"))
+    size = owner._serving._deployer.stored_bytes(owner.get_version("m", "a"))
     assert size > 0
     # A bound of 1 MB holds as many of these models as fit in it, never fewer than one.
     per_mb = max(1, (1024 * 1024) // size)
@@ -72,7 +72,7 @@ def test_the_memory_bound_unloads_the_least_recently_used(
         server.predict("m", SAMPLES, version=name)
     assert len(loaded_names(server)) == min(3, per_mb)
     assert "c" in loaded_names(server)  # the one just used always stays
-    assert server._predictors.loaded_bytes() <= max(1024 * 1024, size)
+    assert server._serving._predictors.loaded_bytes() <= max(1024 * 1024, size)
     server.close()
     owner.close()
 

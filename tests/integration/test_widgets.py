@@ -195,6 +195,14 @@ def test_the_model_browser_sets_the_default_deletes_and_predicts(
     assert "Error" in browser.status.value and browser.predictions is None
 
 
+def test_the_model_browser_of_an_empty_project_says_there_is_nothing_to_predict_with(engine: Engine) -> None:
+    browser = ModelBrowser(engine, widgets=True)
+    browser.instances_box.value = "[1, 2]"
+    browser.predict_button.click()
+    assert browser.predictions is None
+    assert "no model to predict with" in browser.status.value
+
+
 def test_without_widgets_the_panels_are_text(
     engine: Engine, sklearn_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

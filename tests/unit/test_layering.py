@@ -32,6 +32,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "mlnb.batch_api",
         "mlnb.predict_api",
         "mlnb.operations_api",
+        "mlnb.models_api",
         "mlnb.local_server",
         "mlnb.tensorboard",
         "mlnb.testing",
