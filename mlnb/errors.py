@@ -30,13 +30,24 @@ __all__ = [
 class MlnbError(Exception):
     """Base of every error mlnb raises on purpose.
 
+    Messages name what went wrong in the API's terms (its fields and
+    methods), never a command of one face: REST and sidebar users read them
+    too. ``field`` names the request field or argument at fault, for a face
+    to add its own spelling of it (the CLI's flag).
+
     Attributes:
         status: Google canonical status name (``INVALID_ARGUMENT``...).
         http: HTTP status code the REST face answers with.
+        field: The field at fault (``pythonModule``), or ``None``.
     """
 
     status: ClassVar[str] = "INTERNAL"
     http: ClassVar[int] = 500
+    field: str | None = None
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
     @property
     def message(self) -> str:
@@ -72,8 +83,8 @@ class NotFound(MlnbError, LookupError):
     status = "NOT_FOUND"
     http = 404
 
-    def __init__(self, message: str, *, resource: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, resource: tuple[str, ...] = (), field: str | None = None) -> None:
+        super().__init__(message, field=field)
         self.resource = resource
 
 

@@ -183,7 +183,8 @@ class JobsAPI:
             local.insert(0, build_trainer_package(Path(package_path), self.settings.paths.trainer_builds))
         if not local and not urls:
             raise InvalidArgument(
-                "A training job needs a trainer: --package-path or --packages (packageUris)"
+                "A training job needs a trainer: a package folder to build, or packageUris",
+                field="packageUris",
             )
         missing = [str(a) for a in local if not a.is_file()]
         if missing:

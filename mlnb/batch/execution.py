@@ -82,7 +82,8 @@ class BatchPredictionExecution:
         if plan.get("jobId") != self.job_id and not self.resume:
             raise FailedPrecondition(
                 f"outputPath {self.spec.output_path!r} holds the results of job {plan.get('jobId')!r}: "
-                "pass --resume to continue that run, or choose another outputPath"
+                "resume that run (resume), or choose another outputPath",
+                field="resume",
             )
         if (
             list(plan["inputPaths"]) != list(self.spec.input_paths)
@@ -159,7 +160,7 @@ class BatchPredictionExecution:
         return Outcome(
             JobState.FAILED,
             f"{self.count - len(done)} of {self.count} shards were not written. {reason}\n"
-            f"Predict the rest with: mlnb jobs resume {self.job_id}",
+            "Resuming the job predicts only the rest.",
         )
 
     def stop(self, grace_s: float) -> None:

@@ -109,4 +109,17 @@ def error_line(error: MlnbError, program: str = "mlnb") -> str:
             "version": f"List them with: {program} versions list --model {names[0]}" if names else None,
             "job": f"List jobs with: {program} jobs list",
         }.get(kind)
+    elif error.field in _FLAGS:
+        hint = f"Option: {_FLAGS[error.field]}"
     return f"{error.message}. {hint}" if hint else error.message
+
+
+# The options of the CLI (and of the magics, which share them) that set
+# the fields errors name.
+_FLAGS = {
+    "pythonModule": "--module-name",
+    "packageUris": "--package-path or --packages",
+    "package_path": "--package-path",
+    "kernel": "--kernel",
+    "resume": "--resume",
+}

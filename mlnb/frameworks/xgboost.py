@@ -118,5 +118,5 @@ def _wrap(xgb: Any, model: Any, source: str) -> Predictor:
     kind = f"{type(model).__module__}.{type(model).__name__}"
     raise ModelLoadError(
         f"{source} holds a {kind}, not an XGBoost model; deploy it with the framework "
-        "that made it (for scikit-learn: --framework scikit-learn)"
+        "that made it (for scikit-learn: framework 'scikit-learn')"
     )

@@ -270,5 +270,6 @@ def validate_notebook(source: Path, kernel: str | None = None) -> None:
     if not metadata.get("kernelspec") and not metadata.get("language_info"):
         raise FailedPrecondition(
             f"{source.name} names no kernel or language in its metadata; open and save it in Jupyter, "
-            "or pass --kernel NAME"
+            "or name a kernel",
+            field="kernel",
         )

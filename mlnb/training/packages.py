@@ -51,7 +51,9 @@ def build_trainer_package(package_path: Path, cache_dir: Path) -> Path:
     """
     package_path = package_path.resolve()
     if not package_path.is_dir():
-        raise InvalidArgument(f"--package-path {str(package_path)!r} is not a folder")
+        raise InvalidArgument(
+            f"The trainer package {str(package_path)!r} is not a folder", field="package_path"
+        )
     if not (package_path / "__init__.py").is_file():
         raise InvalidArgument(
             f"--package-path {str(package_path)!r} has no __init__.py: name the package folder "

@@ -55,7 +55,7 @@ class TrainingSpec:
             raise InvalidArgument(f"trainingInput must be an object, got {_kind(body)}")
         module = body.get("pythonModule")
         if not module:
-            raise InvalidArgument("A training job needs a module to run: --module-name (pythonModule)")
+            raise InvalidArgument("A training job needs a module to run (pythonModule)", field="pythonModule")
         # The HyperparameterSpec's own rules are the tuning part's (TuningSpec).
         hyperparameters = body.get("hyperparameters") or None
         if hyperparameters is not None and not isinstance(hyperparameters, Mapping):

@@ -228,7 +228,7 @@ def test_a_killed_worker_then_resume_predicts_each_instance_once(engine: Engine,
     assert failed.state == "FAILED"
     assert "shards were not written" in (failed.error_message or "")
     assert "worker-replica-0 was killed by signal 9" in (failed.error_message or "")
-    assert "mlnb jobs resume killed" in (failed.error_message or "")
+    assert "Resuming the job predicts only the rest" in (failed.error_message or "")
     written_before = len(list(out.glob("prediction.results-*")))
     assert 0 < written_before < 8
     # What a worker killed mid-shard leaves (whether this one did depends on timing).

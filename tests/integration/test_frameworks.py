@@ -81,7 +81,7 @@ def test_xgboost_framework_refuses_a_sklearn_pickle(engine: Engine, sklearn_mode
     version = engine.create_version("m", "v1", sklearn_model[0], framework="XGBOOST")
     assert version.state == "FAILED"
     assert "not an XGBoost model" in (version.error_message or "")
-    assert "--framework scikit-learn" in (version.error_message or "")
+    assert "framework 'scikit-learn'" in (version.error_message or "")
 
 
 @pytest.mark.slow

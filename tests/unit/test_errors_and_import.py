@@ -28,6 +28,18 @@ def test_errors_carry_canonical_status_and_builtin_bases() -> None:
     assert body == {"error": {"code": 404, "message": "no such model", "status": "NOT_FOUND"}}
 
 
+def test_errors_name_api_fields_and_the_cli_adds_its_flag() -> None:
+    from mlnb.cli.output import error_line
+
+    error = errors.InvalidArgument(
+        "A training job needs a module to run (pythonModule)", field="pythonModule"
+    )
+    assert "--" not in error.message and error.to_json()["error"]["message"] == error.message
+    assert error_line(error) == f"{error.message}. Option: --module-name"
+    assert error_line(errors.InvalidArgument("bad", field="noSuchField")) == "bad"
+    assert error_line(errors.MissingExtra("An XGBoost model", "xgboost", "xgboost")).startswith("An XGBoost")
+
+
 def test_missing_extra_names_the_pip_extra() -> None:
     error = errors.MissingExtra("An XGBoost model", "xgboost", "xgboost")
     assert "pip install 'mlnb[xgboost]'" in str(error)

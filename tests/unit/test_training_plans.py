@@ -142,7 +142,7 @@ def test_a_clean_archive_unpacks(tmp_path: Path) -> None:
     ("body", "message"),
     [
         ("x", "trainingInput must be an object, got str 'x'"),
-        ({}, "A training job needs a module to run: --module-name \\(pythonModule\\)"),
+        ({}, "A training job needs a module to run \\(pythonModule\\)"),
         ({"pythonModule": ["a"]}, "pythonModule must be a string, got list"),
         ({"pythonModule": "t", "packageUris": "a.tar.gz"}, "packageUris must be a list, got str"),
         ({"pythonModule": "t", "packageUris": [5]}, "packageUris\\[\\] must be a string, got int 5"),
