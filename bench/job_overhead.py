@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import notebook_factory
-import trainers
+from support import notebook_factory, trainers
 
 import mlnb
-from mlnb.training import build_trainer_package, prepare_environment
+from mlnb.runtime.environments import prepare_environment
+from mlnb.training import build_trainer_package
 
 _POLL_S = 0.01
 
@@ -93,8 +93,8 @@ def main() -> None:
         engine = mlnb.Engine(home=str(root / "home"), job_heartbeat_s=0.2, job_host_idle_s=5.0)
         trainer = trainers.write_trainer(root / "src")
         python = prepare_environment(
-            [build_trainer_package(trainer, root / "home" / "cache" / "trainers")],
-            root / "home" / "cache" / "envs",
+            [build_trainer_package(trainer, engine.settings.paths.trainer_builds)],
+            engine.settings.paths.trainer_envs,
         )
         source = notebook_factory.parameterised_notebook(root / "nb" / "bench.ipynb")
         mlnb_trainer(engine, trainer, "warm_up")  # the package is cached from here on

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import model_factory
+from support import model_factory
 
 import mlnb
 from mlnb.runtime.ports import free_port

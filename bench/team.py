@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import trainers
+from support import trainers
 from support.team import ServiceHost, machine
 
 from mlnb.api import Engine

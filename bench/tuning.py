@@ -166,7 +166,7 @@ def sklearn_search(name: str) -> tuple[Callable[[], Any], Any, str]:
 
 
 def trials_per_minute(parallel: int, trials: int, root: Path) -> float:
-    import trainers
+    from support import trainers
 
     from mlnb.api import Engine
 

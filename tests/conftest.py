@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import model_factory
 import pytest
+from support import model_factory
 
 from mlnb.api import Engine
 from mlnb.config import Settings

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import ml_v1
 import pytest
 from starlette.testclient import TestClient
+from support import ml_v1
 
 from mlnb.api import Engine
 from mlnb.errors import InvalidArgument

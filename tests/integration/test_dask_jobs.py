@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import notebook_factory
 import pytest
-import trainers
+from support import notebook_factory, trainers
 
 from mlnb.api import Engine
 from mlnb.config import Settings

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import model_factory
 import numpy as np
 import pytest
+from support import model_factory
 
 from mlnb.api import Engine
 from mlnb.errors import FailedPrecondition, InvalidArgument

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trainers
+from support import trainers
 
 from mlnb.api import Engine
 from mlnb.config import Settings
@@ -122,7 +122,7 @@ def test_chief_instead_of_master(jobs: Engine, trainer: Path) -> None:
 
 
 def test_job_fields_follow_the_discovery_document(jobs: Engine, trainer: Path) -> None:
-    from ml_v1 import schema_properties
+    from support.ml_v1 import schema_properties
 
     jobs.submit_training_job("fields_1", package_path=trainer, module_name="trainer.task", labels={"a": "b"})
     job = jobs.wait_job("fields_1", timeout=60)
@@ -292,7 +292,7 @@ def test_logs_can_be_followed_while_the_job_runs(jobs: Engine, trainer: Path) ->
 def test_an_unchanged_package_is_not_rebuilt(jobs: Engine, trainer: Path) -> None:
     from mlnb.training import build_trainer_package
 
-    cache = jobs.settings.home / "cache" / "trainers"
+    cache = jobs.settings.paths.trainer_builds
     first = build_trainer_package(trainer, cache)
     stamp = first.stat().st_mtime_ns
     assert build_trainer_package(trainer, cache) == first and first.stat().st_mtime_ns == stamp

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trainers
+from support import trainers
 
 from mlnb.cli import main
 from mlnb.runtime.tfrecord import write_record

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jupyter_server_helper import Jupyter, jupyter_env, running_jupyter
-from rest_server import free_port
+from support.jupyter import Jupyter, jupyter_env, running_jupyter
+from support.rest_server import free_port
 
 from mlnb.api import Engine
 

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import trainers
-from notebook_factory import parameterised_notebook
-from rest_server import call_http, fetch_text, free_port
+from support import trainers
+from support.notebook_factory import parameterised_notebook
+from support.rest_server import call_http, fetch_text, free_port
 
 from mlnb.api import Engine
 from mlnb.config import Settings

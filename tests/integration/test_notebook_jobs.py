@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import notebook_factory
 import pytest
+from support import notebook_factory
 
 from mlnb.api import Engine
 from mlnb.cli import main

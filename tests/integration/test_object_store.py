@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import notebook_factory
 import pytest
-import trainers
+from support import notebook_factory, trainers
 from support.object_store import s3_server
 from support.team import ServiceHost, machine, shared_database
 from support.waiting import wait_for

@@ -150,7 +150,7 @@ def test_history_outlives_the_model(any_engine: Engine) -> None:
 def test_version_fields_follow_the_discovery_document(
     any_engine: Engine, sklearn_model: tuple[Path, Any]
 ) -> None:
-    from ml_v1 import schema_properties
+    from support.ml_v1 import schema_properties
 
     any_engine.create_model("iris", labels={"a": "b"})
     version = any_engine.create_version(

@@ -14,8 +14,8 @@ from typing import Any
 import httplib2
 import numpy as np
 import pytest
-import trainers
-from rest_server import call_http, fetch_text, serve
+from support import trainers
+from support.rest_server import call_http, fetch_text, serve
 
 from mlnb.api import Engine
 from mlnb.config import Settings
@@ -398,7 +398,7 @@ def test_the_server_command_refuses_open_addresses_without_tokens(
 
 @pytest.mark.slow
 def test_set_default_and_delete_under_load_fail_no_request(server: str, home: Path, tmp_path: Path) -> None:
-    import model_factory
+    from support import model_factory
 
     classifier_dir, classifier = model_factory.sklearn_pipeline_dir(tmp_path / "cls")
     regressor_dir, regressor = model_factory.sklearn_pickle_dir(tmp_path / "reg")

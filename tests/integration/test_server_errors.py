@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import model_factory
 import pytest
-from rest_server import call_http, serve
+from support import model_factory
+from support.rest_server import call_http, serve
 
 from mlnb.api import Engine
 from mlnb.config import Settings

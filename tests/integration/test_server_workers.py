@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rest_server import call_http, fetch_text, free_port
+from support.rest_server import call_http, fetch_text, free_port
 
 from mlnb.api import Engine
 

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import model_factory
 import numpy as np
 import pytest
+from support import model_factory
 
 from mlnb.api import Engine
 from mlnb.config import Settings

@@ -13,10 +13,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import model_factory
 import pytest
-import rest_server
-import trainers
+from support import model_factory, rest_server, trainers
 from support.team import ServiceHost, machine, shared_database
 from support.waiting import wait_for
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trainers
+from support import trainers
 
 from mlnb.api import Engine
 from mlnb.errors import InvalidArgument

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trainers
+from support import trainers
 
 from mlnb.api import Engine
 from mlnb.widgets import JobPanel, ModelBrowser, TuningPanel

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rest_server import free_port
+from support.rest_server import free_port
 
 
 @dataclass
