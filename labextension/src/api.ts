@@ -3,6 +3,9 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
+// What the sidebar shows. The server extension answers the REST API's own
+// bodies (full resource names, unset fields left out); `api` below turns
+// them into these.
 export interface IVersion {
   name: string;
   state: string;
@@ -39,13 +42,80 @@ export interface IServerStatus {
   startTime?: string;
 }
 
-export interface ILogChunk {
-  lines: string[];
-  offset: number;
-  ended: boolean;
+/** One line of a job's log, as the REST server's `jobs.logs` has it. */
+export interface ILogEntry {
+  time: string;
+  replica: string;
+  stream: 'stdout' | 'stderr' | 'service';
+  message: string;
 }
 
-/** An error answered by the server extension, with mlnb's own message. */
+/** A page of a job's log: ask again from `nextOffset` until `jobEnded`. */
+export interface ILogPage {
+  entries: ILogEntry[];
+  nextOffset: number;
+  jobEnded: boolean;
+}
+
+interface IVersionBody {
+  name: string;
+  state: string;
+  framework?: string;
+  isDefault?: boolean;
+  createTime?: string;
+  description?: string;
+  errorMessage?: string;
+}
+
+interface IModelBody {
+  name: string;
+  description?: string;
+  defaultVersion?: IVersionBody;
+  versions?: IVersionBody[];
+}
+
+type IJobBody = Partial<IJob> & { jobId: string; state: string; kind: string; elapsedS: number };
+
+/** The last part of a resource name (`projects/p/models/m` is `m`). */
+export function shortName(resource: string): string {
+  return resource.slice(resource.lastIndexOf('/') + 1);
+}
+
+function version(body: IVersionBody): IVersion {
+  return {
+    name: shortName(body.name),
+    state: body.state,
+    framework: body.framework ?? null,
+    isDefault: body.isDefault ?? false,
+    createTime: body.createTime ?? null,
+    description: body.description ?? '',
+    errorMessage: body.errorMessage ?? null
+  };
+}
+
+function model(body: IModelBody): IModel {
+  return {
+    name: shortName(body.name),
+    description: body.description ?? '',
+    defaultVersion: body.defaultVersion ? shortName(body.defaultVersion.name) : null,
+    versions: (body.versions ?? []).map(version)
+  };
+}
+
+function job(body: IJobBody): IJob {
+  return {
+    jobId: body.jobId,
+    kind: body.kind,
+    state: body.state,
+    progress: body.progress ?? null,
+    createTime: body.createTime ?? null,
+    elapsedS: body.elapsedS,
+    errorMessage: body.errorMessage ?? null,
+    notebookPath: body.notebookPath ?? null
+  };
+}
+
+/** An error answered by the server extension: Google's error body's message. */
 export class MlnbApiError extends Error {}
 
 export async function requestAPI<T>(path: string, init: RequestInit = {}): Promise<T> {
@@ -63,30 +133,30 @@ export async function requestAPI<T>(path: string, init: RequestInit = {}): Promi
     try {
       data = JSON.parse(text);
     } catch {
-      data = { message: text };
+      data = { error: { message: text } };
     }
   }
   if (!response.ok) {
-    const message = data && data.message ? data.message : response.statusText;
+    const message = data?.error?.message ?? response.statusText;
     throw new MlnbApiError(message);
   }
   return data as T;
 }
 
 export const api = {
-  models: () => requestAPI<IModel[]>('models'),
-  setDefault: (model: string, version: string) =>
-    requestAPI<IVersion>(`models/${model}/versions/${version}/default`, { method: 'POST' }),
-  deleteVersion: (model: string, version: string) =>
-    requestAPI<unknown>(`models/${model}/versions/${version}`, { method: 'DELETE' }),
-  predict: (model: string, version: string, instances: unknown[]) =>
-    requestAPI<{ predictions: unknown[] }>(`models/${model}/versions/${version}/predict`, {
+  models: async () => ((await requestAPI<{ models?: IModelBody[] }>('models')).models ?? []).map(model),
+  setDefault: async (model: string, name: string) =>
+    version(await requestAPI<IVersionBody>(`models/${model}/versions/${name}/default`, { method: 'POST' })),
+  deleteVersion: (model: string, name: string) =>
+    requestAPI<unknown>(`models/${model}/versions/${name}`, { method: 'DELETE' }),
+  predict: (model: string, name: string, instances: unknown[]) =>
+    requestAPI<{ predictions: unknown[] }>(`models/${model}/versions/${name}/predict`, {
       method: 'POST',
       body: JSON.stringify({ instances })
     }),
-  jobs: () => requestAPI<IJob[]>('jobs'),
-  cancelJob: (job: string) => requestAPI<IJob>(`jobs/${job}/cancel`, { method: 'POST' }),
-  logs: (job: string, offset: number) => requestAPI<ILogChunk>(`jobs/${job}/logs?offset=${offset}`),
+  jobs: async () => ((await requestAPI<{ jobs?: IJobBody[] }>('jobs')).jobs ?? []).map(job),
+  cancelJob: async (name: string) => job(await requestAPI<IJobBody>(`jobs/${name}/cancel`, { method: 'POST' })),
+  logs: (name: string, offset: number) => requestAPI<ILogPage>(`jobs/${name}/logs?offset=${offset}`),
   server: () => requestAPI<IServerStatus>('server'),
   startServer: (port: number) =>
     requestAPI<IServerStatus>('server/start', { method: 'POST', body: JSON.stringify({ port }) }),

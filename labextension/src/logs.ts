@@ -1,9 +1,10 @@
-// A main-area tab that follows a job's logs: it asks for the lines after
-// the byte offset it has reached until the job has ended.
+// A main-area tab that follows a job's logs: it asks for the page after the
+// position it has reached until a page of an ended job comes back short.
+// Lines a trainer wrote to stderr are marked, as `mlnb jobs logs` marks them.
 import { MainAreaWidget } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
-import { api } from './api';
+import { api, ILogEntry } from './api';
 
 const POLL_MS = 1000;
 
@@ -32,17 +33,17 @@ export class JobLogs extends Widget {
       return;
     }
     try {
-      const chunk = await api.logs(this.jobId, this._offset);
+      const page = await api.logs(this.jobId, this._offset);
       const follow = this.node.scrollTop + this.node.clientHeight >= this.node.scrollHeight - 4;
-      if (chunk.lines.length) {
-        this._pre.textContent += chunk.lines.join('\n') + '\n';
-        this._lines += chunk.lines.length;
-      }
-      this._offset = chunk.offset;
+      this._pre.append(...page.entries.map(logLine));
+      this._lines += page.entries.length;
+      this._offset = page.nextOffset;
       if (follow) {
         this.node.scrollTop = this.node.scrollHeight;
       }
-      if (chunk.ended) {
+      // The job had ended before this page was read: once a page comes
+      // back empty, every line is here.
+      if (page.jobEnded && !page.entries.length) {
         this._status.textContent = `The job has ended: ${this._lines} lines.`;
         return;
       }
@@ -58,6 +59,15 @@ export class JobLogs extends Widget {
   private _offset = 0;
   private _lines = 0;
   private _timer = 0;
+}
+
+/** `TIME  REPLICA  MESSAGE`, as the CLI prints it; a stderr line marked. */
+function logLine(entry: ILogEntry): HTMLSpanElement {
+  const line = document.createElement('span');
+  line.className = `mlnb-log-line mlnb-log-${entry.stream}`;
+  const marker = entry.stream === 'stderr' ? '!' : ' ';
+  line.textContent = `${entry.time}  ${entry.replica.padEnd(18)}${marker} ${entry.message}\n`;
+  return line;
 }
 
 export function logsTab(jobId: string): MainAreaWidget<JobLogs> {

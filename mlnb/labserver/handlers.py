@@ -22,11 +22,14 @@ if TYPE_CHECKING:
     from mlnb.api import Engine
 
 _NAME = r"[A-Za-z][A-Za-z0-9_]{0,127}"
+# The most log entries one answer carries (a long log comes in pages).
+LOG_PAGE_SIZE = 5000
 
 
 class _MlnbHandler(APIHandler):
     """Runs an Engine call in a thread and answers its JSON; an mlnb error
-    answers its HTTP status with ``{"message", "status"}``."""
+    answers its HTTP status with Google's error body, as the REST server
+    does (``{"error": {"code", "message", "status"}}``)."""
 
     @property
     def engine(self) -> Engine:
@@ -42,7 +45,7 @@ class _MlnbHandler(APIHandler):
             result = await asyncio.to_thread(function, *args, **kwargs)
         except MlnbError as e:
             self.set_status(e.http)
-            self.finish(json.dumps({"message": e.message, "status": e.status}))
+            self.finish(json.dumps(e.to_json()))
             return
         self.finish(json.dumps(result, default=str))
 
@@ -65,17 +68,13 @@ class ModelsHandler(_MlnbHandler):
 class SetDefaultHandler(_MlnbHandler):
     @tornado.web.authenticated
     async def post(self, model: str, version: str) -> None:
-        await self.call(lambda: _version(self.engine.set_default_version(model, version)))
+        await self.call(lambda: self.engine.set_default_version(model, version).to_api())
 
 
 class VersionHandler(_MlnbHandler):
     @tornado.web.authenticated
     async def delete(self, model: str, version: str) -> None:
-        def delete() -> dict[str, str]:
-            self.engine.delete_version(model, version)
-            return {"deleted": version}
-
-        await self.call(delete)
+        await self.call(lambda: self.engine.delete_version_operation(model, version).to_api())
 
 
 class PredictHandler(_MlnbHandler):
@@ -93,8 +92,13 @@ class PredictHandler(_MlnbHandler):
 class JobsHandler(_MlnbHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        limit = int(self.get_query_argument("limit", "50"))
-        await self.call(lambda: [job_view(j, self.root) for j in self.engine.list_jobs()[:limit]])
+        given = self.get_query_argument("limit", "50")
+
+        def jobs() -> dict[str, Any]:
+            limit = whole_number(given, "limit")
+            return {"jobs": [job_view(j, self.root) for j in self.engine.list_jobs()[:limit]]}
+
+        await self.call(jobs)
 
 
 class JobHandler(_MlnbHandler):
@@ -110,9 +114,10 @@ class CancelJobHandler(_MlnbHandler):
 
 
 class JobLogsHandler(_MlnbHandler):
-    """The log lines after ``offset`` (a position the previous answer
-    gave), and whether the job ended: the logs tab asks again with the new
-    offset until it has, and each answer reads only what is new."""
+    """A page of the log entries after ``offset`` (a position the previous
+    answer gave), as the REST server's ``jobs.logs`` answers it
+    (``entries``, ``nextOffset``, ``jobEnded``): the logs tab asks again
+    from ``nextOffset`` until a page of an ended job comes back short."""
 
     @tornado.web.authenticated
     async def get(self, job: str) -> None:
@@ -120,9 +125,7 @@ class JobLogsHandler(_MlnbHandler):
 
         def read() -> dict[str, Any]:
             offset = whole_number(given, "offset")
-            page = self.engine.read_job_log(job, position=offset)
-            lines = [entry.format() for entry in page.entries]
-            return {"lines": lines, "offset": page.next_position, "ended": page.job_ended}
+            return self.engine.read_job_log(job, position=offset, limit=LOG_PAGE_SIZE).to_api()
 
         await self.call(read)
 
@@ -147,10 +150,6 @@ class ServerHandler(_MlnbHandler):
             return {"running": False}
 
         await self.call(act)
-
-
-def _version(record: Any) -> dict[str, Any]:
-    return {"name": record.name, "isDefault": record.is_default, "state": record.state}
 
 
 def setup_handlers(serverapp: Any) -> None:

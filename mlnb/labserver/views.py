@@ -1,57 +1,35 @@
-"""What the sidebar shows, as JSON: models with their versions, jobs with
-their progress and elapsed time, the background server."""
+"""What the sidebar reads, as JSON: the REST API's own bodies (each
+record's ``to_api()``), with the few fields only the sidebar needs added
+beside them: a model's versions, a job's kind, elapsed time and executed
+notebook under Jupyter's root."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlnb.records import JobRecord, format_time
+from mlnb.records import JobRecord
 from mlnb.states import JobKind
 
 if TYPE_CHECKING:
     from mlnb.api import Engine
 
 
-def models_view(engine: Engine) -> list[dict[str, Any]]:
-    """Every model with its versions, oldest version first."""
-    rows = []
-    for model in engine.list_models():
-        rows.append(
-            {
-                "name": model.name,
-                "description": model.description,
-                "defaultVersion": model.default_version.name if model.default_version else None,
-                "versions": [
-                    {
-                        "name": v.name,
-                        "state": v.state,
-                        "framework": v.framework,
-                        "isDefault": v.is_default,
-                        "createTime": format_time(v.create_time),
-                        "description": v.description,
-                        "errorMessage": v.error_message,
-                    }
-                    for v in engine.list_versions(model.name)
-                ],
-            }
-        )
-    return rows
+def models_view(engine: Engine) -> dict[str, Any]:
+    """``{"models": [...]}`` as ``models.list`` answers it, each model with
+    its ``versions`` (``Version`` bodies, oldest first) beside."""
+    models = [
+        {**model.to_api(), "versions": [v.to_api() for v in engine.list_versions(model.name)]}
+        for model in engine.list_models()
+    ]
+    return {"models": models}
 
 
 def job_view(job: JobRecord, root: Path | None = None) -> dict[str, Any]:
-    """A job as the sidebar lists it; ``notebookPath`` is the executed
-    notebook's path under Jupyter's root, when it is there."""
-    view = {
-        "jobId": job.job_id,
-        "kind": job.kind,
-        "state": job.state,
-        "progress": job.progress,
-        "createTime": format_time(job.create_time),
-        "elapsedS": job.elapsed_s(),
-        "errorMessage": job.error_message,
-        "notebookPath": None,
-    }
+    """The ``Job`` body, with its ``kind``, ``elapsedS`` (the record's one
+    elapsed time) and ``notebookPath``: the executed notebook's path under
+    Jupyter's root, when it is there."""
+    view = {**job.to_api(), "kind": job.kind, "elapsedS": job.elapsed_s(), "notebookPath": None}
     if job.kind == JobKind.NOTEBOOK and root is not None:
         view["notebookPath"] = executed_notebook(job, root)
     return view

@@ -44,7 +44,7 @@ def test_requests_need_jupyters_token(jupyter: Jupyter) -> None:
     status, _ = jupyter.call("GET", f"{API}/models", token=False)
     assert status == 403
     status, body = jupyter.call("GET", f"{API}/models")
-    assert status == 200 and isinstance(body, list)
+    assert status == 200 and isinstance(body["models"], list)
 
 
 def test_a_browser_session_needs_the_xsrf_token_to_change_anything(
@@ -59,7 +59,7 @@ def test_a_browser_session_needs_the_xsrf_token_to_change_anything(
     with browser.open(
         f"{jupyter.url}{API}/models", timeout=30
     ) as response:  # the login cookie suffices to read
-        assert any(m["name"] == "xsrf" for m in json.load(response))
+        assert any(m["name"].endswith("/models/xsrf") for m in json.load(response)["models"])
     path = f"{jupyter.url}{API}/models/xsrf/versions/v2/default"
     with pytest.raises(urllib.error.HTTPError) as refused:
         browser.open(urllib.request.Request(path, data=b"", method="POST"), timeout=30)
@@ -78,27 +78,34 @@ def test_models_set_default_predict_and_delete(
 ) -> None:
     engine.deploy("iris", "v1", sklearn_model[0])
     engine.deploy("iris", "v2", sklearn_model[0])
-    status, models = jupyter.call("GET", f"{API}/models")
-    iris = next(m for m in models if m["name"] == "iris")
-    assert iris["defaultVersion"] == "v1"
-    assert [(v["name"], v["isDefault"], v["framework"]) for v in iris["versions"]] == [
+    # The REST API's bodies: models.list's, each model with its versions.
+    status, listed = jupyter.call("GET", f"{API}/models")
+    iris = next(m for m in listed["models"] if m["name"] == "projects/default/models/iris")
+    assert iris == {**engine.get_model("iris").to_api(), "versions": iris["versions"]}
+    assert iris["defaultVersion"]["name"].endswith("/versions/v1")
+    assert [
+        (v["name"].rsplit("/", 1)[-1], v.get("isDefault", False), v["framework"]) for v in iris["versions"]
+    ] == [
         ("v1", True, "SCIKIT_LEARN"),
         ("v2", False, "SCIKIT_LEARN"),
     ]
     status, body = jupyter.call("POST", f"{API}/models/iris/versions/v2/default")
-    assert status == 200 and body["isDefault"] is True
+    assert status == 200 and body["isDefault"] is True and body["name"].endswith("/versions/v2")
     assert engine.get_model("iris").default_version.name == "v2"
     instances = iris_features[:2].tolist()
     status, body = jupyter.call("POST", f"{API}/models/iris/versions/v1/predict", {"instances": instances})
     assert status == 200 and body["predictions"] == sklearn_model[1].predict(iris_features[:2]).tolist()
+    # Errors are Google's error body, as the REST server answers them.
     status, body = jupyter.call("POST", f"{API}/models/iris/versions/v1/predict", {"instances": [[None]]})
-    assert status == 400 and "instance" in body["message"].lower()
+    assert status == 400 and body["error"]["status"] == "INVALID_ARGUMENT" and body["error"]["code"] == 400
+    assert "instance" in body["error"]["message"].lower()
     status, body = jupyter.call("DELETE", f"{API}/models/iris/versions/v2")
-    assert status == 400 and "default" in body["message"]
-    status, _ = jupyter.call("DELETE", f"{API}/models/iris/versions/v1")
-    assert status == 200 and [v.name for v in engine.list_versions("iris")] == ["v2"]
+    assert status == 400 and "default" in body["error"]["message"]
+    status, operation = jupyter.call("DELETE", f"{API}/models/iris/versions/v1")
+    assert status == 200 and operation["done"] is True and "/operations/" in operation["name"]
+    assert [v.name for v in engine.list_versions("iris")] == ["v2"]
     status, body = jupyter.call("POST", f"{API}/models/iris/versions/v9/default")
-    assert status == 404 and "v9" in body["message"]
+    assert status == 404 and "v9" in body["error"]["message"]
 
 
 def test_jobs_list_cancel_and_logs(jupyter: Jupyter, engine: Engine, tmp_path: Path) -> None:
@@ -108,29 +115,35 @@ def test_jobs_list_cancel_and_logs(jupyter: Jupyter, engine: Engine, tmp_path: P
     (package / "task.py").write_text("import time\nprint('first line', flush=True)\ntime.sleep(60)\n")
     engine.submit_training_job("sleeper", {}, package_path=package, module_name="sleeper.task")
     deadline = time.monotonic() + 60
-    lines: list[str] = []
+    entries: list[dict[str, str]] = []
     offset = 0
-    while not any("first line" in line for line in lines):
+    # The pages of the REST server's jobs.logs.
+    while not any(e["message"] == "first line" for e in entries):
         assert time.monotonic() < deadline
-        status, chunk = jupyter.call("GET", f"{API}/jobs/sleeper/logs?offset={offset}")
-        assert status == 200 and chunk["ended"] is False
-        lines += chunk["lines"]
-        offset = chunk["offset"]
+        status, page = jupyter.call("GET", f"{API}/jobs/sleeper/logs?offset={offset}")
+        assert status == 200 and page["jobEnded"] is False
+        entries += page["entries"]
+        offset = page["nextOffset"]
         time.sleep(0.2)
-    status, jobs = jupyter.call("GET", f"{API}/jobs")
-    (job,) = [j for j in jobs if j["jobId"] == "sleeper"]
+    (first,) = [e for e in entries if e["message"] == "first line"]
+    assert first["stream"] == "stdout" and first["replica"] == "master-replica-0"
+    status, listed = jupyter.call("GET", f"{API}/jobs")
+    (job,) = [j for j in listed["jobs"] if j["jobId"] == "sleeper"]
     assert job["kind"] == "training" and job["state"] == "RUNNING" and job["elapsedS"] >= 0
+    assert job["trainingInput"]["pythonModule"] == "sleeper.task"  # the Job body, whole
     status, body = jupyter.call("POST", f"{API}/jobs/sleeper/cancel")
     assert status == 200 and body["state"] in ("CANCELLING", "CANCELLED")
     assert engine.wait_job("sleeper", timeout=60).state == "CANCELLED"
-    status, chunk = jupyter.call("GET", f"{API}/jobs/sleeper/logs?offset={offset}")
-    assert chunk["ended"] is True and chunk["offset"] >= offset
+    status, page = jupyter.call("GET", f"{API}/jobs/sleeper/logs?offset={offset}")
+    assert page["jobEnded"] is True and page["nextOffset"] >= offset
     status, body = jupyter.call("POST", f"{API}/jobs/sleeper/cancel")
-    assert status == 400 and "CANCELLED" in body["message"]
+    assert status == 400 and "CANCELLED" in body["error"]["message"]
     status, body = jupyter.call("GET", f"{API}/jobs/nobody/logs")
     assert status == 404
     status, body = jupyter.call("GET", f"{API}/jobs/sleeper/logs?offset=abc")
-    assert status == 400 and "offset must be a whole number" in body["message"]
+    assert status == 400 and "offset must be a whole number" in body["error"]["message"]
+    status, body = jupyter.call("GET", f"{API}/jobs?limit=x")
+    assert status == 400 and "limit must be a whole number" in body["error"]["message"]
 
 
 def test_the_rest_server_starts_and_stops(jupyter: Jupyter) -> None:
@@ -142,14 +155,14 @@ def test_the_rest_server_starts_and_stops(jupyter: Jupyter) -> None:
         status, again = jupyter.call("GET", f"{API}/server")
         assert again["running"] and again["pid"] == body["pid"]
         status, twice = jupyter.call("POST", f"{API}/server/start", {"port": port})
-        assert status == 400 and "runs already" in twice["message"]
+        assert status == 400 and "runs already" in twice["error"]["message"]
     finally:
         status, stopped = jupyter.call("POST", f"{API}/server/stop")
     assert status == 200 and stopped == {"running": False}
     assert jupyter.call("GET", f"{API}/server") == (200, {"running": False})
     # Bad numbers are the caller's mistake, named: not a 500.
     status, bad = jupyter.call("POST", f"{API}/server/start", {"port": "abc"})
-    assert status == 400 and "port must be a whole number" in bad["message"]
+    assert status == 400 and "port must be a whole number" in bad["error"]["message"]
     assert jupyter.call("GET", f"{API}/server") == (200, {"running": False})
 
 
