@@ -30,9 +30,15 @@ demo: install
 	@MLNB_HOME=$(CURDIR)/notebooks/work/quickstart/home $(VENV)/bin/mlnb versions list --model iris
 	@echo "==> In JupyterLab, with the mlnb sidebar and live panels: make lab"
 
+# The sidebar's TypeScript: eslint and prettier as the JupyterLab extension
+# template sets them up (jlpm is JupyterLab's yarn, in the venv).
+JLPM := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" jlpm
+
 lint: install
 	$(VENV)/bin/ruff check $(SOURCES)
 	$(VENV)/bin/ruff format --check $(SOURCES)
+	@test -x labextension/node_modules/.bin/eslint || (cd labextension && $(JLPM) install --silent)
+	cd labextension && $(JLPM) lint:check
 
 typecheck: install
 	$(VENV)/bin/mypy

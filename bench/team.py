@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from support import trainers
-from support.team import ServiceHost, machine
+from support.team import ServiceHost, machine, shared_database
 
 from mlnb.api import Engine
 from mlnb.config import Settings
@@ -157,7 +157,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="mlnb-bench-team-") as tmp:
         root = Path(tmp)
-        url = args.database_url or f"sqlite:///{root / 'team.db'}"
+        # In the folder every "machine" sees (job hosts run in mount
+        # namespaces of their own where the machine allows).
+        url = args.database_url or shared_database(root)
         cluster = None
         if args.dask:
             from distributed import LocalCluster

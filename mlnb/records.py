@@ -319,6 +319,18 @@ class JobRecord:
         end = self.end_time or at or datetime.now(UTC)
         return max(0.0, (end - start).total_seconds())
 
+    def progress_counts(self) -> tuple[int, int, str] | None:
+        """``(done, total, unit)`` of the progress the job reports, if any."""
+        progress = self.progress or {}
+        if not progress.get("total"):
+            return None
+        return int(progress.get("done", 0)), int(progress["total"]), str(progress.get("unit", ""))
+
+    def progress_text(self) -> str:
+        """The progress as every face writes it (``"3/12 epochs"``), or ``""``."""
+        counts = self.progress_counts()
+        return f"{counts[0]}/{counts[1]} {counts[2]}".strip() if counts else ""
+
     _repr_pretty_ = _yaml_pretty
 
     def to_api(self) -> dict[str, Any]:

@@ -28,6 +28,8 @@ export interface IJob {
   kind: string;
   state: string;
   progress: { done: number; total: number; unit: string } | null;
+  /** The progress as every face writes it (`3/12 epochs`), or empty. */
+  progressText: string;
   createTime: string | null;
   elapsedS: number;
   errorMessage: string | null;
@@ -108,6 +110,7 @@ function job(body: IJobBody): IJob {
     kind: body.kind,
     state: body.state,
     progress: body.progress ?? null,
+    progressText: body.progressText ?? '',
     createTime: body.createTime ?? null,
     elapsedS: body.elapsedS,
     errorMessage: body.errorMessage ?? null,
@@ -144,9 +147,12 @@ export async function requestAPI<T>(path: string, init: RequestInit = {}): Promi
 }
 
 export const api = {
-  models: async () => ((await requestAPI<{ models?: IModelBody[] }>('models')).models ?? []).map(model),
+  models: async () =>
+    ((await requestAPI<{ models?: IModelBody[] }>('models')).models ?? []).map(model),
   setDefault: async (model: string, name: string) =>
-    version(await requestAPI<IVersionBody>(`models/${model}/versions/${name}/default`, { method: 'POST' })),
+    version(
+      await requestAPI<IVersionBody>(`models/${model}/versions/${name}/default`, { method: 'POST' })
+    ),
   deleteVersion: (model: string, name: string) =>
     requestAPI<unknown>(`models/${model}/versions/${name}`, { method: 'DELETE' }),
   predict: (model: string, name: string, instances: unknown[]) =>
@@ -155,8 +161,10 @@ export const api = {
       body: JSON.stringify({ instances })
     }),
   jobs: async () => ((await requestAPI<{ jobs?: IJobBody[] }>('jobs')).jobs ?? []).map(job),
-  cancelJob: async (name: string) => job(await requestAPI<IJobBody>(`jobs/${name}/cancel`, { method: 'POST' })),
-  logs: (name: string, offset: number) => requestAPI<ILogPage>(`jobs/${name}/logs?offset=${offset}`),
+  cancelJob: async (name: string) =>
+    job(await requestAPI<IJobBody>(`jobs/${name}/cancel`, { method: 'POST' })),
+  logs: (name: string, offset: number) =>
+    requestAPI<ILogPage>(`jobs/${name}/logs?offset=${offset}`),
   server: () => requestAPI<IServerStatus>('server'),
   startServer: (port: number) =>
     requestAPI<IServerStatus>('server/start', { method: 'POST', body: JSON.stringify({ port }) }),

@@ -71,7 +71,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: async args => {
         const { model, version } = versionArgs(args);
         if (model && version) {
-          await run(() => api.setDefault(model, version), `${version} is now the default of ${model}`);
+          await run(
+            () => api.setDefault(model, version),
+            `${version} is now the default of ${model}`
+          );
           await sidebar.refresh();
         }
       }
@@ -93,7 +96,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
           buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
         });
         if (answer.button.accept) {
-          await run(() => api.deleteVersion(model, version), `Deleted version ${version} of ${model}`);
+          await run(
+            () => api.deleteVersion(model, version),
+            `Deleted version ${version} of ${model}`
+          );
           await sidebar.refresh();
         }
       }

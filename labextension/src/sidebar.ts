@@ -134,7 +134,9 @@ export class MlnbSidebar extends Widget {
     const body = this._models;
     body.replaceChildren();
     if (!this.models.length) {
-      body.append(element('p', 'mlnb-empty', 'No models yet: %ml deploy MODEL VERSION --origin DIR'));
+      body.append(
+        element('p', 'mlnb-empty', 'No models yet: %ml deploy MODEL VERSION --origin DIR')
+      );
       return;
     }
     for (const model of this.models) {
@@ -146,7 +148,8 @@ export class MlnbSidebar extends Widget {
         const row = element('div', 'mlnb-row mlnb-version');
         row.dataset.model = model.name;
         row.dataset.version = version.name;
-        const selected = this.selection.model === model.name && this.selection.version === version.name;
+        const selected =
+          this.selection.model === model.name && this.selection.version === version.name;
         this._selectable(row, selected, () => {
           this.selection.model = model.name;
           this.selection.version = version.name;
@@ -166,8 +169,18 @@ export class MlnbSidebar extends Widget {
         const args = { model: model.name, version: version.name };
         const actions = element('span', 'mlnb-actions');
         actions.append(
-          this._button('Set default', CommandIDs.setDefault, args, `Make ${version.name} the default of ${model.name}`),
-          this._button('Delete', CommandIDs.deleteVersion, args, `Delete version ${version.name} of ${model.name}`)
+          this._button(
+            'Set default',
+            CommandIDs.setDefault,
+            args,
+            `Make ${version.name} the default of ${model.name}`
+          ),
+          this._button(
+            'Delete',
+            CommandIDs.deleteVersion,
+            args,
+            `Delete version ${version.name} of ${model.name}`
+          )
         );
         row.append(actions);
         block.append(row);
@@ -212,7 +225,13 @@ export class MlnbSidebar extends Widget {
     const body = this._jobs;
     body.replaceChildren();
     if (!this.jobs.length) {
-      body.append(element('p', 'mlnb-empty', 'No jobs yet: %%ml train, %%ml tune, %ml batch_predict, %ml notebook'));
+      body.append(
+        element(
+          'p',
+          'mlnb-empty',
+          'No jobs yet: %%ml train, %%ml tune, %ml batch_predict, %ml notebook'
+        )
+      );
       return;
     }
     for (const job of this.jobs) {
@@ -225,8 +244,9 @@ export class MlnbSidebar extends Widget {
       row.append(element('span', 'mlnb-name', job.jobId));
       row.append(element('span', 'mlnb-badge mlnb-kind', job.kind));
       row.append(element('span', 'mlnb-badge mlnb-state', job.state));
-      const progress = job.progress ? `${job.progress.done}/${job.progress.total} ${job.progress.unit}` : '';
-      row.append(element('span', 'mlnb-details', `${progress} ${clock(job.elapsedS)}`.trim()));
+      row.append(
+        element('span', 'mlnb-details', `${job.progressText} ${clock(job.elapsedS)}`.trim())
+      );
       if (job.progress && job.progress.total) {
         const bar = element('progress', 'mlnb-progress');
         bar.max = job.progress.total;
@@ -241,7 +261,12 @@ export class MlnbSidebar extends Widget {
       );
       if (job.kind === 'notebook') {
         actions.append(
-          this._button('Notebook', CommandIDs.openNotebook, args, `Open the executed notebook of ${job.jobId}`)
+          this._button(
+            'Notebook',
+            CommandIDs.openNotebook,
+            args,
+            `Open the executed notebook of ${job.jobId}`
+          )
         );
       }
       row.append(actions);
@@ -284,7 +309,10 @@ export class MlnbSidebar extends Widget {
     });
     const label = element('label', 'mlnb-port-label', 'Port ');
     label.append(port);
-    body.append(label, this._button('Start', CommandIDs.startServer, {}, 'Start the mlnb REST server'));
+    body.append(
+      label,
+      this._button('Start', CommandIDs.startServer, {}, 'Start the mlnb REST server')
+    );
   }
 
   job(jobId: string): IJob | undefined {

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mlnb._version import __version__
-from mlnb.cli.output import FORMATS, error_line
+from mlnb.cli.output import FORMATS, Output, error_line
 from mlnb.errors import MlnbError
 
 if TYPE_CHECKING:
@@ -28,6 +28,11 @@ class CliState:
         self.format = "table"
         self.debug = False
         self._engine: Engine | None = None
+
+    @property
+    def out(self) -> Output:
+        """Where the command's results go: printed in ``--format``."""
+        return Output(self.format)
 
     @property
     def engine(self) -> Engine:

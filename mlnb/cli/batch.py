@@ -7,7 +7,7 @@ import click
 
 from mlnb.cli.app import CliState, common_options, pass_state
 from mlnb.cli.jobs import follow_logs, jobs, report_submitted, submit
-from mlnb.cli.output import emit, parse_labels
+from mlnb.cli.output import parse_labels
 from mlnb.records import JobRecord
 
 
@@ -104,10 +104,10 @@ def resume_job(state: CliState, job: str, stream_logs: bool) -> JobRecord:
     """Queue a failed or cancelled batch prediction job again; it predicts
     only the shards it had not written."""
     record = state.engine.resume_job(job)
-    if state.format != "table":
-        emit(record.to_api(), state.format)
-    else:
-        click.echo(f"Job [{record.job_id}] is {record.state} again; it predicts the shards not yet written.")
+    state.out.changed(
+        f"Job [{record.job_id}] is {record.state} again; it predicts the shards not yet written.",
+        record.to_api(),
+    )
     if stream_logs:
         return follow_logs(state, record.job_id)
     return record

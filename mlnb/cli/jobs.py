@@ -8,7 +8,7 @@ import click
 import yaml
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import emit, emit_resource, merged_labels, parse_labels
+from mlnb.cli.output import merged_labels, parse_labels
 from mlnb.errors import InvalidArgument
 from mlnb.records import JobRecord
 from mlnb.states import JobKind, JobState
@@ -90,7 +90,46 @@ def submit_training(
     user_args: tuple[str, ...],
 ) -> JobRecord:
     """Submit a training job. Arguments after -- go to the trainer."""
-    spec = read_config(config_path)
+    return submit_training_input(
+        state,
+        job,
+        read_config(config_path),
+        package_path=package_path,
+        module_name=module_name,
+        packages=packages,
+        job_dir=job_dir,
+        scale_tier=scale_tier,
+        labels=labels,
+        stream_logs=stream_logs,
+        region=region,
+        runtime_version=runtime_version,
+        python_version=python_version,
+        cluster=cluster,
+        user_args=user_args,
+    )
+
+
+def submit_training_input(
+    state: CliState,
+    job: str,
+    training_input: dict[str, Any],
+    *,
+    package_path: str | None,
+    module_name: str | None,
+    packages: str | None,
+    job_dir: str | None,
+    scale_tier: str | None,
+    labels: str | None,
+    stream_logs: bool,
+    region: str | None,
+    runtime_version: str | None,
+    python_version: str | None,
+    cluster: str | None,
+    user_args: tuple[str, ...],
+) -> JobRecord:
+    """``jobs submit training``'s act, for a ``trainingInput`` read from
+    ``--config`` or handed over by a magic; the flags override its keys."""
+    spec = dict(training_input)
     for key, value in (
         ("region", region),
         ("runtimeVersion", runtime_version),
@@ -163,11 +202,11 @@ def report_submitted(state: CliState, record: JobRecord, stream_logs: bool) -> J
     """Say what was submitted (or why it failed), and follow it if asked."""
     if record.state == JobState.FAILED:
         raise click.ClickException(f"job {record.job_id} FAILED: {record.error_message}")
-    if state.format != "table":
-        emit(record.to_api(), state.format)
-    else:
-        click.echo(f"Job [{record.job_id}] submitted successfully.")
-        click.echo(f"Your job is {record.state}. Follow it with: mlnb jobs stream-logs {record.job_id}")
+    state.out.changed(
+        f"Job [{record.job_id}] submitted successfully.\n"
+        f"Your job is {record.state}. Follow it with: mlnb jobs stream-logs {record.job_id}",
+        record.to_api(),
+    )
     if stream_logs:
         return follow_logs(state, record.job_id)
     return record
@@ -190,8 +229,8 @@ def follow_logs(state: CliState, job_id: str) -> JobRecord:
 def describe_job(state: CliState, job: str) -> JobRecord:
     """Show a job (and a tuning job's trials, best first)."""
     record = state.engine.get_job(job)
-    emit_resource(record.to_api(), state.format)
-    if record.kind == JobKind.TUNING and state.format == "table":
+    state.out.resource(record.to_api())
+    if record.kind == JobKind.TUNING and state.out.shows_tables:
         trials = state.engine.trials(job)
         if len(trials):
             click.echo("\nTrials, best first:")
@@ -222,7 +261,7 @@ def list_jobs(state: CliState, filters: tuple[str, ...], limit: int | None) -> l
                 f"cannot filter on {key!r}: use state or labels.KEY", param_hint="--filter"
             )
     records = state.engine.list_jobs(states=states or None, labels=labels or None)
-    emit([r.to_api() for r in records[:limit]], state.format, JOB_COLUMNS)
+    state.out.listing([r.to_api() for r in records[:limit]], JOB_COLUMNS)
     return records[:limit]
 
 
@@ -242,10 +281,7 @@ def update_job(
     if labels is None:
         raise click.UsageError("Say what to change: --update-labels, --remove-labels or --clear-labels")
     record = state.engine.update_job(job, labels=labels, etag=current.etag)
-    if state.format == "table":
-        click.echo(f"Updated job [{record.job_id}].")
-    else:
-        emit(record.to_api(), state.format)
+    state.out.changed(f"Updated job [{record.job_id}].", record.to_api())
     return record
 
 
@@ -292,11 +328,7 @@ def job_logs(state: CliState, job: str, tail: int | None) -> list[str]:
     """Print a job's logs so far (stream-logs follows them)."""
     lines = [entry.format() for entry in state.engine.job_logs(job)]
     lines = lines[-tail:] if tail else lines
-    if state.format in ("json", "yaml"):
-        emit(lines, state.format)
-    else:
-        for line in lines:
-            click.echo(line)
+    state.out.lines(lines)
     return lines
 
 
@@ -308,7 +340,7 @@ def job_logs(state: CliState, job: str, tail: int | None) -> list[str]:
 def wait_job(state: CliState, job: str, timeout: float | None) -> JobRecord:
     """Wait for a job to end; exit 1 unless it SUCCEEDED."""
     record = state.engine.wait_job(job, timeout=timeout)
-    emit_resource(record.to_api(), state.format)
+    state.out.resource(record.to_api())
     if record.state != JobState.SUCCEEDED:
         raise click.ClickException(f"job {job} ended {record.state}")
     return record

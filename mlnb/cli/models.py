@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import emit, emit_resource, merged_labels, parse_labels
+from mlnb.cli.output import merged_labels, parse_labels
 from mlnb.errors import InvalidArgument
 from mlnb.records import ModelRecord
 
@@ -55,10 +55,7 @@ def create_model(
         online_prediction_logging=enable_logging,
         online_prediction_console_logging=enable_console_logging,
     )
-    if state.format == "table":
-        click.echo(f"Created model [{record.name}].")
-    else:
-        emit(record.to_api(), state.format)
+    state.out.changed(f"Created model [{record.name}].", record.to_api())
     return record
 
 
@@ -74,7 +71,7 @@ def list_models(state: CliState) -> list[ModelRecord]:
         body["defaultVersionName"] = record.default_version.name if record.default_version else None
         body["name"] = record.name
         rows.append(body)
-    emit(rows, state.format, MODEL_COLUMNS)
+    state.out.listing(rows, MODEL_COLUMNS)
     return records
 
 
@@ -85,7 +82,7 @@ def list_models(state: CliState) -> list[ModelRecord]:
 def describe_model(state: CliState, model: str) -> ModelRecord:
     """Show a model and its default version."""
     record = state.engine.get_model(model)
-    emit_resource(record.to_api(), state.format)
+    state.out.resource(record.to_api())
     return record
 
 
@@ -111,10 +108,7 @@ def update_model(
     current = state.engine.get_model(model)
     labels = merged_labels(current.labels, update_labels, remove_labels, clear_labels)
     record = state.engine.update_model(model, description=description, labels=labels, etag=current.etag)
-    if state.format == "table":
-        click.echo(f"Updated model [{record.name}].")
-    else:
-        emit(record.to_api(), state.format)
+    state.out.changed(f"Updated model [{record.name}].", record.to_api())
     return record
 
 
@@ -138,13 +132,13 @@ def model_history(state: CliState, model: str, at: str | None) -> Any:
     if at is not None:
         when = parse_time(at)
         default = state.engine.default_version_at(model, when)
-        if state.format == "json":
-            emit({"model": model, "time": at, "defaultVersion": default}, "json")
-        else:
+        if state.out.shows_tables or state.out.returns_objects:
             click.echo(default or f"(model {model} had no default version at {at})")
+        else:
+            state.out.data({"model": model, "time": at, "defaultVersion": default})
         return default
     events = [event.to_api() for event in state.engine.model_history(model)]
-    emit(events, state.format, EVENT_COLUMNS)
+    state.out.listing(events, EVENT_COLUMNS)
     return events
 
 
@@ -156,7 +150,7 @@ def model_history(state: CliState, model: str, at: str | None) -> Any:
 def prediction_log(state: CliState, model: str, limit: int) -> list[dict[str, Any]]:
     """Requests and responses logged for a model created with --enable-logging."""
     entries = state.engine.prediction_log(model, limit=limit)
-    if state.format == "table":
+    if state.out.shows_tables:
         columns = (("TIME", "time"), ("VERSION", "version"), ("INSTANCES", "count"), ("RESULT", "result"))
         rows = [
             {
@@ -167,9 +161,9 @@ def prediction_log(state: CliState, model: str, limit: int) -> list[dict[str, An
             }
             for e in entries
         ]
-        emit(rows, "table", columns)
+        state.out.listing(rows, columns)
     else:
-        emit(entries, state.format)
+        state.out.data(entries)
     return entries
 
 

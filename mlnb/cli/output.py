@@ -1,5 +1,9 @@
 """Printing records: a readable table or YAML by default, JSON with
-``--format json``, as gcloud does."""
+``--format json``, as gcloud does.
+
+A command acts (one Engine call), then hands what it got to its state's
+``Output``, which renders it for the face: the CLI prints in the chosen
+format, the magics print only the notes and hand the objects back."""
 
 from __future__ import annotations
 
@@ -14,17 +18,11 @@ import yaml
 from mlnb.errors import MlnbError, NotFound
 
 FORMATS = ("table", "json", "yaml")
-# The magics' format: commands return their results as Python objects and
-# print only their messages.
-PYTHON = "python"
 
 
 def emit(value: Any, fmt: str, columns: Sequence[tuple[str, str]] | None = None) -> None:
     """Print a JSON-ready value: a table of ``columns`` (header, key) for a
-    list in table format, YAML for one resource, JSON on request; nothing
-    in the magics' ``python`` format, where the return value is the result."""
-    if fmt == PYTHON:
-        return
+    list in table format, YAML for one resource, JSON on request."""
     if fmt == "json":
         sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif fmt == "yaml" or columns is None or not isinstance(value, list):
@@ -35,10 +33,97 @@ def emit(value: Any, fmt: str, columns: Sequence[tuple[str, str]] | None = None)
         click.echo(table(value, columns))
 
 
-def emit_resource(value: dict[str, Any], fmt: str) -> None:
-    """One resource as ``describe`` shows it: JSON on request, YAML for the
-    table and yaml formats alike, nothing in the magics' format."""
-    emit(value, fmt if fmt in ("json", PYTHON) else "yaml")
+class Output:
+    """How a command's results are shown at a prompt, in one of gcloud's
+    formats (``table``, ``json``, ``yaml``)."""
+
+    # Whether the face takes the command's return value as its result
+    # (a notebook) rather than what was printed (a shell).
+    returns_objects = False
+
+    def __init__(self, fmt: str = "table") -> None:
+        self.format = fmt
+
+    @property
+    def shows_tables(self) -> bool:
+        """Whether results are drawn for a person (tables, sentences)
+        rather than as data."""
+        return self.format == "table"
+
+    def changed(self, message: str | None, body: dict[str, Any]) -> None:
+        """A resource was made or changed: a sentence in table format
+        (``None``: nothing to say), the resource's body otherwise."""
+        if self.format != "table":
+            emit(body, self.format)
+        elif message:
+            click.echo(message)
+
+    def resource(self, body: dict[str, Any]) -> None:
+        """One resource as ``describe`` shows it: YAML, or JSON on request."""
+        emit(body, "json" if self.format == "json" else "yaml")
+
+    def listing(self, rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> None:
+        """Resources as a table of ``columns`` (header, key), or the list."""
+        emit(rows, self.format, columns)
+
+    def data(self, value: Any) -> None:
+        """A value that is no resource (log lines, a prediction log), as
+        JSON or YAML."""
+        emit(value, "json" if self.format == "json" else "yaml")
+
+    def lines(self, lines: Sequence[str]) -> None:
+        """Text lines (a job's logs): printed as they are in table format."""
+        if self.format == "table":
+            for line in lines:
+                click.echo(line)
+        else:
+            emit(list(lines), self.format)
+
+    def predictions(self, predictions: list[Any]) -> None:
+        """One JSON prediction a line in table format (as gcloud prints
+        them), else ``{"predictions": [...]}``."""
+        if self.format == "table":
+            for prediction in predictions:
+                click.echo(orjson.dumps(prediction).decode())
+        else:
+            emit({"predictions": predictions}, self.format)
+
+    def progress(self, message: str) -> None:
+        """A note that work has begun, on stderr (never in data formats)."""
+        if self.format == "table":
+            click.echo(message, err=True)
+
+
+class ObjectOutput(Output):
+    """The magics' output: results are the Python objects the commands
+    return (a notebook displays them), so only log lines are printed."""
+
+    returns_objects = True
+
+    def __init__(self) -> None:
+        super().__init__("table")
+
+    @property
+    def shows_tables(self) -> bool:
+        return False
+
+    def changed(self, message: str | None, body: dict[str, Any]) -> None:
+        pass
+
+    def resource(self, body: dict[str, Any]) -> None:
+        pass
+
+    def listing(self, rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> None:
+        pass
+
+    def data(self, value: Any) -> None:
+        pass
+
+    def predictions(self, predictions: list[Any]) -> None:
+        pass
+
+    def progress(self, message: str) -> None:
+        pass
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:

@@ -8,7 +8,6 @@ import click
 import orjson
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import PYTHON, emit
 from mlnb.errors import InvalidArgument
 from mlnb.states import JobState
 
@@ -58,17 +57,6 @@ def instance_options(func: Any) -> Any:
     return click.option("--signature-name", help="TensorFlow signature to call.")(func)
 
 
-def emit_predictions(predictions: list[Any], fmt: str) -> list[Any]:
-    if fmt == PYTHON:
-        return predictions
-    if fmt == "table":
-        for prediction in predictions:
-            click.echo(orjson.dumps(prediction).decode())
-    else:
-        emit({"predictions": predictions}, fmt)
-    return predictions
-
-
 @cli.command("predict")
 @click.option("--model", required=True, help="The model to predict with.")
 @click.option("--version", help="A version; the model's default if unset.")
@@ -86,8 +74,16 @@ def predict(
 ) -> list[Any]:
     """Predict with a deployed version."""
     instances = read_instances(json_instances, text_instances, json_request)
+    return predict_with_version(state, instances, model=model, version=version, signature_name=signature_name)
+
+
+def predict_with_version(
+    state: CliState, instances: list[Any], *, model: str, version: str | None, signature_name: str | None
+) -> list[Any]:
+    """``predict``'s act, for instances read from files or handed over by a magic."""
     predictions = state.engine.predict(model, instances, version=version, signature_name=signature_name)
-    return emit_predictions(predictions, state.format)
+    state.out.predictions(predictions)
+    return predictions
 
 
 @cli.group()
@@ -112,10 +108,25 @@ def local_predict(
 ) -> list[Any]:
     """Predict from a model folder directly."""
     instances = read_instances(json_instances, text_instances, json_request)
+    return predict_from_folder(
+        state, instances, model_dir=model_dir, framework=framework, signature_name=signature_name
+    )
+
+
+def predict_from_folder(
+    state: CliState,
+    instances: list[Any],
+    *,
+    model_dir: str,
+    framework: str | None,
+    signature_name: str | None,
+) -> list[Any]:
+    """``local predict``'s act, for instances read from files or handed over by a magic."""
     predictions = state.engine.local_predict(
         model_dir, instances, framework=framework, signature_name=signature_name
     )
-    return emit_predictions(predictions, state.format)
+    state.out.predictions(predictions)
+    return predictions
 
 
 @local.command("train")

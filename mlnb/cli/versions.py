@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import emit, emit_resource, merged_labels, parse_labels
+from mlnb.cli.output import merged_labels, parse_labels
 from mlnb.records import VersionRecord
 from mlnb.states import VersionState
 
@@ -86,11 +86,13 @@ def version_arguments(options: dict[str, Any]) -> dict[str, Any]:
 
 def report_version(state: CliState, record: VersionRecord) -> VersionRecord:
     """Say how a new version came out; a FAILED one is an error."""
-    if state.format != "table":
-        emit(record.to_api(), state.format)
-    elif record.state == VersionState.READY:
-        default = " (the model's default)" if record.is_default else ""
-        click.echo(f"Created version [{record.name}] of model [{record.model}]: {record.framework}{default}.")
+    default = " (the model's default)" if record.is_default else ""
+    state.out.changed(
+        f"Created version [{record.name}] of model [{record.model}]: {record.framework}{default}."
+        if record.state == VersionState.READY
+        else None,
+        record.to_api(),
+    )
     if record.state == VersionState.FAILED:
         raise click.ClickException(f"version {record.name} FAILED: {record.error_message}")
     return record
@@ -104,8 +106,7 @@ def report_version(state: CliState, record: VersionRecord) -> VersionRecord:
 @pass_state
 def create_version(state: CliState, version: str, model: str, **options: Any) -> VersionRecord:
     """Create a version from model files, and load it once to check it."""
-    if state.format == "table":
-        click.echo(f"Creating version [{version}] of model [{model}] from {options['origin']} ...", err=True)
+    state.out.progress(f"Creating version [{version}] of model [{model}] from {options['origin']} ...")
     record = state.engine.create_version(model, version, **version_arguments(options))
     return report_version(state, record)
 
@@ -119,8 +120,7 @@ def create_version(state: CliState, version: str, model: str, **options: Any) ->
 @pass_state
 def deploy(state: CliState, model: str, version: str, set_default: bool, **options: Any) -> VersionRecord:
     """Create MODEL when it does not exist, then VERSION from --origin, in one step."""
-    if state.format == "table":
-        click.echo(f"Deploying {options['origin']} as version [{version}] of model [{model}] ...", err=True)
+    state.out.progress(f"Deploying {options['origin']} as version [{version}] of model [{model}] ...")
     record = state.engine.deploy(model, version, set_default=set_default, **version_arguments(options))
     return report_version(state, record)
 
@@ -135,7 +135,7 @@ def list_versions(state: CliState, model: str) -> list[VersionRecord]:
     records = state.engine.list_versions(model)
     for record in records:
         rows.append(record.to_api() | {"shortName": record.name})
-    emit(rows, state.format, VERSION_COLUMNS)
+    state.out.listing(rows, VERSION_COLUMNS)
     return records
 
 
@@ -147,7 +147,7 @@ def list_versions(state: CliState, model: str) -> list[VersionRecord]:
 def describe_version(state: CliState, version: str, model: str) -> VersionRecord:
     """Show one version."""
     record = state.engine.get_version(model, version)
-    emit_resource(record.to_api(), state.format)
+    state.out.resource(record.to_api())
     return record
 
 
@@ -176,10 +176,7 @@ def update_version(
     record = state.engine.update_version(
         model, version, description=description, labels=labels, etag=current.etag
     )
-    if state.format == "table":
-        click.echo(f"Updated version [{record.name}] of model [{model}].")
-    else:
-        emit(record.to_api(), state.format)
+    state.out.changed(f"Updated version [{record.name}] of model [{model}].", record.to_api())
     return record
 
 
@@ -191,10 +188,7 @@ def update_version(
 def set_default(state: CliState, version: str, model: str) -> VersionRecord:
     """Make a version the model's default."""
     record = state.engine.set_default_version(model, version)
-    if state.format == "table":
-        click.echo(f"Version [{record.name}] is now the default of model [{model}].")
-    else:
-        emit(record.to_api(), state.format)
+    state.out.changed(f"Version [{record.name}] is now the default of model [{model}].", record.to_api())
     return record
 
 

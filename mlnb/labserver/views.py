@@ -29,7 +29,13 @@ def job_view(job: JobRecord, root: Path | None = None) -> dict[str, Any]:
     """The ``Job`` body, with its ``kind``, ``elapsedS`` (the record's one
     elapsed time) and ``notebookPath``: the executed notebook's path under
     Jupyter's root, when it is there."""
-    view = {**job.to_api(), "kind": job.kind, "elapsedS": job.elapsed_s(), "notebookPath": None}
+    view = {
+        **job.to_api(),
+        "kind": job.kind,
+        "elapsedS": job.elapsed_s(),
+        "progressText": job.progress_text(),
+        "notebookPath": None,
+    }
     if job.kind == JobKind.NOTEBOOK and root is not None:
         view["notebookPath"] = executed_notebook(job, root)
     return view

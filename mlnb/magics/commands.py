@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
-import yaml
 
 from mlnb.cli import batch as cli_batch
 from mlnb.cli import jobs as cli_jobs
@@ -19,7 +17,7 @@ from mlnb.cli import models as cli_models
 from mlnb.cli import predict as cli_predict
 from mlnb.cli import versions as cli_versions
 from mlnb.cli.app import CliState, common_options
-from mlnb.cli.output import PYTHON
+from mlnb.cli.output import ObjectOutput, Output
 from mlnb.errors import InvalidArgument
 from mlnb.magics.cell import instances_from
 
@@ -31,12 +29,13 @@ SCRIPT, CONFIG, INSTANCES, FLAGS = "script", "config", "instances", "flags"
 
 
 class MagicState(CliState):
-    """A magic call: the CLI's state in the ``python`` format, with the
-    cell body, the notebook's namespace and the shell's long-lived Engine."""
+    """A magic call: the CLI's state, with the cell body, the notebook's
+    namespace and the shell's long-lived Engine. Results come back as
+    Python objects unless ``--format`` asks for them printed."""
 
     def __init__(self, engines: dict[str | None, Engine], namespace: dict[str, Any]) -> None:
         super().__init__()
-        self.format = PYTHON
+        self.format = ""
         self._engines = engines
         self.namespace = namespace
         self.body: str | None = None
@@ -44,6 +43,10 @@ class MagicState(CliState):
         self.instances: list[Any] | None = None
         self.trailing_args: list[str] = []
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def out(self) -> Output:
+        return Output(self.format) if self.format else ObjectOutput()
 
     @property
     def engine(self) -> Engine:
@@ -59,8 +62,8 @@ class MagicState(CliState):
             self._scratch.cleanup()
 
     def write(self, name: str, data: bytes) -> Path:
-        """Write a file for the command (a cell's trainer, instances, a
-        config) in a folder that lives as long as the magic call."""
+        """Write a file for the command (a cell's trainer package) in a
+        folder that lives as long as the magic call."""
         if self._scratch is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="mlnb-magic-")
         path = Path(self._scratch.name) / name
@@ -104,31 +107,26 @@ def _cell_trainer(state: MagicState, options: dict[str, Any], hint: str = "") ->
     return True
 
 
-def _config_file(state: MagicState) -> str:
-    body = {"trainingInput": state.training_input or {}}
-    return str(state.write("config.yaml", yaml.safe_dump(body).encode()))
-
-
 def _submit_training(kind: str, options: dict[str, Any]) -> Any:
     state = _state()
     options["user_args"] = (*options["user_args"], *state.trailing_args)
     options["job"] = options["job"] or new_job_id(kind)
+    config_path = options.pop("config_path")
     if state.training_input is not None:
-        if options["config_path"] not in (None, "-"):
+        if config_path not in (None, "-"):
             raise click.UsageError("give the trainingInput in the cell body or in --config FILE, not both")
-        options["config_path"] = _config_file(state)
-    elif options["config_path"] == "-":
+        training_input = state.training_input
+    elif config_path == "-":
         raise click.UsageError("--config - reads the trainingInput from the cell body, which is empty")
     else:
         _cell_trainer(state, options, " (or give --config - for a YAML body)")
-    if kind == "tune":
-        spec = cli_jobs.read_config(options["config_path"])
-        if not spec.get("hyperparameters"):
-            raise click.UsageError(
-                "%%ml tune needs a trainingInput with a 'hyperparameters' mapping in the cell body "
-                "(or in --config FILE)"
-            )
-    return click.get_current_context().invoke(cli_jobs.submit_training, **options)
+        training_input = cli_jobs.read_config(config_path)
+    if kind == "tune" and not training_input.get("hyperparameters"):
+        raise click.UsageError(
+            "%%ml tune needs a trainingInput with a 'hyperparameters' mapping in the cell body "
+            "(or in --config FILE)"
+        )
+    return cli_jobs.submit_training_input(state, training_input=training_input, **options)
 
 
 def _train(**options: Any) -> Any:
@@ -158,33 +156,43 @@ def _local_train(**options: Any) -> Any:
     return click.get_current_context().invoke(cli_predict.local_train, **options)
 
 
-def _with_instances(command: click.Command, options: dict[str, Any]) -> Any:
+_FILE_FLAGS = ("json_instances", "text_instances", "json_request")
+
+
+def _instances(options: dict[str, Any]) -> list[Any]:
+    """The instances of a predict magic, from exactly one place: the cell
+    body, ``--instances VAR`` (the notebook's objects, as they are), or
+    one of gcloud's file flags. Pops those options."""
     state = _state()
     name = options.pop("instances")
-    sources = [name is not None, state.instances is not None]
-    if all(sources):
+    files = {flag: options.pop(flag) for flag in _FILE_FLAGS}
+    if name is not None and state.instances is not None:
         raise click.UsageError("give the instances in the cell body or with --instances, not both")
-    instances = state.instances
     if name is not None:
         if name not in state.namespace:
             raise InvalidArgument(f"--instances {name}: no such variable in the notebook")
-        instances = instances_from(state.namespace[name], name)
-    if instances is not None:
-        lines = b"".join(orjson.dumps(i, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for i in instances)
-        options["json_instances"] = str(state.write("instances.jsonl", lines))
-    return click.get_current_context().invoke(command, **options)
+        instances: list[Any] | None = instances_from(state.namespace[name], name)
+    else:
+        instances = state.instances
+    if instances is None:
+        return cli_predict.read_instances(*files.values())
+    if any(value is not None for value in files.values()):
+        raise click.UsageError("give the instances from the notebook or from a file, not both")
+    return instances
 
 
 def _predict(**options: Any) -> Any:
     """Predict with a deployed version; instances come from the cell body
     (JSON lines, a JSON list, or YAML), --instances VAR (a DataFrame, array
     or list of the notebook), or gcloud's file flags. Returns a DataFrame."""
-    return _with_instances(cli_predict.predict, options)
+    instances = _instances(options)
+    return cli_predict.predict_with_version(_state(), instances, **options)
 
 
 def _local_predict(**options: Any) -> Any:
     """Predict from a model folder directly; instances as for %ml predict."""
-    return _with_instances(cli_predict.local_predict, options)
+    instances = _instances(options)
+    return cli_predict.predict_from_folder(_state(), instances, **options)
 
 
 def _submit_optional_job(command: click.Command, kind: str) -> Any:

@@ -10,7 +10,7 @@ from mlnb.records import JobRecord, ModelRecord, VersionRecord
 
 def present(path: tuple[str, ...], result: Any, state: Any) -> Any:
     """The Python object a magic returns for ``result`` of the command at ``path``."""
-    if state.format != "python":  # --format json|yaml|table printed the result already
+    if not state.out.returns_objects:  # --format json|yaml|table printed the result already
         return None
     if path in (("predict",), ("local", "predict")):
         return predictions_frame(result or [])
@@ -53,14 +53,12 @@ def jobs_frame(records: list[JobRecord]) -> Any:
 
     rows = []
     for record in records:
-        progress = record.progress or {}
-        done = f"{progress['done']}/{progress['total']} {progress.get('unit', '')}" if progress else ""
         rows.append(
             {
                 "jobId": record.job_id,
                 "kind": record.kind,
                 "state": record.state,
-                "progress": done.strip(),
+                "progress": record.progress_text(),
                 "createTime": record.create_time,
                 "startTime": record.start_time,
                 "endTime": record.end_time,

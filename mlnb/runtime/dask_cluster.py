@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from mlnb.errors import FailedPrecondition, InvalidArgument, import_extra
+from mlnb.runtime.dask_tasks import forget_meeting
 from mlnb.runtime.logs import SERVICE, LogWriter
 from mlnb.runtime.replicas import HOST_READ_FILES, Replica, ReplicaHandle
 
 _CONNECT_TIMEOUT_S = 15
+# How often the job host looks for replicas' log lines when none were waiting.
+_LOG_POLL_S = 0.25
 
 
 class DaskSession:
@@ -36,19 +39,25 @@ class DaskSession:
         self.log = log
         self.grace_s = grace_s
         self.progress: dict[str, Any] | None = None
-        # Rendezvous (name, replica count) to forget on the scheduler at the end.
-        self.meetings: list[tuple[str, int]] = []
+        # Rendezvous to forget on the scheduler at the end.
+        self.meetings: list[str] = []
         self._closing = threading.Event()
         self._reader = threading.Thread(target=self._read, name="dask-log-reader", daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
+        # What is there, at once: a get that waits with a timeout ends in a
+        # TimeoutError that the scheduler logs as an ERROR, twice a second
+        # per job, into the log of a cluster the team shares.
         while not self._closing.is_set():
             try:
-                kind, payload = self.queue.get(timeout=0.5)
-            except (TimeoutError, OSError):
-                continue
-            self._handle(kind, payload)
+                items = self.queue.get(batch=True)
+            except OSError:
+                items = []
+            for kind, payload in items:
+                self._handle(kind, payload)
+            if not items:
+                self._closing.wait(_LOG_POLL_S)
 
     def _handle(self, kind: str, payload: Any) -> None:
         if kind == "lines":
@@ -100,11 +109,9 @@ class DaskSession:
         # Lines sent just before the end are still in the queue.
         for kind, payload in self.queue.get(batch=True):
             self._handle(kind, payload)
-        distributed = import_extra("distributed", "dask", "Running jobs on a Dask cluster")
-        for name, count in self.meetings:
-            for i in range(count):
-                with contextlib.suppress(Exception):  # gone already, or the scheduler is
-                    distributed.Variable(f"{name}-{i}", client=self.client).delete()
+        for name in self.meetings:
+            with contextlib.suppress(Exception):  # the scheduler is gone
+                forget_meeting(name, self.client)
         self.client.close()
 
 
@@ -210,7 +217,7 @@ class DaskLauncher:
             future = self.session.submit(spec, replica.gpus)
             handles.append(DaskReplica(replica, future, self.session))
         if meeting is not None:
-            self.session.meetings.append((meeting, self._count))
+            self.session.meetings.append(meeting)
             self._wait_for_all(meeting, replicas, handles)
         return handles
 

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import IO, Any
 
 _BATCH_S = 0.2
+# How often a replica and its job host look whether every replica published its address.
+_MEETING_POLL_S = 0.2
 
 
 def reserve_port() -> str:
@@ -129,6 +131,13 @@ def rendezvous_placeholder(index: int) -> str:
     return f"{{rendezvous:{index}}}"
 
 
+# A rendezvous lives in the scheduler's task metadata, under
+# ("mlnb-rendezvous", meeting, index): reading it is one call that never
+# fails (a Variable not yet set times out on the scheduler, which logs
+# every such timeout as an ERROR).
+_MEETINGS = "mlnb-rendezvous"
+
+
 def gather_addresses(
     meeting: str, count: int, give_up: Callable[[], bool], deadline: float, client: Any = None
 ) -> dict[int, str]:
@@ -136,28 +145,31 @@ def gather_addresses(
     ``host:port``), polled until all ``count`` are there, ``give_up()``
     turns true, or ``time.monotonic()`` passes ``deadline``. The replica
     tasks and the job host that waits for them both read them so."""
-    from distributed import Variable
+    from distributed import get_client
 
-    slots = [Variable(f"{meeting}-{i}", client=client) for i in range(count)]
+    client = client or get_client()
     found: dict[int, str] = {}
-    while len(found) < count:
-        for i, slot in enumerate(slots):
-            if i not in found:
-                with contextlib.suppress(TimeoutError):
-                    found[i] = str(slot.get(timeout=0.2))
-        if len(found) < count and (give_up() or time.monotonic() > deadline):
-            break
-    return found
+    while True:
+        published = client.get_metadata([_MEETINGS, meeting], default=None) or {}
+        found = {int(i): str(a) for i, a in published.items() if int(i) < count and a}
+        if len(found) == count or give_up() or time.monotonic() > deadline:
+            return found
+        time.sleep(_MEETING_POLL_S)
+
+
+def forget_meeting(meeting: str, client: Any) -> None:
+    """Drop a rendezvous' addresses from the scheduler (the job ended)."""
+    client.set_metadata([_MEETINGS, meeting], None)
 
 
 def _meet(meeting: dict[str, Any], give_up: Callable[[], bool]) -> list[str] | None:
     """Publish this replica's ``host:port`` under the meeting's name and
     collect every replica's, in index order; ``None`` if ``give_up()`` turns
     true or the timeout passes first."""
-    from distributed import Variable
+    from distributed import get_client
 
     name, count = meeting["name"], int(meeting["count"])
-    Variable(f"{name}-{meeting['index']}").set(reserve_port())
+    get_client().set_metadata([_MEETINGS, name, str(meeting["index"])], reserve_port())
     found = gather_addresses(name, count, give_up, time.monotonic() + float(meeting["timeout_s"]))
     return [found[i] for i in range(count)] if len(found) == count else None
 

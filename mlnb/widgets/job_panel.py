@@ -152,10 +152,7 @@ class JobPanel(Panel):
 
     def progress(self) -> tuple[int, int, str] | None:
         """``(done, total, unit)`` of the job's progress, when it reports one."""
-        progress = self.record.progress or {}
-        if not progress.get("total"):
-            return None
-        return int(progress.get("done", 0)), int(progress["total"]), str(progress.get("unit", ""))
+        return self.record.progress_counts()
 
     def elapsed_s(self) -> float:
         """Seconds since it started (to its end once it ended)."""
@@ -164,9 +161,8 @@ class JobPanel(Panel):
     def text(self) -> str:
         record = self.record
         parts = [f"Job {self.job_id} ({record.kind}): {record.state}", f"elapsed {_clock(self.elapsed_s())}"]
-        progress = self.progress()
-        if progress:
-            parts.append(f"{progress[0]}/{progress[1]} {progress[2]}")
+        if record.progress_text():
+            parts.append(record.progress_text())
         lines = [", ".join(parts)]
         if record.error_message:
             lines.append(f"Error: {record.error_message}")
@@ -212,10 +208,10 @@ class JobPanel(Panel):
         )
         progress = self.progress()
         if progress:
-            done, total, unit = progress
+            done, total, _unit = progress
             self.progress_bar.max = total
             self.progress_bar.value = min(done, total)
-            self.progress_label.value = f"{done}/{total} {unit}"
+            self.progress_label.value = self.record.progress_text()
         elif record.state == JobState.SUCCEEDED:
             self.progress_bar.max, self.progress_bar.value = 1, 1
             self.progress_label.value = "done"

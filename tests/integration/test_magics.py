@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from support import trainers
@@ -135,6 +136,28 @@ def test_predict_takes_a_dataframe_or_an_array_by_name(
     assert "missing_name" in message
     result = shell.run_cell("%%ml predict --model iris --instances X\n[1, 2, 3, 4]\n")
     assert "not both" in str(result.error_in_exec)
+
+
+def test_notebook_instances_go_to_the_engine_as_they_are(
+    shell: Any,
+    deployed: str,
+    iris_features: Any,
+    sklearn_model: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Handed over as Python objects, not written to a file for the CLI: a
+    # file flag beside them is a second source, refused.
+    shell.user_ns["X"] = np.asarray(iris_features[:2])
+    lines = tmp_path / "instances.jsonl"
+    lines.write_text("[1, 2, 3, 4]\n")
+    message = fails(shell, f"%ml predict --model iris --instances X --json-instances {lines}", capsys)
+    assert "from the notebook or from a file, not both" in message
+    # The file alone still works, and --format prints what the CLI prints.
+    assert shell.run_line_magic("ml", f"predict --model iris --json-instances {lines} --format json") is None
+    printed = capsys.readouterr().out
+    expected = sklearn_model[1].predict(np.asarray([[1, 2, 3, 4]])).tolist()
+    assert orjson.loads(printed) == {"predictions": expected}
 
 
 def test_flags_on_the_line_or_in_the_body_but_not_both(

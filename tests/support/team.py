@@ -65,6 +65,7 @@ class ServiceHost:
         command = [sys.executable, "-m", "mlnb", "jobs", "host"]
         self.isolated = mount_namespaces_work()
         if self.isolated:
+            _check_visible(Path(settings.home).parent, settings.database_url)
             command = _alone(Path(settings.home), command)
         self.process = subprocess.Popen(
             command,
@@ -120,6 +121,17 @@ def mount_namespaces_work() -> bool:
         timeout=30,
     )
     return probe.returncode == 0
+
+
+def _check_visible(root: Path, database_url: str) -> None:
+    """Refuse a SQLite file that the host's namespace would hide: the host
+    would make an empty database of its own there and wait for jobs that
+    never come."""
+    if not database_url.startswith("sqlite:///"):
+        return
+    path = Path(database_url.removeprefix("sqlite:///")).resolve()
+    if path.is_relative_to(root.resolve()) and not path.is_relative_to((root / SHARED[0]).resolve()):
+        raise ValueError(f"{path} is hidden from a job host's machine: use shared_database({str(root)!r})")
 
 
 def _alone(home: Path, command: list[str]) -> list[str]:
