@@ -387,6 +387,42 @@ class Engine:
             project=project,
         )
 
+    def submit_job(
+        self,
+        job_id: str,
+        kind: str,
+        job_input: Mapping[str, Any] | None = None,
+        *,
+        labels: Mapping[str, str] | None = None,
+        cluster: str | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        """Submit a job of a kind that a plug-in registered (the
+        ``mlnb.job_kinds`` entry points, or ``job_kinds.register``).
+
+        Args:
+            job_id: The new job's id.
+            kind: The kind's registered name (``job_kinds()`` lists them).
+            job_input: The kind's input, read by its spec now (a bad one is
+                refused before anything is recorded) and given to its
+                execution as ``job.job_input``.
+            labels: The job's labels.
+            cluster: A Dask scheduler for the kind's execution to run on.
+            project: The project; the Engine's by default.
+
+        Raises:
+            InvalidArgument: An unknown kind, a built-in one (they have
+                methods of their own: ``submit_training_job``...), or an
+                input its spec refuses.
+            MlnbError: The kind's plug-in failed to load here.
+        """
+        return self._jobs.submit_job(job_id, kind, job_input, labels=labels, cluster=cluster, project=project)
+
+    def job_kinds(self) -> list[str]:
+        """The names of the job kinds this mlnb runs: the built-ins, then
+        those of plug-ins."""
+        return self._jobs.kinds()
+
     def get_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
         """A job. Raises NotFound."""
         return self._jobs.get_job(job_id, project=project)

@@ -22,6 +22,7 @@ from mlnb.jobs import (
     LogEntry,
     absolute_location,
     ensure_job_host,
+    job_kinds,
     log_path,
     serve_team,
 )
@@ -161,6 +162,34 @@ class JobsAPI:
             raise
         ensure_job_host(self.settings)
         return job
+
+    def submit_job(
+        self,
+        job_id: str,
+        kind: str,
+        job_input: Mapping[str, Any] | None,
+        *,
+        labels: Mapping[str, str] | None = None,
+        cluster: str | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        checked = job_kinds.check_input(kind, {} if job_input is None else job_input)
+        record = JobRecord(
+            project=self.settings.project_of(project),
+            job_id=job_id,
+            kind=kind,
+            state=JobState.QUEUED,
+            create_time=datetime.now(UTC),
+            job_input=checked,
+            labels=dict(labels or {}),
+            cluster=cluster or None,
+        )
+        job = self.service.create_job(record)
+        ensure_job_host(self.settings)
+        return job
+
+    def kinds(self) -> list[str]:
+        return job_kinds.names()
 
     def _stage_packages(
         self,

@@ -264,6 +264,7 @@ class JobRecord:
         training_input: The ``trainingInput`` body (camelCase, as given).
         prediction_input: The ``predictionInput`` body.
         notebook_input: mlnb's own input of a notebook job.
+        job_input: The input of a job of a plug-in's kind, as its spec read it.
         progress: mlnb's progress report: ``{"done": n, "total": m,
             "unit": "cells"}``, updated while the job runs.
         cluster: The Dask scheduler the job's processes run on, when not
@@ -285,6 +286,7 @@ class JobRecord:
     training_input: dict[str, Any] | None = None
     prediction_input: dict[str, Any] | None = None
     notebook_input: dict[str, Any] | None = None
+    job_input: dict[str, Any] | None = None
     labels: dict[str, str] = field(default_factory=dict)
     start_time: datetime | None = None
     end_time: datetime | None = None
@@ -334,14 +336,18 @@ class JobRecord:
     _repr_pretty_ = _yaml_pretty
 
     def to_api(self) -> dict[str, Any]:
-        """The ``Job`` JSON of ``ml.v1.json`` (notebook jobs add ``notebookInput``
-        and every job ``progress``, mlnb's own fields)."""
+        """The ``Job`` JSON of ``ml.v1.json`` (notebook jobs add ``notebookInput``,
+        jobs of a plug-in's kind ``jobKind`` and ``jobInput``, and every job
+        ``progress``: mlnb's own fields)."""
+        plugin_kind = self.kind not in frozenset(JobKind)
         return _drop_empty(
             {
                 "jobId": self.job_id,
+                "jobKind": str(self.kind) if plugin_kind else None,
                 "trainingInput": self.training_input,
                 "predictionInput": self.prediction_input,
                 "notebookInput": self.notebook_input,
+                "jobInput": self.job_input,
                 "labels": dict(self.labels),
                 "createTime": format_time(self.create_time),
                 "startTime": format_time(self.start_time),

@@ -31,9 +31,89 @@ def parse_parameter(value: str) -> Any:
     return parsed if isinstance(parsed, int | float | bool) or parsed is None else value
 
 
-@jobs.group()
+class SubmitGroup(click.Group):
+    """``jobs submit``: the built-in kinds are its commands; any other name
+    is a job kind from a plug-in, submitted with its input from a file."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        # A name that is no kind at all is the Engine's to refuse, with the
+        # kinds there are ("This mlnb cannot run ... jobs; it runs: ...").
+        return super().get_command(ctx, cmd_name) or _plugin_kind_command(cmd_name)
+
+
+@jobs.group(cls=SubmitGroup)
 def submit() -> None:
-    """Submit a job."""
+    """Submit a job: training, prediction, notebook, or KIND (a job kind
+    from a plug-in: mlnb jobs submit KIND JOB --input FILE)."""
+
+
+def _plugin_kind_command(kind: str) -> click.Command:
+    @click.command(kind)
+    @click.argument("job")
+    @click.option("--input", "input_path", help="The job's input: a YAML or JSON object (-: stdin).")
+    @click.option("--labels", help="KEY=VALUE,... labels.")
+    @click.option("--cluster", help="A Dask scheduler (tcp://host:8786) for the kind to run on.")
+    @click.option("--stream-logs", is_flag=True, help="Follow the job's logs until it ends.")
+    @common_options
+    @pass_state
+    def submit_kind(
+        state: CliState,
+        job: str,
+        input_path: str | None,
+        labels: str | None,
+        cluster: str | None,
+        stream_logs: bool,
+    ) -> JobRecord:
+        return submit_kind_input(
+            state,
+            job,
+            kind,
+            read_yaml_object(input_path, "--input"),
+            labels=labels,
+            cluster=cluster,
+            stream_logs=stream_logs,
+        )
+
+    submit_kind.help = f"Submit a job of the plug-in kind {kind!r}, its input from --input."
+    return submit_kind
+
+
+def submit_kind_input(
+    state: CliState,
+    job: str,
+    kind: str,
+    job_input: dict[str, Any],
+    *,
+    labels: str | None,
+    cluster: str | None,
+    stream_logs: bool,
+) -> JobRecord:
+    """``jobs submit KIND``'s act, for an input read from a file or handed
+    over by a magic."""
+    record = state.engine.submit_job(job, kind, job_input, labels=parse_labels(labels), cluster=cluster)
+    return report_submitted(state, record, stream_logs)
+
+
+def read_yaml_object(path: str | None, option: str) -> dict[str, Any]:
+    """The mapping in a YAML (or JSON) file named by ``option`` (``-``: stdin);
+    ``{}`` without one.
+
+    Raises:
+        InvalidArgument: The file is not YAML, or holds no mapping.
+    """
+    if path is None:
+        return {}
+    with click.open_file(path, "r") as f:
+        text = f.read()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise InvalidArgument(f"{option} {path} is not valid YAML: {e}") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{option} {path} must hold a mapping, got {type(data).__name__}")
+    return data
 
 
 def read_config(path: str | None) -> dict[str, Any]:
@@ -42,15 +122,8 @@ def read_config(path: str | None) -> dict[str, Any]:
     Raises:
         InvalidArgument: The file is not YAML or has no trainingInput mapping.
     """
-    if path is None:
-        return {}
-    with click.open_file(path, "r") as f:
-        text = f.read()
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise InvalidArgument(f"--config {path} is not valid YAML: {e}") from e
-    if not isinstance(data, dict) or not isinstance(data.get("trainingInput", {}), dict):
+    data = read_yaml_object(path, "--config")
+    if not isinstance(data.get("trainingInput", {}), dict):
         raise InvalidArgument(f"--config {path} must be a mapping with a 'trainingInput' mapping")
     return dict(data.get("trainingInput") or {})
 

@@ -5,6 +5,7 @@ submitter, cancellation, and the reaping of jobs whose host died."""
 from __future__ import annotations
 
 from mlnb.jobs.host import ensure_job_host, serve_team
+from mlnb.jobs.kinds import InputSpec, KindPlugin, job_kinds
 from mlnb.jobs.paths import absolute_location, job_home, log_path
 from mlnb.jobs.service import TEAM_QUEUE, JobService, LeaseLost, machine_queue
 from mlnb.jobs.states import ACTIVE, ENDED, JobState
@@ -14,13 +15,16 @@ __all__ = [
     "ACTIVE",
     "ENDED",
     "TEAM_QUEUE",
+    "InputSpec",
     "JobService",
     "JobState",
+    "KindPlugin",
     "LeaseLost",
     "LogEntry",
     "absolute_location",
     "ensure_job_host",
     "job_home",
+    "job_kinds",
     "log_path",
     "machine_queue",
     "read_log",

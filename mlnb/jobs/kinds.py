@@ -1,27 +1,34 @@
 """The registry of job kinds, in the manner of papermill's engine registry:
-a kind is a name and the factory of its execution. The built-in kinds are
-registered by import path and imported on first use (a job host that only
-trains never imports Optuna or papermill); other packages add kinds through
-the ``mlnb.job_kinds`` entry-point group, whose entries load an
-``ExecutionFactory``. A broken plug-in fails the jobs of its kind with a
-clear message and never the host.
+a kind is a name, the factory of its execution and, optionally, the spec
+that reads its input at submission. The built-in kinds are registered by
+import path and imported on first use (a job host that only trains never
+imports Optuna or papermill); other packages add kinds through the
+``mlnb.job_kinds`` entry-point group, whose entries load a ``KindPlugin``
+(or just an ``ExecutionFactory``). A broken plug-in fails the jobs of its
+kind with a clear message and never the host.
 
 Adding a kind: an execution class (``mlnb.runtime.Execution``) made from a
-``JobContext``, and one ``register`` call or entry point.
+``JobContext``, and one ``register`` call or entry point. Its jobs are
+submitted with ``Engine.submit_job(job_id, kind, job_input)`` (REST:
+``jobKind`` and ``jobInput``; CLI: ``mlnb jobs submit KIND JOB --input
+FILE``); the execution reads ``context.job.job_input``.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from importlib.metadata import entry_points
+from typing import Any, Protocol
 
 from mlnb.errors import InvalidArgument, MlnbError
 from mlnb.runtime.execution import Execution, ExecutionFactory, JobContext
 from mlnb.states import JobKind
 
-__all__ = ["ENTRY_POINT_GROUP", "JobKindRegistry", "job_kinds"]
+__all__ = ["ENTRY_POINT_GROUP", "InputSpec", "JobKindRegistry", "KindPlugin", "job_kinds"]
 
 ENTRY_POINT_GROUP = "mlnb.job_kinds"
 
@@ -33,35 +40,90 @@ _BUILTINS: dict[str, str] = {
 }
 
 
-def _lazy(target: str) -> Callable[[], ExecutionFactory]:
-    def load() -> ExecutionFactory:
+# A kind's name is stored with each job (64 characters) and typed in
+# commands: the naming rule of projects, which every built-in passes.
+_KIND_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
+
+
+class ApiBody(Protocol):
+    """A checked input, which gives back the JSON to store."""
+
+    def to_api(self) -> dict[str, Any]: ...
+
+
+class InputSpec(Protocol):
+    """Reads a kind's input at submission (a class with a ``from_api``
+    classmethod fits, as mlnb's own specs are written): refuses a bad one
+    with ``InvalidArgument`` naming the field, so that no job is recorded."""
+
+    def from_api(self, body: Mapping[str, Any], /) -> ApiBody: ...
+
+
+@dataclass(frozen=True)
+class KindPlugin:
+    """What an entry point of the ``mlnb.job_kinds`` group may load: the
+    execution factory of a kind and the spec of its input."""
+
+    execution: ExecutionFactory
+    spec: InputSpec | None = None
+
+
+def _lazy(target: str) -> Callable[[], KindPlugin]:
+    def load() -> KindPlugin:
         module_name, attribute = target.split(":")
         found: object = importlib.import_module(module_name)
         for part in attribute.split("."):
             found = getattr(found, part)
-        return found  # type: ignore[return-value]
+        return KindPlugin(found)  # type: ignore[arg-type]
 
     return load
+
+
+def _entry_loader(load: Callable[[], Any]) -> Callable[[], KindPlugin]:
+    def plugin() -> KindPlugin:
+        found = load()
+        return found if isinstance(found, KindPlugin) else KindPlugin(found)
+
+    return plugin
 
 
 class JobKindRegistry:
     """Job kinds by name, each with the factory of its execution."""
 
     def __init__(self) -> None:
-        self._loaders: dict[str, Callable[[], ExecutionFactory]] = {
+        self._loaders: dict[str, Callable[[], KindPlugin]] = {
             str(kind): _lazy(target) for kind, target in _BUILTINS.items()
         }
-        self._factories: dict[str, ExecutionFactory] = {}
+        self._plugins: dict[str, KindPlugin] = {}
         self._broken: dict[str, str] = {}
         self._plugins_loaded = False
         # Runners are threads of one host: the first to need a plug-in loads
         # them all while the others wait.
         self._lock = threading.Lock()
 
-    def register(self, kind: str, *, execution: ExecutionFactory) -> None:
-        """Add or replace the kind ``kind``, whose jobs run by ``execution``."""
-        self._loaders[kind] = lambda: execution
-        self._factories.pop(kind, None)
+    def register(self, kind: str, *, execution: ExecutionFactory, spec: InputSpec | None = None) -> None:
+        """Add or replace the kind ``kind``.
+
+        Args:
+            kind: Its name: a lowercase letter, then lowercase letters,
+                digits, ``-`` and ``_``, 64 at most.
+            execution: Makes the execution of each of its jobs.
+            spec: Reads a job's input at submission; without one, the input
+                is stored as given (any JSON object).
+
+        Raises:
+            InvalidArgument: The name breaks the rule, or is a built-in's.
+        """
+        if not _KIND_NAME.fullmatch(kind):
+            raise InvalidArgument(
+                f"A job kind's name is a lowercase letter, then lowercase letters, digits, "
+                f"'-' or '_', 64 at most: {kind!r}"
+            )
+        if kind in _BUILTINS:
+            raise InvalidArgument(f"{kind!r} is a built-in job kind: a plug-in's kind needs another name")
+        plugin = KindPlugin(execution, spec)
+        self._loaders[kind] = lambda: plugin
+        self._plugins.pop(kind, None)
         self._broken.pop(kind, None)
 
     def names(self) -> list[str]:
@@ -80,18 +142,48 @@ class JobKindRegistry:
 
     def factory(self, kind: str) -> ExecutionFactory:
         """The execution factory of ``kind`` (see ``create_execution``)."""
+        return self.plugin(kind).execution
+
+    def check_input(self, kind: str, body: Any) -> dict[str, Any]:
+        """The input of a job of a plug-in's kind, read by the kind's spec:
+        what is stored as the job's ``jobInput``.
+
+        Raises:
+            InvalidArgument: An unknown or built-in kind (those have inputs
+                of their own: ``trainingInput``...), a body that is not a
+                JSON object, or one that the kind's spec refuses.
+            MlnbError: The plug-in that provides the kind failed to load.
+        """
+        if kind in _BUILTINS:
+            raise InvalidArgument(f"{kind} jobs take their own input, not jobInput", field="jobInput")
+        plugin = self.plugin(kind)
+        if not isinstance(body, Mapping):
+            raise InvalidArgument(f"jobInput must be an object, got {type(body).__name__}", field="jobInput")
+        if plugin.spec is None:
+            return dict(body)
+        return plugin.spec.from_api(body).to_api()
+
+    def plugin(self, kind: str) -> KindPlugin:
+        """What the kind ``kind`` is made of, loaded on first use.
+
+        Raises:
+            InvalidArgument: No kind of that name is registered.
+            MlnbError: The plug-in that provides the kind failed to load.
+        """
         if kind not in self._loaders:
-            self._load_plugins()
+            # Looked up again each time a name is missing: a package installed
+            # while a server or a host runs brings its kinds in.
+            self._load_plugins(again=True)
         if kind in self._broken:
             raise self._broken_error(kind)
         if kind not in self._loaders:
             raise InvalidArgument(f"This mlnb cannot run {kind} jobs; it runs: {', '.join(self.names())}")
         with self._lock:
-            if kind not in self._factories:
-                self._factories[kind] = self._load(kind)
-        return self._factories[kind]
+            if kind not in self._plugins:
+                self._plugins[kind] = self._load(kind)
+        return self._plugins[kind]
 
-    def _load(self, kind: str) -> ExecutionFactory:
+    def _load(self, kind: str) -> KindPlugin:
         try:
             return self._loaders[kind]()
         except MlnbError:
@@ -103,12 +195,12 @@ class JobKindRegistry:
     def _broken_error(self, kind: str) -> MlnbError:
         return MlnbError(f"The job kind plug-in {kind!r} failed to load: {self._broken[kind]}")
 
-    def _load_plugins(self) -> None:
+    def _load_plugins(self, *, again: bool = False) -> None:
         with self._lock:
-            if self._plugins_loaded:
+            if self._plugins_loaded and not again:
                 return
             for entry in entry_points(group=ENTRY_POINT_GROUP):
-                self._loaders.setdefault(entry.name, entry.load)
+                self._loaders.setdefault(entry.name, _entry_loader(entry.load))
             self._plugins_loaded = True
 
 

@@ -256,6 +256,16 @@ async def jobs(request: Request) -> Response:
     if request.method == "POST":
         body = await read_object(request, schemas.JOB, "job")
         job_id = _name("job", str(body.get("jobId", "")))
+        if body.get("jobKind"):
+            record = await call(
+                engine.submit_job,
+                job_id,
+                body["jobKind"],
+                body.get("jobInput"),
+                labels=body.get("labels"),
+                project=project,
+            )
+            return json_response(record.to_api())
         if body.get("predictionInput"):
             prediction_input = body["predictionInput"]
             check_body(prediction_input, schemas.PREDICTION_INPUT, "job.predictionInput")
@@ -271,7 +281,8 @@ async def jobs(request: Request) -> Response:
         training_input = body.get("trainingInput")
         if not isinstance(training_input, dict):
             raise InvalidArgument(
-                "A job needs trainingInput (a training job) or predictionInput (batch prediction)"
+                "A job needs trainingInput (a training job), predictionInput (batch prediction) "
+                "or jobKind and jobInput (a plug-in's kind)"
             )
         record = await call(
             engine.submit_training_job, job_id, training_input, labels=body.get("labels"), project=project

@@ -51,6 +51,8 @@ JOB = {
     "trainingInput": OBJECT,
     "predictionInput": OBJECT,
     "etag": STRING,
+    "jobKind": STRING,  # mlnb's own: a plug-in's kind...
+    "jobInput": OBJECT,  # ...and its input
 }
 PREDICTION_INPUT = {
     "dataFormat": STRING,

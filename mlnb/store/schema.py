@@ -119,11 +119,12 @@ class JobRow(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     project: Mapped[str] = mapped_column(String(128))
     job_id: Mapped[str] = mapped_column(String(128))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))
     training_input: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prediction_input: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     notebook_input: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    job_input: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     create_time: Mapped[datetime]
     start_time: Mapped[datetime | None]

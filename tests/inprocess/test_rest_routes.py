@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from mlnb import jobs_api
 from mlnb.api import Engine
+from mlnb.config import Settings
+from mlnb.errors import InvalidArgument
+from mlnb.jobs.kinds import JobKindRegistry
 from mlnb.server import create_app
 
 
@@ -69,3 +73,52 @@ def test_the_logs_route_answers_its_errors(client: TestClient) -> None:
         400,
         "INVALID_ARGUMENT",
     )
+
+
+class Countdown:
+    """A plug-in kind's input spec: ``start`` is a whole number above 0."""
+
+    def __init__(self, start: int) -> None:
+        self.start = start
+
+    @classmethod
+    def from_api(cls, body: Any) -> Countdown:
+        start = body.get("start")
+        if not isinstance(start, int) or start < 1:
+            raise InvalidArgument("jobInput.start must be a whole number above 0", field="jobInput.start")
+        return cls(start)
+
+    def to_api(self) -> dict[str, Any]:
+        return {"start": self.start}
+
+
+def test_a_plugin_kinds_job_is_created_over_rest(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    kinds = JobKindRegistry()
+    kinds.register("countdown", execution=lambda context: None, spec=Countdown)  # type: ignore[arg-type,return-value]
+    monkeypatch.setattr(jobs_api, "job_kinds", kinds)
+    # A team's submission: recorded for a job service, nothing started here.
+    engine = Engine(settings.replace(job_host="service"))
+    jobs = "/v1/projects/default/jobs"
+    with TestClient(create_app(engine=engine)) as client:
+        body = {"jobId": "count_1", "jobKind": "countdown", "jobInput": {"start": 3}, "labels": {"a": "b"}}
+        created = client.post(jobs, json=body)
+        assert created.status_code == 200, created.text
+        assert {k: created.json()[k] for k in ("jobId", "jobKind", "jobInput", "state", "labels")} == {
+            **body,
+            "state": "QUEUED",
+        }
+        assert client.get(f"{jobs}/count_1").json()["jobInput"] == {"start": 3}
+        refused = client.post(
+            jobs, json={"jobId": "count_2", "jobKind": "countdown", "jobInput": {"start": 0}}
+        )
+        assert error_of(refused) == (400, "INVALID_ARGUMENT", "jobInput.start must be a whole number above 0")
+        typed = client.post(jobs, json={"jobId": "count_2", "jobKind": "countdown", "jobInput": [3]})
+        assert error_of(typed)[:2] == (400, "INVALID_ARGUMENT") and "job.jobInput" in error_of(typed)[2]
+        unknown = client.post(jobs, json={"jobId": "count_2", "jobKind": "nope", "jobInput": {}})
+        assert error_of(unknown) == (
+            400,
+            "INVALID_ARGUMENT",
+            "This mlnb cannot run nope jobs; it runs: training, tuning, prediction, notebook, countdown",
+        )
+        assert [j["jobId"] for j in client.get(jobs).json()["jobs"]] == ["count_1"]
+    engine.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlnb.api import Engine
-from mlnb.errors import MlnbError
+from mlnb.errors import InvalidArgument, MlnbError
 
 pytestmark = pytest.mark.integration
 
@@ -95,26 +95,46 @@ def mlnb_version() -> str:
     return mlnb.__version__
 
 
-# A job kind from a plug-in: one class and one entry point. The job host
-# (its own process) finds it through the entry point, as it would in a
-# package installed beside mlnb.
+# A job kind from a plug-in: one class, its input's spec and one entry
+# point. The job host (its own process) finds it through the entry point,
+# as it would in a package installed beside mlnb.
 ECHO_KIND = """
+from mlnb.errors import InvalidArgument
+from mlnb.jobs import KindPlugin
 from mlnb.runtime import Outcome
 from mlnb.states import JobState
+
+
+class EchoInput:
+    def __init__(self, word, times):
+        self.word, self.times = word, times
+
+    @classmethod
+    def from_api(cls, body):
+        word = body.get("word")
+        if not isinstance(word, str) or not word:
+            raise InvalidArgument("jobInput.word must be a word", field="jobInput.word")
+        return cls(word, int(body.get("times", 1)))
+
+    def to_api(self):
+        return {"word": self.word, "times": self.times}
 
 
 class EchoExecution:
     def __init__(self, context):
         self.context = context
+        self.word = context.job.job_input["word"]
+        self.times = context.job.job_input["times"]
 
     def prepare(self):
         self.context.log.service("echo is preparing")
 
     def start(self):
-        self.context.log.service("echo says " + self.context.job.labels["word"])
+        for _ in range(self.times):
+            self.context.log.service("echo says " + self.word)
 
     def poll(self):
-        if self.context.job.labels["word"] == "fail":
+        if self.word == "fail":
             return Outcome(JobState.FAILED, "echo was told to fail")
         return Outcome(JobState.SUCCEEDED)
 
@@ -122,13 +142,16 @@ class EchoExecution:
         pass
 
     def progress(self):
-        return {"done": 1, "total": 1, "unit": "echoes"}
+        return {"done": self.times, "total": self.times, "unit": "echoes"}
 
     def outputs(self):
         return None
 
     def close(self):
         pass
+
+
+ECHO = KindPlugin(EchoExecution, spec=EchoInput)
 """
 
 
@@ -139,57 +162,110 @@ def kind_plugins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mlnb-test-kinds\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
-        "[mlnb.job_kinds]\necho = echo_kind:EchoExecution\nbroken = broken_kind:Execution\n"
+        "[mlnb.job_kinds]\necho = echo_kind:ECHO\nbroken = broken_kind:Execution\n"
     )
     (site / "echo_kind.py").write_text(ECHO_KIND)
     (site / "broken_kind.py").write_text("raise RuntimeError('this kind is broken')\n")
+    monkeypatch.syspath_prepend(str(site))  # for the submitting Engine here
     monkeypatch.setenv("PYTHONPATH", str(site))  # for the job host the submission starts
     return site
 
 
-def _submit_kind(engine: Engine, job_id: str, kind: str, word: str) -> None:
-    from datetime import UTC, datetime
-
-    from mlnb.jobs import ensure_job_host
-    from mlnb.records import JobRecord
-    from mlnb.states import JobState
-
-    # No Engine method submits a plug-in's kind yet (its input has no field
-    # of the Job body): the test records the job as a submission would.
-    record = JobRecord(
-        project=engine.project,
-        job_id=job_id,
-        kind=kind,
-        state=JobState.QUEUED,
-        create_time=datetime.now(UTC),
-        labels={"word": word},
-    )
-    engine._jobs.service.create_job(record)
-    ensure_job_host(engine.settings)
-
-
-def test_a_plugin_job_kind_runs_in_the_job_host(kind_plugins: Path, engine: Engine) -> None:
-    _submit_kind(engine, "echo_1", "echo", "hello")
-    _submit_kind(engine, "echo_2", "echo", "fail")
+def test_a_plugin_job_kind_is_submitted_and_runs_in_the_job_host(kind_plugins: Path, engine: Engine) -> None:
+    assert engine.job_kinds()[:4] == ["training", "tuning", "prediction", "notebook"]
+    assert "echo" in engine.job_kinds()
+    submitted = engine.submit_job("echo_1", "echo", {"word": "hello", "times": 2}, labels={"team": "ml"})
+    assert submitted.to_api()["jobKind"] == "echo"
+    assert submitted.to_api()["jobInput"] == {"word": "hello", "times": 2}
+    engine.submit_job("echo_2", "echo", {"word": "fail"})
     job = engine.wait_job("echo_1", timeout=120)
-    assert (job.state, job.kind, job.progress) == (
+    assert (job.state, job.kind, job.progress, job.labels) == (
         "SUCCEEDED",
         "echo",
-        {"done": 1, "total": 1, "unit": "echoes"},
+        {"done": 2, "total": 2, "unit": "echoes"},
+        {"team": "ml"},
     )
     assert [e.message for e in engine.job_logs("echo_1") if e.message.startswith("echo")] == [
         "echo is preparing",
+        "echo says hello",
         "echo says hello",
     ]
     failed = engine.wait_job("echo_2", timeout=120)
     assert (failed.state, failed.error_message) == ("FAILED", "echo was told to fail")
 
 
+def test_a_plugin_kinds_input_is_checked_before_anything_is_recorded(
+    kind_plugins: Path, engine: Engine
+) -> None:
+    with pytest.raises(InvalidArgument, match=r"jobInput\.word must be a word") as refused:
+        engine.submit_job("echo_bad", "echo", {"times": 2})
+    assert refused.value.field == "jobInput.word"
+    with pytest.raises(InvalidArgument, match="jobInput must be an object, got list"):
+        engine.submit_job("echo_bad", "echo", ["hello"])  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="training jobs take their own input, not jobInput"):
+        engine.submit_job("echo_bad", "training", {"word": "x"})
+    with pytest.raises(InvalidArgument, match="This mlnb cannot run nope jobs; it runs: training, tuning"):
+        engine.submit_job("echo_bad", "nope", {})
+    with pytest.raises(MlnbError, match="The job kind plug-in 'broken' failed to load: RuntimeError"):
+        engine.submit_job("echo_bad", "broken", {})
+    assert engine.list_jobs() == []
+
+
+def test_a_plugin_kind_is_submitted_from_the_command_line(
+    kind_plugins: Path,
+    engine: Engine,
+    home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mlnb.cli import main
+
+    monkeypatch.setenv("MLNB_HOME", str(home))
+    body = tmp_path / "echo.yaml"
+    body.write_text("word: yaml\ntimes: 1\n")
+    assert main(["jobs", "submit", "echo", "echo_cli", "--input", str(body), "--labels", "via=cli"]) == 0
+    assert "Job [echo_cli] submitted successfully." in capsys.readouterr().out
+    job = engine.wait_job("echo_cli", timeout=120)
+    assert (job.state, job.job_input, job.labels) == (
+        "SUCCEEDED",
+        {"word": "yaml", "times": 1},
+        {"via": "cli"},
+    )
+    body.write_text("[1, 2]\n")
+    assert main(["jobs", "submit", "echo", "echo_list", "--input", str(body)]) == 1
+    assert capsys.readouterr().err == f"mlnb: --input {body} must hold a mapping, got list\n"
+    assert main(["jobs", "submit", "ehco", "echo_typo"]) == 1
+    assert capsys.readouterr().err.startswith("mlnb: This mlnb cannot run ehco jobs; it runs: training")
+
+
+def _record_kind(engine: Engine, job_id: str, kind: str) -> None:
+    """Record a job of ``kind`` as a machine that has its plug-in would
+    (``submit_job`` here refuses a kind it cannot load), for a job host
+    that lacks it."""
+    from datetime import UTC, datetime
+
+    from mlnb.jobs import ensure_job_host
+    from mlnb.records import JobRecord
+    from mlnb.states import JobState
+
+    record = JobRecord(
+        project=engine.project,
+        job_id=job_id,
+        kind=kind,
+        state=JobState.QUEUED,
+        create_time=datetime.now(UTC),
+        job_input={"word": "x"},
+    )
+    engine._jobs.service.create_job(record)
+    ensure_job_host(engine.settings)
+
+
 def test_a_broken_or_unknown_job_kind_fails_its_job_with_the_reason(
     kind_plugins: Path, engine: Engine
 ) -> None:
-    _submit_kind(engine, "broken_1", "broken", "x")
-    _submit_kind(engine, "nope_1", "nope", "x")
+    _record_kind(engine, "broken_1", "broken")
+    _record_kind(engine, "nope_1", "nope")
     broken = engine.wait_job("broken_1", timeout=120)
     assert broken.state == "FAILED"
     assert broken.error_message == (

@@ -90,3 +90,23 @@ def test_the_elapsed_time_runs_from_the_start_or_the_creation_to_the_end() -> No
         end_time=started.replace(second=9),
     )
     assert ended.elapsed_s(at=started.replace(minute=30)) == 9.0
+
+
+def test_a_kind_without_a_spec_keeps_its_input_as_given() -> None:
+    registry = JobKindRegistry()
+    registry.register("report", execution=TrainingExecution.for_job)
+    assert registry.check_input("report", {"pages": [1, 2]}) == {"pages": [1, 2]}
+    with pytest.raises(InvalidArgument, match="jobInput must be an object, got str"):
+        registry.check_input("report", "pages")
+
+
+def test_a_kinds_name_follows_the_rule_and_is_no_built_ins() -> None:
+    registry = JobKindRegistry()
+    for bad in ("Report", "1report", "re port", "r" * 65, ""):
+        with pytest.raises(InvalidArgument, match="A job kind's name is a lowercase letter"):
+            registry.register(bad, execution=TrainingExecution.for_job)
+    with pytest.raises(InvalidArgument, match="'training' is a built-in job kind"):
+        registry.register("training", execution=TrainingExecution.for_job)
+    with pytest.raises(InvalidArgument, match="notebook jobs take their own input, not jobInput"):
+        registry.check_input("notebook", {})
+    registry.register("r" * 64, execution=TrainingExecution.for_job)
