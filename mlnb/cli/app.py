@@ -102,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("Aborted.", err=True)
         return 1
     except click.UsageError as e:
-        e.show()
+        # One line, as every other user error: click's own message (with
+        # its "Did you mean" hint) and where the command's help is.
+        click.echo(f"mlnb: {usage_line(e)}", err=True)
         return e.exit_code
     except click.ClickException as e:
         click.echo(f"mlnb: {e.format_message()}", err=True)
@@ -120,6 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         if state._engine is not None:
             state._engine.close()
     return 0
+
+
+def usage_line(error: click.UsageError) -> str:
+    """A usage error as one line: its message and the help to read."""
+    message = " ".join(error.format_message().split())
+    if error.ctx is None:
+        return message
+    message = message.rstrip(".")
+    return f"{message}{' ' if message.endswith('?') else '. '}See: {error.ctx.command_path} --help"
 
 
 def run() -> None:

@@ -170,3 +170,19 @@ def test_a_missing_resource_is_named_with_the_command_that_lists_what_exists(cli
     assert (
         err.strip() == "mlnb: Job 'nojob' does not exist in project 'default'. List jobs with: mlnb jobs list"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("versions", "create", "v1", "--model", "m", "--orgin", "x"),
+            "mlnb: No such option '--orgin'. Did you mean '--origin'? See: mlnb versions create --help",
+        ),
+        (("models", "create"), "mlnb: Missing argument 'MODEL'. See: mlnb models create --help"),
+        (("modles", "list"), "mlnb: No such command 'modles'. Did you mean 'models'? See: mlnb --help"),
+    ],
+)
+def test_a_usage_error_is_one_line_that_names_the_help(cli: Any, args: tuple[str, ...], line: str) -> None:
+    code, out, err = cli(*args)
+    assert (code, out, err) == (2, "", line + "\n")
