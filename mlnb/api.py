@@ -19,7 +19,7 @@ from mlnb.local_server import LocalServer
 from mlnb.models_api import ModelsAPI
 from mlnb.operations_api import OperationsAPI
 from mlnb.predict_api import PredictionAPI
-from mlnb.prediction import PredictionLog, PredictorCache
+from mlnb.prediction import DecodedInstances, PredictionLog, PredictorCache
 from mlnb.records import JobRecord, ModelEvent, ModelRecord, OperationRecord, VersionRecord
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
 from mlnb.runtime.execution import Outcome
@@ -831,13 +831,18 @@ class Engine:
             model_dir, instances, framework=framework, signature_name=signature_name
         )
 
-    def check_instances(self, instances: Any) -> None:
+    def check_instances(self, instances: Any) -> DecodedInstances:
         """Check instances against ML Engine's rules without predicting.
+
+        Returns:
+            The instances checked and decoded: ``predict`` takes them as
+            they are without checking them again, and ``+`` puts two
+            requests' checked instances into one batch.
 
         Raises:
             InvalidArgument: Naming the instance index and field at fault.
         """
-        self._serving.check_instances(instances)
+        return self._serving.check_instances(instances)
 
     def loaded_versions(self) -> int:
         """How many versions this process keeps loaded for prediction."""

@@ -16,7 +16,14 @@ from typing import Any
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.frameworks import AdapterRegistry, LoadOptions, Predictor
-from mlnb.prediction import PredictionLog, PredictorCache, decode_instances, predict_each, run_prediction
+from mlnb.prediction import (
+    DecodedInstances,
+    PredictionLog,
+    PredictorCache,
+    decode_instances,
+    predict_each,
+    run_prediction,
+)
 from mlnb.records import ModelRecord, VersionRecord, now
 from mlnb.registry import ModelRegistry, VersionDeployer, nodes_kept_loaded
 from mlnb.states import VersionState
@@ -107,12 +114,13 @@ class PredictionAPI:
         if not logging_.sampled():
             predictions = run_prediction(predictor, instances, **kwargs)
         else:
+            sent = instances.as_sent() if isinstance(instances, DecodedInstances) else instances
             try:
                 predictions = run_prediction(predictor, instances, **kwargs)
             except MlnbError as e:
-                self._log_prediction(record, logging_, instances, error=e.message)
+                self._log_prediction(record, logging_, sent, error=e.message)
                 raise
-            self._log_prediction(record, logging_, instances, predictions)
+            self._log_prediction(record, logging_, sent, predictions)
         self._note_use(record)
         return predictions
 
@@ -210,8 +218,8 @@ class PredictionAPI:
         kwargs = {"signature_name": signature_name} if signature_name else {}
         return run_prediction(predictor, instances, **kwargs)
 
-    def check_instances(self, instances: Any) -> None:
-        decode_instances(instances)
+    def check_instances(self, instances: Any) -> DecodedInstances:
+        return decode_instances(instances)
 
     def loaded_versions(self) -> int:
         return len(self._predictors)

@@ -55,6 +55,31 @@ class DecodedInstances:
     instances: list[Any]
     keys: list[Any] | None
     key_field: str = "key"
+    sent: list[Any] | None = None  # as the request sent them, for the prediction log
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def __add__(self, other: DecodedInstances) -> DecodedInstances:
+        """Two requests' instances as one batch, each keeping its keys.
+
+        Raises:
+            InvalidArgument: One carries keys and the other not (or in
+                another field): they cannot share a model call.
+        """
+        if (self.keys is None) != (other.keys is None) or self.key_field != other.key_field:
+            raise InvalidArgument("Instances with keys and instances without cannot share a batch")
+        keys = None if self.keys is None or other.keys is None else [*self.keys, *other.keys]
+        return DecodedInstances(
+            [*self.instances, *other.instances],
+            keys,
+            self.key_field,
+            [*self.as_sent(), *other.as_sent()],
+        )
+
+    def as_sent(self) -> list[Any]:
+        """The instances as they were sent."""
+        return self.instances if self.sent is None else self.sent
 
 
 def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedInstances:
@@ -73,7 +98,7 @@ def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedIn
     if not instances:
         raise InvalidArgument("'instances' is empty: send at least one instance")
     if _plainly_valid(instances):
-        return DecodedInstances(instances, None)
+        return DecodedInstances(instances, None)  # as sent
     named = _is_named(instances[0])
     decoded: list[Any] = []
     keys: list[Any] = []
@@ -102,8 +127,8 @@ def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedIn
                     missing,
                     key_field,
                 )
-            return DecodedInstances(decoded, keys, key_field)
-    return DecodedInstances(decoded, None)
+            return DecodedInstances(decoded, keys, key_field, instances)
+    return DecodedInstances(decoded, None, sent=instances)
 
 
 _NO_KEY = object()

@@ -19,13 +19,16 @@ __all__ = ["PredictorCache", "predict_decoded", "predict_each", "run_prediction"
 def run_prediction(
     predictor: Predictor, instances: Any, key_field: str | None = "key", **kwargs: Any
 ) -> list[Any]:
-    """Validate ``instances``, predict, and return JSON-ready predictions.
+    """Validate ``instances`` (unless they are ``DecodedInstances``, checked
+    already), predict, and return JSON-ready predictions.
 
     Raises:
         InvalidArgument: An instance breaks ML Engine's rules, or the model
             rejected the batch (the model's own message is kept).
     """
-    return predict_decoded(predictor, decode_instances(instances, key_field), **kwargs)
+    if not isinstance(instances, DecodedInstances):
+        instances = decode_instances(instances, key_field)
+    return predict_decoded(predictor, instances, **kwargs)
 
 
 def predict_each(

@@ -9,11 +9,17 @@ up to a few milliseconds for more requests (``maxWaitMs``), trading latency
 for fewer, larger model calls. If a combined call fails, each request is
 predicted on its own, so that an error reaches only the request that caused
 it.
+
+A request's instances are anything with a length that ``+`` joins: lists,
+or the checked instances of ``Engine.check_instances`` (a join that cannot
+be made, as of keyed and unkeyed instances, fails like a combined call).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import operator
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,7 +28,8 @@ from starlette.concurrency import run_in_threadpool
 
 from mlnb.errors import MlnbError
 
-Predict = Callable[[list[Any]], list[Any]]
+# A request's instances (see above) in, one prediction per instance out.
+Predict = Callable[[Any], list[Any]]
 
 
 @dataclass
@@ -32,7 +39,7 @@ class _Lane:
 
     max_instances: int
     max_wait_s: float
-    waiting: list[tuple[list[Any], asyncio.Future[list[Any]]]] = field(default_factory=list)
+    waiting: list[tuple[Any, asyncio.Future[list[Any]]]] = field(default_factory=list)
     busy: bool = False
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -53,7 +60,7 @@ class Batcher:
     async def predict(
         self,
         key: Hashable,
-        instances: list[Any],
+        instances: Any,
         call: Predict,
         max_instances: int | None = None,
         max_wait_s: float = 0.0,
@@ -104,7 +111,7 @@ class Batcher:
                 return
 
     @staticmethod
-    def _take(lane: _Lane) -> list[tuple[list[Any], asyncio.Future[list[Any]]]]:
+    def _take(lane: _Lane) -> list[tuple[Any, asyncio.Future[list[Any]]]]:
         batch = [lane.waiting.pop(0)]
         count = len(batch[0][0])
         while lane.waiting and count + len(lane.waiting[0][0]) <= lane.max_instances:
@@ -112,14 +119,14 @@ class Batcher:
             batch.append(lane.waiting.pop(0))
         return batch
 
-    async def _run(self, batch: list[tuple[list[Any], asyncio.Future[list[Any]]]], call: Predict) -> None:
+    async def _run(self, batch: list[tuple[Any, asyncio.Future[list[Any]]]], call: Predict) -> None:
         self.batches += 1
         self.requests += len(batch)
         if len(batch) == 1:
             await self._settle(batch[0], call)
             return
-        combined = [instance for instances, _ in batch for instance in instances]
         try:
+            combined = functools.reduce(operator.add, (instances for instances, _ in batch))
             predictions = await run_in_threadpool(call, combined)
         except MlnbError:
             for item in batch:  # find out whose instances the model rejected
@@ -131,7 +138,7 @@ class Batcher:
                 future.set_result(predictions[start : start + len(instances)])
             start += len(instances)
 
-    async def _settle(self, item: tuple[list[Any], asyncio.Future[list[Any]]], call: Predict) -> None:
+    async def _settle(self, item: tuple[Any, asyncio.Future[list[Any]]], call: Predict) -> None:
         instances, future = item
         try:
             result = await run_in_threadpool(call, instances)

@@ -205,9 +205,9 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
 async def _batched(request: Request, model_name: str, version_name: str | None, body: dict[str, Any]) -> Any:
     engine, project = _engine(request), _project(request)
     signature = body.get("signature_name")
-    instances = body["instances"]
-    # Checked alone first: a bad request fails by itself, never a batch.
-    engine.check_instances(instances)
+    # Checked (and decoded) alone first, once: a bad request fails by
+    # itself, never a batch, and the batch's model call checks nothing again.
+    instances = engine.check_instances(body["instances"])
     # Known without a database read except the first time (and once a TTL,
     # in the background): requests for the default and for its name share
     # a lane, under the version's own batch settings.
@@ -217,7 +217,7 @@ async def _batched(request: Request, model_name: str, version_name: str | None, 
     batcher = request.app.state.batcher
     max_batch_size, max_wait_s = record.batch_settings(batcher.max_instances)
 
-    def predict(batch: list[Any]) -> list[Any]:
+    def predict(batch: Any) -> list[Any]:
         result: list[Any] = engine.predict(
             model_name, batch, version=record.name, signature_name=signature, project=project
         )

@@ -130,3 +130,67 @@ def test_a_full_batch_does_not_wait_out_the_max_wait() -> None:
 
     assert asyncio.run(run()) < 10  # a full batch goes at once, not after 30 s
     assert model.calls == [4]
+
+
+def test_checked_instances_batch_with_their_keys_and_keyed_and_unkeyed_go_alone() -> None:
+    from mlnb.prediction import decode_instances
+    from mlnb.prediction.predict import predict_decoded
+
+    class Doubler:
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def predict(self, instances: list[Any], **kwargs: Any) -> list[Any]:
+            self.calls.append(len(instances))
+            time.sleep(0.01)
+            return [2 * i[0] for i in instances]
+
+    model = Doubler()
+    batcher = Batcher(max_instances=256)
+    requests = [
+        decode_instances([{"key": "a", "values": [1]}, {"key": "b", "values": [2]}]),
+        decode_instances([{"key": "c", "values": [3]}]),
+        decode_instances([[4]]),
+        decode_instances([{"key": "d", "values": [5]}]),
+    ]
+
+    async def run() -> list[Any]:
+        call = lambda batch: predict_decoded(model, batch)  # noqa: E731
+        first = asyncio.create_task(batcher.predict("v1", decode_instances([[0]]), call))
+        await asyncio.sleep(0)  # the version is busy: the rest wait and go together
+        return [await first, *await asyncio.gather(*(batcher.predict("v1", r, call) for r in requests))]
+
+    assert asyncio.run(run()) == [
+        [0],
+        [{"key": "a", "prediction": 2}, {"key": "b", "prediction": 4}],
+        [{"key": "c", "prediction": 6}],
+        [8],
+        [{"key": "d", "prediction": 10}],
+    ]
+    # The keyed and the unkeyed could not share a call: each went alone.
+    assert model.calls[0] == 1 and sorted(model.calls[1:]) == [1, 1, 1, 2]
+
+    async def keyed_only() -> list[Any]:
+        call = lambda batch: predict_decoded(model, batch)  # noqa: E731
+        first = asyncio.create_task(
+            batcher.predict("v1", decode_instances([{"key": "z", "values": [0]}]), call)
+        )
+        await asyncio.sleep(0)
+        keyed = [requests[0], requests[1], requests[3]]
+        return [await first, *await asyncio.gather(*(batcher.predict("v1", r, call) for r in keyed))]
+
+    model.calls.clear()
+    assert asyncio.run(keyed_only()) == [
+        [{"key": "z", "prediction": 0}],
+        [{"key": "a", "prediction": 2}, {"key": "b", "prediction": 4}],
+        [{"key": "c", "prediction": 6}],
+        [{"key": "d", "prediction": 10}],
+    ]
+    assert max(model.calls) >= 4  # the keyed requests shared one model call, each kept its keys
+    joined = requests[0] + requests[1]
+    assert (joined.keys, joined.as_sent()) == (
+        ["a", "b", "c"],
+        [{"key": "a", "values": [1]}, {"key": "b", "values": [2]}, {"key": "c", "values": [3]}],
+    )
+    with pytest.raises(InvalidArgument, match="Instances with keys and instances without cannot share"):
+        requests[0] + requests[2]
