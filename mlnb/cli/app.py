@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         # One line, as every other user error: click's own message (with
         # its "Did you mean" hint) and where the command's help is.
         click.echo(f"mlnb: {usage_line(e)}", err=True)
-        return e.exit_code
+        return 1
     except click.ClickException as e:
         click.echo(f"mlnb: {e.format_message()}", err=True)
         return e.exit_code

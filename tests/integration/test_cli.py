@@ -185,4 +185,4 @@ def test_a_missing_resource_is_named_with_the_command_that_lists_what_exists(cli
 )
 def test_a_usage_error_is_one_line_that_names_the_help(cli: Any, args: tuple[str, ...], line: str) -> None:
     code, out, err = cli(*args)
-    assert (code, out, err) == (2, "", line + "\n")
+    assert (code, out, err) == (1, "", line + "\n")

@@ -78,7 +78,7 @@ def test_submit_with_config_stream_describe_and_list(cli: Any, tmp_path: Path) -
     code, out, _ = cli("jobs", "describe", "cli_job", "--format", "json")
     assert json.loads(out)["labels"] == {"stage": "done"}
     code, _, err = cli("jobs", "update", "cli_job")
-    assert code == 2 and "--update-labels, --remove-labels or --clear-labels" in err
+    assert code == 1 and "--update-labels, --remove-labels or --clear-labels" in err
 
 
 def test_bad_config_and_tier_are_clear_errors(cli: Any, tmp_path: Path) -> None:
@@ -210,7 +210,7 @@ def test_submit_prediction_from_a_model_folder(
         "--data-format",
         "json",
     )
-    assert code == 2 and "Give --model" in err
+    assert code == 1 and "Give --model" in err
 
 
 def test_a_tuning_job_from_ml_engines_yaml(cli: Any, tmp_path: Path) -> None:
