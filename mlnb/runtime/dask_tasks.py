@@ -96,7 +96,7 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
     tail: collections.deque[str] = collections.deque(maxlen=20)
     name = spec["name"]
     pumps = [
-        _pump(process.stdout, name, "stdout", lines, None),  # type: ignore[arg-type]
+        _pump(process.stdout, name, "stdout", lines, tail),  # type: ignore[arg-type]
         _pump(process.stderr, name, "stderr", lines, tail),  # type: ignore[arg-type]
     ]
     read_progress: Callable[[Path], Any] | None = spec.get("progress")

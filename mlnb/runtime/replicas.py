@@ -176,7 +176,9 @@ class LocalLauncher:
                 process_group=0,
             )
             handle = LocalReplica(replica, process)
-            self.log.pump(process.stdout, replica.name, "stdout")  # type: ignore[arg-type]
+            # The last lines of both streams, as they are read: a trainer that
+            # prints only to stdout still says why it failed.
+            self.log.pump(process.stdout, replica.name, "stdout", tail=handle.tail.append)  # type: ignore[arg-type]
             self.log.pump(process.stderr, replica.name, "stderr", tail=handle.tail.append)  # type: ignore[arg-type]
             self.log.service(f"Started {replica.name} (pid {process.pid})")
             started.append(handle)

@@ -178,6 +178,7 @@ def test_a_failing_replica_on_a_cluster_named_per_job_fails_the_job(
     assert job.state == "FAILED"
     assert "master-replica-0 exited with a non-zero status of 7" in (job.error_message or "")
     assert "something went wrong" in (job.error_message or "")
+    assert "step 1" in (job.error_message or "")  # stdout's last lines too
 
 
 def test_a_notebook_job_runs_on_dask(engine: Engine, tmp_path: Path) -> None:

@@ -137,6 +137,21 @@ def test_a_failing_trainer_fails_the_job_with_its_last_lines(jobs: Engine, train
     assert job.state == "FAILED"
     assert "The replica master-replica-0 exited with a non-zero status of 3" in (job.error_message or "")
     assert "something went wrong in master-replica-0" in (job.error_message or "")
+    assert "step 1" in (job.error_message or "")  # its stdout's last lines too
+
+
+def test_a_trainer_that_fails_on_stdout_only_says_why(jobs: Engine, tmp_path: Path) -> None:
+    package = tmp_path / "src" / "quiet"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "task.py").write_text("import sys\nprint('no data in the bucket', flush=True)\nsys.exit(6)\n")
+    jobs.submit_training_job("fail_stdout", package_path=package, module_name="quiet.task")
+    job = jobs.wait_job("fail_stdout", timeout=60)
+    assert job.state == "FAILED"
+    assert job.error_message == (
+        "The replica master-replica-0 exited with a non-zero status of 6. "
+        "Its last lines:\nno data in the bucket"
+    )
 
 
 def test_a_failing_worker_fails_the_job_and_stops_the_rest(jobs: Engine, trainer: Path) -> None:
