@@ -812,6 +812,13 @@ class Engine:
         seconds."""
         return self._serving.keep_loaded(worker)
 
+    def warm_defaults(self) -> list[str]:
+        """Load every model's default version (as many as
+        ``predictor_cache_size`` leaves room for beside the kept ones), so
+        that the first requests after a server starts find them loaded;
+        one that fails to load is skipped. Returns the resource names."""
+        return self._serving.warm_defaults()
+
     def local_predict(
         self,
         model_dir: str | Path,

@@ -49,7 +49,8 @@ class LocalServer:
         return state
 
     def start(self, host: str = "127.0.0.1", port: int = 8080, workers: int = 1) -> dict[str, Any]:
-        """Start ``mlnb server`` and wait until it answers ``/healthz``.
+        """Start ``mlnb server`` and wait until it is ready (``/readyz``: the
+        versions to keep loaded and every default are loaded).
 
         Raises:
             FailedPrecondition: One runs already for this home.
@@ -65,7 +66,7 @@ class LocalServer:
         command = [sys.executable, "-m", "mlnb", "server", "--host", host, "--port", str(port)]
         command += ["--workers", str(workers)]
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
-        pid = start_service(command, self.log_path, f"{url}/healthz", "The mlnb server", env)
+        pid = start_service(command, self.log_path, f"{url}/readyz", "The mlnb server", env)
         state = {
             "url": url,
             "host": host,

@@ -202,6 +202,22 @@ class PredictionAPI:
             names.append(record.resource_name)
         return names
 
+    def warm_defaults(self) -> list[str]:
+        """Load each model's default version, as many as the loaded-version
+        bound leaves room for beside the pinned ones: the first requests
+        after a start then find them loaded. Returns the resource names."""
+        room = self.settings.predictor_cache_size - len(self._predictors)
+        defaults = [r for r in self._registry.ready_versions() if r.is_default]
+        names = []
+        for record in defaults[: max(0, room)]:
+            try:
+                self._loaded(record)
+            except Exception as e:  # the model's own loading code can raise anything
+                log.warning("Could not load %s: %s", record.resource_name, e)
+                continue
+            names.append(record.resource_name)
+        return names
+
     def local_predict(
         self,
         model_dir: str | Path,

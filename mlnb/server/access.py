@@ -15,7 +15,7 @@ from mlnb.errors import InvalidArgument
 from mlnb.server.errors import error_response
 
 ROLES = ("viewer", "editor")
-_OPEN_PATHS = ("/healthz",)
+_OPEN_PATHS = ("/healthz", "/readyz")
 
 
 def check_tokens(tokens: Mapping[str, Sequence[str]]) -> dict[str, list[bytes]]:

@@ -29,7 +29,16 @@ _CANONICAL = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "INVALID_ARGUMEN
 
 
 async def healthz(_request: Request) -> Response:
+    """Liveness: the process answers."""
     return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness, for load balancers: 200 once this process has loaded the
+    versions its scaling keeps loaded and every model's default; 503 until then."""
+    if not request.app.state.ready.is_set():
+        return error_response(503, "Loading the versions to serve", "UNAVAILABLE")
+    return json_response({"status": "ready", "loadedVersions": request.app.state.engine.loaded_versions()})
 
 
 async def metrics(request: Request) -> Response:
@@ -65,7 +74,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         slot = WorkerSlot.claim()
         stop = asyncio.Event()
-        warmer = asyncio.create_task(keep_versions_loaded(engine, slot, stop, app.state.metrics.note_loaded))
+        warmer = asyncio.create_task(
+            keep_versions_loaded(engine, slot, stop, app.state.metrics.note_loaded, app.state.ready)
+        )
         try:
             yield
         finally:
@@ -77,12 +88,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 await asyncio.to_thread(engine.close)
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), Route("/metrics", metrics), *ROUTES],
+        routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics), *ROUTES],
         exception_handlers={MlnbError: mlnb_error, HTTPException: http_error},
         middleware=[Middleware(TokenAccess, tokens=engine.settings.tokens)],
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.ready = asyncio.Event()
     app.state.metrics = ServerMetrics(engine.loaded_versions)
     app.state.batcher = Batcher(engine.settings.batch_max_instances)
     return app

@@ -64,15 +64,26 @@ class WorkerSlot:
 
 
 async def keep_versions_loaded(
-    engine: Engine, slot: WorkerSlot, stop: asyncio.Event, after: Callable[[], None] | None = None
+    engine: Engine,
+    slot: WorkerSlot,
+    stop: asyncio.Event,
+    after: Callable[[], None] | None = None,
+    ready: asyncio.Event | None = None,
 ) -> None:
     """Every few seconds, load and pin the versions this worker's slot must
-    keep loaded, then call ``after``, until ``stop`` is set."""
+    keep loaded, then call ``after``, until ``stop`` is set. The first time,
+    every model's default is loaded too, and then ``ready`` is set (what
+    ``/readyz`` answers)."""
     while not stop.is_set():
         try:
             await run_in_threadpool(engine.keep_loaded, slot.index)
+            if ready is not None and not ready.is_set():
+                await run_in_threadpool(engine.warm_defaults)
         except Exception as e:  # a database hiccup must not end the loop
             log.warning("Could not read which versions to keep loaded: %s", e)
+        else:
+            if ready is not None:
+                ready.set()
         if after is not None:
             after()
         with contextlib.suppress(TimeoutError):

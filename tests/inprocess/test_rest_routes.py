@@ -122,3 +122,23 @@ def test_a_plugin_kinds_job_is_created_over_rest(settings: Settings, monkeypatch
         )
         assert [j["jobId"] for j in client.get(jobs).json()["jobs"]] == ["count_1"]
     engine.close()
+
+
+def test_readyz_answers_once_every_default_is_loaded(
+    settings: Settings, engine: Engine, sklearn_model: tuple[Path, Any]
+) -> None:
+    from support.waiting import wait_for
+
+    for model in ("iris", "flowers"):
+        engine.create_model(model)
+        engine.create_version(model, "v1", sklearn_model[0])
+    engine.create_version("iris", "v2", sklearn_model[0])  # not the default: not loaded
+    serving = Engine(settings)  # a fresh process's Engine: nothing loaded yet
+    app = create_app(engine=serving)
+    starting = TestClient(app)  # outside its lifespan: nothing loaded
+    assert error_of(starting.get("/readyz")) == (503, "UNAVAILABLE", "Loading the versions to serve")
+    assert starting.get("/healthz").status_code == 200  # alive all the same
+    with TestClient(app) as client:
+        ready = wait_for(lambda: (r := client.get("/readyz")).status_code == 200 and r, "readiness")
+        assert ready.json() == {"status": "ready", "loadedVersions": 2}
+    serving.close()

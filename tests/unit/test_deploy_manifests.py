@@ -70,8 +70,8 @@ def test_deployments_select_their_own_pods_and_run_mlnb() -> None:
     assert server["command"][:2] == ["mlnb", "server"]
     port = int(server["command"][server["command"].index("--port") + 1])
     assert server["ports"][0]["containerPort"] == port
-    for probe in ("readinessProbe", "livenessProbe"):
-        assert server[probe]["httpGet"] == {"path": "/healthz", "port": port}
+    assert server["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
+    assert server["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
 
 
 def test_the_service_reaches_the_server_pods() -> None:
