@@ -534,13 +534,16 @@ class Engine:
         """
         return self._jobs.cancel_job(job_id, project=project)
 
-    def serve_jobs(self, *, max_jobs: int | None = None) -> None:
+    def serve_jobs(self, *, max_jobs: int | None = None, drain_s: float | None = None) -> None:
         """Run a job service in this process until SIGTERM or SIGINT: take
         queued jobs of the team's queue (submitted where ``job_host`` is
         ``service``) and of this machine's, from any machine that shares
         the database, and run them (``mlnb jobs host``); at most
-        ``max_jobs`` at once (default ``host_max_jobs``)."""
-        self._jobs.serve_jobs(max_jobs=max_jobs)
+        ``max_jobs`` at once (default ``host_max_jobs``). Once signalled, it
+        takes no new job, hands back those not started and lets the running
+        ones finish for ``drain_s`` seconds (default ``host_drain_s``)
+        before it stops them; a second signal stops them at once."""
+        self._jobs.serve_jobs(max_jobs=max_jobs, drain_s=drain_s)
 
     def reap_jobs(self) -> list[JobRecord]:
         """Record as ended every job whose job host died (its lease ran out,

@@ -122,6 +122,11 @@ class Settings:
             database) (``MLNB_JOB_HOST``).
         host_max_jobs: The most jobs one ``mlnb jobs host`` holds at once;
             the rest stay queued for other hosts (``MLNB_HOST_MAX_JOBS``).
+        host_drain_s: How long a job host that is asked to stop (SIGTERM,
+            Ctrl-C) lets its running jobs finish: it takes no new job and
+            hands back those not started at once, then stops what still
+            runs after this long, or at a second signal (``MLNB_HOST_DRAIN_S``;
+            0: stop at once).
         machine_id: What tells this machine from the others that share the
             database (``MLNB_MACHINE_ID``; default its hostname, boot id and
             process namespace, so that two containers with one hostname
@@ -163,6 +168,7 @@ class Settings:
     job_dead_after_s: float = 30.0
     job_host: str = "auto"
     host_max_jobs: int = 16
+    host_drain_s: float = 0.0
     machine_id: str = ""
     cancel_grace_s: float = 10.0
     dask_scheduler: str = ""

@@ -334,8 +334,12 @@ class JobsAPI:
     def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
         return self.service.request_cancel(self.settings.project_of(project), job_id)
 
-    def serve_jobs(self, *, max_jobs: int | None = None) -> None:
-        settings = self.settings if max_jobs is None else self.settings.replace(host_max_jobs=max_jobs)
+    def serve_jobs(self, *, max_jobs: int | None = None, drain_s: float | None = None) -> None:
+        settings = self.settings
+        if max_jobs is not None:
+            settings = settings.replace(host_max_jobs=max_jobs)
+        if drain_s is not None:
+            settings = settings.replace(host_drain_s=drain_s)
         serve_team(settings)
 
     def reap_jobs(self) -> list[JobRecord]:

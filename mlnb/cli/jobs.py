@@ -371,16 +371,24 @@ def cancel_job(state: CliState, job: str) -> JobRecord:
 
 @jobs.command("host")
 @click.option("--max-jobs", type=int, help="The most jobs this host holds at once (MLNB_HOST_MAX_JOBS).")
+@click.option(
+    "--drain-s",
+    type=click.FloatRange(min=0),
+    help="Once stopped, let running jobs finish this long before stopping them (MLNB_HOST_DRAIN_S).",
+)
 @common_options
 @pass_state
-def job_host(state: CliState, max_jobs: int | None) -> None:
+def job_host(state: CliState, max_jobs: int | None, drain_s: float | None) -> None:
     """Run a job service here until stopped (Ctrl-C, SIGTERM).
 
     It takes the jobs that any machine sharing the database submits with
     MLNB_JOB_HOST=service, and this machine's own, each under a lease: if
-    this host dies, another ends its jobs once their leases run out.
+    this host dies, another ends its jobs once their leases run out. When
+    stopped it takes no new job and hands back those not started; with
+    --drain-s it lets the running ones finish that long first (stop it
+    again to stop them at once).
     """
-    state.engine.serve_jobs(max_jobs=max_jobs)
+    state.engine.serve_jobs(max_jobs=max_jobs, drain_s=drain_s)
 
 
 @jobs.command("stream-logs")

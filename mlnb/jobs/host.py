@@ -120,6 +120,9 @@ class JobHost:
         )
         own = machine_queue(settings.machine_id)
         self.queues = [TEAM_QUEUE, own] if service else [own]
+        # Draining: no new job, the ones not started handed back; stopping:
+        # the running ones stopped too.
+        self.draining = threading.Event()
         self.stopping = threading.Event()
         self.runners: dict[tuple[str, str], threading.Thread] = {}
         self.jobs_taken = 0
@@ -129,9 +132,15 @@ class JobHost:
         """Run until stopped; an on-demand host also leaves once idle for
         ``job_host_idle_s``."""
         idle_since = time.monotonic()
+        drain_until: float | None = None
         while not self.stopping.is_set():
             self._reap()
-            self._claim()
+            if self.draining.is_set():
+                drain_until = drain_until or self._start_draining()
+                if not self.runners or time.monotonic() > drain_until:
+                    self.stopping.set()
+            else:
+                self._claim()
             self.runners = {key: t for key, t in self.runners.items() if t.is_alive()}
             if self.runners:
                 idle_since = time.monotonic()
@@ -145,6 +154,22 @@ class JobHost:
             f"{self.service.db.write_transactions} database write transaction(s)",
             flush=True,
         )
+
+    def stop(self) -> None:
+        """Asked to stop: drain for ``host_drain_s``, or stop at once when
+        that is 0 or when asked again."""
+        if self.draining.is_set() or self.settings.host_drain_s <= 0:
+            self.stopping.set()
+        self.draining.set()
+
+    def _start_draining(self) -> float:
+        running = len([t for t in self.runners.values() if t.is_alive()])
+        print(
+            f"{self.host_id}: draining: taking no new job, letting {running} job(s) finish for at most "
+            f"{self.settings.host_drain_s:g} s (stop again to stop them now)",
+            flush=True,
+        )
+        return time.monotonic() + self.settings.host_drain_s
 
     def _reap(self) -> None:
         # The host's loop is one of the explicit points where jobs whose
@@ -162,7 +187,15 @@ class JobHost:
         limit = self.settings.host_max_jobs if self.is_service else None
         cluster = self.settings.dask_scheduler or None
         for job in self.service.claim(self.host_id, os.getpid(), self.queues, limit, cluster):
-            runner = Runner(self.settings, self.service, job.project, job.job_id, self.stopping, self.host_id)
+            runner = Runner(
+                self.settings,
+                self.service,
+                job.project,
+                job.job_id,
+                self.stopping,
+                self.host_id,
+                self.draining,
+            )
             thread = threading.Thread(target=runner.run, name=f"runner-{job.job_id}", daemon=True)
             self.runners[(job.project, job.job_id)] = thread
             self.jobs_taken += 1
@@ -175,7 +208,7 @@ class JobHost:
 
 def _run_until_signalled(host: JobHost) -> None:
     def stop(_number: int, _frame: FrameType | None) -> None:
-        host.stopping.set()
+        host.stop()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -43,12 +43,14 @@ class Runner:
         job_id: str,
         stopping: threading.Event,
         holder: str,
+        draining: threading.Event | None = None,
     ) -> None:
         self.settings = settings
         self.project = project
         self.job_id = job_id
         self.service = service
-        self.stopping = stopping
+        self.stopping = stopping  # the host stops: stop the job's processes
+        self.draining = draining or stopping  # the host drains: start nothing new
         self.holder = holder
         self.log = LogWriter(
             log_path(settings.home, project, job_id), store=StoredLog(service.db, project, job_id)
@@ -168,7 +170,7 @@ class Runner:
 
     def _wait_for_slot(self) -> JobRecord:
         announced = False
-        while not self.stopping.is_set():
+        while not self.draining.is_set():
             try:
                 job = self.service.claim_slot(
                     self.project,

@@ -394,7 +394,9 @@ def test_the_server_command_refuses_open_addresses_without_tokens(
     monkeypatch.setenv("MLNB_HOME", str(home))
     assert main(["server", "--host", "0.0.0.0", "--port", "1"]) == 1  # noqa: S104 - refused, never bound
     err = capsys.readouterr().err
-    assert err.startswith("mlnb: --host 0.0.0.0 is not a loopback address and no access tokens are configured")
+    assert err.startswith(
+        "mlnb: --host 0.0.0.0 is not a loopback address and no access tokens are configured"
+    )
     assert err.count("\n") == 1 and err.endswith("See: mlnb server --help\n")  # one line, no usage block
 
 

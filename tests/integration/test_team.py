@@ -301,6 +301,54 @@ def test_a_stopped_host_hands_back_the_jobs_it_had_not_started(
     assert done.state == "SUCCEEDED" and done.runner_host == "host-2"
 
 
+def test_a_draining_host_lets_its_running_job_finish_and_hands_back_the_rest(
+    tmp_path: Path, sqlite_url: str, trainer: Path, engines: list[Engine], hosts: list[ServiceHost]
+) -> None:
+    settings = machine(tmp_path, "host-1", sqlite_url, max_running_jobs=1, host_max_jobs=2, host_drain_s=300)
+    first = ServiceHost(settings)
+    hosts.append(first)
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url, job_host="service"), engines)
+    short_args = ["--steps", "15", "--sleep", "0.2"]
+    laptop.submit_training_job("running", package_path=trainer, module_name="trainer.task", args=short_args)
+    wait_for(lambda: laptop.get_job("running").state == "RUNNING", "the first job to run")
+    laptop.submit_training_job("waiting", package_path=trainer, module_name="trainer.task", args=TRAINER_ARGS)
+    wait_for(
+        lambda: any("Waiting for a slot" in m for m in service_lines(laptop, "waiting")), "the slot wait"
+    )
+
+    first.process.send_signal(signal.SIGTERM)  # a rolling update
+
+    wait_for(lambda: any("draining" in line for line in first.lines), "the host to drain")
+    waiting = wait_for(lambda: (j := laptop.get_job("waiting")).lease_holder is None and j, "the hand-back")
+    assert waiting.state == "QUEUED"
+    assert laptop.wait_job("running", timeout=120).state == "SUCCEEDED"
+    assert first.process.wait(timeout=60) == 0  # it left once its job ended
+    assert laptop.get_job("waiting").state == "QUEUED"  # it took nothing new meanwhile
+    hosts.append(ServiceHost(machine(tmp_path, "host-2", sqlite_url)))
+    done = laptop.wait_job("waiting", timeout=120)
+    assert done.state == "SUCCEEDED" and done.runner_host == "host-2"
+
+
+def test_a_second_stop_ends_the_drain_and_stops_the_running_job(
+    tmp_path: Path, sqlite_url: str, trainer: Path, engines: list[Engine], hosts: list[ServiceHost]
+) -> None:
+    first = ServiceHost(machine(tmp_path, "host-1", sqlite_url, host_drain_s=300))
+    hosts.append(first)
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url, job_host="service"), engines)
+    long_args = ["--steps", "3000", "--sleep", "0.1"]
+    laptop.submit_training_job("long", package_path=trainer, module_name="trainer.task", args=long_args)
+    wait_for(lambda: laptop.get_job("long").state == "RUNNING", "the job to run")
+
+    first.process.send_signal(signal.SIGTERM)
+    wait_for(lambda: any("draining" in line for line in first.lines), "the host to drain")
+    assert laptop.get_job("long").state == "RUNNING"  # the drain lets it run
+    first.process.send_signal(signal.SIGTERM)
+
+    job = laptop.wait_job("long", timeout=120)
+    assert job.state == "FAILED" and "job host was stopped" in (job.error_message or "")
+    assert first.process.wait(timeout=60) == 0
+
+
 def test_a_job_is_cancelled_from_a_machine_that_did_not_submit_it(
     tmp_path: Path, sqlite_url: str, trainer: Path, engines: list[Engine], hosts: list[ServiceHost]
 ) -> None:

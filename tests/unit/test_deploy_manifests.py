@@ -107,3 +107,10 @@ def test_the_settings_parse_as_mlnb_reads_them(tmp_path: Path) -> None:
     assert settings.artifact_root.startswith("s3://")
     cluster = next(iter(by_kind("DaskCluster")))
     assert settings.dask_scheduler == f"tcp://{cluster}-scheduler:8786"  # the operator's Service name
+
+
+def test_a_job_host_pod_is_given_the_time_to_drain() -> None:
+    pod = by_kind("Deployment")["mlnb-job-host"]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    settings = Settings.resolve(env={"MLNB_HOST_DRAIN_S": env["MLNB_HOST_DRAIN_S"]}, home="/tmp/x")
+    assert pod["terminationGracePeriodSeconds"] > settings.host_drain_s + settings.cancel_grace_s
