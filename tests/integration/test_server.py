@@ -449,3 +449,34 @@ def test_set_default_and_delete_under_load_fail_no_request(server: str, home: Pa
     assert len(answers) > 200
     assert answers[0] == old and answers[-1] == new
     assert all(a in (old, new) for a in answers)
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_the_limit_sent_in_full_gets_the_413(server: str, chunked: bool) -> None:
+    import http.client
+
+    size = 30 * 1024 * 1024
+
+    def body() -> Iterator[bytes]:
+        yield b'{"instances": ["'
+        for _ in range(size // 65536):
+            yield b"x" * 65536
+        yield b'"]}'
+
+    for _ in range(3):
+        connection = http.client.HTTPConnection(server.removeprefix("http://"), timeout=60)
+        try:
+            # The client sends every byte before it reads: the server must
+            # answer the 413, not reset the connection under it.
+            payload: Any = body() if chunked else b"".join(body())
+            headers = {"Content-Type": "application/json"}
+            connection.request(
+                "POST", "/v1/projects/default/models/m:predict", payload, headers, encode_chunked=chunked
+            )
+            answer = connection.getresponse()
+            error = json.loads(answer.read())["error"]
+        finally:
+            connection.close()
+        assert (answer.status, error["status"]) == (413, "INVALID_ARGUMENT")
+        assert "the most allowed" in error["message"]
+    assert call_http(server, "GET", "/healthz")[0] == 200
