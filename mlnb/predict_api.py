@@ -53,6 +53,9 @@ class _Logging:
 # lastUseTime is written at most this often per process: a write per
 # prediction would cost more than the prediction.
 _LAST_USE_FLUSH_S = 30.0
+# A resolved version serves at most this many resolve TTLs past the read
+# that confirmed it, however slow the background re-read is.
+_STALE_PERIODS = 3
 
 
 class PredictionAPI:
@@ -184,8 +187,9 @@ class PredictionAPI:
         self, model: str, version: str | None = None, *, project: str | None = None
     ) -> VersionRecord | None:
         key = (self.settings.project_of(project), model, version)
-        if key not in self._resolved:
-            return None
+        cached = self._resolved.get(key)
+        if cached is None or self._too_stale(cached[0]):
+            return None  # the caller reads it (off the event loop)
         return self._resolve(*key)[0]
 
     def keep_loaded(self, worker: int) -> list[str]:
@@ -244,14 +248,23 @@ class PredictionAPI:
         """The version to predict with and its logging, read at most once a
         TTL. Past the TTL the version known so far keeps serving while a
         background thread reads again and loads a changed version (a new
-        default) before it takes traffic."""
+        default) before it takes traffic; but never longer than
+        ``_STALE_PERIODS`` TTLs past the read that confirmed it: then (a
+        slow or loaded database) the request reads it itself, so a deleted
+        version stops answering within that bound."""
         key = (project, model, version)
         cached = self._resolved.get(key)
-        if cached is not None:
-            if cached[0] <= time.monotonic():
-                self._refresh_soon(key, cached[1])
-            return cached[1], cached[2]
-        return self._read_version(key)
+        if cached is None:
+            return self._read_version(key)
+        if self._too_stale(cached[0]):
+            return self._read_version(key, cached[1], load_changed=False)
+        if cached[0] <= time.monotonic():
+            self._refresh_soon(key, cached[1])
+        return cached[1], cached[2]
+
+    def _too_stale(self, expires: float) -> bool:
+        ttl = self.settings.resolve_ttl_s
+        return time.monotonic() > expires + (_STALE_PERIODS - 1) * ttl
 
     def _refresh_soon(self, key: tuple[str, str, str | None], known: VersionRecord) -> None:
         with self._lock:
@@ -270,9 +283,20 @@ class PredictionAPI:
         threading.Thread(target=refresh, name=f"resolve-{key[1]}", daemon=True).start()
 
     def _read_version(
-        self, key: tuple[str, str, str | None], known: VersionRecord | None = None
+        self, key: tuple[str, str, str | None], known: VersionRecord | None = None, load_changed: bool = True
     ) -> tuple[VersionRecord, _Logging]:
+        """Read which version serves ``key`` and remember it for a TTL.
+
+        A version that changed from ``known`` (a new default) is loaded
+        before it takes traffic: here (``load_changed``, a background
+        refresh), or else by a background refresh while ``known``, which
+        this read confirmed, goes on serving.
+
+        Raises:
+            NotFound, FailedPrecondition: No such model or version, or none READY.
+        """
         project, model, version = key
+        started = time.monotonic()  # what the read confirms is as of its start
         model_record = self._registry.get_model(project, model)
         if version is None:
             default = model_record.default_version
@@ -295,12 +319,20 @@ class PredictionAPI:
             record.artifact_uri,
         )
         if known is not None and changed:
+            previous = self._resolved.get(key)
+            if previous is not None and self.settings.resolve_ttl_s > 0:
+                # Confirmed by this read: the known version serves on while
+                # the new one loads.
+                self._resolved[key] = (started + self.settings.resolve_ttl_s, previous[1], previous[2])
+                if not load_changed:
+                    self._refresh_soon(key, known)
+                    return previous[1], previous[2]
             try:
                 self._loaded(record)  # loaded before it takes traffic
             except Exception as e:  # the model's own loading code can raise anything
                 log.warning("Could not load %s ahead of its traffic: %s", record.resource_name, e)
         if self.settings.resolve_ttl_s > 0:
-            self._resolved[key] = (time.monotonic() + self.settings.resolve_ttl_s, record, logging_)
+            self._resolved[key] = (started + self.settings.resolve_ttl_s, record, logging_)
         self._flush_last_use()
         return record, logging_
 

@@ -103,6 +103,42 @@ def test_a_new_default_is_loaded_before_it_takes_traffic(
     owner.close()
 
 
+def test_a_deleted_version_stops_answering_within_the_staleness_bound_however_slow_the_reread(
+    settings: Settings, sklearn_model: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from mlnb.errors import NotFound
+
+    owner = Engine(settings)
+    owner.create_model("m")
+    owner.create_version("m", "v1", sklearn_model[0])
+    owner.create_version("m", "v2", sklearn_model[0])
+    ttl = 0.1
+    server = Engine(settings.replace(resolve_ttl_s=ttl))
+    assert len(server.predict("m", SAMPLES, version="v2")) == 2
+    # The background re-read hangs (an overloaded database); the request's own read does not.
+    registry = server._serving._registry
+    real_get_version, stuck = registry.get_version, threading.Event()
+
+    def get_version(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name.startswith("resolve-"):
+            stuck.wait(60)
+        return real_get_version(*args, **kwargs)
+
+    monkeypatch.setattr(registry, "get_version", get_version)
+    confirmed = time.monotonic()
+    owner.delete_version("m", "v2")
+    assert len(server.predict("m", SAMPLES, version="v2")) == 2  # within the TTL: the version known
+    # Past the bound (3 TTLs after the read that confirmed it), the request reads itself.
+    time.sleep(max(0.0, confirmed + 3 * ttl + 0.05 - time.monotonic()))
+    with pytest.raises(NotFound, match="v2"):
+        server.predict("m", SAMPLES, version="v2")
+    stuck.set()
+    server.close()
+    owner.close()
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
