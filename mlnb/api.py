@@ -20,7 +20,7 @@ from mlnb.models_api import ModelsAPI
 from mlnb.operations_api import OperationsAPI
 from mlnb.predict_api import PredictionAPI
 from mlnb.prediction import DecodedInstances, PredictionLog, PredictorCache
-from mlnb.records import JobRecord, ModelEvent, ModelRecord, OperationRecord, VersionRecord
+from mlnb.records import JobRecord, ModelEvent, ModelRecord, OperationRecord, StoreCheck, VersionRecord
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
 from mlnb.runtime.execution import Outcome
 from mlnb.runtime.logs import LogPage, LogReader
@@ -58,7 +58,10 @@ class Engine:
         self._adapters = adapters = AdapterRegistry(paths.package_cache)
         registry = ModelRegistry(database, settings.model_quota, settings.version_quota)
         trusted = tuple(t.strip() for t in settings.skops_trusted_types.split(",") if t.strip())
-        deployer = VersionDeployer(registry, artifacts, adapters, trusted)
+        # A version's creator holds it by a lease, as a job host holds a job.
+        deployer = VersionDeployer(
+            registry, artifacts, adapters, trusted, settings.job_dead_after_s, settings.job_heartbeat_s
+        )
         jobs = JobService(
             database,
             settings.job_dead_after_s,
@@ -544,6 +547,21 @@ class Engine:
         ones finish for ``drain_s`` seconds (default ``host_drain_s``)
         before it stops them; a second signal stops them at once."""
         self._jobs.serve_jobs(max_jobs=max_jobs, drain_s=drain_s)
+
+    def reap_versions(self, *, actor: str | None = None) -> list[VersionRecord]:
+        """Record as FAILED every version whose creation died half-way (the
+        process creating it stopped renewing its lease, ``job_dead_after_s``),
+        remove the files it had copied, and end its operation. Reads already
+        show such versions FAILED; creating and deleting versions do this
+        too. Returns the versions so ended."""
+        return self._operations.reap_versions(actor=actor)
+
+    def check_store(self, *, repair: bool = False, actor: str | None = None) -> StoreCheck:
+        """What was left half-made: versions whose creation died, and
+        version folders of the artifact store that no version owns; with
+        ``repair``, the versions are recorded FAILED and the folders
+        removed (``mlnb store check [--repair]``)."""
+        return self._operations.check_store(repair=repair, actor=actor)
 
     def reap_jobs(self) -> list[JobRecord]:
         """Record as ended every job whose job host died (its lease ran out,

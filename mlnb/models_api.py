@@ -76,6 +76,7 @@ class ModelsAPI:
         self, model: str, spec: VersionSpec, *, project: str | None, actor: str | None
     ) -> VersionRecord:
         project = self.settings.project_of(project)
+        self._deployer.reap(self.settings.actor_of(actor))  # an explicit point: half-made versions end
         record = self._deployer.create_version(project, model, spec, self.settings.actor_of(actor))
         self.forget(record.project, record.model)
         return record
@@ -121,6 +122,7 @@ class ModelsAPI:
 
     def delete_version(self, model: str, name: str, *, project: str | None, actor: str | None) -> None:
         project = self.settings.project_of(project)
+        self._deployer.reap(self.settings.actor_of(actor))
         record = self._registry.delete_version(project, model, name, self.settings.actor_of(actor))
         self.forget(project, model)
         self._deployer.delete_files(record)

@@ -3,14 +3,15 @@ version creation and deletion and for model deletion, as ML Engine does."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from pathlib import Path
 from typing import Any
 
 from mlnb.config import Settings
-from mlnb.errors import MlnbError
+from mlnb.errors import MlnbError, NotFound
 from mlnb.models_api import ModelsAPI
-from mlnb.records import OperationRecord
+from mlnb.records import OperationRecord, StoreCheck, VersionRecord
 from mlnb.registry import CANCELLED_MESSAGE, OperationService, VersionDeployer, VersionSpec
 from mlnb.states import VersionState
 
@@ -43,6 +44,7 @@ class OperationsAPI:
     ) -> OperationRecord:
         project = self.settings.project_of(project)
         who = self.settings.actor_of(actor)
+        self.reap_versions(actor=who)  # an explicit point: half-made versions end
         uris = tuple(str(p) for p in fields.pop("package_uris", ()) or ())
         spec = VersionSpec(name=name, origin=str(origin), package_uris=uris, **fields)
         record, spec = self._deployer.begin_version(project, model, spec, who)
@@ -82,10 +84,47 @@ class OperationsAPI:
         return self._operations.succeed(self._operations.start(project, "DELETE_MODEL", name), None)
 
     def get_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
-        return self._operations.get(self.settings.project_of(project), operation_id)
+        return self._view(self._operations.get(self.settings.project_of(project), operation_id))
 
     def list_operations(self, *, project: str | None = None) -> list[OperationRecord]:
-        return self._operations.list_operations(self.settings.project_of(project))
+        return [self._view(o) for o in self._operations.list_operations(self.settings.project_of(project))]
+
+    def reap_versions(self, *, actor: str | None = None) -> list[VersionRecord]:
+        reaped = self._deployer.reap(self.settings.actor_of(actor))
+        for version in reaped:
+            for operation in self._operations.list_operations(version.project):
+                if self._creates(operation, version):
+                    self._operations.fail(operation, version.error_message or "Version creation failed")
+        return reaped
+
+    def check_store(self, *, repair: bool, actor: str | None = None) -> StoreCheck:
+        reaped = self.reap_versions(actor=actor) if repair else []
+        check = self._deployer.check_store(repair=repair)
+        return dataclasses.replace(check, abandoned=[*reaped, *check.abandoned])
+
+    def _view(self, operation: OperationRecord) -> OperationRecord:
+        """An operation whose version creation died half-way reads done,
+        with the version's error (a reap records it so)."""
+        if operation.done or operation.operation_type != "CREATE_VERSION" or not operation.version:
+            return operation
+        try:
+            version = self._models.get_version(
+                operation.model or "", operation.version, project=operation.project
+            )
+        except NotFound:
+            return operation
+        if version.state != VersionState.FAILED:
+            return operation
+        error = {"code": 13, "message": version.error_message or "Version creation failed"}
+        return dataclasses.replace(operation, done=True, error=error)
+
+    @staticmethod
+    def _creates(operation: OperationRecord, version: VersionRecord) -> bool:
+        return (
+            not operation.done
+            and operation.operation_type == "CREATE_VERSION"
+            and (operation.model, operation.version) == (version.model, version.name)
+        )
 
     def cancel_operation(self, operation_id: str, *, project: str | None = None) -> OperationRecord:
         return self._operations.request_cancel(self.settings.project_of(project), operation_id)

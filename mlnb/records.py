@@ -20,6 +20,7 @@ __all__ = [
     "ModelEvent",
     "ModelRecord",
     "OperationRecord",
+    "StoreCheck",
     "VersionRecord",
     "check_etag",
     "format_time",
@@ -129,6 +130,7 @@ class VersionRecord:
     packages: tuple[dict[str, Any], ...] = ()
     request_logging_config: dict[str, Any] | None = None
     batching: dict[str, Any] | None = None
+    lease_expires: datetime | None = None
 
     @property
     def resource_name(self) -> str:
@@ -415,3 +417,17 @@ class OperationRecord:
         elif self.response is not None:
             body["response"] = self.response
         return body
+
+
+@dataclass(frozen=True)
+class StoreCheck:
+    """What ``VersionDeployer.check_store`` found (and, with ``repair``, removed).
+
+    Attributes:
+        abandoned: Versions whose creation died half-way (recorded FAILED,
+            their files removed, when repaired).
+        orphans: Folders of the artifact store that no version owns.
+    """
+
+    abandoned: list[VersionRecord] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)

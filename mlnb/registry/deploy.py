@@ -1,14 +1,20 @@
 """Deploying a version: copy its files into the artifact store, find its
-framework, load it once to prove it works, and end READY or FAILED."""
+framework, load it once to prove it works, and end READY or FAILED; and
+what is left when a creation dies half-way: its version is taken for
+abandoned once its lease runs out, and its files are found and removed."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from collections.abc import Callable
+import posixpath
+import threading
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from mlnb.errors import InvalidArgument, MlnbError
+from mlnb.errors import InvalidArgument, MlnbError, NotFound
 from mlnb.frameworks import (
     AdapterRegistry,
     FrameworkAdapter,
@@ -16,9 +22,10 @@ from mlnb.frameworks import (
     normalize_framework,
 )
 from mlnb.prediction.stored import load_stored_version
-from mlnb.records import VersionRecord
+from mlnb.records import StoreCheck, VersionRecord
 from mlnb.registry.models import ModelRegistry, VersionSpec
 from mlnb.registry.serving import check_batching, check_scaling
+from mlnb.states import VersionState
 from mlnb.store import ArtifactStore, StoredTree, uri_exists
 
 __all__ = ["CANCELLED_MESSAGE", "VersionDeployer"]
@@ -29,7 +36,13 @@ log = logging.getLogger(__name__)
 
 
 class VersionDeployer:
-    """Creates versions from their origin and loads them for prediction."""
+    """Creates versions from their origin and loads them for prediction.
+
+    Args:
+        lease_s: A creation's lease: a CREATING version whose creator has
+            not renewed it for this long is taken for abandoned (0: never).
+        renew_every_s: How often a creator renews its lease.
+    """
 
     def __init__(
         self,
@@ -37,11 +50,15 @@ class VersionDeployer:
         artifacts: ArtifactStore,
         adapters: AdapterRegistry,
         skops_trusted_types: tuple[str, ...] = (),
+        lease_s: float = 0.0,
+        renew_every_s: float = 2.0,
     ) -> None:
         self.registry = registry
         self.artifacts = artifacts
         self.adapters = adapters
         self.skops_trusted_types = skops_trusted_types
+        self.lease_s = lease_s
+        self.renew_every_s = renew_every_s
 
     def create_version(self, project: str, model: str, spec: VersionSpec, actor: str) -> VersionRecord:
         """Create a version and deploy it; returns it READY or FAILED.
@@ -69,7 +86,11 @@ class VersionDeployer:
                 ``create_version``.
         """
         spec = self._checked(spec)
-        return self.registry.reserve_version(project, model, spec, actor), spec
+        # Where its files go is recorded before they are copied: whoever
+        # removes the version, even half-made, finds them.
+        location = self.artifacts.location(_prefix(project, model, spec.name), uuid.uuid4().hex)
+        record = self.registry.reserve_version(project, model, spec, actor, self.lease_s, location)
+        return record, spec
 
     def complete_version(
         self,
@@ -84,16 +105,27 @@ class VersionDeployer:
         load): when it says yes the version ends FAILED as cancelled, its
         files removed.
         """
+        with self._renewing(record):
+            done, stored = self._deploy(record, spec, actor, cancelled)
+        if done.state != VersionState.READY:
+            self._remove(stored)  # it was taken for abandoned meanwhile: its copies go
+        return done
+
+    def _deploy(
+        self, record: VersionRecord, spec: VersionSpec, actor: str, cancelled: Callable[[], bool]
+    ) -> tuple[VersionRecord, list[StoredTree]]:
         project, model = record.project, record.model
         stored: list[StoredTree] = []
         try:
-            prefix = f"projects/{project}/models/{model}/versions/{spec.name}"
-            tree = self.artifacts.import_tree(spec.origin, prefix)
+            prefix = _prefix(project, model, spec.name)
+            folder = posixpath.basename(record.artifact_uri) if record.artifact_uri else None
+            tree = self.artifacts.import_tree(spec.origin, prefix, folder)
             stored.append(tree)
-            packages = [self.artifacts.import_tree(uri, f"{prefix}/packages") for uri in spec.package_uris]
+            packages_prefix = f"{prefix}/{folder}.packages" if folder else f"{prefix}/packages"
+            packages = [self.artifacts.import_tree(uri, packages_prefix) for uri in spec.package_uris]
             stored.extend(packages)
             if cancelled():
-                return self._fail(record, actor, stored, CANCELLED_MESSAGE)
+                return self._fail(record, actor, stored, CANCELLED_MESSAGE), []
             adapter = self._adapter(spec, self.artifacts.local_dir(tree.uri, tree.files))
             candidate = dataclasses.replace(
                 record,
@@ -104,24 +136,86 @@ class VersionDeployer:
             )
             self.load_predictor(candidate)
             if cancelled():
-                return self._fail(record, actor, stored, CANCELLED_MESSAGE)
+                return self._fail(record, actor, stored, CANCELLED_MESSAGE), []
         except MlnbError as e:  # ModelLoadError and MissingExtra among them
-            return self._fail(record, actor, stored, _message(e))
+            return self._fail(record, actor, stored, _message(e)), []
         except Exception as e:  # the model's own loading code can raise anything
-            return self._fail(
+            message = f"Loading the model failed: {type(e).__name__}: {e}"
+            return self._fail(record, actor, stored, message), []
+        try:
+            done = self.registry.finish_version(
                 record,
                 actor,
-                stored,
-                f"Loading the model failed: {type(e).__name__}: {e}",
+                framework=candidate.framework,
+                artifact_uri=candidate.artifact_uri,
+                files=candidate.files,
+                packages=list(candidate.packages),
             )
-        return self.registry.finish_version(
-            record,
-            actor,
-            framework=candidate.framework,
-            artifact_uri=candidate.artifact_uri,
-            files=candidate.files,
-            packages=list(candidate.packages),
-        )
+        except NotFound:
+            self._remove(stored)  # deleted while it was being made
+            raise
+        return done, stored
+
+    @contextlib.contextmanager
+    def _renewing(self, record: VersionRecord) -> Iterator[None]:
+        """Renew the creation's lease from a thread while the block runs."""
+        if self.lease_s <= 0:
+            yield
+            return
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(self.renew_every_s):
+                try:
+                    if not self.registry.renew_creation(record, self.lease_s):
+                        return
+                except MlnbError as e:  # a database hiccup: the next renewal may pass
+                    log.warning("Could not renew the creation of %s: %s", record.resource_name, e)
+
+        thread = threading.Thread(target=renew, name=f"renew-{record.name}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+
+    def reap(self, actor: str) -> list[VersionRecord]:
+        """Record as FAILED every version whose creation died half-way (its
+        lease ran out) and remove its files; the versions so ended."""
+        reaped = []
+        for version in self.registry.abandoned_versions():
+            if self.registry.abandon_version(version, actor):
+                self.delete_files(version)
+                reaped.append(version)
+        return reaped
+
+    def check_store(self, repair: bool = False) -> StoreCheck:
+        """Versions whose creation died half-way (``reap`` ends them), and
+        version folders of the artifact store that no version owns (left by
+        a process killed between copying and recording, or by an older
+        mlnb); with ``repair``, those folders are removed."""
+        abandoned = self.registry.abandoned_versions()
+        owned: set[str] = set()
+        skip: set[str] = set()  # a creation at work that recorded no location: all its folders are its
+        for version in self.registry.all_versions():
+            name = _prefix(version.project, version.model, version.name)
+            if version.artifact_uri is None:
+                skip.add(name)
+                continue
+            own = self.artifacts.relative(version.artifact_uri)
+            owned |= {own, f"{own}.packages"}
+            owned |= {posixpath.dirname(self.artifacts.relative(p["uri"])) for p in version.packages}
+        orphans = [
+            uri
+            for uri in self.artifacts.folders("projects/*/models/*/versions/*/*")
+            if (relative := self.artifacts.relative(uri)) not in owned
+            and posixpath.dirname(relative) not in skip
+        ]
+        if repair:
+            for uri in orphans:
+                self.artifacts.delete_tree(uri)
+        return StoreCheck(abandoned, orphans)
 
     def _checked(self, spec: VersionSpec) -> VersionSpec:
         framework = spec.framework
@@ -171,8 +265,12 @@ class VersionDeployer:
         return sum(self.artifacts.tree_bytes(uri, files) for uri, files in trees if uri)
 
     def delete_files(self, version: VersionRecord) -> None:
-        """Remove a deleted version's stored files."""
-        for uri in [version.artifact_uri, *(p["uri"] for p in version.packages)]:
+        """Remove a deleted version's stored files, whatever its state (a
+        half-made version's partial copy too)."""
+        trees = [version.artifact_uri, *(p["uri"] for p in version.packages)]
+        if version.artifact_uri:
+            trees.append(f"{version.artifact_uri}.packages")
+        for uri in trees:
             try:
                 self.artifacts.delete_tree(uri)
             except OSError as e:
@@ -186,9 +284,17 @@ class VersionDeployer:
     def _fail(
         self, record: VersionRecord, actor: str, stored: list[StoredTree], message: str
     ) -> VersionRecord:
+        self._remove(stored)
+        return self.registry.finish_version(record, actor, error=message)
+
+    def _remove(self, stored: list[StoredTree]) -> None:
         for tree in stored:
             self.artifacts.delete_tree(tree.uri)
-        return self.registry.finish_version(record, actor, error=message)
+
+
+def _prefix(project: str, model: str, version: str) -> str:
+    """The artifact store folder of a version's copies."""
+    return f"projects/{project}/models/{model}/versions/{version}"
 
 
 def _message(error: BaseException) -> str:

@@ -3,10 +3,11 @@ version, deletion, and a history of every change."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from mlnb.errors import (
@@ -178,8 +179,20 @@ class ModelRegistry:
 
     # versions
 
-    def reserve_version(self, project: str, model: str, spec: VersionSpec, actor: str) -> VersionRecord:
-        """Record a new version in state CREATING, under the naming and quota rules.
+    def reserve_version(
+        self,
+        project: str,
+        model: str,
+        spec: VersionSpec,
+        actor: str,
+        lease_s: float = 0.0,
+        artifact_uri: str | None = None,
+    ) -> VersionRecord:
+        """Record a new version in state CREATING, under the naming and quota
+        rules; with ``lease_s``, its creator must renew the creation's lease
+        (``renew_creation``) or the version is taken for abandoned.
+        ``artifact_uri`` is where its files will be: known before they are
+        copied, so that whoever removes the version finds them.
 
         Raises:
             NotFound: No such model.
@@ -217,6 +230,8 @@ class ModelRegistry:
                 machine_type=spec.machine_type,
                 request_logging_config=spec.request_logging_config,
                 batching=spec.batching,
+                lease_expires=now() + timedelta(seconds=lease_s) if lease_s > 0 else None,
+                artifact_uri=artifact_uri,
             )
             tx.insert_version(record)
             return self._require_version(tx, project, model, spec.name)
@@ -228,8 +243,13 @@ class ModelRegistry:
         first READY version becomes its default), or FAILED with ``error``."""
         project, model, name = record.project, record.model, record.name
         with self._write() as tx:
+            current = self._require_version(tx, project, model, name)
+            if current.state != VersionState.CREATING:
+                return current  # ended meanwhile: its creator was taken for dead
             if error is not None:
-                tx.update_version(project, model, name, state=VersionState.FAILED, error_message=error)
+                tx.update_version(
+                    project, model, name, state=VersionState.FAILED, error_message=error, lease_expires=None
+                )
                 event = ModelEvent(
                     project,
                     model,
@@ -241,11 +261,65 @@ class ModelRegistry:
                 )
                 tx.append_event(event)
                 return self._require_version(tx, project, model, name)
-            tx.update_version(project, model, name, state=VersionState.READY, **stored)
+            tx.update_version(project, model, name, state=VersionState.READY, lease_expires=None, **stored)
             tx.append_event(ModelEvent(project, model, now(), actor, "VERSION_CREATED", name))
             if self._require_model(tx, project, model).default_version is None:
                 self._move_default(tx, project, model, name, None, actor)
             return self._require_version(tx, project, model, name)
+
+    def renew_creation(self, record: VersionRecord, lease_s: float) -> bool:
+        """Extend a CREATING version's lease by ``lease_s`` from now; whether
+        it is still CREATING (``False``: it ended or was deleted meanwhile)."""
+        with self._write() as tx:
+            current = tx.get_version(record.project, record.model, record.name)
+            if current is None or current.state != VersionState.CREATING:
+                return False
+            until = now() + timedelta(seconds=lease_s)
+            tx.update_version(record.project, record.model, record.name, lease_expires=until)
+            return True
+
+    def view(self, version: VersionRecord) -> VersionRecord:
+        """``version`` as a reap will record it: FAILED if its creation's
+        lease ran out (the process creating it died)."""
+        if not _abandoned(version):
+            return version
+        return dataclasses.replace(
+            version, state=VersionState.FAILED, error_message=_abandoned_message(version)
+        )
+
+    def abandoned_versions(self) -> list[VersionRecord]:
+        """Every CREATING version whose creator stopped renewing its lease."""
+        with self._read() as tx:
+            return [self.view(v) for v in tx.list_creating_versions() if _abandoned(v)]
+
+    def abandon_version(self, version: VersionRecord, actor: str) -> bool:
+        """Record an abandoned creation FAILED; whether this call did (a
+        creator that renewed meanwhile, or another reaper, wins)."""
+        with self._write() as tx:
+            current = tx.get_version(version.project, version.model, version.name)
+            if current is None or not _abandoned(current):
+                return False
+            message = _abandoned_message(current)
+            tx.update_version(
+                version.project,
+                version.model,
+                version.name,
+                state=VersionState.FAILED,
+                error_message=message,
+                lease_expires=None,
+            )
+            details = {"error": message}
+            tx.append_event(
+                ModelEvent(
+                    version.project, version.model, now(), actor, "VERSION_FAILED", version.name, details
+                )
+            )
+            return True
+
+    def all_versions(self) -> list[VersionRecord]:
+        """Every version of every project, in any state."""
+        with self._read() as tx:
+            return tx.list_all_versions()
 
     def ready_versions(self) -> list[VersionRecord]:
         """Every READY version of every project (what servers may keep loaded)."""
@@ -259,7 +333,7 @@ class ModelRegistry:
             NotFound: No such model or version; the message lists the versions.
         """
         with self._read() as tx:
-            return self._require_version(tx, project, model, name)
+            return self.view(self._require_version(tx, project, model, name))
 
     def list_versions(self, project: str, model: str) -> list[VersionRecord]:
         """A model's versions, oldest first.
@@ -269,7 +343,7 @@ class ModelRegistry:
         """
         with self._read() as tx:
             self._require_model(tx, project, model)
-            return tx.list_versions(project, model)
+            return [self.view(v) for v in tx.list_versions(project, model)]
 
     def update_version(
         self,
@@ -403,6 +477,22 @@ class ModelRegistry:
                 resource=("version", model, name),
             )
         return version
+
+
+def _abandoned(version: VersionRecord) -> bool:
+    return (
+        version.state == VersionState.CREATING
+        and version.lease_expires is not None
+        and version.lease_expires < now()
+    )
+
+
+def _abandoned_message(version: VersionRecord) -> str:
+    last = f" (last at {version.lease_expires:%Y-%m-%d %H:%M:%S} UTC)" if version.lease_expires else ""
+    return (
+        f"The process creating version {version.name!r} stopped before it finished{last}; "
+        "delete the version and create it again"
+    )
 
 
 def _requested_changes(description: str | None, labels: Mapping[str, str] | None) -> dict[str, Any]:

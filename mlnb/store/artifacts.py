@@ -94,8 +94,9 @@ class ArtifactStore:
         or a URL, for a file that a job writes there later."""
         return self._uri(posixpath.join(self._root_path, *parts))
 
-    def import_tree(self, origin: str, prefix: str) -> StoredTree:
-        """Copy the file or folder at ``origin`` under ``prefix``/a new folder.
+    def import_tree(self, origin: str, prefix: str, folder: str | None = None) -> StoredTree:
+        """Copy the file or folder at ``origin`` to ``prefix/folder`` (a new
+        folder of a random name by default).
 
         Raises:
             InvalidArgument: ``origin`` does not exist or holds no file.
@@ -113,7 +114,7 @@ class ArtifactStore:
             sources = {posixpath.basename(source_path): source_path}
         if not sources:
             raise InvalidArgument(f"The origin {origin!r} is an empty folder")
-        target = posixpath.join(self._root_path, prefix, uuid.uuid4().hex)
+        target = posixpath.join(self._root_path, prefix, folder or uuid.uuid4().hex)
         files = {}
         try:
             for relative, path in sorted(sources.items()):
@@ -179,6 +180,17 @@ class ArtifactStore:
         except OSError:
             # Another process finished the same download first.
             shutil.rmtree(partial, ignore_errors=True)
+
+    def folders(self, pattern: str) -> list[str]:
+        """The URIs of the folders whose relative paths match the glob
+        ``pattern`` (``projects/*/models``)."""
+        found = self._fs.glob(posixpath.join(self._root_path, pattern))
+        return sorted(self._uri(path) for path in found if self._fs.isdir(path))
+
+    def relative(self, uri: str) -> str:
+        """The path of ``uri`` inside the store."""
+        _, path = _filesystem(uri)
+        return posixpath.relpath(path, self._root_path)
 
     def delete_tree(self, uri: str | None) -> None:
         """Remove a stored tree; a missing one is not an error."""

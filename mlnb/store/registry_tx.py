@@ -31,9 +31,12 @@ _VERSION_FIELDS = {
     "error_message",
     "labels",
     "last_use_time",
+    "lease_expires",
     "manual_scaling",
     "auto_scaling",
 }
+# Bookkeeping that does not change the etag.
+_QUIET_VERSION_FIELDS = {"last_use_time", "lease_expires"}
 
 
 class RegistryTx:
@@ -113,6 +116,7 @@ class RegistryTx:
                 request_logging_config=record.request_logging_config,
                 batching=record.batching,
                 create_time=record.create_time,
+                lease_expires=record.lease_expires,
             )
         )
         self._session.flush()
@@ -129,6 +133,20 @@ class RegistryTx:
         query = select(VersionRow).where(VersionRow.model_id == model_row.id)
         rows = self._session.scalars(query.order_by(VersionRow.create_time, VersionRow.id)).all()
         return [_version_record(model_row, row) for row in rows]
+
+    def list_creating_versions(self) -> list[VersionRecord]:
+        """Every CREATING version of every project."""
+        query = (
+            select(ModelRow, VersionRow)
+            .join(VersionRow, VersionRow.model_id == ModelRow.id)
+            .where(VersionRow.state == VersionState.CREATING)
+        )
+        return [_version_record(model, row) for model, row in self._session.execute(query).all()]
+
+    def list_all_versions(self) -> list[VersionRecord]:
+        """Every version of every project, in any state."""
+        query = select(ModelRow, VersionRow).join(VersionRow, VersionRow.model_id == ModelRow.id)
+        return [_version_record(model, row) for model, row in self._session.execute(query).all()]
 
     def list_ready_versions(self) -> list[VersionRecord]:
         """Every READY version of every project."""
@@ -149,7 +167,7 @@ class RegistryTx:
             if key not in _VERSION_FIELDS:
                 raise TypeError(f"unknown version field {key}")
             setattr(row, key, value)
-        if set(fields) != {"last_use_time"}:
+        if not set(fields) <= _QUIET_VERSION_FIELDS:
             row.revision += 1
         self._session.flush()
 
@@ -265,4 +283,5 @@ def _version_record(model: ModelRow, row: VersionRow) -> VersionRecord:
         packages=tuple(row.packages or ()),
         request_logging_config=row.request_logging_config,
         batching=row.batching,
+        lease_expires=row.lease_expires,
     )

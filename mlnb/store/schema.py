@@ -89,6 +89,8 @@ class VersionRow(Base):
     batching: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     create_time: Mapped[datetime]
     last_use_time: Mapped[datetime | None]
+    # While CREATING: until when its creator has said it is still at work.
+    lease_expires: Mapped[datetime | None]
     revision: Mapped[int] = mapped_column(default=1)
 
 
