@@ -548,6 +548,16 @@ class Engine:
         before it stops them; a second signal stops them at once."""
         self._jobs.serve_jobs(max_jobs=max_jobs, drain_s=drain_s)
 
+    def model_runs_code(
+        self, origin: str | Path, *, package_uris: Sequence[str] = (), prediction_class: str | None = None
+    ) -> str | None:
+        """Why loading the model at ``origin`` would run code that came with
+        its files: a pickle (``model.joblib``, ``model.pkl``, MLflow's
+        cloudpickle), a Keras HDF5 file, or a custom prediction routine; or
+        ``None`` (SavedModels, skops, XGBoost and ``.keras`` files). A
+        server with tokens lets only developers deploy those."""
+        return self._models.runs_code(str(origin), tuple(str(p) for p in package_uris), prediction_class)
+
     def reap_versions(self, *, actor: str | None = None) -> list[VersionRecord]:
         """Record as FAILED every version whose creation died half-way (the
         process creating it stopped renewing its lease, ``job_dead_after_s``),

@@ -136,9 +136,16 @@ class Settings:
         job_host_idle_s: The job host, started by the first submission,
             leaves after this long with no job (``MLNB_JOB_HOST_IDLE_S``).
         tokens: Access tokens of the REST server by role, as JSON or a
-            ``[tokens]`` table: ``{"viewer": ["..."], "editor": ["..."]}``
-            (``MLNB_TOKENS``). A viewer may get, list and predict; an
-            editor may also create, change, delete and run jobs.
+            ``[tokens]`` table: ``{"viewer": ["..."], "editor": ["..."],
+            "developer": ["..."]}`` (``MLNB_TOKENS``). A viewer may get,
+            list and predict; an editor may also create, change and delete
+            models and versions whose loading runs no code of theirs, and
+            run batch prediction jobs; a developer may also deploy pickles
+            and custom code and run trainers.
+        allowed_roots: Comma-separated folders and buckets (URL prefixes)
+            that requests to a server with tokens may name as locations,
+            besides the artifact root and ``$MLNB_HOME/files``
+            (``MLNB_ALLOWED_ROOTS``).
         batch_max_instances: The most instances the server predicts in one
             call when it batches concurrent requests to a version
             (``MLNB_BATCH_MAX_INSTANCES``).
@@ -174,6 +181,7 @@ class Settings:
     dask_scheduler: str = ""
     job_host_idle_s: float = 120.0
     tokens: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    allowed_roots: str = ""
     batch_max_instances: int = 256
     scale_tiers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 

@@ -127,6 +127,11 @@ class ModelsAPI:
         self.forget(project, model)
         self._deployer.delete_files(record)
 
+    def runs_code(
+        self, origin: str, package_uris: tuple[str, ...], prediction_class: str | None
+    ) -> str | None:
+        return self._deployer.runs_code(origin, package_uris, prediction_class)
+
     def ensure_model(self, name: str, *, project: str | None, actor: str | None) -> None:
         """Create the model unless it exists (``deploy``'s first step)."""
         try:

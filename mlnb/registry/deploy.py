@@ -26,11 +26,14 @@ from mlnb.records import StoreCheck, VersionRecord
 from mlnb.registry.models import ModelRegistry, VersionSpec
 from mlnb.registry.serving import check_batching, check_scaling
 from mlnb.states import VersionState
-from mlnb.store import ArtifactStore, StoredTree, uri_exists
+from mlnb.store import ArtifactStore, StoredTree, list_files, uri_exists
 
 __all__ = ["CANCELLED_MESSAGE", "VersionDeployer"]
 
 CANCELLED_MESSAGE = "Version creation was cancelled"
+# Files whose loading runs code that they carry: pickles (joblib, MLflow's
+# cloudpickle among them) and Keras HDF5 files (Lambda layers hold bytecode).
+_CODE_SUFFIXES = frozenset({".pkl", ".pickle", ".joblib", ".dill", ".cloudpickle", ".sav", ".h5", ".hdf5"})
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +182,19 @@ class VersionDeployer:
         finally:
             done.set()
             thread.join()
+
+    def runs_code(
+        self, origin: str, package_uris: tuple[str, ...] = (), prediction_class: str | None = None
+    ) -> str | None:
+        """Why loading a model from ``origin`` would run code that came with
+        it (a pickle, a Keras HDF5 file, a custom prediction routine), or
+        ``None`` (SavedModels, skops, XGBoost and Keras files)."""
+        if prediction_class or package_uris:
+            return "a custom prediction routine is code"
+        for path in list_files(origin):
+            if posixpath.splitext(path)[1].lower() in _CODE_SUFFIXES:
+                return f"{posixpath.basename(path)!r} is a pickle or holds code, which loading runs"
+        return None
 
     def reap(self, actor: str) -> list[VersionRecord]:
         """Record as FAILED every version whose creation died half-way (its

@@ -1,7 +1,9 @@
 """Access tokens with roles, as ML Engine's IAM split them: a viewer may
-get, list and predict; an editor may also create, change, delete and run
-jobs. Tokens arrive as ``Authorization: Bearer TOKEN`` and are compared in
-constant time."""
+get, list and predict; an editor may also create, change and delete; a
+developer may also run code on the server (deploy pickles and custom
+prediction routines, run trainers: the routes check that, knowing the
+body). Tokens arrive as ``Authorization: Bearer TOKEN`` and are compared
+in constant time; the caller's role is left in the request's state."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlnb.errors import InvalidArgument
 from mlnb.server.errors import error_response
 
-ROLES = ("viewer", "editor")
+ROLES = ("viewer", "editor", "developer")
 _OPEN_PATHS = ("/healthz", "/readyz")
 
 
@@ -36,8 +38,8 @@ def check_tokens(tokens: Mapping[str, Sequence[str]]) -> dict[str, list[bytes]]:
 
 
 def role_of(token: bytes, tokens: Mapping[str, Sequence[bytes]]) -> str | None:
-    """The role of a token (editor first), comparing against every token so
-    that timing tells nothing."""
+    """The role of a token (the highest first), comparing against every
+    token so that timing tells nothing."""
     found = None
     for role in reversed(ROLES):
         for candidate in tokens.get(role, ()):
@@ -75,6 +77,7 @@ class TokenAccess:
             message = f"A viewer token may read and predict; {request} needs an editor token"
             await error_response(403, message, "PERMISSION_DENIED")(scope, receive, send)
             return
+        scope.setdefault("state", {})["role"] = role
         await self.app(scope, receive, send)
 
 

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from mlnb.api import Engine
 from mlnb.config import Settings
 from mlnb.errors import MlnbError
+from mlnb.locations import LocationPolicy
 from mlnb.server.access import TokenAccess, check_tokens
 from mlnb.server.batching import Batcher
 from mlnb.server.errors import error_response, mlnb_error
@@ -94,6 +95,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
     )
     app.state.engine = engine
+    settings = engine.settings
+    # A server with tokens serves several people: their requests may name
+    # only locations under the allowed roots (the owner of a token-less,
+    # loopback-only server is trusted with any path).
+    app.state.locations = (
+        LocationPolicy.of(settings.artifact_root, str(settings.home), settings.allowed_roots)
+        if settings.tokens
+        else None
+    )
     app.state.ready = asyncio.Event()
     app.state.metrics = ServerMetrics(engine.loaded_versions)
     app.state.batcher = Batcher(engine.settings.batch_max_instances)

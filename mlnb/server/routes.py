@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mlnb.errors import InvalidArgument, MlnbError, NotFound
+from mlnb.errors import InvalidArgument, MlnbError, NotFound, PermissionDenied
 from mlnb.naming import resource_leaf, validate_name, validate_project, whole_number
 from mlnb.server import schemas
 from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
@@ -128,6 +128,11 @@ async def versions(request: Request) -> Response:
         origin = fields.pop("origin", None)
         if not origin:
             raise InvalidArgument("A version needs deploymentUri: the folder of its model files")
+        _check_locations(request, "deploymentUri", [origin])
+        _check_locations(request, "packageUris", fields.get("package_uris") or [])
+        await _check_model_code(
+            request, origin, fields.get("package_uris") or [], fields.get("prediction_class")
+        )
         operation = await call(
             engine.start_version_creation, model_name, name, origin, project=project, **fields
         )
@@ -257,6 +262,7 @@ async def jobs(request: Request) -> Response:
         body = await read_object(request, schemas.JOB, "job")
         job_id = _name("job", str(body.get("jobId", "")))
         if body.get("jobKind"):
+            _require_developer(request, f"A {body['jobKind']} job runs a plug-in's code")
             record = await call(
                 engine.submit_job,
                 job_id,
@@ -269,6 +275,11 @@ async def jobs(request: Request) -> Response:
         if body.get("predictionInput"):
             prediction_input = body["predictionInput"]
             check_body(prediction_input, schemas.PREDICTION_INPUT, "job.predictionInput")
+            _check_locations(request, "predictionInput.inputPaths", prediction_input.get("inputPaths") or [])
+            _check_locations(request, "predictionInput.outputPath", [prediction_input.get("outputPath")])
+            if prediction_input.get("uri"):
+                _check_locations(request, "predictionInput.uri", [prediction_input["uri"]])
+                await _check_model_code(request, prediction_input["uri"], [], None)
             record = await call(
                 engine.submit_prediction_job,
                 job_id,
@@ -284,6 +295,11 @@ async def jobs(request: Request) -> Response:
                 "A job needs trainingInput (a training job), predictionInput (batch prediction) "
                 "or jobKind and jobInput (a plug-in's kind)"
             )
+        _require_developer(request, "A training job runs its trainer's code")
+        _check_locations(
+            request, "trainingInput.packageUris", _listed_strings(training_input.get("packageUris"))
+        )
+        _check_locations(request, "trainingInput.jobDir", [training_input.get("jobDir")])
         record = await call(
             engine.submit_training_job, job_id, training_input, labels=body.get("labels"), project=project
         )
@@ -313,6 +329,42 @@ async def job(request: Request) -> Response:
         engine.update_job, name, labels=body.get("labels") or {}, etag=body.get("etag"), project=project
     )
     return json_response(record.to_api())
+
+
+def _role(request: Request) -> str | None:
+    """The caller's role; ``None`` on a server without tokens (its owner)."""
+    return getattr(request.state, "role", None)
+
+
+def _require_developer(request: Request, why: str) -> None:
+    """Refuse a request that runs code on the server unless the caller is
+    a developer (or the owner of a server without tokens)."""
+    role = _role(request)
+    if role not in (None, "developer"):
+        raise PermissionDenied(f"{why} on the server: an {role} token may not; it needs a developer token")
+
+
+def _check_locations(request: Request, field: str, locations: list[Any]) -> None:
+    policy = request.app.state.locations
+    if policy is not None:
+        policy.check_all(locations, field)
+
+
+async def _check_model_code(
+    request: Request, origin: str, package_uris: list[str], prediction_class: str | None
+) -> None:
+    """A model whose loading runs code it carries needs a developer."""
+    if _role(request) in (None, "developer"):
+        return
+    reason = await call(
+        _engine(request).model_runs_code, origin, package_uris=package_uris, prediction_class=prediction_class
+    )
+    if reason is not None:
+        _require_developer(request, f"Loading {origin!r} runs code ({reason})")
+
+
+def _listed_strings(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _count(request: Request, name: str, default: int) -> int:

@@ -54,6 +54,15 @@ def uri_exists(uri: str) -> bool:
     return bool(fs.exists(path))
 
 
+def list_files(uri: str) -> list[str]:
+    """The files at a local path or fsspec URL: the file itself, or every
+    file under the folder (none when nothing is there)."""
+    fs, path = _filesystem(uri)
+    if not fs.exists(path):
+        return []
+    return [str(p) for p in fs.find(path)] if fs.isdir(path) else [path]
+
+
 def local_copy(uri: str, folder: Path) -> Path:
     """A local file holding the file at ``uri``: the path itself when it is
     local, else a download into ``folder`` (kept: a second call for the
