@@ -17,7 +17,15 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mlnb"
 # Bottom to top. A part is a subpackage or a top-level module of mlnb.
 FLOORS: tuple[tuple[str, ...], ...] = (
     # The vocabulary every layer shares.
-    ("mlnb._version", "mlnb.errors", "mlnb.config", "mlnb.naming", "mlnb.states", "mlnb.records"),
+    (
+        "mlnb._version",
+        "mlnb.errors",
+        "mlnb.config",
+        "mlnb.naming",
+        "mlnb.locations",
+        "mlnb.states",
+        "mlnb.records",
+    ),
     ("mlnb.store", "mlnb.frameworks"),
     # What the job kinds stand on, and the registry and prediction.
     ("mlnb.runtime", "mlnb.prediction", "mlnb.registry"),
