@@ -71,7 +71,8 @@ def whole_number(value: object, name: str) -> int:
         InvalidArgument: Anything else, named.
     """
     text = str(value)
-    if isinstance(value, bool) or not text.isdigit():
+    # ASCII digits only: str.isdigit() passes "²", which int() refuses.
+    if isinstance(value, bool) or not (text.isascii() and text.isdigit()):
         raise InvalidArgument(f"{name} must be a whole number of 0 or more, got {value!r}")
     return int(text)
 

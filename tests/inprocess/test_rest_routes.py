@@ -73,6 +73,10 @@ def test_the_logs_route_answers_its_errors(client: TestClient) -> None:
         400,
         "INVALID_ARGUMENT",
     )
+    assert error_of(client.get("/v1/projects/default/jobs/nope:logs?offset=%C2%B2"))[:2] == (
+        400,
+        "INVALID_ARGUMENT",
+    )  # "²" passes str.isdigit() and fails int(): it was a 500
 
 
 class Countdown:

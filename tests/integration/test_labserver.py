@@ -194,3 +194,50 @@ def test_the_server_extension_is_enabled_and_valid(tmp_path: Path) -> None:
     listing = _jupyter_listing(tmp_path, "server", "extension", "list")
     assert re.search(r"mlnb\.labserver\s+enabled", listing), listing
     assert re.search(r"mlnb\.labserver\s+OK", listing), listing
+
+
+def test_random_requests_to_the_sidebar_api_get_no_5xx(
+    jupyter: Jupyter, engine: Engine, sklearn_model: Any
+) -> None:
+    from urllib.parse import quote
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from support.fuzzing import FUZZ, json_values
+
+    engine.deploy("fuzzed", "v1", sklearn_model[0])
+    bounded = settings(
+        FUZZ, max_examples=60
+    )  # over HTTP to a real Jupyter server: fewer, still the same each run
+    answered: list[int] = []
+
+    def check(status: int, body: Any) -> None:
+        answered.append(status)
+        assert status < 500, (status, body)
+
+    @bounded
+    @given(body=st.one_of(st.fixed_dictionaries({"instances": json_values}), json_values))
+    def predict(body: Any) -> None:
+        check(*jupyter.call("POST", f"{API}/models/fuzzed/versions/v1/predict", body))
+
+    @bounded
+    @given(offset=st.text(max_size=8), limit=st.text(max_size=8))
+    def logs_and_lists(offset: str, limit: str) -> None:
+        check(*jupyter.call("GET", f"{API}/jobs/nojob/logs?offset={quote(offset)}&limit={quote(limit)}"))
+        check(*jupyter.call("GET", f"{API}/jobs?limit={quote(limit)}"))
+
+    # Ports that cannot be listened on, or that are no port at all: a
+    # valid one would start a server (the sidebar tests do that).
+    bad_ports = st.one_of(
+        st.integers().filter(lambda n: not 1 <= n <= 65535), st.text(max_size=6), st.none(), json_values
+    )
+
+    @bounded
+    @given(port=bad_ports, extra=st.dictionaries(st.text(max_size=6), json_values, max_size=2))
+    def server_start(port: Any, extra: dict[str, Any]) -> None:
+        check(*jupyter.call("POST", f"{API}/server/start", {**extra, "port": port}))
+
+    predict()
+    logs_and_lists()
+    server_start()
+    assert len(answered) >= 240 and jupyter.call("GET", f"{API}/models")[0] == 200

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from mlnb.errors import InvalidArgument
+from mlnb.naming import whole_number
 from mlnb.registry import parse_resource, validate_labels, validate_name
 
 
@@ -45,3 +46,10 @@ def test_resource_names_parse() -> None:
     assert parse_resource("projects/p/models/m/versions/v", "x") == ("p", "m", "v")
     with pytest.raises(InvalidArgument, match="Cannot parse"):
         parse_resource("projects/p/jobs/j", "x")
+
+
+@pytest.mark.parametrize("value", ["²", "٣", "-1", "1.5", "", " 1", True, None, [1]])
+def test_a_whole_number_is_ascii_digits_only(value: object) -> None:
+    with pytest.raises(InvalidArgument, match="must be a whole number of 0 or more"):
+        whole_number(value, "offset")
+    assert whole_number("0042", "offset") == 42 and whole_number(7, "port") == 7
