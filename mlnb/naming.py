@@ -77,6 +77,22 @@ def whole_number(value: object, name: str) -> int:
     return int(text)
 
 
+_OPERATION = re.compile(r"[A-Za-z0-9_-]{1,300}")
+
+
+def validate_operation_id(value: object) -> str:
+    """Check an operation's id (``create_version_m_v1-1a2b3c``) and return it.
+
+    Raises:
+        InvalidArgument: Anything but letters, digits, ``_`` and ``-``, 300 at most.
+    """
+    if not isinstance(value, str) or not _OPERATION.fullmatch(value):
+        raise InvalidArgument(
+            f"The operation id {value!r} may hold only letters, digits, '_' and '-' (300 at most)"
+        )
+    return value
+
+
 def resource_leaf(kind: str, value: object, parent: str) -> str:
     """The name in ``value``: a bare name, or the full resource name under
     ``parent`` (``projects/p/models/m`` for a model of project ``p``).

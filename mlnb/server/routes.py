@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mlnb.errors import InvalidArgument, MlnbError, NotFound, PermissionDenied
-from mlnb.naming import resource_leaf, validate_name, validate_project, whole_number
+from mlnb.naming import resource_leaf, validate_name, validate_operation_id, validate_project, whole_number
 from mlnb.server import schemas
 from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
 from mlnb.server.paging import matches_filter, page
@@ -248,6 +248,7 @@ async def operations(request: Request) -> Response:
 async def operation(request: Request) -> Response:
     engine, project = _engine(request), _project(request)
     name, verb = _split(request.path_params["operation"])
+    name = validate_operation_id(name)
     if request.method == "POST" and verb == "cancel":
         await call(engine.cancel_operation, name, project=project)
         return json_response({})

@@ -111,6 +111,8 @@ def test_the_checked_types_are_the_discovery_documents(schema: dict[str, str], n
         ("POST", "/v1/projects/%2e%2e/models", {"name": "dots"}),
         ("POST", "/v1/projects/%2e%2e/jobs", {"jobId": "dotjob", "trainingInput": {}}),
         ("GET", "/v1/projects/%E2%98%83/models", None),
+        ("GET", "/v1/projects/default/operations/a%20b", None),
+        ("POST", "/v1/projects/default/operations/%2e%2e:cancel", None),
         ("POST", MODELS, {"name": "../../x"}),
         ("POST", MODELS, {"name": "projects/other/models/x"}),
         ("POST", f"{MODELS}/m/versions", {"name": "../v", "deploymentUri": "/tmp"}),
