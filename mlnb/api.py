@@ -776,12 +776,16 @@ class Engine:
         *,
         version: str | None = None,
         signature_name: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
         project: str | None = None,
     ) -> list[Any]:
         """Predict with a version (the model's default unless named).
 
         ``instances`` follows ML Engine's rules; the answer has one JSON-ready
         prediction per instance. The version stays loaded for later calls.
+        ``parameters`` are the request's other fields, handed to the model's
+        ``predict(instances, **parameters)`` as ML Engine hands them to a
+        custom prediction routine (``{"probabilities": True}``).
 
         Raises:
             InvalidArgument: An instance breaks the rules (the message names
@@ -790,7 +794,12 @@ class Engine:
             FailedPrecondition: No default version, or the version is not READY.
         """
         return self._serving.predict(
-            model, instances, version=version, signature_name=signature_name, project=project
+            model,
+            instances,
+            version=version,
+            signature_name=signature_name,
+            parameters=parameters,
+            project=project,
         )
 
     def predict_each(
@@ -800,13 +809,19 @@ class Engine:
         *,
         version: str | None = None,
         signature_name: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
         project: str | None = None,
     ) -> dict[str, Any]:
         """Like ``predict``, but one bad instance does not fail the batch:
         ``{"predictions": [...], "errors": [{"index", "field", "message"}]}``,
         with ``None`` in place of each bad instance's prediction."""
         return self._serving.predict_each(
-            model, instances, version=version, signature_name=signature_name, project=project
+            model,
+            instances,
+            version=version,
+            signature_name=signature_name,
+            parameters=parameters,
+            project=project,
         )
 
     def prediction_log(

@@ -8,6 +8,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -110,10 +111,11 @@ class PredictionAPI:
         *,
         version: str | None = None,
         signature_name: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
         project: str | None = None,
     ) -> list[Any]:
         record, predictor, logging_ = self._predictor(self.settings.project_of(project), model, version)
-        kwargs = {"signature_name": signature_name} if signature_name else {}
+        kwargs = _predict_kwargs(signature_name, parameters)
         if not logging_.sampled():
             predictions = run_prediction(predictor, instances, **kwargs)
         else:
@@ -134,10 +136,11 @@ class PredictionAPI:
         *,
         version: str | None = None,
         signature_name: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
         project: str | None = None,
     ) -> dict[str, Any]:
         record, predictor, logging_ = self._predictor(self.settings.project_of(project), model, version)
-        kwargs = {"signature_name": signature_name} if signature_name else {}
+        kwargs = _predict_kwargs(signature_name, parameters)
         answer = predict_each(predictor, instances, **kwargs)
         if logging_.sampled():
             self._log_prediction(record, logging_, instances, answer)
@@ -350,3 +353,11 @@ class PredictionAPI:
         except MlnbError as e:
             # Recording use is bookkeeping: it must never fail a prediction.
             log.warning("Could not record lastUseTime: %s", e)
+
+
+def _predict_kwargs(signature_name: str | None, parameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What a model's ``predict`` is given beside the instances."""
+    kwargs = {k: v for k, v in (parameters or {}).items() if k not in ("instances", "signature_name")}
+    if signature_name:
+        kwargs["signature_name"] = signature_name
+    return kwargs

@@ -14,12 +14,14 @@ from mlnb.states import JobState
 
 def read_instances(
     json_instances: str | None, text_instances: str | None, json_request: str | None
-) -> list[Any]:
-    """Instances from exactly one of gcloud's three input flags.
+) -> tuple[list[Any], dict[str, Any]]:
+    """Instances from exactly one of gcloud's three input flags, and the
+    request's other fields (``--json-request`` only).
 
     ``--json-instances``: one JSON instance per line; ``--text-instances``:
     one string instance per line; ``--json-request``: a JSON object with an
-    ``instances`` list. ``-`` reads standard input.
+    ``instances`` list and any other fields for the model. ``-`` reads
+    standard input.
 
     Raises:
         InvalidArgument: None or several flags, or a line that is not JSON.
@@ -37,17 +39,17 @@ def read_instances(
             raise InvalidArgument(f"{name} is not JSON: {e}") from e
         if not isinstance(body, dict) or "instances" not in body:
             raise InvalidArgument(f'{name} must be a JSON object with an "instances" list')
-        return body["instances"]  # type: ignore[no-any-return]
+        return body.pop("instances"), body
     lines = [line for line in text.splitlines() if line.strip()]
     if text_instances is not None:
-        return lines
+        return lines, {}
     instances = []
     for number, line in enumerate(lines, 1):
         try:
             instances.append(orjson.loads(line))
         except orjson.JSONDecodeError as e:
             raise InvalidArgument(f"{name}, line {number} is not JSON: {e}") from e
-    return instances
+    return instances, {}
 
 
 def instance_options(func: Any) -> Any:
@@ -72,16 +74,27 @@ def predict(
     json_request: str | None,
     signature_name: str | None,
 ) -> list[Any]:
-    """Predict with a deployed version."""
-    instances = read_instances(json_instances, text_instances, json_request)
-    return predict_with_version(state, instances, model=model, version=version, signature_name=signature_name)
+    """Predict with a deployed version. A --json-request's fields beside
+    "instances" go to the model (a custom prediction routine's kwargs)."""
+    instances, parameters = read_instances(json_instances, text_instances, json_request)
+    return predict_with_version(
+        state, instances, model=model, version=version, signature_name=signature_name, parameters=parameters
+    )
 
 
 def predict_with_version(
-    state: CliState, instances: list[Any], *, model: str, version: str | None, signature_name: str | None
+    state: CliState,
+    instances: list[Any],
+    *,
+    model: str,
+    version: str | None,
+    signature_name: str | None,
+    parameters: dict[str, Any] | None = None,
 ) -> list[Any]:
     """``predict``'s act, for instances read from files or handed over by a magic."""
-    predictions = state.engine.predict(model, instances, version=version, signature_name=signature_name)
+    predictions = state.engine.predict(
+        model, instances, version=version, signature_name=signature_name, parameters=parameters
+    )
     state.out.predictions(predictions)
     return predictions
 
@@ -107,7 +120,7 @@ def local_predict(
     signature_name: str | None,
 ) -> list[Any]:
     """Predict from a model folder directly."""
-    instances = read_instances(json_instances, text_instances, json_request)
+    instances, _ = read_instances(json_instances, text_instances, json_request)
     return predict_from_folder(
         state, instances, model_dir=model_dir, framework=framework, signature_name=signature_name
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -16,38 +18,44 @@ from mlnb.errors import InvalidArgument
 from mlnb.frameworks.base import LoadOptions, ModelLoadError, Predictor
 
 
-def _importable(package: Path, cache_dir: Path) -> Path:
-    """A path to put on ``sys.path`` for one package URI's local copy."""
+def _importable(package: Path, cache_dir: Path) -> list[Path]:
+    """The paths to put on ``sys.path`` for one package URI's local copy."""
     if package.is_dir() or package.suffix in (".whl", ".zip"):
-        return package
+        return [package]
     if package.suffix == ".py":
-        return package.parent
+        return [package.parent]
     if package.name.endswith((".tar.gz", ".tgz")) and tarfile.is_tarfile(package):
         digest = hashlib.sha256(package.read_bytes()).hexdigest()[:24]
         target = cache_dir / digest
         if not target.exists():
             _pip_install_target(package, target)
-        return target
+        # Google's prediction-routine tutorials ship their modules as
+        # setup(scripts=[...]), which an install puts in bin/: ML Engine
+        # imported them from there, and so does mlnb.
+        return [target, *([target / "bin"] if (target / "bin").is_dir() else [])]
     raise ModelLoadError(
         f"Package {package.name} is not a wheel, an sdist (.tar.gz), a .zip, a .py file or a folder"
     )
 
 
 def _pip_install_target(package: Path, target: Path) -> None:
-    partial = target.with_name(target.name + ".partial")
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-deps",
-        "--target",
-    ]
-    done = subprocess.run([*command, str(partial), str(package)], capture_output=True, text=True, check=False)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(partial)]
+    # With the setuptools installed beside mlnb first (no download), in an
+    # isolated build environment only when the package needs another backend.
+    done = subprocess.run(
+        [*command, "--no-build-isolation", str(package)], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        shutil.rmtree(partial, ignore_errors=True)
+        done = subprocess.run([*command, str(package)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise ModelLoadError(f"Installing {package.name} failed: {done.stderr.strip()[-2000:]}")
-    partial.rename(target)
+    try:
+        partial.rename(target)
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)  # installed at the same time elsewhere
 
 
 class CustomAdapter:
@@ -70,9 +78,9 @@ class CustomAdapter:
                 f"got {options.prediction_class!r}"
             )
         for package in options.package_dirs:
-            entry = str(_importable(package, self.cache_dir))
-            if entry not in sys.path:
-                sys.path.insert(0, entry)
+            for path in _importable(package, self.cache_dir):
+                if str(path) not in sys.path:
+                    sys.path.insert(0, str(path))
         module_name, class_name = options.prediction_class.rsplit(".", 1)
         try:
             module = importlib.import_module(module_name)

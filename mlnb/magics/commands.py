@@ -159,10 +159,11 @@ def _local_train(**options: Any) -> Any:
 _FILE_FLAGS = ("json_instances", "text_instances", "json_request")
 
 
-def _instances(options: dict[str, Any]) -> list[Any]:
+def _instances(options: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """The instances of a predict magic, from exactly one place: the cell
     body, ``--instances VAR`` (the notebook's objects, as they are), or
-    one of gcloud's file flags. Pops those options."""
+    one of gcloud's file flags; and a ``--json-request``'s other fields.
+    Pops those options."""
     state = _state()
     name = options.pop("instances")
     files = {flag: options.pop(flag) for flag in _FILE_FLAGS}
@@ -178,20 +179,20 @@ def _instances(options: dict[str, Any]) -> list[Any]:
         return cli_predict.read_instances(*files.values())
     if any(value is not None for value in files.values()):
         raise click.UsageError("give the instances from the notebook or from a file, not both")
-    return instances
+    return instances, {}
 
 
 def _predict(**options: Any) -> Any:
     """Predict with a deployed version; instances come from the cell body
     (JSON lines, a JSON list, or YAML), --instances VAR (a DataFrame, array
     or list of the notebook), or gcloud's file flags. Returns a DataFrame."""
-    instances = _instances(options)
-    return cli_predict.predict_with_version(_state(), instances, **options)
+    instances, parameters = _instances(options)
+    return cli_predict.predict_with_version(_state(), instances, parameters=parameters, **options)
 
 
 def _local_predict(**options: Any) -> Any:
     """Predict from a model folder directly; instances as for %ml predict."""
-    instances = _instances(options)
+    instances, _ = _instances(options)
     return cli_predict.predict_from_folder(_state(), instances, **options)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -194,6 +195,7 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
                     body["instances"],
                     version=version_name,
                     signature_name=body.get("signature_name"),
+                    parameters=_parameters(body),
                     project=_project(request),
                 )
             else:
@@ -207,9 +209,16 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
         return json_response(answer)
 
 
+def _parameters(body: dict[str, Any]) -> dict[str, Any]:
+    """A predict request's other fields, which ML Engine hands to a custom
+    prediction routine's ``predict(instances, **kwargs)``."""
+    return {k: v for k, v in body.items() if k not in ("instances", "signature_name")}
+
+
 async def _batched(request: Request, model_name: str, version_name: str | None, body: dict[str, Any]) -> Any:
     engine, project = _engine(request), _project(request)
     signature = body.get("signature_name")
+    parameters = _parameters(body)
     # Checked (and decoded) alone first, once: a bad request fails by
     # itself, never a batch, and the batch's model call checks nothing again.
     instances = engine.check_instances(body["instances"])
@@ -224,11 +233,18 @@ async def _batched(request: Request, model_name: str, version_name: str | None, 
 
     def predict(batch: Any) -> list[Any]:
         result: list[Any] = engine.predict(
-            model_name, batch, version=record.name, signature_name=signature, project=project
+            model_name,
+            batch,
+            version=record.name,
+            signature_name=signature,
+            parameters=parameters,
+            project=project,
         )
         return result
 
-    key = (record.resource_name, record.artifact_uri, signature)
+    # Only requests that ask the same of the model share its calls.
+    asked = orjson.dumps(parameters, option=orjson.OPT_SORT_KEYS) if parameters else b""
+    key = (record.resource_name, record.artifact_uri, signature, asked)
     return await batcher.predict(key, instances, predict, max_batch_size, max_wait_s)
 
 

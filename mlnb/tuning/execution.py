@@ -192,19 +192,21 @@ class TuningExecution:
 
     def poll(self) -> Outcome | None:
         for run in list(self.running):
+            # How the trial stands first, then what it reported: a trial that
+            # has ended wrote every report it will, and is never stopped early.
+            outcome = run.execution.poll()
             reports = run.metrics.read()
             for step, value in reports:
                 if step not in run.reported:
                     run.reported.add(step)
                     run.trial.report(value, step)
-            if self.spec.early_stopping and reports and run.trial.should_prune():
+            if outcome is None and self.spec.early_stopping and reports and run.trial.should_prune():
                 run.execution.stop(self.grace_s)
                 self.running.remove(run)
                 step, value = reports[-1]
                 self.log.for_trial(run.trial_id).service(f"stopped early at step {step}: {value:g}")
                 self.study.tell(run.trial, state=_optuna_state("PRUNED"))
                 continue
-            outcome = run.execution.poll()
             if outcome is None:
                 continue
             self.running.remove(run)

@@ -178,3 +178,66 @@ def test_a_bad_spec_is_refused_at_submission(engine: Engine, trainer: Path) -> N
     with pytest.raises(InvalidArgument, match="Parameter 'C': UNIT_LOG_SCALE needs bounds above zero"):
         engine.submit_training_job("tune_bad", bad, package_path=trainer, module_name="tuner.task")
     assert engine.list_jobs() == []
+
+
+REPORTING_TRAINER = """
+import json
+import os
+import time
+
+trial = os.environ["CLOUD_ML_TRIAL_ID"]
+path = os.environ["CLOUD_ML_HP_METRIC_FILE"]
+os.makedirs(os.path.dirname(path), exist_ok=True)  # as cloudml-hypertune does
+with open(path, "a") as metrics:
+    for step in range(1, 6):
+        value = 0.01 if trial == "3" else step / 10
+        metrics.write(json.dumps({"accuracy": value, "global_step": step, "timestamp": time.time()}) + "\\n")
+"""
+
+
+def test_a_trial_that_ended_on_its_own_is_never_stopped_early(tmp_path: Path) -> None:
+    from mlnb.runtime.logs import LogWriter
+    from mlnb.training import build_trainer_package
+    from mlnb.tuning.execution import TuningExecution
+
+    package = tmp_path / "src" / "reporter"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "task.py").write_text(REPORTING_TRAINER)
+    archive = build_trainer_package(package, tmp_path / "builds")
+    spec = {
+        "pythonModule": "reporter.task",
+        "packageUris": [str(archive)],
+        "hyperparameters": {
+            "goal": "MAXIMIZE",
+            "hyperparameterMetricTag": "accuracy",
+            "maxTrials": 3,
+            "enableTrialEarlyStopping": True,
+            "params": [{"parameterName": "x", "type": "DISCRETE", "discreteValues": [1]}],
+        },
+    }
+    log = LogWriter(tmp_path / "log.jsonl")
+    tuning = TuningExecution(
+        "p", "early", spec, log, tmp_path / "job", tmp_path / "envs", f"sqlite:///{tmp_path / 'mlnb.db'}"
+    )
+    tuning.prepare()
+    tuning.start()
+    deadline = time.monotonic() + 120
+    while tuning.asked < 3:  # trials 1 and 2 finish; trial 3 starts
+        assert tuning.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    third = tuning.running[0]
+    assert third.trial_id == "3"
+    # Trial 3 reports a falling curve as its last act and exits: by the time
+    # the job looks, it has ended, and ended on its own.
+    third.execution.replicas[0].process.wait(timeout=60)  # type: ignore[attr-defined]
+    while (outcome := tuning.poll()) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert outcome.state == "SUCCEEDED"
+    trials = {t["trialId"]: t for t in tuning.outputs()["training_output"]["trials"]}  # type: ignore[index]
+    assert (
+        trials["3"]["isTrialStoppedEarly"] is False and trials["3"]["finalMetric"]["objectiveValue"] == 0.01
+    )
+    tuning.close()
+    log.close()
