@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import sys
 import traceback
 from collections.abc import Callable
@@ -27,6 +28,8 @@ class CliState:
         self.project: str | None = None
         self.format = "table"
         self.debug = False
+        self.region: str | None = None  # recorded where ML Engine's bodies have a region
+        self.quiet = False
         self._engine: Engine | None = None
 
     @property
@@ -53,7 +56,8 @@ def _set_state(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 def common_options(func: F) -> F:
     """``--project``, ``--format`` and ``--debug``, accepted on every command
-    (gcloud takes its global flags after the command too)."""
+    (gcloud takes its global flags after the command too), and gcloud's
+    ``--region`` and ``--quiet``, so that pasted command lines run."""
     options = [
         click.option("--project", callback=_set_state, expose_value=False, help="Project to use."),
         click.option(
@@ -65,6 +69,20 @@ def common_options(func: F) -> F:
         ),
         click.option(
             "--debug", is_flag=True, callback=_set_state, expose_value=False, help="Show tracebacks."
+        ),
+        click.option(
+            "--region",
+            callback=_set_state,
+            expose_value=False,
+            help="gcloud's region: mlnb serves one place (this machine or its cluster); a job records it.",
+        ),
+        click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            callback=_set_state,
+            expose_value=False,
+            help="gcloud's: mlnb never prompts, so this changes nothing.",
         ),
     ]
     for option in reversed(options):
@@ -127,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
 def usage_line(error: click.UsageError) -> str:
     """A usage error as one line: its message and the help to read."""
     message = " ".join(error.format_message().split())
+    # click writes several hints as "(Did you mean one of: ...?)": one sentence here.
+    message = re.sub(r"\((Did you mean[^)]*)\)", r"\1", message)
     if error.ctx is None:
         return message
     message = message.rstrip(".")

@@ -38,7 +38,6 @@ from mlnb.records import JobRecord
 @click.option("--signature-name", help="The SavedModel signature to predict with.")
 @click.option("--key-field", help="An instance field passed through to each prediction.")
 @click.option("--runtime-version", help="Recorded as runtimeVersion.")
-@click.option("--region", hidden=True, help="Accepted for gcloud compatibility.")
 @click.option("--resume", is_flag=True, help="Continue the run that wrote --output-path before.")
 @click.option("--cluster", help="A Dask scheduler (tcp://host:8786) to run the workers on.")
 @click.option("--labels", help="KEY=VALUE,... labels.")
@@ -61,7 +60,6 @@ def submit_prediction(
     signature_name: str | None,
     key_field: str | None,
     runtime_version: str | None,
-    region: str | None,
     resume: bool,
     cluster: str | None,
     labels: str | None,
@@ -87,7 +85,7 @@ def submit_prediction(
         signature_name=signature_name,
         key_field=key_field,
         runtime_version=runtime_version,
-        region=region,
+        region=state.region,
         resume=resume,
         labels=parse_labels(labels),
         cluster=cluster,

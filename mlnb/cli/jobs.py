@@ -128,6 +128,81 @@ def read_config(path: str | None) -> dict[str, Any]:
     return dict(data.get("trainingInput") or {})
 
 
+def machine_options(func: Any) -> Any:
+    """gcloud's flags for a custom tier's machines, and those that name
+    cloud places (accepted; they change nothing here)."""
+    options = [
+        click.option("--master-machine-type", help="trainingInput.masterType (sets --scale-tier CUSTOM)."),
+        click.option("--master-accelerator", help="count=N,type=T: the master's GPUs."),
+        click.option("--worker-machine-type", help="trainingInput.workerType."),
+        click.option("--worker-accelerator", help="count=N,type=T: each worker's GPUs."),
+        click.option("--worker-count", type=click.IntRange(min=0), help="trainingInput.workerCount."),
+        click.option("--parameter-server-machine-type", help="trainingInput.parameterServerType."),
+        click.option("--parameter-server-accelerator", help="count=N,type=T: each parameter server's GPUs."),
+        click.option(
+            "--parameter-server-count", type=click.IntRange(min=0), help="trainingInput.parameterServerCount."
+        ),
+        click.option(
+            "--staging-bucket", help="gcloud's: packages are staged in mlnb's artifact store instead."
+        ),
+        click.option(
+            "--async",
+            "run_async",
+            is_flag=True,
+            help="gcloud's: a submission returns at once unless --stream-logs.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def machine_fields(
+    master_machine_type: str | None = None,
+    master_accelerator: str | None = None,
+    worker_machine_type: str | None = None,
+    worker_accelerator: str | None = None,
+    worker_count: int | None = None,
+    parameter_server_machine_type: str | None = None,
+    parameter_server_accelerator: str | None = None,
+    parameter_server_count: int | None = None,
+    staging_bucket: str | None = None,
+    run_async: bool = False,
+) -> dict[str, Any]:
+    """The ``trainingInput`` fields that ``machine_options`` set."""
+    fields: dict[str, Any] = {
+        "masterType": master_machine_type,
+        "workerType": worker_machine_type,
+        "workerCount": worker_count,
+        "parameterServerType": parameter_server_machine_type,
+        "parameterServerCount": parameter_server_count,
+    }
+    for key, text, flag in (
+        ("masterConfig", master_accelerator, "--master-accelerator"),
+        ("workerConfig", worker_accelerator, "--worker-accelerator"),
+        ("parameterServerConfig", parameter_server_accelerator, "--parameter-server-accelerator"),
+    ):
+        if text:
+            fields[key] = {"acceleratorConfig": parse_accelerator(text, flag)}
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def parse_accelerator(text: str, flag: str) -> dict[str, Any]:
+    """gcloud's ``count=2,type=nvidia-tesla-t4`` as an ``acceleratorConfig``.
+
+    Raises:
+        InvalidArgument: Another shape, or a count that is no whole number.
+    """
+    parts = dict(p.split("=", 1) for p in text.split(",") if "=" in p)
+    if set(parts) - {"count", "type"} or "type" not in parts:
+        raise InvalidArgument(f"{flag} takes count=N,type=TYPE (nvidia-tesla-t4...), got {text!r}")
+    try:
+        count = int(parts.get("count", "1"))
+    except ValueError:
+        raise InvalidArgument(f"{flag}: count must be a whole number, got {parts['count']!r}") from None
+    return {"count": count, "type": parts["type"].upper().replace("-", "_")}
+
+
 @submit.command("training", context_settings={"ignore_unknown_options": False})
 @click.argument("job")
 @click.option("--package-path", help="The trainer package folder (trainer/, with __init__.py).")
@@ -138,10 +213,10 @@ def read_config(path: str | None) -> dict[str, Any]:
 @click.option("--config", "config_path", help="ML Engine YAML with trainingInput; flags override it.")
 @click.option("--labels", help="KEY=VALUE,... labels.")
 @click.option("--stream-logs", is_flag=True, help="Follow the job's logs until it ends.")
-@click.option("--region", hidden=True, help="Accepted for gcloud compatibility.")
 @click.option("--runtime-version", help="Recorded as runtimeVersion.")
 @click.option("--cluster", help="A Dask scheduler (tcp://host:8786) to run the replicas on.")
 @click.option("--python-version", help="Recorded as pythonVersion.")
+@machine_options
 @click.argument("user_args", nargs=-1, type=click.UNPROCESSED)
 @common_options
 @pass_state
@@ -156,11 +231,11 @@ def submit_training(
     config_path: str | None,
     labels: str | None,
     stream_logs: bool,
-    region: str | None,
     runtime_version: str | None,
     python_version: str | None,
     cluster: str | None,
     user_args: tuple[str, ...],
+    **machines: Any,
 ) -> JobRecord:
     """Submit a training job. Arguments after -- go to the trainer."""
     return submit_training_input(
@@ -174,11 +249,11 @@ def submit_training(
         scale_tier=scale_tier,
         labels=labels,
         stream_logs=stream_logs,
-        region=region,
         runtime_version=runtime_version,
         python_version=python_version,
         cluster=cluster,
         user_args=user_args,
+        **machines,
     )
 
 
@@ -194,17 +269,19 @@ def submit_training_input(
     scale_tier: str | None,
     labels: str | None,
     stream_logs: bool,
-    region: str | None,
     runtime_version: str | None,
     python_version: str | None,
     cluster: str | None,
     user_args: tuple[str, ...],
+    **machines: Any,
 ) -> JobRecord:
     """``jobs submit training``'s act, for a ``trainingInput`` read from
     ``--config`` or handed over by a magic; the flags override its keys."""
-    spec = dict(training_input)
+    spec = dict(training_input) | machine_fields(**machines)
+    if spec.get("masterType") and not scale_tier and not spec.get("scaleTier"):
+        scale_tier = "CUSTOM"  # machine types mean a custom tier, as in gcloud
     for key, value in (
-        ("region", region),
+        ("region", state.region),
         ("runtimeVersion", runtime_version),
         ("pythonVersion", python_version),
     ):

@@ -8,7 +8,8 @@ import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
 from mlnb.cli.output import merged_labels, parse_labels
-from mlnb.records import VersionRecord
+from mlnb.errors import InvalidArgument
+from mlnb.records import OperationRecord, VersionRecord
 from mlnb.states import VersionState
 
 VERSION_COLUMNS = (
@@ -29,7 +30,12 @@ def versions() -> None:
 def version_options(func: Any) -> Any:
     """The flags of a new version, shared by ``versions create`` and ``deploy``."""
     options = [
-        click.option("--origin", required=True, help="Folder (or file, or fsspec URL) of model files."),
+        click.option("--origin", help="Folder (or file, or fsspec URL) of model files (or deploymentUri)."),
+        click.option(
+            "--config",
+            "config_path",
+            help="A Version YAML (deploymentUri, framework...), as gcloud takes; flags override it.",
+        ),
         click.option(
             "--framework", help="scikit-learn, xgboost, tensorflow, or a plugin's name; detected if unset."
         ),
@@ -55,33 +61,83 @@ def version_options(func: Any) -> Any:
             type=click.FloatRange(min=0),
             help="How long a request may wait for others to share its model call (default 0).",
         ),
+        click.option("--accelerator", help="gcloud's: a version serves on the GPUs its machine has."),
+        click.option("--service-account", help="gcloud's: the server's own user loads the model."),
+        click.option("--staging-bucket", help="gcloud's: files are copied into the artifact store."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
+# A Version YAML's fields, as ``Engine.create_version``'s keywords.
+_CONFIG_FIELDS = {
+    "deploymentUri": "origin",
+    "framework": "framework",
+    "description": "description",
+    "labels": "labels",
+    "runtimeVersion": "runtime_version",
+    "pythonVersion": "python_version",
+    "predictionClass": "prediction_class",
+    "packageUris": "package_uris",
+    "machineType": "machine_type",
+    "autoScaling": "auto_scaling",
+    "manualScaling": "manual_scaling",
+    "requestLoggingConfig": "request_logging_config",
+    "batching": "batching",
+}
+# Fields of ML Engine's Version that name cloud things: accepted, unused.
+_CLOUD_FIELDS = {
+    "name",
+    "acceleratorConfig",
+    "serviceAccount",
+    "regions",
+    "explanationConfig",
+    "container",
+    "routes",
+}
+
+
 def version_arguments(options: dict[str, Any]) -> dict[str, Any]:
-    """The keywords of ``Engine.create_version`` from ``version_options``' values."""
-    batching: dict[str, float] = {}
+    """The keywords of ``Engine.create_version`` from ``version_options``'
+    values: a ``--config`` Version YAML's fields, and the flags over them.
+
+    Raises:
+        InvalidArgument: An unknown field in the YAML, or no origin at all.
+    """
+    from mlnb.cli.jobs import read_yaml_object
+
+    config = read_yaml_object(options["config_path"], "--config")
+    unknown = sorted(set(config) - set(_CONFIG_FIELDS) - _CLOUD_FIELDS)
+    if unknown:
+        raise InvalidArgument(
+            f"--config {options['config_path']} has fields a Version has not: {', '.join(unknown)}"
+        )
+    arguments = {_CONFIG_FIELDS[k]: v for k, v in config.items() if k in _CONFIG_FIELDS}
+    batching: dict[str, float] = dict(arguments.get("batching") or {})
     if options["max_batch_size"] is not None:
         batching["maxBatchSize"] = options["max_batch_size"]
     if options["max_batch_wait_ms"] is not None:
         batching["maxWaitMs"] = options["max_batch_wait_ms"]
     min_nodes = options["min_nodes"]
-    return {
+    flags = {
         "origin": options["origin"],
         "framework": options["framework"],
-        "description": options["description"],
-        "labels": parse_labels(options["labels"]),
+        "description": options["description"] or None,
+        "labels": parse_labels(options["labels"]) if options["labels"] else None,
         "runtime_version": options["runtime_version"],
         "python_version": options["python_version"],
         "prediction_class": options["prediction_class"],
-        "package_uris": [p for p in (options["package_uris"] or "").split(",") if p],
+        "package_uris": _listed(options["package_uris"]),
         "machine_type": options["machine_type"],
         "auto_scaling": {"minNodes": min_nodes} if min_nodes is not None else None,
         "batching": batching or None,
     }
+    arguments |= {k: v for k, v in flags.items() if v is not None}
+    if not arguments.get("origin"):
+        raise InvalidArgument("Give --origin, or deploymentUri in --config: the folder of the model files")
+    arguments.setdefault("description", "")
+    return arguments
 
 
 def report_version(state: CliState, record: VersionRecord) -> VersionRecord:
@@ -102,12 +158,29 @@ def report_version(state: CliState, record: VersionRecord) -> VersionRecord:
 @click.argument("version")
 @click.option("--model", required=True, help="The model to add the version to.")
 @version_options
+@click.option(
+    "--async",
+    "run_async",
+    is_flag=True,
+    help="Return once the version is recorded; its copy and load go on (follow: mlnb operations wait).",
+)
 @common_options
 @pass_state
-def create_version(state: CliState, version: str, model: str, **options: Any) -> VersionRecord:
+def create_version(
+    state: CliState, version: str, model: str, run_async: bool, **options: Any
+) -> VersionRecord | OperationRecord:
     """Create a version from model files, and load it once to check it."""
-    state.out.progress(f"Creating version [{version}] of model [{model}] from {options['origin']} ...")
-    record = state.engine.create_version(model, version, **version_arguments(options))
+    arguments = version_arguments(options)
+    origin = arguments.pop("origin")
+    if run_async:
+        operation = state.engine.start_version_creation(model, version, origin, **arguments)
+        state.out.changed(
+            f"Creating version [{version}] of model [{model}] (operation [{operation.operation_id}]).",
+            operation.to_api(),
+        )
+        return operation
+    state.out.progress(f"Creating version [{version}] of model [{model}] from {origin} ...")
+    record = state.engine.create_version(model, version, origin, **arguments)
     return report_version(state, record)
 
 
@@ -120,8 +193,9 @@ def create_version(state: CliState, version: str, model: str, **options: Any) ->
 @pass_state
 def deploy(state: CliState, model: str, version: str, set_default: bool, **options: Any) -> VersionRecord:
     """Create MODEL when it does not exist, then VERSION from --origin, in one step."""
-    state.out.progress(f"Deploying {options['origin']} as version [{version}] of model [{model}] ...")
-    record = state.engine.deploy(model, version, set_default=set_default, **version_arguments(options))
+    arguments = version_arguments(options)
+    state.out.progress(f"Deploying {arguments['origin']} as version [{version}] of model [{model}] ...")
+    record = state.engine.deploy(model, version, set_default=set_default, **arguments)
     return report_version(state, record)
 
 
@@ -201,3 +275,8 @@ def delete_version(state: CliState, version: str, model: str) -> None:
     """Delete a version and its stored files."""
     state.engine.delete_version(model, version)
     click.echo(f"Deleted version [{version}] of model [{model}].")
+
+
+def _listed(text: str | None) -> list[str] | None:
+    """A comma-separated flag's values; ``None`` when the flag is not given."""
+    return [p for p in text.split(",") if p] if text else None

@@ -177,7 +177,8 @@ def test_a_missing_resource_is_named_with_the_command_that_lists_what_exists(cli
     [
         (
             ("versions", "create", "v1", "--model", "m", "--orgin", "x"),
-            "mlnb: No such option '--orgin'. Did you mean '--origin'? See: mlnb versions create --help",
+            "mlnb: No such option '--orgin'. Did you mean one of: '--origin', '--region'? "
+            "See: mlnb versions create --help",
         ),
         (("models", "create"), "mlnb: Missing argument 'MODEL'. See: mlnb models create --help"),
         (("modles", "list"), "mlnb: No such command 'modles'. Did you mean 'models'? See: mlnb --help"),

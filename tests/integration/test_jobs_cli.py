@@ -248,3 +248,97 @@ def test_a_tuning_job_from_ml_engines_yaml(cli: Any, tmp_path: Path) -> None:
         "--module-name", "tuner.task", "--config", str(bad),
     )  # fmt: skip
     assert code == 1 and "Parameter 'C': UNIT_LOG_SCALE needs bounds above zero" in err
+
+
+def test_command_lines_pasted_from_gcloud_run(
+    cli: Any, tmp_path: Path, home: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    """Lines of gcloud ai-platform's samples, with only the program name
+    changed: the flags that mean something here act, those that name cloud
+    places are accepted."""
+    from mlnb.api import Engine
+    from mlnb.config import Settings
+
+    instances = tmp_path / "instances.json"
+    instances.write_text("[5.1, 3.5, 1.4, 0.2]\n")
+    version_yaml = tmp_path / "version.yaml"
+    version_yaml.write_text(
+        f"deploymentUri: {sklearn_model[0]}\nruntimeVersion: '2.11'\npythonVersion: '3.7'\n"
+        "framework: SCIKIT_LEARN\nmachineType: n1-standard-4\nautoScaling:\n  minNodes: 1\n"
+        "description: from a config\n"
+    )
+    trainer = trainers.write_trainer(tmp_path / "src")
+    lines = [
+        "models create census --regions us-central1 --region us-central1 --enable-logging",
+        "models list --region us-central1",
+        f"versions create v1 --model census --origin {sklearn_model[0]} --runtime-version 2.11 "
+        "--python-version 3.7 --framework scikit-learn --region global --machine-type n1-standard-4 "
+        "--accelerator count=1,type=nvidia-tesla-t4 --service-account ml@example.iam.gserviceaccount.com "
+        "--staging-bucket gs://a-bucket",
+        f"versions create v2 --model census --config {version_yaml} --region global",
+        f"predict --model census --version v1 --json-instances {instances} --region us-central1",
+        f"jobs submit training census_1 --package-path {trainer} --module-name trainer.task "
+        "--region us-central1 --staging-bucket gs://a-bucket --master-machine-type n1-standard-4 "
+        "--worker-machine-type n1-standard-4 --worker-count 1 --parameter-server-count 0 "
+        "--master-accelerator count=1,type=nvidia-tesla-k80 --async -- --steps 1",
+        "jobs list --region us-central1",
+        "jobs describe census_1 --region us-central1",
+        "versions delete v2 --model census --quiet --region us-central1",
+    ]
+    for line in lines:
+        code, _, err = cli(*line.split())
+        assert code == 0, (line, err)
+    engine = Engine(Settings.resolve(env={}, home=str(home)))
+    v1 = engine.get_version("census", "v1")
+    assert (v1.runtime_version, v1.python_version, v1.machine_type) == ("2.11", "3.7", "n1-standard-4")
+    job = engine.wait_job("census_1", timeout=120)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert job.training_input is not None
+    assert {k: job.training_input.get(k) for k in ("scaleTier", "masterType", "workerCount", "region")} == {
+        "scaleTier": "CUSTOM",
+        "masterType": "n1-standard-4",
+        "workerCount": 1,
+        "region": "us-central1",
+    }
+    assert job.training_input["masterConfig"] == {
+        "acceleratorConfig": {"count": 1, "type": "NVIDIA_TESLA_K80"}
+    }
+    assert [v.name for v in engine.list_versions("census")] == ["v1"]
+    engine.close()
+
+
+def test_a_version_from_a_config_and_async(
+    cli: Any, tmp_path: Path, home: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    from support.waiting import wait_for
+
+    from mlnb.api import Engine
+    from mlnb.config import Settings
+
+    config = tmp_path / "version.yaml"
+    config.write_text(
+        f"deploymentUri: {sklearn_model[0]}\nruntimeVersion: '2.11'\nlabels:\n  team: ml\n"
+        "autoScaling:\n  minNodes: 1\ndescription: from a config\n"
+    )
+    assert cli("models", "create", "m")[0] == 0
+    code, out, err = cli(
+        "versions", "create", "v1", "--model", "m", "--config", str(config), "--async", "--format", "json"
+    )
+    assert code == 0, err
+    operation = json.loads(out)["name"].rsplit("/", 1)[-1]
+    engine = Engine(Settings.resolve(env={}, home=str(home)))
+    wait_for(lambda: engine.get_operation(operation).done, "the version's operation")
+    version = engine.get_version("m", "v1")
+    assert (version.state, version.runtime_version, version.labels, version.description) == (
+        "READY",
+        "2.11",
+        {"team": "ml"},
+        "from a config",
+    )
+    assert version.auto_scaling == {"minNodes": 1}
+    config.write_text("deploymentUri: x\nmadeUp: 1\n")
+    code, _, err = cli("versions", "create", "v2", "--model", "m", "--config", str(config))
+    assert code == 1 and err.startswith(f"mlnb: --config {config} has fields a Version has not: madeUp")
+    code, _, err = cli("versions", "create", "v2", "--model", "m")
+    assert code == 1 and "Give --origin, or deploymentUri in --config" in err
+    engine.close()
