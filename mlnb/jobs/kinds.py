@@ -127,8 +127,9 @@ class JobKindRegistry:
         self._broken.pop(kind, None)
 
     def names(self) -> list[str]:
-        """Every kind known, built-ins first."""
-        self._load_plugins()
+        """Every kind known, built-ins first (the entry points looked up
+        again: a package installed meanwhile is listed)."""
+        self._load_plugins(again=True)
         return list(self._loaders)
 
     def create_execution(self, context: JobContext) -> Execution:
