@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlnb.cli import batch, jobs, models, predict, server, store, versions  # noqa: F401 - registers the commands
+from mlnb.cli import batch, jobs, models, operations, predict, server, store, versions  # noqa: F401 - registers the commands
 from mlnb.cli.app import cli, main, run
 
 __all__ = ["cli", "main", "run"]

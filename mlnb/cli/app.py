@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from mlnb._version import __version__
-from mlnb.cli.output import FORMATS, Output, error_line
+from mlnb.cli.output import FormatType, Output, error_line
 from mlnb.errors import MlnbError
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def common_options(func: F) -> F:
         click.option("--project", callback=_set_state, expose_value=False, help="Project to use."),
         click.option(
             "--format",
-            type=click.Choice(FORMATS),
+            type=FormatType(),
             callback=_set_state,
             expose_value=False,
             help="Output format.",

@@ -8,7 +8,7 @@ import click
 import yaml
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import merged_labels, parse_labels
+from mlnb.cli.output import merged_labels, parse_labels, selected
 from mlnb.errors import InvalidArgument
 from mlnb.records import JobRecord
 from mlnb.states import JobKind, JobState
@@ -391,9 +391,13 @@ def describe_job(state: CliState, job: str) -> JobRecord:
 @jobs.command("list")
 @click.option("--filter", "filters", multiple=True, help="state=RUNNING, labels.KEY=VALUE (repeatable).")
 @click.option("--limit", type=int, help="Show at most this many jobs (newest first).")
+@click.option("--sort-by", help="Fields to sort by, comma-separated; ~FIELD sorts descending.")
+@click.option("--page-size", type=click.IntRange(min=1), help="gcloud's: mlnb reads a list in one page.")
 @common_options
 @pass_state
-def list_jobs(state: CliState, filters: tuple[str, ...], limit: int | None) -> list[JobRecord]:
+def list_jobs(
+    state: CliState, filters: tuple[str, ...], limit: int | None, sort_by: str | None, page_size: int | None
+) -> list[JobRecord]:
     """List jobs, newest first."""
     states: list[str] = []
     labels: dict[str, str] = {}
@@ -411,8 +415,9 @@ def list_jobs(state: CliState, filters: tuple[str, ...], limit: int | None) -> l
                 f"cannot filter on {key!r}: use state or labels.KEY", param_hint="--filter"
             )
     records = state.engine.list_jobs(states=states or None, labels=labels or None)
-    state.out.listing([r.to_api() for r in records[:limit]], JOB_COLUMNS)
-    return records[:limit]
+    kept = selected([(r, r.to_api()) for r in records], None, sort_by, limit)
+    state.out.listing([body for _, body in kept], JOB_COLUMNS)
+    return [record for record, _ in kept]
 
 
 @jobs.command("update")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import merged_labels, parse_labels
+from mlnb.cli.output import list_options, merged_labels, parse_labels, selected
 from mlnb.errors import InvalidArgument
 from mlnb.records import ModelRecord
 
@@ -60,19 +60,22 @@ def create_model(
 
 
 @models.command("list")
+@list_options
 @common_options
 @pass_state
-def list_models(state: CliState) -> list[ModelRecord]:
+def list_models(
+    state: CliState, filter_: str | None, sort_by: str | None, limit: int | None, page_size: int | None
+) -> list[ModelRecord]:
     """List the project's models."""
-    rows = []
-    records = state.engine.list_models()
-    for record in records:
+    pairs = []
+    for record in state.engine.list_models():
         body = record.to_api()
         body["defaultVersionName"] = record.default_version.name if record.default_version else None
         body["name"] = record.name
-        rows.append(body)
-    state.out.listing(rows, MODEL_COLUMNS)
-    return records
+        pairs.append((record, body))
+    kept = selected(pairs, filter_, sort_by, limit)
+    state.out.listing([body for _, body in kept], MODEL_COLUMNS)
+    return [record for record, _ in kept]
 
 
 @models.command("describe")

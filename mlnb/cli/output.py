@@ -9,21 +9,53 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 import orjson
 import yaml
 
-from mlnb.errors import MlnbError, NotFound
+from mlnb.errors import InvalidArgument, MlnbError, NotFound
+from mlnb.listing import Projection, matches_filter, sorted_by
 
 FORMATS = ("table", "json", "yaml")
 
 
+class FormatType(click.ParamType):  # type: ignore[type-arg]
+    """``--format``: ``table``, ``json``, ``yaml``, or a projection of
+    fields as gcloud's scripts use them (``value(name)``, ``csv(name,state)``)."""
+
+    name = "format"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        text = str(value)
+        if text in FORMATS:
+            return text
+        try:
+            if Projection.parse(text) is not None:
+                return text
+        except InvalidArgument as e:
+            self.fail(e.message, param, ctx)
+        self.fail(
+            f"{text!r} is not {', '.join(FORMATS)}, value(FIELD,...), csv(FIELD,...) or table(FIELD,...)",
+            param,
+            ctx,
+        )
+
+
 def emit(value: Any, fmt: str, columns: Sequence[tuple[str, str]] | None = None) -> None:
     """Print a JSON-ready value: a table of ``columns`` (header, key) for a
-    list in table format, YAML for one resource, JSON on request."""
-    if fmt == "json":
+    list in table format, YAML for one resource, JSON on request, the
+    fields a projection names."""
+    projection = Projection.parse(fmt) if fmt not in FORMATS else None
+    if projection is not None:
+        if value is None:
+            return
+        rows = value if isinstance(value, list) else [value]
+        text = projection.render([r if isinstance(r, dict) else {"value": r} for r in rows])
+        if text:
+            click.echo(text)
+    elif fmt == "json":
         sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif fmt == "yaml" or columns is None or not isinstance(value, list):
         if value is None:
@@ -59,8 +91,9 @@ class Output:
             click.echo(message)
 
     def resource(self, body: dict[str, Any]) -> None:
-        """One resource as ``describe`` shows it: YAML, or JSON on request."""
-        emit(body, "json" if self.format == "json" else "yaml")
+        """One resource as ``describe`` shows it: YAML, or JSON (or a
+        projection) on request."""
+        emit(body, "yaml" if self.format == "table" else self.format)
 
     def listing(self, rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> None:
         """Resources as a table of ``columns`` (header, key), or the list."""
@@ -68,8 +101,8 @@ class Output:
 
     def data(self, value: Any) -> None:
         """A value that is no resource (log lines, a prediction log), as
-        JSON or YAML."""
-        emit(value, "json" if self.format == "json" else "yaml")
+        JSON or YAML (or a projection)."""
+        emit(value, "yaml" if self.format == "table" else self.format)
 
     def lines(self, lines: Sequence[str]) -> None:
         """Text lines (a job's logs): printed as they are in table format."""
@@ -137,6 +170,43 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) ->
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in cells
     )
+
+
+T = TypeVar("T")
+
+
+def list_options(func: Any) -> Any:
+    """gcloud's list flags: ``--filter``, ``--sort-by``, ``--limit`` and
+    ``--page-size``."""
+    options = [
+        click.option(
+            "--filter", "filter_", help="KEY=VALUE terms joined by AND (state=READY labels.team=ml)."
+        ),
+        click.option("--sort-by", help="Fields to sort by, comma-separated; ~FIELD sorts descending."),
+        click.option("--limit", type=click.IntRange(min=1), help="Show at most this many."),
+        click.option(
+            "--page-size", type=click.IntRange(min=1), help="gcloud's: mlnb reads a list in one page."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def selected(
+    items: Sequence[tuple[T, dict[str, Any]]],
+    filter_: str | None,
+    sort_by: str | None,
+    limit: int | None,
+) -> list[tuple[T, dict[str, Any]]]:
+    """The ``(record, body)`` pairs that ``list_options`` ask for, judged
+    and ordered by their bodies."""
+    accept = matches_filter(filter_)
+    kept = [(item, body) for item, body in items if accept(body)]
+    if sort_by:
+        order = {id(body): n for n, body in enumerate(sorted_by([b for _, b in kept], sort_by))}
+        kept.sort(key=lambda pair: order[id(pair[1])])
+    return kept[:limit]
 
 
 def parse_labels(text: str | None) -> dict[str, str]:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import merged_labels, parse_labels
+from mlnb.cli.output import list_options, merged_labels, parse_labels, selected
 from mlnb.errors import InvalidArgument
 from mlnb.records import OperationRecord, VersionRecord
 from mlnb.states import VersionState
@@ -201,16 +201,24 @@ def deploy(state: CliState, model: str, version: str, set_default: bool, **optio
 
 @versions.command("list")
 @click.option("--model", required=True)
+@list_options
 @common_options
 @pass_state
-def list_versions(state: CliState, model: str) -> list[VersionRecord]:
+def list_versions(
+    state: CliState,
+    model: str,
+    filter_: str | None,
+    sort_by: str | None,
+    limit: int | None,
+    page_size: int | None,
+) -> list[VersionRecord]:
     """List a model's versions."""
-    rows = []
-    records = state.engine.list_versions(model)
-    for record in records:
-        rows.append(record.to_api() | {"shortName": record.name})
-    state.out.listing(rows, VERSION_COLUMNS)
-    return records
+    pairs = [
+        (record, record.to_api() | {"shortName": record.name}) for record in state.engine.list_versions(model)
+    ]
+    kept = selected(pairs, filter_, sort_by, limit)
+    state.out.listing([body for _, body in kept], VERSION_COLUMNS)
+    return [record for record, _ in kept]
 
 
 @versions.command("describe")

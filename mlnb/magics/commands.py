@@ -14,6 +14,7 @@ import click
 from mlnb.cli import batch as cli_batch
 from mlnb.cli import jobs as cli_jobs
 from mlnb.cli import models as cli_models
+from mlnb.cli import operations as cli_operations
 from mlnb.cli import predict as cli_predict
 from mlnb.cli import versions as cli_versions
 from mlnb.cli.app import CliState, common_options
@@ -261,6 +262,7 @@ ml.add_command(cli_jobs.jobs)
 ml.add_command(cli_models.models)
 ml.add_command(cli_versions.versions)
 ml.add_command(cli_versions.deploy)
+ml.add_command(cli_operations.operations)
 
 
 @ml.group("local")

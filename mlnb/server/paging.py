@@ -1,11 +1,12 @@
-"""pageSize/pageToken paging and the small filter language of list calls."""
+"""pageSize/pageToken paging of list calls (the filter language is
+``mlnb.listing``'s, shared with the CLI)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
 from starlette.requests import Request
 
@@ -47,31 +48,3 @@ def _offset(token: str | None) -> int:
     if offset < 0:
         raise InvalidArgument(f"pageToken {token!r} is not one this server gave")
     return offset
-
-
-def matches_filter(text: str | None) -> Callable[[dict[str, Any]], bool]:
-    """A predicate for ``filter``: ``KEY=VALUE`` terms joined by AND, where
-    KEY is a field (``state``) or ``labels.NAME``.
-
-    Raises:
-        InvalidArgument: A term that is not KEY=VALUE.
-    """
-    if not text or not text.strip():
-        return lambda _body: True
-    terms = []
-    for term in text.replace(" AND ", " ").split():
-        key, sep, value = term.partition("=")
-        if not sep:
-            raise InvalidArgument(f"filter term {term!r} must be KEY=VALUE (for example state=RUNNING)")
-        terms.append((key.strip(), value.strip().strip('"')))
-
-    def accept(body: dict[str, Any]) -> bool:
-        for key, value in terms:
-            found: Any = body
-            for part in key.split("."):
-                found = found.get(part) if isinstance(found, dict) else None
-            if str(found) != value:
-                return False
-        return True
-
-    return accept

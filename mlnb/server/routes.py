@@ -11,10 +11,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mlnb.errors import InvalidArgument, MlnbError, NotFound, PermissionDenied
+from mlnb.listing import matches_filter
 from mlnb.naming import resource_leaf, validate_name, validate_operation_id, validate_project, whole_number
 from mlnb.server import schemas
 from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
-from mlnb.server.paging import matches_filter, page
+from mlnb.server.paging import page
 from mlnb.server.schemas import check_body
 
 if TYPE_CHECKING:

@@ -187,3 +187,62 @@ def test_a_missing_resource_is_named_with_the_command_that_lists_what_exists(cli
 def test_a_usage_error_is_one_line_that_names_the_help(cli: Any, args: tuple[str, ...], line: str) -> None:
     code, out, err = cli(*args)
     assert (code, out, err) == (1, "", line + "\n")
+
+
+def test_lists_filter_sort_limit_and_project_fields_as_gcloud_scripts_use_them(
+    cli: Any, sklearn_model: tuple[Path, Any]
+) -> None:
+    for name, team in (("alpha", "ml"), ("beta", "ops"), ("gamma", "ml")):
+        assert cli("models", "create", name, "--labels", f"team={team}")[0] == 0
+    assert cli("models", "list", "--filter", "labels.team=ml", "--format", "value(name)") == (
+        0,
+        "alpha\ngamma\n",
+        "",
+    )
+    assert (
+        cli("models", "list", "--sort-by", "~name", "--limit", "2", "--format", "value(name)")[1]
+        == "gamma\nbeta\n"
+    )
+    code, out, _ = cli("models", "list", "--format", "csv(name,labels.team)", "--page-size", "1")
+    assert (code, out) == (0, "name,labels.team\nalpha,ml\nbeta,ops\ngamma,ml\n")
+    for version in ("v1", "v2"):
+        cli("versions", "create", version, "--model", "alpha", "--origin", str(sklearn_model[0]))
+    code, out, _ = cli(
+        "versions",
+        "list",
+        "--model",
+        "alpha",
+        "--filter",
+        "isDefault=true",
+        "--format",
+        "value(name.basename(),state)",
+    )
+    assert (code, out) == (0, "v1\tREADY\n")
+    assert cli("versions", "describe", "v2", "--model", "alpha", "--format", "value(state)")[1] == "READY\n"
+    code, _, err = cli("models", "list", "--format", "value()")
+    assert code == 1 and "names no field" in err
+    code, _, err = cli("models", "list", "--format", "xml")
+    assert code == 1 and "'xml' is not table, json, yaml, value(FIELD,...)" in err
+
+
+def test_operations_are_listed_described_waited_for_and_cancelled(
+    cli: Any, home: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    from mlnb.api import Engine
+    from mlnb.config import Settings
+
+    engine = Engine(Settings.resolve(env={}, home=str(home)))
+    engine.create_model("m")
+    started = engine.start_version_creation("m", "v1", sklearn_model[0])
+    code, out, _ = cli("operations", "wait", started.resource_name, "--format", "json")
+    assert code == 0 and json.loads(out)["done"] is True and "response" in json.loads(out)
+    code, out, _ = cli("operations", "list", "--format", "value(name.basename(),done)")
+    assert (code, out) == (0, f"{started.operation_id}\tTrue\n")
+    assert cli("operations", "describe", started.operation_id, "--format", "value(metadata.operationType)")[
+        1
+    ] == ("CREATE_VERSION\n")
+    code, _, err = cli("operations", "cancel", started.operation_id)
+    assert code == 1 and "is already done; nothing to cancel" in err
+    code, _, err = cli("operations", "describe", "nope")
+    assert code == 1 and err.startswith("mlnb: Operation 'nope' does not exist")
+    engine.close()

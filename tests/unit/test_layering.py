@@ -23,6 +23,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "mlnb.config",
         "mlnb.naming",
         "mlnb.locations",
+        "mlnb.listing",
         "mlnb.states",
         "mlnb.records",
     ),
