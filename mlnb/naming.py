@@ -4,6 +4,7 @@ rules, and parsing of resource names."""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 
 from mlnb.errors import InvalidArgument
@@ -91,6 +92,25 @@ def validate_operation_id(value: object) -> str:
             f"The operation id {value!r} may hold only letters, digits, '_' and '-' (300 at most)"
         )
     return value
+
+
+def validate_python_version(value: object, field: str = "pythonVersion") -> str | None:
+    """A ``pythonVersion`` this mlnb can serve: its own Python (``3.11``,
+    or ``3``), since jobs and versions run on the interpreter mlnb runs on.
+
+    Raises:
+        InvalidArgument: Another version, named with the one there is.
+    """
+    if value is None or value == "":
+        return None
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if str(value) not in (here, str(sys.version_info.major)):
+        raise InvalidArgument(
+            f"{field} {value!r} cannot be served here: this mlnb runs Python {here}, and its jobs and "
+            f"versions run on it; leave {field} out or give {here!r}",
+            field=field,
+        )
+    return str(value)
 
 
 def resource_leaf(kind: str, value: object, parent: str) -> str:

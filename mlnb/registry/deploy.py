@@ -21,6 +21,7 @@ from mlnb.frameworks import (
     Predictor,
     normalize_framework,
 )
+from mlnb.naming import validate_python_version
 from mlnb.prediction.stored import load_stored_version
 from mlnb.records import StoreCheck, VersionRecord
 from mlnb.registry.models import ModelRegistry, VersionSpec
@@ -251,6 +252,7 @@ class VersionDeployer:
             framework = None
         check_scaling(spec.manual_scaling, spec.auto_scaling)
         check_batching(spec.batching)
+        validate_python_version(spec.python_version)
         if not spec.origin:
             raise InvalidArgument("A version needs an origin (deploymentUri): the folder of model files")
         for uri in (spec.origin, *spec.package_uris):

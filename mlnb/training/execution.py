@@ -51,6 +51,9 @@ class TrainingExecution:
         self.trial_id = trial_id
         self.environment = dict(environment or {})
         self.replicas: list[ReplicaHandle] = []
+        # When the replicas started and each ended: what consumedMLUnits counts.
+        self._started_at: float | None = None
+        self._ended_at: dict[str, float] = {}
         self._python: Path | None = None
         self._archives: list[Path] = []
         self.launcher = launcher or LocalLauncher(log, workdir)
@@ -101,6 +104,7 @@ class TrainingExecution:
             | self.environment
             for replica in self.plan
         ]
+        self._started_at = time.monotonic()
         self.replicas = self.launcher.start(
             self._python if self._python is not None else self._archives,
             self.spec.python_module,
@@ -114,6 +118,8 @@ class TrainingExecution:
         replica failed."""
         for handle in self.replicas:
             code = handle.poll()
+            if code is not None:
+                self._ended_at.setdefault(handle.name, time.monotonic())
             if code is not None and code != 0:
                 self._finish_others(handle)
                 return Outcome(JobState.FAILED, handle.describe_exit())
@@ -129,8 +135,19 @@ class TrainingExecution:
         return self._reports.progress()
 
     def outputs(self) -> dict[str, Any] | None:
-        """No trainingOutput yet for a plain training job."""
-        return None
+        """``trainingOutput.consumedMLUnits`` so far."""
+        if self._started_at is None:
+            return None
+        return {"training_output": {"consumedMLUnits": round(self.consumed_ml_units(), 6)}}
+
+    def consumed_ml_units(self) -> float:
+        """ML Engine's measure of what a job used, as mlnb counts it: each
+        replica's hours of running, a GPU it asks for counting one more."""
+        if self._started_at is None:
+            return 0.0
+        now = time.monotonic()
+        seconds = sum((self._ended_at.get(r.name, now) - self._started_at) * (1 + r.gpus) for r in self.plan)
+        return seconds / 3600
 
     def close(self) -> None:
         """Nothing held beyond the processes, which have ended."""
@@ -138,6 +155,8 @@ class TrainingExecution:
     def stop(self, grace_s: float) -> None:
         """Stop every replica: SIGTERM, then SIGKILL after ``grace_s``."""
         stop_replicas(self.replicas, grace_s)
+        for handle in self.replicas:
+            self._ended_at.setdefault(handle.name, time.monotonic())
 
     def _finish_others(self, ended: ReplicaHandle, grace_s: float = 0.0) -> None:
         others = [r for r in self.replicas if r is not ended]
@@ -148,3 +167,5 @@ class TrainingExecution:
         if running:
             self.log.service(f"Stopping {', '.join(r.name for r in running)}: {ended.name} has ended")
             stop_replicas(running, grace_s=2.0)
+        for handle in self.replicas:
+            self._ended_at.setdefault(handle.name, time.monotonic())

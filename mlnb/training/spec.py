@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlnb.errors import InvalidArgument
+from mlnb.naming import validate_python_version
 from mlnb.runtime.replicas import Replica
 from mlnb.training.tiers import plan_replicas
 
@@ -72,6 +73,7 @@ class TrainingSpec:
             other={k: v for k, v in body.items() if k not in _TYPED},
         )
         spec.replicas(tiers)  # an unknown tier or a half-set CUSTOM machine fails now
+        validate_python_version(body.get("pythonVersion"))
         return spec
 
     @property

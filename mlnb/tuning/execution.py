@@ -86,6 +86,7 @@ class TuningExecution:
         self.asked = 0
         self.failures = 0
         self.last_failure = ""
+        self.consumed = 0.0  # consumedMLUnits of the trials that have ended
 
     @classmethod
     def for_job(cls, context: JobContext) -> TuningExecution:
@@ -202,14 +203,14 @@ class TuningExecution:
                     run.trial.report(value, step)
             if outcome is None and self.spec.early_stopping and reports and run.trial.should_prune():
                 run.execution.stop(self.grace_s)
-                self.running.remove(run)
+                self._retire(run)
                 step, value = reports[-1]
                 self.log.for_trial(run.trial_id).service(f"stopped early at step {step}: {value:g}")
                 self.study.tell(run.trial, state=_optuna_state("PRUNED"))
                 continue
             if outcome is None:
                 continue
-            self.running.remove(run)
+            self._retire(run)
             if outcome.state != JobState.SUCCEEDED:
                 self._fail(run.trial, outcome.error or "the trainer failed")
             elif not reports:
@@ -233,9 +234,14 @@ class TuningExecution:
             return Outcome(JobState.SUCCEEDED)
         return None
 
+    def _retire(self, run: _Running) -> None:
+        self.running.remove(run)
+        self.consumed += run.execution.consumed_ml_units()
+
     def stop(self, grace_s: float) -> None:
         for run in self.running:
             run.execution.stop(grace_s)
+            self.consumed += run.execution.consumed_ml_units()
             self.errors[run.trial.number] = "cancelled"
             self.study.tell(run.trial, state=_optuna_state("FAIL"))
         self.running = []
@@ -253,7 +259,10 @@ class TuningExecution:
     def outputs(self) -> dict[str, Any] | None:
         if self.study is None:
             return None
-        return {"training_output": training_output(self.spec, self.study.trials, self.errors)}
+        output = training_output(self.spec, self.study.trials, self.errors)
+        running = sum(run.execution.consumed_ml_units() for run in self.running)
+        output["consumedMLUnits"] = round(self.consumed + running, 6)
+        return {"training_output": output}
 
 
 def _optuna_state(name: str) -> Any:

@@ -129,6 +129,8 @@ def test_job_fields_follow_the_discovery_document(jobs: Engine, trainer: Path) -
     extra = set(job.to_api()) - schema_properties("GoogleCloudMlV1__Job")
     assert extra <= {"progress", "notebookInput"}
     assert set(job.training_input or {}) <= schema_properties("GoogleCloudMlV1__TrainingInput")
+    assert set(job.training_output or {}) <= schema_properties("GoogleCloudMlV1__TrainingOutput")
+    assert job.training_output is not None and job.training_output["consumedMLUnits"] > 0
 
 
 def test_a_failing_trainer_fails_the_job_with_its_last_lines(jobs: Engine, trainer: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from mlnb.cli import main
 from mlnb.runtime.tfrecord import write_record
 
 pytestmark = pytest.mark.integration
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 @pytest.fixture
@@ -263,7 +266,7 @@ def test_command_lines_pasted_from_gcloud_run(
     instances.write_text("[5.1, 3.5, 1.4, 0.2]\n")
     version_yaml = tmp_path / "version.yaml"
     version_yaml.write_text(
-        f"deploymentUri: {sklearn_model[0]}\nruntimeVersion: '2.11'\npythonVersion: '3.7'\n"
+        f"deploymentUri: {sklearn_model[0]}\nruntimeVersion: '2.11'\npythonVersion: '{PYTHON}'\n"
         "framework: SCIKIT_LEARN\nmachineType: n1-standard-4\nautoScaling:\n  minNodes: 1\n"
         "description: from a config\n"
     )
@@ -272,7 +275,7 @@ def test_command_lines_pasted_from_gcloud_run(
         "models create census --regions us-central1 --region us-central1 --enable-logging",
         "models list --region us-central1",
         f"versions create v1 --model census --origin {sklearn_model[0]} --runtime-version 2.11 "
-        "--python-version 3.7 --framework scikit-learn --region global --machine-type n1-standard-4 "
+        f"--python-version {PYTHON} --framework scikit-learn --region global --machine-type n1-standard-4 "
         "--accelerator count=1,type=nvidia-tesla-t4 --service-account ml@example.iam.gserviceaccount.com "
         "--staging-bucket gs://a-bucket",
         f"versions create v2 --model census --config {version_yaml} --region global",
@@ -290,7 +293,12 @@ def test_command_lines_pasted_from_gcloud_run(
         assert code == 0, (line, err)
     engine = Engine(Settings.resolve(env={}, home=str(home)))
     v1 = engine.get_version("census", "v1")
-    assert (v1.runtime_version, v1.python_version, v1.machine_type) == ("2.11", "3.7", "n1-standard-4")
+    assert (v1.runtime_version, v1.python_version, v1.machine_type) == ("2.11", PYTHON, "n1-standard-4")
+    # A Python this mlnb does not run is a clear error, not a surprise later.
+    code, _, err = cli(
+        *f"versions create v3 --model census --origin {sklearn_model[0]} --python-version 3.7".split()
+    )
+    assert code == 1 and f"pythonVersion '3.7' cannot be served here: this mlnb runs Python {PYTHON}" in err
     job = engine.wait_job("census_1", timeout=120)
     assert job.state == "SUCCEEDED", job.error_message
     assert job.training_input is not None

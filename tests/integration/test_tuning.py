@@ -235,7 +235,9 @@ def test_a_trial_that_ended_on_its_own_is_never_stopped_early(tmp_path: Path) ->
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert outcome.state == "SUCCEEDED"
-    trials = {t["trialId"]: t for t in tuning.outputs()["training_output"]["trials"]}  # type: ignore[index]
+    output = tuning.outputs()["training_output"]  # type: ignore[index]
+    assert output["consumedMLUnits"] > 0  # the three trials' replica hours
+    trials = {t["trialId"]: t for t in output["trials"]}
     assert (
         trials["3"]["isTrialStoppedEarly"] is False and trials["3"]["finalMetric"]["objectiveValue"] == 0.01
     )
