@@ -126,10 +126,17 @@ class LocalReplica(ReplicaHandle):
 
 def gpu_devices() -> list[str]:
     """Indices of this machine's NVIDIA GPUs (none when nvidia-smi is absent)."""
+    return [str(i) for i, _ in enumerate(gpu_models())]
+
+
+def gpu_models() -> list[str]:
+    """The model of each of this machine's NVIDIA GPUs, as ``nvidia-smi -L``
+    names them (``Tesla T4``); none when nvidia-smi is absent."""
     if shutil.which("nvidia-smi") is None:
         return []
     done = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=False)
-    return [str(i) for i, line in enumerate(done.stdout.splitlines()) if line.startswith("GPU ")]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("GPU ")]
+    return [line.split(":", 1)[1].split("(UUID")[0].strip() for line in lines]
 
 
 class LocalLauncher:

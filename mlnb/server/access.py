@@ -49,10 +49,11 @@ def role_of(token: bytes, tokens: Mapping[str, Sequence[bytes]]) -> str | None:
 
 
 def needs_editor(method: str, path: str) -> bool:
-    """Reads and predictions are a viewer's; everything else an editor's."""
+    """Reads, predictions and permission checks are a viewer's; everything
+    else an editor's."""
     if method in ("GET", "HEAD"):
         return False
-    return not (method == "POST" and path.endswith(":predict"))
+    return not (method == "POST" and path.endswith((":predict", ":testIamPermissions")))
 
 
 class TokenAccess:

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from mlnb.errors import InvalidArgument, MlnbError, NotFound, PermissionDenied
 from mlnb.listing import matches_filter
 from mlnb.naming import resource_leaf, validate_name, validate_operation_id, validate_project, whole_number
-from mlnb.server import schemas
+from mlnb.server import iam, schemas
 from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
 from mlnb.server.paging import page
 from mlnb.server.schemas import check_body
@@ -101,6 +101,9 @@ async def model(request: Request) -> Response:
     name = _name("model", name)
     if verb == "predict" and request.method == "POST":
         return await _predict(request, name, None)
+    if verb in _IAM_VERBS:
+        await call(engine.get_model, name, project=project)  # NotFound first
+        return await _iam(request, verb, f"projects/{project}/models/{name}")
     if verb is not None:
         raise NotFound(f"No such method: {request.url.path}")
     if request.method == "GET":
@@ -332,6 +335,9 @@ async def job(request: Request) -> Response:
     if request.method == "POST" and verb == "cancel":
         await call(engine.cancel_job, name, project=project)
         return json_response({})
+    if verb in _IAM_VERBS:
+        await call(engine.get_job, name, project=project)
+        return await _iam(request, verb, f"projects/{project}/jobs/{name}")
     if request.method == "GET" and verb == "logs":
         offset = _count(request, "offset", 0)
         size = min(_count(request, "pageSize", LOG_PAGE_SIZE) or LOG_PAGE_SIZE, LOG_PAGE_SIZE)
@@ -347,6 +353,64 @@ async def job(request: Request) -> Response:
         engine.update_job, name, labels=body.get("labels") or {}, etag=body.get("etag"), project=project
     )
     return json_response(record.to_api())
+
+
+_IAM_VERBS = ("getIamPolicy", "setIamPolicy", "testIamPermissions")
+
+
+async def _iam(request: Request, verb: str, resource: str) -> Response:
+    """The IAM methods of models and jobs, from the server's token roles."""
+    expected = "GET" if verb == "getIamPolicy" else "POST"
+    if request.method != expected:
+        raise NotFound(f"No such method: {request.method} {request.url.path}")
+    if verb == "getIamPolicy":
+        return json_response(iam.policy(_engine(request).settings.tokens))
+    body = await read_object(request)
+    if verb == "setIamPolicy":
+        iam.refuse_set_policy(resource)
+    return json_response(iam.granted_permissions(_role(request), body))
+
+
+LOCATION = "local"
+
+
+async def locations(request: Request) -> Response:
+    project = _project(request)
+    return json_response({"locations": [await _location(request, project)]})
+
+
+async def location(request: Request) -> Response:
+    project = _project(request)
+    _known_location(request)
+    return json_response(await _location(request, project))
+
+
+async def location_operation(request: Request) -> Response:
+    """``projects.locations.operations``: the project's operations, for
+    its one location."""
+    _known_location(request)
+    return await operation(request)
+
+
+def _known_location(request: Request) -> None:
+    name = request.path_params["location"]
+    if name != LOCATION:
+        raise NotFound(f"Location {name!r} does not exist; this server has one: {LOCATION!r}")
+
+
+async def _location(request: Request, project: str) -> dict[str, Any]:
+    """This server's one location and what it can do: its GPUs are those
+    of the machine it runs on (a Dask cluster's are not listed)."""
+    accelerators = sorted(set(await call(_engine(request).accelerators)))
+    gpus = {"availableAccelerators": accelerators} if accelerators else {}
+    return {
+        "name": f"projects/{project}/locations/{LOCATION}",
+        "capabilities": [
+            {"type": "TRAINING", **gpus},
+            {"type": "BATCH_PREDICTION"},
+            {"type": "ONLINE_PREDICTION", **gpus},
+        ],
+    }
 
 
 def _role(request: Request) -> str | None:
@@ -424,4 +488,11 @@ ROUTES = [
     Route("/v1/projects/{project}/operations/{operation}", operation, methods=["GET", "POST"]),
     Route("/v1/projects/{project}/jobs", jobs, methods=["GET", "POST"]),
     Route("/v1/projects/{project}/jobs/{job}", job, methods=["GET", "PATCH", "POST"]),
+    Route("/v1/projects/{project}/locations", locations, methods=["GET"]),
+    Route("/v1/projects/{project}/locations/{location}", location, methods=["GET"]),
+    Route(
+        "/v1/projects/{project}/locations/{location}/operations/{operation}",
+        location_operation,
+        methods=["GET", "POST"],
+    ),
 ]

@@ -161,3 +161,28 @@ def test_a_server_without_tokens_trusts_its_owner_with_any_path(
     with TestClient(create_app(engine=engine)) as client:
         answer = client.post(VERSIONS, json={"name": "v1", "deploymentUri": str(sklearn_model[0])})
     assert answer.status_code == 200
+
+
+def test_test_iam_permissions_answers_from_the_callers_role(client: TestClient) -> None:
+    asked = {
+        "permissions": ["ml.models.get", "ml.models.predict", "ml.versions.create", "ml.jobs.create", "x.y.z"]
+    }
+    answers = {
+        token: client.post("/v1/projects/default/models/m:testIamPermissions", json=asked, headers=as_(token))
+        for token in (VIEWER, EDITOR, DEVELOPER)
+    }
+    assert {t: a.status_code for t, a in answers.items()} == {VIEWER: 200, EDITOR: 200, DEVELOPER: 200}
+    assert answers[VIEWER].json() == {"permissions": ["ml.models.get", "ml.models.predict"]}
+    assert answers[EDITOR].json() == {
+        "permissions": ["ml.models.get", "ml.models.predict", "ml.versions.create"]
+    }
+    assert answers[DEVELOPER].json() == {"permissions": asked["permissions"][:4]}
+    policy = client.get("/v1/projects/default/models/m:getIamPolicy", headers=as_(VIEWER)).json()
+    roles = {b["role"]: b["members"] for b in policy["bindings"]}
+    assert set(roles) == {"roles/ml.viewer", "roles/ml.modelOwner", "roles/ml.developer"}
+    assert all(m.startswith("token:") and len(m) == 18 for members in roles.values() for m in members)
+    assert VIEWER not in str(policy) and EDITOR not in str(policy)  # fingerprints, never the tokens
+    set_policy = client.post(
+        "/v1/projects/default/models/m:setIamPolicy", json={"policy": policy}, headers=as_(VIEWER)
+    )
+    assert refusal(set_policy)[:2] == (403, "PERMISSION_DENIED")

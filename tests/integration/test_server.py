@@ -480,3 +480,51 @@ def test_a_body_over_the_limit_sent_in_full_gets_the_413(server: str, chunked: b
         assert (answer.status, error["status"]) == (413, "INVALID_ARGUMENT")
         assert "the most allowed" in error["message"]
     assert call_http(server, "GET", "/healthz")[0] == 200
+
+
+def test_iam_and_locations_through_the_official_client(
+    ml: Any, server: str, sklearn_model: tuple[Path, Any]
+) -> None:
+    from googleapiclient.errors import HttpError
+
+    project = "projects/demo"
+    ml.projects().models().create(parent=project, body={"name": "iam"}).execute()
+    model = f"{project}/models/iam"
+    policy = ml.projects().models().getIamPolicy(resource=model).execute()
+    assert policy["bindings"] == [
+        {"role": "roles/ml.admin", "members": ["allUsers"]}
+    ]  # no tokens: its owner's
+    asked = {"permissions": ["ml.models.get", "ml.models.delete", "storage.objects.get"]}
+    granted = ml.projects().models().testIamPermissions(resource=model, body=asked).execute()
+    assert granted == {"permissions": ["ml.models.get", "ml.models.delete"]}
+    with pytest.raises(HttpError) as refused:
+        ml.projects().models().setIamPolicy(resource=model, body={"policy": policy}).execute()
+    assert refused.value.resp.status == 400 and b"MLNB_TOKENS" in refused.value.content
+    with pytest.raises(HttpError) as missing:
+        ml.projects().jobs().getIamPolicy(resource=f"{project}/jobs/nojob").execute()
+    assert missing.value.resp.status == 404
+    listed = ml.projects().locations().list(parent=project).execute()
+    assert [loc["name"] for loc in listed["locations"]] == [f"{project}/locations/local"]
+    here = ml.projects().locations().get(name=f"{project}/locations/local").execute()
+    assert {c["type"] for c in here["capabilities"]} == {"TRAINING", "BATCH_PREDICTION", "ONLINE_PREDICTION"}
+    with pytest.raises(HttpError) as elsewhere:
+        ml.projects().locations().get(name=f"{project}/locations/us-central1").execute()
+    assert elsewhere.value.resp.status == 404
+    created = (
+        ml.projects()
+        .models()
+        .versions()
+        .create(parent=model, body={"name": "v1", "deploymentUri": str(sklearn_model[0])})
+        .execute()
+    )
+    operation_id = created["name"].rsplit("/", 1)[-1]
+    done = wait_operation(ml, created["name"])
+    assert done["done"]
+    through_location = (
+        ml.projects()
+        .locations()
+        .operations()
+        .get(name=f"{project}/locations/local/operations/{operation_id}")
+        .execute()
+    )
+    assert through_location["name"] == created["name"] and through_location["done"]
