@@ -17,6 +17,7 @@ from mlnb.errors import MlnbError
 
 if TYPE_CHECKING:
     from mlnb.api import Engine
+    from mlnb.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,6 +32,7 @@ class CliState:
         self.region: str | None = None  # recorded where ML Engine's bodies have a region
         self.quiet = False
         self._engine: Engine | None = None
+        self._settings: Settings | None = None
 
     @property
     def out(self) -> Output:
@@ -38,12 +40,20 @@ class CliState:
         return Output(self.format)
 
     @property
+    def settings(self) -> Settings:
+        """The settings, resolved once (without building the Engine)."""
+        if self._settings is None:
+            from mlnb.config import Settings
+
+            self._settings = Settings.resolve(project=self.project)
+        return self._settings
+
+    @property
     def engine(self) -> Engine:
         if self._engine is None:
             from mlnb.api import Engine
-            from mlnb.config import Settings
 
-            self._engine = Engine(Settings.resolve(project=self.project))
+            self._engine = Engine(self.settings)
         return self._engine
 
 

@@ -75,8 +75,18 @@ def predict(
     signature_name: str | None,
 ) -> list[Any]:
     """Predict with a deployed version. A --json-request's fields beside
-    "instances" go to the model (a custom prediction routine's kwargs)."""
+    "instances" go to the model (a custom prediction routine's kwargs).
+    When this home's background server runs (mlnb server start), it
+    predicts, its model warm."""
     instances, parameters = read_instances(json_instances, text_instances, json_request)
+    from mlnb.local_server import LocalServer
+
+    served = LocalServer(state.settings).predict(
+        model, instances, version=version, signature_name=signature_name, parameters=parameters
+    )
+    if served is not None:
+        state.out.predictions(served)
+        return served
     return predict_with_version(
         state, instances, model=model, version=version, signature_name=signature_name, parameters=parameters
     )

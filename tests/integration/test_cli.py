@@ -246,3 +246,38 @@ def test_operations_are_listed_described_waited_for_and_cancelled(
     code, _, err = cli("operations", "describe", "nope")
     assert code == 1 and err.startswith("mlnb: Operation 'nope' does not exist")
     engine.close()
+
+
+def test_predict_goes_through_the_homes_running_server(
+    cli: Any, home: Path, tmp_path: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    from support.rest_server import fetch_text
+
+    from mlnb.api import Engine
+    from mlnb.config import Settings
+    from mlnb.runtime.ports import free_port
+
+    engine = Engine(Settings.resolve(env={}, home=str(home)))
+    engine.deploy("iris", "v1", sklearn_model[0])
+    instances = tmp_path / "instances.json"
+    instances.write_text("\n".join(json.dumps(row) for row in SAMPLES) + "\n")
+    server = engine.start_server(port=free_port())
+    try:
+        code, out, _ = cli("predict", "--model", "iris", "--json-instances", str(instances))
+        assert code == 0
+        assert [json.loads(line) for line in out.splitlines()] == sklearn_model[1].predict(
+            np.asarray(SAMPLES)
+        ).tolist()
+        metrics = fetch_text(server["url"], "/metrics")
+        assert 'mlnb_predict_requests_total{code="200",model="iris",version="default"} 1.0' in metrics
+        bad = tmp_path / "bad.json"
+        bad.write_text('[1, "x"]\n')
+        code, _, err = cli("predict", "--model", "iris", "--version", "v1", "--json-instances", str(bad))
+        assert code == 1 and err.startswith("mlnb: Instance 0: a list must hold one type")
+        code, _, err = cli("predict", "--model", "ghost", "--json-instances", str(instances))
+        assert code == 1 and err.startswith("mlnb: Model 'ghost' does not exist")
+    finally:
+        engine.stop_server()
+        engine.close()
+    code, out, _ = cli("predict", "--model", "iris", "--json-instances", str(instances))  # no server: itself
+    assert code == 0 and len(out.splitlines()) == 2
