@@ -1,6 +1,7 @@
 """``mlnb predict`` of one instance from a shell, end to end (a fresh
 process each time): alone, where the process loads the model itself, and
-with the home's background server running (``mlnb server start``), which
+with the home's background server running (``Engine.start_server()``, as
+``%ml server start`` and the sidebar start it), which
 predicts with its model warm. Medians over ``--runs`` runs.
 
     .venv/bin/python bench/cli_predict.py [--runs 5]

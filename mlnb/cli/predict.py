@@ -76,8 +76,8 @@ def predict(
 ) -> list[Any]:
     """Predict with a deployed version. A --json-request's fields beside
     "instances" go to the model (a custom prediction routine's kwargs).
-    When this home's background server runs (mlnb server start), it
-    predicts, its model warm."""
+    When this home's background server runs (%ml server start, the
+    sidebar's Start), it predicts, its model warm."""
     instances, parameters = read_instances(json_instances, text_instances, json_request)
     from mlnb.local_server import LocalServer
 
