@@ -126,6 +126,7 @@ class TrainingExecution:
         master = self.replicas[0]
         if master.poll() == 0:
             self._finish_others(master, grace_s=_AFTER_MASTER_S)
+            self._reports.finish()
             return Outcome(JobState.SUCCEEDED)
         return None
 

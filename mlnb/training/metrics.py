@@ -18,7 +18,13 @@ from mlnb.runtime.tfrecord import TFRecordError, read_records
 # "Epoch 3/10", as Keras prints it before each epoch.
 _EPOCH = re.compile(r"^\s*Epoch (\d+)/(\d+)\s*$")
 # "accuracy: 0.9500" in Keras's end-of-epoch line ("32/32 - 1s - 3ms/step - accuracy: 0.95 - loss: 0.1").
-_METRIC = re.compile(r"(?:^|\s-\s|\s)([A-Za-z_][\w]*): ([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_METRIC = re.compile(rf"(?:^|\s-\s|\s)([A-Za-z_][\w]*): ({_NUMBER})")
+# The end of an epoch: Keras's last drawing of its bar ("32/32 - 1s - loss:
+# 0.1", "32/32 ━━━━ 1s 3ms/step - loss: 0.1"), or a line of metrics alone
+# ("loss: 0.1 - accuracy: 0.95").
+_BAR = re.compile(r"^\s*\d+/\d+\b")
+_ONLY_METRICS = re.compile(rf"^\s*[A-Za-z_]\w*: {_NUMBER}(?:\s+-\s+[A-Za-z_]\w*: {_NUMBER})*\s*$")
 _CHIEF_PREFIXES = ("master", "chief")
 
 
@@ -32,22 +38,33 @@ class EpochLog:
     points: list[dict[str, Any]] = field(default_factory=list)
 
     def feed(self, replica: str, message: str) -> None:
-        """One log line; only the chief's count (workers print the same epochs)."""
+        """One log line; only the chief's count (workers print the same
+        epochs). An epoch ends at its metrics line, at the next ``Epoch``
+        line, or when the job does (``finish``)."""
         if not replica.rsplit("/", 1)[-1].startswith(_CHIEF_PREFIXES):
             return
         # Keras redraws its progress bar with carriage returns: the last drawing counts.
         line = message.replace("\x08", "").split("\r")[-1]
         started = _EPOCH.match(line)
         if started:
-            self.epoch, self.total = int(started.group(1)), int(started.group(2))
+            number, total = int(started.group(1)), int(started.group(2))
+            if number > self.epoch:
+                self.done = max(self.done, self.epoch)  # the next Epoch line ends the one before
+            else:
+                self.done = number - 1  # a new fit() starts over
+            self.epoch, self.total = number, total
             return
-        if self.epoch and self.epoch > self.done and "step" in line:
+        if self.epoch and self.epoch > self.done and (_BAR.match(line) or _ONLY_METRICS.match(line)):
             metrics = {name: float(value) for name, value in _METRIC.findall(line)}
             if metrics:
                 self.done = self.epoch
                 self.points += [
                     {"series": name, "step": self.epoch, "value": value} for name, value in metrics.items()
                 ]
+
+    def finish(self) -> None:
+        """The trainer ended well: the epoch it was in is done too."""
+        self.done = max(self.done, self.epoch)
 
     def progress(self) -> dict[str, Any] | None:
         """``{"done", "total", "unit": "epochs"}`` once an epoch started."""
@@ -71,6 +88,11 @@ class TrainingMetrics:
         """Epochs done of epochs in all (:meth:`EpochLog.progress`)."""
         self._read_log()
         return self._epochs.progress()
+
+    def finish(self) -> None:
+        """The trainer ended well: every epoch it began is done."""
+        self._read_log()
+        self._epochs.finish()
 
     def read(self) -> list[dict[str, Any]]:
         """Every point so far: epoch metrics, then TensorBoard scalars."""

@@ -56,3 +56,22 @@ def test_training_metrics_read_what_is_new(tmp_path: Path) -> None:
     assert metrics.read() == points
     writer.close()
     assert tensorboard_scalars(str(tmp_path / "nowhere")) == []
+
+
+def test_an_epoch_ends_at_its_metrics_line_the_next_epoch_or_the_end_of_the_job() -> None:
+    log = EpochLog()
+    log.feed("master-replica-0", "Epoch 1/12")
+    log.feed("master-replica-0", "10/10 - 1s - loss: 0.5 - accuracy: 0.7")  # no "step" in it
+    assert log.progress() == {"done": 1, "total": 12, "unit": "epochs"}
+    assert [p["series"] for p in log.points] == ["loss", "accuracy"]
+    log.feed("master-replica-0", "Epoch 2/12")
+    log.feed("master-replica-0", "Loading more data: 3 files")  # neither a bar nor metrics alone
+    log.feed("master-replica-0", "Epoch 3/12")  # ends epoch 2, which printed no metrics
+    assert log.progress() == {"done": 2, "total": 12, "unit": "epochs"}
+    log.feed("master-replica-0", "loss: 0.25 - accuracy: 0.9")  # a metrics line of a trainer's own
+    assert log.progress() == {"done": 3, "total": 12, "unit": "epochs"}
+    log.feed("master-replica-0", "Epoch 12/12")
+    log.finish()  # the trainer exited 0
+    assert log.progress() == {"done": 12, "total": 12, "unit": "epochs"}
+    log.feed("master-replica-0", "Epoch 1/5")  # a second fit() starts over
+    assert log.progress() == {"done": 0, "total": 5, "unit": "epochs"}
