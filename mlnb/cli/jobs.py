@@ -501,9 +501,15 @@ def job_logs(state: CliState, job: str, tail: int | None) -> list[str]:
 @common_options
 @pass_state
 def wait_job(state: CliState, job: str, timeout: float | None) -> JobRecord:
-    """Wait for a job to end; exit 1 unless it SUCCEEDED."""
+    """Wait for a job to end; exit 1 unless it SUCCEEDED. In a notebook the
+    job's handle comes back whatever its end, with the reason it failed."""
     record = state.engine.wait_job(job, timeout=timeout)
     state.out.resource(record.to_api())
     if record.state != JobState.SUCCEEDED:
-        raise click.ClickException(f"job {job} ended {record.state}")
+        ended = f"job {job} ended {record.state}" + (
+            f": {record.error_message}" if record.error_message else ""
+        )
+        if not state.out.returns_objects:
+            raise click.ClickException(ended)
+        click.echo(ended[0].upper() + ended[1:], err=True)
     return record

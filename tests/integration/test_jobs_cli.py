@@ -127,7 +127,7 @@ def test_a_failed_job_exits_nonzero_with_its_error(cli: Any, tmp_path: Path) -> 
         and "mlnb: job f1 FAILED: The replica master-replica-0 exited with a non-zero status of 4" in err
     )
     code, _, err = cli("jobs", "wait", "f1")
-    assert code == 1 and "ended FAILED" in err
+    assert code == 1 and "mlnb: job f1 ended FAILED: The replica master-replica-0 exited" in err
 
 
 def test_local_train_runs_in_the_foreground(cli: Any, tmp_path: Path) -> None:

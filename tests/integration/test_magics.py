@@ -373,3 +373,16 @@ def test_jobs_cancel_update_and_tensorboard_on_a_job(
     finally:
         shell.run_line_magic("ml", "tensorboard stop")
     assert "CANCELLED" in fails(shell, "%ml jobs cancel sleepy", capsys)
+
+
+def test_waiting_on_a_failed_job_hands_back_its_panel_and_says_why(
+    shell: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    panel = shell.run_cell_magic(
+        "ml", "train mg_fail", "import sys\nprint('no data', flush=True)\nsys.exit(3)\n"
+    )
+    capsys.readouterr()
+    job = shell.run_line_magic("ml", "jobs wait mg_fail --timeout 120")
+    assert job.job_id == panel.job_id == "mg_fail"
+    assert job.state == "FAILED" and "exited with a non-zero status of 3" in (job.record.error_message or "")
+    assert "Job mg_fail ended FAILED: The replica master-replica-0 exited" in capsys.readouterr().err
