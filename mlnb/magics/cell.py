@@ -72,7 +72,7 @@ def load_yaml_mapping(body: str, what: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(body)
     except yaml.YAMLError as e:
-        raise InvalidArgument(f"the cell body is not valid YAML ({what}): {e}") from e
+        raise InvalidArgument(f"the cell body is not valid YAML ({what}): {_first_line(e)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -139,43 +139,58 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def parse_instances(body: str) -> tuple[list[Any], dict[str, Any]]:
-    """Instances from a cell body: a JSON list, JSON lines, or YAML (a list,
-    or a mapping whose ``instances`` key holds them and whose other keys
-    are flags). Returns the instances and those other keys.
+def parse_instances(body: str) -> tuple[list[Any], dict[str, Any], str]:
+    """Instances from a cell body, by gcloud's rule for ``--json-instances``:
+    one JSON instance a line (``[5.1, 3.5, 1.4, 0.2]`` alone is one
+    instance); several at once as a mapping whose ``instances`` key holds
+    them (JSON or YAML; its other keys are flags), or a JSON or YAML list
+    written over several lines. Returns the instances, those other keys,
+    and how the body was read (for an error to say so).
 
     Raises:
-        InvalidArgument: The body holds no instances.
+        InvalidArgument: The body holds no instances, in one line.
     """
     text = body.strip()
     if not text:
-        return [], {}
+        return [], {}, "empty"
+    lines = [line for line in text.splitlines() if line.strip()]
     try:
         whole = orjson.loads(text)
     except orjson.JSONDecodeError:
         whole = None
-    else:
-        if isinstance(whole, list):
-            return whole, {}
-    if whole is None:
-        lines = [line for line in text.splitlines() if line.strip()]
+    if not isinstance(whole, dict):
         try:
-            return [orjson.loads(line) for line in lines], {}
+            instances = [orjson.loads(line) for line in lines]
         except orjson.JSONDecodeError:
             pass
+        else:
+            count = f"{len(instances)} instance{'s' if len(instances) != 1 else ''}"
+            return instances, {}, f"{count}, one JSON instance a line"
         try:
             whole = yaml.safe_load(text)
         except yaml.YAMLError as e:
-            raise InvalidArgument(f"the cell body is neither JSON lines nor YAML: {e}") from e
+            raise InvalidArgument(
+                f"the cell body is neither JSON lines nor YAML ({_first_line(e)}): give one JSON instance a "
+                'line, or {"instances": [...]}'
+            ) from None
     if isinstance(whole, list):
-        return whole, {}
+        return whole, {}, f"a list of {len(whole)} instances"
     if isinstance(whole, dict):
         flags = dict(whole)
         instances = flags.pop("instances", None)
         if instances is not None and not isinstance(instances, list):
             raise InvalidArgument("'instances' in the cell body must be a list")
-        return instances or [], flags
-    raise InvalidArgument("the cell body must hold instances: a JSON list, one JSON value per line, or YAML")
+        return instances or [], flags, f"the {len(instances or [])} instances of its 'instances' list"
+    raise InvalidArgument(
+        'the cell body must hold instances: one JSON instance a line, or {"instances": [...]} (JSON or YAML)'
+    )
+
+
+def _first_line(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: what went wrong and where."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
 def instances_from(value: Any, name: str) -> list[Any]:

@@ -42,6 +42,7 @@ class MagicState(CliState):
         self.body: str | None = None
         self.training_input: dict[str, Any] | None = None
         self.instances: list[Any] | None = None
+        self.instances_read_as = ""  # how the cell body was read, for errors to say
         self.trailing_args: list[str] = []
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
@@ -188,7 +189,13 @@ def _predict(**options: Any) -> Any:
     (JSON lines, a JSON list, or YAML), --instances VAR (a DataFrame, array
     or list of the notebook), or gcloud's file flags. Returns a DataFrame."""
     instances, parameters = _instances(options)
-    return cli_predict.predict_with_version(_state(), instances, parameters=parameters, **options)
+    state = _state()
+    try:
+        return cli_predict.predict_with_version(state, instances, parameters=parameters, **options)
+    except InvalidArgument as e:
+        if state.instances is None:
+            raise
+        raise InvalidArgument(f"{e.message} (the cell body was read as {state.instances_read_as})") from e
 
 
 def _local_predict(**options: Any) -> Any:

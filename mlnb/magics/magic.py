@@ -97,9 +97,10 @@ def _read_body(
         return words
     text = substitute(cell, state.namespace, quote=False)
     if role == INSTANCES:
-        instances, keys = parse_instances(text)
+        instances, keys, how = parse_instances(text)
         extra, unknown = option_words(command, keys, words)
         state.instances = instances if instances or not keys else None
+        state.instances_read_as = how
     else:
         data = load_yaml_mapping(text, "a trainingInput" if role == CONFIG else "flags as keys")
         wrapped = data.pop("trainingInput", None)

@@ -4,6 +4,7 @@ and one-line user errors."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,18 +110,23 @@ def test_predict_reads_instances_from_every_kind_of_body(
     rows = iris_features[:3].tolist()
     expected = sklearn_model[1].predict(iris_features[:3]).tolist()
     json_lines = "\n".join(str(r) for r in rows)
-    json_list = str(rows)
+    request = json.dumps({"instances": rows})
+    json_list_over_lines = json.dumps(rows, indent=2)
     yaml_list = "".join(f"- {r}\n" for r in rows)
     mapping = "model: iris\ninstances:\n" + "".join(f"  - {r}\n" for r in rows)
     for line, body in [
         ("predict --model iris", json_lines),
-        ("predict --model iris", json_list),
+        ("predict --model iris", request),
+        ("predict --model iris", json_list_over_lines),
         ("predict --model iris --version v1", yaml_list),
         ("predict", mapping),
     ]:
         predictions = shell.run_cell_magic("ml", line, body)
         assert isinstance(predictions, pd.DataFrame)
         assert predictions["prediction"].tolist() == expected, (line, body)
+    # One line is one instance, as gcloud reads --json-instances.
+    one = shell.run_cell_magic("ml", "predict --model iris", str(rows[0]))
+    assert one["prediction"].tolist() == expected[:1]
 
 
 def test_predict_takes_a_dataframe_or_an_array_by_name(
@@ -386,3 +392,13 @@ def test_waiting_on_a_failed_job_hands_back_its_panel_and_says_why(
     assert job.job_id == panel.job_id == "mg_fail"
     assert job.state == "FAILED" and "exited with a non-zero status of 3" in (job.record.error_message or "")
     assert "Job mg_fail ended FAILED: The replica master-replica-0 exited" in capsys.readouterr().err
+
+
+def test_a_body_read_wrong_says_how_it_was_read_in_one_line(
+    shell: Any, deployed: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = fails(shell, "%%ml predict --model iris\n[[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]", capsys)
+    assert message.endswith("(the cell body was read as 1 instance, one JSON instance a line)")
+    assert "\n" not in message
+    message = fails(shell, "%%ml predict --model iris\ninstances: [1, 2\n  bad: [", capsys)
+    assert message.startswith("the cell body is neither JSON lines nor YAML (") and "\n" not in message
