@@ -186,8 +186,9 @@ def _instances(options: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
 
 def _predict(**options: Any) -> Any:
     """Predict with a deployed version; instances come from the cell body
-    (JSON lines, a JSON list, or YAML), --instances VAR (a DataFrame, array
-    or list of the notebook), or gcloud's file flags. Returns a DataFrame."""
+    (one JSON instance a line, or {"instances": [...]} in JSON or YAML),
+    --instances VAR (a DataFrame, array or list of the notebook), or
+    gcloud's file flags. Returns a DataFrame."""
     instances, parameters = _instances(options)
     state = _state()
     try:
