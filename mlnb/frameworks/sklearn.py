@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from mlnb.errors import MissingExtra
 from mlnb.frameworks.base import LoadOptions, ModelLoadError, Predictor, import_extra
 from mlnb.frameworks.mlflow_folder import flavor_file, mlflow_flavors
-from mlnb.frameworks.tabular import to_features
+from mlnb.frameworks.tabular import check_width, to_features
 
 _FILES = ("model.joblib", "model.pkl", "model.skops")
 
@@ -23,7 +23,13 @@ class EstimatorPredictor:
         self.model = model
 
     def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]:
-        result: Sequence[Any] = self.model.predict(to_features(instances))
+        try:
+            result: Sequence[Any] = self.model.predict(to_features(instances))
+        except Exception:
+            # Said in the API's terms when the width is the fault (checked
+            # only then: the happy path pays nothing).
+            check_width(instances, getattr(self.model, "n_features_in_", None))
+            raise
         return result
 
 

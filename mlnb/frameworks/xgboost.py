@@ -14,7 +14,7 @@ from mlnb.errors import InvalidArgument
 from mlnb.frameworks.base import LoadOptions, ModelLoadError, Predictor, import_extra
 from mlnb.frameworks.mlflow_folder import flavor_file, mlflow_flavors
 from mlnb.frameworks.sklearn import EstimatorPredictor, load_pickled
-from mlnb.frameworks.tabular import to_features
+from mlnb.frameworks.tabular import check_width, to_features
 
 _BOOSTER_FILES = ("model.bst", "model.json", "model.ubj")
 _PICKLE_FILES = ("model.joblib", "model.pkl")
@@ -40,11 +40,20 @@ class BoosterPredictor:
     def __init__(self, booster: Any) -> None:
         self.booster = booster
         self._dmatrix = _xgb().DMatrix
+        self._width = int(booster.num_features())
 
     def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]:
-        features = to_features(instances)
+        try:
+            features = to_features(instances)
+        except ValueError:  # rows of different lengths
+            check_width(instances, self._width)
+            raise
         if isinstance(features, np.ndarray) and features.dtype.kind not in "fiub":
             raise InvalidArgument("XGBoost instances must be lists of numbers")
+        if not (isinstance(features, np.ndarray) and features.ndim == 2 and features.shape[1] == self._width):
+            # XGBoost predicts fewer columns than it was trained on without a
+            # word (they read as missing): refused here, in the API's terms.
+            check_width(instances, self._width)
         result: Sequence[Any] = self.booster.predict(self._dmatrix(features))
         return result
 

@@ -237,3 +237,16 @@ def test_failed_version_can_be_deleted_and_retried(
     _failed(engine, tmp_path / "m")
     engine.delete_version("m", "bad")
     assert engine.create_version("m", "bad", sklearn_model[0]).state == "READY"
+
+
+@pytest.mark.parametrize("kind", ["sklearn", "xgboost"])
+def test_the_wrong_number_of_features_is_said_in_the_apis_terms(
+    engine: Engine, kind: str, sklearn_model: tuple[Path, Any], xgboost_model: tuple[Path, Any]
+) -> None:
+    origin = sklearn_model[0] if kind == "sklearn" else xgboost_model[0]
+    deploy(engine, origin)
+    with pytest.raises(InvalidArgument, match=r"^Instance 1 has 2 values; the model expects 4 features$"):
+        engine.predict("m", [SAMPLES[0], [1.0, 2.0]])
+    with pytest.raises(InvalidArgument, match=r"^Instance 0 has 1 value; the model expects 4 features$"):
+        engine.predict("m", [5.1, 3.5, 1.4, 0.2])  # a row sent as four instances
+    assert len(engine.predict("m", SAMPLES)) == 3
