@@ -7,14 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mlnb.batch.execution import MODEL_FILE
-from mlnb.batch.inputs import list_inputs
-from mlnb.batch.model import uri_model, version_model
-from mlnb.batch.spec import PredictionSpec
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition
 from mlnb.frameworks import AdapterRegistry, ModelLoadError
@@ -22,6 +18,9 @@ from mlnb.jobs import JobService, JobState, absolute_location, ensure_job_host, 
 from mlnb.records import JobRecord, merge_flags
 from mlnb.registry import ModelRegistry
 from mlnb.states import JobKind, VersionState
+
+if TYPE_CHECKING:
+    from mlnb.batch.spec import PredictionSpec
 
 
 class BatchAPI:
@@ -81,6 +80,12 @@ class BatchAPI:
         if version and model and "/" not in version:
             body.pop("modelName", None)
             body["versionName"] = f"projects/{project}/models/{model}/versions/{version}"
+        # Imported here: the batch part (numpy among its imports) costs
+        # every face's start-up time, and most commands never submit a job.
+        from mlnb.batch.execution import MODEL_FILE
+        from mlnb.batch.inputs import list_inputs
+        from mlnb.batch.spec import PredictionSpec
+
         body = _local_paths_made_absolute(body)
         spec = PredictionSpec.from_api(body)
         list_inputs(spec.input_paths)  # an input that matches nothing fails now, not in the job
@@ -111,6 +116,8 @@ class BatchAPI:
         return job
 
     def _batch_model(self, spec: PredictionSpec, project: str) -> dict[str, Any]:
+        from mlnb.batch.model import uri_model, version_model
+
         if spec.uri:
             if "://" not in spec.uri:
                 folder = Path(spec.uri)

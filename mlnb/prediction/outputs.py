@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import base64
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 __all__ = ["attach_keys", "to_jsonable"]
 
 
 def to_jsonable(value: Any) -> Any:
     """A value made only of dicts, lists, strings, numbers, booleans, None."""
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind in "biuf":
-            return value.tolist()
-        return [to_jsonable(item) for item in value.tolist()]
-    if isinstance(value, np.generic):
-        return to_jsonable(value.item())
+    # numpy is not imported for this: a process that never imported it
+    # holds no numpy value (and starts faster without it).
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if isinstance(value, np.ndarray):
+            if value.dtype.kind in "biuf":
+                return value.tolist()
+            return [to_jsonable(item) for item in value.tolist()]
+        if isinstance(value, np.generic):
+            return to_jsonable(value.item())
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
