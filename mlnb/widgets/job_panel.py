@@ -188,11 +188,14 @@ class JobPanel(Panel):
             if self.tuning is not None and self.tuning.curve is not None
             else go.FigureWidget(layout={"height": 300, "margin": {"t": 30, "b": 40, "l": 50, "r": 10}})
         )
+        # Shown once there is something to draw: no empty 300 px chart for a
+        # job that reports no metrics.
+        self.chart_box = w.Box([self.chart], layout={"display": "none"})
         children = [
             self.title,
             w.HBox([self.progress_bar, self.progress_label, self.elapsed_label, self.cancel_button]),
             self.message,
-            self.chart,
+            self.chart_box,
         ]
         if self.tuning is not None and self.tuning.widget is not None:
             children.append(self.tuning.details)
@@ -225,6 +228,12 @@ class JobPanel(Panel):
         self.log_box.value = "\n".join(self.lines)
         if self.tuning is None and self.metrics is not None:
             _draw_series(self.chart, self.metrics)
+        drawn = (
+            bool(self.tuning.best_so_far)
+            if self.tuning is not None
+            else bool(self.metrics is not None and len(self.metrics))
+        )
+        self.chart_box.layout.display = "" if drawn else "none"
 
 
 def _draw_series(figure: Any, metrics: Any) -> None:

@@ -4,6 +4,7 @@ and a parallel-coordinates plot of the hyperparameters against the metric."""
 from __future__ import annotations
 
 import html
+import math
 from typing import TYPE_CHECKING, Any
 
 from mlnb.widgets.display import Panel, widgets_enabled
@@ -42,10 +43,15 @@ class TuningPanel(Panel):
         return str(spec.get("goal", "MAXIMIZE")).upper() != "MINIMIZE"
 
     @property
+    def params(self) -> list[dict[str, Any]]:
+        """The spec's ParameterSpecs, in its order."""
+        spec = (self.record.training_input or {}).get("hyperparameters") or {}
+        return [p for p in spec.get("params", []) if isinstance(p, dict) and "parameterName" in p]
+
+    @property
     def parameters(self) -> list[str]:
         """The hyperparameters' names, in the spec's order."""
-        spec = (self.record.training_input or {}).get("hyperparameters") or {}
-        return [str(p["parameterName"]) for p in spec.get("params", []) if "parameterName" in p]
+        return [str(p["parameterName"]) for p in self.params]
 
     def refresh(self, record: Any = None) -> None:
         """Read the trials again (from ``record`` when given) and redraw."""
@@ -71,8 +77,8 @@ class TuningPanel(Panel):
     def best_text(self) -> str:
         if self.best is None:
             return "No trial has reported its metric yet."
-        params = ", ".join(f"{name}={self.best.get(name)}" for name in self.parameters)
-        return f"Best: trial {self.best['trialId']} = {self.best['objectiveValue']:.6g} ({params})"
+        params = ", ".join(f"{name}={_short(self.best.get(name))}" for name in self.parameters)
+        return f"Best: trial {self.best['trialId']} = {self.best['objectiveValue']:.4g} ({params})"
 
     def text(self) -> str:
         if self.trials is None or not len(self.trials):
@@ -89,7 +95,7 @@ class TuningPanel(Panel):
         self.curve.add_scatter(x=[], y=[], mode="markers", name="trial")
         self.curve.add_scatter(x=[], y=[], mode="lines", name="best so far", line={"shape": "hv"})
         self.parallel = go.FigureWidget(
-            layout={"height": 320, "margin": {"t": 50, "b": 20, "l": 60, "r": 60}}
+            layout={"height": 320, "margin": {"t": 60, "b": 20, "l": 90, "r": 90}}
         )
         self.parallel.add_parcoords(dimensions=[])
         self.table = w.HTML()
@@ -103,35 +109,68 @@ class TuningPanel(Panel):
             self.curve.data[0].y = [v for _, v in ordered]
             self.curve.data[1].x = [n for n, _ in self.best_so_far]
             self.curve.data[1].y = [v for _, v in self.best_so_far]
-        self.parallel.data[0].update(**_parallel_coordinates(self.trials, self.parameters))
+        self.parallel.data[0].update(**_parallel_coordinates(self.trials, self.params))
         shown = self.trials.drop(columns=["startTime", "endTime"]) if len(self.trials) else self.trials
-        self.table.value = shown.to_html(index=False, border=0, na_rep="") if len(shown) else ""
+        table = shown.to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.4g}")
+        # JupyterLab's own table style (rendered HTML), headers aligned with their columns.
+        self.table.value = f"<div class='jp-RenderedHTMLCommon'>{table}</div>" if len(shown) else ""
         self.summary.value = f"<b>{html.escape(self.best_text())}</b>"
 
 
-def _parallel_coordinates(trials: Any, parameters: list[str]) -> dict[str, Any]:
-    """Parcoords dimensions: one per hyperparameter (categories as ticks)
-    and the metric, the lines colored by the metric."""
+def _parallel_coordinates(trials: Any, params: list[dict[str, Any]]) -> dict[str, Any]:
+    """Parcoords dimensions: one per hyperparameter and the metric, the
+    lines colored by the metric. Numbers (however the trials hold them:
+    ML Engine writes hyperparameters as strings) are an axis in numeric
+    order, on a log axis for a log-scale parameter; other values are
+    categories; every number shows 4 significant figures."""
     reported = trials.dropna(subset=["objectiveValue"]) if len(trials) else trials
     if not len(reported):
         return {"dimensions": []}
     dimensions = []
-    for name in [p for p in parameters if p in reported.columns]:
-        column = reported[name]
-        numeric = column.map(lambda v: isinstance(v, int | float) and not isinstance(v, bool)).all()
-        if numeric:
-            dimensions.append({"label": name, "values": column.astype(float).tolist()})
-        else:
-            labels = sorted({str(v) for v in column})
+    for param in params:
+        name = str(param.get("parameterName", ""))
+        if name not in reported.columns:
+            continue
+        numbers = _numbers(reported[name].tolist())
+        if numbers is None:
+            labels = sorted({str(v) for v in reported[name]})
             codes = {label: i for i, label in enumerate(labels)}
             dimensions.append(
                 {
                     "label": name,
-                    "values": [codes[str(v)] for v in column],
+                    "values": [codes[str(v)] for v in reported[name]],
                     "tickvals": list(range(len(labels))),
                     "ticktext": labels,
                 }
             )
+        elif str(param.get("scaleType", "")).endswith("LOG_SCALE") and min(numbers) > 0:
+            ticks = sorted(set(numbers))
+            dimensions.append(
+                {
+                    "label": f"{name} (log)",
+                    "values": [math.log10(v) for v in numbers],
+                    "tickvals": [math.log10(v) for v in ticks],
+                    "ticktext": [f"{v:.4g}" for v in ticks],
+                }
+            )
+        else:
+            dimensions.append({"label": name, "values": numbers, "tickformat": ".4g"})
     values = reported["objectiveValue"].astype(float).tolist()
-    dimensions.append({"label": "metric", "values": values})
+    dimensions.append({"label": "metric", "values": values, "tickformat": ".4g"})
     return {"dimensions": dimensions, "line": {"color": values, "colorscale": "Viridis", "showscale": True}}
+
+
+def _numbers(values: list[Any]) -> list[float] | None:
+    """``values`` as floats when every one is a number or a number's text."""
+    if not values or any(isinstance(v, bool) for v in values):
+        return None
+    try:
+        return [float(v) for v in values]
+    except (TypeError, ValueError):
+        return None
+
+
+def _short(value: Any) -> str:
+    """A hyperparameter's value in 4 significant figures when it is a number."""
+    numbers = _numbers([value])
+    return f"{numbers[0]:.4g}" if numbers else str(value)

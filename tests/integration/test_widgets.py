@@ -71,6 +71,7 @@ def test_the_job_panel_follows_a_training_job_to_its_end(engine: Engine, tmp_pat
     panel = JobPanel(engine, "epochs", widgets=True, refresh_s=0.2)
     try:
         assert panel.following  # the trainer cannot end before the start gate opens
+        assert panel.chart_box.layout.display == "none"  # nothing reported yet: no empty chart
         (gates / "start").touch()
         # The background thread moves the bar while the job runs (held after epoch 1).
         eventually(lambda: panel.progress_bar.value == 1)
@@ -90,6 +91,7 @@ def test_the_job_panel_follows_a_training_job_to_its_end(engine: Engine, tmp_pat
     assert set(traces) == {"accuracy", "loss"}
     assert list(traces["loss"].x) == [1, 2, 3, 4, 5]
     assert list(traces["accuracy"].y) == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert panel.chart_box.layout.display == ""
 
 
 @pytest.mark.slow
