@@ -4,7 +4,9 @@ cell, instances from a variable, a background server, TensorBoard)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +36,7 @@ class MagicState(CliState):
     namespace and the shell's long-lived Engine. Results come back as
     Python objects unless ``--format`` asks for them printed."""
 
-    def __init__(self, engines: dict[str | None, Engine], namespace: dict[str, Any]) -> None:
+    def __init__(self, engines: dict[str | None, KernelEngine], namespace: dict[str, Any]) -> None:
         super().__init__()
         self.format = ""
         self._engines = engines
@@ -52,12 +54,23 @@ class MagicState(CliState):
 
     @property
     def engine(self) -> Engine:
-        if self.project not in self._engines:
-            from mlnb.api import Engine
-            from mlnb.config import Settings
+        """The kernel's Engine for the project, made again when the home it
+        was made for changed: ``MLNB_HOME`` set to another folder, or its
+        database file removed and made anew (a notebook that starts from
+        scratch, run twice in one kernel)."""
+        from mlnb.config import Settings
 
-            self._engines[self.project] = Engine(Settings.resolve(project=self.project))
-        return self._engines[self.project]
+        settings = Settings.resolve(project=self.project)
+        cached = self._engines.get(self.project)
+        if cached is not None and cached.serves(settings):
+            return cached.engine
+        if cached is not None:
+            cached.engine.close()
+        from mlnb.api import Engine
+
+        made = KernelEngine(Engine(settings), _store_identity(settings))
+        self._engines[self.project] = made
+        return made.engine
 
     def close(self) -> None:
         if self._scratch is not None:
@@ -395,3 +408,32 @@ def body_role(command: click.Command, words: list[str]) -> str:
         if index + 1 < len(words) and words[index + 1] == "-":
             return CONFIG
     return role
+
+
+def _store_identity(settings: Any) -> tuple[int, int] | None:
+    """The SQLite database file's identity (device, inode), or ``None``."""
+    url = str(settings.database_url)
+    if not url.startswith("sqlite:///"):
+        return None
+    try:
+        found = os.stat(url.removeprefix("sqlite:///"))
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+@dataclass
+class KernelEngine:
+    """A kernel's Engine for one project, and the database file it opened."""
+
+    engine: Engine
+    store: tuple[int, int] | None
+
+    def serves(self, settings: Any) -> bool:
+        """Whether it still serves ``settings``: the same home and store,
+        and the same database file (not one removed and made anew)."""
+        before = self.engine.settings
+        where = (settings.home, settings.database_url, settings.artifact_root)
+        if (before.home, before.database_url, before.artifact_root) != where:
+            return False
+        return self.store == _store_identity(settings)

@@ -11,14 +11,14 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 
 from mlnb.magics.magic import MagicError, run_magic
 
-# One Engine per project for the life of the kernel: its caches (loaded
-# models) serve every cell.
+# One Engine per project for the life of the kernel (made again when its
+# home changes): its caches (loaded models) serve every cell.
 _ENGINES: dict[str | None, Any] = {}
 
 
 def close_engines() -> None:
-    for engine in _ENGINES.values():
-        engine.close()
+    for made in _ENGINES.values():
+        made.engine.close()
     _ENGINES.clear()
 
 

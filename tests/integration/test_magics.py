@@ -402,3 +402,24 @@ def test_a_body_read_wrong_says_how_it_was_read_in_one_line(
     assert "\n" not in message
     message = fails(shell, "%%ml predict --model iris\ninstances: [1, 2\n  bad: [", capsys)
     assert message.startswith("the cell body is neither JSON lines nor YAML (") and "\n" not in message
+
+
+def test_a_notebook_that_starts_from_scratch_runs_twice_in_one_kernel(
+    shell: Any, tmp_path: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    """As the example notebooks begin: remove their folder, point MLNB_HOME
+    into it, and make the same things again (the kernel's Engine follows)."""
+    import shutil
+
+    work = tmp_path / "work"
+    for run in range(2):
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        os.environ["MLNB_HOME"] = str(work / "home")  # restored by the fixture's monkeypatch
+        shell.run_line_magic("ml", f"deploy iris v1 --origin {sklearn_model[0]}")
+        models = shell.run_line_magic("ml", "models list")
+        assert models["name"].tolist() == ["iris"], run
+    assert (work / "home" / "mlnb.db").is_file()
+    elsewhere = tmp_path / "other-home"
+    os.environ["MLNB_HOME"] = str(elsewhere)  # another home: another Engine
+    assert shell.run_line_magic("ml", "models list").empty
