@@ -64,11 +64,12 @@ def bodies(fields: dict[str, str], extra: tuple[str, ...] = ()) -> st.SearchStra
 
 
 @pytest.fixture
-def client(home: Path, tmp_path: Path) -> Iterator[TestClient]:
+def client(home: Path, tmp_path: Path, sklearn_model: tuple[Path, Any]) -> Iterator[TestClient]:
     # Jobs go to a team's queue, so nothing is started here; origins are
     # folders that do not exist, so no deployment copies a real one.
     engine = Engine(Settings.resolve(env={}, home=str(home), actor="fuzzer", job_host="service"))
     engine.create_model("m")
+    engine.create_version("m", "v1", sklearn_model[0])  # for the version routes to reach
     with TestClient(create_app(engine=engine), raise_server_exceptions=False) as test_client:
         yield test_client
     engine.close()
@@ -142,3 +143,37 @@ def test_job_bodies(
         body[which] = {"trainingInput": training, "predictionInput": prediction}.get(which, training)
         body.setdefault("jobId", "fuzz_job")
     assert_answered(client.post(f"{BASE}/jobs", json=safe_locations(body, tmp_path)))
+
+
+@FUZZ
+@given(
+    path=st.sampled_from(
+        [
+            f"{BASE}/models",
+            f"{BASE}/models/m/versions",
+            f"{BASE}/jobs",
+            f"{BASE}/operations",
+            f"{BASE}/models/m/versions/v1",
+        ]
+    ),
+    page_size=st.text(max_size=6),
+    token=st.text(max_size=12),
+    filter_=st.text(max_size=20),
+)
+def test_list_queries(client: TestClient, path: str, page_size: str, token: str, filter_: str) -> None:
+    params = {"pageSize": page_size, "pageToken": token, "filter": filter_}
+    assert_answered(client.get(path, params=params))
+
+
+@FUZZ
+@given(
+    body=bodies(schemas.VERSION),
+    mask=st.sampled_from(["labels", "description", "description,labels", "framework"]),
+    verb=st.sampled_from(["", ":setDefault", ":getIamPolicy", ":testIamPermissions", ":nothing"]),
+)
+def test_version_patches_and_verbs(client: TestClient, body: Any, mask: str, verb: str) -> None:
+    target = f"{BASE}/models/m/versions/v1{verb}"
+    if verb:
+        assert_answered(client.post(target, json=body))
+    else:
+        assert_answered(client.patch(f"{target}?updateMask={mask}", json=body))
