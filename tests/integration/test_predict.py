@@ -64,8 +64,10 @@ def test_keys_pass_through(engine: Engine, two_versions: tuple[Any, Any]) -> Non
 def test_bad_instances_are_refused_before_the_model(engine: Engine, two_versions: tuple[Any, Any]) -> None:
     with pytest.raises(InvalidArgument, match="Instance 1: a list must hold one type"):
         engine.predict("m", [SAMPLES[0], [1.0, "x", 2.0, 3.0]])
-    with pytest.raises(InvalidArgument, match="The model could not predict these instances: ValueError"):
+    with pytest.raises(InvalidArgument, match="Instance 0 has 2 values; the model expects 4 features"):
         engine.predict("m", [[1.0, 2.0]])
+    with pytest.raises(InvalidArgument, match="The model could not predict these instances: ValueError"):
+        engine.predict("m", [["a", "b", "c", "d"]])  # the right width, values the model cannot read
 
 
 def test_last_use_time_is_recorded(engine: Engine, two_versions: tuple[Any, Any]) -> None:

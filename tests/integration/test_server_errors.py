@@ -63,7 +63,22 @@ CASES: list[tuple[str, str, Any, int, str, str]] = [
     ("POST", M + "/iris:predict", [1], 400, "INVALID_ARGUMENT", '"instances" list'),
     ("POST", M + "/iris:predict", {"instances": [[1, "x"]]}, 400, "INVALID_ARGUMENT", "Instance 0"),
     ("POST", M + "/iris:predict", {"instances": [{"b64": "%%"}]}, 400, "INVALID_ARGUMENT", "base64"),
-    ("POST", M + "/iris:predict", {"instances": [[1.0]]}, 400, "INVALID_ARGUMENT", "could not predict"),
+    (
+        "POST",
+        M + "/iris:predict",
+        {"instances": [[1.0]]},
+        400,
+        "INVALID_ARGUMENT",
+        "has 1 value; the model expects 4",
+    ),
+    (
+        "POST",
+        M + "/iris:predict",
+        {"instances": [["a", "b", "c", "d"]]},
+        400,
+        "INVALID_ARGUMENT",
+        "could not predict",
+    ),
     # versions.create / list
     ("POST", M + "/iris/versions", {"name": "v9"}, 400, "INVALID_ARGUMENT", "needs deploymentUri"),
     (
