@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from support import model_factory
+from support.waiting import wait_for
 
 from mlnb.api import Engine
 from mlnb.errors import FailedPrecondition, InvalidArgument
@@ -196,7 +197,8 @@ def _worker_pids(engine: Engine, job_id: str) -> dict[str, int]:
 
 
 def test_a_killed_worker_then_resume_predicts_each_instance_once(engine: Engine, tmp_path: Path) -> None:
-    model_dir, package = model_factory.custom_routine(tmp_path / "slow", factor=1.0, predict_seconds=0.05)
+    # 0.8 s a shard, four shards a worker: the kill below lands mid-run.
+    model_dir, package = model_factory.custom_routine(tmp_path / "slow", factor=1.0, predict_seconds=0.2)
     engine.create_version(
         "iris", "slow", model_dir, prediction_class="scaled_sum.ScaledSum", package_uris=[package]
     )
@@ -223,7 +225,9 @@ def test_a_killed_worker_then_resume_predicts_each_instance_once(engine: Engine,
         assert time.monotonic() < deadline, "no shard was written"
         assert engine.get_job("killed").state in ("QUEUED", "PREPARING", "RUNNING")
         time.sleep(0.05)
-    os.kill(_worker_pids(engine, "killed")["worker-replica-0"], signal.SIGKILL)
+    # Log lines reach the store in batches: the worker's pid may come after its first shard.
+    pid = wait_for(lambda: _worker_pids(engine, "killed").get("worker-replica-0"), "worker-replica-0's pid")
+    os.kill(pid, signal.SIGKILL)
     failed = engine.wait_job("killed", timeout=120)
     assert failed.state == "FAILED"
     assert "shards were not written" in (failed.error_message or "")
