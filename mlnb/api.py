@@ -552,9 +552,9 @@ class Engine:
         """The GPUs that jobs and versions of this machine may use, one
         entry each, as ML Engine names their types (``NVIDIA_TESLA_T4``;
         ``NVIDIA_`` and the model for a type it had no name for)."""
-        from mlnb.runtime import gpu_models
+        from mlnb.runtime import gpu_types
 
-        return [accelerator_type(name) for name in gpu_models()]
+        return gpu_types()
 
     def model_runs_code(
         self, origin: str | Path, *, package_uris: Sequence[str] = (), prediction_class: str | None = None
@@ -978,24 +978,3 @@ class Engine:
         close database connections."""
         self._serving.close()
         self._db.dispose()
-
-
-# nvidia-smi's model names as ML Engine's accelerator types.
-_ACCELERATORS = {
-    "K80": "NVIDIA_TESLA_K80",
-    "P100": "NVIDIA_TESLA_P100",
-    "V100": "NVIDIA_TESLA_V100",
-    "P4": "NVIDIA_TESLA_P4",
-    "T4": "NVIDIA_TESLA_T4",
-    "A100": "NVIDIA_TESLA_A100",
-}
-
-
-def accelerator_type(model: str) -> str:
-    """``Tesla T4`` -> ``NVIDIA_TESLA_T4``; ``NVIDIA H100 80GB HBM3`` -> ``NVIDIA_H100``."""
-    words = model.upper().replace("-", " ").split()
-    for word in words:
-        if word in _ACCELERATORS:
-            return _ACCELERATORS[word]
-    named = [w for w in words if w not in ("NVIDIA", "TESLA", "GEFORCE")]
-    return f"NVIDIA_{named[0]}" if named else "NVIDIA_GPU"

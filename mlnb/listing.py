@@ -14,7 +14,7 @@ from typing import Any
 
 from mlnb.errors import InvalidArgument
 
-__all__ = ["Projection", "field_of", "matches_filter", "sorted_by"]
+__all__ = ["Projection", "aligned", "field_of", "matches_filter", "sorted_by"]
 
 
 def field_of(body: Any, key: str) -> Any:
@@ -112,14 +112,19 @@ class Projection:
                 writer.writerow([f.removesuffix(".basename()") for f in self.fields])
             writer.writerows(cells)
             return out.getvalue().rstrip("\n")
-        lines = ([headers] if self.heading else []) + cells
-        if not lines:
-            return ""
-        widths = [max(len(line[i]) for line in lines) for i in range(len(self.fields))]
-        return "\n".join(
-            "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-            for line in lines
-        )
+        return aligned(([headers] if self.heading else []) + cells)
+
+
+def aligned(lines: Sequence[Sequence[str]]) -> str:
+    """Rows of cells as left-aligned columns two spaces apart, as gcloud
+    prints its tables."""
+    if not lines:
+        return ""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
 
 
 def _text(value: Any) -> str:

@@ -199,15 +199,7 @@ class PredictionAPI:
         wanted = [r for r in self._registry.ready_versions() if nodes_kept_loaded(r) > worker]
         # Pinned before loading, so that loading one cannot unload another.
         self._predictors.pin({(r.resource_name, r.artifact_uri) for r in wanted})
-        names = []
-        for record in wanted:
-            try:
-                self._loaded(record)
-            except Exception as e:  # the model's own loading code can raise anything
-                log.warning("Could not keep %s loaded: %s", record.resource_name, e)
-                continue
-            names.append(record.resource_name)
-        return names
+        return self._load_each(wanted)
 
     def warm_defaults(self) -> list[str]:
         """Load each model's default version, as many as the loaded-version
@@ -215,8 +207,13 @@ class PredictionAPI:
         after a start then find them loaded. Returns the resource names."""
         room = self.settings.predictor_cache_size - len(self._predictors)
         defaults = [r for r in self._registry.ready_versions() if r.is_default]
+        return self._load_each(defaults[: max(0, room)])
+
+    def _load_each(self, records: list[VersionRecord]) -> list[str]:
+        """Load each version, skipping (and logging) one that fails; the
+        resource names of those loaded."""
         names = []
-        for record in defaults[: max(0, room)]:
+        for record in records:
             try:
                 self._loaded(record)
             except Exception as e:  # the model's own loading code can raise anything

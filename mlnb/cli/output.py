@@ -16,7 +16,7 @@ import orjson
 import yaml
 
 from mlnb.errors import InvalidArgument, MlnbError, NotFound
-from mlnb.listing import Projection, matches_filter, sorted_by
+from mlnb.listing import Projection, aligned, matches_filter, sorted_by
 
 FORMATS = ("table", "json", "yaml")
 
@@ -165,11 +165,7 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) ->
         return "Listed 0 items."
     cells = [[header for header, _ in columns]]
     cells += [[_cell(row.get(key)) for _, key in columns] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-        for line in cells
-    )
+    return aligned(cells)
 
 
 T = TypeVar("T")

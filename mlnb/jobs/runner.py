@@ -13,7 +13,6 @@ import contextlib
 import threading
 import time
 import traceback
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from mlnb.config import Settings
@@ -25,6 +24,7 @@ from mlnb.jobs.states import JobState
 from mlnb.records import JobRecord
 from mlnb.runtime.execution import Execution, JobContext
 from mlnb.runtime.logs import LogWriter, StoredLog
+from mlnb.runtime.periodic import repeating
 
 if TYPE_CHECKING:
     from mlnb.runtime.dask_cluster import DaskSession
@@ -131,27 +131,19 @@ class Runner:
         self.log.service("Job is running")
         return True
 
-    @contextlib.contextmanager
-    def _beating(self) -> Iterator[None]:
+    def _beating(self) -> contextlib.AbstractContextManager[None]:
         """Send heartbeats from a thread while the block runs."""
-        done = threading.Event()
 
-        def beat() -> None:
-            while not done.wait(self.settings.job_heartbeat_s):
-                try:
-                    self.service.heartbeat(self.project, self.job_id, self.holder)
-                except LeaseLost:
-                    return  # the beat after the block finds it out and lets go
-                except MlnbError as e:  # a database hiccup: the next beat may pass
-                    self.log.service(f"A heartbeat failed: {e.message}")
+        def beat() -> bool:
+            try:
+                self.service.heartbeat(self.project, self.job_id, self.holder)
+            except LeaseLost:
+                return False  # the beat after the block finds it out and lets go
+            except MlnbError as e:  # a database hiccup: the next beat may pass
+                self.log.service(f"A heartbeat failed: {e.message}")
+            return True
 
-        thread = threading.Thread(target=beat, name=f"beat-{self.job_id}", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            done.set()
-            thread.join()
+        return repeating(self.settings.job_heartbeat_s, beat, f"beat-{self.job_id}")
 
     def _connect(self, address: str) -> DaskSession | None:
         if not address:

@@ -9,9 +9,8 @@ import contextlib
 import dataclasses
 import logging
 import posixpath
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from mlnb.errors import InvalidArgument, MlnbError, NotFound
@@ -26,6 +25,7 @@ from mlnb.prediction.stored import load_stored_version
 from mlnb.records import StoreCheck, VersionRecord
 from mlnb.registry.models import ModelRegistry, VersionSpec
 from mlnb.registry.serving import check_batching, check_scaling
+from mlnb.runtime.periodic import repeating
 from mlnb.states import VersionState
 from mlnb.store import ArtifactStore, StoredTree, list_files, uri_exists
 
@@ -160,29 +160,19 @@ class VersionDeployer:
             raise
         return done, stored
 
-    @contextlib.contextmanager
-    def _renewing(self, record: VersionRecord) -> Iterator[None]:
+    def _renewing(self, record: VersionRecord) -> contextlib.AbstractContextManager[None]:
         """Renew the creation's lease from a thread while the block runs."""
         if self.lease_s <= 0:
-            yield
-            return
-        done = threading.Event()
+            return contextlib.nullcontext()
 
-        def renew() -> None:
-            while not done.wait(self.renew_every_s):
-                try:
-                    if not self.registry.renew_creation(record, self.lease_s):
-                        return
-                except MlnbError as e:  # a database hiccup: the next renewal may pass
-                    log.warning("Could not renew the creation of %s: %s", record.resource_name, e)
+        def renew() -> bool:
+            try:
+                return self.registry.renew_creation(record, self.lease_s)
+            except MlnbError as e:  # a database hiccup: the next renewal may pass
+                log.warning("Could not renew the creation of %s: %s", record.resource_name, e)
+                return True
 
-        thread = threading.Thread(target=renew, name=f"renew-{record.name}", daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            done.set()
-            thread.join()
+        return repeating(self.renew_every_s, renew, f"renew-{record.name}")
 
     def runs_code(
         self, origin: str, package_uris: tuple[str, ...] = (), prediction_class: str | None = None

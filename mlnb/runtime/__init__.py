@@ -18,7 +18,7 @@ from mlnb.runtime.logs import (
 )
 from mlnb.runtime.ports import free_port, free_ports
 from mlnb.runtime.processes import process_alive, signal_group
-from mlnb.runtime.replicas import Launcher, LocalLauncher, Replica, ReplicaHandle, gpu_models, stop_replicas
+from mlnb.runtime.replicas import Launcher, LocalLauncher, Replica, ReplicaHandle, gpu_types, stop_replicas
 
 __all__ = [
     "SERVICE",
@@ -38,7 +38,7 @@ __all__ = [
     "follow_log",
     "free_port",
     "free_ports",
-    "gpu_models",
+    "gpu_types",
     "process_alive",
     "read_log",
     "signal_group",

@@ -139,6 +139,32 @@ def gpu_models() -> list[str]:
     return [line.split(":", 1)[1].split("(UUID")[0].strip() for line in lines]
 
 
+# nvidia-smi's model names as ML Engine's accelerator types.
+_ACCELERATORS = {
+    "K80": "NVIDIA_TESLA_K80",
+    "P100": "NVIDIA_TESLA_P100",
+    "V100": "NVIDIA_TESLA_V100",
+    "P4": "NVIDIA_TESLA_P4",
+    "T4": "NVIDIA_TESLA_T4",
+    "A100": "NVIDIA_TESLA_A100",
+}
+
+
+def gpu_types() -> list[str]:
+    """This machine's GPUs as ML Engine names their types, one entry each."""
+    return [accelerator_type(model) for model in gpu_models()]
+
+
+def accelerator_type(model: str) -> str:
+    """``Tesla T4`` -> ``NVIDIA_TESLA_T4``; ``NVIDIA H100 80GB HBM3`` -> ``NVIDIA_H100``."""
+    words = model.upper().replace("-", " ").split()
+    for word in words:
+        if word in _ACCELERATORS:
+            return _ACCELERATORS[word]
+    named = [w for w in words if w not in ("NVIDIA", "TESLA", "GEFORCE")]
+    return f"NVIDIA_{named[0]}" if named else "NVIDIA_GPU"
+
+
 class LocalLauncher:
     """Replicas as processes on this machine, each on a port of 127.0.0.1."""
 
