@@ -1,7 +1,9 @@
 // A main-area tab that follows a job's logs: it asks for the page after the
 // position it has reached until a page of an ended job comes back short.
-// Lines a trainer wrote to stderr are marked, as `mlnb jobs logs` marks them.
+// Lines a trainer wrote to stderr are marked, as `mlnb jobs logs` marks them,
+// and a menu shows one replica's lines (a distributed job has several).
 import { MainAreaWidget } from '@jupyterlab/apputils';
+import { listIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { api, ILogEntry } from './api';
@@ -17,9 +19,17 @@ export class JobLogs extends Widget {
     this.title.closable = true;
     this._pre = document.createElement('pre');
     this._pre.className = 'mlnb-logs-text';
-    this._status = document.createElement('div');
+    this._status = document.createElement('span');
     this._status.className = 'mlnb-logs-status';
-    this.node.append(this._status, this._pre);
+    this._replica = document.createElement('select');
+    this._replica.className = 'jp-mod-styled mlnb-logs-replica';
+    this._replica.setAttribute('aria-label', 'Show the lines of one replica');
+    this._replica.append(new Option('All replicas', ''));
+    this._replica.addEventListener('change', () => this._filter());
+    const bar = document.createElement('div');
+    bar.className = 'mlnb-logs-bar';
+    bar.append(this._replica, this._status);
+    this.node.append(bar, this._pre);
     void this._poll();
   }
 
@@ -35,7 +45,12 @@ export class JobLogs extends Widget {
     try {
       const page = await api.logs(this.jobId, this._offset);
       const follow = this.node.scrollTop + this.node.clientHeight >= this.node.scrollHeight - 4;
-      this._pre.append(...page.entries.map(logLine));
+      const lines = page.entries.map(logLine);
+      for (const line of lines) {
+        this._addReplica(line.dataset.replica!);
+        line.hidden = !this._shows(line);
+      }
+      this._pre.append(...lines);
       this._lines += page.entries.length;
       this._offset = page.nextOffset;
       if (follow) {
@@ -54,8 +69,27 @@ export class JobLogs extends Widget {
     this._timer = window.setTimeout(() => void this._poll(), POLL_MS);
   }
 
+  private _addReplica(replica: string): void {
+    if (!this._replicas.has(replica)) {
+      this._replicas.add(replica);
+      this._replica.append(new Option(replica, replica));
+    }
+  }
+
+  private _shows(line: HTMLElement): boolean {
+    return !this._replica.value || line.dataset.replica === this._replica.value;
+  }
+
+  private _filter(): void {
+    for (const line of Array.from(this._pre.children) as HTMLElement[]) {
+      line.hidden = !this._shows(line);
+    }
+  }
+
   private _pre: HTMLPreElement;
-  private _status: HTMLDivElement;
+  private _status: HTMLSpanElement;
+  private _replica: HTMLSelectElement;
+  private _replicas = new Set<string>();
   private _offset = 0;
   private _lines = 0;
   private _timer = 0;
@@ -65,6 +99,7 @@ export class JobLogs extends Widget {
 function logLine(entry: ILogEntry): HTMLSpanElement {
   const line = document.createElement('span');
   line.className = `mlnb-log-line mlnb-log-${entry.stream}`;
+  line.dataset.replica = entry.replica;
   const marker = entry.stream === 'stderr' ? '!' : ' ';
   line.textContent = `${entry.time}  ${entry.replica.padEnd(18)}${marker} ${entry.message}\n`;
   return line;
@@ -75,6 +110,7 @@ export function logsTab(jobId: string): MainAreaWidget<JobLogs> {
   const widget = new MainAreaWidget({ content });
   widget.id = content.id;
   widget.title.label = content.title.label;
+  widget.title.icon = listIcon;
   widget.title.closable = true;
   return widget;
 }

@@ -1,12 +1,18 @@
-// The left-sidebar panel: Models, Jobs and Server sections, refreshed by
-// polling; its buttons run the extension's commands, so that the palette
-// and the panel do the same thing.
+// The left-sidebar panel: Models, Jobs and Server as collapsible sections
+// under a toolbar, as JupyterLab's own side panels are. Each refresh updates
+// the rows in place, keyed by resource name: a field being typed into keeps
+// its focus, caret and value, and the panel keeps its scroll. Its buttons
+// run the extension's commands, so that the palette and the panel do the
+// same thing.
 import { CommandRegistry } from '@lumino/commands';
-import { Widget } from '@lumino/widgets';
+import { Panel, Widget } from '@lumino/widgets';
+import { refreshIcon, SidePanel, ToolbarButton } from '@jupyterlab/ui-components';
 
-import { api, IJob, IModel, IServerStatus } from './api';
+import { api, IJob, IModel, IServerStatus, IVersion } from './api';
+import { parseInstances } from './instances';
 
 const POLL_MS = 2000;
+const LIVE_STATES = ['QUEUED', 'PREPARING', 'RUNNING'];
 
 export namespace CommandIDs {
   export const open = 'mlnb:open';
@@ -39,6 +45,14 @@ function element<K extends keyof HTMLElementTagNameMap>(
   return node;
 }
 
+/** Set a node's text only when it changed: a refresh that changes nothing
+ * touches nothing (no selection lost, no layout redone). */
+function setText(node: HTMLElement, text: string): void {
+  if (node.textContent !== text) {
+    node.textContent = text;
+  }
+}
+
 function clock(seconds: number): string {
   const s = Math.floor(seconds);
   const h = Math.floor(s / 3600);
@@ -46,22 +60,151 @@ function clock(seconds: number): string {
   return `${h}:${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
-export class MlnbSidebar extends Widget {
+/** `2026-12-01 20:42` in the browser's time zone (the full time is the title). */
+export function shortTime(iso: string | null): string {
+  if (!iso) {
+    return '';
+  }
+  const time = new Date(iso);
+  if (isNaN(time.getTime())) {
+    return iso;
+  }
+  const two = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${time.getFullYear()}-${two(time.getMonth() + 1)}-${two(time.getDate())} ` +
+    `${two(time.getHours())}:${two(time.getMinutes())}`
+  );
+}
+
+/**
+ * Make `parent`'s children the rows of `items`, in order: a row already
+ * there (by key) is kept and updated, a new one made, a gone one removed.
+ * Rows in place are never moved, so focus inside them survives.
+ */
+function reconcile<T>(
+  parent: HTMLElement,
+  rows: Map<string, HTMLElement>,
+  items: T[],
+  key: (item: T) => string,
+  make: (item: T) => HTMLElement,
+  update: (row: HTMLElement, item: T) => void
+): void {
+  const wanted = new Set(items.map(key));
+  for (const [name, row] of rows) {
+    if (!wanted.has(name)) {
+      row.remove();
+      rows.delete(name);
+    }
+  }
+  let cursor = parent.firstElementChild;
+  for (const item of items) {
+    const name = key(item);
+    let row = rows.get(name);
+    if (!row) {
+      row = make(item);
+      rows.set(name, row);
+    }
+    update(row, item);
+    if (row === cursor) {
+      cursor = cursor.nextElementSibling;
+    } else {
+      parent.insertBefore(row, cursor);
+    }
+  }
+}
+
+/** A section of the panel: its title (with a count) is the accordion's header. */
+class Section extends Widget {
+  constructor(
+    readonly label: string,
+    className: string,
+    empty: string
+  ) {
+    super();
+    this.addClass('mlnb-section');
+    this.addClass(className);
+    this.title.label = label;
+    this.node.setAttribute('aria-label', label);
+    this.body = element('div', 'mlnb-section-body');
+    this.empty = element('p', 'mlnb-empty', empty);
+    this.node.append(this.empty, this.body);
+  }
+
+  /** The count beside the title, and the hint where there is nothing. */
+  count(n: number | null): void {
+    const label = n === null ? this.label : `${this.label} (${n})`;
+    if (this.title.label !== label) {
+      this.title.label = label;
+    }
+    this.empty.hidden = n !== 0;
+  }
+
+  readonly body: HTMLElement;
+  readonly empty: HTMLElement;
+}
+
+/** A button that runs a command; `sync()` enables it as the command says. */
+interface ICommandButton {
+  button: HTMLButtonElement;
+  command: string;
+  args: any;
+}
+
+interface IVersionRow {
+  row: HTMLElement;
+  badge: HTMLElement;
+  details: HTMLElement;
+  form: HTMLElement | null;
+  buttons: ICommandButton[];
+}
+
+interface IJobRow {
+  row: HTMLElement;
+  kind: HTMLElement;
+  state: HTMLElement;
+  details: HTMLElement;
+  bar: HTMLProgressElement;
+  cancel: HTMLButtonElement;
+  error: HTMLElement;
+  buttons: ICommandButton[];
+}
+
+export class MlnbSidebar extends SidePanel {
   readonly selection: ISelection = { model: null, version: null, job: null };
   models: IModel[] = [];
   jobs: IJob[] = [];
   server: IServerStatus = { running: false };
 
   constructor(private readonly commands: CommandRegistry) {
-    super();
+    super({ header: new Panel() });
     this.id = 'mlnb-sidebar';
     this.addClass('mlnb-sidebar');
     this.title.caption = 'mlnb: models, jobs, server';
-    this._models = this._section('Models', 'mlnb-models');
-    this._jobs = this._section('Jobs', 'mlnb-jobs');
-    this._server = this._section('Server', 'mlnb-server');
-    this._error = element('div', 'mlnb-error');
-    this.node.append(this._error);
+    this.toolbar.addItem(
+      'refresh',
+      new ToolbarButton({
+        icon: refreshIcon,
+        tooltip: 'Refresh models, jobs and the server',
+        onClick: () => void this.refresh()
+      })
+    );
+    this._error = new Widget({ node: element('div', 'mlnb-error') });
+    this.header.addWidget(this._error);
+    this._models = new Section(
+      'Models',
+      'mlnb-models',
+      'No models yet: %ml deploy MODEL VERSION --origin DIR'
+    );
+    this._jobs = new Section(
+      'Jobs',
+      'mlnb-jobs',
+      'No jobs yet: %%ml train, %%ml tune, %ml batch_predict, %ml notebook'
+    );
+    this._server = new Section('Server', 'mlnb-server', '');
+    for (const section of [this._models, this._jobs, this._server]) {
+      this.addWidget(section);
+    }
+    this._buildServer();
     void this.refresh();
   }
 
@@ -70,7 +213,7 @@ export class MlnbSidebar extends Widget {
     super.dispose();
   }
 
-  /** Read models, jobs and the server again and redraw. */
+  /** Read models, jobs and the server again and update the rows. */
   async refresh(): Promise<void> {
     window.clearTimeout(this._timer);
     try {
@@ -78,43 +221,65 @@ export class MlnbSidebar extends Widget {
       this.models = models;
       this.jobs = jobs;
       this.server = server;
-      this._error.textContent = '';
+      setText(this._error.node, '');
       this._render();
     } catch (error) {
-      this._error.textContent = `${error}`;
+      setText(this._error.node, `${error}`);
     }
     if (!this.isDisposed) {
       this._timer = window.setTimeout(() => void this.refresh(), POLL_MS);
     }
   }
 
-  private _section(title: string, className: string): HTMLElement {
-    const section = element('section', `mlnb-section ${className}`);
-    section.setAttribute('aria-label', title);
-    section.append(element('h3', 'mlnb-section-title', title));
-    const body = element('div', 'mlnb-section-body');
-    section.append(body);
-    this.node.append(section);
-    return body;
+  job(jobId: string): IJob | undefined {
+    return this.jobs.find(j => j.jobId === jobId);
   }
 
-  private _button(label: string, command: string, args: any, title: string): HTMLButtonElement {
-    const button = element('button', 'jp-Button mlnb-button', label);
+  version(model: string, version: string): IVersion | undefined {
+    return this.models.find(m => m.name === model)?.versions.find(v => v.name === version);
+  }
+
+  /** The port the Start button asks for (8080 unless changed in the panel). */
+  get serverPort(): number {
+    return this._port;
+  }
+
+  private _render(): void {
+    this._renderModels();
+    this._renderJobs();
+    this._renderServer();
+  }
+
+  private _button(
+    label: string,
+    command: string,
+    args: any,
+    title: string,
+    kind = ''
+  ): ICommandButton {
+    const button = element('button', `jp-Button jp-mod-styled mlnb-button ${kind}`.trim(), label);
     button.type = 'button';
     button.title = title;
     button.setAttribute('aria-label', title);
-    button.disabled = !this.commands.isEnabled(command, args);
     button.addEventListener('click', event => {
       event.stopPropagation();
       void this.commands.execute(command, args);
     });
-    return button;
+    return { button, command, args };
+  }
+
+  private _sync(buttons: ICommandButton[]): void {
+    for (const { button, command, args } of buttons) {
+      const disabled = !this.commands.isEnabled(command, args);
+      if (button.disabled !== disabled) {
+        button.disabled = disabled;
+      }
+    }
   }
 
   /** A row that takes focus and is selected by a click, Enter or Space. */
-  private _selectable(row: HTMLElement, selected: boolean, select: () => void): void {
+  private _selectable(row: HTMLElement, select: () => void): void {
     row.tabIndex = 0;
-    row.classList.toggle('mlnb-selected', selected);
     row.addEventListener('click', select);
     row.addEventListener('keydown', event => {
       if (event.target === row && (event.key === 'Enter' || event.key === ' ')) {
@@ -124,227 +289,279 @@ export class MlnbSidebar extends Widget {
     });
   }
 
-  private _render(): void {
-    this._renderModels();
-    this._renderJobs();
-    this._renderServer();
-  }
+  // models
 
   private _renderModels(): void {
-    const body = this._models;
-    body.replaceChildren();
-    if (!this.models.length) {
-      body.append(
-        element('p', 'mlnb-empty', 'No models yet: %ml deploy MODEL VERSION --origin DIR')
-      );
-      return;
-    }
-    for (const model of this.models) {
-      const block = element('div', 'mlnb-model');
-      block.dataset.model = model.name;
-      const header = element('div', 'mlnb-model-name', model.name);
-      block.append(header);
-      for (const version of model.versions) {
-        const row = element('div', 'mlnb-row mlnb-version');
-        row.dataset.model = model.name;
-        row.dataset.version = version.name;
-        const selected =
-          this.selection.model === model.name && this.selection.version === version.name;
-        this._selectable(row, selected, () => {
-          this.selection.model = model.name;
-          this.selection.version = version.name;
-          this._renderModels();
-        });
-        const name = element('span', 'mlnb-name', version.name);
-        const details = element(
-          'span',
-          'mlnb-details',
-          `${version.framework ?? ''} · ${version.state} · ${(version.createTime ?? '').slice(0, 19).replace('T', ' ')}`
+    this._models.count(this.models.length);
+    reconcile(
+      this._models.body,
+      this._modelBlocks,
+      this.models,
+      model => model.name,
+      model => {
+        const block = element('div', 'mlnb-model');
+        block.dataset.model = model.name;
+        block.append(
+          element('div', 'mlnb-model-name', model.name),
+          element('div', 'mlnb-versions')
         );
-        row.append(name);
-        if (version.isDefault) {
-          row.append(element('span', 'mlnb-badge mlnb-default', 'default'));
+        return block;
+      },
+      (block, model) => {
+        const versions = block.querySelector('.mlnb-versions') as HTMLElement;
+        const items = model.versions.map(version => ({ model: model.name, version }));
+        let rows = this._versionItems.get(block);
+        if (!rows) {
+          rows = new Map();
+          this._versionItems.set(block, rows);
         }
-        row.append(details);
-        const args = { model: model.name, version: version.name };
-        const actions = element('span', 'mlnb-actions');
-        actions.append(
-          this._button(
-            'Set default',
-            CommandIDs.setDefault,
-            args,
-            `Make ${version.name} the default of ${model.name}`
-          ),
-          this._button(
-            'Delete',
-            CommandIDs.deleteVersion,
-            args,
-            `Delete version ${version.name} of ${model.name}`
-          )
+        reconcile(
+          versions,
+          rows,
+          items,
+          item => `${item.model}/${item.version.name}`,
+          item => this._makeVersion(item.model, item.version),
+          (node, item) => this._updateVersion(node, item.model, item.version)
         );
-        row.append(actions);
-        block.append(row);
-        if (selected) {
-          block.append(this._predictForm(model.name, version.name));
-        }
       }
-      body.append(block);
+    );
+  }
+
+  private _makeVersion(model: string, version: IVersion): HTMLElement {
+    const item = element('div', 'mlnb-version-item');
+    const row = element('div', 'mlnb-row mlnb-version');
+    row.dataset.model = model;
+    row.dataset.version = version.name;
+    const badge = element('span', 'mlnb-badge mlnb-default', 'default');
+    const details = element('span', 'mlnb-details');
+    const args = { model, version: version.name };
+    const buttons = [
+      this._button(
+        'Set default',
+        CommandIDs.setDefault,
+        args,
+        `Make ${version.name} the default of ${model}`
+      ),
+      this._button(
+        'Delete',
+        CommandIDs.deleteVersion,
+        args,
+        `Delete version ${version.name} of ${model}`,
+        'jp-mod-warn'
+      )
+    ];
+    const actions = element('span', 'mlnb-actions');
+    actions.append(...buttons.map(b => b.button));
+    row.append(element('span', 'mlnb-name', version.name), badge, details, actions);
+    item.append(row);
+    this._selectable(row, () => {
+      this.selection.model = model;
+      this.selection.version = version.name;
+      this._renderModels();
+    });
+    this._versionRows.set(item, { row, badge, details, form: null, buttons });
+    return item;
+  }
+
+  private _updateVersion(item: HTMLElement, model: string, version: IVersion): void {
+    const view = this._versionRows.get(item)!;
+    view.badge.hidden = !version.isDefault;
+    const time = shortTime(version.createTime);
+    setText(view.details, [version.framework ?? '', version.state, time].join(' · '));
+    view.details.title = version.createTime ? `Created ${version.createTime}` : '';
+    const selected = this.selection.model === model && this.selection.version === version.name;
+    view.row.classList.toggle('mlnb-selected', selected);
+    if (selected && !view.form) {
+      view.form = this._predictForm(model, version.name);
+      item.append(view.form);
     }
+    if (view.form) {
+      view.form.hidden = !selected;
+    }
+    this._sync(view.buttons);
   }
 
   private _predictForm(model: string, version: string): HTMLElement {
     const form = element('div', 'mlnb-predict');
     const input = element('textarea', 'mlnb-predict-input');
-    input.placeholder = 'Instances as JSON: a list, or one instance per line';
+    input.placeholder = 'One JSON instance per line, or {"instances": [...]}';
     input.setAttribute('aria-label', `Instances for ${model} ${version}`);
-    input.value = this._instances.get(`${model}/${version}`) ?? '';
-    input.addEventListener('input', () => this._instances.set(`${model}/${version}`, input.value));
+    input.spellcheck = false;
     input.addEventListener('click', event => event.stopPropagation());
     const output = element('pre', 'mlnb-predict-output');
-    output.textContent = this._predictions.get(`${model}/${version}`) ?? '';
-    const button = element('button', 'jp-Button mlnb-button mlnb-predict-button', 'Predict');
+    const button = element(
+      'button',
+      'jp-Button jp-mod-styled jp-mod-accept mlnb-button mlnb-predict-button',
+      'Predict'
+    );
     button.type = 'button';
     button.addEventListener('click', async event => {
       event.stopPropagation();
-      let text = '';
+      let read = '';
       try {
-        const instances = parseInstances(input.value);
-        const result = await api.predict(model, version, instances);
-        text = JSON.stringify(result.predictions);
+        const parsed = parseInstances(input.value);
+        read = parsed.readAs;
+        const result = await api.predict(model, version, parsed.instances);
+        output.classList.remove('mlnb-predict-failed');
+        output.textContent = JSON.stringify(result.predictions);
       } catch (error) {
-        text = `Error: ${error instanceof Error ? error.message : error}`;
+        const message = error instanceof Error ? error.message : `${error}`;
+        output.classList.add('mlnb-predict-failed');
+        output.textContent = read ? `${message} (the body was read as ${read})` : message;
       }
-      this._predictions.set(`${model}/${version}`, text);
-      output.textContent = text;
     });
     form.append(input, button, output);
     return form;
   }
 
+  // jobs
+
   private _renderJobs(): void {
-    const body = this._jobs;
-    body.replaceChildren();
-    if (!this.jobs.length) {
-      body.append(
-        element(
-          'p',
-          'mlnb-empty',
-          'No jobs yet: %%ml train, %%ml tune, %ml batch_predict, %ml notebook'
+    this._jobs.count(this.jobs.length);
+    reconcile(
+      this._jobs.body,
+      this._jobRows,
+      this.jobs,
+      job => job.jobId,
+      job => this._makeJob(job),
+      (row, job) => this._updateJob(row, job)
+    );
+  }
+
+  private _makeJob(job: IJob): HTMLElement {
+    const row = element('div', 'mlnb-row mlnb-job');
+    row.dataset.job = job.jobId;
+    const kind = element('span', 'mlnb-badge mlnb-kind');
+    const state = element('span', 'mlnb-badge mlnb-state');
+    const details = element('span', 'mlnb-details');
+    const bar = element('progress', 'mlnb-progress');
+    const error = element('div', 'mlnb-job-error');
+    const args = { job: job.jobId };
+    const logs = this._button('Logs', CommandIDs.openLogs, args, `Open the logs of ${job.jobId}`);
+    const cancel = this._button(
+      'Cancel',
+      CommandIDs.cancelJob,
+      args,
+      `Cancel ${job.jobId}`,
+      'jp-mod-warn'
+    );
+    const buttons = [logs, cancel];
+    if (job.kind === 'notebook') {
+      buttons.push(
+        this._button(
+          'Notebook',
+          CommandIDs.openNotebook,
+          args,
+          `Open the executed notebook of ${job.jobId}`
         )
       );
-      return;
     }
-    for (const job of this.jobs) {
-      const row = element('div', `mlnb-row mlnb-job mlnb-state-${job.state.toLowerCase()}`);
-      row.dataset.job = job.jobId;
-      this._selectable(row, this.selection.job === job.jobId, () => {
-        this.selection.job = job.jobId;
-        this._renderJobs();
-      });
-      row.append(element('span', 'mlnb-name', job.jobId));
-      row.append(element('span', 'mlnb-badge mlnb-kind', job.kind));
-      row.append(element('span', 'mlnb-badge mlnb-state', job.state));
-      row.append(
-        element('span', 'mlnb-details', `${job.progressText} ${clock(job.elapsedS)}`.trim())
-      );
-      if (job.progress && job.progress.total) {
-        const bar = element('progress', 'mlnb-progress');
-        bar.max = job.progress.total;
-        bar.value = job.progress.done;
-        row.append(bar);
-      }
-      const args = { job: job.jobId };
-      const actions = element('span', 'mlnb-actions');
-      actions.append(
-        this._button('Logs', CommandIDs.openLogs, args, `Open the logs of ${job.jobId}`),
-        this._button('Cancel', CommandIDs.cancelJob, args, `Cancel ${job.jobId}`)
-      );
-      if (job.kind === 'notebook') {
-        actions.append(
-          this._button(
-            'Notebook',
-            CommandIDs.openNotebook,
-            args,
-            `Open the executed notebook of ${job.jobId}`
-          )
-        );
-      }
-      row.append(actions);
-      if (job.errorMessage) {
-        row.append(element('div', 'mlnb-job-error', job.errorMessage));
-      }
-      body.append(row);
-    }
+    const actions = element('span', 'mlnb-actions');
+    actions.append(...buttons.map(b => b.button));
+    row.append(element('span', 'mlnb-name', job.jobId), kind, state, details, actions, bar, error);
+    this._selectable(row, () => {
+      this.selection.job = job.jobId;
+      this._renderJobs();
+    });
+    this._jobViews.set(row, {
+      row,
+      kind,
+      state,
+      details,
+      bar,
+      cancel: cancel.button,
+      error,
+      buttons
+    });
+    return row;
   }
 
-  /** The port the Start button asks for (8080 unless changed in the panel). */
-  get serverPort(): number {
-    return this._port;
+  private _updateJob(row: HTMLElement, job: IJob): void {
+    const view = this._jobViews.get(row)!;
+    const stateClass = `mlnb-state-${job.state.toLowerCase()}`;
+    if (!row.classList.contains(stateClass)) {
+      row.classList.forEach(c => c.startsWith('mlnb-state-') && row.classList.remove(c));
+      row.classList.add(stateClass);
+    }
+    row.classList.toggle('mlnb-selected', this.selection.job === job.jobId);
+    setText(view.kind, job.kind);
+    setText(view.state, job.state);
+    const parts = [job.progressText, clock(job.elapsedS), shortTime(job.createTime)];
+    setText(view.details, parts.filter(Boolean).join(' · '));
+    view.details.title = job.createTime ? `Created ${job.createTime}` : '';
+    const total = job.progress?.total ?? 0;
+    view.bar.hidden = !total;
+    if (total) {
+      view.bar.max = total;
+      view.bar.value = job.progress!.done;
+    }
+    // A finished job has nothing to cancel: no button, rather than a dead one.
+    view.cancel.hidden = !LIVE_STATES.includes(job.state);
+    setText(view.error, job.errorMessage ?? '');
+    view.error.hidden = !job.errorMessage;
+    this._sync(view.buttons);
   }
 
-  private _renderServer(): void {
-    const body = this._server;
-    body.replaceChildren();
-    const status = element(
-      'p',
-      'mlnb-server-status',
-      this.server.running ? `Running at ${this.server.url} (pid ${this.server.pid})` : 'Not running'
-    );
-    body.append(status);
-    if (this.server.running) {
-      body.append(this._button('Stop', CommandIDs.stopServer, {}, 'Stop the mlnb REST server'));
-      return;
-    }
-    const port = element('input', 'mlnb-port');
-    port.type = 'number';
-    port.min = '1';
-    port.max = '65535';
+  // the REST server
+
+  private _buildServer(): void {
+    const body = this._server.body;
+    this._serverStatus = element('p', 'mlnb-server-status');
+    const port = element('input', 'jp-mod-styled mlnb-port');
+    port.type = 'text';
+    port.inputMode = 'numeric';
     port.value = String(this._port);
     port.setAttribute('aria-label', 'Port of the mlnb REST server');
     port.addEventListener('input', () => {
       const value = Number(port.value);
-      if (Number.isInteger(value) && value > 0 && value < 65536) {
+      const valid = /^\d+$/.test(port.value) && value > 0 && value < 65536;
+      port.classList.toggle('mlnb-invalid', !valid);
+      if (valid) {
         this._port = value;
       }
     });
-    const label = element('label', 'mlnb-port-label', 'Port ');
-    label.append(port);
-    body.append(
-      label,
-      this._button('Start', CommandIDs.startServer, {}, 'Start the mlnb REST server')
+    this._portLabel = element('label', 'mlnb-port-label', 'Port ');
+    this._portLabel.append(port);
+    this._start = this._button(
+      'Start',
+      CommandIDs.startServer,
+      {},
+      'Start the mlnb REST server',
+      'jp-mod-accept'
     );
+    this._stop = this._button('Stop', CommandIDs.stopServer, {}, 'Stop the mlnb REST server');
+    const controls = element('div', 'mlnb-server-controls');
+    controls.append(this._portLabel, this._start.button, this._stop.button);
+    body.append(this._serverStatus, controls);
   }
 
-  job(jobId: string): IJob | undefined {
-    return this.jobs.find(j => j.jobId === jobId);
+  private _renderServer(): void {
+    this._server.count(null);
+    const running = this.server.running;
+    setText(
+      this._serverStatus,
+      running ? `Running at ${this.server.url} (pid ${this.server.pid})` : 'Not running'
+    );
+    this._portLabel.hidden = running;
+    this._start.button.hidden = running;
+    this._stop.button.hidden = !running;
+    this._sync([this._start, this._stop]);
   }
 
-  version(model: string, version: string) {
-    return this.models.find(m => m.name === model)?.versions.find(v => v.name === version);
-  }
-
-  private _models: HTMLElement;
-  private _jobs: HTMLElement;
-  private _server: HTMLElement;
-  private _error: HTMLElement;
+  private _models: Section;
+  private _jobs: Section;
+  private _server: Section;
+  private _error: Widget;
+  private _serverStatus!: HTMLElement;
+  private _portLabel!: HTMLElement;
+  private _start!: ICommandButton;
+  private _stop!: ICommandButton;
   private _timer = 0;
   private _port = 8080;
-  private _instances = new Map<string, string>();
-  private _predictions = new Map<string, string>();
-}
-
-export function parseInstances(text: string): unknown[] {
-  const trimmed = text.trim();
-  if (!trimmed) {
-    throw new Error('Give instances: a JSON list, or one JSON instance per line');
-  }
-  try {
-    const whole = JSON.parse(trimmed);
-    return Array.isArray(whole) ? whole : [whole];
-  } catch {
-    return trimmed
-      .split('\n')
-      .filter(line => line.trim())
-      .map(line => JSON.parse(line));
-  }
+  private _modelBlocks = new Map<string, HTMLElement>();
+  // Each model block's version rows, by model/version.
+  private _versionItems = new WeakMap<HTMLElement, Map<string, HTMLElement>>();
+  private _versionRows = new WeakMap<HTMLElement, IVersionRow>();
+  private _jobRows = new Map<string, HTMLElement>();
+  private _jobViews = new WeakMap<HTMLElement, IJobRow>();
 }

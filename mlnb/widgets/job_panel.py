@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlnb.errors import MlnbError
 from mlnb.states import JobKind, JobState
+from mlnb.widgets.charts import LiveChart
 from mlnb.widgets.display import Panel, widgets_enabled
 from mlnb.widgets.tuning_panel import TuningPanel
 
@@ -183,14 +184,15 @@ class JobPanel(Panel):
         self.cancel_button.on_click(lambda _button: self.cancel())
         self.message = w.HTML()
         self.log_box = w.Textarea(disabled=True, layout={"width": "100%", "height": "14em"})
-        self.chart = (
-            self.tuning.curve
-            if self.tuning is not None and self.tuning.curve is not None
-            else go.FigureWidget(layout={"height": 300, "margin": {"t": 30, "b": 40, "l": 50, "r": 10}})
-        )
+        if self.tuning is not None and self.tuning.curve_chart is not None:
+            self.live_chart = self.tuning.curve_chart
+        else:
+            layout = {"height": 300, "margin": {"t": 30, "b": 40, "l": 50, "r": 10}}
+            self.live_chart = LiveChart(go.Figure(layout=layout))
+        self.chart = self.live_chart.figure
         # Shown once there is something to draw: no empty 300 px chart for a
         # job that reports no metrics.
-        self.chart_box = w.Box([self.chart], layout={"display": "none"})
+        self.chart_box = w.Box([self.live_chart.widget], layout={"display": "none"})
         children = [
             self.title,
             w.HBox([self.progress_bar, self.progress_label, self.elapsed_label, self.cancel_button]),
@@ -221,13 +223,18 @@ class JobPanel(Panel):
         self.progress_bar.bar_style = {JobState.SUCCEEDED: "success", JobState.FAILED: "danger"}.get(
             record.state, "info"
         )
-        self.elapsed_label.value = f"elapsed {_clock(self.elapsed_s())}"
+        # A separator, so that "3/3 epochs" and "elapsed 0:01:05" do not run together.
+        separator = "· " if self.progress_label.value else ""
+        self.elapsed_label.value = f"{separator}elapsed {_clock(self.elapsed_s())}"
         self.cancel_button.disabled = record.ended or record.state == JobState.CANCELLING
+        # An ended job has nothing to cancel: the button goes, not just greys.
+        self.cancel_button.layout.display = "none" if record.ended else ""
         problems = [m for m in (record.error_message, self.error) if m]
         self.message.value = "".join(f"<div style='color:#d93025'>{html.escape(m)}</div>" for m in problems)
         self.log_box.value = "\n".join(self.lines)
         if self.tuning is None and self.metrics is not None:
             _draw_series(self.chart, self.metrics)
+            self.live_chart.redraw()
         drawn = (
             bool(self.tuning.best_so_far)
             if self.tuning is not None

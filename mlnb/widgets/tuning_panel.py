@@ -7,6 +7,7 @@ import html
 import math
 from typing import TYPE_CHECKING, Any
 
+from mlnb.widgets.charts import LiveChart
 from mlnb.widgets.display import Panel, widgets_enabled
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ class TuningPanel(Panel):
         self.best: dict[str, Any] | None = None
         self.widget = None
         self.curve: Any = None
+        self.curve_chart: LiveChart | None = None
+        self.parallel_chart: LiveChart | None = None
         if widgets_enabled() if widgets is None else widgets:
             self._build()
         self.refresh(self.record)
@@ -91,17 +94,17 @@ class TuningPanel(Panel):
         import plotly.graph_objects as go
 
         margin = {"t": 30, "b": 40, "l": 50, "r": 10}
-        self.curve = go.FigureWidget(layout={"height": 300, "margin": margin, "xaxis": {"title": "trial"}})
+        self.curve = go.Figure(layout={"height": 300, "margin": margin, "xaxis": {"title": "trial"}})
         self.curve.add_scatter(x=[], y=[], mode="markers", name="trial")
         self.curve.add_scatter(x=[], y=[], mode="lines", name="best so far", line={"shape": "hv"})
-        self.parallel = go.FigureWidget(
-            layout={"height": 320, "margin": {"t": 60, "b": 20, "l": 90, "r": 90}}
-        )
+        self.parallel = go.Figure(layout={"height": 320, "margin": {"t": 60, "b": 20, "l": 90, "r": 90}})
         self.parallel.add_parcoords(dimensions=[])
+        self.curve_chart = LiveChart(self.curve)
+        self.parallel_chart = LiveChart(self.parallel)
         self.table = w.HTML()
         self.summary = w.HTML()
-        self.details = w.VBox([self.summary, self.parallel, self.table])
-        self.widget = w.VBox([self.curve, self.details])
+        self.details = w.VBox([self.summary, self.parallel_chart.widget, self.table])
+        self.widget = w.VBox([self.curve_chart.widget, self.details])
 
     def _draw(self, ordered: list[tuple[int, float]]) -> None:
         with self.curve.batch_update():
@@ -110,6 +113,9 @@ class TuningPanel(Panel):
             self.curve.data[1].x = [n for n, _ in self.best_so_far]
             self.curve.data[1].y = [v for _, v in self.best_so_far]
         self.parallel.data[0].update(**_parallel_coordinates(self.trials, self.params))
+        for chart in (self.curve_chart, self.parallel_chart):
+            if chart is not None:
+                chart.redraw()
         shown = self.trials.drop(columns=["startTime", "endTime"]) if len(self.trials) else self.trials
         table = shown.to_html(index=False, border=0, na_rep="", float_format=lambda v: f"{v:.4g}")
         # JupyterLab's own table style (rendered HTML), headers aligned with their columns.

@@ -6,72 +6,20 @@ to the test's output folder."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
+import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.jupyter import Jupyter, jupyter_env, running_jupyter
+from support.jupyter import Jupyter, cli
 from support.rest_server import free_port
 
 from mlnb.api import Engine
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 TICKER = "import time\nfor i in range(600):\n    print(f'tick {i}', flush=True)\n    time.sleep(0.5)\n"
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("MLNB_REQUIRE_BROWSER"):
-            pytest.fail(f"No Chromium at {CHROMIUM} (make test installs it with apt)")
-        pytest.skip(f"No Chromium at {CHROMIUM}: apt-get install chromium")
-    with running_jupyter(tmp_path_factory.mktemp("lab"), app="jupyterlab") as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def page(lab: Jupyter) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(f"{lab.url}/lab?reset&token={lab.token}")
-        page.wait_for_selector("#jp-main-dock-panel")
-        yield page
-        context.close()
-        browser.close()
-
-
-def cli(lab: Jupyter, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "mlnb", *args],
-        env=jupyter_env(lab.root, lab.home),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def open_sidebar(page: Any) -> None:
@@ -105,19 +53,20 @@ def test_the_sidebar_drives_models_and_jobs(
         v1 = page.locator('.mlnb-version[data-model="iris"][data-version="v1"]')
         v2 = page.locator('.mlnb-version[data-model="iris"][data-version="v2"]')
         expect(v2).to_contain_text("SCIKIT_LEARN · READY")
-        expect(v1.locator(".mlnb-default")).to_have_count(1)
-        expect(v2.locator(".mlnb-default")).to_have_count(0)
+        expect(v1.locator(".mlnb-default")).to_be_visible()
+        expect(v2.locator(".mlnb-default")).to_be_hidden()
         page.screenshot(path=shots / "1-models.png")
 
         v2.get_by_role("button", name="Make v2 the default of iris").click()
         eventually(lambda: engine.get_model("iris").default_version.name == "v2")
-        expect(v2.locator(".mlnb-default")).to_have_count(1)
+        expect(v2.locator(".mlnb-default")).to_be_visible()
         page.screenshot(path=shots / "2-set-default.png")
 
         # Keyboard: a version row takes focus and Enter opens its predict form.
         v2.focus()
         page.keyboard.press("Enter")
-        page.fill(".mlnb-predict-input", str(iris_features[:2].tolist()))
+        # One instance a line, as gcloud reads --json-instances.
+        page.fill(".mlnb-predict-input", "\n".join(json.dumps(row) for row in iris_features[:2].tolist()))
         page.click(".mlnb-predict-button")
         expected = str(sklearn_model[1].predict(iris_features[:2]).tolist()).replace(" ", "")
         page.wait_for_function(
@@ -164,6 +113,8 @@ def test_the_sidebar_drives_models_and_jobs(
         job.get_by_role("button", name="Cancel ticker").click()
         expect(job.locator(".mlnb-state")).to_have_text("CANCELLED", timeout=60_000)
         assert engine.get_job("ticker").state == "CANCELLED"
+        # A finished job has no Cancel button.
+        expect(job.get_by_role("button", name="Cancel ticker")).to_be_hidden()
         expect(page.locator(".mlnb-logs-status")).to_contain_text("The job has ended")
         page.screenshot(path=shots / "7-cancelled.png")
     finally:
@@ -200,3 +151,64 @@ def test_the_sidebar_reads_in_the_dark_theme_and_starts_the_server(
     page.get_by_text(f"Running at http://127.0.0.1:{port}").wait_for()
     page.locator(".mlnb-server").get_by_role("button", name="Stop the mlnb REST server").click()
     page.get_by_text("Not running").wait_for()
+
+
+# Counts the sidebar's DOM changes: a refresh that finds nothing new must
+# change nothing (rows are updated in place, never rebuilt).
+WATCH_MUTATIONS = """() => {
+  window.mlnbMutations = 0;
+  new MutationObserver(records => { window.mlnbMutations += records.length; })
+    .observe(document.querySelector('.mlnb-models'), {childList: true, subtree: true, characterData: true});
+}"""
+
+
+def wait_for_refreshes(page: Any, count: int) -> None:
+    """Wait until the sidebar has read its models ``count`` more times."""
+    for _ in range(count):
+        page.wait_for_event("response", lambda r: "/mlnb/api/models" in r.url, timeout=30_000)
+
+
+def test_typing_survives_refreshes(lab: Jupyter, page: Any, sklearn_model: Any, tmp_path: Path) -> None:
+    """A user types into the predict form and the port field at human speed
+    while the sidebar refreshes and a new version appears: every keystroke
+    lands, the field keeps its focus, and idle refreshes touch nothing."""
+    from playwright.sync_api import expect
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    cli(lab, "models", "create", "typed")
+    cli(lab, "versions", "create", "v1", "--model", "typed", "--origin", str(sklearn_model[0]))
+    open_sidebar(page)
+    v1 = page.locator('.mlnb-version[data-model="typed"][data-version="v1"]')
+    v1.locator(".mlnb-name").click()
+    field = page.get_by_label("Instances for typed v1")
+    field.click()
+    typed = "[5.1, 3.5, 1.4, 0.2]"
+    half = len(typed) // 2
+    # About 6 keys a second, across several refreshes and a new version.
+    page.keyboard.type(typed[:half], delay=160)
+    cli(lab, "versions", "create", "v2", "--model", "typed", "--origin", str(sklearn_model[0]))
+    page.locator('.mlnb-version[data-model="typed"][data-version="v2"]').wait_for()
+    page.keyboard.type(typed[half:], delay=160)
+    wait_for_refreshes(page, 2)
+    expect(field).to_have_value(typed)
+    expect(field).to_be_focused()
+    page.screenshot(path=shots / "typed-instances.png")
+
+    page.evaluate(WATCH_MUTATIONS)
+    wait_for_refreshes(page, 3)
+    assert page.evaluate("window.mlnbMutations") == 0
+
+    page.locator(".mlnb-version-item:has([data-version='v1']) .mlnb-predict-button").click()
+    expected = json.dumps(sklearn_model[1].predict([json.loads(typed)]).tolist()).replace(" ", "")
+    expect(page.locator(".mlnb-predict-output").first).to_have_text(expected)
+
+    port = page.get_by_label("Port of the mlnb REST server")
+    port.click()
+    port.press("Control+a")
+    chosen = str(free_port())
+    page.keyboard.type(chosen, delay=400)
+    wait_for_refreshes(page, 1)
+    expect(port).to_have_value(chosen)
+    expect(port).to_be_focused()
+    page.screenshot(path=shots / "typed-port.png")

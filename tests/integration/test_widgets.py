@@ -86,7 +86,8 @@ def test_the_job_panel_follows_a_training_job_to_its_end(engine: Engine, tmp_pat
     assert panel.progress_label.value == "5/5 epochs"
     assert panel.progress_bar.bar_style == "success"
     assert "Epoch 5/5" in panel.log_box.value
-    assert panel.cancel_button.disabled
+    assert panel.cancel_button.disabled and panel.cancel_button.layout.display == "none"
+    assert panel.elapsed_label.value.startswith("· elapsed ")
     traces = {trace.name: trace for trace in panel.chart.data}
     assert set(traces) == {"accuracy", "loss"}
     assert list(traces["loss"].x) == [1, 2, 3, 4, 5]

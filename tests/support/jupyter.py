@@ -58,6 +58,19 @@ class Jupyter:
                 return e.code, raw.decode(errors="replace")
 
 
+def cli(lab: Jupyter, *args: str) -> str:
+    """``mlnb ARGS`` on the Jupyter server's own mlnb home; its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "mlnb", *args],
+        env=jupyter_env(lab.root, lab.home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 def jupyter_env(root: Path, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLNB_", "JUPYTER"))}
     env |= {
