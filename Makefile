@@ -20,15 +20,20 @@ $(VENV)/.installed: pyproject.toml $(LAB_SOURCES)
 	else $(PY) -m pip install -q -e '.[all,dev]'; fi
 	@touch $@
 
+# The notebooks' mlnb home, which `make lab`'s sidebar shows too (a home set
+# in the environment wins).
+NOTEBOOK_HOME ?= $(or $(MLNB_HOME),$(CURDIR)/notebooks/work/home)
+
 demo: install
 	@# The quickstart notebook, run top to bottom with papermill (its cell outputs stream below).
 	@mkdir -p notebooks/work
-	cd notebooks && ../$(VENV)/bin/papermill quickstart.ipynb work/quickstart-executed.ipynb --cwd . --log-output --no-progress-bar
+	cd notebooks && MLNB_HOME=$(NOTEBOOK_HOME) ../$(VENV)/bin/papermill quickstart.ipynb work/quickstart-executed.ipynb --cwd . --log-output --no-progress-bar
 	@echo "\n==> The executed notebook: notebooks/work/quickstart-executed.ipynb"
-	@echo "==> Everything it made (mlnb home, job directories, batch results): notebooks/work/quickstart/"
-	@echo "==> The same registry from the command line: MLNB_HOME=notebooks/work/quickstart/home mlnb versions list --model iris"
-	@MLNB_HOME=$(CURDIR)/notebooks/work/quickstart/home $(VENV)/bin/mlnb versions list --model iris
-	@echo "==> In JupyterLab, with the mlnb sidebar and live panels: make lab"
+	@echo "==> Its data, job directories and batch results: notebooks/work/quickstart/"
+	@echo "==> Its mlnb home (database, stored models, job logs): $(NOTEBOOK_HOME)"
+	@echo "==> The same registry from the command line: MLNB_HOME=$(NOTEBOOK_HOME) mlnb versions list --model iris"
+	@MLNB_HOME=$(NOTEBOOK_HOME) $(VENV)/bin/mlnb versions list --model iris
+	@echo "==> In JupyterLab, with the mlnb sidebar on the same home and live panels: make lab"
 
 # The sidebar's TypeScript: eslint and prettier as the JupyterLab extension
 # template sets them up (jlpm is JupyterLab's yarn, in the venv).
@@ -53,9 +58,11 @@ chromium:
 pytest: install chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-# JupyterLab with the mlnb sidebar, on the example notebooks.
+# JupyterLab with the mlnb sidebar, on the example notebooks: the sidebar and
+# the notebooks' kernels share one mlnb home, so what a notebook makes shows
+# in the sidebar.
 lab: install
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	MLNB_HOME=$(NOTEBOOK_HOME) $(VENV)/bin/jupyter lab --notebook-dir=notebooks
 
 test: lint typecheck pytest
 

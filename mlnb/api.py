@@ -147,14 +147,22 @@ class Engine:
             name, description=description, labels=labels, etag=etag, project=project, actor=actor
         )
 
-    def delete_model(self, name: str, *, project: str | None = None, actor: str | None = None) -> None:
-        """Delete a model that has no versions left.
+    def delete_model(
+        self,
+        name: str,
+        *,
+        with_versions: bool = False,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Delete a model that has no versions left, or, ``with_versions``,
+        its versions (and their stored files) first.
 
         Raises:
             NotFound: No such model.
-            FailedPrecondition: It still has versions.
+            FailedPrecondition: It still has versions (without ``with_versions``).
         """
-        self._models.delete_model(name, project=project, actor=actor)
+        self._models.delete_model(name, with_versions=with_versions, project=project, actor=actor)
 
     def model_history(
         self, name: str, *, until: datetime | None = None, project: str | None = None

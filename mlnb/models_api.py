@@ -61,7 +61,14 @@ class ModelsAPI:
             self.settings.project_of(project), name, self.settings.actor_of(actor), description, labels, etag
         )
 
-    def delete_model(self, name: str, *, project: str | None, actor: str | None) -> None:
+    def delete_model(
+        self, name: str, *, with_versions: bool = False, project: str | None, actor: str | None
+    ) -> None:
+        if with_versions:
+            # The default goes last: it cannot go while the model has others.
+            versions = sorted(self.list_versions(name, project=project), key=lambda v: v.is_default)
+            for version in versions:
+                self.delete_version(name, version.name, project=project, actor=actor)
         self._registry.delete_model(self.settings.project_of(project), name, self.settings.actor_of(actor))
 
     def model_history(self, name: str, *, until: datetime | None, project: str | None) -> list[ModelEvent]:

@@ -4,6 +4,8 @@ the REST server (``local_server``) and kept in state files under the home's
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,29 @@ def stop(settings: Settings, port: int | None = None) -> list[dict[str, Any]]:
         (_folder(settings) / f"{board['port']}.json").unlink(missing_ok=True)
         stopped.append(board)
     return stopped
+
+
+def through_jupyter(port: int) -> str | None:
+    """TensorBoard's address through the Jupyter server that started this
+    kernel, where jupyter-server-proxy serves ``proxy/PORT/`` under
+    Jupyter's own address and authentication; ``None`` outside a kernel of
+    a Jupyter server or without jupyter-server-proxy.
+
+    A kernel knows its server by ``JPY_PARENT_PID`` (set by
+    jupyter_client), and the server's address from the ``jpserver-PID.json``
+    file it writes in Jupyter's runtime folder.
+    """
+    parent = os.environ.get("JPY_PARENT_PID", "")
+    if not parent.isdigit():
+        return None
+    try:
+        import jupyter_server_proxy  # type: ignore[import-untyped]  # noqa: F401
+        from jupyter_core.paths import jupyter_runtime_dir
+    except ImportError:
+        return None
+    try:
+        info = json.loads((Path(jupyter_runtime_dir()) / f"jpserver-{parent}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    url = info.get("url") if isinstance(info, dict) else None
+    return f"{url.rstrip('/')}/proxy/{port}/" if isinstance(url, str) and url else None

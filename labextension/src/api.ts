@@ -44,6 +44,15 @@ export interface IServerStatus {
   startTime?: string;
 }
 
+/** A TensorBoard of the mlnb home, served through Jupyter at `proxyPath`. */
+export interface ITensorBoard {
+  port: number;
+  logdir: string;
+  pid: number;
+  /** jupyter-server-proxy's path to it, relative to Jupyter's base URL. */
+  proxyPath: string;
+}
+
 /** One line of a job's log, as the REST server's `jobs.logs` has it. */
 export interface ILogEntry {
   time: string;
@@ -168,5 +177,9 @@ export const api = {
   server: () => requestAPI<IServerStatus>('server'),
   startServer: (port: number) =>
     requestAPI<IServerStatus>('server/start', { method: 'POST', body: JSON.stringify({ port }) }),
-  stopServer: () => requestAPI<IServerStatus>('server/stop', { method: 'POST' })
+  stopServer: () => requestAPI<IServerStatus>('server/stop', { method: 'POST' }),
+  tensorboards: async () =>
+    (await requestAPI<{ tensorboards?: ITensorBoard[] }>('tensorboards')).tensorboards ?? [],
+  stopTensorBoard: (port: number) =>
+    requestAPI<unknown>(`tensorboards/${port}/stop`, { method: 'POST' })
 };

@@ -1,7 +1,15 @@
 // The mlnb JupyterLab extension: a left-sidebar panel (models, jobs, the
 // REST server) with a command for each of its actions.
 import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, Notification, showDialog } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  IFrame,
+  MainAreaWidget,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { IDocumentManager } from '@jupyterlab/docmanager';
 import { LabIcon } from '@jupyterlab/ui-components';
 
@@ -171,6 +179,45 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled: () => sidebar.server.running,
       execute: async () => {
         await run(() => api.stopServer(), 'The mlnb REST server stopped');
+        await sidebar.refresh();
+      }
+    });
+
+    const portArg = (args: any) => Number(args.port);
+    commands.addCommand(CommandIDs.openTensorBoard, {
+      label: 'mlnb: Open a TensorBoard',
+      isEnabled: args => !!sidebar.tensorboard(portArg(args)),
+      execute: args => {
+        const board = sidebar.tensorboard(portArg(args));
+        if (!board) {
+          return;
+        }
+        const id = `mlnb-tensorboard-${board.port}`;
+        if (Array.from(shell.widgets('main')).some(w => w.id === id)) {
+          shell.activateById(id);
+          return;
+        }
+        // Through jupyter-server-proxy: the browser reaches TensorBoard
+        // wherever it reaches Jupyter, under Jupyter's authentication.
+        const content = new IFrame({
+          sandbox: ['allow-scripts', 'allow-same-origin', 'allow-popups', 'allow-downloads']
+        });
+        content.url = URLExt.join(PageConfig.getBaseUrl(), board.proxyPath);
+        const widget = new MainAreaWidget({ content });
+        widget.id = id;
+        widget.title.label = `TensorBoard :${board.port}`;
+        widget.title.caption = board.logdir;
+        widget.title.icon = mlnbIcon;
+        widget.title.closable = true;
+        shell.add(widget, 'main');
+      }
+    });
+    commands.addCommand(CommandIDs.stopTensorBoard, {
+      label: 'mlnb: Stop a TensorBoard',
+      isEnabled: args => !!sidebar.tensorboard(portArg(args)),
+      execute: async args => {
+        const port = portArg(args);
+        await run(() => api.stopTensorBoard(port), `Stopped the TensorBoard on port ${port}`);
         await sidebar.refresh();
       }
     });

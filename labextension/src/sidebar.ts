@@ -8,7 +8,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 import { refreshIcon, SidePanel, ToolbarButton } from '@jupyterlab/ui-components';
 
-import { api, IJob, IModel, IServerStatus, IVersion } from './api';
+import { api, IJob, IModel, IServerStatus, ITensorBoard, IVersion } from './api';
 import { parseInstances } from './instances';
 
 const POLL_MS = 2000;
@@ -24,6 +24,8 @@ export namespace CommandIDs {
   export const openNotebook = 'mlnb:open-notebook';
   export const startServer = 'mlnb:start-server';
   export const stopServer = 'mlnb:stop-server';
+  export const openTensorBoard = 'mlnb:open-tensorboard';
+  export const stopTensorBoard = 'mlnb:stop-tensorboard';
 }
 
 export interface ISelection {
@@ -174,6 +176,7 @@ export class MlnbSidebar extends SidePanel {
   models: IModel[] = [];
   jobs: IJob[] = [];
   server: IServerStatus = { running: false };
+  tensorboards: ITensorBoard[] = [];
 
   constructor(private readonly commands: CommandRegistry) {
     super({ header: new Panel() });
@@ -201,7 +204,12 @@ export class MlnbSidebar extends SidePanel {
       'No jobs yet: %%ml train, %%ml tune, %ml batch_predict, %ml notebook'
     );
     this._server = new Section('Server', 'mlnb-server', '');
-    for (const section of [this._models, this._jobs, this._server]) {
+    this._boards = new Section(
+      'TensorBoard',
+      'mlnb-tensorboards',
+      'None running: %ml tensorboard start --job JOB'
+    );
+    for (const section of [this._models, this._jobs, this._server, this._boards]) {
       this.addWidget(section);
     }
     this._buildServer();
@@ -217,10 +225,16 @@ export class MlnbSidebar extends SidePanel {
   async refresh(): Promise<void> {
     window.clearTimeout(this._timer);
     try {
-      const [models, jobs, server] = await Promise.all([api.models(), api.jobs(), api.server()]);
+      const [models, jobs, server, boards] = await Promise.all([
+        api.models(),
+        api.jobs(),
+        api.server(),
+        api.tensorboards()
+      ]);
       this.models = models;
       this.jobs = jobs;
       this.server = server;
+      this.tensorboards = boards;
       setText(this._error.node, '');
       this._render();
     } catch (error) {
@@ -248,6 +262,7 @@ export class MlnbSidebar extends SidePanel {
     this._renderModels();
     this._renderJobs();
     this._renderServer();
+    this._renderTensorBoards();
   }
 
   private _button(
@@ -548,9 +563,54 @@ export class MlnbSidebar extends SidePanel {
     this._sync([this._start, this._stop]);
   }
 
+  // TensorBoards
+
+  private _renderTensorBoards(): void {
+    this._boards.count(this.tensorboards.length);
+    reconcile(
+      this._boards.body,
+      this._boardRows,
+      this.tensorboards,
+      board => String(board.port),
+      board => {
+        const row = element('div', 'mlnb-row mlnb-tensorboard');
+        row.dataset.port = String(board.port);
+        const args = { port: board.port };
+        const actions = element('span', 'mlnb-actions');
+        actions.append(
+          this._button(
+            'Open',
+            CommandIDs.openTensorBoard,
+            args,
+            `Open the TensorBoard on port ${board.port}`,
+            'jp-mod-accept'
+          ).button,
+          this._button(
+            'Stop',
+            CommandIDs.stopTensorBoard,
+            args,
+            `Stop the TensorBoard on port ${board.port}`,
+            'jp-mod-warn'
+          ).button
+        );
+        const logdir = element('span', 'mlnb-details mlnb-logdir', board.logdir);
+        logdir.title = board.logdir;
+        row.append(element('span', 'mlnb-name', `:${board.port}`), logdir, actions);
+        return row;
+      },
+      () => undefined
+    );
+  }
+
+  tensorboard(port: number): ITensorBoard | undefined {
+    return this.tensorboards.find(b => b.port === port);
+  }
+
   private _models: Section;
   private _jobs: Section;
   private _server: Section;
+  private _boards: Section;
+  private _boardRows = new Map<string, HTMLElement>();
   private _error: Widget;
   private _serverStatus!: HTMLElement;
   private _portLabel!: HTMLElement;

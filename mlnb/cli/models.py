@@ -10,7 +10,7 @@ import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
 from mlnb.cli.output import list_options, merged_labels, parse_labels, selected
-from mlnb.errors import InvalidArgument
+from mlnb.errors import InvalidArgument, NotFound
 from mlnb.records import ModelRecord
 
 MODEL_COLUMNS = (("NAME", "name"), ("DEFAULT_VERSION_NAME", "defaultVersionName"))
@@ -117,11 +117,28 @@ def update_model(
 
 @models.command("delete")
 @click.argument("model")
+@click.option(
+    "--with-versions", is_flag=True, help="Delete its versions (and their stored files) first (mlnb)."
+)
+@click.option(
+    "--ignore-not-found", is_flag=True, help="Succeed when there is no such model, as kubectl does (mlnb)."
+)
 @common_options
 @pass_state
-def delete_model(state: CliState, model: str) -> None:
-    """Delete a model that has no versions."""
-    state.engine.delete_model(model)
+def delete_model(state: CliState, model: str, with_versions: bool, ignore_not_found: bool) -> None:
+    """Delete a model that has no versions (or, --with-versions, its versions too).
+
+    A notebook that deploys a model can start with
+    `%ml models delete MODEL --with-versions --ignore-not-found`, so that
+    running it again starts from scratch.
+    """
+    try:
+        state.engine.delete_model(model, with_versions=with_versions)
+    except NotFound:
+        if not ignore_not_found:
+            raise
+        click.echo(f"No model [{model}]: nothing to delete.")
+        return
     click.echo(f"Deleted model [{model}].")
 
 

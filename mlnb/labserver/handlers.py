@@ -15,7 +15,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from mlnb.errors import InvalidArgument, MlnbError
-from mlnb.labserver.views import job_view, models_view
+from mlnb.labserver.views import job_view, models_view, tensorboards_view
 from mlnb.naming import whole_number
 
 if TYPE_CHECKING:
@@ -152,6 +152,27 @@ class ServerHandler(_MlnbHandler):
         await self.call(act)
 
 
+class TensorBoardsHandler(_MlnbHandler):
+    """The home's running TensorBoards, each with ``proxyPath``: where
+    jupyter-server-proxy serves it under this Jupyter server (``proxy/PORT/``,
+    relative to the server's base URL), so that a browser that reaches
+    Jupyter reaches TensorBoard, under Jupyter's authentication."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        await self.call(lambda: {"tensorboards": tensorboards_view(self.engine)})
+
+
+class StopTensorBoardHandler(_MlnbHandler):
+    @tornado.web.authenticated
+    async def post(self, port: str) -> None:
+        def stop() -> dict[str, Any]:
+            self.engine.stop_tensorboard(whole_number(port, "port"))
+            return {"tensorboards": tensorboards_view(self.engine)}
+
+        await self.call(stop)
+
+
 def setup_handlers(serverapp: Any) -> None:
     """Create the Engine (from MLNB_* and $MLNB_HOME, as every face does)
     and route ``/mlnb/api/...``."""
@@ -172,6 +193,8 @@ def setup_handlers(serverapp: Any) -> None:
         (rf"/jobs/(?P<job>{_NAME})/logs", JobLogsHandler),
         ("/server", ServerHandler),
         ("/server/(?P<action>start|stop)", ServerHandler),
+        ("/tensorboards", TensorBoardsHandler),
+        (r"/tensorboards/(?P<port>[0-9]{1,5})/stop", StopTensorBoardHandler),
     ]
     web_app.add_handlers(".*$", [(base + path, handler) for path, handler in routes])
     serverapp.log.info("mlnb: the sidebar's API is at %s", base)

@@ -56,3 +56,9 @@ def executed_notebook(job: Any, root: Path) -> str | None:
         if path.is_file() and path.is_relative_to(root.resolve()):
             return path.relative_to(root.resolve()).as_posix()
     return None
+
+
+def tensorboards_view(engine: Engine) -> list[dict[str, Any]]:
+    """The home's running TensorBoards (``Engine.tensorboards()``), each
+    with ``proxyPath``, jupyter-server-proxy's path to its port."""
+    return [{**board, "proxyPath": f"proxy/{board['port']}/"} for board in engine.tensorboards()]

@@ -374,8 +374,18 @@ def tensorboard_start(logdir: str | None, job: str | None, port: int | None) -> 
     """Start TensorBoard and show its address."""
     if bool(logdir) == bool(job):
         raise click.UsageError("give --logdir DIR or --job JOB")
+    from mlnb.tensorboard import through_jupyter
+
     board: dict[str, Any] = _state().engine.start_tensorboard(logdir, job=job, port=port)
-    click.echo(f"TensorBoard at {board['url']} on {board['logdir']} (pid {board['pid']})")
+    # Through Jupyter where the kernel's server proxies it: 127.0.0.1 is the
+    # kernel's machine, which a browser elsewhere cannot reach.
+    proxied = through_jupyter(int(board["port"]))
+    if proxied:
+        board = {**board, "jupyterUrl": proxied}
+        where = f"{proxied} (through Jupyter; also in the mlnb sidebar)"
+    else:
+        where = str(board["url"])
+    click.echo(f"TensorBoard at {where} on {board['logdir']} (pid {board['pid']})")
     return board
 
 

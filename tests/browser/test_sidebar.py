@@ -212,3 +212,27 @@ def test_typing_survives_refreshes(lab: Jupyter, page: Any, sklearn_model: Any, 
     expect(port).to_have_value(chosen)
     expect(port).to_be_focused()
     page.screenshot(path=shots / "typed-port.png")
+
+
+def test_tensorboard_opens_in_a_tab_through_jupyter(lab: Jupyter, page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    (tmp_path / "events").mkdir()
+    engine = Engine(home=str(lab.home))
+    try:
+        port = engine.start_tensorboard(str(tmp_path / "events"))["port"]
+        open_sidebar(page)
+        row = page.locator(f'.mlnb-tensorboard[data-port="{port}"]')
+        expect(row).to_contain_text(str(tmp_path / "events"))
+        row.get_by_role("button", name=f"Open the TensorBoard on port {port}").click()
+        frame = page.frame_locator(f"#mlnb-tensorboard-{port} iframe")
+        # TensorBoard's own page, served through Jupyter (proxy/PORT/).
+        # (an empty log folder: TensorBoard says it has nothing to show).
+        expect(frame.get_by_text("No dashboards are active").first).to_be_visible(timeout=60_000)
+        page.screenshot(path=tmp_path / "tensorboard.png")
+        row.get_by_role("button", name=f"Stop the TensorBoard on port {port}").click()
+        row.wait_for(state="detached")
+        assert engine.tensorboards() == []
+    finally:
+        engine.stop_tensorboard()
+        engine.close()

@@ -68,6 +68,30 @@ def test_models_and_versions_lifecycle(
     assert cli("models", "delete", "iris")[0] == 0
 
 
+def test_a_model_is_deleted_with_its_versions(cli: Any, home: Path, sklearn_model: tuple[Path, Any]) -> None:
+    """What a notebook's first cell does to start from scratch in a shared home."""
+    from mlnb.api import Engine
+
+    assert cli("models", "create", "wine")[0] == 0
+    for version in ("v1", "v2"):
+        assert (
+            cli("versions", "create", version, "--model", "wine", "--origin", str(sklearn_model[0]))[0] == 0
+        )
+    engine = Engine(home=str(home))
+    stored = [str(v.artifact_uri).removeprefix("file://") for v in engine.list_versions("wine")]
+    assert len(stored) == 2 and all(Path(path).is_dir() for path in stored)
+    code, _, err = cli("models", "delete", "wine")
+    assert code == 1 and "still has versions" in err
+    assert cli("models", "delete", "wine", "--with-versions") == (0, "Deleted model [wine].\n", "")
+    try:
+        assert engine.list_models() == []
+        assert not any(Path(path).exists() for path in stored)  # the stored files went too
+    finally:
+        engine.close()
+    assert cli("models", "delete", "wine", "--ignore-not-found")[1] == "No model [wine]: nothing to delete.\n"
+    assert cli("models", "delete", "wine")[0] == 1
+
+
 def test_user_errors_print_one_line_and_exit_nonzero(cli: Any, tmp_path: Path) -> None:
     code, _out, err = cli("models", "create", "9lives")
     assert code == 1

@@ -166,6 +166,56 @@ def test_the_rest_server_starts_and_stops(jupyter: Jupyter) -> None:
     assert jupyter.call("GET", f"{API}/server") == (200, {"running": False})
 
 
+def test_tensorboard_is_served_through_jupyter(jupyter: Jupyter, engine: Engine, tmp_path: Path) -> None:
+    """A browser that reaches Jupyter reaches TensorBoard at the sidebar's
+    link (jupyter-server-proxy's proxy/PORT/), under Jupyter's token; the
+    kernel of that server prints the same address."""
+    from mlnb.tensorboard import through_jupyter
+
+    (tmp_path / "events").mkdir()
+    board = engine.start_tensorboard(str(tmp_path / "events"))
+    port = board["port"]
+    try:
+        status, body = jupyter.call("GET", f"{API}/tensorboards")
+        assert status == 200 and [b["port"] for b in body["tensorboards"]] == [port]
+        assert body["tensorboards"][0]["proxyPath"] == f"proxy/{port}/"
+
+        def page(token: bool) -> tuple[int, str]:
+            request = urllib.request.Request(f"{jupyter.url}/proxy/{port}/")
+            if token:
+                request.add_header("Authorization", f"token {jupyter.token}")
+            opener = urllib.request.build_opener(NoRedirect)
+            try:
+                with opener.open(request, timeout=60) as response:
+                    return response.status, response.read().decode(errors="replace")
+            except urllib.error.HTTPError as e:
+                e.close()
+                return e.code, ""
+
+        status, html = page(token=True)
+        assert status == 200 and "<title>TensorBoard</title>" in html
+        assert page(token=False)[0] in (302, 403)  # to Jupyter's login: never TensorBoard itself
+
+        server_info = next((jupyter.root / ".jupyter" / "runtime").glob("jpserver-*.json"))
+        pid = server_info.stem.removeprefix("jpserver-")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("JPY_PARENT_PID", pid)
+            patch.setenv("JUPYTER_RUNTIME_DIR", str(server_info.parent))
+            assert through_jupyter(port) == f"{jupyter.url}/proxy/{port}/"
+            patch.setenv("JPY_PARENT_PID", "1")  # not a Jupyter server's kernel
+            assert through_jupyter(port) is None
+
+        status, body = jupyter.call("POST", f"{API}/tensorboards/{port}/stop")
+        assert status == 200 and body == {"tensorboards": []}
+    finally:
+        engine.stop_tensorboard()
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 def _jupyter_listing(tmp_path: Path, *command: str) -> str:
     """What ``jupyter <command>`` prints, colours removed, with Jupyter
     folders of its own so that a user's configuration cannot hide mlnb."""
