@@ -25,6 +25,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 class CliState:
     """Options shared by every command, and the Engine built from them."""
 
+    # How a hint names a command: `mlnb jobs list` in a shell, `%ml jobs
+    # list` in a notebook (MagicState).
+    program = "mlnb"
+
     def __init__(self) -> None:
         self.project: str | None = None
         self.format = "table"

@@ -354,7 +354,7 @@ def report_submitted(state: CliState, record: JobRecord, stream_logs: bool) -> J
         raise click.ClickException(f"job {record.job_id} FAILED: {record.error_message}")
     state.out.changed(
         f"Job [{record.job_id}] submitted successfully.\n"
-        f"Your job is {record.state}. Follow it with: mlnb jobs stream-logs {record.job_id}",
+        f"Your job is {record.state}. Follow it with: {state.program} jobs stream-logs {record.job_id}",
         record.to_api(),
     )
     if stream_logs:

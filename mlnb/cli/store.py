@@ -38,5 +38,6 @@ def check(state: CliState, repair: bool) -> StoreCheck:
     if not found.abandoned and not found.orphans:
         click.echo("Nothing half-made: every version is whole and every version folder is owned.")
     elif not repair:
-        click.echo("Run mlnb store check --repair to end those versions and remove those folders.")
+        repair_command = f"{state.program} store check --repair"
+        click.echo(f"Run {repair_command} to end those versions and remove those folders.")
     return found

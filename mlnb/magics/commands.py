@@ -36,6 +36,8 @@ class MagicState(CliState):
     namespace and the shell's long-lived Engine. Results come back as
     Python objects unless ``--format`` asks for them printed."""
 
+    program = "%ml"
+
     def __init__(self, engines: dict[str | None, KernelEngine], namespace: dict[str, Any]) -> None:
         super().__init__()
         self.format = ""

@@ -54,7 +54,7 @@ def run_magic(line: str, cell: str | None, namespace: dict[str, Any], engines: d
     except MlnbError as e:
         if state.debug:  # --debug: the whole traceback, as the CLI gives it
             raise
-        raise MagicError(error_line(e, "%ml")) from e
+        raise MagicError(error_line(e, state.program)) from e
     finally:
         state.close()
 

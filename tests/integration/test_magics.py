@@ -423,3 +423,20 @@ def test_a_notebook_that_starts_from_scratch_runs_twice_in_one_kernel(
     elsewhere = tmp_path / "other-home"
     os.environ["MLNB_HOME"] = str(elsewhere)  # another home: another Engine
     assert shell.run_line_magic("ml", "models list").empty
+
+
+def test_hints_name_magics_in_a_notebook(
+    shell: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a message tells a notebook user to run is a %ml command."""
+    trainer = trainers.write_trainer(tmp_path)
+    capsys.readouterr()
+    shell.run_line_magic(
+        "ml",
+        f"jobs submit training hinted --package-path {trainer} --module-name trainer.task --format table",
+    )
+    out = capsys.readouterr().out
+    assert "Follow it with: %ml jobs stream-logs hinted" in out and "mlnb jobs" not in out
+    assert "List models with: %ml models list" in fails(shell, "%ml models describe ghost", capsys)
+    engine_of_shell = shell.run_line_magic("ml", "jobs wait hinted --timeout 120")
+    assert engine_of_shell.state == "SUCCEEDED"
