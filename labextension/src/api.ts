@@ -127,6 +127,23 @@ function job(body: IJobBody): IJob {
   };
 }
 
+/** Everything the sidebar shows, with the tag to ask for the next change with. */
+export interface ISidebarState {
+  tag: string;
+  models: IModel[];
+  jobs: IJob[];
+  server: IServerStatus;
+  tensorboards: ITensorBoard[];
+}
+
+interface IStateBody {
+  tag: string;
+  models?: IModelBody[];
+  jobs?: IJobBody[];
+  server: IServerStatus;
+  tensorboards?: ITensorBoard[];
+}
+
 /** An error answered by the server extension: Google's error body's message. */
 export class MlnbApiError extends Error {}
 
@@ -156,6 +173,18 @@ export async function requestAPI<T>(path: string, init: RequestInit = {}): Promi
 }
 
 export const api = {
+  /** The state now (no `since`), or once it moves past `since` (long polling). */
+  state: async (since: string | null): Promise<ISidebarState> => {
+    const query = since === null ? '' : `?since=${encodeURIComponent(since)}`;
+    const body = await requestAPI<IStateBody>(`state${query}`);
+    return {
+      tag: body.tag,
+      models: (body.models ?? []).map(model),
+      jobs: (body.jobs ?? []).map(job),
+      server: body.server,
+      tensorboards: body.tensorboards ?? []
+    };
+  },
   models: async () =>
     ((await requestAPI<{ models?: IModelBody[] }>('models')).models ?? []).map(model),
   setDefault: async (model: string, name: string) =>

@@ -1,5 +1,6 @@
-// The left-sidebar panel: Models, Jobs and Server as collapsible sections
-// under a toolbar, as JupyterLab's own side panels are. Each refresh updates
+// The left-sidebar panel: Models, Jobs, Server and TensorBoard as collapsible
+// sections under a toolbar, as JupyterLab's own side panels are. The server
+// extension pushes changes (long polling, /mlnb/api/state); each updates
 // the rows in place, keyed by resource name: a field being typed into keeps
 // its focus, caret and value, and the panel keeps its scroll. Its buttons
 // run the extension's commands, so that the palette and the panel do the
@@ -8,9 +9,10 @@ import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 import { refreshIcon, SidePanel, ToolbarButton } from '@jupyterlab/ui-components';
 
-import { api, IJob, IModel, IServerStatus, ITensorBoard, IVersion } from './api';
+import { api, IJob, IModel, IServerStatus, ISidebarState, ITensorBoard, IVersion } from './api';
 import { parseInstances } from './instances';
 
+// How long to wait before asking again when the feed failed.
 const POLL_MS = 2000;
 const LIVE_STATES = ['QUEUED', 'PREPARING', 'RUNNING'];
 
@@ -213,36 +215,46 @@ export class MlnbSidebar extends SidePanel {
       this.addWidget(section);
     }
     this._buildServer();
-    void this.refresh();
+    void this._follow();
   }
 
-  dispose(): void {
-    window.clearTimeout(this._timer);
-    super.dispose();
-  }
-
-  /** Read models, jobs and the server again and update the rows. */
+  /** Read everything again now and update the rows (the refresh button). */
   async refresh(): Promise<void> {
-    window.clearTimeout(this._timer);
     try {
-      const [models, jobs, server, boards] = await Promise.all([
-        api.models(),
-        api.jobs(),
-        api.server(),
-        api.tensorboards()
-      ]);
-      this.models = models;
-      this.jobs = jobs;
-      this.server = server;
-      this.tensorboards = boards;
-      setText(this._error.node, '');
-      this._render();
+      this._apply(await api.state(null));
     } catch (error) {
       setText(this._error.node, `${error}`);
     }
-    if (!this.isDisposed) {
-      this._timer = window.setTimeout(() => void this.refresh(), POLL_MS);
+  }
+
+  /**
+   * Follow the server's feed: each answer comes when something changed
+   * (or after a while, unchanged). When the feed fails (the server is
+   * restarting, the network is down), ask again every POLL_MS.
+   */
+  private async _follow(): Promise<void> {
+    while (!this.isDisposed) {
+      try {
+        this._apply(await api.state(this._tag));
+      } catch (error) {
+        setText(this._error.node, `${error}`);
+        this._tag = null;
+        await new Promise(resolve => window.setTimeout(resolve, POLL_MS));
+      }
     }
+  }
+
+  private _apply(state: ISidebarState): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._tag = state.tag;
+    this.models = state.models;
+    this.jobs = state.jobs;
+    this.server = state.server;
+    this.tensorboards = state.tensorboards;
+    setText(this._error.node, '');
+    this._render();
   }
 
   job(jobId: string): IJob | undefined {
@@ -616,7 +628,7 @@ export class MlnbSidebar extends SidePanel {
   private _portLabel!: HTMLElement;
   private _start!: ICommandButton;
   private _stop!: ICommandButton;
-  private _timer = 0;
+  private _tag: string | null = null;
   private _port = 8080;
   private _modelBlocks = new Map<string, HTMLElement>();
   // Each model block's version rows, by model/version.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,15 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from mlnb.errors import InvalidArgument, MlnbError
-from mlnb.labserver.views import job_view, models_view, tensorboards_view
+from mlnb.labserver.feed import SidebarFeed
+from mlnb.labserver.views import (
+    job_view,
+    jobs_view,
+    models_view,
+    server_view,
+    sidebar_state,
+    tensorboards_view,
+)
 from mlnb.naming import whole_number
 
 if TYPE_CHECKING:
@@ -41,8 +50,11 @@ class _MlnbHandler(APIHandler):
         return Path(self.settings.get("server_root_dir") or ".").expanduser()
 
     async def call(self, function: Any, *args: Any, **kwargs: Any) -> None:
+        await self.answer(asyncio.to_thread(function, *args, **kwargs))
+
+    async def answer(self, pending: Awaitable[Any]) -> None:
         try:
-            result = await asyncio.to_thread(function, *args, **kwargs)
+            result = await pending
         except MlnbError as e:
             self.set_status(e.http)
             self.finish(json.dumps(e.to_json()))
@@ -94,11 +106,7 @@ class JobsHandler(_MlnbHandler):
     async def get(self) -> None:
         given = self.get_query_argument("limit", "50")
 
-        def jobs() -> dict[str, Any]:
-            limit = whole_number(given, "limit")
-            return {"jobs": [job_view(j, self.root) for j in self.engine.list_jobs()[:limit]]}
-
-        await self.call(jobs)
+        await self.call(lambda: jobs_view(self.engine, self.root, whole_number(given, "limit")))
 
 
 class JobHandler(_MlnbHandler):
@@ -133,11 +141,7 @@ class JobLogsHandler(_MlnbHandler):
 class ServerHandler(_MlnbHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
-        def status() -> dict[str, Any]:
-            found = self.engine.server_status()
-            return {"running": False} if found is None else {"running": True, **found}
-
-        await self.call(status)
+        await self.call(server_view, self.engine)
 
     @tornado.web.authenticated
     async def post(self, action: str) -> None:
@@ -150,6 +154,19 @@ class ServerHandler(_MlnbHandler):
             return {"running": False}
 
         await self.call(act)
+
+
+class StateHandler(_MlnbHandler):
+    """Everything the sidebar shows, pushed when it changes (long polling,
+    ``SidebarFeed``): ``?since=TAG`` answers when the state moves past the
+    tag the sidebar shows, or after a while with the same tag; no ``since``
+    answers a fresh read at once."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        since = self.get_query_argument("since", None)
+        feed: SidebarFeed = self.settings["mlnb_feed"]
+        await self.answer(feed.next(since))
 
 
 class TensorBoardsHandler(_MlnbHandler):
@@ -179,7 +196,10 @@ def setup_handlers(serverapp: Any) -> None:
     from mlnb.api import Engine
 
     web_app = serverapp.web_app
-    web_app.settings["mlnb_engine"] = Engine()
+    engine = Engine()
+    web_app.settings["mlnb_engine"] = engine
+    root = Path(web_app.settings.get("server_root_dir") or ".").expanduser()
+    web_app.settings["mlnb_feed"] = SidebarFeed(lambda: sidebar_state(engine, root))
     base = url_path_join(web_app.settings["base_url"], "mlnb", "api")
     version = rf"/models/(?P<model>{_NAME})/versions/(?P<version>{_NAME})"
     routes = [
@@ -187,6 +207,7 @@ def setup_handlers(serverapp: Any) -> None:
         (f"{version}/default", SetDefaultHandler),
         (f"{version}/predict", PredictHandler),
         (version, VersionHandler),
+        ("/state", StateHandler),
         ("/jobs", JobsHandler),
         (rf"/jobs/(?P<job>{_NAME})", JobHandler),
         (rf"/jobs/(?P<job>{_NAME})/cancel", CancelJobHandler),

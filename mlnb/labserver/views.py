@@ -62,3 +62,24 @@ def tensorboards_view(engine: Engine) -> list[dict[str, Any]]:
     """The home's running TensorBoards (``Engine.tensorboards()``), each
     with ``proxyPath``, jupyter-server-proxy's path to its port."""
     return [{**board, "proxyPath": f"proxy/{board['port']}/"} for board in engine.tensorboards()]
+
+
+def jobs_view(engine: Engine, root: Path, limit: int = 50) -> dict[str, Any]:
+    """``{"jobs": [...]}``: the newest ``limit`` jobs as ``job_view`` has them."""
+    return {"jobs": [job_view(j, root) for j in engine.list_jobs()[:limit]]}
+
+
+def server_view(engine: Engine) -> dict[str, Any]:
+    """The home's background REST server: ``{"running": false}`` or its status."""
+    found = engine.server_status()
+    return {"running": False} if found is None else {"running": True, **found}
+
+
+def sidebar_state(engine: Engine, root: Path) -> dict[str, Any]:
+    """Everything the sidebar shows, in one read (what its feed pushes)."""
+    return {
+        **models_view(engine),
+        **jobs_view(engine, root),
+        "server": server_view(engine),
+        "tensorboards": tensorboards_view(engine),
+    }

@@ -62,7 +62,9 @@ def build_trainer_package(package_path: Path, cache_dir: Path) -> Path:
     parent = package_path.parent
     has_setup = (parent / "setup.py").is_file() or (parent / "pyproject.toml").is_file()
     source = parent if has_setup else package_path
-    key = tree_digest(source)[:32]
+    # The folder's name is part of what is built (the package's import
+    # name): two packages of the same files under different names are two.
+    key = hashlib.sha256(f"{source.name}\0{tree_digest(source)}".encode()).hexdigest()[:32]
     target = cache_dir / key
     built = sorted(target.glob("*.tar.gz")) if target.is_dir() else []
     if built:

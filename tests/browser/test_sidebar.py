@@ -162,56 +162,89 @@ WATCH_MUTATIONS = """() => {
 }"""
 
 
-def wait_for_refreshes(page: Any, count: int) -> None:
-    """Wait until the sidebar has read its models ``count`` more times."""
-    for _ in range(count):
-        page.wait_for_event("response", lambda r: "/mlnb/api/models" in r.url, timeout=30_000)
+def refresh(page: Any) -> None:
+    """Press the sidebar's refresh button from a script (a user's click
+    would move the focus) and wait for the read it makes."""
+    with page.expect_response(lambda r: "/mlnb/api/state" in r.url and "since=" not in r.url):
+        page.evaluate("document.querySelector('#mlnb-sidebar .jp-ToolbarButtonComponent').click()")
+
+
+def type_across_pushes(page: Any, text: str, every: int = 4) -> None:
+    """Type ``text`` at about 6 keys a second, and after every ``every``
+    keys wait for the server's next push, so that pushes land between
+    keystrokes however slow the machine."""
+    for i, key in enumerate(text, start=1):
+        page.keyboard.type(key, delay=160)
+        if i % every == 0:
+            page.wait_for_event("response", lambda r: "/mlnb/api/state?since=" in r.url, timeout=30_000)
 
 
 def test_typing_survives_refreshes(lab: Jupyter, page: Any, sklearn_model: Any, tmp_path: Path) -> None:
     """A user types into the predict form and the port field at human speed
-    while the sidebar refreshes and a new version appears: every keystroke
-    lands, the field keeps its focus, and idle refreshes touch nothing."""
+    while the server pushes changes (a running job's clock every second, a
+    new version): every keystroke lands, the field keeps its focus, and a
+    refresh that finds no new model changes nothing in the models list."""
     from playwright.sync_api import expect
 
     shots = tmp_path / "screenshots"
     shots.mkdir()
     cli(lab, "models", "create", "typed")
     cli(lab, "versions", "create", "v1", "--model", "typed", "--origin", str(sklearn_model[0]))
+    package = tmp_path / "ticking"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "task.py").write_text(TICKER)
+    cli(
+        lab,
+        "jobs",
+        "submit",
+        "training",
+        "ticking",
+        "--package-path",
+        str(package),
+        "--module-name",
+        "ticking.task",
+    )
     open_sidebar(page)
-    v1 = page.locator('.mlnb-version[data-model="typed"][data-version="v1"]')
-    v1.locator(".mlnb-name").click()
-    field = page.get_by_label("Instances for typed v1")
-    field.click()
-    typed = "[5.1, 3.5, 1.4, 0.2]"
-    half = len(typed) // 2
-    # About 6 keys a second, across several refreshes and a new version.
-    page.keyboard.type(typed[:half], delay=160)
-    cli(lab, "versions", "create", "v2", "--model", "typed", "--origin", str(sklearn_model[0]))
-    page.locator('.mlnb-version[data-model="typed"][data-version="v2"]').wait_for()
-    page.keyboard.type(typed[half:], delay=160)
-    wait_for_refreshes(page, 2)
-    expect(field).to_have_value(typed)
-    expect(field).to_be_focused()
-    page.screenshot(path=shots / "typed-instances.png")
+    expect(page.locator('.mlnb-job[data-job="ticking"] .mlnb-state')).to_have_text("RUNNING", timeout=60_000)
+    engine = Engine(home=str(lab.home))
+    try:
+        v1 = page.locator('.mlnb-version[data-model="typed"][data-version="v1"]')
+        v1.locator(".mlnb-name").click()
+        field = page.get_by_label("Instances for typed v1")
+        field.click()
+        typed = "[5.1, 3.5, 1.4, 0.2]"
+        half = len(typed) // 2
+        # At human speed while the job's clock is pushed and a new version comes.
+        type_across_pushes(page, typed[:half])
+        cli(lab, "versions", "create", "v2", "--model", "typed", "--origin", str(sklearn_model[0]))
+        page.locator('.mlnb-version[data-model="typed"][data-version="v2"]').wait_for()
+        type_across_pushes(page, typed[half:])
+        expect(field).to_have_value(typed)
+        expect(field).to_be_focused()
+        page.screenshot(path=shots / "typed-instances.png")
 
-    page.evaluate(WATCH_MUTATIONS)
-    wait_for_refreshes(page, 3)
-    assert page.evaluate("window.mlnbMutations") == 0
+        page.evaluate(WATCH_MUTATIONS)
+        for _ in range(3):
+            refresh(page)
+        assert page.evaluate("window.mlnbMutations") == 0
 
-    page.locator(".mlnb-version-item:has([data-version='v1']) .mlnb-predict-button").click()
-    expected = json.dumps(sklearn_model[1].predict([json.loads(typed)]).tolist()).replace(" ", "")
-    expect(page.locator(".mlnb-predict-output").first).to_have_text(expected)
+        form = page.locator(".mlnb-version-item:has([data-model='typed'][data-version='v1']) .mlnb-predict")
+        form.locator(".mlnb-predict-button").click()
+        expected = json.dumps(sklearn_model[1].predict([json.loads(typed)]).tolist()).replace(" ", "")
+        expect(form.locator(".mlnb-predict-output")).to_have_text(expected)
 
-    port = page.get_by_label("Port of the mlnb REST server")
-    port.click()
-    port.press("Control+a")
-    chosen = str(free_port())
-    page.keyboard.type(chosen, delay=400)
-    wait_for_refreshes(page, 1)
-    expect(port).to_have_value(chosen)
-    expect(port).to_be_focused()
-    page.screenshot(path=shots / "typed-port.png")
+        port = page.get_by_label("Port of the mlnb REST server")
+        port.click()
+        port.press("Control+a")
+        chosen = str(free_port())
+        type_across_pushes(page, chosen, every=2)
+        expect(port).to_have_value(chosen)
+        expect(port).to_be_focused()
+        page.screenshot(path=shots / "typed-port.png")
+    finally:
+        engine.cancel_job("ticking")
+        engine.close()
 
 
 def test_tensorboard_opens_in_a_tab_through_jupyter(lab: Jupyter, page: Any, tmp_path: Path) -> None:

@@ -317,6 +317,21 @@ def test_an_unchanged_package_is_not_rebuilt(jobs: Engine, trainer: Path) -> Non
     assert build_trainer_package(trainer, cache) != first
 
 
+def test_packages_of_the_same_files_under_other_names_are_two(jobs: Engine, tmp_path: Path) -> None:
+    """Found by the sidebar's browser tests: `ticking/` was given the sdist
+    built for `ticker/` (same files), and its job failed with 'No module
+    named ticking'."""
+    from mlnb.training import build_trainer_package
+
+    cache = jobs.settings.paths.trainer_builds
+    for name in ("ticker", "ticking"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+        (tmp_path / name / "task.py").write_text("print('tick')\n")
+    built = [build_trainer_package(tmp_path / name, cache) for name in ("ticker", "ticking")]
+    assert [b.name for b in built] == ["ticker-0.0.0.tar.gz", "ticking-0.0.0.tar.gz"]
+
+
 def _wait_for(condition: Any, what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

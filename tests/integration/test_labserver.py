@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -164,6 +165,24 @@ def test_the_rest_server_starts_and_stops(jupyter: Jupyter) -> None:
     status, bad = jupyter.call("POST", f"{API}/server/start", {"port": "abc"})
     assert status == 400 and "port must be a whole number" in bad["error"]["message"]
     assert jupyter.call("GET", f"{API}/server") == (200, {"running": False})
+
+
+def test_the_sidebar_feed_pushes_a_change(jupyter: Jupyter, engine: Engine) -> None:
+    """``state?since=TAG`` waits for the store to change (here: another
+    process's Engine creates a model) and answers the new state."""
+    status, first = jupyter.call("GET", f"{API}/state")
+    assert status == 200 and {"tag", "models", "jobs", "server", "tensorboards"} <= set(first)
+    answers: list[tuple[int, Any]] = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(jupyter.call("GET", f"{API}/state?since={first['tag']}"))
+    )
+    waiter.start()
+    engine.create_model("pushed")
+    waiter.join(timeout=60)
+    [(status, pushed)] = answers
+    assert status == 200 and pushed["tag"] != first["tag"]
+    assert "projects/default/models/pushed" in [m["name"] for m in pushed["models"]]
+    engine.delete_model("pushed")
 
 
 def test_tensorboard_is_served_through_jupyter(jupyter: Jupyter, engine: Engine, tmp_path: Path) -> None:

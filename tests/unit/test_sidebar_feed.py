@@ -1,0 +1,75 @@
+"""The sidebar's feed (long polling): an answer at once for a sidebar that
+is behind, when the state changes for one that is not, the same tag after
+the wait; one read of the store per interval however many sidebars wait."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from mlnb.labserver.feed import SidebarFeed, state_tag
+
+
+class Store:
+    def __init__(self) -> None:
+        self.models: list[str] = []
+        self.reads = 0
+
+    def read(self) -> dict[str, Any]:
+        self.reads += 1
+        return {"models": list(self.models)}
+
+
+def test_a_sidebar_gets_the_state_then_each_change() -> None:
+    async def scenario() -> None:
+        store = Store()
+        feed = SidebarFeed(store.read, interval_s=0.01, wait_s=30)
+        first = await feed.next(None)
+        assert first == {"models": [], "tag": state_tag({"models": []})}
+        waiting = [asyncio.create_task(feed.next(first["tag"])) for _ in range(20)]
+        await asyncio.sleep(0)  # every sidebar is waiting now
+        assert not any(task.done() for task in waiting)
+        store.models.append("iris")
+        answers = await asyncio.gather(*waiting)
+        assert all(a == {"models": ["iris"], "tag": state_tag({"models": ["iris"]})} for a in answers)
+        # One watcher read for twenty sidebars (plus the first read), not twenty.
+        assert store.reads <= 3
+        # A sidebar that is behind gets the state at once, without a read.
+        reads = store.reads
+        assert (await feed.next(first["tag"]))["models"] == ["iris"] and store.reads == reads
+
+    asyncio.run(scenario())
+
+
+def test_an_unchanged_state_answers_the_same_tag_after_the_wait() -> None:
+    async def scenario() -> None:
+        store = Store()
+        feed = SidebarFeed(store.read, interval_s=0.01, wait_s=0.05)
+        first = await feed.next(None)
+        assert await feed.next(first["tag"]) == first
+        # The refresh button (no tag) reads now.
+        reads = store.reads
+        await feed.next(None)
+        assert store.reads == reads + 1
+
+    asyncio.run(scenario())
+
+
+def test_a_failing_read_does_not_stop_the_watcher() -> None:
+    async def scenario() -> None:
+        store = Store()
+        failures = [RuntimeError("database restarting")] * 3
+
+        def flaky() -> dict[str, Any]:
+            if store.reads and failures:
+                store.reads += 1
+                raise failures.pop()
+            return store.read()
+
+        feed = SidebarFeed(flaky, interval_s=0.01, wait_s=30)
+        first = await feed.next(None)
+        store.models.append("after")
+        answer = await feed.next(first["tag"])
+        assert answer["models"] == ["after"] and not failures
+
+    asyncio.run(scenario())
