@@ -6,6 +6,7 @@ one, never the user's own."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,3 +44,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # What the notebooks write (executed copies among it) is not a test.
 collect_ignore = ["work"]
+
+
+def pytest_sessionfinish() -> None:
+    shutil.rmtree(_HOME, ignore_errors=True)
