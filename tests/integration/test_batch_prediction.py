@@ -83,6 +83,13 @@ def test_json_lines_with_bad_instances_and_keys(
     assert (job.prediction_output["predictionCount"], job.prediction_output["errorCount"]) == ("200", "2")
     assert job.prediction_output["outputPath"] == str(tmp_path / "out")
     assert job.progress == {"done": 1, "total": 1, "unit": "shards"}
+    # The log says where the load's time went: the framework's import, apart.
+    # (log lines reach the store in batches: wait for the worker's).
+    loaded = wait_for(
+        lambda: [e.message for e in engine.job_logs("keys") if e.message.startswith("Model loaded in")],
+        "the worker's load line in the job log",
+    )
+    assert len(loaded) == 1 and "s of it importing sklearn.pipeline)" in loaded[0], loaded
 
 
 def test_wildcards_gzip_and_a_key_field_of_mlnb(
