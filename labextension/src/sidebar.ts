@@ -64,7 +64,7 @@ function clock(seconds: number): string {
   return `${h}:${String(m).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
-/** `2026-12-01 20:42` in the browser's time zone (the full time is the title). */
+/** `2026-12-01 20:42` in the browser's time zone. */
 export function shortTime(iso: string | null): string {
   if (!iso) {
     return '';
@@ -78,6 +78,23 @@ export function shortTime(iso: string | null): string {
     `${time.getFullYear()}-${two(time.getMonth() + 1)}-${two(time.getDate())} ` +
     `${two(time.getHours())}:${two(time.getMinutes())}`
   );
+}
+
+/**
+ * `parts · date` in a details span: the parts may wrap between them in a
+ * narrow panel, the date (its own nowrap span) never does; the full time
+ * is its title.
+ */
+function setDetails(details: HTMLElement, parts: string[], created: string | null): void {
+  if (!details.firstElementChild) {
+    details.append(element('span', 'mlnb-facts'), element('span', 'mlnb-time'));
+  }
+  const [facts, time] = Array.from(details.children) as HTMLElement[];
+  const date = shortTime(created);
+  const shown = parts.filter(Boolean);
+  setText(facts, shown.join(' · ') + (date && shown.length ? ' · ' : ''));
+  setText(time, date);
+  time.title = created ? `Created ${created}` : '';
 }
 
 /**
@@ -393,9 +410,7 @@ export class MlnbSidebar extends SidePanel {
   private _updateVersion(item: HTMLElement, model: string, version: IVersion): void {
     const view = this._versionRows.get(item)!;
     view.badge.hidden = !version.isDefault;
-    const time = shortTime(version.createTime);
-    setText(view.details, [version.framework ?? '', version.state, time].join(' · '));
-    view.details.title = version.createTime ? `Created ${version.createTime}` : '';
+    setDetails(view.details, [version.framework ?? '', version.state], version.createTime);
     const selected = this.selection.model === model && this.selection.version === version.name;
     view.row.classList.toggle('mlnb-selected', selected);
     if (selected && !view.form) {
@@ -513,9 +528,7 @@ export class MlnbSidebar extends SidePanel {
     row.classList.toggle('mlnb-selected', this.selection.job === job.jobId);
     setText(view.kind, job.kind);
     setText(view.state, job.state);
-    const parts = [job.progressText, clock(job.elapsedS), shortTime(job.createTime)];
-    setText(view.details, parts.filter(Boolean).join(' · '));
-    view.details.title = job.createTime ? `Created ${job.createTime}` : '';
+    setDetails(view.details, [job.progressText, clock(job.elapsedS)], job.createTime);
     const total = job.progress?.total ?? 0;
     view.bar.hidden = !total;
     if (total) {

@@ -7,6 +7,7 @@ to the test's output folder."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,10 @@ def test_the_sidebar_drives_models_and_jobs(
         v1 = page.locator('.mlnb-version[data-model="iris"][data-version="v1"]')
         v2 = page.locator('.mlnb-version[data-model="iris"][data-version="v2"]')
         expect(v2).to_contain_text("SCIKIT_LEARN · READY")
+        # A date shows on one line: one line's height, however narrow the panel.
+        date = v2.locator(".mlnb-time")
+        expect(date).to_have_text(re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$"))
+        assert date.evaluate("e => e.getClientRects().length") == 1
         expect(v1.locator(".mlnb-default")).to_be_visible()
         expect(v2.locator(".mlnb-default")).to_be_hidden()
         page.screenshot(path=shots / "1-models.png")
