@@ -294,6 +294,13 @@ def test_random_requests_to_the_sidebar_api_get_no_5xx(
     def logs_and_lists(offset: str, limit: str) -> None:
         check(*jupyter.call("GET", f"{API}/jobs/nojob/logs?offset={quote(offset)}&limit={quote(limit)}"))
         check(*jupyter.call("GET", f"{API}/jobs?limit={quote(limit)}"))
+        # A tag no state has: answered at once, never waited on.
+        check(*jupyter.call("GET", f"{API}/state?since={quote(offset)}"))
+
+    @bounded
+    @given(port=st.from_regex(r"\A[0-9]{1,5}\Z"))
+    def tensorboard_stop(port: str) -> None:
+        check(*jupyter.call("POST", f"{API}/tensorboards/{port}/stop"))
 
     # Ports that cannot be listened on, or that are no port at all: a
     # valid one would start a server (the sidebar tests do that).
@@ -309,4 +316,5 @@ def test_random_requests_to_the_sidebar_api_get_no_5xx(
     predict()
     logs_and_lists()
     server_start()
-    assert len(answered) >= 240 and jupyter.call("GET", f"{API}/models")[0] == 200
+    tensorboard_stop()
+    assert len(answered) >= 360 and jupyter.call("GET", f"{API}/models")[0] == 200
