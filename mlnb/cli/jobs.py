@@ -8,7 +8,7 @@ import click
 import yaml
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import merged_labels, parse_labels, selected
+from mlnb.cli.output import merged_labels, parse_labels, selected, yaml_mapping
 from mlnb.errors import InvalidArgument
 from mlnb.records import JobRecord
 from mlnb.states import JobKind, JobState
@@ -104,16 +104,7 @@ def read_yaml_object(path: str | None, option: str) -> dict[str, Any]:
     if path is None:
         return {}
     with click.open_file(path, "r") as f:
-        text = f.read()
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise InvalidArgument(f"{option} {path} is not valid YAML: {e}") from e
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InvalidArgument(f"{option} {path} must hold a mapping, got {type(data).__name__}")
-    return data
+        return yaml_mapping(f.read(), f"{option} {path}")
 
 
 def read_config(path: str | None) -> dict[str, Any]:

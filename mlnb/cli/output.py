@@ -248,6 +248,33 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def yaml_mapping(text: str, where: str) -> dict[str, Any]:
+    """``text`` as a YAML (or JSON) mapping; empty text is an empty one.
+    ``where`` names the text in errors: ``--config FILE`` on the command
+    line, ``the cell body (a trainingInput)`` in a notebook.
+
+    Raises:
+        InvalidArgument: Not YAML (what went wrong and where, in one line),
+            or not a mapping.
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise InvalidArgument(f"{where} is not valid YAML: {yaml_error_line(e)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{where} must hold a mapping, not a {type(data).__name__}")
+    return data
+
+
+def yaml_error_line(error: yaml.YAMLError) -> str:
+    """A YAML error in one line: what went wrong and where."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
+
+
 def error_line(error: MlnbError, program: str = "mlnb") -> str:
     """An mlnb error as one line for a person at a prompt: its message, and
     for a resource that does not exist, the command that lists what does

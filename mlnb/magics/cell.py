@@ -15,6 +15,7 @@ import click
 import orjson
 import yaml
 
+from mlnb.cli.output import yaml_error_line, yaml_mapping
 from mlnb.errors import InvalidArgument
 
 # `$name` or `${name}`; `$$` is a literal dollar sign.
@@ -69,15 +70,7 @@ def load_yaml_mapping(body: str, what: str) -> dict[str, Any]:
     Raises:
         InvalidArgument: Not YAML, or not a mapping.
     """
-    try:
-        data = yaml.safe_load(body)
-    except yaml.YAMLError as e:
-        raise InvalidArgument(f"the cell body is not valid YAML ({what}): {_first_line(e)}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InvalidArgument(f"the cell body must be a YAML mapping ({what}), not a {type(data).__name__}")
-    return data
+    return yaml_mapping(body, f"the cell body ({what})")
 
 
 def option_words(
@@ -170,8 +163,8 @@ def parse_instances(body: str) -> tuple[list[Any], dict[str, Any], str]:
             whole = yaml.safe_load(text)
         except yaml.YAMLError as e:
             raise InvalidArgument(
-                f"the cell body is neither JSON lines nor YAML ({_first_line(e)}): give one JSON instance a "
-                'line, or {"instances": [...]}'
+                f"the cell body is neither JSON lines nor YAML ({yaml_error_line(e)}): "
+                'give one JSON instance a line, or {"instances": [...]}'
             ) from None
     if isinstance(whole, list):
         return whole, {}, f"a list of {len(whole)} instances"
@@ -184,13 +177,6 @@ def parse_instances(body: str) -> tuple[list[Any], dict[str, Any], str]:
     raise InvalidArgument(
         'the cell body must hold instances: one JSON instance a line, or {"instances": [...]} (JSON or YAML)'
     )
-
-
-def _first_line(error: yaml.YAMLError) -> str:
-    """A YAML error in one line: what went wrong and where."""
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-    mark = getattr(error, "problem_mark", None)
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
 def instances_from(value: Any, name: str) -> list[Any]:

@@ -234,7 +234,7 @@ def test_a_plugin_kind_is_submitted_from_the_command_line(
     )
     body.write_text("[1, 2]\n")
     assert main(["jobs", "submit", "echo", "echo_list", "--input", str(body)]) == 1
-    assert capsys.readouterr().err == f"mlnb: --input {body} must hold a mapping, got list\n"
+    assert capsys.readouterr().err == f"mlnb: --input {body} must hold a mapping, not a list\n"
     assert main(["jobs", "submit", "ehco", "echo_typo"]) == 1
     assert capsys.readouterr().err.startswith("mlnb: This mlnb cannot run ehco jobs; it runs: training")
 
