@@ -185,8 +185,6 @@ export const api = {
       tensorboards: body.tensorboards ?? []
     };
   },
-  models: async () =>
-    ((await requestAPI<{ models?: IModelBody[] }>('models')).models ?? []).map(model),
   setDefault: async (model: string, name: string) =>
     version(
       await requestAPI<IVersionBody>(`models/${model}/versions/${name}/default`, { method: 'POST' })
@@ -198,17 +196,13 @@ export const api = {
       method: 'POST',
       body: JSON.stringify({ instances })
     }),
-  jobs: async () => ((await requestAPI<{ jobs?: IJobBody[] }>('jobs')).jobs ?? []).map(job),
   cancelJob: async (name: string) =>
     job(await requestAPI<IJobBody>(`jobs/${name}/cancel`, { method: 'POST' })),
   logs: (name: string, offset: number) =>
     requestAPI<ILogPage>(`jobs/${name}/logs?offset=${offset}`),
-  server: () => requestAPI<IServerStatus>('server'),
   startServer: (port: number) =>
     requestAPI<IServerStatus>('server/start', { method: 'POST', body: JSON.stringify({ port }) }),
   stopServer: () => requestAPI<IServerStatus>('server/stop', { method: 'POST' }),
-  tensorboards: async () =>
-    (await requestAPI<{ tensorboards?: ITensorBoard[] }>('tensorboards')).tensorboards ?? [],
   stopTensorBoard: (port: number) =>
     requestAPI<unknown>(`tensorboards/${port}/stop`, { method: 'POST' })
 };

@@ -15,7 +15,7 @@ import { LabIcon } from '@jupyterlab/ui-components';
 
 import { api } from './api';
 import { logsTab } from './logs';
-import { CommandIDs, MlnbSidebar } from './sidebar';
+import { CommandIDs, LIVE_STATES, MlnbSidebar } from './sidebar';
 
 const ICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
   <g class="jp-icon3" fill="#616161">
@@ -60,6 +60,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
       version: (args.version as string) ?? sidebar.selection.version
     });
     const jobArg = (args: any) => (args.job as string) ?? sidebar.selection.job;
+    /** Bring a main-area tab forward if it is open; whether it was. */
+    const showOpenTab = (id: string): boolean => {
+      const open = Array.from(shell.widgets('main')).some(w => w.id === id);
+      if (open) {
+        shell.activateById(id);
+      }
+      return open;
+    };
 
     commands.addCommand(CommandIDs.open, {
       label: 'mlnb: Show the Sidebar',
@@ -117,7 +125,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       isEnabled: args => {
         const job = jobArg(args);
         const found = job ? sidebar.job(job) : undefined;
-        return !!found && ['QUEUED', 'PREPARING', 'RUNNING'].includes(found.state);
+        return !!found && LIVE_STATES.includes(found.state);
       },
       execute: async args => {
         const job = jobArg(args);
@@ -135,13 +143,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!job) {
           return;
         }
-        const id = `mlnb-logs-${job}`;
-        const open = Array.from(shell.widgets('main')).find(w => w.id === id);
-        if (open) {
-          shell.activateById(id);
-          return;
+        if (!showOpenTab(`mlnb-logs-${job}`)) {
+          shell.add(logsTab(job), 'main');
         }
-        shell.add(logsTab(job), 'main');
       }
     });
     commands.addCommand(CommandIDs.openNotebook, {
@@ -193,8 +197,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
           return;
         }
         const id = `mlnb-tensorboard-${board.port}`;
-        if (Array.from(shell.widgets('main')).some(w => w.id === id)) {
-          shell.activateById(id);
+        if (showOpenTab(id)) {
           return;
         }
         // Through jupyter-server-proxy: the browser reaches TensorBoard

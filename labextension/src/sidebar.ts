@@ -14,7 +14,8 @@ import { parseInstances } from './instances';
 
 // How long to wait before asking again when the feed failed.
 const POLL_MS = 2000;
-const LIVE_STATES = ['QUEUED', 'PREPARING', 'RUNNING'];
+/** The states in which a job can still be cancelled. */
+export const LIVE_STATES = ['QUEUED', 'PREPARING', 'RUNNING'];
 
 export namespace CommandIDs {
   export const open = 'mlnb:open';
@@ -65,7 +66,7 @@ function clock(seconds: number): string {
 }
 
 /** `2026-12-01 20:42` in the browser's time zone. */
-export function shortTime(iso: string | null): string {
+function shortTime(iso: string | null): string {
   if (!iso) {
     return '';
   }

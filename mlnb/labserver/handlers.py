@@ -35,6 +35,11 @@ _NAME = r"[A-Za-z][A-Za-z0-9_]{0,127}"
 LOG_PAGE_SIZE = 5000
 
 
+def jupyter_root(settings: dict[str, Any]) -> Path:
+    """Jupyter's root folder (``server_root_dir``), where notebooks open from."""
+    return Path(settings.get("server_root_dir") or ".").expanduser()
+
+
 class _MlnbHandler(APIHandler):
     """Runs an Engine call in a thread and answers its JSON; an mlnb error
     answers its HTTP status with Google's error body, as the REST server
@@ -47,7 +52,7 @@ class _MlnbHandler(APIHandler):
 
     @property
     def root(self) -> Path:
-        return Path(self.settings.get("server_root_dir") or ".").expanduser()
+        return jupyter_root(self.settings)
 
     async def call(self, function: Any, *args: Any, **kwargs: Any) -> None:
         await self.answer(asyncio.to_thread(function, *args, **kwargs))
@@ -198,7 +203,7 @@ def setup_handlers(serverapp: Any) -> None:
     web_app = serverapp.web_app
     engine = Engine()
     web_app.settings["mlnb_engine"] = engine
-    root = Path(web_app.settings.get("server_root_dir") or ".").expanduser()
+    root = jupyter_root(web_app.settings)
     web_app.settings["mlnb_feed"] = SidebarFeed(lambda: sidebar_state(engine, root))
     base = url_path_join(web_app.settings["base_url"], "mlnb", "api")
     version = rf"/models/(?P<model>{_NAME})/versions/(?P<version>{_NAME})"

@@ -15,7 +15,7 @@ import click
 import orjson
 import yaml
 
-from mlnb.cli.output import yaml_error_line, yaml_mapping
+from mlnb.cli.output import yaml_error_line
 from mlnb.errors import InvalidArgument
 
 # `$name` or `${name}`; `$$` is a literal dollar sign.
@@ -62,15 +62,6 @@ def split_line(line: str) -> list[str]:
         return shlex.split(line)
     except ValueError as e:
         raise InvalidArgument(f"cannot read the magic line ({e}): {line}") from e
-
-
-def load_yaml_mapping(body: str, what: str) -> dict[str, Any]:
-    """The body as a YAML mapping (an empty body is an empty mapping).
-
-    Raises:
-        InvalidArgument: Not YAML, or not a mapping.
-    """
-    return yaml_mapping(body, f"the cell body ({what})")
 
 
 def option_words(

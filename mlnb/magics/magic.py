@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from mlnb.cli.output import error_line
+from mlnb.cli.output import error_line, yaml_mapping
 from mlnb.errors import InvalidArgument, MlnbError
-from mlnb.magics.cell import load_yaml_mapping, option_words, parse_instances, split_line, substitute
+from mlnb.magics.cell import option_words, parse_instances, split_line, substitute
 from mlnb.magics.commands import CONFIG, FLAGS, INSTANCES, SCRIPT, MagicState, body_role, ml
 from mlnb.magics.results import present
 
@@ -102,7 +102,8 @@ def _read_body(
         state.instances = instances if instances or not keys else None
         state.instances_read_as = how
     else:
-        data = load_yaml_mapping(text, "a trainingInput" if role == CONFIG else "flags as keys")
+        what = "a trainingInput" if role == CONFIG else "flags as keys"
+        data = yaml_mapping(text, f"the cell body ({what})")
         wrapped = data.pop("trainingInput", None)
         extra, unknown = option_words(command, data, words)
         if role == CONFIG and wrapped is None:  # keys that are no flag make up the trainingInput

@@ -18,12 +18,11 @@ from typing import Any
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 
 
-def figure_bundle(figure: Any) -> dict[str, Any]:
-    """The display bundle of ``figure``: plotly's JSON and a text line for
-    front ends without the renderer."""
-    import plotly.io as pio
-
-    spec = json.loads(pio.to_json(figure, validate=False))
+def figure_bundle(spec_json: str) -> dict[str, Any]:
+    """The display bundle of a figure given as plotly's JSON
+    (``plotly.io.to_json``): that JSON and a text line for front ends
+    without the renderer."""
+    spec = json.loads(spec_json)
     spec["config"] = {"displaylogo": False, "responsive": True}
     return {PLOTLY_MIME: spec, "text/plain": f"<plotly figure: {len(spec.get('data', []))} traces>"}
 
@@ -41,11 +40,13 @@ class LiveChart:
         self._sent: str | None = None
 
     def redraw(self) -> None:
-        bundle = figure_bundle(self.figure)
-        # Compared as text: a panel refreshes every second and most
+        import plotly.io as pio
+
+        # Compared as plotly's JSON: a panel refreshes every second and most
         # refreshes change nothing, which need not re-render the chart.
-        text = json.dumps(bundle, sort_keys=True)
-        if text == self._sent:
+        spec_json = pio.to_json(self.figure, validate=False)
+        if spec_json == self._sent:
             return
-        self._sent = text
+        self._sent = spec_json
+        bundle = figure_bundle(spec_json)
         self.widget.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)

@@ -246,16 +246,15 @@ class JobPanel(Panel):
 def _draw_series(figure: Any, metrics: Any) -> None:
     """One line per reported series, redrawn in place."""
     series = sorted(set(metrics["series"])) if len(metrics) else []
-    with figure.batch_update():
-        if [trace.name for trace in figure.data] != series:
-            figure.data = ()
-            for name in series:
-                figure.add_scatter(x=[], y=[], mode="lines+markers", name=name)
-        for trace in figure.data:
-            rows = metrics[metrics["series"] == trace.name].sort_values("step")
-            trace.x = rows["step"].tolist()
-            trace.y = rows["value"].tolist()
-        figure.layout.xaxis.title = "step"
+    if [trace.name for trace in figure.data] != series:
+        figure.data = ()
+        for name in series:
+            figure.add_scatter(x=[], y=[], mode="lines+markers", name=name)
+    for trace in figure.data:
+        rows = metrics[metrics["series"] == trace.name].sort_values("step")
+        trace.x = rows["step"].tolist()
+        trace.y = rows["value"].tolist()
+    figure.layout.xaxis.title = "step"
 
 
 def _clock(seconds: float) -> str:

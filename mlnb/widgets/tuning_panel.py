@@ -107,11 +107,10 @@ class TuningPanel(Panel):
         self.widget = w.VBox([self.curve_chart.widget, self.details])
 
     def _draw(self, ordered: list[tuple[int, float]]) -> None:
-        with self.curve.batch_update():
-            self.curve.data[0].x = [n for n, _ in ordered]
-            self.curve.data[0].y = [v for _, v in ordered]
-            self.curve.data[1].x = [n for n, _ in self.best_so_far]
-            self.curve.data[1].y = [v for _, v in self.best_so_far]
+        self.curve.data[0].x = [n for n, _ in ordered]
+        self.curve.data[0].y = [v for _, v in ordered]
+        self.curve.data[1].x = [n for n, _ in self.best_so_far]
+        self.curve.data[1].y = [v for _, v in self.best_so_far]
         self.parallel.data[0].update(**_parallel_coordinates(self.trials, self.params))
         for chart in (self.curve_chart, self.parallel_chart):
             if chart is not None:

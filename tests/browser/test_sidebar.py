@@ -23,6 +23,26 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 TICKER = "import time\nfor i in range(600):\n    print(f'tick {i}', flush=True)\n    time.sleep(0.5)\n"
 
 
+def submit_ticker(lab: Jupyter, root: Path, name: str) -> None:
+    """A training job ``name`` whose trainer (package ``root/name``) prints a
+    tick every half second for five minutes, submitted with the CLI."""
+    package = root / name
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "task.py").write_text(TICKER)
+    cli(
+        lab,
+        "jobs",
+        "submit",
+        "training",
+        name,
+        "--package-path",
+        str(package),
+        "--module-name",
+        f"{name}.task",
+    )
+
+
 def open_sidebar(page: Any) -> None:
     """Click the mlnb tab unless its panel shows already (a second click would close it)."""
     if not page.locator("#mlnb-sidebar").is_visible():
@@ -89,21 +109,7 @@ def test_the_sidebar_drives_models_and_jobs(
         v1.wait_for(state="detached")
         assert [v.name for v in engine.list_versions("iris")] == ["v2"]
 
-        package = tmp_path / "ticker"
-        package.mkdir()
-        (package / "__init__.py").write_text("")
-        (package / "task.py").write_text(TICKER)
-        cli(
-            lab,
-            "jobs",
-            "submit",
-            "training",
-            "ticker",
-            "--package-path",
-            str(package),
-            "--module-name",
-            "ticker.task",
-        )
+        submit_ticker(lab, tmp_path, "ticker")
         job = page.locator('.mlnb-job[data-job="ticker"]')
         job.wait_for()
         expect(job.locator(".mlnb-state")).to_have_text("RUNNING")
@@ -195,21 +201,7 @@ def test_typing_survives_refreshes(lab: Jupyter, page: Any, sklearn_model: Any, 
     shots.mkdir()
     cli(lab, "models", "create", "typed")
     cli(lab, "versions", "create", "v1", "--model", "typed", "--origin", str(sklearn_model[0]))
-    package = tmp_path / "ticking"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "task.py").write_text(TICKER)
-    cli(
-        lab,
-        "jobs",
-        "submit",
-        "training",
-        "ticking",
-        "--package-path",
-        str(package),
-        "--module-name",
-        "ticking.task",
-    )
+    submit_ticker(lab, tmp_path, "ticking")
     open_sidebar(page)
     expect(page.locator('.mlnb-job[data-job="ticking"] .mlnb-state')).to_have_text("RUNNING", timeout=60_000)
     engine = Engine(home=str(lab.home))
