@@ -152,6 +152,11 @@ class Settings:
         dask_scheduler: Address of a Dask scheduler (``tcp://host:8786``):
             job processes run on its workers instead of this machine
             (``MLNB_DASK_SCHEDULER``).
+        warm_imports: Libraries that a job host imports once, in the warm
+            parent its batch prediction workers are forked from, so that a
+            worker loads a model without importing them again
+            (``MLNB_WARM_IMPORTS``, comma-separated; ``none``: every worker
+            is a fresh interpreter).
         scale_tiers: Replicas per scale tier on this machine, as JSON or a
             ``[scale_tiers]`` table (``{"STANDARD_1": {"workers": 4, "ps": 2}}``);
             a tier's ``kernel`` is the Jupyter kernel of notebook jobs on it.
@@ -183,6 +188,7 @@ class Settings:
     tokens: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     allowed_roots: str = ""
     batch_max_instances: int = 256
+    warm_imports: str = "sklearn.pipeline,xgboost"
     scale_tiers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -217,6 +223,13 @@ class Settings:
                 f"MLNB_JOB_HOST is {settings.job_host!r}; it is one of {', '.join(JOB_HOST_MODES)}"
             )
         return settings
+
+    @property
+    def warm_libraries(self) -> list[str] | None:
+        """``warm_imports`` as a list; ``None`` when workers start cold."""
+        if self.warm_imports.strip().lower() == "none":
+            return None
+        return [name.strip() for name in self.warm_imports.split(",") if name.strip()]
 
     @property
     def paths(self) -> HomePaths:

@@ -42,8 +42,10 @@ class BatchPredictionExecution:
         log: LogWriter,
         home: Path,
         session: DaskSession | None = None,
+        warm: bool = False,
     ) -> None:
         self.job_id = job_id
+        self.warm = warm
         self.spec = PredictionSpec.from_api(prediction_input)
         self.resume = bool(prediction_input.get("resume"))
         self.log = log
@@ -62,7 +64,8 @@ class BatchPredictionExecution:
         """A batch prediction job's execution; its workers are Dask tasks when
         the context has a cluster."""
         job = context.job
-        return cls(job.job_id, job.prediction_input or {}, context.log, context.home, context.session)
+        warm = context.settings.warm_libraries is not None
+        return cls(job.job_id, job.prediction_input or {}, context.log, context.home, context.session, warm)
 
     def prepare(self) -> None:
         plan = self.folder.read_plan()
@@ -144,7 +147,7 @@ class BatchPredictionExecution:
             launcher = DaskLauncher(self.session)  # no addresses asked: no rendezvous
             self.handles = launcher.start([], WORKER_MODULE, arguments, replicas, environments)
         else:
-            local = LocalLauncher(self.log, self.home / "work")
+            local = LocalLauncher(self.log, self.home / "work", warm=self.warm)
             self.handles = local.start(Path(sys.executable), WORKER_MODULE, arguments, replicas, environments)
         self.log.service(f"Predicting {pending} shards with {workers} workers")
 

@@ -105,6 +105,8 @@ def run_worker(output_path: str, worker: int, workers: int) -> int:
         return 0
     started = time.monotonic()
     library = _LIBRARIES.get(str(plan["model"].get("framework") or "").upper())
+    # A warm worker (forked from the job host's warm parent) has it already.
+    warm = library is not None and library in sys.modules
     importing_s = _import_timed(library)
     try:
         predictor = load_model(plan["model"])
@@ -112,7 +114,12 @@ def run_worker(output_path: str, worker: int, workers: int) -> int:
         message = e.message if isinstance(e, MlnbError) else f"{type(e).__name__}: {e}"
         print(f"Could not load the model: {message}", file=sys.stderr)
         return 1
-    spent = f" ({importing_s:.1f} s of it importing {library})" if library and importing_s else ""
+    if warm:
+        spent = f" ({library} was imported already: a warm start)"
+    elif library and importing_s:
+        spent = f" ({importing_s:.1f} s of it importing {library})"
+    else:
+        spent = ""
     print(
         f"Model loaded in {time.monotonic() - started:.1f} s{spent}; {len(mine)} shards to predict",
         flush=True,

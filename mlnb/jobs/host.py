@@ -131,6 +131,7 @@ class JobHost:
     def serve(self) -> None:
         """Run until stopped; an on-demand host also leaves once idle for
         ``job_host_idle_s``."""
+        self._warm_up()
         idle_since = time.monotonic()
         drain_until: float | None = None
         while not self.stopping.is_set():
@@ -154,6 +155,15 @@ class JobHost:
             f"{self.service.db.write_transactions} database write transaction(s)",
             flush=True,
         )
+
+    def _warm_up(self) -> None:
+        # The warm parent of batch workers imports its libraries in the
+        # background from now on, so that the first job finds them imported.
+        libraries = self.settings.warm_libraries
+        if libraries is not None:
+            from mlnb.runtime.warm import warm_up
+
+            warm_up(libraries)
 
     def stop(self) -> None:
         """Asked to stop: drain for ``host_drain_s``, or stop at once when

@@ -63,10 +63,15 @@ def kill_session(session_id: int, sig: int = signal.SIGKILL) -> None:
             os.kill(pid, sig)
 
 
-def signal_group(pgid: int, sig: int) -> None:
-    """Signal a process group, ignoring one that is gone."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+def signal_group(pgid: int, sig: int) -> bool:
+    """Signal a process group; whether there was one to signal."""
+    try:
         os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 # Run by a bare interpreter (-S: no site, a few milliseconds): arm the
@@ -79,6 +84,17 @@ if os.getppid() != int(sys.argv[1]):
     sys.exit(1)
 os.execvp(sys.argv[2], sys.argv[2:])
 """
+
+
+def arm_parent_death_signal(parent: int) -> None:
+    """Have this process get SIGKILL when its parent ``parent`` ends
+    (Linux); end it now when that parent is already gone."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def with_lifeline(command: list[str]) -> list[str]:

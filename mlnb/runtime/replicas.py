@@ -10,10 +10,12 @@ give ``ReplicaHandle`` objects that an execution watches the same way.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from typing import Protocol
 from mlnb.runtime.logs import LogWriter
 from mlnb.runtime.ports import free_ports
 from mlnb.runtime.processes import signal_group, with_lifeline
+from mlnb.runtime.warm import WarmProcess, warm_available
 
 TAIL_LINES = 20
 
@@ -109,7 +112,7 @@ class Launcher(Protocol):
 class LocalReplica(ReplicaHandle):
     """A replica as a process on this machine, in its own process group."""
 
-    def __init__(self, replica: Replica, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, replica: Replica, process: subprocess.Popen[bytes] | WarmProcess) -> None:
         super().__init__(replica)
         self.process = process
 
@@ -117,11 +120,18 @@ class LocalReplica(ReplicaHandle):
         return self.process.poll()
 
     def terminate(self) -> None:
-        signal_group(self.process.pid, signal.SIGTERM)
+        self._signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        signal_group(self.process.pid, signal.SIGKILL)
+        self._signal(signal.SIGKILL)
         self.process.wait()
+
+    def _signal(self, sig: int) -> None:
+        # A warm child makes its group a moment after it starts: until then,
+        # the process itself.
+        if not signal_group(self.process.pid, sig):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.process.pid, sig)
 
 
 def gpu_devices() -> list[str]:
@@ -166,11 +176,18 @@ def accelerator_type(model: str) -> str:
 
 
 class LocalLauncher:
-    """Replicas as processes on this machine, each on a port of 127.0.0.1."""
+    """Replicas as processes on this machine, each on a port of 127.0.0.1.
 
-    def __init__(self, log: LogWriter, cwd: Path) -> None:
+    Args:
+        warm: Start replicas that run in this interpreter's Python as warm
+            children (``mlnb.runtime.warm``), forked with their libraries
+            imported, instead of fresh interpreters.
+    """
+
+    def __init__(self, log: LogWriter, cwd: Path, warm: bool = False) -> None:
         self.log = log
         self.cwd = cwd
+        self.warm = warm and warm_available()
 
     def addresses(self, replicas: Sequence[Replica]) -> list[str]:
         return [f"127.0.0.1:{port}" for port in free_ports(len(replicas))]
@@ -199,15 +216,19 @@ class LocalLauncher:
             elif replica.gpus:
                 wants = f"{replica.name} asks for {replica.gpus} GPU(s)"
                 self.log.service(f"{wants}; this machine has none: it runs on the CPU")
-            process = subprocess.Popen(
-                with_lifeline([str(python_or_archives), "-m", module, *arguments]),
-                cwd=self.cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                process_group=0,
-            )
+            process: subprocess.Popen[bytes] | WarmProcess
+            if self.warm and python_or_archives == Path(sys.executable):
+                process = WarmProcess(module, arguments, env, self.cwd)
+            else:
+                process = subprocess.Popen(
+                    with_lifeline([str(python_or_archives), "-m", module, *arguments]),
+                    cwd=self.cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    process_group=0,
+                )
             handle = LocalReplica(replica, process)
             # The last lines of both streams, as they are read: a trainer that
             # prints only to stdout still says why it failed.

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from support.waiting import wait_for
 
 from mlnb.api import Engine
 from mlnb.errors import FailedPrecondition, InvalidArgument
+from mlnb.runtime.processes import process_alive
 from mlnb.runtime.tfrecord import read_records, write_record
 
 pytestmark = pytest.mark.integration
@@ -83,13 +85,40 @@ def test_json_lines_with_bad_instances_and_keys(
     assert (job.prediction_output["predictionCount"], job.prediction_output["errorCount"]) == ("200", "2")
     assert job.prediction_output["outputPath"] == str(tmp_path / "out")
     assert job.progress == {"done": 1, "total": 1, "unit": "shards"}
-    # The log says where the load's time went: the framework's import, apart.
-    # (log lines reach the store in batches: wait for the worker's).
-    loaded = wait_for(
-        lambda: [e.message for e in engine.job_logs("keys") if e.message.startswith("Model loaded in")],
+    # The worker was forked warm: scikit-learn was imported before the job.
+    loaded = load_lines(engine, "keys")
+    assert len(loaded) == 1 and "(sklearn.pipeline was imported already: a warm start)" in loaded[0], loaded
+
+
+def load_lines(engine: Engine, job: str) -> list[str]:
+    """The workers' "Model loaded in" lines of a job's log (log lines reach
+    the store in batches: waited for)."""
+    return wait_for(
+        lambda: [e.message for e in engine.job_logs(job) if e.message.startswith("Model loaded in")],
         "the worker's load line in the job log",
     )
-    assert len(loaded) == 1 and "s of it importing sklearn.pipeline)" in loaded[0], loaded
+
+
+def test_cold_workers_say_where_the_load_time_went(tmp_path: Path, sklearn_model: tuple[Path, Any]) -> None:
+    # With no warm parent, each worker is a fresh interpreter: the log says
+    # how much of its load was the framework's import.
+    home = tmp_path / "cold-home"
+    cold = Engine(home=str(home), job_heartbeat_s=0.2, job_host_idle_s=3.0, warm_imports="none")
+    try:
+        cold.create_model("iris")
+        cold.create_version("iris", "v1", sklearn_model[0])
+        source = tmp_path / "in.jsonl"
+        source.write_text("\n".join(json.dumps(row) for row in SAMPLES) + "\n")
+        cold.submit_prediction_job(
+            "cold", model="iris", input_paths=[source], output_path=tmp_path / "out", data_format="JSON"
+        )
+        job = cold.wait_job("cold", timeout=120)
+        assert job.state == "SUCCEEDED", job.error_message
+        assert [r["prediction"] for r in results(tmp_path / "out")] == expected(sklearn_model[1], SAMPLES)
+        loaded = load_lines(cold, "cold")
+        assert len(loaded) == 1 and "s of it importing sklearn.pipeline)" in loaded[0], loaded
+    finally:
+        cold.close()
 
 
 def test_wildcards_gzip_and_a_key_field_of_mlnb(
@@ -201,6 +230,38 @@ def _worker_pids(engine: Engine, job_id: str) -> dict[str, int]:
         if found:
             pids[found.group(1)] = int(found.group(2))
     return pids
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="warm workers and /proc are Linux's")
+def test_a_job_host_killed_with_9_takes_its_warm_workers(engine: Engine, tmp_path: Path) -> None:
+    model_dir, package = model_factory.custom_routine(tmp_path / "slow", factor=1.0, predict_seconds=0.5)
+    engine.create_version(
+        "iris", "slow", model_dir, prediction_class="scaled_sum.ScaledSum", package_uris=[package]
+    )
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(json.dumps({"values": [i, i]}) for i in range(400)) + "\n")
+    engine.submit_prediction_job(
+        "orphaned",
+        model="iris",
+        version="slow",
+        input_paths=[source],
+        output_path=tmp_path / "out",
+        data_format="JSON",
+        batch_size=1,
+        max_worker_count=1,
+    )
+    pid = wait_for(lambda: _worker_pids(engine, "orphaned").get("worker-replica-0"), "the worker's pid")
+    host = engine.get_job("orphaned").runner_pid
+    assert host is not None
+    warm_parent = _parent_of(pid)
+    assert warm_parent not in (host, 1), "the worker is not a child of the warm parent"
+    os.kill(host, signal.SIGKILL)
+    # The warm parent sees its host go and ends; its children get SIGKILL.
+    wait_for(lambda: not process_alive(pid) and not process_alive(warm_parent), "the warm worker to end")
 
 
 def test_a_killed_worker_then_resume_predicts_each_instance_once(engine: Engine, tmp_path: Path) -> None:
