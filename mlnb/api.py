@@ -194,6 +194,7 @@ class Engine:
         machine_type: str | None = None,
         request_logging_config: dict[str, Any] | None = None,
         batching: dict[str, Any] | None = None,
+        explanation_config: dict[str, Any] | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> VersionRecord:
@@ -209,6 +210,8 @@ class Engine:
         keeps the version loaded in the first ``n`` worker processes of a
         server; ``batching={"maxBatchSize": b, "maxWaitMs": w}`` sets how a
         server groups concurrent requests to it (an mlnb extension).
+        ``explanation_config`` is ML Engine's ``explanationConfig`` (the
+        method of :meth:`explain`, plus mlnb's ``baseline``).
 
         Raises:
             InvalidArgument: A bad name, labels, framework or origin.
@@ -231,6 +234,7 @@ class Engine:
             machine_type=machine_type,
             request_logging_config=request_logging_config,
             batching=batching,
+            explanation_config=explanation_config,
         )
         return self._models.create_version(model, spec, project=project, actor=actor)
 
@@ -839,6 +843,27 @@ class Engine:
             parameters=parameters,
             project=project,
         )
+
+    def explain(
+        self, model: str, instances: Any, *, version: str | None = None, project: str | None = None
+    ) -> dict[str, Any]:
+        """Why the model predicts what it does for each instance, with the
+        method of the version's ``explanationConfig`` (sampled Shapley,
+        10 paths, unless it says otherwise), as ML Engine's
+        ``projects.explain`` answered: ``{"explanations":
+        [{"attributions_by_label": [{"label_index", "example_score",
+        "baseline_score", "approx_error", "attributions": {feature:
+        value}}]}], ...}``, one per instance, each instance's attributions
+        summing to ``example_score - baseline_score``. The answer also holds
+        the ``predictions``, the ``version`` that answered, the ``method``,
+        the ``baseline`` and the ``modelCalls`` it took.
+
+        Raises:
+            InvalidArgument: Bad instances (as for ``predict``), or instances
+                of mixed shapes.
+            FailedPrecondition: The model's outputs are not numbers.
+        """
+        return self._serving.explain(model, instances, version=version, project=project)
 
     def prediction_log(
         self, model: str, *, limit: int = 100, project: str | None = None

@@ -147,6 +147,21 @@ class PredictionAPI:
         self._note_use(record)
         return answer
 
+    def explain(
+        self, model: str, instances: Any, *, version: str | None = None, project: str | None = None
+    ) -> dict[str, Any]:
+        record, predictor, _ = self._predictor(self.settings.project_of(project), model, version)
+        decoded = instances if isinstance(instances, DecodedInstances) else decode_instances(instances, "key")
+        # Imported here: a process that only predicts never loads it.
+        from mlnb.explain import ExplanationConfig, explain_instances
+
+        config = ExplanationConfig.from_api(record.explanation_config)
+        answer = explain_instances(predictor, decoded.instances, config)
+        answer["predictions"] = run_prediction(predictor, decoded)
+        answer["version"] = record.name
+        self._note_use(record)
+        return answer
+
     def prediction_log(
         self, model: str, *, limit: int = 100, project: str | None = None
     ) -> list[dict[str, Any]]:

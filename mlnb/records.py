@@ -131,6 +131,7 @@ class VersionRecord:
     request_logging_config: dict[str, Any] | None = None
     batching: dict[str, Any] | None = None
     lease_expires: datetime | None = None
+    explanation_config: dict[str, Any] | None = None
 
     @property
     def resource_name(self) -> str:
@@ -170,6 +171,7 @@ class VersionRecord:
                 "labels": dict(self.labels),
                 "requestLoggingConfig": self.request_logging_config,
                 "batching": self.batching,
+                "explanationConfig": self.explanation_config,
                 "etag": self.etag,
             }
         )

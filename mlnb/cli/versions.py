@@ -85,6 +85,7 @@ _CONFIG_FIELDS = {
     "manualScaling": "manual_scaling",
     "requestLoggingConfig": "request_logging_config",
     "batching": "batching",
+    "explanationConfig": "explanation_config",
 }
 # Fields of ML Engine's Version that name cloud things: accepted, unused.
 _CLOUD_FIELDS = {
@@ -92,7 +93,6 @@ _CLOUD_FIELDS = {
     "acceleratorConfig",
     "serviceAccount",
     "regions",
-    "explanationConfig",
     "container",
     "routes",
 }

@@ -12,6 +12,7 @@ from mlnb.frameworks.base import (
     LoadOptions,
     ModelLoadError,
     Predictor,
+    Scorer,
     import_extra,
 )
 from mlnb.frameworks.registry import (
@@ -27,6 +28,7 @@ __all__ = [
     "LoadOptions",
     "ModelLoadError",
     "Predictor",
+    "Scorer",
     "import_extra",
     "normalize_framework",
 ]

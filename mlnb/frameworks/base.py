@@ -14,6 +14,7 @@ __all__ = [
     "LoadOptions",
     "ModelLoadError",
     "Predictor",
+    "Scorer",
     "import_extra",
 ]
 
@@ -28,6 +29,22 @@ class Predictor(Protocol):
     """
 
     def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]: ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """A predictor that gives the numbers behind its predictions, which
+    explanations attribute: a classifier's class probabilities rather than
+    its labels. A predictor without it is explained through its
+    predictions, which must then be numbers."""
+
+    def scores(self, instances: Sequence[Any]) -> Any:
+        """(instances, outputs) numbers."""
+        ...
+
+    def feature_names(self) -> list[str] | None:
+        """The names of the model's input columns, when it knows them."""
+        ...
 
 
 @dataclass(frozen=True)

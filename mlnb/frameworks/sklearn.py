@@ -24,13 +24,37 @@ class EstimatorPredictor:
 
     def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]:
         try:
-            result: Sequence[Any] = self.model.predict(to_features(instances))
+            result: Sequence[Any] = self.model.predict(self._features(instances))
         except Exception:
             # Said in the API's terms when the width is the fault (checked
             # only then: the happy path pays nothing).
             check_width(instances, getattr(self.model, "n_features_in_", None))
             raise
         return result
+
+    def scores(self, instances: Sequence[Any]) -> Any:
+        """Class probabilities for a classifier, else the predictions."""
+        features = self._features(instances)
+        if hasattr(self.model, "predict_proba"):
+            try:
+                return self.model.predict_proba(features)
+            except AttributeError:
+                pass  # a pipeline whose last step has no probabilities
+        return self.model.predict(features)
+
+    def _features(self, instances: Sequence[Any]) -> Any:
+        features = to_features(instances)
+        names = self.feature_names()
+        if names is not None and getattr(features, "ndim", 0) == 2 and features.shape[1] == len(names):
+            # Lists for a model fitted on a DataFrame: its columns, by position.
+            import pandas as pd
+
+            return pd.DataFrame(features, columns=names)
+        return features
+
+    def feature_names(self) -> list[str] | None:
+        names = getattr(self.model, "feature_names_in_", None)
+        return [str(n) for n in names] if names is not None else None
 
 
 def load_pickled(path: Path, serialization: str, options: LoadOptions) -> Any:

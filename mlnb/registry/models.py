@@ -44,6 +44,7 @@ class VersionSpec:
     machine_type: str | None = None
     request_logging_config: dict[str, Any] | None = None
     batching: dict[str, Any] | None = None
+    explanation_config: dict[str, Any] | None = None
 
 
 class ModelRegistry:
@@ -230,6 +231,7 @@ class ModelRegistry:
                 machine_type=spec.machine_type,
                 request_logging_config=spec.request_logging_config,
                 batching=spec.batching,
+                explanation_config=_explanation_config(spec.explanation_config),
                 lease_expires=now() + timedelta(seconds=lease_s) if lease_s > 0 else None,
                 artifact_uri=artifact_uri,
             )
@@ -524,3 +526,14 @@ def _effective_changes(current: ModelRecord | VersionRecord, requested: dict[str
         for key, value in requested.items()
         if getattr(current, key) != value
     }
+
+
+def _explanation_config(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A version's explanationConfig, checked and written out in full (the
+    method and its counts); ``None`` when it has none."""
+    if body is None:
+        return None
+    # Imported here: reading the registry needs no numpy.
+    from mlnb.explain.config import ExplanationConfig
+
+    return ExplanationConfig.from_api(body).to_api()

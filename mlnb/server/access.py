@@ -53,7 +53,7 @@ def needs_editor(method: str, path: str) -> bool:
     else an editor's."""
     if method in ("GET", "HEAD"):
         return False
-    return not (method == "POST" and path.endswith((":predict", ":testIamPermissions")))
+    return not (method == "POST" and path.endswith((":predict", ":explain", ":testIamPermissions")))
 
 
 class TokenAccess:

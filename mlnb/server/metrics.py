@@ -49,6 +49,16 @@ class ServerMetrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.explain_requests = Counter(
+            "mlnb_explain_requests", "Explain requests", ["model", "version", "code"], registry=self.registry
+        )
+        self.explain_latency = Histogram(
+            "mlnb_explain_latency_seconds",
+            "Explain request latency",
+            ["model", "version"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.loaded = Gauge(
             "mlnb_loaded_versions",
             "Versions loaded, summed over the worker processes",
@@ -81,6 +91,18 @@ class ServerMetrics:
             count = outcome["instances"]
             if isinstance(count, int) and count:
                 self.instances.labels(model, label).inc(count)
+
+    @contextmanager
+    def explaining(self, model: str, version: str | None) -> Iterator[dict[str, object]]:
+        """Time one explain request; the caller sets ``outcome["code"]``."""
+        outcome: dict[str, object] = {"code": 500}
+        label = version or "default"
+        started = time.perf_counter()
+        try:
+            yield outcome
+        finally:
+            self.explain_latency.labels(model, label).observe(time.perf_counter() - started)
+            self.explain_requests.labels(model, label, str(outcome["code"])).inc()
 
     def render(self) -> bytes:
         """The text exposition: of every worker process when there are several."""

@@ -34,6 +34,7 @@ _VERSION_FIELDS = {
     "autoScaling": "auto_scaling",
     "machineType": "machine_type",
     "requestLoggingConfig": "request_logging_config",
+    "explanationConfig": "explanation_config",
     "batching": "batching",
 }
 
@@ -101,6 +102,8 @@ async def model(request: Request) -> Response:
     name = _name("model", name)
     if verb == "predict" and request.method == "POST":
         return await _predict(request, name, None)
+    if verb == "explain" and request.method == "POST":
+        return await _explain(request, name, None)
     if verb in _IAM_VERBS:
         await call(engine.get_model, name, project=project)  # NotFound first
         return await _iam(request, verb, f"projects/{project}/models/{name}")
@@ -153,6 +156,8 @@ async def version(request: Request) -> Response:
     name = _name("version", name)
     if request.method == "POST" and verb == "predict":
         return await _predict(request, model_name, name)
+    if request.method == "POST" and verb == "explain":
+        return await _explain(request, model_name, name)
     if request.method == "POST" and verb == "setDefault":
         record = await call(engine.set_default_version, model_name, name, project=project)
         return json_response(record.to_api())
@@ -177,20 +182,42 @@ async def version(request: Request) -> Response:
     return json_response(record.to_api())
 
 
+async def _instances_body(request: Request) -> dict[str, Any]:
+    """A predict or explain request's body: ``{"instances": [...], ...}``."""
+    body = await read_json(request)
+    if isinstance(body, dict) and "httpBody" in body and "instances" not in body:
+        body = body["httpBody"]  # the PredictRequest (ExplainRequest) wrapper of the discovery document
+    if not isinstance(body, dict) or "instances" not in body:
+        raise InvalidArgument('The request body must be a JSON object with an "instances" list')
+    check_body(body, schemas.PREDICT, "request")
+    if isinstance(body["instances"], list) and len(body["instances"]) > MAX_INSTANCES:
+        count = len(body["instances"])
+        raise InvalidArgument(f"{count} instances in one request; the most allowed is {MAX_INSTANCES}")
+    return body
+
+
+async def _explain(request: Request, model_name: str, version_name: str | None) -> Response:
+    with request.app.state.metrics.explaining(model_name, version_name) as outcome:
+        try:
+            body = await _instances_body(request)
+            answer = await call(
+                _engine(request).explain,
+                model_name,
+                body["instances"],
+                version=version_name,
+                project=_project(request),
+            )
+        except MlnbError as e:
+            outcome["code"] = e.http
+            raise
+        outcome["code"] = 200
+        return json_response(answer)
+
+
 async def _predict(request: Request, model_name: str, version_name: str | None) -> Response:
     with request.app.state.metrics.predicting(model_name, version_name) as outcome:
         try:
-            body = await read_json(request)
-            if isinstance(body, dict) and "httpBody" in body and "instances" not in body:
-                body = body["httpBody"]  # the PredictRequest wrapper of the discovery document
-            if not isinstance(body, dict) or "instances" not in body:
-                raise InvalidArgument('The request body must be a JSON object with an "instances" list')
-            check_body(body, schemas.PREDICT, "request")
-            if isinstance(body["instances"], list) and len(body["instances"]) > MAX_INSTANCES:
-                count = len(body["instances"])
-                raise InvalidArgument(
-                    f"{count} instances in one request; the most allowed is {MAX_INSTANCES}"
-                )
+            body = await _instances_body(request)
             each = _per_instance(request)
             if each:
                 answer = await call(

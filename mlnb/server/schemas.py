@@ -42,6 +42,7 @@ VERSION = {
     "manualScaling": OBJECT,
     "autoScaling": OBJECT,
     "requestLoggingConfig": OBJECT,
+    "explanationConfig": OBJECT,
     "etag": STRING,
     "batching": OBJECT,  # mlnb's own
 }

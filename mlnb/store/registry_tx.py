@@ -115,6 +115,7 @@ class RegistryTx:
                 labels=dict(record.labels),
                 request_logging_config=record.request_logging_config,
                 batching=record.batching,
+                explanation_config=record.explanation_config,
                 create_time=record.create_time,
                 lease_expires=record.lease_expires,
             )
@@ -284,4 +285,5 @@ def _version_record(model: ModelRow, row: VersionRow) -> VersionRecord:
         request_logging_config=row.request_logging_config,
         batching=row.batching,
         lease_expires=row.lease_expires,
+        explanation_config=row.explanation_config,
     )

@@ -87,6 +87,7 @@ class VersionRow(Base):
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     request_logging_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     batching: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    explanation_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     create_time: Mapped[datetime]
     last_use_time: Mapped[datetime | None]
     # While CREATING: until when its creator has said it is still at work.

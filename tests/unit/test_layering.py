@@ -29,7 +29,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ),
     ("mlnb.store", "mlnb.frameworks"),
     # What the job kinds stand on, and the registry and prediction.
-    ("mlnb.runtime", "mlnb.prediction", "mlnb.registry"),
+    ("mlnb.runtime", "mlnb.prediction", "mlnb.registry", "mlnb.explain"),
     # The job kinds.
     ("mlnb.training", "mlnb.tuning", "mlnb.batch", "mlnb.notebook"),
     # The job service: the registry of kinds, hosts, runners, leases.
