@@ -121,6 +121,35 @@ class Output:
         else:
             emit({"predictions": predictions}, self.format)
 
+    def explanations(self, answer: dict[str, Any]) -> None:
+        """An explain answer: in table format, one row an instance (its
+        prediction, the explained score against the baseline's, and each
+        feature's attribution), with the method and baseline under it."""
+        if self.format != "table":
+            emit(answer, self.format)
+            return
+        rows = []
+        for prediction, explanation in zip(answer["predictions"], answer["explanations"], strict=True):
+            label = explanation["attributions_by_label"][0]
+            row = {
+                "prediction": orjson.dumps(prediction).decode(),
+                "label": label["label_index"],
+                "score": f"{label['example_score']:.4g}",
+                "baseline": f"{label['baseline_score']:.4g}",
+                "error": f"{label['approx_error']:.2g}",
+            }
+            row.update({name: f"{value:+.4g}" for name, value in label["attributions"].items()})
+            rows.append(row)
+        features = list(answer["explanations"][0]["attributions_by_label"][0]["attributions"]) if rows else []
+        columns = [(c.upper(), c) for c in ("prediction", "label", "score", "baseline", "error")]
+        click.echo(table(rows, [*columns, *((name, name) for name in features)]))
+        baseline = ", ".join(f"{k}={v}" for k, v in answer["baseline"]["values"].items())
+        click.echo(
+            f"{answer['method']} ({answer['numPaths']} paths, {answer['modelCalls']} model "
+            f"call{'' if answer['modelCalls'] == 1 else 's'}) "
+            f"of version {answer['version']}; baseline {baseline} ({answer['baseline']['source']})"
+        )
+
     def progress(self, message: str) -> None:
         """A note that work has begun, on stderr (never in data formats)."""
         if self.format == "table":
@@ -153,6 +182,9 @@ class ObjectOutput(Output):
         pass
 
     def predictions(self, predictions: list[Any]) -> None:
+        pass
+
+    def explanations(self, answer: dict[str, Any]) -> None:
         pass
 
     def progress(self, message: str) -> None:

@@ -109,6 +109,41 @@ def predict_with_version(
     return predictions
 
 
+@cli.command("explain")
+@click.option("--model", required=True, help="The model whose predictions to explain.")
+@click.option("--version", help="A version; the model's default if unset.")
+@click.option("--json-request", help="A JSON file with an 'instances' list.")
+@click.option("--text-instances", help="A file of one text instance per line.")
+@click.option("--json-instances", help="A file of one JSON instance per line.")
+@common_options
+@pass_state
+def explain(
+    state: CliState,
+    model: str,
+    version: str | None,
+    json_instances: str | None,
+    text_instances: str | None,
+    json_request: str | None,
+) -> dict[str, Any]:
+    """Explain a deployed version's predictions, as gcloud ai-platform
+    explain did: each instance's prediction, and how much each feature
+    moved the predicted label's score away from the baseline's (the
+    version's explanationConfig: sampled Shapley unless it says otherwise).
+    A table shows one row an instance; --format json gives ML Engine's
+    answer."""
+    instances, _ = read_instances(json_instances, text_instances, json_request)
+    return explain_with_version(state, instances, model=model, version=version)
+
+
+def explain_with_version(
+    state: CliState, instances: list[Any], *, model: str, version: str | None
+) -> dict[str, Any]:
+    """``explain``'s act, for instances read from files or handed over by a magic."""
+    answer = state.engine.explain(model, instances, version=version)
+    state.out.explanations(answer)
+    return answer
+
+
 @cli.group()
 def local() -> None:
     """Work with model files on this machine, without registering them."""

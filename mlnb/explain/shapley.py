@@ -5,8 +5,9 @@ from the baseline to the instance, switching one feature at a time; a
 feature's attribution is the mean change of the explained score when it
 switches. Every path telescopes to ``f(x) - f(baseline)``, so the
 attributions of an instance sum to ``example_score - baseline_score``
-exactly; ``approx_error`` is the sampling error of the estimate (0 when
-every order gives the same answer, as for an additive model).
+exactly; ``approx_error`` is the sampling error of the estimate (the
+standard error of the attributions together, relative to their total
+size): 0 when every order gives the same answer, as for an additive model.
 
 All rows of a request (instances x paths x (features + 1)) are predicted
 in a few model calls (``MAX_ROWS_PER_CALL`` rows each), never one call per
@@ -93,14 +94,14 @@ def sampled_shapley(
             contributions[p, orders[p]] = steps[p]
         mean = contributions.mean(axis=0)
         spread = contributions.std(axis=0, ddof=1) if num_paths > 1 else np.zeros(d)
-        gap = abs(float(example[label] - at_baseline[label]))
+        size = float(np.abs(mean).sum())
         error = float(np.sqrt(np.sum((spread / np.sqrt(num_paths)) ** 2)))
         results.append(
             Attribution(
                 label_index=label,
                 example_score=float(example[label]),
                 baseline_score=float(at_baseline[label]),
-                approx_error=error / gap if gap > 1e-12 else error,
+                approx_error=error / size if size > 1e-12 else error,
                 attributions={name: float(v) for name, v in zip(table.names, mean, strict=True)},
             )
         )

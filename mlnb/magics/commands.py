@@ -214,6 +214,42 @@ def _predict(**options: Any) -> Any:
         raise InvalidArgument(f"{e.message} (the cell body was read as {state.instances_read_as})") from e
 
 
+def _explain(**options: Any) -> Any:
+    """Explain a deployed version's predictions; instances as for
+    %ml predict. Returns a DataFrame: one row an instance, one column a
+    feature (its attribution), beside the prediction and the scores."""
+    columns = _frame_columns(options.get("instances"))
+    instances, _ = _instances(options)
+    state = _state()
+    try:
+        answer = cli_predict.explain_with_version(state, instances, **options)
+        return _named_by(answer, columns) if columns else answer
+    except InvalidArgument as e:
+        if state.instances is None:
+            raise
+        raise InvalidArgument(f"{e.message} (the cell body was read as {state.instances_read_as})") from e
+
+
+def _frame_columns(name: str | None) -> list[str] | None:
+    """The column names of ``--instances NAME`` when it is a DataFrame."""
+    value = _state().namespace.get(name) if name else None
+    columns = getattr(value, "columns", None)
+    return [str(c) for c in columns] if columns is not None else None
+
+
+def _named_by(answer: dict[str, Any], columns: list[str]) -> dict[str, Any]:
+    """An explanation of a DataFrame's rows, sent as lists (named by
+    position), with its features named by the frame's columns."""
+    positions = [str(i) for i in range(len(columns))]
+    for explanation in answer["explanations"]:
+        for label in explanation["attributions_by_label"]:
+            if list(label["attributions"]) == positions:
+                label["attributions"] = dict(zip(columns, label["attributions"].values(), strict=True))
+    if list(answer["baseline"]["values"]) == positions:
+        answer["baseline"]["values"] = dict(zip(columns, answer["baseline"]["values"].values(), strict=True))
+    return answer
+
+
 def _local_predict(**options: Any) -> Any:
     """Predict from a model folder directly; instances as for %ml predict."""
     instances, _ = _instances(options)
@@ -258,6 +294,7 @@ def ml() -> None:
     %%ml tune [JOB]                                the cell is a trainingInput YAML
     %%ml predict --model M [--version V]          the cell holds the instances
     %ml predict --model M --instances df          instances from a variable
+    %ml explain --model M --instances df          why: a DataFrame of attributions
     """
 
 
@@ -281,6 +318,7 @@ ml.add_command(
     )
 )
 ml.add_command(_command("predict", _predict, [*cli_predict.predict.params, _INSTANCES_OPTION], INSTANCES))
+ml.add_command(_command("explain", _explain, [*cli_predict.explain.params, _INSTANCES_OPTION], INSTANCES))
 ml.add_command(cli_jobs.jobs)
 ml.add_command(cli_models.models)
 ml.add_command(cli_versions.versions)

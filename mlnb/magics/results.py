@@ -14,6 +14,8 @@ def present(path: tuple[str, ...], result: Any, state: Any) -> Any:
         return None
     if path in (("predict",), ("local", "predict")):
         return predictions_frame(result or [])
+    if path == ("explain",) and isinstance(result, dict):
+        return explanations_frame(result)
     if path in (("jobs", "logs"), ("server", "stop"), ("tensorboard", "stop")):
         return None
     if path == ("jobs", "list"):
@@ -45,6 +47,30 @@ def predictions_frame(predictions: list[Any]) -> Any:
     if predictions and all(isinstance(p, list) for p in predictions):
         return pd.DataFrame(predictions)
     return pd.DataFrame({"prediction": predictions})
+
+
+def explanations_frame(answer: dict[str, Any]) -> Any:
+    """An explain answer as a DataFrame: one row an instance, one column a
+    feature's attribution, then the prediction, the explained label and its
+    score against the baseline's. The whole answer is in ``.attrs``."""
+    import pandas as pd
+
+    rows = []
+    for prediction, explanation in zip(answer["predictions"], answer["explanations"], strict=True):
+        label = explanation["attributions_by_label"][0]
+        rows.append(
+            {
+                **label["attributions"],
+                "prediction": prediction,
+                "label_index": label["label_index"],
+                "example_score": label["example_score"],
+                "baseline_score": label["baseline_score"],
+                "approx_error": label["approx_error"],
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame.attrs["explanation"] = answer
+    return frame
 
 
 def jobs_frame(records: list[JobRecord]) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from mlnb.api import Engine
 from mlnb.cli import main
 
 pytestmark = pytest.mark.integration
@@ -121,6 +122,26 @@ def test_local_predict_and_text_instances(cli: Any, tmp_path: Path, sklearn_mode
     assert code == 0 and out.splitlines() == [str(p) for p in sklearn_model[1].predict(np.asarray(SAMPLES))]
     code, _, err = cli("local", "predict", "--model-dir", str(sklearn_model[0]))
     assert code == 1 and "exactly one of --json-instances" in err
+
+
+def test_explain_prints_a_row_an_instance(
+    cli: Any, home: Path, tmp_path: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    Engine(home=str(home)).deploy("iris", "v1", sklearn_model[0])
+    lines = tmp_path / "instances.jsonl"
+    lines.write_text("\n".join(json.dumps(s) for s in SAMPLES) + "\n")
+    code, out, err = cli("explain", "--model", "iris", "--json-instances", str(lines))
+    assert code == 0, err
+    header, *rows, summary = out.splitlines()
+    assert header.split() == ["PREDICTION", "LABEL", "SCORE", "BASELINE", "ERROR", "0", "1", "2", "3"]
+    assert len(rows) == len(SAMPLES)
+    assert summary.startswith(
+        "sampledShapleyAttribution (10 paths, 1 model call) of version v1; baseline 0=0"
+    )
+    code, out, _ = cli("explain", "--model", "iris", "--json-instances", str(lines), "--format", "json")
+    answer = json.loads(out)
+    assert code == 0 and len(answer["explanations"]) == len(SAMPLES)
+    assert answer["predictions"] == sklearn_model[1].predict(np.asarray(SAMPLES)).tolist()
 
 
 def test_debug_shows_the_traceback(cli: Any) -> None:

@@ -144,6 +144,21 @@ def test_predict_takes_a_dataframe_or_an_array_by_name(
     assert "not both" in str(result.error_in_exec)
 
 
+def test_explain_gives_one_row_an_instance_and_one_column_a_feature(
+    shell: Any, deployed: str, iris_features: Any, sklearn_model: Any
+) -> None:
+    shell.user_ns["frame"] = pd.DataFrame(iris_features[:3], columns=["a", "b", "c", "d"])
+    result = shell.run_line_magic("ml", "explain --model iris --instances frame")
+    assert isinstance(result, pd.DataFrame) and len(result) == 3
+    assert result["prediction"].tolist() == sklearn_model[1].predict(iris_features[:3]).tolist()
+    # The features are named as the instances name them (the frame's columns).
+    total = result[["a", "b", "c", "d"]].sum(axis=1)
+    assert np.allclose(total, result["example_score"] - result["baseline_score"])
+    assert result.attrs["explanation"]["method"] == "sampledShapleyAttribution"
+    body = shell.run_cell_magic("ml", "explain --model iris", str(iris_features[0].tolist()))
+    assert list(body.columns[:4]) == ["0", "1", "2", "3"] and len(body) == 1
+
+
 def test_notebook_instances_go_to_the_engine_as_they_are(
     shell: Any,
     deployed: str,

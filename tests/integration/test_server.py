@@ -158,6 +158,59 @@ def test_the_official_client_runs_the_model_lifecycle(ml: Any, sklearn_model: tu
     assert ml.projects().getConfig(name=parent).execute()["serviceAccountProject"] == "demo"
 
 
+def test_the_official_client_explains_a_versions_predictions(
+    ml: Any, server: str, sklearn_model: tuple[Path, Any]
+) -> None:
+    origin, model = sklearn_model
+    parent = "projects/demo/models/iris"
+    ml.projects().models().create(parent="projects/demo", body={"name": "iris"}).execute()
+    baseline = [5.8, 3.0, 4.3, 1.3]
+    config = {"sampledShapleyAttribution": {"numPaths": 6}, "baseline": baseline}
+    operation = (
+        ml.projects()
+        .models()
+        .versions()
+        .create(parent=parent, body={"name": "v1", "deploymentUri": str(origin), "explanationConfig": config})
+        .execute()
+    )
+    assert wait_operation(ml, operation["name"])["response"]["state"] == "READY"
+    got = ml.projects().models().versions().get(name=f"{parent}/versions/v1").execute()
+    assert got["explanationConfig"] == config
+    for name in (parent, f"{parent}/versions/v1"):
+        answer = ml.projects().explain(name=name, body={"instances": SAMPLES}).execute()
+        assert answer["predictions"] == model.predict(np.asarray(SAMPLES)).tolist()
+        assert answer["method"] == "sampledShapleyAttribution" and answer["numPaths"] == 6
+        assert answer["baseline"]["values"] == dict(zip("0123", baseline, strict=True))
+        for sample, explanation in zip(SAMPLES, answer["explanations"], strict=True):
+            (label,) = explanation["attributions_by_label"]
+            probabilities = model.predict_proba(np.asarray([sample]))[0]
+            at_baseline = model.predict_proba(np.asarray([baseline]))[0]
+            assert label["label_index"] == int(np.argmax(probabilities))
+            assert label["example_score"] == pytest.approx(probabilities.max())
+            assert label["baseline_score"] == pytest.approx(at_baseline[label["label_index"]])
+            total = sum(label["attributions"].values())
+            assert total == pytest.approx(label["example_score"] - label["baseline_score"], abs=1e-9)
+    # Bad requests are refused as predictions are, and counted.
+    status, body = call_http(server, "POST", f"/v1/{parent}:explain", {"instances": [[1.0, 2.0], [1.0]]})
+    assert status == 400 and "Instance 1 is not a list of 2 values" in body["error"]["message"]
+    status, body = call_http(server, "POST", f"/v1/{parent}:explain", {"rows": []})
+    assert status == 400 and '"instances" list' in body["error"]["message"]
+    status, body = call_http(
+        server,
+        "POST",
+        f"/v1/{parent}/versions",
+        {
+            "name": "v2",
+            "deploymentUri": str(origin),
+            "explanationConfig": {"sampledShapleyAttribution": {"numPaths": 0}},
+        },
+    )
+    assert status == 400 and "numPaths must be a whole number" in body["error"]["message"]
+    metrics = fetch_text(server, "/metrics")
+    assert 'mlnb_explain_requests_total{code="200",model="iris",version="default"} 1.0' in metrics
+    assert 'mlnb_explain_requests_total{code="400",model="iris",version="default"} 2.0' in metrics
+
+
 def test_the_official_client_runs_jobs(ml: Any, tmp_path: Path, home: Path) -> None:
     from mlnb.training import build_trainer_package
 
@@ -376,6 +429,11 @@ def test_tokens_and_roles(guarded: str, sklearn_model: tuple[Path, Any], home: P
         guarded, "POST", "/v1/projects/p/models/m:predict", {"instances": SAMPLES}, token=VIEWER
     )
     assert status == 200 and len(body["predictions"]) == 2
+    # Explanations are a viewer's, as predictions are.
+    status, body = call_http(
+        guarded, "POST", "/v1/projects/p/models/m:explain", {"instances": SAMPLES}, token=VIEWER
+    )
+    assert status == 200 and len(body["explanations"]) == 2
     assert call_http(guarded, "DELETE", "/v1/projects/p/models/m/versions/v1", token=VIEWER)[0] == 403
 
 
