@@ -103,6 +103,7 @@ class NotebookExecution:
         self.output = home / "output" / Path(spec.output_notebook).name
         self.home = home
         self.session = session
+        self._final_progress: dict[str, Any] | None = None  # a Dask task's, with its result
         self.process: subprocess.Popen[bytes] | None = None
         self.future: Any = None
         self.notebook = Path(spec.notebook)  # a local copy once prepared
@@ -177,7 +178,7 @@ class NotebookExecution:
 
     def progress(self) -> dict[str, Any] | None:
         if self.session is not None:
-            return self.session.progress
+            return self._final_progress or self.session.progress
         return cell_progress(self.output)
 
     def outputs(self) -> dict[str, Any] | None:
@@ -208,6 +209,7 @@ class NotebookExecution:
         except Exception as e:  # a worker that died, or the task's own failure
             self.log.service(f"The Dask task failed: {type(e).__name__}: {e}")
             return 1
+        self._final_progress = result.get("progress") or None
         if "output.ipynb" in result["files"]:
             self.output.parent.mkdir(parents=True, exist_ok=True)
             self.output.write_bytes(result["files"]["output.ipynb"])

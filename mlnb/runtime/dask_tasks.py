@@ -119,10 +119,17 @@ def run_command(spec: dict[str, Any]) -> dict[str, Any]:
                 _signal(process.pid, signal.SIGKILL)
         time.sleep(_BATCH_S)
     if progress_file is not None and read_progress is not None:
-        _send_progress(out, read_progress(progress_file), last_progress)
+        last_progress = _send_progress(out, read_progress(progress_file), last_progress)
     mirror.send_changes(out)
     collected = {n: (workdir / n).read_bytes() for n in spec.get("collect", []) if (workdir / n).exists()}
-    return {"returncode": process.returncode, "tail": list(tail), "files": collected}
+    # The last progress travels with the result too: the queue's copy may
+    # not be read yet when the job host sees the task done.
+    return {
+        "returncode": process.returncode,
+        "tail": list(tail),
+        "files": collected,
+        "progress": last_progress,
+    }
 
 
 def rendezvous_placeholder(index: int) -> str:
