@@ -845,7 +845,13 @@ class Engine:
         )
 
     def explain(
-        self, model: str, instances: Any, *, version: str | None = None, project: str | None = None
+        self,
+        model: str,
+        instances: Any,
+        *,
+        version: str | None = None,
+        feature_names: Sequence[str] | None = None,
+        project: str | None = None,
     ) -> dict[str, Any]:
         """Why the model predicts what it does for each instance, with the
         method of the version's ``explanationConfig`` (sampled Shapley,
@@ -856,14 +862,18 @@ class Engine:
         value}}]}], ...}``, one per instance, each instance's attributions
         summing to ``example_score - baseline_score``. The answer also holds
         the ``predictions``, the ``version`` that answered, the ``method``,
-        the ``baseline`` and the ``modelCalls`` it took.
+        the ``baseline`` and the ``modelCalls`` it took. List instances are
+        named by the model's own feature names, else by ``feature_names``
+        (a DataFrame's columns), else by position.
 
         Raises:
             InvalidArgument: Bad instances (as for ``predict``), or instances
                 of mixed shapes.
             FailedPrecondition: The model's outputs are not numbers.
         """
-        return self._serving.explain(model, instances, version=version, project=project)
+        return self._serving.explain(
+            model, instances, version=version, feature_names=feature_names, project=project
+        )
 
     def prediction_log(
         self, model: str, *, limit: int = 100, project: str | None = None

@@ -8,7 +8,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -148,7 +148,13 @@ class PredictionAPI:
         return answer
 
     def explain(
-        self, model: str, instances: Any, *, version: str | None = None, project: str | None = None
+        self,
+        model: str,
+        instances: Any,
+        *,
+        version: str | None = None,
+        feature_names: Sequence[str] | None = None,
+        project: str | None = None,
     ) -> dict[str, Any]:
         record, predictor, _ = self._predictor(self.settings.project_of(project), model, version)
         decoded = instances if isinstance(instances, DecodedInstances) else decode_instances(instances, "key")
@@ -156,7 +162,7 @@ class PredictionAPI:
         from mlnb.explain import ExplanationConfig, explain_instances
 
         config = ExplanationConfig.from_api(record.explanation_config)
-        answer = explain_instances(predictor, decoded.instances, config)
+        answer = explain_instances(predictor, decoded.instances, config, feature_names)
         answer["predictions"] = run_prediction(predictor, decoded)
         answer["version"] = record.name
         self._note_use(record)

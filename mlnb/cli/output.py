@@ -128,21 +128,20 @@ class Output:
         if self.format != "table":
             emit(answer, self.format)
             return
-        rows = []
-        for prediction, explanation in zip(answer["predictions"], answer["explanations"], strict=True):
-            label = explanation["attributions_by_label"][0]
-            row = {
-                "prediction": orjson.dumps(prediction).decode(),
-                "label": label["label_index"],
-                "score": f"{label['example_score']:.4g}",
-                "baseline": f"{label['baseline_score']:.4g}",
-                "error": f"{label['approx_error']:.2g}",
+        rows, features = explanation_rows(answer)
+        shown = [
+            {
+                "prediction": orjson.dumps(row["prediction"]).decode(),
+                "label": row["label_index"],
+                "score": f"{row['example_score']:.4g}",
+                "baseline": f"{row['baseline_score']:.4g}",
+                "error": f"{row['approx_error']:.2g}",
+                **{name: f"{row[name]:+.4g}" for name in features},
             }
-            row.update({name: f"{value:+.4g}" for name, value in label["attributions"].items()})
-            rows.append(row)
-        features = list(answer["explanations"][0]["attributions_by_label"][0]["attributions"]) if rows else []
+            for row in rows
+        ]
         columns = [(c.upper(), c) for c in ("prediction", "label", "score", "baseline", "error")]
-        click.echo(table(rows, [*columns, *((name, name) for name in features)]))
+        click.echo(table(shown, [*columns, *((name, name) for name in features)]))
         baseline = ", ".join(f"{k}={v}" for k, v in answer["baseline"]["values"].items())
         click.echo(
             f"{answer['method']} ({answer['numPaths']} paths, {answer['modelCalls']} model "
@@ -189,6 +188,27 @@ class ObjectOutput(Output):
 
     def progress(self, message: str) -> None:
         pass
+
+
+def explanation_rows(answer: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """An explain answer as rows, one an instance: each feature's
+    attribution, the prediction, the explained label, its score and the
+    baseline's, the approximation error; and the feature names."""
+    rows = []
+    for prediction, explanation in zip(answer["predictions"], answer["explanations"], strict=True):
+        label = explanation["attributions_by_label"][0]
+        rows.append(
+            {
+                **label["attributions"],
+                "prediction": prediction,
+                "label_index": label["label_index"],
+                "example_score": label["example_score"],
+                "baseline_score": label["baseline_score"],
+                "approx_error": label["approx_error"],
+            }
+        )
+    first = answer["explanations"][0]["attributions_by_label"][0] if answer["explanations"] else None
+    return rows, list(first["attributions"]) if first else []
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:

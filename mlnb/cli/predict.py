@@ -52,10 +52,15 @@ def read_instances(
     return instances, {}
 
 
-def instance_options(func: Any) -> Any:
+def instance_file_options(func: Any) -> Any:
+    """gcloud's three ways to give instances (``read_instances``)."""
     func = click.option("--json-request", help="A JSON file with an 'instances' list.")(func)
     func = click.option("--text-instances", help="A file of one text instance per line.")(func)
-    func = click.option("--json-instances", help="A file of one JSON instance per line.")(func)
+    return click.option("--json-instances", help="A file of one JSON instance per line.")(func)
+
+
+def instance_options(func: Any) -> Any:
+    func = instance_file_options(func)
     return click.option("--signature-name", help="TensorFlow signature to call.")(func)
 
 
@@ -112,9 +117,7 @@ def predict_with_version(
 @cli.command("explain")
 @click.option("--model", required=True, help="The model whose predictions to explain.")
 @click.option("--version", help="A version; the model's default if unset.")
-@click.option("--json-request", help="A JSON file with an 'instances' list.")
-@click.option("--text-instances", help="A file of one text instance per line.")
-@click.option("--json-instances", help="A file of one JSON instance per line.")
+@instance_file_options
 @common_options
 @pass_state
 def explain(
@@ -136,10 +139,16 @@ def explain(
 
 
 def explain_with_version(
-    state: CliState, instances: list[Any], *, model: str, version: str | None
+    state: CliState,
+    instances: list[Any],
+    *,
+    model: str,
+    version: str | None,
+    feature_names: list[str] | None = None,
 ) -> dict[str, Any]:
-    """``explain``'s act, for instances read from files or handed over by a magic."""
-    answer = state.engine.explain(model, instances, version=version)
+    """``explain``'s act, for instances read from files or handed over by a
+    magic (with a DataFrame's columns as ``feature_names``)."""
+    answer = state.engine.explain(model, instances, version=version, feature_names=feature_names)
     state.out.explanations(answer)
     return answer
 

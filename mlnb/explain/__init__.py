@@ -12,18 +12,22 @@ import numpy as np
 from mlnb.errors import FailedPrecondition, InvalidArgument, MlnbError
 from mlnb.explain.config import METHODS, ExplanationConfig
 from mlnb.explain.features import Baseline, FeatureTable
-from mlnb.explain.shapley import sampled_shapley
+from mlnb.explain.shapley import ScoreFunction, sampled_shapley
 from mlnb.frameworks import Predictor, Scorer
 
 __all__ = ["METHODS", "ExplanationConfig", "explain_instances"]
 
 
 def explain_instances(
-    predictor: Predictor, instances: Sequence[Any], config: ExplanationConfig
+    predictor: Predictor,
+    instances: Sequence[Any],
+    config: ExplanationConfig,
+    feature_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """``{"explanations": [{"attributions_by_label": [...]}, ...], ...}``,
     one explanation per instance, with the method, the baseline and the
-    number of model calls it took.
+    number of model calls it took. List instances are named by the model's
+    own feature names, else by ``feature_names``, else by position.
 
     Raises:
         InvalidArgument: Instances of mixed shapes, or a method not served.
@@ -31,7 +35,7 @@ def explain_instances(
     """
     config.check_served()
     known = predictor.feature_names() if isinstance(predictor, Scorer) else None
-    table = FeatureTable.of(instances, known)
+    table = FeatureTable.of(instances, [known, feature_names])
     baseline = Baseline.for_table(table, config.baseline)
     run = sampled_shapley(table, baseline.values, _score_function(predictor), config.num_paths)
     return {
@@ -43,7 +47,7 @@ def explain_instances(
     }
 
 
-def _score_function(predictor: Predictor) -> Any:
+def _score_function(predictor: Predictor) -> ScoreFunction:
     def score(rows: list[Any]) -> np.ndarray:
         try:
             raw = predictor.scores(rows) if isinstance(predictor, Scorer) else predictor.predict(rows)

@@ -80,8 +80,9 @@ class ExplanationConfig:
         return cls(method, paths, steps, dict(baseline) if isinstance(baseline, Mapping) else baseline)
 
     def to_api(self) -> dict[str, Any]:
-        params = {"numPaths": self.num_paths} if self.method == "sampled-shapley" else {}
-        if self.method != "sampled-shapley":
+        if self.method == "sampled-shapley":
+            params = {"numPaths": self.num_paths}
+        else:
             params = {"numIntegralSteps": self.num_integral_steps}
         body: dict[str, Any] = {METHODS[self.method]: params}
         if self.baseline is not None:

@@ -2,7 +2,8 @@
 
 Named inputs (JSON objects) keep their names; lists are named by the names
 the model knows (``feature_names_in_`` of a pipeline or a model fitted on a
-DataFrame) or else by position (``"0"``, ``"1"``...); a scalar instance is
+DataFrame), else by the names the caller gives (a DataFrame's columns sent
+as lists), else by position (``"0"``, ``"1"``...); a scalar instance is
 one feature, ``"0"``. A row of the table becomes an instance of the same
 shape again, so the model sees what a prediction would send it.
 """
@@ -37,9 +38,10 @@ class FeatureTable:
     shape: str
 
     @classmethod
-    def of(cls, instances: Sequence[Any], known_names: Sequence[str] | None = None) -> FeatureTable:
+    def of(cls, instances: Sequence[Any], list_names: Sequence[Sequence[str] | None] = ()) -> FeatureTable:
         """The table of ``instances`` (all objects, all lists of one length,
-        or all scalars).
+        or all scalars). Lists take the first of ``list_names`` as long as
+        they are, else their positions.
 
         Raises:
             InvalidArgument: Instances of mixed shapes or lengths, naming the first one that differs.
@@ -74,14 +76,9 @@ class FeatureTable:
                         f"Instance {index} is not a list of {width} values as instance 0 is",
                         field=f"instances[{index}]",
                     )
-            positions = [str(i) for i in range(width)]
-            named = known_names is not None and len(known_names) == width
-            list_names = [str(n) for n in known_names] if known_names is not None and named else positions
-            return cls(
-                list_names,
-                _objects([list(i) for i in instances], width),
-                "list",
-            )
+            named = next((names for names in list_names if names is not None and len(names) == width), None)
+            names = [str(n) for n in named] if named is not None else [str(i) for i in range(width)]
+            return cls(names, _objects([list(i) for i in instances], width), "list")
         return cls(["0"], _objects([[i] for i in instances], 1), "scalar")
 
     def instance(self, row: Sequence[Any]) -> Any:

@@ -9,8 +9,9 @@ exactly; ``approx_error`` is the sampling error of the estimate (the
 standard error of the attributions together, relative to their total
 size): 0 when every order gives the same answer, as for an additive model.
 
-All rows of a request (instances x paths x (features + 1)) are predicted
-in a few model calls (``MAX_ROWS_PER_CALL`` rows each), never one call per
+All rows of a request (the baseline once, each instance once, and the
+features - 1 rows inside each path of each instance) are predicted in a
+few model calls (``MAX_ROWS_PER_CALL`` rows each), never one call per
 step. The rows are built in the instances' own shape (lists stay lists,
 named inputs stay objects), so a pipeline's preprocessing runs as it does
 for a prediction and the features are the ones the user sent.
@@ -56,11 +57,10 @@ class Attribution:
 
 @dataclass(frozen=True)
 class ShapleyRun:
-    """The attributions of a request and what they cost."""
+    """The attributions of a request and the model calls they took."""
 
     attributions: list[Attribution]
     model_calls: int
-    rows: int
 
 
 def sampled_shapley(
@@ -70,28 +70,34 @@ def sampled_shapley(
     model with several outputs) to its features."""
     n, d = table.values.shape
     rng = np.random.default_rng(seed)
-    orders = np.stack([rng.permutation(d) for _ in range(num_paths)]) if d else np.zeros((num_paths, 0), int)
-    # switched[p, k, j]: after k steps of path p, feature j has the instance's value.
-    switched = np.zeros((num_paths, d + 1, d), dtype=bool)
-    for p in range(num_paths):
-        for k in range(1, d + 1):
-            switched[p, k] = switched[p, k - 1]
-            switched[p, k, orders[p, k - 1]] = True
+    # rank[p, j]: the step of path p at which feature j takes the instance's value.
+    rank = np.stack([rng.permutation(d) for _ in range(num_paths)])
+    # The rows inside each path (after 1 to d-1 steps); its two ends, all
+    # baseline and all instance, are scored once: the baseline once a
+    # request, each instance once.
+    steps_inside = max(d - 1, 0)
+    inside = rank[:, None, :] < np.arange(1, d)[None, :, None]  # (paths, d-1, d)
     base = np.asarray(list(baseline), dtype=object)
-    grid = np.where(switched[None], table.values[:, None, None, :], base[None, None, None, :])
-    flat = grid.reshape(n * num_paths * (d + 1), d)
-    rows = [table.instance(list(row)) for row in flat]
-    scores, calls = _scores_in_calls(score, rows)
-    scores = scores.reshape(n, num_paths, d + 1, -1)
+    grid = np.where(inside[None], table.values[:, None, None, :], base[None, None, None, :])
+    rows = [table.instance(list(base)), *(table.instance(list(row)) for row in table.values)]
+    rows += [table.instance(list(row)) for row in grid.reshape(n * num_paths * steps_inside, d)]
+    scored, calls = _scores_in_calls(score, rows)
+    at_baseline, examples = scored[0], scored[1 : n + 1]
+    outputs = scored.shape[1]
+    paths = np.concatenate(
+        [
+            np.broadcast_to(at_baseline, (n, num_paths, 1, outputs)),
+            scored[n + 1 :].reshape(n, num_paths, steps_inside, outputs),
+            np.broadcast_to(examples[:, None, None, :], (n, num_paths, 1, outputs)),
+        ],
+        axis=2,
+    )  # (instances, paths, d+1 steps, outputs)
     results = []
     for i in range(n):
-        # The path ends (all baseline, all instance) are the same on every path.
-        example, at_baseline = scores[i, 0, d], scores[i, 0, 0]
+        example = examples[i]
         label = int(np.argmax(example)) if example.shape[0] > 1 else 0
-        steps = np.diff(scores[i, :, :, label], axis=1)  # (paths, d): the change at each step
-        contributions = np.zeros((num_paths, d))
-        for p in range(num_paths):
-            contributions[p, orders[p]] = steps[p]
+        steps = np.diff(paths[i, :, :, label], axis=1)  # (paths, d): the change at each step
+        contributions = np.take_along_axis(steps, rank, axis=1)  # (paths, d): each feature's
         mean = contributions.mean(axis=0)
         spread = contributions.std(axis=0, ddof=1) if num_paths > 1 else np.zeros(d)
         size = float(np.abs(mean).sum())
@@ -105,7 +111,7 @@ def sampled_shapley(
                 attributions={name: float(v) for name, v in zip(table.names, mean, strict=True)},
             )
         )
-    return ShapleyRun(results, calls, len(rows))
+    return ShapleyRun(results, calls)
 
 
 def _scores_in_calls(score: ScoreFunction, rows: list[Any]) -> tuple[np.ndarray, int]:

@@ -21,6 +21,9 @@ class EstimatorPredictor:
 
     def __init__(self, model: Any) -> None:
         self.model = model
+        # Read once: a prediction of lists to a model fitted on a DataFrame uses them.
+        names = getattr(model, "feature_names_in_", None)
+        self._names = [str(n) for n in names] if names is not None else None
 
     def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]:
         try:
@@ -44,7 +47,7 @@ class EstimatorPredictor:
 
     def _features(self, instances: Sequence[Any]) -> Any:
         features = to_features(instances)
-        names = self.feature_names()
+        names = self._names
         if names is not None and getattr(features, "ndim", 0) == 2 and features.shape[1] == len(names):
             # Lists for a model fitted on a DataFrame: its columns, by position.
             import pandas as pd
@@ -53,8 +56,7 @@ class EstimatorPredictor:
         return features
 
     def feature_names(self) -> list[str] | None:
-        names = getattr(self.model, "feature_names_in_", None)
-        return [str(n) for n in names] if names is not None else None
+        return self._names
 
 
 def load_pickled(path: Path, serialization: str, options: LoadOptions) -> Any:

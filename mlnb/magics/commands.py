@@ -4,8 +4,10 @@ cell, instances from a variable, a background server, TensorBoard)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,12 +208,8 @@ def _predict(**options: Any) -> Any:
     gcloud's file flags. Returns a DataFrame."""
     instances, parameters = _instances(options)
     state = _state()
-    try:
+    with _body_read_as_in_errors(state):
         return cli_predict.predict_with_version(state, instances, parameters=parameters, **options)
-    except InvalidArgument as e:
-        if state.instances is None:
-            raise
-        raise InvalidArgument(f"{e.message} (the cell body was read as {state.instances_read_as})") from e
 
 
 def _explain(**options: Any) -> Any:
@@ -221,9 +219,15 @@ def _explain(**options: Any) -> Any:
     columns = _frame_columns(options.get("instances"))
     instances, _ = _instances(options)
     state = _state()
+    with _body_read_as_in_errors(state):
+        return cli_predict.explain_with_version(state, instances, feature_names=columns, **options)
+
+
+@contextlib.contextmanager
+def _body_read_as_in_errors(state: MagicState) -> Iterator[None]:
+    """A refusal of instances from the cell body says how the body was read."""
     try:
-        answer = cli_predict.explain_with_version(state, instances, **options)
-        return _named_by(answer, columns) if columns else answer
+        yield
     except InvalidArgument as e:
         if state.instances is None:
             raise
@@ -235,19 +239,6 @@ def _frame_columns(name: str | None) -> list[str] | None:
     value = _state().namespace.get(name) if name else None
     columns = getattr(value, "columns", None)
     return [str(c) for c in columns] if columns is not None else None
-
-
-def _named_by(answer: dict[str, Any], columns: list[str]) -> dict[str, Any]:
-    """An explanation of a DataFrame's rows, sent as lists (named by
-    position), with its features named by the frame's columns."""
-    positions = [str(i) for i in range(len(columns))]
-    for explanation in answer["explanations"]:
-        for label in explanation["attributions_by_label"]:
-            if list(label["attributions"]) == positions:
-                label["attributions"] = dict(zip(columns, label["attributions"].values(), strict=True))
-    if list(answer["baseline"]["values"]) == positions:
-        answer["baseline"]["values"] = dict(zip(columns, answer["baseline"]["values"].values(), strict=True))
-    return answer
 
 
 def _local_predict(**options: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlnb.cli.output import explanation_rows
 from mlnb.records import JobRecord, ModelRecord, VersionRecord
 
 
@@ -55,20 +56,7 @@ def explanations_frame(answer: dict[str, Any]) -> Any:
     score against the baseline's. The whole answer is in ``.attrs``."""
     import pandas as pd
 
-    rows = []
-    for prediction, explanation in zip(answer["predictions"], answer["explanations"], strict=True):
-        label = explanation["attributions_by_label"][0]
-        rows.append(
-            {
-                **label["attributions"],
-                "prediction": prediction,
-                "label_index": label["label_index"],
-                "example_score": label["example_score"],
-                "baseline_score": label["baseline_score"],
-                "approx_error": label["approx_error"],
-            }
-        )
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(explanation_rows(answer)[0])
     frame.attrs["explanation"] = answer
     return frame
 
