@@ -844,6 +844,32 @@ class Engine:
             project=project,
         )
 
+    @staticmethod
+    def explanation_config(
+        config: Mapping[str, Any] | None = None,
+        *,
+        method: str | None = None,
+        num_paths: int | None = None,
+        num_integral_steps: int | None = None,
+        baseline_sample: Sequence[Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """An ``explanationConfig`` for :meth:`create_version` from gcloud's
+        flags (``--explanation-method``, ``--num-paths``,
+        ``--num-integral-steps``) over ``config``, with a baseline made of
+        ``baseline_sample`` (training instances: each number feature's
+        median, each other feature's most frequent value).
+
+        Raises:
+            InvalidArgument: A count for a method that takes none, or an
+                empty or mixed sample.
+        """
+        # Imported here: the registry's faces need no numpy until they explain.
+        from mlnb.explain.config import explanation_body
+        from mlnb.explain.features import baseline_of_sample
+
+        baseline = baseline_of_sample(baseline_sample) if baseline_sample is not None else None
+        return explanation_body(config, method, num_paths, num_integral_steps, baseline)
+
     def explain(
         self,
         model: str,

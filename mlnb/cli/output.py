@@ -133,21 +133,16 @@ class Output:
             {
                 "prediction": orjson.dumps(row["prediction"]).decode(),
                 "label": row["label_index"],
-                "score": f"{row['example_score']:.4g}",
-                "baseline": f"{row['baseline_score']:.4g}",
-                "error": f"{row['approx_error']:.2g}",
-                **{name: f"{row[name]:+.4g}" for name in features},
+                "score": _number(row["example_score"], ".4g"),
+                "baseline": _number(row["baseline_score"], ".4g"),
+                "error": _number(row["approx_error"], ".2g"),
+                **{name: _number(row.get(name), "+.4g") for name in features},
             }
             for row in rows
         ]
         columns = [(c.upper(), c) for c in ("prediction", "label", "score", "baseline", "error")]
         click.echo(table(shown, [*columns, *((name, name) for name in features)]))
-        baseline = ", ".join(f"{k}={v}" for k, v in answer["baseline"]["values"].items())
-        click.echo(
-            f"{answer['method']} ({answer['numPaths']} paths, {answer['modelCalls']} model "
-            f"call{'' if answer['modelCalls'] == 1 else 's'}) "
-            f"of version {answer['version']}; baseline {baseline} ({answer['baseline']['source']})"
-        )
+        click.echo(explanation_summary(answer))
 
     def progress(self, message: str) -> None:
         """A note that work has begun, on stderr (never in data formats)."""
@@ -190,6 +185,28 @@ class ObjectOutput(Output):
         pass
 
 
+def explanation_summary(answer: dict[str, Any]) -> str:
+    """One line: the method, its counts, what it explains, and against what."""
+    calls = answer.get("modelCalls", 0)
+    counts = [f"{calls} model call{'' if calls == 1 else 's'}"]
+    if "numPaths" in answer:
+        counts.insert(0, f"{answer['numPaths']} paths")
+    if "numIntegralSteps" in answer:
+        counts.insert(0, f"{answer['numIntegralSteps']} steps")
+    line = f"{answer['method']} ({', '.join(counts)}) of version {answer.get('version', '?')}"
+    if "explainedScore" in answer:
+        line += f", explaining {answer['explainedScore']}"
+    baseline = answer.get("baseline")
+    if baseline:
+        values = ", ".join(f"{k}={v}" for k, v in (baseline.get("values") or {}).items())
+        line += f"; baseline {values + ' ' if values else ''}({baseline['source']})"
+    return line
+
+
+def _number(value: Any, spec: str) -> str:
+    return format(value, spec) if isinstance(value, int | float) else "-"
+
+
 def explanation_rows(answer: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
     """An explain answer as rows, one an instance: each feature's
     attribution, the prediction, the explained label, its score and the
@@ -201,10 +218,11 @@ def explanation_rows(answer: dict[str, Any]) -> tuple[list[dict[str, Any]], list
             {
                 **label["attributions"],
                 "prediction": prediction,
-                "label_index": label["label_index"],
-                "example_score": label["example_score"],
-                "baseline_score": label["baseline_score"],
-                "approx_error": label["approx_error"],
+                # A custom routine's explain() may give its attributions alone.
+                "label_index": label.get("label_index"),
+                "example_score": label.get("example_score"),
+                "baseline_score": label.get("baseline_score"),
+                "approx_error": label.get("approx_error"),
             }
         )
     first = answer["explanations"][0]["attributions_by_label"][0] if answer["explanations"] else None

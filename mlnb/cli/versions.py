@@ -61,6 +61,26 @@ def version_options(func: Any) -> Any:
             type=click.FloatRange(min=0),
             help="How long a request may wait for others to share its model call (default 0).",
         ),
+        click.option(
+            "--explanation-method",
+            type=click.Choice(["sampled-shapley", "integrated-gradients", "xrai", "tree-shap"]),
+            help="How explain attributes predictions; unset: TreeSHAP for tree models, integrated "
+            "gradients for Keras, sampled Shapley for others.",
+        ),
+        click.option(
+            "--num-paths", type=click.IntRange(1, 100), help="Sampled Shapley's feature orders (10)."
+        ),
+        click.option(
+            "--num-integral-steps",
+            type=click.IntRange(1, 1000),
+            help="Integrated gradients' steps from the baseline (50).",
+        ),
+        click.option(
+            "--explanation-baseline",
+            type=click.Path(exists=True, dir_okay=False),
+            help="A sample of the training data (JSON lines of instances, or CSV with a header): "
+            "explanations measure against its medians and most frequent values.",
+        ),
         click.option("--accelerator", help="gcloud's: a version serves on the GPUs its machine has."),
         click.option("--service-account", help="gcloud's: the server's own user loads the model."),
         click.option("--staging-bucket", help="gcloud's: files are copied into the artifact store."),
@@ -134,10 +154,44 @@ def version_arguments(options: dict[str, Any]) -> dict[str, Any]:
         "batching": batching or None,
     }
     arguments |= {k: v for k, v in flags.items() if v is not None}
+    explanation = _explanation_flags(arguments.get("explanation_config"), options)
+    if explanation is not None:
+        arguments["explanation_config"] = explanation
     if not arguments.get("origin"):
         raise InvalidArgument("Give --origin, or deploymentUri in --config: the folder of the model files")
     arguments.setdefault("description", "")
     return arguments
+
+
+def _explanation_flags(config: Any, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The Version YAML's explanationConfig with the explanation flags over it."""
+    from mlnb.api import Engine
+
+    if config is not None and not isinstance(config, dict):
+        raise InvalidArgument("explanationConfig in --config must be a mapping")
+    path = options["explanation_baseline"]
+    return Engine.explanation_config(
+        config,
+        method=options["explanation_method"],
+        num_paths=options["num_paths"],
+        num_integral_steps=options["num_integral_steps"],
+        baseline_sample=_sample_from_file(path) if path else None,
+    )
+
+
+def _sample_from_file(path: str) -> list[Any]:
+    """Training instances from a sample file: CSV (named by its header) or JSON lines."""
+    from mlnb.cli.predict import read_instances
+
+    if path.endswith(".csv"):
+        import pandas as pd
+
+        instances: list[Any] = pd.read_csv(path).to_dict(orient="records")
+    else:
+        instances, _ = read_instances(path, None, None)
+    if not instances:
+        raise InvalidArgument(f"--explanation-baseline {path} holds no instances")
+    return instances
 
 
 def report_version(state: CliState, record: VersionRecord) -> VersionRecord:

@@ -1,21 +1,57 @@
 """Explanations: which features made a prediction, attributed with the
-method of a version's ``explanationConfig`` (sampled Shapley today), in the
-shape of ML Engine's ``projects.explain`` answers."""
+method of a version's ``explanationConfig`` or, where it names none, the
+model's own default (TreeSHAP for tree ensembles, integrated gradients for
+Keras models, a custom routine's ``explain``, sampled Shapley for the
+rest), in the shape of ML Engine's ``projects.explain`` answers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from numbers import Number
 from typing import Any
 
 import numpy as np
 
 from mlnb.errors import FailedPrecondition, InvalidArgument, MlnbError
-from mlnb.explain.config import METHODS, ExplanationConfig
+from mlnb.explain.attribution import AttributionRun, ScoreFunction
+from mlnb.explain.config import CUSTOM, METHODS, ExplanationConfig
 from mlnb.explain.features import Baseline, FeatureTable
-from mlnb.explain.shapley import ScoreFunction, sampled_shapley
-from mlnb.frameworks import Predictor, Scorer
+from mlnb.explain.gradients import integrated_gradients
+from mlnb.explain.shapley import sampled_shapley
+from mlnb.explain.tree_shap import attributions_of, background_of
+from mlnb.frameworks import Differentiable, Predictor, Scorer, TreeEnsemble
 
-__all__ = ["METHODS", "ExplanationConfig", "explain_instances"]
+__all__ = ["METHODS", "ExplanationConfig", "explain_instances", "method_for"]
+
+# What is explained, by method, in the answer's ``explainedScore``.
+_SCORES = "the model's scores: a classifier's class probabilities, else its predictions"
+
+
+def method_for(predictor: Predictor, config: ExplanationConfig) -> str:
+    """The method that explains ``predictor``: the config's, else the model's default.
+
+    Raises:
+        InvalidArgument: The config names a method mlnb does not serve.
+        FailedPrecondition: It names one the model cannot take.
+    """
+    config.check_served()
+    trees = isinstance(predictor, TreeEnsemble) and predictor.is_tree_ensemble()
+    gradients = isinstance(predictor, Differentiable) and predictor.is_differentiable()
+    if config.method == "tree-shap" and not trees:
+        raise FailedPrecondition(
+            "treeShapAttribution explains tree ensembles (XGBoost, scikit-learn trees, forests and "
+            "gradient boosting, not inside a pipeline); use sampledShapleyAttribution for this model"
+        )
+    if config.method == "integrated-gradients" and not gradients:
+        raise FailedPrecondition(
+            "integratedGradientsAttribution explains Keras models of one input vector and one output; "
+            "use sampledShapleyAttribution for this model"
+        )
+    if config.method is not None:
+        return config.method
+    if callable(getattr(predictor, "explain", None)):
+        return CUSTOM
+    return "tree-shap" if trees else "integrated-gradients" if gradients else "sampled-shapley"
 
 
 def explain_instances(
@@ -25,38 +61,73 @@ def explain_instances(
     feature_names: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """``{"explanations": [{"attributions_by_label": [...]}, ...], ...}``,
-    one explanation per instance, with the method, the baseline and the
-    number of model calls it took. List instances are named by the model's
-    own feature names, else by ``feature_names``, else by position.
+    one explanation per instance, with the method, what score it explains,
+    the baseline and the number of model calls it took. List instances are
+    named by the model's own feature names, else by ``feature_names``, else
+    by position.
 
     Raises:
         InvalidArgument: Instances of mixed shapes, or a method not served.
-        FailedPrecondition: The model's outputs are not numbers.
+        FailedPrecondition: The model's outputs are not numbers, or the
+            method does not fit the model.
     """
-    config.check_served()
+    method = method_for(predictor, config)
+    if method == CUSTOM:
+        return _custom_explanations(predictor, instances)
     known = predictor.feature_names() if isinstance(predictor, Scorer) else None
     table = FeatureTable.of(instances, [known, feature_names])
-    baseline = Baseline.for_table(table, config.baseline)
-    run = sampled_shapley(table, baseline.values, _score_function(predictor), config.num_paths)
+    answer: dict[str, Any] = {"method": METHODS[method], **config.parameters(method)}
+    if method == "tree-shap" and isinstance(predictor, TreeEnsemble):  # method_for checked it is
+        given = Baseline.for_table(table, config.baseline) if config.baseline is not None else None
+        background = background_of(table, given.values if given else None)
+        contributions = _model_call(lambda: predictor.tree_contributions(instances, background))
+        run = attributions_of(table, contributions)
+        answer["explainedScore"] = contributions.score
+        answer["baseline"] = (
+            given.to_api(table.names)
+            if given
+            else {"source": "the trees' training data, as path-dependent TreeSHAP averages it"}
+        )
+    else:
+        baseline = Baseline.for_table(table, config.baseline)
+        run = _attributions(method, predictor, table, baseline, config)
+        answer["explainedScore"] = _SCORES
+        answer["baseline"] = baseline.to_api(table.names)
     return {
         "explanations": [{"attributions_by_label": [a.to_api()]} for a in run.attributions],
-        "method": METHODS[config.method],
-        "numPaths": config.num_paths,
-        "baseline": baseline.to_api(table.names),
+        **answer,
         "modelCalls": run.model_calls,
     }
 
 
+def _attributions(
+    method: str, predictor: Predictor, table: FeatureTable, baseline: Baseline, config: ExplanationConfig
+) -> AttributionRun:
+    if method == "integrated-gradients" and isinstance(predictor, Differentiable):
+        return integrated_gradients(
+            table,
+            baseline.values,
+            lambda rows, labels: _model_call(lambda: predictor.gradients(rows, labels)),
+            config.num_integral_steps,
+        )
+    return sampled_shapley(table, baseline.values, _score_function(predictor), config.num_paths)
+
+
+def _model_call(call: Any) -> Any:
+    """Run the model's code, its failures said as the caller's fault."""
+    try:
+        return call()
+    except MlnbError:
+        raise
+    except Exception as e:  # the model's own code
+        raise InvalidArgument(f"The model could not score these instances: {type(e).__name__}: {e}") from e
+
+
 def _score_function(predictor: Predictor) -> ScoreFunction:
     def score(rows: list[Any]) -> np.ndarray:
-        try:
-            raw = predictor.scores(rows) if isinstance(predictor, Scorer) else predictor.predict(rows)
-        except MlnbError:
-            raise
-        except Exception as e:  # the model's own code
-            raise InvalidArgument(
-                f"The model could not score these instances: {type(e).__name__}: {e}"
-            ) from e
+        raw = _model_call(
+            lambda: predictor.scores(rows) if isinstance(predictor, Scorer) else predictor.predict(rows)
+        )
         try:
             values = np.asarray(raw, dtype=float)
         except (TypeError, ValueError) as e:
@@ -67,3 +138,33 @@ def _score_function(predictor: Predictor) -> ScoreFunction:
         return values.reshape(len(rows), -1)
 
     return score
+
+
+def _custom_explanations(predictor: Predictor, instances: Sequence[Any]) -> dict[str, Any]:
+    """A custom prediction routine's own ``explain(instances)``: one
+    explanation an instance, either ML Engine's ``{"attributions_by_label":
+    [...]}`` or an object of feature attributions.
+
+    Raises:
+        FailedPrecondition: It answers with something else, or for another
+            number of instances.
+    """
+    answer = _model_call(lambda: predictor.explain(list(instances)))  # type: ignore[attr-defined]
+    if not isinstance(answer, Sequence) or isinstance(answer, str) or len(answer) != len(instances):
+        raise FailedPrecondition(
+            f"The prediction routine's explain() must return a list of {len(instances)} explanations, "
+            "one an instance"
+        )
+    explanations = []
+    for index, item in enumerate(answer):
+        if isinstance(item, Mapping) and "attributions_by_label" in item:
+            explanations.append(dict(item))
+        elif isinstance(item, Mapping) and all(isinstance(v, Number) for v in item.values()):
+            attributions = {str(k): float(v) for k, v in item.items()}
+            explanations.append({"attributions_by_label": [{"attributions": attributions}]})
+        else:
+            raise FailedPrecondition(
+                f"The prediction routine's explanation {index} is neither "
+                '{"attributions_by_label": [...]} nor an object of feature attributions'
+            )
+    return {"explanations": explanations, "method": CUSTOM, "modelCalls": 1}

@@ -20,7 +20,7 @@ import numpy as np
 
 from mlnb.errors import InvalidArgument
 
-__all__ = ["Baseline", "FeatureTable"]
+__all__ = ["Baseline", "FeatureTable", "baseline_of_sample"]
 
 
 @dataclass(frozen=True)
@@ -140,3 +140,22 @@ class Baseline:
 
 def _hashable(value: Any) -> Any:
     return value if not isinstance(value, list | dict) else repr(value)
+
+
+def baseline_of_sample(instances: Sequence[Any]) -> list[Any] | dict[str, Any]:
+    """One baseline row from a sample of the training data (instances as a
+    request sends them): each number feature's median, each other
+    feature's most frequent value; a list for list instances, an object for
+    named ones.
+
+    Raises:
+        InvalidArgument: An empty sample, or instances of mixed shapes.
+    """
+    table = FeatureTable.of(instances)
+    values = []
+    for column in table.values.T:
+        if all(isinstance(v, Number) and not isinstance(v, bool) for v in column):
+            values.append(float(np.median(column.astype(float))))
+        else:
+            values.append(Counter(map(_hashable, column)).most_common(1)[0][0])
+    return dict(zip(table.names, values, strict=True)) if table.shape == "object" else values

@@ -11,7 +11,7 @@ size): 0 when every order gives the same answer, as for an additive model.
 
 All rows of a request (the baseline once, each instance once, and the
 features - 1 rows inside each path of each instance) are predicted in a
-few model calls (``MAX_ROWS_PER_CALL`` rows each), never one call per
+few model calls (``MAX_ROWS_PER_CALL`` rows each, ``attribution.py``), never one call per
 step. The rows are built in the instances' own shape (lists stay lists,
 named inputs stay objects), so a pipeline's preprocessing runs as it does
 for a prediction and the features are the ones the user sent.
@@ -19,53 +19,27 @@ for a prediction and the features are the ones the user sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from mlnb.explain.attribution import (
+    Attribution,
+    AttributionRun,
+    ScoreFunction,
+    in_calls,
+    relative_error,
+    top_label,
+)
 from mlnb.explain.features import FeatureTable
 
-__all__ = ["MAX_ROWS_PER_CALL", "Attribution", "sampled_shapley"]
-
-MAX_ROWS_PER_CALL = 20_000
-
-# Scores of rows: (rows, outputs) numbers.
-ScoreFunction = Callable[[list[Any]], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Attribution:
-    """One instance's explanation of one output (label)."""
-
-    label_index: int
-    example_score: float
-    baseline_score: float
-    approx_error: float
-    attributions: dict[str, float]
-
-    def to_api(self) -> dict[str, Any]:
-        return {
-            "label_index": self.label_index,
-            "example_score": self.example_score,
-            "baseline_score": self.baseline_score,
-            "approx_error": self.approx_error,
-            "attributions": self.attributions,
-        }
-
-
-@dataclass(frozen=True)
-class ShapleyRun:
-    """The attributions of a request and the model calls they took."""
-
-    attributions: list[Attribution]
-    model_calls: int
+__all__ = ["sampled_shapley"]
 
 
 def sampled_shapley(
     table: FeatureTable, baseline: Sequence[Any], score: ScoreFunction, num_paths: int, seed: int = 0
-) -> ShapleyRun:
+) -> AttributionRun:
     """Attribute each instance's top score (the predicted label's, for a
     model with several outputs) to its features."""
     n, d = table.values.shape
@@ -81,7 +55,8 @@ def sampled_shapley(
     grid = np.where(inside[None], table.values[:, None, None, :], base[None, None, None, :])
     rows = [table.instance(list(base)), *(table.instance(list(row)) for row in table.values)]
     rows += [table.instance(list(row)) for row in grid.reshape(n * num_paths * steps_inside, d)]
-    scored, calls = _scores_in_calls(score, rows)
+    parts, calls = in_calls(score, rows)
+    scored = np.concatenate(parts, axis=0)
     at_baseline, examples = scored[0], scored[1 : n + 1]
     outputs = scored.shape[1]
     paths = np.concatenate(
@@ -95,27 +70,19 @@ def sampled_shapley(
     results = []
     for i in range(n):
         example = examples[i]
-        label = int(np.argmax(example)) if example.shape[0] > 1 else 0
+        label = top_label(example)
         steps = np.diff(paths[i, :, :, label], axis=1)  # (paths, d): the change at each step
         contributions = np.take_along_axis(steps, rank, axis=1)  # (paths, d): each feature's
         mean = contributions.mean(axis=0)
         spread = contributions.std(axis=0, ddof=1) if num_paths > 1 else np.zeros(d)
-        size = float(np.abs(mean).sum())
         error = float(np.sqrt(np.sum((spread / np.sqrt(num_paths)) ** 2)))
         results.append(
             Attribution(
                 label_index=label,
                 example_score=float(example[label]),
                 baseline_score=float(at_baseline[label]),
-                approx_error=error / size if size > 1e-12 else error,
+                approx_error=relative_error(error, mean),
                 attributions={name: float(v) for name, v in zip(table.names, mean, strict=True)},
             )
         )
-    return ShapleyRun(results, calls)
-
-
-def _scores_in_calls(score: ScoreFunction, rows: list[Any]) -> tuple[np.ndarray, int]:
-    parts = [
-        score(rows[start : start + MAX_ROWS_PER_CALL]) for start in range(0, len(rows), MAX_ROWS_PER_CALL)
-    ]
-    return np.concatenate(parts, axis=0), len(parts)
+    return AttributionRun(results, calls)

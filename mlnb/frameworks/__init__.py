@@ -8,11 +8,14 @@ routines. Third parties register an adapter class (or factory) under the
 from __future__ import annotations
 
 from mlnb.frameworks.base import (
+    Contributions,
+    Differentiable,
     FrameworkAdapter,
     LoadOptions,
     ModelLoadError,
     Predictor,
     Scorer,
+    TreeEnsemble,
     import_extra,
 )
 from mlnb.frameworks.registry import (
@@ -24,11 +27,14 @@ from mlnb.frameworks.registry import (
 __all__ = [
     "ENTRY_POINT_GROUP",
     "AdapterRegistry",
+    "Contributions",
+    "Differentiable",
     "FrameworkAdapter",
     "LoadOptions",
     "ModelLoadError",
     "Predictor",
     "Scorer",
+    "TreeEnsemble",
     "import_extra",
     "normalize_framework",
 ]

@@ -5,16 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from mlnb.errors import ModelLoadError, import_extra
 
+if TYPE_CHECKING:  # the registry and the CLI read this module without numpy
+    import numpy as np
+
 __all__ = [
+    "Contributions",
+    "Differentiable",
     "FrameworkAdapter",
     "LoadOptions",
     "ModelLoadError",
     "Predictor",
     "Scorer",
+    "TreeEnsemble",
     "import_extra",
 ]
 
@@ -44,6 +50,55 @@ class Scorer(Protocol):
 
     def feature_names(self) -> list[str] | None:
         """The names of the model's input columns, when it knows them."""
+        ...
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """Exact additive attributions of a model's own outputs (TreeSHAP):
+    for each instance and output, ``expected + values.sum()`` is the score.
+
+    Attributes:
+        values: (instances, outputs, features) each feature's contribution.
+        expected: (outputs,) the score when no feature is known: the
+            trees' mean over their training data, or over the baseline rows.
+        score: What the outputs are, in words (``probability``,
+            ``log-odds``, ``prediction``...).
+    """
+
+    values: np.ndarray
+    expected: np.ndarray
+    score: str
+
+
+@runtime_checkable
+class TreeEnsemble(Protocol):
+    """A predictor that may be an ensemble of trees, attributed exactly."""
+
+    def is_tree_ensemble(self) -> bool:
+        """Whether the model itself (not a pipeline around it) is one."""
+        ...
+
+    def tree_contributions(self, instances: Sequence[Any], background: Sequence[Any] | None) -> Contributions:
+        """TreeSHAP values of ``instances``: path-dependent (against the
+        trees' training data) without ``background``, else interventional
+        against those rows (instances of the same shape)."""
+        ...
+
+
+@runtime_checkable
+class Differentiable(Protocol):
+    """A predictor whose scores have gradients in its input features."""
+
+    def is_differentiable(self) -> bool:
+        """Whether it takes one flat vector of numbers an instance and
+        answers with one output, so that the gradients are per feature."""
+        ...
+
+    def gradients(self, rows: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The scores of ``rows`` (rows, features) as (rows, outputs), and
+        the gradients (rows, features) of each row's ``labels`` output
+        (the top one where ``labels`` is None)."""
         ...
 
 

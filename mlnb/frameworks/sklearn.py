@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from mlnb.errors import MissingExtra
-from mlnb.frameworks.base import LoadOptions, ModelLoadError, Predictor, import_extra
+from mlnb.frameworks.base import Contributions, LoadOptions, ModelLoadError, Predictor, import_extra
 from mlnb.frameworks.mlflow_folder import flavor_file, mlflow_flavors
 from mlnb.frameworks.tabular import check_width, to_features
+from mlnb.frameworks.trees import TreeAttributor, is_tree_model
 
 _FILES = ("model.joblib", "model.pkl", "model.skops")
 
@@ -24,6 +25,7 @@ class EstimatorPredictor:
         # Read once: a prediction of lists to a model fitted on a DataFrame uses them.
         names = getattr(model, "feature_names_in_", None)
         self._names = [str(n) for n in names] if names is not None else None
+        self._trees = TreeAttributor(model) if is_tree_model(model) else None
 
     def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]:
         try:
@@ -57,6 +59,15 @@ class EstimatorPredictor:
 
     def feature_names(self) -> list[str] | None:
         return self._names
+
+    def is_tree_ensemble(self) -> bool:
+        return self._trees is not None
+
+    def tree_contributions(self, instances: Sequence[Any], background: Sequence[Any] | None) -> Contributions:
+        if self._trees is None:
+            raise TypeError(f"{type(self.model).__name__} is not a tree ensemble")
+        rows = None if background is None else self._features(background)
+        return self._trees.contributions(self._features(instances), rows)
 
 
 def load_pickled(path: Path, serialization: str, options: LoadOptions) -> Any:

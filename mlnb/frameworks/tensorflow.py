@@ -106,6 +106,25 @@ class KerasPredictor:
         # An array, not a list of rows: it becomes JSON in one tolist().
         return np.asarray(outputs)  # type: ignore[return-value]
 
+    def is_differentiable(self) -> bool:
+        inputs, outputs = self.model.inputs, self.model.outputs
+        return len(inputs) == 1 and len(outputs) == 1 and len(inputs[0].shape) == 2
+
+    def gradients(self, rows: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        tf = _tf()
+        dtype = self.model.inputs[0].dtype or "float32"
+        x = tf.convert_to_tensor(np.asarray(rows), dtype=dtype)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            scores = self.model(x, training=False)
+            scores = tf.reshape(scores, (tf.shape(x)[0], -1))
+            chosen = tf.argmax(scores, axis=1) if labels is None else tf.constant(labels, dtype=tf.int64)
+            explained = tf.gather(scores, chosen, axis=1, batch_dims=1)
+        # Each row's output depends on that row alone, so the gradient of
+        # their sum is each row's own gradient.
+        grads = tape.gradient(explained, x)
+        return np.asarray(scores.numpy(), dtype=float), np.asarray(grads.numpy(), dtype=float)
+
 
 class TensorFlowAdapter:
     """The TensorFlow adapter: SavedModel folders and Keras files."""

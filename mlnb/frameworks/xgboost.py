@@ -11,10 +11,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from mlnb.errors import InvalidArgument
-from mlnb.frameworks.base import LoadOptions, ModelLoadError, Predictor, import_extra
+from mlnb.frameworks.base import Contributions, LoadOptions, ModelLoadError, Predictor, import_extra
 from mlnb.frameworks.mlflow_folder import flavor_file, mlflow_flavors
 from mlnb.frameworks.sklearn import EstimatorPredictor, load_pickled
 from mlnb.frameworks.tabular import check_width, to_features
+from mlnb.frameworks.trees import TreeAttributor, is_tree_model
 
 _BOOSTER_FILES = ("model.bst", "model.json", "model.ubj")
 _PICKLE_FILES = ("model.joblib", "model.pkl")
@@ -41,8 +42,13 @@ class BoosterPredictor:
         self.booster = booster
         self._dmatrix = _xgb().DMatrix
         self._width = int(booster.num_features())
+        self._trees = TreeAttributor(booster) if is_tree_model(booster) else None
 
     def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]:
+        result: Sequence[Any] = self.booster.predict(self._dmatrix(self._features(instances)))
+        return result
+
+    def _features(self, instances: Sequence[Any]) -> Any:
         try:
             features = to_features(instances)
         except ValueError:  # rows of different lengths
@@ -54,8 +60,23 @@ class BoosterPredictor:
             # XGBoost predicts fewer columns than it was trained on without a
             # word (they read as missing): refused here, in the API's terms.
             check_width(instances, self._width)
-        result: Sequence[Any] = self.booster.predict(self._dmatrix(features))
-        return result
+        return features
+
+    def feature_names(self) -> list[str] | None:
+        names = self.booster.feature_names
+        return [str(n) for n in names] if names else None
+
+    def scores(self, instances: Sequence[Any]) -> Any:
+        return self.predict(instances)
+
+    def is_tree_ensemble(self) -> bool:
+        return self._trees is not None
+
+    def tree_contributions(self, instances: Sequence[Any], background: Sequence[Any] | None) -> Contributions:
+        if self._trees is None:
+            raise TypeError("This booster has no trees (a linear booster)")
+        rows = None if background is None else self._features(background)
+        return self._trees.contributions(self._features(instances), rows)
 
 
 class XGBoostAdapter:

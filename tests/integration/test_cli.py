@@ -135,13 +135,63 @@ def test_explain_prints_a_row_an_instance(
     header, *rows, summary = out.splitlines()
     assert header.split() == ["PREDICTION", "LABEL", "SCORE", "BASELINE", "ERROR", "0", "1", "2", "3"]
     assert len(rows) == len(SAMPLES)
-    assert summary.startswith(
-        "sampledShapleyAttribution (10 paths, 1 model call) of version v1; baseline 0=0"
-    )
+    assert summary.startswith("sampledShapleyAttribution (10 paths, 1 model call) of version v1, explaining")
+    assert "; baseline 0=0, 1=0" in summary
     code, out, _ = cli("explain", "--model", "iris", "--json-instances", str(lines), "--format", "json")
     answer = json.loads(out)
     assert code == 0 and len(answer["explanations"]) == len(SAMPLES)
     assert answer["predictions"] == sklearn_model[1].predict(np.asarray(SAMPLES)).tolist()
+
+
+def test_versions_create_takes_gclouds_explanation_flags(
+    cli: Any, home: Path, tmp_path: Path, sklearn_model: tuple[Path, Any], xgboost_model: tuple[Path, Any]
+) -> None:
+    sample = tmp_path / "training-sample.jsonl"
+    sample.write_text("[1, 2, 3, 4]\n[3, 2, 1, 0]\n[2, 9, 2, 2]\n")
+    common = ("--model", "iris", "--origin", str(sklearn_model[0]), "--format", "json")
+    assert cli("models", "create", "iris")[0] == 0
+    code, out, err = cli(
+        "versions", "create", "v1", *common, "--num-paths", "7", "--explanation-baseline", str(sample)
+    )
+    assert code == 0, err
+    # --num-paths alone means sampled Shapley; the sample's medians are the baseline.
+    assert json.loads(out)["explanationConfig"] == {
+        "sampledShapleyAttribution": {"numPaths": 7},
+        "baseline": [2.0, 2.0, 2.0, 2.0],
+    }
+    code, _, err = cli(
+        "versions", "create", "v2", *common, "--explanation-method", "tree-shap", "--num-paths", "7"
+    )
+    assert code == 1 and "--num-paths is for sampled-shapley, not tree-shap" in err
+    csv = tmp_path / "sample.csv"
+    csv.write_text("size,colour\n1,red\n3,blue\n5,red\n")
+    code, out, err = cli(
+        "versions",
+        "create",
+        "v3",
+        *common,
+        "--explanation-method",
+        "integrated-gradients",
+        "--num-integral-steps",
+        "20",
+        "--explanation-baseline",
+        str(csv),
+    )
+    assert code == 0, err
+    assert json.loads(out)["explanationConfig"] == {
+        "integratedGradientsAttribution": {"numIntegralSteps": 20},
+        "baseline": {"size": 3.0, "colour": "red"},
+    }
+    # An XGBoost version explains with TreeSHAP by default; the line says what it explains.
+    Engine(home=str(home)).deploy("flowers", "v1", xgboost_model[0])
+    lines = tmp_path / "instances.jsonl"
+    lines.write_text("\n".join(json.dumps(s) for s in SAMPLES) + "\n")
+    code, out, err = cli("explain", "--model", "flowers", "--json-instances", str(lines))
+    assert code == 0, err
+    assert out.splitlines()[-1] == (
+        "treeShapAttribution (1 model call) of version v1, explaining log-odds (XGBoost's margin); "
+        "baseline (the trees' training data, as path-dependent TreeSHAP averages it)"
+    )
 
 
 def test_debug_shows_the_traceback(cli: Any) -> None:

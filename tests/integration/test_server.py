@@ -211,6 +211,66 @@ def test_the_official_client_explains_a_versions_predictions(
     assert 'mlnb_explain_requests_total{code="400",model="iris",version="default"} 2.0' in metrics
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["xgboost", "keras"])
+def test_the_official_client_explains_each_framework_with_its_default(
+    ml: Any, request: pytest.FixtureRequest, kind: str
+) -> None:
+    """No explanationConfig: XGBoost's trees get TreeSHAP, Keras integrated
+    gradients, each checked against a computation that does not use mlnb."""
+    origin, model = request.getfixturevalue(f"{kind}_model")
+    parent = f"projects/demo/models/{kind}"
+    ml.projects().models().create(parent="projects/demo", body={"name": kind}).execute()
+    body = {"name": "v1", "deploymentUri": str(origin)}
+    operation = ml.projects().models().versions().create(parent=parent, body=body).execute()
+    assert wait_operation(ml, operation["name"])["response"]["state"] == "READY"
+    answer = ml.projects().explain(name=parent, body={"instances": SAMPLES}).execute()
+    if kind == "xgboost":
+        import shap
+        import xgboost as xgb
+
+        assert answer["method"] == "treeShapAttribution" and answer["modelCalls"] == 1
+        margins = model.predict(xgb.DMatrix(np.asarray(SAMPLES)), output_margin=True)
+        # shap's own tree explainer: (instances, features, classes).
+        independent = np.asarray(shap.TreeExplainer(model).shap_values(np.asarray(SAMPLES)))
+    else:
+        assert answer["method"] == "integratedGradientsAttribution" and answer["numIntegralSteps"] == 50
+        margins = np.asarray(model.predict_on_batch(np.asarray(SAMPLES, dtype="float32")))
+        independent = _finite_difference_gradients_integral(model, np.asarray(SAMPLES), steps=400)
+    for i, explanation in enumerate(answer["explanations"]):
+        (label,) = explanation["attributions_by_label"]
+        index = label["label_index"]
+        assert index == int(np.argmax(margins[i]))
+        assert label["example_score"] == pytest.approx(float(margins[i][index]), abs=1e-4)
+        got = np.array([label["attributions"][str(j)] for j in range(4)])
+        total = got.sum()
+        tolerance = max(label["approx_error"] * np.abs(got).sum(), 1e-4)
+        assert total == pytest.approx(label["example_score"] - label["baseline_score"], abs=tolerance * 1.01)
+        want = independent[i, :, index]
+        # Integrated gradients' 50 steps miss a ReLU network's kinks by about
+        # what the answer's approx_error says; TreeSHAP is exact.
+        scale = (5 * label["approx_error"] + 2e-3) * max(np.abs(want).sum(), 1.0)
+        assert np.allclose(got, want, atol=scale)
+
+
+def _finite_difference_gradients_integral(model: Any, x: np.ndarray, steps: int) -> np.ndarray:
+    """Integrated gradients from a zero baseline, with the gradients taken by
+    central differences of the model's outputs (no GradientTape): (instances,
+    features, outputs)."""
+    eps = 1e-3
+    alphas = (np.arange(steps) + 0.5) / steps  # the midpoint rule
+    result = np.zeros((x.shape[0], x.shape[1], 3))
+    for j in range(x.shape[1]):
+        step = np.zeros(x.shape[1])
+        step[j] = eps
+        points = (alphas[None, :, None] * x[:, None, :]).reshape(-1, x.shape[1])
+        up = np.asarray(model.predict_on_batch((points + step).astype("float64")), dtype=float)
+        down = np.asarray(model.predict_on_batch((points - step).astype("float64")), dtype=float)
+        gradient = ((up - down) / (2 * eps)).reshape(x.shape[0], steps, 3)
+        result[:, j, :] = x[:, j : j + 1] * gradient.mean(axis=1)
+    return result
+
+
 def test_the_official_client_runs_jobs(ml: Any, tmp_path: Path, home: Path) -> None:
     from mlnb.training import build_trainer_package
 

@@ -1,7 +1,9 @@
-"""Sampled Shapley explanations (``mlnb.explain``) on real scikit-learn
-models: the properties that make them right (completeness, a linear
-model's exact values, a feature the model ignores), agreement with
-``shap``'s exact computation, and clear errors."""
+"""Explanations (``mlnb.explain``) on real scikit-learn and XGBoost models:
+the properties that make them right (completeness, a linear model's exact
+values, a feature the model ignores), agreement with ``shap``'s own
+computation (exact Shapley values, its tree explainer), the default method
+each model gets, and clear errors. Keras's integrated gradients are in
+``tests/integration/test_explain_frameworks.py`` (TensorFlow is slow to import)."""
 
 from __future__ import annotations
 
@@ -11,14 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestRegressor
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlnb.errors import FailedPrecondition, InvalidArgument
-from mlnb.explain import ExplanationConfig, explain_instances
+from mlnb.explain import ExplanationConfig, explain_instances, method_for
 from mlnb.frameworks.sklearn import EstimatorPredictor
+from mlnb.frameworks.xgboost import BoosterPredictor
 
 RNG = np.random.default_rng(7)
 X = RNG.normal(size=(300, 4))
@@ -75,7 +78,7 @@ def test_sampled_shapley_agrees_with_shaps_exact_values() -> None:
     instances = X[:8]
     # shap's exact Shapley values against the same single baseline row.
     exact = shap.explainers.Exact(model.predict, baseline[None, :])(instances).values
-    config = ExplanationConfig(num_paths=100, baseline=baseline.tolist())
+    config = ExplanationConfig("sampled-shapley", num_paths=100, baseline=baseline.tolist())
     answer = explain_instances(EstimatorPredictor(model), instances.tolist(), config)
     for i in range(len(instances)):
         got = attributions(answer, i)
@@ -155,7 +158,108 @@ def test_a_bad_explanation_config_names_its_field(body: Any, message: str) -> No
 def test_a_config_reads_back_in_full_and_unserved_methods_say_so() -> None:
     config = ExplanationConfig.from_api({"sampledShapleyAttribution": {"numPaths": "25"}, "baseline": [0, 1]})
     assert config.to_api() == {"sampledShapleyAttribution": {"numPaths": 25}, "baseline": [0, 1]}
-    assert ExplanationConfig.from_api({}).to_api() == {"sampledShapleyAttribution": {"numPaths": 10}}
+    # No method named: the model's default, chosen when it explains.
+    assert ExplanationConfig.from_api({}).to_api() == {}
+    assert ExplanationConfig.from_api({"treeShapAttribution": {}}).to_api() == {"treeShapAttribution": {}}
     gradients = ExplanationConfig.from_api({"integratedGradientsAttribution": {"numIntegralSteps": 50}})
-    with pytest.raises(InvalidArgument, match="integratedGradientsAttribution is not served by mlnb yet"):
-        gradients.check_served()
+    assert gradients.to_api() == {"integratedGradientsAttribution": {"numIntegralSteps": 50}}
+    with pytest.raises(InvalidArgument, match="xraiAttribution is not served by mlnb yet"):
+        ExplanationConfig.from_api({"xraiAttribution": {}}).check_served()
+
+
+def test_each_model_gets_its_default_method() -> None:
+    linear = EstimatorPredictor(LinearRegression().fit(X, Y))
+    forest = EstimatorPredictor(RandomForestRegressor(n_estimators=5, random_state=0).fit(X, Y))
+    in_pipeline = EstimatorPredictor(
+        make_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=5)).fit(X, Y)
+    )
+    assert method_for(linear, ExplanationConfig()) == "sampled-shapley"
+    assert method_for(forest, ExplanationConfig()) == "tree-shap"
+    # A pipeline's trees see scaled features, not the user's: sampled Shapley explains those.
+    assert method_for(in_pipeline, ExplanationConfig()) == "sampled-shapley"
+    assert method_for(forest, ExplanationConfig("sampled-shapley")) == "sampled-shapley"
+    with pytest.raises(FailedPrecondition, match="treeShapAttribution explains tree ensembles"):
+        method_for(linear, ExplanationConfig("tree-shap"))
+    with pytest.raises(FailedPrecondition, match="integratedGradientsAttribution explains Keras"):
+        method_for(forest, ExplanationConfig("integrated-gradients"))
+
+
+def test_tree_shap_of_a_forest_classifier_matches_shaps_tree_explainer() -> None:
+    shap = pytest.importorskip("shap")
+    labels = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 3] > 1).astype(int)  # three classes
+    model = RandomForestClassifier(n_estimators=15, max_depth=4, random_state=0).fit(X, labels)
+    answer = explain_instances(EstimatorPredictor(model), X[:6].tolist(), ExplanationConfig())
+    assert answer["method"] == "treeShapAttribution" and answer["modelCalls"] == 1
+    assert answer["explainedScore"] == "probability"
+    assert "training data" in answer["baseline"]["source"]
+    reference = shap.TreeExplainer(model)
+    expected_values = np.asarray(reference.shap_values(X[:6]))  # (instances, features, classes)
+    for i in range(6):
+        got = attributions(answer, i)
+        probabilities = model.predict_proba(X[i : i + 1])[0]
+        label = int(np.argmax(probabilities))
+        assert got["label_index"] == label and got["approx_error"] == 0
+        # Exact completeness: the forest's probability minus its mean over the training data.
+        assert got["example_score"] == pytest.approx(probabilities[label], abs=1e-9)
+        total = sum(got["attributions"].values())
+        assert total == pytest.approx(got["example_score"] - got["baseline_score"], abs=1e-9)
+        want = expected_values[i, :, label]
+        assert np.allclose([got["attributions"][str(j)] for j in range(4)], want, atol=1e-9)
+
+
+def test_tree_shap_against_a_baseline_is_the_exact_shapley_value() -> None:
+    shap = pytest.importorskip("shap")
+    model = RandomForestRegressor(n_estimators=20, max_depth=5, random_state=0).fit(X, X[:, 0] * X[:, 1] + Y)
+    baseline = X.mean(axis=0)
+    exact = shap.explainers.Exact(model.predict, baseline[None, :])(X[:5]).values
+    config = ExplanationConfig(baseline=baseline.tolist())
+    answer = explain_instances(EstimatorPredictor(model), X[:5].tolist(), config)
+    assert answer["method"] == "treeShapAttribution"
+    assert answer["baseline"]["source"] == "the version's explanationConfig.baseline"
+    for i in range(5):
+        got = attributions(answer, i)
+        assert np.allclose([got["attributions"][str(j)] for j in range(4)], exact[i], atol=1e-9)
+        assert got["baseline_score"] == pytest.approx(model.predict(baseline[None, :])[0])
+
+
+def test_xgboost_trees_are_explained_with_its_own_contributions() -> None:
+    xgb = pytest.importorskip("xgboost")
+    shap = pytest.importorskip("shap")
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3}, xgb.DMatrix(X, label=(Y > 0).astype(int)), 20
+    )
+    predictor = BoosterPredictor(booster)
+    answer = explain_instances(predictor, X[:5].tolist(), ExplanationConfig())
+    assert answer["method"] == "treeShapAttribution"
+    assert answer["explainedScore"].startswith("log-odds")
+    margins = booster.predict(xgb.DMatrix(X[:5]), output_margin=True)
+    independent = shap.TreeExplainer(booster).shap_values(X[:5])
+    for i in range(5):
+        got = attributions(answer, i)
+        assert got["example_score"] == pytest.approx(float(margins[i]), abs=1e-4)
+        total = sum(got["attributions"].values())
+        assert total == pytest.approx(got["example_score"] - got["baseline_score"], abs=1e-4)
+        assert np.allclose([got["attributions"][str(j)] for j in range(4)], independent[i], atol=1e-4)
+
+
+def test_a_custom_routines_own_explain_answers() -> None:
+    class Routine:
+        def predict(self, instances: Any, **kwargs: Any) -> list[float]:
+            return [sum(i) for i in instances]
+
+        def explain(self, instances: Any) -> list[dict[str, float]]:
+            return [{f"f{j}": float(v) for j, v in enumerate(i)} for i in instances]
+
+    answer = explain_instances(Routine(), [[1.0, 2.0], [3.0, 4.0]], ExplanationConfig())
+    assert answer["method"] == "custom"
+    assert attributions(answer, 1)["attributions"] == {"f0": 3.0, "f1": 4.0}
+    # A config that names a method wins: sampled Shapley over its predict.
+    named = explain_instances(Routine(), [[1.0, 2.0]], ExplanationConfig("sampled-shapley"))
+    assert attributions(named)["attributions"] == {"0": 1.0, "1": 2.0}
+
+    class Wrong(Routine):
+        def explain(self, instances: Any) -> list[dict[str, float]]:
+            return []
+
+    with pytest.raises(FailedPrecondition, match="must return a list of 1 explanations"):
+        explain_instances(Wrong(), [[1.0, 2.0]], ExplanationConfig())

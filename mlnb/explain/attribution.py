@@ -1,0 +1,75 @@
+"""What every attribution method produces: per instance, one explained
+output's scores and each feature's share of their difference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "MAX_ROWS_PER_CALL",
+    "Attribution",
+    "AttributionRun",
+    "ScoreFunction",
+    "in_calls",
+    "relative_error",
+    "top_label",
+]
+
+# Rows a method hands the model at once: a request's work in a few calls,
+# never one call per step, and never all of a large request's rows at once.
+MAX_ROWS_PER_CALL = 20_000
+
+# Scores of rows: (rows, outputs) numbers.
+ScoreFunction = Callable[[list[Any]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """One instance's explanation of one output (label)."""
+
+    label_index: int
+    example_score: float
+    baseline_score: float
+    approx_error: float
+    attributions: dict[str, float]
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "label_index": self.label_index,
+            "example_score": self.example_score,
+            "baseline_score": self.baseline_score,
+            "approx_error": self.approx_error,
+            "attributions": self.attributions,
+        }
+
+
+@dataclass(frozen=True)
+class AttributionRun:
+    """The attributions of a request and the model calls they took."""
+
+    attributions: list[Attribution]
+    model_calls: int
+
+
+def top_label(scores: np.ndarray) -> int:
+    """The explained output of one instance: the predicted label's (the top
+    score) for a model with several outputs, the only one otherwise."""
+    return int(np.argmax(scores)) if scores.shape[0] > 1 else 0
+
+
+def relative_error(error: float, attributions: np.ndarray) -> float:
+    """``error`` relative to the attributions' total size (absolute when
+    they are all about zero)."""
+    size = float(np.abs(attributions).sum())
+    return error / size if size > 1e-12 else error
+
+
+def in_calls(function: Callable[[Any], Any], rows: Any) -> tuple[list[Any], int]:
+    """``function`` over ``rows`` in parts of ``MAX_ROWS_PER_CALL``: the parts' results and their count."""
+    starts = range(0, len(rows), MAX_ROWS_PER_CALL)
+    parts = [function(rows[start : start + MAX_ROWS_PER_CALL]) for start in starts]
+    return parts, len(parts)
