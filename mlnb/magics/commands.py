@@ -212,15 +212,22 @@ def _predict(**options: Any) -> Any:
         return cli_predict.predict_with_version(state, instances, parameters=parameters, **options)
 
 
-def _explain(**options: Any) -> Any:
+def _explain(chart: bool, **options: Any) -> Any:
     """Explain a deployed version's predictions; instances as for
-    %ml predict. Returns a DataFrame: one row an instance, one column a
-    feature (its attribution), beside the prediction and the scores."""
+    %ml predict. Shows a chart (a bar an attribution for one instance, a
+    summary of every feature's attributions for several; --no-chart: none)
+    and returns a DataFrame: one row an instance, one column a feature
+    (its attribution), beside the prediction and the scores."""
     columns = _frame_columns(options.get("instances"))
     instances, _ = _instances(options)
     state = _state()
     with _body_read_as_in_errors(state):
-        return cli_predict.explain_with_version(state, instances, feature_names=columns, **options)
+        answer = cli_predict.explain_with_version(state, instances, feature_names=columns, **options)
+    if chart and state.out.returns_objects:
+        from mlnb.widgets.explanation_chart import show_explanation
+
+        show_explanation(answer, instances)
+    return answer
 
 
 @contextlib.contextmanager
@@ -259,6 +266,7 @@ def _submit_optional_job(command: click.Command, kind: str) -> Any:
 _INSTANCES_OPTION = click.Option(
     ["--instances"], metavar="VAR", help="A DataFrame, array or list of the notebook to predict."
 )
+_CHART_OPTION = click.Option(["--chart/--no-chart"], default=True, help="Show the attributions' chart.")
 
 
 def _command(name: str, callback: Any, params: list[click.Parameter], body: str) -> click.Command:
@@ -309,7 +317,9 @@ ml.add_command(
     )
 )
 ml.add_command(_command("predict", _predict, [*cli_predict.predict.params, _INSTANCES_OPTION], INSTANCES))
-ml.add_command(_command("explain", _explain, [*cli_predict.explain.params, _INSTANCES_OPTION], INSTANCES))
+ml.add_command(
+    _command("explain", _explain, [*cli_predict.explain.params, _INSTANCES_OPTION, _CHART_OPTION], INSTANCES)
+)
 ml.add_command(cli_jobs.jobs)
 ml.add_command(cli_models.models)
 ml.add_command(cli_versions.versions)

@@ -145,18 +145,31 @@ def test_predict_takes_a_dataframe_or_an_array_by_name(
 
 
 def test_explain_gives_one_row_an_instance_and_one_column_a_feature(
-    shell: Any, deployed: str, iris_features: Any, sklearn_model: Any
+    shell: Any, deployed: str, iris_features: Any, sklearn_model: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    shown: list[dict[str, Any]] = []
+    monkeypatch.setattr(shell.display_pub, "publish", lambda data, **kwargs: shown.append(data))
     shell.user_ns["frame"] = pd.DataFrame(iris_features[:3], columns=["a", "b", "c", "d"])
     result = shell.run_line_magic("ml", "explain --model iris --instances frame")
+    # The chart is shown beside the frame: a summary row a feature, dots coloured by the frame's values.
+    (chart,) = [d["application/vnd.plotly.v1+json"] for d in shown if "application/vnd.plotly.v1+json" in d]
+    assert sorted(trace["name"] for trace in chart["data"]) == ["a", "b", "c", "d"]
+    first = next(trace for trace in chart["data"] if trace["name"] == "a")
+    assert first["marker"]["color"] == iris_features[:3, 0].tolist()
     assert isinstance(result, pd.DataFrame) and len(result) == 3
     assert result["prediction"].tolist() == sklearn_model[1].predict(iris_features[:3]).tolist()
     # The features are named as the instances name them (the frame's columns).
     total = result[["a", "b", "c", "d"]].sum(axis=1)
     assert np.allclose(total, result["example_score"] - result["baseline_score"])
     assert result.attrs["explanation"]["method"] == "sampledShapleyAttribution"
+    shown.clear()
     body = shell.run_cell_magic("ml", "explain --model iris", str(iris_features[0].tolist()))
     assert list(body.columns[:4]) == ["0", "1", "2", "3"] and len(body) == 1
+    (chart,) = [d["application/vnd.plotly.v1+json"] for d in shown if "application/vnd.plotly.v1+json" in d]
+    assert [trace["type"] for trace in chart["data"]] == ["bar"]
+    shown.clear()
+    shell.run_line_magic("ml", "explain --model iris --instances frame --no-chart")
+    assert not [d for d in shown if "application/vnd.plotly.v1+json" in d]
 
 
 def test_notebook_instances_go_to_the_engine_as_they_are(
