@@ -124,10 +124,12 @@ def _model_call(call: Any) -> Any:
 
 
 def _score_function(predictor: Predictor) -> ScoreFunction:
-    def score(rows: list[Any]) -> np.ndarray:
-        raw = _model_call(
-            lambda: predictor.scores(rows) if isinstance(predictor, Scorer) else predictor.predict(rows)
-        )
+    def score(rows: Any) -> np.ndarray:
+        if isinstance(predictor, Scorer):
+            raw = _model_call(lambda: predictor.scores(rows))
+        else:  # a predictor of another kind gets what a prediction sends: lists
+            sent = rows.tolist() if isinstance(rows, np.ndarray) else rows
+            raw = _model_call(lambda: predictor.predict(sent))
         try:
             values = np.asarray(raw, dtype=float)
         except (TypeError, ValueError) as e:

@@ -23,8 +23,9 @@ __all__ = [
 # never one call per step, and never all of a large request's rows at once.
 MAX_ROWS_PER_CALL = 20_000
 
-# Scores of rows: (rows, outputs) numbers.
-ScoreFunction = Callable[[list[Any]], np.ndarray]
+# Scores of rows (a list of instances, or a 2-D array of lists of numbers):
+# (rows, outputs) numbers.
+ScoreFunction = Callable[[Any], np.ndarray]
 
 
 @dataclass(frozen=True)

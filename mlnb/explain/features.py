@@ -81,6 +81,16 @@ class FeatureTable:
             return cls(names, _objects([list(i) for i in instances], width), "list")
         return cls(["0"], _objects([[i] for i in instances], 1), "scalar")
 
+    def numbers(self) -> np.ndarray | None:
+        """The table as floats when its instances are lists of numbers (not
+        booleans, not objects), else None."""
+        if self.shape != "list":
+            return None
+        flat = self.values.ravel()
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in flat):
+            return None
+        return self.values.astype(float)
+
     def instance(self, row: Sequence[Any]) -> Any:
         """A row of values as an instance of this table's shape."""
         if self.shape == "object":
@@ -92,9 +102,12 @@ class FeatureTable:
 
 def _objects(rows: list[list[Any]], width: int) -> np.ndarray:
     values = np.empty((len(rows), width), dtype=object)
-    for i, row in enumerate(rows):
-        for j, value in enumerate(row):
-            values[i, j] = value
+    try:
+        values[:, :] = rows  # rows of plain values: numpy fills the table in one step
+    except ValueError:  # values that are lists themselves: one by one, kept whole
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                values[i, j] = value
     return values
 
 

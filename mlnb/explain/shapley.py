@@ -51,10 +51,20 @@ def sampled_shapley(
     # request, each instance once.
     steps_inside = max(d - 1, 0)
     inside = rank[:, None, :] < np.arange(1, d)[None, :, None]  # (paths, d-1, d)
-    base = np.asarray(list(baseline), dtype=object)
-    grid = np.where(inside[None], table.values[:, None, None, :], base[None, None, None, :])
-    rows = [table.instance(list(base)), *(table.instance(list(row)) for row in table.values)]
-    rows += [table.instance(list(row)) for row in grid.reshape(n * num_paths * steps_inside, d)]
+    values = table.numbers()
+    base: np.ndarray | None = None
+    if values is not None:
+        try:
+            base = np.asarray(list(baseline), dtype=float)
+        except (TypeError, ValueError):
+            values = None  # a baseline that is not numbers: rows as objects
+    if values is None or base is None:
+        values, base = table.values, np.asarray(list(baseline), dtype=object)
+    grid = np.where(inside[None], values[:, None, None, :], base[None, None, None, :])
+    table_rows = np.concatenate([base[None, :], values, grid.reshape(n * num_paths * steps_inside, d)])
+    # Lists of numbers go to the model as one 2-D array (building 20,000
+    # lists cost more than the model); other instances row by row in their shape.
+    rows: Any = table_rows if table_rows.dtype != object else [table.instance(list(r)) for r in table_rows]
     parts, calls = in_calls(score, rows)
     scored = np.concatenate(parts, axis=0)
     at_baseline, examples = scored[0], scored[1 : n + 1]

@@ -39,7 +39,7 @@ def attributions_of(table: FeatureTable, contributions: Contributions) -> Attrib
                 example_score=float(scores[i, label]),
                 baseline_score=float(expected[label]),
                 approx_error=0.0,
-                attributions={n: float(v) for n, v in zip(table.names, values[i, label], strict=True)},
+                attributions=dict(zip(table.names, values[i, label].tolist(), strict=True)),
             )
         )
     return AttributionRun(results, 1)

@@ -45,7 +45,8 @@ class Scorer(Protocol):
     predictions, which must then be numbers."""
 
     def scores(self, instances: Sequence[Any]) -> Any:
-        """(instances, outputs) numbers."""
+        """(instances, outputs) numbers. Instances that are lists of
+        numbers may come as one 2-D numpy array."""
         ...
 
     def feature_names(self) -> list[str] | None:

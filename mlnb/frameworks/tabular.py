@@ -16,7 +16,7 @@ def to_features(instances: Sequence[Any]) -> Any:
     Named inputs (each instance a JSON object) become DataFrame columns, so
     that a pipeline whose first step selects columns by name gets them.
     """
-    if instances and isinstance(instances[0], Mapping):
+    if len(instances) and isinstance(instances[0], Mapping):
         import pandas as pd
 
         return pd.DataFrame.from_records(list(instances))
@@ -36,7 +36,7 @@ def check_width(instances: Sequence[Any], expected: int | None) -> None:
     for index, instance in enumerate(instances):
         if isinstance(instance, Mapping):
             return  # named inputs: the model (a pipeline) checks its columns
-        width = len(instance) if isinstance(instance, list | tuple) else 1
+        width = len(instance) if isinstance(instance, list | tuple | np.ndarray) else 1
         if width != expected:
             values = "value" if width == 1 else "values"
             raise InvalidArgument(

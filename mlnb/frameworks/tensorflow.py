@@ -90,6 +90,7 @@ class KerasPredictor:
         self.model = model
         self.input_names = [getattr(t, "name", f"input_{i}") for i, t in enumerate(model.inputs)]
         self.output_names = list(getattr(model, "output_names", None) or [])
+        self._gradient_function: Any = None
 
     def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]:
         named = bool(instances) and isinstance(instances[0], Mapping)
@@ -112,18 +113,33 @@ class KerasPredictor:
 
     def gradients(self, rows: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         tf = _tf()
+        if self._gradient_function is None:
+            self._gradient_function = tf.function(
+                self._scores_and_gradients, reduce_retracing=True, autograph=False
+            )
         dtype = self.model.inputs[0].dtype or "float32"
-        x = tf.convert_to_tensor(np.asarray(rows), dtype=dtype)
+        chosen = (
+            np.full(len(rows), -1, dtype=np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
+        )
+        scores, grads = self._gradient_function(
+            tf.convert_to_tensor(np.asarray(rows), dtype=dtype), tf.convert_to_tensor(chosen)
+        )
+        return np.asarray(scores.numpy(), dtype=float), np.asarray(grads.numpy(), dtype=float)
+
+    def _scores_and_gradients(self, x: Any, labels: Any) -> tuple[Any, Any]:
+        """Traced once into a graph (eager GradientTape costs milliseconds a
+        call): the scores of ``x`` and the gradient of each row's
+        ``labels`` output (-1: its top one)."""
+        tf = _tf()
         with tf.GradientTape() as tape:
             tape.watch(x)
             scores = self.model(x, training=False)
             scores = tf.reshape(scores, (tf.shape(x)[0], -1))
-            chosen = tf.argmax(scores, axis=1) if labels is None else tf.constant(labels, dtype=tf.int64)
+            chosen = tf.where(labels < 0, tf.argmax(scores, axis=1), labels)
             explained = tf.gather(scores, chosen, axis=1, batch_dims=1)
         # Each row's output depends on that row alone, so the gradient of
         # their sum is each row's own gradient.
-        grads = tape.gradient(explained, x)
-        return np.asarray(scores.numpy(), dtype=float), np.asarray(grads.numpy(), dtype=float)
+        return scores, tape.gradient(explained, x)
 
 
 class TensorFlowAdapter:

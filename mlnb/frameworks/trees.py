@@ -58,6 +58,7 @@ class TreeAttributor:
     def __init__(self, model: Any) -> None:
         self.model = model
         self._explainers: dict[bytes, Any] = {}
+        self._score_name = self._score()  # read once: XGBoost writes its whole config to say it
 
     def contributions(self, features: Any, background: Any | None) -> Contributions:
         """TreeSHAP values of ``features`` (the model's own input: an array
@@ -69,7 +70,7 @@ class TreeAttributor:
         # One output: (instances, features); several: (instances, features, outputs).
         values = values[:, None, :] if values.ndim == 2 else values.transpose(0, 2, 1)
         expected = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float)).reshape(-1)
-        return Contributions(values, expected, self._score())
+        return Contributions(values, expected, self._score_name)
 
     def _xgboost_contributions(self, features: Any) -> Contributions:
         xgb = import_extra("xgboost", "xgboost", "An XGBoost model")
@@ -78,7 +79,7 @@ class TreeAttributor:
         if raw.ndim == 2:  # one output: (instances, features + bias)
             raw = raw[:, None, :]
         # The last column is the bias: the mean margin, the same for every row.
-        return Contributions(raw[:, :, :-1], raw[0, :, -1].copy(), self._score())
+        return Contributions(raw[:, :, :-1], raw[0, :, -1].copy(), self._score_name)
 
     def _explainer(self, background: Any | None) -> Any:
         key = b"" if background is None else np.asarray(background, dtype=object).tobytes()
