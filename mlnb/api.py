@@ -672,6 +672,7 @@ class Engine:
         resume: bool = False,
         labels: Mapping[str, str] | None = None,
         cluster: str | None = None,
+        explain: bool | None = None,
         project: str | None = None,
     ) -> JobRecord:
         """Submit a batch prediction job: predict every instance of the input
@@ -683,7 +684,9 @@ class Engine:
         API's names or gcloud's (``json``, ``text``, ``csv``, ``tf-record``,
         ``tf-record-gzip``). ``key_field`` names an instance field passed
         through to each prediction. ``resume`` continues the run that wrote
-        ``output_path`` before (its written shards are kept).
+        ``output_path`` before (its written shards are kept). ``explain``
+        (mlnb's ``predictionInput.explain``) writes each prediction's
+        explanation beside it, by the version's ``explanationConfig``.
 
         Results land in ``output_path`` as ``prediction.results-*`` files of
         JSON lines (in input order, shard after shard) and
@@ -717,6 +720,7 @@ class Engine:
             resume=resume,
             labels=labels,
             cluster=cluster,
+            explain=explain,
             project=project,
         )
 

@@ -57,6 +57,7 @@ class BatchAPI:
         resume: bool = False,
         labels: Mapping[str, str] | None = None,
         cluster: str | None = None,
+        explain: bool | None = None,
         project: str | None = None,
     ) -> JobRecord:
         project = self.settings.project_of(project)
@@ -75,6 +76,7 @@ class BatchAPI:
             "keyField": key_field,
             "runtimeVersion": runtime_version,
             "region": region,
+            "explain": explain,
         }
         body = merge_flags(prediction_input, flags, "predictionInput")
         if version and model and "/" not in version:

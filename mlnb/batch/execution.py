@@ -126,6 +126,7 @@ class BatchPredictionExecution:
                 "batchSize": self.spec.batch_size,
                 "keyField": self.spec.key_field,
                 "signatureName": self.spec.signature_name,
+                "explain": self.spec.explain,
                 "model": model,
                 "shards": [s.to_json() for s in shards],
             }

@@ -30,6 +30,7 @@ def version_model(version: VersionRecord, settings: Settings) -> dict[str, Any]:
         "files": version.files,
         "packages": list(version.packages),
         "predictionClass": version.prediction_class,
+        "explanationConfig": version.explanation_config,
         **_caches(settings),
     }
 

@@ -52,6 +52,7 @@ class PredictionSpec:
     batch_size: int | None = None  # None: sized by bytes (see inputs.read_batches)
     key_field: str | None = None
     region: str | None = None
+    explain: bool = False  # mlnb's: each prediction's explanation beside it
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> PredictionSpec:
@@ -93,6 +94,7 @@ class PredictionSpec:
             batch_size=_positive(body.get("batchSize"), None, "batchSize", _MAX_BATCH_SIZE),
             key_field=body.get("keyField") or None,
             region=body.get("region") or None,
+            explain=_flag(body.get("explain"), "explain"),
         )
 
     def to_api(self, project: str) -> dict[str, Any]:
@@ -115,6 +117,8 @@ class PredictionSpec:
             "region": "region",
         }
         body = {names[k]: v for k, v in asdict(self).items() if k in names and v is not None}
+        if self.explain:
+            body["explain"] = True
         body["inputPaths"] = list(self.input_paths)
         if self.model_name:
             body["modelName"] = f"projects/{project}/models/{self.model_name}"
@@ -143,6 +147,14 @@ def _short_model(model: Any) -> str:
     if len(parts) == 1 or (len(parts) >= 4 and parts[-2] == "models"):
         return parts[-1]
     raise InvalidArgument(f"modelName {model!r} must be projects/PROJECT/models/MODEL")
+
+
+def _flag(value: Any, what: str) -> bool:
+    if value in (None, False, "false", "False"):
+        return False
+    if value in (True, "true", "True"):
+        return True
+    raise InvalidArgument(f"predictionInput.{what} must be true or false, not {value!r}")
 
 
 def _positive(value: Any, default: int | None, what: str, most: int = 10_000) -> Any:

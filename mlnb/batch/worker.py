@@ -2,7 +2,8 @@
 with ``MLNB_BATCH_WORKER`` and ``MLNB_BATCH_WORKERS`` set, loads the model
 once, then predicts the shards of the plan that are its own (index modulo
 the number of workers) and not yet written, each into its
-results file. One bad instance never fails a shard: it goes to the errors
+results file (with each prediction's explanation when the plan says
+``explain``). One bad instance never fails a shard: it goes to the errors
 file with its source and the reason."""
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from mlnb.batch.inputs import Batch, Shard, read_batches
 from mlnb.batch.model import load_model
 from mlnb.batch.results import OutputFolder, ShardWriter
 from mlnb.errors import InvalidArgument, MlnbError
+from mlnb.explain import ExplanationConfig, explain_instances
 from mlnb.frameworks import Predictor
-from mlnb.prediction import predict_each, run_prediction
+from mlnb.prediction import decode_instances, predict_decoded, predict_each, run_prediction
 
 __all__ = ["predict_shard", "run_worker"]
 
@@ -58,14 +60,54 @@ def _predict_batch(predictor: Predictor, batch: Batch, plan: dict[str, Any], wri
             writer.add_error(batch.source(index), message, batch.raws[index])
 
 
+def _explain_batch(
+    predictor: Predictor, batch: Batch, plan: dict[str, Any], writer: ShardWriter, config: ExplanationConfig
+) -> None:
+    """Predict and explain a batch together; when that fails, instance by
+    instance, the ones that cannot be explained going to the errors file."""
+    for record in batch.bad:
+        writer.add_error(record.source, record.error or "", record.raw)
+    if not batch.instances:
+        return
+    key_field = plan.get("keyField") or "key"
+    kwargs = {"signature_name": plan["signatureName"]} if plan.get("signatureName") else {}
+
+    def explained(instances: list[Any]) -> list[Any]:
+        decoded = decode_instances(instances, key_field)
+        predictions = predict_decoded(predictor, decoded, **kwargs)
+        answer = explain_instances(predictor, decoded.instances, config)
+        return [
+            {**(p if isinstance(p, dict) else {"prediction": p}), "explanation": e}
+            for p, e in zip(predictions, answer["explanations"], strict=True)
+        ]
+
+    try:
+        writer.add_predictions(explained(batch.instances))
+        return
+    except MlnbError:
+        pass  # some instance is bad, or of another shape: one by one
+    for index, instance in enumerate(batch.instances):
+        try:
+            writer.add_predictions(explained([instance]))
+        except MlnbError as e:
+            message = e.message.replace("Instance 0", "The instance", 1)
+            writer.add_error(batch.source(index), message, batch.raws[index])
+
+
 def predict_shard(
     predictor: Predictor, shard: Shard, plan: dict[str, Any], folder: OutputFolder
 ) -> ShardWriter:
     """Predict one shard and put its results, errors and counts in place."""
     started = time.monotonic()
+    config = (
+        ExplanationConfig.from_api(plan["model"].get("explanationConfig")) if plan.get("explain") else None
+    )
     with ShardWriter(folder, shard.index, len(plan["shards"]), plan["outputDataFormat"]) as writer:
         for batch in read_batches(shard, plan["dataFormat"], plan.get("batchSize")):
-            _predict_batch(predictor, batch, plan, writer)
+            if config is None:
+                _predict_batch(predictor, batch, plan, writer)
+            else:
+                _explain_batch(predictor, batch, plan, writer, config)
         writer.commit(time.monotonic() - started)
     return writer
 

@@ -37,6 +37,12 @@ from mlnb.records import JobRecord
 )
 @click.option("--signature-name", help="The SavedModel signature to predict with.")
 @click.option("--key-field", help="An instance field passed through to each prediction.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    default=None,
+    help="Write each prediction's explanation beside it (the version's explanationConfig).",
+)
 @click.option("--runtime-version", help="Recorded as runtimeVersion.")
 @click.option("--resume", is_flag=True, help="Continue the run that wrote --output-path before.")
 @click.option("--cluster", help="A Dask scheduler (tcp://host:8786) to run the workers on.")
@@ -59,6 +65,7 @@ def submit_prediction(
     batch_size: int | None,
     signature_name: str | None,
     key_field: str | None,
+    explain: bool | None,
     runtime_version: str | None,
     resume: bool,
     cluster: str | None,
@@ -89,6 +96,7 @@ def submit_prediction(
         resume=resume,
         labels=parse_labels(labels),
         cluster=cluster,
+        explain=explain,
     )
     return report_submitted(state, record, stream_logs)
 

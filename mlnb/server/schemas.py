@@ -68,6 +68,7 @@ PREDICTION_INPUT = {
     "runtimeVersion": STRING,
     "signatureName": STRING,
     "region": STRING,
+    "explain": BOOLEAN,  # mlnb's: explanations beside the predictions
 }
 # The body of :predict (the discovery document wraps it in an HttpBody).
 PREDICT = {"signature_name": STRING}  # instances: the instance rules check them

@@ -90,6 +90,47 @@ def test_json_lines_with_bad_instances_and_keys(
     assert len(loaded) == 1 and "(sklearn.pipeline was imported already: a warm start)" in loaded[0], loaded
 
 
+def test_a_batch_job_with_explain_writes_each_explanation_beside_its_prediction(
+    engine: Engine, tmp_path: Path, xgboost_model: tuple[Path, Any]
+) -> None:
+    import xgboost as xgb
+
+    engine.create_model("trees")
+    engine.create_version("trees", "v1", xgboost_model[0])
+    rows = [SAMPLES[i % 3] for i in range(30)]
+    lines = [json.dumps({"key": i, "x": row}) for i, row in enumerate(rows)]
+    lines.insert(10, json.dumps({"key": "short", "x": [1.0, 2.0]}))  # 2 of the 4 features
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    engine.submit_prediction_job(
+        "why",
+        model="trees",
+        input_paths=[source],
+        output_path=tmp_path / "out",
+        data_format="JSON",
+        key_field="key",
+        explain=True,
+    )
+    job = engine.wait_job("why", timeout=120)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert job.prediction_input is not None and job.prediction_input["explain"] is True
+    written = results(tmp_path / "out")
+    assert [r["key"] for r in written] == list(range(30))
+    features = xgb.DMatrix(np.asarray(rows))
+    margins = xgboost_model[1].predict(features, output_margin=True)
+    probabilities = xgboost_model[1].predict(features)
+    for row, margin, want in zip(written, margins, probabilities, strict=True):
+        (label,) = row["explanation"]["attributions_by_label"]
+        assert row["prediction"] == pytest.approx(want.tolist(), abs=1e-6)
+        # TreeSHAP of the version's default method: exact, in XGBoost's margin.
+        assert label["label_index"] == int(np.argmax(margin))
+        assert label["example_score"] == pytest.approx(float(margin[label["label_index"]]), abs=1e-4)
+        total = sum(label["attributions"].values())
+        assert total == pytest.approx(label["example_score"] - label["baseline_score"], abs=1e-4)
+    (failed,) = errors(tmp_path / "out")
+    assert "short" in failed["input"] and "4 features" in failed["error"]
+
+
 def load_lines(engine: Engine, job: str) -> list[str]:
     """The workers' "Model loaded in" lines of a job's log (log lines reach
     the store in batches: waited for)."""

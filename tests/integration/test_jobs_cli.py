@@ -190,6 +190,7 @@ def test_submit_prediction_from_a_model_folder(
         str(tmp_path / "out"),
         "--data-format",
         "tf-record",
+        "--explain",
         "--stream-logs",
     )
     assert code == 0, err
@@ -197,8 +198,12 @@ def test_submit_prediction_from_a_model_folder(
     code, out, _ = cli("jobs", "describe", "batch_cli", "--format", "json")
     body = json.loads(out)
     assert body["predictionOutput"]["predictionCount"] == "5"
-    assert body["predictionInput"]["dataFormat"] == "TF_RECORD"
-    assert len((tmp_path / "out" / "prediction.results-00000-of-00001").read_text().splitlines()) == 5
+    assert body["predictionInput"]["dataFormat"] == "TF_RECORD" and body["predictionInput"]["explain"] is True
+    written = (tmp_path / "out" / "prediction.results-00000-of-00001").read_text().splitlines()
+    assert len(written) == 5
+    # A folder never deployed has no explanationConfig: its model's default (sampled Shapley here).
+    explanation = json.loads(written[0])["explanation"]["attributions_by_label"][0]
+    assert set(explanation["attributions"]) == {"0", "1", "2", "3"}
     code, _, err = cli("jobs", "resume", "batch_cli")
     assert code == 1 and "only a FAILED or CANCELLED job can be resumed" in err
     code, _, err = cli(
