@@ -68,6 +68,25 @@ export interface ILogPage {
   jobEnded: boolean;
 }
 
+/** One instance's explanation of one output, as `projects.explain` answers
+ * (a custom routine's own explain() may give the attributions alone). */
+export interface IAttribution {
+  label_index?: number;
+  example_score?: number;
+  baseline_score?: number;
+  approx_error?: number;
+  attributions: Record<string, number>;
+}
+
+/** A version's `:explain` answer. */
+export interface IExplainAnswer {
+  explanations: { attributions_by_label: IAttribution[] }[];
+  predictions: unknown[];
+  method: string;
+  version: string;
+  explainedScore?: string;
+}
+
 interface IVersionBody {
   name: string;
   state: string;
@@ -193,6 +212,11 @@ export const api = {
     requestAPI<unknown>(`models/${model}/versions/${name}`, { method: 'DELETE' }),
   predict: (model: string, name: string, instances: unknown[]) =>
     requestAPI<{ predictions: unknown[] }>(`models/${model}/versions/${name}/predict`, {
+      method: 'POST',
+      body: JSON.stringify({ instances })
+    }),
+  explain: (model: string, name: string, instances: unknown[]) =>
+    requestAPI<IExplainAnswer>(`models/${model}/versions/${name}/explain`, {
       method: 'POST',
       body: JSON.stringify({ instances })
     }),

@@ -10,6 +10,8 @@ import { Panel, Widget } from '@lumino/widgets';
 import { refreshIcon, SidePanel, ToolbarButton } from '@jupyterlab/ui-components';
 
 import { api, IJob, IModel, IServerStatus, ISidebarState, ITensorBoard, IVersion } from './api';
+import { element } from './dom';
+import { renderExplanation } from './explanation';
 import { parseInstances } from './instances';
 
 // How long to wait before asking again when the feed failed.
@@ -35,19 +37,6 @@ export interface ISelection {
   model: string | null;
   version: string | null;
   job: string | null;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  className: string,
-  text?: string
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /** Set a node's text only when it changed: a refresh that changes nothing
@@ -432,29 +421,57 @@ export class MlnbSidebar extends SidePanel {
     input.spellcheck = false;
     input.addEventListener('click', event => event.stopPropagation());
     const output = element('pre', 'mlnb-predict-output');
-    const button = element(
-      'button',
-      'jp-Button jp-mod-styled jp-mod-accept mlnb-button mlnb-predict-button',
-      'Predict'
-    );
-    button.type = 'button';
-    button.addEventListener('click', async event => {
-      event.stopPropagation();
+    const explained = element('div', 'mlnb-explanation-box');
+    // Both buttons read the instances the same way and say how they read
+    // them when the server refuses them.
+    const run = async (show: (instances: unknown[]) => Promise<void>): Promise<void> => {
       let read = '';
       try {
         const parsed = parseInstances(input.value);
         read = parsed.readAs;
-        const result = await api.predict(model, version, parsed.instances);
+        await show(parsed.instances);
         output.classList.remove('mlnb-predict-failed');
-        output.textContent = JSON.stringify(result.predictions);
       } catch (error) {
         const message = error instanceof Error ? error.message : `${error}`;
         output.classList.add('mlnb-predict-failed');
         output.textContent = read ? `${message} (the body was read as ${read})` : message;
+        explained.replaceChildren();
       }
-    });
-    form.append(input, button, output);
+    };
+    const predict = this._formButton('Predict', 'mlnb-predict-button jp-mod-accept', () =>
+      run(async instances => {
+        const result = await api.predict(model, version, instances);
+        output.textContent = JSON.stringify(result.predictions);
+        explained.replaceChildren();
+      })
+    );
+    const explain = this._formButton('Explain', 'mlnb-explain-button', () =>
+      run(async instances => {
+        const answer = await api.explain(model, version, instances);
+        output.textContent = '';
+        explained.replaceChildren(renderExplanation(answer));
+        // The answer is taller than the section's room: bring it into view.
+        explained.scrollIntoView({ block: 'nearest' });
+      })
+    );
+    const buttons = element('div', 'mlnb-predict-buttons');
+    buttons.append(predict, explain);
+    form.append(input, buttons, output, explained);
     return form;
+  }
+
+  private _formButton(
+    label: string,
+    className: string,
+    act: () => Promise<void>
+  ): HTMLButtonElement {
+    const button = element('button', `jp-Button jp-mod-styled mlnb-button ${className}`, label);
+    button.type = 'button';
+    button.addEventListener('click', event => {
+      event.stopPropagation();
+      void act();
+    });
+    return button;
   }
 
   // jobs

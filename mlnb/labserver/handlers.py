@@ -66,6 +66,13 @@ class _MlnbHandler(APIHandler):
             return
         self.finish(json.dumps(result, default=str))
 
+    def instances(self) -> list[Any]:
+        """The ``instances`` list of a predict or explain body."""
+        instances = self.body().get("instances")
+        if not isinstance(instances, list):
+            raise InvalidArgument('Send {"instances": [...]}: a JSON list of instances')
+        return instances
+
     def body(self) -> dict[str, Any]:
         try:
             data = json.loads(self.request.body or b"{}")
@@ -97,13 +104,15 @@ class VersionHandler(_MlnbHandler):
 class PredictHandler(_MlnbHandler):
     @tornado.web.authenticated
     async def post(self, model: str, version: str) -> None:
-        def predict() -> dict[str, Any]:
-            instances = self.body().get("instances")
-            if not isinstance(instances, list):
-                raise InvalidArgument('Send {"instances": [...]}: a JSON list of instances')
-            return {"predictions": self.engine.predict(model, instances, version=version)}
+        await self.call(
+            lambda: {"predictions": self.engine.predict(model, self.instances(), version=version)}
+        )
 
-        await self.call(predict)
+
+class ExplainHandler(_MlnbHandler):
+    @tornado.web.authenticated
+    async def post(self, model: str, version: str) -> None:
+        await self.call(lambda: self.engine.explain(model, self.instances(), version=version))
 
 
 class JobsHandler(_MlnbHandler):
@@ -211,6 +220,7 @@ def setup_handlers(serverapp: Any) -> None:
         ("/models", ModelsHandler),
         (f"{version}/default", SetDefaultHandler),
         (f"{version}/predict", PredictHandler),
+        (f"{version}/explain", ExplainHandler),
         (version, VersionHandler),
         ("/state", StateHandler),
         ("/jobs", JobsHandler),

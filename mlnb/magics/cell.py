@@ -12,10 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import click
-import orjson
-import yaml
 
-from mlnb.cli.output import yaml_error_line
 from mlnb.errors import InvalidArgument
 
 # `$name` or `${name}`; `$$` is a literal dollar sign.
@@ -121,53 +118,6 @@ def _scalar(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value)
     return str(value)
-
-
-def parse_instances(body: str) -> tuple[list[Any], dict[str, Any], str]:
-    """Instances from a cell body, by gcloud's rule for ``--json-instances``:
-    one JSON instance a line (``[5.1, 3.5, 1.4, 0.2]`` alone is one
-    instance); several at once as a mapping whose ``instances`` key holds
-    them (JSON or YAML; its other keys are flags), or a JSON or YAML list
-    written over several lines. Returns the instances, those other keys,
-    and how the body was read (for an error to say so).
-
-    Raises:
-        InvalidArgument: The body holds no instances, in one line.
-    """
-    text = body.strip()
-    if not text:
-        return [], {}, "empty"
-    lines = [line for line in text.splitlines() if line.strip()]
-    try:
-        whole = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        whole = None
-    if not isinstance(whole, dict):
-        try:
-            instances = [orjson.loads(line) for line in lines]
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            count = f"{len(instances)} instance{'s' if len(instances) != 1 else ''}"
-            return instances, {}, f"{count}, one JSON instance a line"
-        try:
-            whole = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise InvalidArgument(
-                f"the cell body is neither JSON lines nor YAML ({yaml_error_line(e)}): "
-                'give one JSON instance a line, or {"instances": [...]}'
-            ) from None
-    if isinstance(whole, list):
-        return whole, {}, f"a list of {len(whole)} instances"
-    if isinstance(whole, dict):
-        flags = dict(whole)
-        instances = flags.pop("instances", None)
-        if instances is not None and not isinstance(instances, list):
-            raise InvalidArgument("'instances' in the cell body must be a list")
-        return instances or [], flags, f"the {len(instances or [])} instances of its 'instances' list"
-    raise InvalidArgument(
-        'the cell body must hold instances: one JSON instance a line, or {"instances": [...]} (JSON or YAML)'
-    )
 
 
 def instances_from(value: Any, name: str) -> list[Any]:

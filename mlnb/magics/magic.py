@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 
+from mlnb.cli.instances import parse_instances
 from mlnb.cli.output import error_line, yaml_mapping
 from mlnb.errors import InvalidArgument, MlnbError
-from mlnb.magics.cell import option_words, parse_instances, split_line, substitute
+from mlnb.magics.cell import option_words, split_line, substitute
 from mlnb.magics.commands import CONFIG, FLAGS, INSTANCES, SCRIPT, MagicState, body_role, ml
 from mlnb.magics.results import present
 

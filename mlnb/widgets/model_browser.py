@@ -1,17 +1,21 @@
 """The model browser: the project's models and their versions, the
 default marked; set-default, delete with a confirmation, and a predict
-form that sends instances to a version."""
+form that sends instances to a version and explains its predictions."""
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from mlnb.cli.instances import parse_instances
 from mlnb.errors import FailedPrecondition, InvalidArgument, MlnbError
 from mlnb.states import VersionState
+from mlnb.widgets.charts import LiveChart
 from mlnb.widgets.display import Panel, widgets_enabled
+from mlnb.widgets.explanation_chart import explanation_figure
 
 if TYPE_CHECKING:
     from mlnb.api import Engine
@@ -22,7 +26,7 @@ class ModelBrowser(Panel):
 
     Every button has a method of the same purpose (``select_model``,
     ``select_version``, ``set_default``, ``ask_delete``/``confirm_delete``,
-    ``predict``), which is what the buttons call.
+    ``predict``, ``explain``), which is what the buttons call.
     """
 
     def __init__(self, engine: Engine, *, model: str | None = None, widgets: bool | None = None) -> None:
@@ -34,6 +38,7 @@ class ModelBrowser(Panel):
         self.pending_delete: str | None = None
         self.message = ""
         self.predictions: list[Any] | None = None
+        self.explanation: dict[str, Any] | None = None
         self.widget = None
         if widgets_enabled() if widgets is None else widgets:
             self._build()
@@ -93,20 +98,52 @@ class ModelBrowser(Panel):
             self._update_widgets()
 
     def predict(self, instances: str | list[Any]) -> list[Any] | None:
-        """Send instances (a list, or JSON: a list or one instance per
-        line) to the selected version; the predictions are shown too."""
-        self.predictions = None
+        """Send instances (a list, or text read as ``%%ml predict`` reads
+        its body: one JSON instance a line, or ``{"instances": [...]}``) to
+        the selected version; the predictions are shown too."""
+        self.predictions, self.explanation = None, None
+
+        def act(model: str, parsed: list[Any]) -> str:
+            self.predictions = self.engine.predict(model, parsed, version=self.version)
+            return f"{len(self.predictions)} prediction(s) from {model}/{self.version}."
+
+        self._send(instances, act)
+        return self.predictions
+
+    def explain(self, instances: str | list[Any]) -> dict[str, Any] | None:
+        """Explain the selected version's predictions of instances (as
+        ``predict`` takes them): the answer, and its chart shown."""
+        self.predictions, self.explanation = None, None
+
+        def act(model: str, parsed: list[Any]) -> str:
+            answer = self.explanation = self.engine.explain(model, parsed, version=self.version)
+            self.predictions = answer["predictions"]
+            if self.widget is not None:
+                self.chart.figure = explanation_figure(answer, parsed)
+                self.chart.redraw()
+            return f"{len(parsed)} explanation(s) from {model}/{self.version} ({answer['method']})."
+
+        self._send(instances, act)
+        return self.explanation
+
+    def _send(self, instances: str | list[Any], act: Callable[[str, list[Any]], str]) -> None:
+        """Read ``instances`` and ``act`` on them with the selected model;
+        what it did (or the error) becomes the status line."""
+        read = ""
         try:
             if self.model is None:
                 raise FailedPrecondition("There is no model to predict with; deploy one first")
-            parsed = _parse_instances(instances) if isinstance(instances, str) else instances
-            self.predictions = self.engine.predict(self.model, parsed, version=self.version)
-            self.message = f"{len(self.predictions)} prediction(s) from {self.model}/{self.version}."
+            if isinstance(instances, str):
+                parsed, _, read = parse_instances(instances, "the text")
+                if not parsed:
+                    raise InvalidArgument('Give instances: one JSON instance a line, or {"instances": [...]}')
+            else:
+                parsed = instances
+            self.message = act(self.model, parsed)
         except MlnbError as e:
-            self.message = f"Error: {e.message}"
+            self.message = f"Error: {e.message}" + (f" (the instances were read as {read})" if read else "")
         if self.widget is not None:
             self._update_widgets()
-        return self.predictions
 
     def _act(self, action: Any, done: str) -> None:
         try:
@@ -154,13 +191,17 @@ class ModelBrowser(Panel):
         self.keep_button.on_click(lambda _b: self.cancel_delete())
         self.confirm_row = w.HBox([self.confirm_label, self.confirm_button, self.keep_button])
         self.instances_box = w.Textarea(
-            placeholder="Instances: a JSON list, or one JSON instance per line, e.g. [5.1, 3.5, 1.4, 0.2]",
+            placeholder='One JSON instance a line, e.g. [5.1, 3.5, 1.4, 0.2], or {"instances": [...]}',
             layout={"width": "100%", "height": "6em"},
         )
         self.predict_button = w.Button(description="Predict", button_style="primary", icon="play")
         self.predict_button.on_click(lambda _b: self.predict(self.instances_box.value))
+        self.explain_button = w.Button(description="Explain", icon="question")
+        self.explain_button.on_click(lambda _b: self.explain(self.instances_box.value))
         self.status = w.HTML()
         self.output = w.HTML()
+        self.chart = LiveChart(None)
+        self.chart_box = w.Box([self.chart.widget], layout={"display": "none"})
         refresh = w.Button(description="Refresh", icon="refresh")
         refresh.on_click(lambda _b: self.refresh())
         self.widget = w.VBox(
@@ -171,9 +212,10 @@ class ModelBrowser(Panel):
                 w.HBox([self.default_button, self.delete_button]),
                 self.confirm_row,
                 self.instances_box,
-                self.predict_button,
+                w.HBox([self.predict_button, self.explain_button]),
                 self.status,
                 self.output,
+                self.chart_box,
             ]
         )
 
@@ -206,6 +248,8 @@ class ModelBrowser(Panel):
             else ""
         )
         self.predict_button.disabled = chosen is None or chosen.state != VersionState.READY
+        self.explain_button.disabled = self.predict_button.disabled
+        self.chart_box.layout.display = None if self.explanation is not None else "none"
         color = "#d93025" if self.message.startswith("Error") else "#1e8e3e"
         self.status.value = (
             f"<span style='color:{color}'>{html.escape(self.message)}</span>" if self.message else ""
@@ -219,21 +263,6 @@ class ModelBrowser(Panel):
     def _on_version(self, change: dict[str, Any]) -> None:
         if not getattr(self, "_updating", False) and change["new"] and change["new"] != self.version:
             self.select_version(change["new"])
-
-
-def _parse_instances(text: str) -> list[Any]:
-    text = text.strip()
-    if not text:
-        raise InvalidArgument("Give instances: a JSON list, or one JSON instance per line")
-    try:
-        whole = orjson.loads(text)
-        return whole if isinstance(whole, list) else [whole]
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return [orjson.loads(line) for line in text.splitlines() if line.strip()]
-    except orjson.JSONDecodeError as e:
-        raise InvalidArgument(f"The instances are not JSON: {e}") from e
 
 
 def _version_html(version: Any) -> str:

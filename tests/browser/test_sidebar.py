@@ -98,6 +98,16 @@ def test_the_sidebar_drives_models_and_jobs(
             "text => document.querySelector('.mlnb-predict-output').textContent === text", arg=expected
         )
         page.screenshot(path=shots / "3-predict.png")
+        # Explain: the same instances, each feature a bar, the largest first.
+        page.click(".mlnb-explain-button")
+        first = page.locator(".mlnb-explanation-instance").first
+        expect(first.locator(".mlnb-attribution")).to_have_count(4)
+        expect(page.locator(".mlnb-explanation-instance")).to_have_count(2)
+        expect(page.locator(".mlnb-explanation-note")).to_have_text("sampledShapley of v2")
+        values = first.locator(".mlnb-attribution-value").all_text_contents()
+        assert [abs(float(v)) for v in values] == sorted((abs(float(v)) for v in values), reverse=True)
+        expect(page.locator(".mlnb-predict-output")).to_have_text("")
+        page.screenshot(path=shots / "3b-explain.png")
 
         # Deleting the default while v1 exists is refused: the server's message is a notification.
         v2.get_by_role("button", name="Delete version v2 of iris").click()
@@ -134,6 +144,7 @@ def test_the_sidebar_drives_models_and_jobs(
         "1-models.png",
         "2-set-default.png",
         "3-predict.png",
+        "3b-explain.png",
         "4-refused.png",
         "5-job-running.png",
         "6-logs.png",

@@ -3,6 +3,7 @@ bar, the log text, the chart data, the buttons; and their text forms."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -193,9 +194,23 @@ def test_the_model_browser_sets_the_default_deletes_and_predicts(
     expected = sklearn_model[1].predict(iris_features[:2]).tolist()
     assert browser.predictions == expected
     assert browser.output.value.count("<li>") == 2
+    assert browser.chart_box.layout.display == "none"
+    # Explain: the same instances, the chart shown (a row a feature for several instances).
+    browser.explain_button.click()
+    assert browser.explanation is not None and browser.predictions == expected
+    assert "2 explanation(s) from iris/v2 (sampledShapleyAttribution)" in browser.status.value
+    assert browser.chart_box.layout.display is None
+    (output,) = browser.chart.widget.outputs
+    figure = output["data"]["application/vnd.plotly.v1+json"]
+    assert sorted(trace["name"] for trace in figure["data"]) == ["0", "1", "2", "3"]
+    # A one-line list is one instance, as %%ml predict and the sidebar read it.
+    browser.instances_box.value = json.dumps(iris_features[0].tolist())
+    browser.predict_button.click()
+    assert browser.predictions == expected[:1] and browser.chart_box.layout.display == "none"
     browser.instances_box.value = "not json"
     browser.predict_button.click()
-    assert "Error" in browser.status.value and browser.predictions is None
+    assert "Error: the text must hold instances: one JSON instance a line" in browser.status.value
+    assert browser.predictions is None
 
 
 def test_the_model_browser_of_an_empty_project_says_there_is_nothing_to_predict_with(engine: Engine) -> None:
