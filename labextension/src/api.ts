@@ -75,7 +75,8 @@ export interface IAttribution {
   example_score?: number;
   baseline_score?: number;
   approx_error?: number;
-  attributions: Record<string, number>;
+  /** Numbers by feature; an image input's map (nested lists). */
+  attributions: Record<string, number | unknown[]>;
 }
 
 /** A version's `:explain` answer. */

@@ -21,9 +21,14 @@ export function renderExplanation(answer: IExplainAnswer): HTMLElement {
       head += `: score ${number(label.example_score)}, ${number(label.baseline_score)} at the baseline`;
     }
     instance.append(element('div', 'mlnb-explanation-head', head));
-    const ranked = Object.entries(label.attributions)
-      .sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]))
-      .slice(0, SHOWN_FEATURES);
+    const numbers = Object.entries(label.attributions).filter(
+      (entry): entry is [string, number] => typeof entry[1] === 'number'
+    );
+    if (numbers.length === 0) {
+      const text = 'An image attribution map: %ml explain draws it.';
+      instance.append(element('div', 'mlnb-explanation-note', text));
+    }
+    const ranked = numbers.sort((a, b) => Math.abs(b[1]) - Math.abs(a[1])).slice(0, SHOWN_FEATURES);
     const largest = Math.max(1e-12, ...ranked.map(([, value]) => Math.abs(value)));
     for (const [name, value] of ranked) {
       const row = element('div', 'mlnb-attribution');

@@ -17,6 +17,7 @@ from mlnb.explain.attribution import AttributionRun, ScoreFunction
 from mlnb.explain.config import CUSTOM, METHODS, ExplanationConfig
 from mlnb.explain.features import Baseline, FeatureTable
 from mlnb.explain.gradients import integrated_gradients
+from mlnb.explain.images import explain_images
 from mlnb.explain.shapley import sampled_shapley
 from mlnb.explain.tree_shap import attributions_of, background_of
 from mlnb.frameworks import Differentiable, Predictor, Scorer, TreeEnsemble
@@ -31,12 +32,11 @@ def method_for(predictor: Predictor, config: ExplanationConfig) -> str:
     """The method that explains ``predictor``: the config's, else the model's default.
 
     Raises:
-        InvalidArgument: The config names a method mlnb does not serve.
-        FailedPrecondition: It names one the model cannot take.
+        FailedPrecondition: The config names a method the model cannot take.
     """
-    config.check_served()
     trees = isinstance(predictor, TreeEnsemble) and predictor.is_tree_ensemble()
     gradients = isinstance(predictor, Differentiable) and predictor.is_differentiable()
+    images = gradients and isinstance(predictor, Differentiable) and len(predictor.input_shape()) >= 2
     if config.method == "tree-shap" and not trees:
         raise FailedPrecondition(
             "treeShapAttribution explains tree ensembles (XGBoost, scikit-learn trees, forests and "
@@ -44,14 +44,23 @@ def method_for(predictor: Predictor, config: ExplanationConfig) -> str:
         )
     if config.method == "integrated-gradients" and not gradients:
         raise FailedPrecondition(
-            "integratedGradientsAttribution explains Keras models of one input vector and one output; "
-            "use sampledShapleyAttribution for this model"
+            "integratedGradientsAttribution explains Keras models of one input of numbers and one "
+            "output; use sampledShapleyAttribution for this model"
+        )
+    if config.method == "xrai" and not images:
+        raise FailedPrecondition(
+            "xraiAttribution explains Keras models that take images (one input of height, width and "
+            "channels); use integratedGradientsAttribution or sampledShapleyAttribution for this model"
         )
     if config.method is not None:
         return config.method
     if callable(getattr(predictor, "explain", None)):
         return CUSTOM
-    return "tree-shap" if trees else "integrated-gradients" if gradients else "sampled-shapley"
+    if trees:
+        return "tree-shap"
+    if gradients:
+        return "xrai" if images else "integrated-gradients"
+    return "sampled-shapley"
 
 
 def explain_instances(
@@ -74,6 +83,9 @@ def explain_instances(
     method = method_for(predictor, config)
     if method == CUSTOM:
         return _custom_explanations(predictor, instances)
+    image_input = isinstance(predictor, Differentiable) and len(predictor.input_shape()) >= 2
+    if method in ("integrated-gradients", "xrai") and image_input and isinstance(predictor, Differentiable):
+        return _image_explanations(predictor, instances, config, method)
     known = predictor.feature_names() if isinstance(predictor, Scorer) else None
     table = FeatureTable.of(instances, [known, feature_names])
     answer: dict[str, Any] = {"method": METHODS[method], **config.parameters(method)}
@@ -96,6 +108,32 @@ def explain_instances(
     return {
         "explanations": [{"attributions_by_label": [a.to_api()]} for a in run.attributions],
         **answer,
+        "modelCalls": run.model_calls,
+    }
+
+
+def _image_explanations(
+    predictor: Differentiable, instances: Sequence[Any], config: ExplanationConfig, method: str
+) -> dict[str, Any]:
+    name = predictor.input_name()
+    run = explain_images(
+        instances,
+        lambda rows, labels: _model_call(lambda: predictor.gradients(rows, labels)),
+        config.num_integral_steps,
+        name,
+        xrai=method == "xrai",
+        baseline=config.baseline,
+    )
+    what = "XRAI's region saliency" if method == "xrai" else "integrated gradients"
+    return {
+        "explanations": [{"attributions_by_label": [a.to_api()]} for a in run.attributions],
+        "method": METHODS[method],
+        **config.parameters(method),
+        "explainedScore": _SCORES,
+        "attributionShape": f"{name}: the image's height by width ({what}, summed over its channels)",
+        "baseline": {"source": "the version's explanationConfig.baseline"}
+        if config.baseline is not None
+        else {"source": "a black image (zeros)"},
         "modelCalls": run.model_calls,
     }
 

@@ -36,7 +36,7 @@ class Attribution:
     example_score: float
     baseline_score: float
     approx_error: float
-    attributions: dict[str, float]
+    attributions: dict[str, Any]  # numbers by feature; an image input's map (nested lists)
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -69,8 +69,10 @@ def relative_error(error: float, attributions: np.ndarray) -> float:
     return error / size if size > 1e-12 else error
 
 
-def in_calls(function: Callable[[Any], Any], rows: Any) -> tuple[list[Any], int]:
-    """``function`` over ``rows`` in parts of ``MAX_ROWS_PER_CALL``: the parts' results and their count."""
-    starts = range(0, len(rows), MAX_ROWS_PER_CALL)
-    parts = [function(rows[start : start + MAX_ROWS_PER_CALL]) for start in starts]
+def in_calls(
+    function: Callable[[Any], Any], rows: Any, per_call: int = MAX_ROWS_PER_CALL
+) -> tuple[list[Any], int]:
+    """``function`` over ``rows`` in parts of ``per_call``: the parts' results and their count."""
+    starts = range(0, len(rows), per_call)
+    parts = [function(rows[start : start + per_call]) for start in starts]
     return parts, len(parts)

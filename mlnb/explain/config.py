@@ -23,8 +23,6 @@ METHODS = {
     "xrai": "xraiAttribution",
     "tree-shap": "treeShapAttribution",
 }
-# Methods served today; the others are refused by name (not silently swapped).
-SERVED = ("sampled-shapley", "integrated-gradients", "tree-shap")
 # The answer's ``method`` for a custom prediction routine's own explain().
 CUSTOM = "custom"
 DEFAULT_PATHS = 10
@@ -39,8 +37,7 @@ class ExplanationConfig:
 
     Attributes:
         method: ``sampled-shapley``, ``integrated-gradients``,
-            ``tree-shap``, or ``xrai`` (refused until served); ``None``: the
-            model's own default.
+            ``tree-shap`` or ``xrai``; ``None``: the model's own default.
         num_paths: Feature permutations sampled per instance (sampled Shapley).
         num_integral_steps: Steps of the path integral (integrated gradients, XRAI).
         baseline: The value each feature takes when it is "absent": a list
@@ -105,15 +102,6 @@ class ExplanationConfig:
         if method in ("integrated-gradients", "xrai"):
             return {"numIntegralSteps": self.num_integral_steps}
         return {}
-
-    def check_served(self) -> None:
-        """Raises InvalidArgument for a method mlnb does not serve yet."""
-        if self.method is not None and self.method not in SERVED:
-            raise InvalidArgument(
-                f"{METHODS[self.method]} is not served by mlnb yet; use "
-                "sampledShapleyAttribution, integratedGradientsAttribution or treeShapAttribution",
-                field=f"explanationConfig.{METHODS[self.method]}",
-            )
 
 
 def explanation_body(

@@ -92,14 +92,23 @@ class Differentiable(Protocol):
     """A predictor whose scores have gradients in its input features."""
 
     def is_differentiable(self) -> bool:
-        """Whether it takes one flat vector of numbers an instance and
-        answers with one output, so that the gradients are per feature."""
+        """Whether it takes one input of numbers and answers with one
+        output, so that the gradients are per input value."""
+        ...
+
+    def input_shape(self) -> tuple[int | None, ...]:
+        """One instance's shape: ``(features,)`` for a table, ``(height,
+        width, channels)`` or ``(height, width)`` for an image."""
+        ...
+
+    def input_name(self) -> str:
+        """The input's name, which an image's attribution map is keyed by."""
         ...
 
     def gradients(self, rows: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """The scores of ``rows`` (rows, features) as (rows, outputs), and
-        the gradients (rows, features) of each row's ``labels`` output
-        (the top one where ``labels`` is None)."""
+        """The scores of ``rows`` (rows, *input shape) as (rows, outputs),
+        and the gradients (rows, *input shape) of each row's ``labels``
+        output (the top one where ``labels`` is None)."""
         ...
 
 

@@ -53,6 +53,7 @@ class SignaturePredictor:
     def __init__(self, loaded: Any, default_signature: str = "serving_default") -> None:
         self.loaded = loaded
         self.default_signature = default_signature
+        self._gradients: GradientFunction | None = None
         if default_signature not in loaded.signatures:
             raise ModelLoadError(
                 f"The SavedModel has no signature {default_signature!r} "
@@ -82,6 +83,39 @@ class SignaturePredictor:
         outputs = function(**inputs)
         return _rows({k: v.numpy() for k, v in outputs.items()}, len(instances))
 
+    def _explained(self) -> tuple[str, Any, str] | None:
+        """The default signature's one input (name, spec) and its one
+        floating-point output (labels such as an argmax are left aside):
+        what gradients are of; None when it has no such pair."""
+        function = self.loaded.signatures[self.default_signature]
+        inputs: dict[str, Any] = function.structured_input_signature[1]
+        floats = [name for name, out in function.structured_outputs.items() if out.dtype.is_floating]
+        if len(inputs) != 1 or len(floats) != 1:
+            return None
+        ((name, spec),) = inputs.items()
+        return (name, spec, floats[0]) if spec.dtype.is_floating else None
+
+    def is_differentiable(self) -> bool:
+        return self._explained() is not None
+
+    def input_shape(self) -> tuple[int | None, ...]:
+        explained = self._explained()
+        return tuple(explained[1].shape[1:]) if explained else ()
+
+    def input_name(self) -> str:
+        explained = self._explained()
+        return explained[0] if explained else "input"
+
+    def gradients(self, rows: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if self._gradients is None:
+            explained = self._explained()
+            if explained is None:
+                raise TypeError("The signature has no one floating-point input and output")
+            name, spec, output = explained
+            function = self.loaded.signatures[self.default_signature]
+            self._gradients = GradientFunction(lambda x: function(**{name: x})[output], spec.dtype)
+        return self._gradients(rows, labels)
+
 
 class KerasPredictor:
     """A Keras 3 model loaded from a ``.keras`` file."""
@@ -90,7 +124,7 @@ class KerasPredictor:
         self.model = model
         self.input_names = [getattr(t, "name", f"input_{i}") for i, t in enumerate(model.inputs)]
         self.output_names = list(getattr(model, "output_names", None) or [])
-        self._gradient_function: Any = None
+        self._gradients: GradientFunction | None = None
 
     def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]:
         named = bool(instances) and isinstance(instances[0], Mapping)
@@ -109,32 +143,54 @@ class KerasPredictor:
 
     def is_differentiable(self) -> bool:
         inputs, outputs = self.model.inputs, self.model.outputs
-        return len(inputs) == 1 and len(outputs) == 1 and len(inputs[0].shape) == 2
+        if len(inputs) != 1 or len(outputs) != 1 or len(inputs[0].shape) < 2:
+            return False
+        dtype = str(getattr(inputs[0], "dtype", "float32") or "float32")
+        return dtype.startswith(("float", "bfloat"))
+
+    def input_shape(self) -> tuple[int | None, ...]:
+        return tuple(self.model.inputs[0].shape[1:])
+
+    def input_name(self) -> str:
+        return str(self.input_names[0])
 
     def gradients(self, rows: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        tf = _tf()
-        if self._gradient_function is None:
-            self._gradient_function = tf.function(
-                self._scores_and_gradients, reduce_retracing=True, autograph=False
+        if self._gradients is None:
+            model = self.model
+            self._gradients = GradientFunction(
+                lambda x: model(x, training=False), model.inputs[0].dtype or "float32"
             )
-        dtype = self.model.inputs[0].dtype or "float32"
-        chosen = (
-            np.full(len(rows), -1, dtype=np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
-        )
-        scores, grads = self._gradient_function(
-            tf.convert_to_tensor(np.asarray(rows), dtype=dtype), tf.convert_to_tensor(chosen)
+        return self._gradients(rows, labels)
+
+
+class GradientFunction:
+    """The scores of a model's one output and the gradients of each row's
+    chosen score in its input, traced once into a graph (an eager
+    GradientTape costs milliseconds a call)."""
+
+    def __init__(self, scores_of: Any, dtype: Any) -> None:
+        self.scores_of = scores_of
+        self.dtype = dtype
+        self._traced: Any = None
+
+    def __call__(self, rows: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, outputs) scores, and the gradients of each row's
+        ``labels`` output (its top one where ``labels`` is None)."""
+        tf = _tf()
+        if self._traced is None:
+            self._traced = tf.function(self._trace, reduce_retracing=True, autograph=False)
+        chosen = np.full(len(rows), -1) if labels is None else labels
+        scores, grads = self._traced(
+            tf.convert_to_tensor(np.asarray(rows), dtype=self.dtype),
+            tf.convert_to_tensor(np.asarray(chosen, dtype=np.int64)),
         )
         return np.asarray(scores.numpy(), dtype=float), np.asarray(grads.numpy(), dtype=float)
 
-    def _scores_and_gradients(self, x: Any, labels: Any) -> tuple[Any, Any]:
-        """Traced once into a graph (eager GradientTape costs milliseconds a
-        call): the scores of ``x`` and the gradient of each row's
-        ``labels`` output (-1: its top one)."""
+    def _trace(self, x: Any, labels: Any) -> tuple[Any, Any]:
         tf = _tf()
         with tf.GradientTape() as tape:
             tape.watch(x)
-            scores = self.model(x, training=False)
-            scores = tf.reshape(scores, (tf.shape(x)[0], -1))
+            scores = tf.reshape(self.scores_of(x), (tf.shape(x)[0], -1))
             chosen = tf.where(labels < 0, tf.argmax(scores, axis=1), labels)
             explained = tf.gather(scores, chosen, axis=1, batch_dims=1)
         # Each row's output depends on that row alone, so the gradient of

@@ -2,7 +2,8 @@
 for one instance, a bar an attribution (the largest at the top, green
 pushing the score up, red down); for several, a summary plot in the style
 of shap's beeswarm: a row a feature (the most influential at the top), a
-dot an instance at its attribution, coloured by the feature's value."""
+dot an instance at its attribution, coloured by the feature's value; for
+an image model, the first image's attribution map as a heatmap."""
 
 from __future__ import annotations
 
@@ -26,12 +27,34 @@ def explanation_figure(answer: Mapping[str, Any], instances: Sequence[Any] | Non
     if not labels:
         return go.Figure(layout={"title": {"text": "No instances explained"}})
     names = list(labels[0]["attributions"])
+    maps = [n for n in names if isinstance(labels[0]["attributions"][n], list)]
+    if maps:
+        return _heatmap(go, answer, labels, maps[0])
     # The most influential features first, by mean absolute attribution.
     weight = {n: sum(abs(float(label["attributions"].get(n, 0.0))) for label in labels) for n in names}
     ranked = sorted(names, key=lambda n: -weight[n])[:MAX_FEATURES]
     if len(labels) == 1:
         return _bars(go, answer, labels[0], ranked)
     return _summary(go, answer, labels, ranked, names, instances)
+
+
+def _heatmap(go: Any, answer: Mapping[str, Any], labels: list[Mapping[str, Any]], name: str) -> Any:
+    which = f" (the first of {len(labels)} images)" if len(labels) > 1 else ""
+    figure = go.Figure(
+        go.Heatmap(
+            z=labels[0]["attributions"][name],
+            colorscale="RdBu_r",
+            zmid=0,
+            hovertemplate="row %{y}, column %{x}: %{z:.4g}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title={"text": f"Attributions of {name}{which} ({_method(answer)})"},
+        yaxis={"autorange": "reversed", "scaleanchor": "x"},
+        height=420,
+        margin={"t": 50, "b": 30, "l": 30, "r": 10},
+    )
+    return figure
 
 
 def _bars(go: Any, answer: Mapping[str, Any], label: Mapping[str, Any], ranked: list[str]) -> Any:

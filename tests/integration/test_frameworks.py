@@ -108,6 +108,17 @@ def test_savedmodel_signatures_and_outputs(engine: Engine, saved_model: tuple[Pa
     np.testing.assert_allclose(doubled, [[2 * v for v in SAMPLES[0]]], rtol=1e-6)
     with pytest.raises(InvalidArgument, match="signature_name 'nope' is not in the model"):
         engine.predict("m", SAMPLES, signature_name="nope")
+    # Explained by integrated gradients through the signature's one float
+    # output (the argmax label is left aside): a linear one's are exact.
+    answer = engine.explain("m", SAMPLES)
+    assert answer["method"] == "integratedGradientsAttribution"
+    weights = module.weights.numpy()
+    for sample, explanation in zip(SAMPLES, answer["explanations"], strict=True):
+        (label,) = explanation["attributions_by_label"]
+        index = int(np.argmax(np.asarray(sample) @ weights))
+        assert label["label_index"] == index
+        got = [label["attributions"][str(j)] for j in range(4)]
+        np.testing.assert_allclose(got, weights[:, index] * np.asarray(sample), rtol=1e-5, atol=1e-6)
     # Named inputs work too, and keys pass through.
     keyed = engine.predict("m", [{"key": "a", "x": SAMPLES[0]}])
     assert keyed[0]["key"] == "a" and keyed[0]["label"] == predictions[0]["label"]

@@ -155,7 +155,7 @@ def test_a_bad_explanation_config_names_its_field(body: Any, message: str) -> No
         ExplanationConfig.from_api(body)
 
 
-def test_a_config_reads_back_in_full_and_unserved_methods_say_so() -> None:
+def test_a_config_reads_back_in_full() -> None:
     config = ExplanationConfig.from_api({"sampledShapleyAttribution": {"numPaths": "25"}, "baseline": [0, 1]})
     assert config.to_api() == {"sampledShapleyAttribution": {"numPaths": 25}, "baseline": [0, 1]}
     # No method named: the model's default, chosen when it explains.
@@ -163,8 +163,7 @@ def test_a_config_reads_back_in_full_and_unserved_methods_say_so() -> None:
     assert ExplanationConfig.from_api({"treeShapAttribution": {}}).to_api() == {"treeShapAttribution": {}}
     gradients = ExplanationConfig.from_api({"integratedGradientsAttribution": {"numIntegralSteps": 50}})
     assert gradients.to_api() == {"integratedGradientsAttribution": {"numIntegralSteps": 50}}
-    with pytest.raises(InvalidArgument, match="xraiAttribution is not served by mlnb yet"):
-        ExplanationConfig.from_api({"xraiAttribution": {}}).check_served()
+    assert ExplanationConfig.from_api({"xraiAttribution": {}}).method == "xrai"
 
 
 def test_each_model_gets_its_default_method() -> None:
@@ -182,6 +181,8 @@ def test_each_model_gets_its_default_method() -> None:
         method_for(linear, ExplanationConfig("tree-shap"))
     with pytest.raises(FailedPrecondition, match="integratedGradientsAttribution explains Keras"):
         method_for(forest, ExplanationConfig("integrated-gradients"))
+    with pytest.raises(FailedPrecondition, match="xraiAttribution explains Keras models that take images"):
+        method_for(forest, ExplanationConfig("xrai"))
 
 
 def test_tree_shap_of_a_forest_classifier_matches_shaps_tree_explainer() -> None:

@@ -58,3 +58,11 @@ def test_many_instances_make_a_row_a_feature_coloured_by_its_values() -> None:
     named = explanation_figure(answer_of(rows), [{"a": i, "b": -i} for i in range(4)])
     assert list(named.data[1].marker.color) == [0, -1, -2, -3]
     assert explanation_figure(answer_of(rows)).data[0].marker.color is None
+
+
+def test_an_image_answer_is_a_heatmap_of_the_first_image() -> None:
+    image = [[0.0, 1.0], [-1.0, 0.5]]
+    answer = answer_of([{"pixels": image}, {"pixels": image}])  # type: ignore[dict-item]
+    (heatmap,) = explanation_figure(answer).data
+    assert heatmap.type == "heatmap" and [list(row) for row in heatmap.z] == image
+    assert "the first of 2 images" in explanation_figure(answer).layout.title.text
