@@ -12,6 +12,7 @@ from typing import Any
 from mlnb.batch_api import BatchAPI
 from mlnb.config import Settings
 from mlnb.errors import InvalidArgument
+from mlnb.evaluation_api import EvaluationAPI
 from mlnb.frameworks import AdapterRegistry
 from mlnb.jobs import TEAM_QUEUE, JobService, LogEntry
 from mlnb.jobs_api import JobsAPI
@@ -20,7 +21,15 @@ from mlnb.models_api import ModelsAPI
 from mlnb.operations_api import OperationsAPI
 from mlnb.predict_api import PredictionAPI
 from mlnb.prediction import DecodedInstances, PredictionLog, PredictorCache
-from mlnb.records import JobRecord, ModelEvent, ModelRecord, OperationRecord, StoreCheck, VersionRecord
+from mlnb.records import (
+    EvaluationRecord,
+    JobRecord,
+    ModelEvent,
+    ModelRecord,
+    OperationRecord,
+    StoreCheck,
+    VersionRecord,
+)
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
 from mlnb.runtime.execution import Outcome
 from mlnb.runtime.logs import LogPage, LogReader
@@ -81,6 +90,7 @@ class Engine:
         self._operations = OperationsAPI(settings, OperationService(database), deployer, self._models)
         self._jobs = JobsAPI(settings, jobs, artifacts)
         self._batch = BatchAPI(settings, jobs, registry, adapters)
+        self._evaluations = EvaluationAPI(settings, database, self._serving)
 
     @property
     def project(self) -> str:
@@ -847,6 +857,85 @@ class Engine:
             parameters=parameters,
             project=project,
         )
+
+    # evaluation
+
+    def evaluate(
+        self,
+        model: str,
+        data: Any,
+        target: str,
+        *,
+        version: str | None = None,
+        task: str | None = None,
+        dataset: str | None = None,
+        store: bool = True,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> EvaluationRecord:
+        """Evaluate a version (the model's default unless named) on labelled
+        data: a DataFrame or a CSV, JSON-lines or Parquet file, whose
+        ``target`` column holds the true values. The version predicts the
+        other columns as it serves; the figures are scikit-learn's, by
+        ``task`` (``classification`` or ``regression``; inferred from the
+        model and the targets when unset): accuracy, precision, recall and
+        F1 per class and averaged, a confusion matrix, and log loss, ROC and
+        precision-recall curves with their areas where the model gives
+        probabilities; MAE, RMSE, R² and residuals for a regression. The
+        evaluation is kept with the version (``store=False``: not) under
+        ``dataset`` (the file's path by default).
+
+        Raises:
+            InvalidArgument: No such column, an unreadable file, or
+                instances the version refuses.
+            NotFound: No such model or version.
+        """
+        return self._evaluations.evaluate(
+            model,
+            data,
+            target,
+            version=version,
+            task=task,
+            dataset=dataset,
+            store=store,
+            project=project,
+            actor=actor,
+        )
+
+    def compare_versions(
+        self,
+        model: str,
+        versions: tuple[str, str],
+        data: Any,
+        target: str,
+        *,
+        task: str | None = None,
+        dataset: str | None = None,
+        store: bool = True,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
+        """Evaluate two versions on the same labelled data (as
+        :meth:`evaluate`): ``{"evaluations": [first, second], "differences":
+        {figure: {"difference", "low", "high"}}}``, the second's figure minus
+        the first's with a 95% bootstrap interval."""
+        return self._evaluations.compare(
+            model,
+            versions,
+            data,
+            target,
+            task=task,
+            dataset=dataset,
+            store=store,
+            project=project,
+            actor=actor,
+        )
+
+    def list_evaluations(
+        self, model: str, *, version: str | None = None, limit: int = 100, project: str | None = None
+    ) -> list[EvaluationRecord]:
+        """A model's evaluations (one version's when named), newest first."""
+        return self._evaluations.list_evaluations(model, version=version, limit=limit, project=project)
 
     @staticmethod
     def explanation_config(

@@ -24,6 +24,7 @@ from mlnb.prediction import (
     decode_instances,
     predict_each,
     run_prediction,
+    to_jsonable,
 )
 from mlnb.records import ModelRecord, VersionRecord, now
 from mlnb.registry import ModelRegistry, VersionDeployer, nodes_kept_loaded
@@ -57,6 +58,8 @@ _LAST_USE_FLUSH_S = 30.0
 # A resolved version serves at most this many resolve TTLs past the read
 # that confirmed it, however slow the background re-read is.
 _STALE_PERIODS = 3
+# Instances a model call of an evaluation (a data set, not a request).
+_SCORED_PART = 4096
 
 
 class PredictionAPI:
@@ -167,6 +170,29 @@ class PredictionAPI:
         answer["version"] = record.name
         self._note_use(record)
         return answer
+
+    def scored(
+        self, model: str, instances: list[Any], *, version: str | None = None, project: str | None = None
+    ) -> tuple[VersionRecord, list[Any], Any, list[Any] | None]:
+        """The version that answered, its predictions of ``instances`` and,
+        for a classifier that has them, its class probabilities (instances,
+        classes) and the classes in their order; for an evaluation, which
+        wants the numbers behind the labels. In parts of a few thousand
+        instances, checked as predictions are."""
+        from mlnb.frameworks import Scorer
+
+        record, predictor, _ = self._predictor(self.settings.project_of(project), model, version)
+        classes = getattr(predictor, "classes", None)
+        known = classes() if callable(classes) else None
+        predictions: list[Any] = []
+        probabilities: list[Any] = []
+        for start in range(0, len(instances), _SCORED_PART):
+            part = instances[start : start + _SCORED_PART]
+            predictions += run_prediction(predictor, part, None)
+            if known is not None and isinstance(predictor, Scorer):
+                probabilities += to_jsonable(predictor.scores(part))
+        self._note_use(record)
+        return record, predictions, (probabilities if known is not None else None), known
 
     def prediction_log(
         self, model: str, *, limit: int = 100, project: str | None = None

@@ -16,6 +16,7 @@ from mlnb.errors import FailedPrecondition, InvalidArgument
 from mlnb.states import ENDED, JobKind, JobState, VersionState
 
 __all__ = [
+    "EvaluationRecord",
     "JobRecord",
     "ModelEvent",
     "ModelRecord",
@@ -215,6 +216,63 @@ class ModelRecord:
         body["onlinePredictionLogging"] = self.online_prediction_logging
         body["onlinePredictionConsoleLogging"] = self.online_prediction_console_logging
         return body
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """One evaluation of a version on a labelled dataset.
+
+    Attributes:
+        evaluation_id: A unique id (hex).
+        dataset: The name the user gave the data (a file's path by default).
+        fingerprint: A hash of the data's rows and target, so that two
+            evaluations on the same data are known to be comparable.
+        task: ``classification`` or ``regression``.
+        target: The column of the true values.
+        metrics: scikit-learn's figures (see ``mlnb.evaluation``).
+    """
+
+    project: str
+    model: str
+    version: str
+    evaluation_id: str
+    time: datetime
+    actor: str
+    dataset: str
+    fingerprint: str
+    task: str
+    target: str
+    rows: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    _repr_pretty_ = _yaml_pretty
+
+    @property
+    def headline(self) -> dict[str, float]:
+        """The task's main figures: accuracy, F1 (macro), log loss and ROC
+        AUC for a classifier; RMSE, MAE and R² for a regressor."""
+        keys = (
+            ("accuracy", "f1Macro", "logLoss", "rocAuc")
+            if self.task == "classification"
+            else ("rmse", "mae", "r2")
+        )
+        return {k: self.metrics[k] for k in keys if self.metrics.get(k) is not None}
+
+    def to_api(self) -> dict[str, Any]:
+        version = version_resource(self.project, self.model, self.version)
+        return {
+            "name": f"{version}/evaluations/{self.evaluation_id}",
+            "evaluationId": self.evaluation_id,
+            "version": self.version,
+            "createTime": format_time(self.time),
+            "actor": self.actor,
+            "dataset": self.dataset,
+            "fingerprint": self.fingerprint,
+            "task": self.task,
+            "target": self.target,
+            "rows": self.rows,
+            "metrics": self.metrics,
+        }
 
 
 @dataclass(frozen=True)

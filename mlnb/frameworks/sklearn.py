@@ -60,6 +60,13 @@ class EstimatorPredictor:
     def feature_names(self) -> list[str] | None:
         return self._names
 
+    def classes(self) -> list[Any] | None:
+        """A classifier's classes, in the order of its probabilities."""
+        classes = getattr(self.model, "classes_", None)
+        if classes is None or not hasattr(self.model, "predict_proba"):
+            return None
+        return list(classes.tolist() if hasattr(classes, "tolist") else classes)
+
     def is_tree_ensemble(self) -> bool:
         return self._trees is not None
 

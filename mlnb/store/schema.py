@@ -179,6 +179,26 @@ class PredictionLogRow(Base):
     entry: Mapped[str] = mapped_column(Text)
 
 
+class EvaluationRow(Base):
+    """One evaluation of a version on a labelled dataset."""
+
+    __tablename__ = "evaluations"
+    __table_args__ = (Index("ix_evaluations_version", "project", "model", "version", "time"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    project: Mapped[str] = mapped_column(String(128))
+    model: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(128))
+    time: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(256))
+    dataset: Mapped[str] = mapped_column(String(256))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    task: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(256))
+    rows: Mapped[int]
+    metrics: Mapped[dict[str, Any]]
+
+
 class OperationRow(Base):
     """Long-running operations (version creation and deletion, model deletion)."""
 

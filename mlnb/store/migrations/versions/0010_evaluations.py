@@ -1,0 +1,44 @@
+"""Evaluations of versions.
+
+Each evaluation of a version on a labelled dataset: the data's fingerprint,
+the task, the metrics scikit-learn computed, when and by whom. Keyed by
+names, as the model's history is.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "evaluations",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("project", sa.String(128), nullable=False),
+        sa.Column("model", sa.String(128), nullable=False),
+        sa.Column("version", sa.String(128), nullable=False),
+        sa.Column("time", sa.DateTime(), nullable=False),
+        sa.Column("actor", sa.String(256), nullable=False),
+        sa.Column("dataset", sa.String(256), nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("task", sa.String(32), nullable=False),
+        sa.Column("target", sa.String(256), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("metrics", sa.JSON(), nullable=False),
+    )
+    op.create_index("ix_evaluations_version", "evaluations", ["project", "model", "version", "time"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_evaluations_version", table_name="evaluations")
+    op.drop_table("evaluations")
