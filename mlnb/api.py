@@ -905,7 +905,7 @@ class Engine:
     def compare_versions(
         self,
         model: str,
-        versions: tuple[str, str],
+        versions: tuple[str | None, str],
         data: Any,
         target: str,
         *,
@@ -916,7 +916,7 @@ class Engine:
         actor: str | None = None,
     ) -> dict[str, Any]:
         """Evaluate two versions on the same labelled data (as
-        :meth:`evaluate`): ``{"evaluations": [first, second], "differences":
+        :meth:`evaluate`; ``None`` first: the default): ``{"evaluations": [first, second], "differences":
         {figure: {"difference", "low", "high"}}}``, the second's figure minus
         the first's with a 95% bootstrap interval."""
         return self._evaluations.compare(

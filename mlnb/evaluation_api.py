@@ -50,7 +50,7 @@ class EvaluationAPI:
     def compare(
         self,
         model: str,
-        versions: tuple[str, str],
+        versions: tuple[str | None, str],
         data: Any,
         target: str,
         *,
@@ -66,10 +66,11 @@ class EvaluationAPI:
         resampled, both versions' predictions of a row kept together)."""
         from mlnb.evaluation import bootstrap_difference, labelled_data
 
-        if versions[0] == versions[1]:
-            raise InvalidArgument("Compare two different versions")
+        named = versions[0] or self._serving.serving_version(model, project=project).name
+        if named == versions[1]:
+            raise InvalidArgument(f"Compare two different versions, not {named} with itself")
         labelled = labelled_data(data, target, dataset)
-        first, first_rows = self._evaluated(model, labelled, versions[0], task, store, project, actor)
+        first, first_rows = self._evaluated(model, labelled, named, task, store, project, actor)
         second, second_rows = self._evaluated(model, labelled, versions[1], first.task, store, project, actor)
         differences = {}
         for name, per_row in _row_figures(first.task).items():

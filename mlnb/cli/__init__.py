@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from mlnb.cli import batch, jobs, models, operations, predict, server, store, versions  # noqa: F401 - registers the commands
+from mlnb.cli import (  # noqa: F401 - registers the commands
+    batch,
+    evaluate,
+    jobs,
+    models,
+    operations,
+    predict,
+    server,
+    store,
+    versions,
+)
 from mlnb.cli.app import cli, main, run
 
 __all__ = ["cli", "main", "run"]

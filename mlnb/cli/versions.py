@@ -281,9 +281,17 @@ def list_versions(
 @common_options
 @pass_state
 def describe_version(state: CliState, version: str, model: str) -> VersionRecord:
-    """Show one version."""
+    """Show one version, with its latest evaluations (mlnb's)."""
     record = state.engine.get_version(model, version)
-    state.out.resource(record.to_api())
+    evaluations = state.engine.list_evaluations(model, version=version, limit=5)
+    body = record.to_api()
+    if evaluations:
+        body["evaluations"] = [
+            {k: e.to_api()[k] for k in ("evaluationId", "createTime", "dataset", "task", "rows")}
+            | {"figures": e.headline}
+            for e in evaluations
+        ]
+    state.out.resource(body)
     return record
 
 

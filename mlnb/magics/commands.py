@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from mlnb.cli import batch as cli_batch
+from mlnb.cli import evaluate as cli_evaluate
 from mlnb.cli import jobs as cli_jobs
 from mlnb.cli import models as cli_models
 from mlnb.cli import operations as cli_operations
@@ -25,6 +26,7 @@ from mlnb.cli.app import CliState, common_options
 from mlnb.cli.output import ObjectOutput, Output
 from mlnb.errors import InvalidArgument
 from mlnb.magics.cell import instances_from
+from mlnb.records import EvaluationRecord
 
 if TYPE_CHECKING:
     from mlnb.api import Engine
@@ -230,6 +232,24 @@ def _explain(chart: bool, **options: Any) -> Any:
     return answer
 
 
+def _evaluate(data: str, plot: bool, **options: Any) -> Any:
+    """Measure a version on labelled data: --data a DataFrame of the
+    notebook (or a .csv, .jsonl or .parquet file), --target its column of
+    true values. Shows the charts (confusion matrix, ROC and
+    precision-recall curves, or residuals; --no-plot: none) and returns a
+    DataFrame of the figures, a column a version (--compare OTHER: two,
+    with the difference and its 95% bootstrap interval)."""
+    state = _state()
+    frame = state.namespace.get(data) if data in state.namespace else data
+    result = cli_evaluate.evaluate_with(state, frame, **options)
+    if plot and state.out.returns_objects:
+        from mlnb.widgets.evaluation_chart import show_evaluation
+
+        records = [result] if isinstance(result, EvaluationRecord) else result["evaluations"]
+        show_evaluation([record.to_api() for record in records])
+    return result
+
+
 @contextlib.contextmanager
 def _body_read_as_in_errors(state: MagicState) -> Iterator[None]:
     """A refusal of instances from the cell body says how the body was read."""
@@ -267,6 +287,10 @@ _INSTANCES_OPTION = click.Option(
     ["--instances"], metavar="VAR", help="A DataFrame, array or list of the notebook to predict."
 )
 _CHART_OPTION = click.Option(["--chart/--no-chart"], default=True, help="Show the attributions' chart.")
+_DATA_OPTION = click.Option(
+    ["--data"], required=True, metavar="VAR|FILE", help="A DataFrame of the notebook, or a labelled file."
+)
+_PLOT_OPTION = click.Option(["--plot/--no-plot"], default=True, help="Show the evaluation's charts.")
 
 
 def _command(name: str, callback: Any, params: list[click.Parameter], body: str) -> click.Command:
@@ -294,6 +318,7 @@ def ml() -> None:
     %%ml predict --model M [--version V]          the cell holds the instances
     %ml predict --model M --instances df          instances from a variable
     %ml explain --model M --instances df          why: a DataFrame of attributions
+    %ml evaluate --model M --data df --target y   figures and charts on labelled data
     """
 
 
@@ -320,6 +345,8 @@ ml.add_command(_command("predict", _predict, [*cli_predict.predict.params, _INST
 ml.add_command(
     _command("explain", _explain, [*cli_predict.explain.params, _INSTANCES_OPTION, _CHART_OPTION], INSTANCES)
 )
+_EVALUATE_PARAMS = [p for p in cli_evaluate.evaluate.params if p.name != "data"]
+ml.add_command(_command("evaluate", _evaluate, [*_EVALUATE_PARAMS, _DATA_OPTION, _PLOT_OPTION], FLAGS))
 ml.add_command(cli_jobs.jobs)
 ml.add_command(cli_models.models)
 ml.add_command(cli_versions.versions)

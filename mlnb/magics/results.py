@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlnb.cli.output import explanation_rows
-from mlnb.records import JobRecord, ModelRecord, VersionRecord
+from mlnb.records import EvaluationRecord, JobRecord, ModelRecord, VersionRecord
 
 
 def present(path: tuple[str, ...], result: Any, state: Any) -> Any:
@@ -17,6 +17,8 @@ def present(path: tuple[str, ...], result: Any, state: Any) -> Any:
         return predictions_frame(result or [])
     if path == ("explain",) and isinstance(result, dict):
         return explanations_frame(result)
+    if path == ("evaluate",):
+        return evaluation_frame(result)
     if path in (("jobs", "logs"), ("server", "stop"), ("tensorboard", "stop")):
         return None
     if path == ("jobs", "list"):
@@ -58,6 +60,28 @@ def explanations_frame(answer: dict[str, Any]) -> Any:
 
     frame = pd.DataFrame(explanation_rows(answer)[0])
     frame.attrs["explanation"] = answer
+    return frame
+
+
+def evaluation_frame(result: EvaluationRecord | dict[str, Any]) -> Any:
+    """An evaluation's headline figures as a DataFrame, a row a figure and
+    a column a version (a comparison adds the difference and its interval).
+    The whole evaluation (or comparison) is in ``.attrs``."""
+    import pandas as pd
+
+    records = [result] if isinstance(result, EvaluationRecord) else list(result["evaluations"])
+    columns = {record.version: record.headline for record in records}
+    frame = pd.DataFrame(columns)
+    if isinstance(result, dict):
+        for key in ("difference", "low", "high"):
+            frame[key] = [result["differences"].get(name, {}).get(key) for name in frame.index]
+        frame.attrs["evaluation"] = {
+            "evaluations": [r.to_api() for r in records],
+            "differences": result["differences"],
+        }
+    else:
+        frame.attrs["evaluation"] = result.to_api()
+    frame.index.name = "figure"
     return frame
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mlnb.api import Engine
@@ -376,3 +377,37 @@ def test_predict_goes_through_the_homes_running_server(
         engine.close()
     code, out, _ = cli("predict", "--model", "iris", "--json-instances", str(instances))  # no server: itself
     assert code == 0 and len(out.splitlines()) == 2
+
+
+def test_evaluate_prints_the_figures_and_describe_keeps_them(
+    cli: Any, home: Path, tmp_path: Path, sklearn_model: tuple[Path, Any], iris_features: Any
+) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.metrics import accuracy_score
+
+    engine = Engine(home=str(home))
+    engine.deploy("iris", "v1", sklearn_model[0])
+    engine.deploy("iris", "v2", sklearn_model[0])
+    engine.close()
+    frame = pd.DataFrame(iris_features, columns=["a", "b", "c", "d"]).assign(species=load_iris().target)
+    frame.to_csv(tmp_path / "labelled.csv", index=False)
+    data = ("--data", str(tmp_path / "labelled.csv"), "--target", "species")
+    code, out, err = cli("evaluate", "--model", "iris", *data)
+    assert code == 0, err
+    header, *rows, summary = out.splitlines()
+    assert header.split() == ["FIGURE", "V1"]
+    accuracy = accuracy_score(frame["species"], sklearn_model[1].predict(iris_features))
+    assert rows[0].split() == ["accuracy", f"{accuracy:.4g}"]
+    assert summary.startswith(f"classification on 150 rows of {tmp_path / 'labelled.csv'} (target species")
+    code, out, _ = cli("versions", "describe", "v1", "--model", "iris", "--format", "json")
+    (kept,) = json.loads(out)["evaluations"]
+    assert kept["rows"] == 150 and kept["figures"]["accuracy"] == pytest.approx(accuracy)
+    # The same model twice: no difference, and an interval of nothing but zero.
+    code, out, err = cli("evaluate", "--model", "iris", *data, "--compare", "v2", "--no-store")
+    assert code == 0, err
+    assert out.splitlines()[0].split() == ["FIGURE", "V1", "V2", "DIFFERENCE", "95%", "INTERVAL"]
+    assert out.splitlines()[1].split()[-3:] == ["+0", "[+0,", "+0]"]
+    code, _, err = cli(
+        "evaluate", "--model", "iris", "--data", str(tmp_path / "labelled.csv"), "--target", "x"
+    )
+    assert code == 1 and "no column 'x'" in err

@@ -172,6 +172,39 @@ def test_explain_gives_one_row_an_instance_and_one_column_a_feature(
     assert not [d for d in shown if "application/vnd.plotly.v1+json" in d]
 
 
+def test_evaluate_returns_the_figures_and_draws_the_charts(
+    shell: Any,
+    deployed: str,
+    iris_features: Any,
+    sklearn_model: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.metrics import accuracy_score
+
+    shown: list[dict[str, Any]] = []
+    monkeypatch.setattr(shell.display_pub, "publish", lambda data, **kwargs: shown.append(data))
+    shell.user_ns["frame"] = pd.DataFrame(iris_features, columns=list("abcd")).assign(
+        species=load_iris().target
+    )
+    result = shell.run_line_magic("ml", "evaluate --model iris --data frame --target species")
+    accuracy = accuracy_score(load_iris().target, sklearn_model[1].predict(iris_features))
+    assert result.loc["accuracy", "v1"] == pytest.approx(accuracy)
+    assert result.attrs["evaluation"]["rows"] == 150
+    charts = [d["application/vnd.plotly.v1+json"] for d in shown if "application/vnd.plotly.v1+json" in d]
+    assert [chart["data"][0]["type"] for chart in charts] == ["heatmap", "scatter", "scatter"]
+    assert charts[0]["data"][0]["z"] == result.attrs["evaluation"]["metrics"]["confusionMatrix"]["matrix"]
+    # Three ROC curves (a class against the rest) and the line of chance.
+    assert len(charts[1]["data"]) == 4
+    shell.run_line_magic("ml", f"deploy iris v2 --origin {sklearn_model[0]}")
+    shown.clear()
+    compared = shell.run_line_magic(
+        "ml", "evaluate --model iris --data frame --target species --compare v2 --no-plot"
+    )
+    assert list(compared.columns) == ["v1", "v2", "difference", "low", "high"]
+    assert compared.loc["accuracy", "difference"] == 0 and not shown
+
+
 def test_notebook_instances_go_to_the_engine_as_they_are(
     shell: Any,
     deployed: str,
