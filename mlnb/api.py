@@ -864,7 +864,7 @@ class Engine:
         self,
         model: str,
         data: Any,
-        target: str,
+        target: str | None = None,
         *,
         version: str | None = None,
         task: str | None = None,
@@ -875,7 +875,8 @@ class Engine:
     ) -> EvaluationRecord:
         """Evaluate a version (the model's default unless named) on labelled
         data: a DataFrame or a CSV, JSON-lines or Parquet file, whose
-        ``target`` column holds the true values. The version predicts the
+        ``target`` column holds the true values (or ``{"instances": [...],
+        "targets": [...]}``, as a REST request sends them). The version predicts the
         other columns as it serves; the figures are scikit-learn's, by
         ``task`` (``classification`` or ``regression``; inferred from the
         model and the targets when unset): accuracy, precision, recall and

@@ -33,7 +33,7 @@ class EvaluationAPI:
         self,
         model: str,
         data: Any,
-        target: str,
+        target: str | None,
         *,
         version: str | None = None,
         task: str | None = None,

@@ -6,9 +6,12 @@ saw the same data."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from mlnb.errors import InvalidArgument
 
@@ -28,15 +31,20 @@ class LabelledData:
     fingerprint: str
 
 
-def labelled_data(data: Any, target: str, name: str | None = None) -> LabelledData:
+def labelled_data(data: Any, target: str | None, name: str | None = None) -> LabelledData:
     """Read ``data`` (a DataFrame, or a path to CSV, JSON lines or Parquet)
-    and split off its ``target`` column.
+    and split off its ``target`` column; or take ``{"instances": [...],
+    "targets": [...]}`` as they are (a REST request's).
 
     Raises:
         InvalidArgument: A file of another kind, no such column, or no rows.
     """
     import pandas as pd
 
+    if isinstance(data, Mapping):
+        return _given(data, name)
+    if target is None:
+        raise InvalidArgument("Name the column of the true values (target)", field="target")
     if isinstance(data, pd.DataFrame):
         frame, source = data, "a DataFrame"
     elif isinstance(data, str | Path):
@@ -57,6 +65,25 @@ def labelled_data(data: Any, target: str, name: str | None = None) -> LabelledDa
         target=target,
         columns=[str(c) for c in features.columns],
         name=name or source,
+        fingerprint=digest,
+    )
+
+
+def _given(data: Mapping[str, Any], name: str | None) -> LabelledData:
+    instances, targets = data.get("instances"), data.get("targets")
+    if not isinstance(instances, list) or not isinstance(targets, list):
+        raise InvalidArgument('Send {"instances": [...], "targets": [...]}: the rows and their true values')
+    if len(instances) != len(targets):
+        raise InvalidArgument(f"{len(instances)} instances but {len(targets)} targets", field="targets")
+    if not instances:
+        raise InvalidArgument("No rows to evaluate", field="instances")
+    digest = hashlib.sha256(orjson.dumps([instances, targets], option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+    return LabelledData(
+        instances=list(instances),
+        targets=list(targets),
+        target="targets",
+        columns=[],
+        name=name or "the request's instances",
         fingerprint=digest,
     )
 

@@ -104,6 +104,8 @@ async def model(request: Request) -> Response:
         return await _predict(request, name, None)
     if verb == "explain" and request.method == "POST":
         return await _explain(request, name, None)
+    if verb == "evaluate" and request.method == "POST":
+        return await _evaluate(request, name, None)
     if verb in _IAM_VERBS:
         await call(engine.get_model, name, project=project)  # NotFound first
         return await _iam(request, verb, f"projects/{project}/models/{name}")
@@ -158,6 +160,8 @@ async def version(request: Request) -> Response:
         return await _predict(request, model_name, name)
     if request.method == "POST" and verb == "explain":
         return await _explain(request, model_name, name)
+    if request.method == "POST" and verb == "evaluate":
+        return await _evaluate(request, model_name, name)
     if request.method == "POST" and verb == "setDefault":
         record = await call(engine.set_default_version, model_name, name, project=project)
         return json_response(record.to_api())
@@ -212,6 +216,36 @@ async def _explain(request: Request, model_name: str, version_name: str | None) 
             raise
         outcome["code"] = 200
         return json_response(answer)
+
+
+async def _evaluate(request: Request, model_name: str, version_name: str | None) -> Response:
+    """mlnb's ``:evaluate``: the version measured on the request's labelled rows, kept."""
+    body = await read_object(request, schemas.EVALUATE, "request")
+    if isinstance(body.get("instances"), list) and len(body["instances"]) > MAX_INSTANCES:
+        raise InvalidArgument(
+            f"{len(body['instances'])} rows in one request; the most allowed is {MAX_INSTANCES}"
+        )
+    record = await call(
+        _engine(request).evaluate,
+        model_name,
+        {"instances": body.get("instances"), "targets": body.get("targets")},
+        version=version_name,
+        task=body.get("task"),
+        dataset=body.get("dataset"),
+        store=body.get("store", True) is not False,
+        project=_project(request),
+    )
+    return json_response(record.to_api())
+
+
+async def evaluations(request: Request) -> Response:
+    """mlnb's list of a version's evaluations, newest first."""
+    engine, project = _engine(request), _project(request)
+    model_name = _name("model", request.path_params["model"])
+    name = _name("version", request.path_params["version"])
+    await call(engine.get_version, model_name, name, project=project)  # NotFound first
+    records = await call(engine.list_evaluations, model_name, version=name, project=project)
+    return json_response({"evaluations": [r.to_api() for r in records]})
 
 
 async def _predict(request: Request, model_name: str, version_name: str | None) -> Response:
@@ -510,6 +544,9 @@ ROUTES = [
         "/v1/projects/{project}/models/{model}/versions/{version}",
         version,
         methods=["GET", "PATCH", "DELETE", "POST"],
+    ),
+    Route(
+        "/v1/projects/{project}/models/{model}/versions/{version}/evaluations", evaluations, methods=["GET"]
     ),
     Route("/v1/projects/{project}/operations", operations, methods=["GET"]),
     Route("/v1/projects/{project}/operations/{operation}", operation, methods=["GET", "POST"]),

@@ -70,6 +70,8 @@ PREDICTION_INPUT = {
     "region": STRING,
     "explain": BOOLEAN,  # mlnb's: explanations beside the predictions
 }
+# mlnb's :evaluate: rows, their true values, and how to read them.
+EVALUATE = {"instances": LIST, "targets": LIST, "task": STRING, "dataset": STRING, "store": BOOLEAN}
 # The body of :predict (the discovery document wraps it in an HttpBody).
 PREDICT = {"signature_name": STRING}  # instances: the instance rules check them
 

@@ -495,6 +495,40 @@ def test_tokens_and_roles(guarded: str, sklearn_model: tuple[Path, Any], home: P
     )
     assert status == 200 and len(body["explanations"]) == 2
     assert call_http(guarded, "DELETE", "/v1/projects/p/models/m/versions/v1", token=VIEWER)[0] == 403
+    # An evaluation is kept with the version: an editor's; reading them a viewer's.
+    labelled = {"instances": SAMPLES, "targets": [0, 2]}
+    assert call_http(guarded, "POST", "/v1/projects/p/models/m:evaluate", labelled, token=VIEWER)[0] == 403
+    assert call_http(guarded, "POST", "/v1/projects/p/models/m:evaluate", labelled, token=EDITOR)[0] == 200
+    path = "/v1/projects/p/models/m/versions/v1/evaluations"
+    assert len(call_http(guarded, "GET", path, token=VIEWER)[1]["evaluations"]) == 1
+
+
+def test_a_version_is_evaluated_over_rest(server: str, sklearn_model: tuple[Path, Any], home: Path) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.metrics import accuracy_score, log_loss
+
+    Engine(home=str(home)).deploy("iris", "v1", sklearn_model[0], project="demo")
+    features, labels = load_iris(return_X_y=True)
+    body = {"instances": features.tolist(), "targets": labels.tolist(), "dataset": "iris"}
+    status, answer = call_http(server, "POST", "/v1/projects/demo/models/iris/versions/v1:evaluate", body)
+    assert status == 200, answer
+    model = sklearn_model[1]
+    assert answer["name"].startswith("projects/demo/models/iris/versions/v1/evaluations/")
+    assert answer["task"] == "classification" and answer["rows"] == 150 and answer["dataset"] == "iris"
+    assert answer["metrics"]["accuracy"] == pytest.approx(accuracy_score(labels, model.predict(features)))
+    assert answer["metrics"]["logLoss"] == pytest.approx(log_loss(labels, model.predict_proba(features)))
+    listed = call_http(server, "GET", "/v1/projects/demo/models/iris/versions/v1/evaluations")[1]
+    assert [e["evaluationId"] for e in listed["evaluations"]] == [answer["evaluationId"]]
+    for bad, message in (
+        ({"instances": SAMPLES, "targets": [0]}, "2 instances but 1 targets"),
+        ({"instances": SAMPLES}, '"targets"'),
+        ({"instances": SAMPLES, "targets": [0, 1], "task": "ranking"}, "task 'ranking' is not one of"),
+        ({"instances": "x", "targets": []}, "instances must be a list"),
+    ):
+        status, error = call_http(server, "POST", "/v1/projects/demo/models/iris:evaluate", bad)
+        assert status == 400 and message in error["error"]["message"], error
+    status, error = call_http(server, "GET", "/v1/projects/demo/models/iris/versions/v9/evaluations")
+    assert status == 404
 
 
 def test_bad_token_settings_are_refused(home: Path) -> None:
