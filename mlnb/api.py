@@ -144,17 +144,31 @@ class Engine:
         description: str | None = None,
         labels: Mapping[str, str] | None = None,
         etag: str | None = None,
+        evaluation_gates: list[Any] | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> ModelRecord:
-        """Change a model's description or labels; ``None`` keeps a field.
+        """Change a model's description, labels or evaluation gates; ``None``
+        keeps a field. ``evaluation_gates`` (mlnb's ``evaluationGates``;
+        ``[]`` removes them) are what a version's latest evaluation on a
+        named dataset must show before :meth:`set_default_version` accepts
+        it: ``{"dataset": "holdout", "metric": "accuracy", "min": 0.9}``
+        (or ``"max"``), or ``"beatsDefaultBy": 0.01`` against the current
+        default on the same rows.
 
         Raises:
+            InvalidArgument: A bad gate.
             NotFound: No such model.
             FailedPrecondition: ``etag`` given and stale.
         """
         return self._models.update_model(
-            name, description=description, labels=labels, etag=etag, project=project, actor=actor
+            name,
+            description=description,
+            labels=labels,
+            etag=etag,
+            evaluation_gates=evaluation_gates,
+            project=project,
+            actor=actor,
         )
 
     def delete_model(
@@ -310,7 +324,9 @@ class Engine:
 
         Raises:
             NotFound: No such version.
-            FailedPrecondition: The version is not READY.
+            FailedPrecondition: The version is not READY, or it fails one of
+                the model's evaluation gates (each named, with its figures);
+                the history keeps the evaluations that let a default in.
         """
         return self._models.set_default_version(model, name, project=project, actor=actor)
 
@@ -937,6 +953,19 @@ class Engine:
     ) -> list[EvaluationRecord]:
         """A model's evaluations (one version's when named), newest first."""
         return self._evaluations.list_evaluations(model, version=version, limit=limit, project=project)
+
+    @staticmethod
+    def evaluation_gates(text: str) -> list[dict[str, Any]]:
+        """Gates written as the CLI takes them, ``;``-separated
+        (``holdout:accuracy>=0.9``, ``holdout:rmse<=3``,
+        ``holdout:f1Macro>default+0.01``), as :meth:`update_model` takes them.
+
+        Raises:
+            InvalidArgument: A gate that does not read, or an unknown figure.
+        """
+        from mlnb.evaluation.gates import gates_from_text
+
+        return gates_from_text(text)
 
     @staticmethod
     def explanation_config(

@@ -56,9 +56,16 @@ class ModelsAPI:
         etag: str | None,
         project: str | None,
         actor: str | None,
+        evaluation_gates: list[Any] | None = None,
     ) -> ModelRecord:
         return self._registry.update_model(
-            self.settings.project_of(project), name, self.settings.actor_of(actor), description, labels, etag
+            self.settings.project_of(project),
+            name,
+            self.settings.actor_of(actor),
+            description,
+            labels,
+            etag,
+            evaluation_gates,
         )
 
     def delete_model(

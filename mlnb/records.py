@@ -191,6 +191,8 @@ class ModelRecord:
     online_prediction_logging: bool = False
     online_prediction_console_logging: bool = False
     regions: tuple[str, ...] = ()
+    # mlnb's: what a version's evaluations must show to become the default.
+    evaluation_gates: list[dict[str, Any]] = field(default_factory=list)
     etag: str = ""
 
     @property
@@ -215,6 +217,8 @@ class ModelRecord:
             body["defaultVersion"] = self.default_version.to_api()
         body["onlinePredictionLogging"] = self.online_prediction_logging
         body["onlinePredictionConsoleLogging"] = self.online_prediction_console_logging
+        if self.evaluation_gates:
+            body["evaluationGates"] = self.evaluation_gates
         return body
 
 

@@ -95,6 +95,13 @@ def describe_model(state: CliState, model: str) -> ModelRecord:
 @click.option("--update-labels", help="KEY=VALUE,... labels to add or change.")
 @click.option("--remove-labels", help="KEY,... labels to remove.")
 @click.option("--clear-labels", is_flag=True, help="Remove every label.")
+@click.option(
+    "--evaluation-gates",
+    metavar="GATES",
+    help="What a version must show to become the default (mlnb), ';'-separated: "
+    "DATASET:METRIC>=VALUE, DATASET:METRIC<=VALUE, DATASET:METRIC>default+MARGIN.",
+)
+@click.option("--clear-evaluation-gates", is_flag=True, help="Remove the model's evaluation gates.")
 @common_options
 @pass_state
 def update_model(
@@ -104,13 +111,22 @@ def update_model(
     update_labels: str | None,
     remove_labels: str | None,
     clear_labels: bool,
+    evaluation_gates: str | None,
+    clear_evaluation_gates: bool,
 ) -> ModelRecord:
-    """Change a model's description or labels."""
+    """Change a model's description, labels or evaluation gates."""
     # The labels are merged into what was read: the etag of that read
     # refuses the change if someone else changed the model meanwhile.
     current = state.engine.get_model(model)
     labels = merged_labels(current.labels, update_labels, remove_labels, clear_labels)
-    record = state.engine.update_model(model, description=description, labels=labels, etag=current.etag)
+    gates = None
+    if clear_evaluation_gates:
+        gates = []
+    elif evaluation_gates is not None:
+        gates = state.engine.evaluation_gates(evaluation_gates)
+    record = state.engine.update_model(
+        model, description=description, labels=labels, etag=current.etag, evaluation_gates=gates
+    )
     state.out.changed(f"Updated model [{record.name}].", record.to_api())
     return record
 

@@ -144,14 +144,22 @@ class ModelRegistry:
         description: str | None = None,
         labels: Mapping[str, str] | None = None,
         etag: str | None = None,
+        evaluation_gates: list[Any] | None = None,
     ) -> ModelRecord:
-        """Change a model's description or labels (``None`` leaves a field).
+        """Change a model's description, labels or evaluation gates
+        (``None`` leaves a field; ``[]`` removes the gates).
 
         Raises:
+            InvalidArgument: A bad gate.
             NotFound: No such model.
             FailedPrecondition: ``etag`` is given and the model changed since.
         """
         requested = _requested_changes(description, labels)
+        if evaluation_gates is not None:
+            # Imported here: reading the registry needs no evaluation code.
+            from mlnb.evaluation.gates import gates_from_api
+
+            requested["evaluation_gates"] = [g.to_api() for g in gates_from_api(evaluation_gates)]
         with self._write() as tx:
             model = self._require_model(tx, project, name)
             check_etag(etag, model.etag, f"model {name!r}")
@@ -388,11 +396,41 @@ class ModelRegistry:
                     f"Version {name!r} of model {model!r} is {version.state}; only a READY "
                     "version can be the default"
                 )
-            current = self._require_model(tx, project, model).default_version
+            record = self._require_model(tx, project, model)
+            current = record.default_version
             previous = current.name if current is not None else None
             if previous != name:
-                self._move_default(tx, project, model, name, previous, actor)
+                let_in = self._check_gates(tx, record, name, previous)
+                self._move_default(tx, project, model, name, previous, actor, let_in)
             return self._require_version(tx, project, model, name)
+
+    def _check_gates(
+        self, tx: RegistryTx, model: ModelRecord, name: str, previous: str | None
+    ) -> dict[str, Any]:
+        """The model's gates checked for version ``name``; what let it in
+        (for the history), or FailedPrecondition naming each gate it fails."""
+        if not model.evaluation_gates:
+            return {}
+        from mlnb.evaluation.gates import check_gates, gates_from_api
+        from mlnb.store import EvaluationsTx
+
+        evaluations = EvaluationsTx(tx.session)
+        gates = gates_from_api(model.evaluation_gates)
+
+        def latest(version: str | None) -> dict[str, Any]:
+            found: dict[str, Any] = {}
+            if version is not None:
+                for evaluation in evaluations.list(model.project, model.name, version):
+                    found.setdefault(evaluation.dataset, evaluation)  # newest first
+            return found
+
+        checked = check_gates(gates, name, latest(name), previous, latest(previous))
+        if checked.failures:
+            raise FailedPrecondition(
+                f"Version {name!r} does not pass the evaluation gates of model {model.name!r}: "
+                + "; ".join(checked.failures)
+            )
+        return {"gates": [g.text() for g in gates], "evaluations": checked.evaluations}
 
     def delete_version(self, project: str, model: str, name: str, actor: str) -> VersionRecord:
         """Delete a version record and return it (its files are the caller's).
@@ -458,9 +496,10 @@ class ModelRegistry:
         new: str | None,
         previous: str | None,
         actor: str,
+        let_in: Mapping[str, Any] | None = None,
     ) -> None:
         tx.update_model(project, model, default_version=new)
-        details = {"previous": previous}
+        details = {"previous": previous, **(let_in or {})}
         tx.append_event(ModelEvent(project, model, now(), actor, "DEFAULT_CHANGED", new, details))
 
     def _require_model(self, tx: RegistryTx, project: str, name: str) -> ModelRecord:

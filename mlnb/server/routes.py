@@ -116,12 +116,13 @@ async def model(request: Request) -> Response:
     if request.method == "DELETE":
         return json_response((await call(engine.delete_model_operation, name, project=project)).to_api())
     body = await read_object(request, schemas.MODEL, "model")
-    mask = _update_mask(request, {"description", "labels"})
+    mask = _update_mask(request, {"description", "labels", "evaluationGates"})
     record = await call(
         engine.update_model,
         name,
         description=body.get("description", "") if "description" in mask else None,
         labels=body.get("labels") or {} if "labels" in mask else None,
+        evaluation_gates=body.get("evaluationGates") or [] if "evaluationGates" in mask else None,
         etag=body.get("etag"),
         project=project,
     )

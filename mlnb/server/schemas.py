@@ -27,6 +27,7 @@ MODEL = {
     "onlinePredictionConsoleLogging": BOOLEAN,
     "defaultVersion": OBJECT,
     "etag": STRING,
+    "evaluationGates": LIST,  # mlnb's: what a version must show to become the default
 }
 VERSION = {
     "name": STRING,

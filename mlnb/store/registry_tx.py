@@ -15,6 +15,7 @@ from mlnb.store.schema import ModelEventRow, ModelRow, VersionRow
 
 _MODEL_FIELDS = {
     "description",
+    "evaluation_gates",
     "labels",
     "regions",
     "online_prediction_logging",
@@ -44,6 +45,11 @@ class RegistryTx:
 
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    @property
+    def session(self) -> Session:
+        """The open transaction, for another part's view of it (evaluations)."""
+        return self._session
 
     # models
 
@@ -253,6 +259,7 @@ class RegistryTx:
             online_prediction_logging=row.online_prediction_logging,
             online_prediction_console_logging=row.online_prediction_console_logging,
             regions=tuple(row.regions or ()),
+            evaluation_gates=list(row.evaluation_gates or []),
             etag=make_etag(row.revision),
         )
 

@@ -57,6 +57,7 @@ class ModelRow(Base):
     online_prediction_logging: Mapped[bool] = mapped_column(default=False)
     online_prediction_console_logging: Mapped[bool] = mapped_column(default=False)
     default_version: Mapped[str | None] = mapped_column(String(128))
+    evaluation_gates: Mapped[list[Any] | None] = mapped_column(JSON)
     create_time: Mapped[datetime]
     revision: Mapped[int] = mapped_column(default=1)
 

@@ -120,3 +120,33 @@ def test_two_versions_compared_with_a_bootstrap_interval(
     assert accuracy["low"] <= accuracy["difference"] <= accuracy["high"] < 0
     assert good.fingerprint == worse.fingerprint
     assert {e.version for e in engine.list_evaluations("iris")} == {"good", "dummy"}
+
+
+def test_a_gate_refuses_a_worse_version_and_lets_a_better_one_in(
+    engine: Engine, sklearn_model: tuple[Path, Any], iris_features: Any, tmp_path: Path
+) -> None:
+    from mlnb.errors import FailedPrecondition
+
+    frame = iris_frame(iris_features)
+    dummy = DummyClassifier(strategy="most_frequent").fit(iris_features, frame["species"])
+    (tmp_path / "dummy").mkdir()
+    joblib.dump(dummy, tmp_path / "dummy" / "model.joblib")
+    engine.deploy("iris", "v1", sklearn_model[0])  # the first version is the default
+    engine.deploy("iris", "dummy", tmp_path / "dummy")
+    engine.deploy("iris", "v3", sklearn_model[0])
+    gates = engine.evaluation_gates("holdout:accuracy>=0.9")
+    assert engine.update_model("iris", evaluation_gates=gates).evaluation_gates == gates
+    with pytest.raises(FailedPrecondition, match="dummy has no evaluation on dataset 'holdout'"):
+        engine.set_default_version("iris", "dummy")
+    engine.evaluate("iris", frame, "species", version="dummy", dataset="holdout")
+    with pytest.raises(FailedPrecondition, match=r"holdout:accuracy>=0.9: dummy has accuracy 0.33"):
+        engine.set_default_version("iris", "dummy")
+    assert engine.get_model("iris").default_version.name == "v1"
+    record = engine.evaluate("iris", frame, "species", version="v3", dataset="holdout")
+    assert engine.set_default_version("iris", "v3").is_default
+    changed = [e for e in engine.model_history("iris") if e.action == "DEFAULT_CHANGED"][-1]
+    assert changed.details["evaluations"] == [record.evaluation_id]
+    assert changed.details["gates"] == ["holdout:accuracy>=0.9"]
+    # Without gates, any READY version may be the default again.
+    engine.update_model("iris", evaluation_gates=[])
+    assert engine.set_default_version("iris", "dummy").is_default

@@ -178,6 +178,7 @@ def test_evaluate_returns_the_figures_and_draws_the_charts(
     iris_features: Any,
     sklearn_model: Any,
     monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from sklearn.datasets import load_iris
     from sklearn.metrics import accuracy_score
@@ -203,6 +204,10 @@ def test_evaluate_returns_the_figures_and_draws_the_charts(
     )
     assert list(compared.columns) == ["v1", "v2", "difference", "low", "high"]
     assert compared.loc["accuracy", "difference"] == 0 and not shown
+    # A gate the magics set and meet as the CLI does.
+    shell.run_line_magic("ml", "models update iris --evaluation-gates 'holdout:accuracy>=0.99'")
+    message = fails(shell, "%ml versions set-default v2 --model iris", capsys)
+    assert "v2 has no evaluation on dataset 'holdout'" in message
 
 
 def test_notebook_instances_go_to_the_engine_as_they_are(

@@ -680,3 +680,41 @@ def test_iam_and_locations_through_the_official_client(
         .execute()
     )
     assert through_location["name"] == created["name"] and through_location["done"]
+
+
+def test_the_official_clients_set_default_meets_the_models_gates(
+    ml: Any, server: str, sklearn_model: tuple[Path, Any], home: Path, tmp_path: Path
+) -> None:
+    import joblib
+    from googleapiclient.errors import HttpError
+    from sklearn.datasets import load_iris
+    from sklearn.dummy import DummyClassifier
+
+    features, labels = load_iris(return_X_y=True)
+    (tmp_path / "dummy").mkdir()
+    joblib.dump(DummyClassifier().fit(features, labels), tmp_path / "dummy" / "model.joblib")
+    engine = Engine(home=str(home), project="demo")
+    engine.deploy("iris", "v1", sklearn_model[0])
+    engine.deploy("iris", "dummy", tmp_path / "dummy")
+    name = "projects/demo/models/iris"
+    gates = [{"dataset": "holdout", "metric": "accuracy", "min": 0.9}]
+    patched = (
+        ml.projects()
+        .models()
+        .patch(name=name, body={"evaluationGates": gates}, updateMask="evaluationGates")
+        .execute()
+    )
+    assert patched["evaluationGates"] == gates
+    labelled = {"instances": features.tolist(), "targets": labels.tolist(), "dataset": "holdout"}
+    assert call_http(server, "POST", f"/v1/{name}/versions/dummy:evaluate", labelled)[0] == 200
+    with pytest.raises(HttpError) as refused:
+        ml.projects().models().versions().setDefault(name=f"{name}/versions/dummy", body={}).execute()
+    assert refused.value.resp.status == 400
+    error = json.loads(refused.value.content)["error"]
+    assert error["status"] == "FAILED_PRECONDITION"
+    assert "holdout:accuracy>=0.9: dummy has accuracy 0.3333" in error["message"]
+    status, body = call_http(
+        server, "PATCH", f"/v1/{name}?updateMask=evaluationGates", {"evaluationGates": [{}]}
+    )
+    assert status == 400 and "evaluationGates[0] needs a dataset" in body["error"]["message"]
+    engine.close()

@@ -1,8 +1,9 @@
-"""Evaluations of versions.
+"""Evaluations of versions, and a model's evaluation gates.
 
 Each evaluation of a version on a labelled dataset: the data's fingerprint,
 the task, the metrics scikit-learn computed, when and by whom. Keyed by
-names, as the model's history is.
+names, as the model's history is. A model's gates: what a version's
+evaluations must show before it becomes the default (``NULL``: none).
 
 Revision ID: 0010
 Revises: 0009
@@ -37,8 +38,10 @@ def upgrade() -> None:
         sa.Column("metrics", sa.JSON(), nullable=False),
     )
     op.create_index("ix_evaluations_version", "evaluations", ["project", "model", "version", "time"])
+    op.add_column("models", sa.Column("evaluation_gates", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("models", "evaluation_gates")
     op.drop_index("ix_evaluations_version", table_name="evaluations")
     op.drop_table("evaluations")
