@@ -18,6 +18,7 @@ from mlnb.jobs import TEAM_QUEUE, JobService, LogEntry
 from mlnb.jobs_api import JobsAPI
 from mlnb.local_server import LocalServer
 from mlnb.models_api import ModelsAPI
+from mlnb.monitoring_api import MonitoringAPI
 from mlnb.operations_api import OperationsAPI
 from mlnb.predict_api import PredictionAPI
 from mlnb.prediction import DecodedInstances, PredictionLog, PredictorCache
@@ -91,6 +92,7 @@ class Engine:
         self._jobs = JobsAPI(settings, jobs, artifacts)
         self._batch = BatchAPI(settings, jobs, registry, adapters)
         self._evaluations = EvaluationAPI(settings, database, self._serving)
+        self._monitoring = MonitoringAPI(settings, database, self._serving)
 
     @property
     def project(self) -> str:
@@ -953,6 +955,81 @@ class Engine:
     ) -> list[EvaluationRecord]:
         """A model's evaluations (one version's when named), newest first."""
         return self._evaluations.list_evaluations(model, version=version, limit=limit, project=project)
+
+    # monitoring
+
+    @staticmethod
+    def describe_data(data: Any, target: str | None = None) -> dict[str, Any]:
+        """A profile of data (a DataFrame, a CSV, JSON-lines or Parquet file,
+        or a list of instances; ``target`` left out): per feature its kind,
+        count, missing values, mean, std, quantiles and histogram bins for
+        numbers, the most frequent values for categories."""
+        return MonitoringAPI.describe(data, target)
+
+    def set_baseline(
+        self,
+        model: str,
+        data: Any,
+        *,
+        version: str | None = None,
+        target: str | None = None,
+        source: str | None = None,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
+        """Give a version (the default unless named) its baseline: the
+        profile of ``data`` (its training data, as :meth:`describe_data`
+        reads it) and of the version's predictions of it, which
+        :meth:`drift` compares served instances with. Replaces a baseline
+        set before.
+
+        Raises:
+            NotFound: No such model or version.
+            InvalidArgument: Unreadable data, or instances the version refuses.
+        """
+        return self._monitoring.set_baseline(
+            model, data, version=version, target=target, source=source, project=project, actor=actor
+        )
+
+    def get_baseline(
+        self, model: str, *, version: str | None = None, project: str | None = None
+    ) -> dict[str, Any] | None:
+        """A version's baseline (``{"version", "time", "actor", "source",
+        "profile"}``), or None."""
+        return self._monitoring.get_baseline(model, version=version, project=project)
+
+    def drift(
+        self,
+        model: str,
+        *,
+        version: str | None = None,
+        last: int = 1000,
+        data: Any = None,
+        target: str | None = None,
+        threshold: float | None = None,
+        project: str | None = None,
+    ) -> dict[str, Any]:
+        """How far what a version serves has moved from its baseline: per
+        feature, the population stability index in the baseline's bins and
+        a Kolmogorov-Smirnov statistic (numbers) or a chi-squared test
+        (categories), over the instances of its last ``last`` sampled
+        requests (the model's ``onlinePredictionLogging``), and the same for
+        its predictions; ``drifted`` lists the features whose PSI passes
+        ``threshold`` (0.2). Given ``data``, the skew of that data from the
+        baseline instead.
+
+        Raises:
+            FailedPrecondition: The version has no baseline.
+        """
+        return self._monitoring.drift(
+            model,
+            version=version,
+            last=last,
+            data=data,
+            target=target,
+            threshold=threshold,
+            project=project,
+        )
 
     @staticmethod
     def evaluation_gates(text: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import orjson
 
 from mlnb.errors import InvalidArgument
 
-__all__ = ["LabelledData", "labelled_data"]
+__all__ = ["LabelledData", "labelled_data", "table_of"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,33 @@ def labelled_data(data: Any, target: str | None, name: str | None = None) -> Lab
         name=name or source,
         fingerprint=digest,
     )
+
+
+def table_of(data: Any, target: str | None = None) -> tuple[list[Any], list[str] | None, str]:
+    """Instances from data with or without labels: a DataFrame or a file
+    (``target``, when given, is left out), or a list of instances; their
+    column names (None for a list) and where they came from.
+
+    Raises:
+        InvalidArgument: A file of another kind, or no rows.
+    """
+    import pandas as pd
+
+    if isinstance(data, list):
+        if not data:
+            raise InvalidArgument("No instances")
+        return data, None, "a list of instances"
+    if isinstance(data, pd.DataFrame):
+        frame, source = data, "a DataFrame"
+    elif isinstance(data, str | Path):
+        frame, source = _read(str(data)), str(data)
+    else:
+        raise InvalidArgument(f"The data must be a DataFrame, a file or a list, not {type(data).__name__}")
+    if frame.empty:
+        raise InvalidArgument(f"{source} holds no rows")
+    if target is not None and target in frame.columns:
+        frame = frame.drop(columns=[target])
+    return frame.to_numpy().tolist(), [str(c) for c in frame.columns], source
 
 
 def _given(data: Mapping[str, Any], name: str | None) -> LabelledData:

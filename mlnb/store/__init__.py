@@ -20,7 +20,7 @@ if TYPE_CHECKING:
         verify_tree,
     )
     from mlnb.store.database import Database
-    from mlnb.store.evaluations_tx import EvaluationsTx
+    from mlnb.store.evaluations_tx import BaselinesTx, EvaluationsTx
     from mlnb.store.jobs_tx import JobsTx
     from mlnb.store.logs_tx import LogsTx
     from mlnb.store.operations_tx import OperationsTx
@@ -39,6 +39,7 @@ _HOMES = {
     "verify_tree": "artifacts",
     "Database": "database",
     "EvaluationsTx": "evaluations_tx",
+    "BaselinesTx": "evaluations_tx",
     "JobsTx": "jobs_tx",
     "LogsTx": "logs_tx",
     "OperationsTx": "operations_tx",
@@ -55,6 +56,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ArtifactStore",
+    "BaselinesTx",
     "Database",
     "EvaluationsTx",
     "JobsTx",

@@ -1,12 +1,16 @@
-"""Evaluations of versions inside one transaction: added once, read newest first."""
+"""Evaluations of versions inside one transaction (added once, read newest
+first), and versions' baselines (one a version)."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mlnb.records import EvaluationRecord
-from mlnb.store.schema import EvaluationRow
+from mlnb.store.schema import BaselineRow, EvaluationRow
 
 
 class EvaluationsTx:
@@ -58,3 +62,43 @@ class EvaluationsTx:
             )
             for row in rows
         ]
+
+
+class BaselinesTx:
+    """Versions' baselines in one open transaction: one a version, replaced when set again."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def put(
+        self,
+        project: str,
+        model: str,
+        version: str,
+        time: datetime,
+        actor: str,
+        source: str,
+        profile: dict[str, Any],
+    ) -> None:
+        row = self._session.get(BaselineRow, (project, model, version))
+        if row is None:
+            self._session.add(
+                BaselineRow(
+                    project=project,
+                    model=model,
+                    version=version,
+                    time=time,
+                    actor=actor,
+                    source=source,
+                    profile=profile,
+                )
+            )
+        else:
+            row.time, row.actor, row.source, row.profile = time, actor, source, profile
+
+    def get(self, project: str, model: str, version: str) -> dict[str, Any] | None:
+        """``{"time", "actor", "source", "profile"}``, or None."""
+        row = self._session.get(BaselineRow, (project, model, version))
+        if row is None:
+            return None
+        return {"time": row.time, "actor": row.actor, "source": row.source, "profile": row.profile}

@@ -200,6 +200,20 @@ class EvaluationRow(Base):
     metrics: Mapped[dict[str, Any]]
 
 
+class BaselineRow(Base):
+    """A version's baseline: the profile served instances are compared with."""
+
+    __tablename__ = "version_baselines"
+
+    project: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    time: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(256))
+    source: Mapped[str] = mapped_column(String(256))
+    profile: Mapped[dict[str, Any]]
+
+
 class OperationRow(Base):
     """Long-running operations (version creation and deletion, model deletion)."""
 

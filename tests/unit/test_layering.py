@@ -29,7 +29,14 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ),
     ("mlnb.store", "mlnb.frameworks"),
     # What the job kinds stand on, and the registry and prediction.
-    ("mlnb.runtime", "mlnb.prediction", "mlnb.registry", "mlnb.explain", "mlnb.evaluation"),
+    (
+        "mlnb.runtime",
+        "mlnb.prediction",
+        "mlnb.registry",
+        "mlnb.explain",
+        "mlnb.evaluation",
+        "mlnb.monitoring",
+    ),
     # The job kinds.
     ("mlnb.training", "mlnb.tuning", "mlnb.batch", "mlnb.notebook"),
     # The job service: the registry of kinds, hosts, runners, leases.
@@ -41,6 +48,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "mlnb.batch_api",
         "mlnb.predict_api",
         "mlnb.evaluation_api",
+        "mlnb.monitoring_api",
         "mlnb.operations_api",
         "mlnb.models_api",
         "mlnb.local_server",

@@ -3,7 +3,9 @@
 Each evaluation of a version on a labelled dataset: the data's fingerprint,
 the task, the metrics scikit-learn computed, when and by whom. Keyed by
 names, as the model's history is. A model's gates: what a version's
-evaluations must show before it becomes the default (``NULL``: none).
+evaluations must show before it becomes the default (``NULL``: none). A
+version's baseline: the profile of its training data and of its
+predictions of it, which served instances are compared with (drift).
 
 Revision ID: 0010
 Revises: 0009
@@ -39,9 +41,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_evaluations_version", "evaluations", ["project", "model", "version", "time"])
     op.add_column("models", sa.Column("evaluation_gates", sa.JSON(), nullable=True))
+    op.create_table(
+        "version_baselines",
+        sa.Column("project", sa.String(128), primary_key=True),
+        sa.Column("model", sa.String(128), primary_key=True),
+        sa.Column("version", sa.String(128), primary_key=True),
+        sa.Column("time", sa.DateTime(), nullable=False),
+        sa.Column("actor", sa.String(256), nullable=False),
+        sa.Column("source", sa.String(256), nullable=False),
+        sa.Column("profile", sa.JSON(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("version_baselines")
     op.drop_column("models", "evaluation_gates")
     op.drop_index("ix_evaluations_version", table_name="evaluations")
     op.drop_table("evaluations")

@@ -1,0 +1,129 @@
+"""Monitoring, the part of :class:`mlnb.Engine` that keeps versions'
+baselines and measures drift: of the instances a version served (sampled
+into the prediction log) from its baseline, or skew of another labelled
+set from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlnb.config import Settings
+from mlnb.errors import FailedPrecondition
+from mlnb.predict_api import PredictionAPI
+from mlnb.records import format_time, now
+from mlnb.store import Database
+
+__all__ = ["MonitoringAPI"]
+
+# Prediction log entries read at most for one drift measurement.
+MAX_ENTRIES = 100_000
+
+
+class MonitoringAPI:
+    """Baselines and drift."""
+
+    def __init__(self, settings: Settings, database: Database, serving: PredictionAPI) -> None:
+        self.settings = settings
+        self._database = database
+        self._serving = serving
+
+    @staticmethod
+    def describe(data: Any, target: str | None = None) -> dict[str, Any]:
+        from mlnb.evaluation.data import table_of
+        from mlnb.monitoring import profile
+
+        instances, columns, _ = table_of(data, target)
+        return profile(instances, columns)
+
+    def set_baseline(
+        self,
+        model: str,
+        data: Any,
+        *,
+        version: str | None = None,
+        target: str | None = None,
+        source: str | None = None,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
+        from mlnb.evaluation.data import table_of
+        from mlnb.monitoring import profile
+        from mlnb.store import BaselinesTx
+
+        instances, columns, name = table_of(data, target)
+        record, predictions, _, _ = self._serving.scored(model, instances, version=version, project=project)
+        body = profile(instances, columns) | {"predictions": profile(predictions)}
+        when, who = now(), self.settings.actor_of(actor)
+        with self._database.session(write=True) as session:
+            BaselinesTx(session).put(
+                record.project, record.model, record.name, when, who, source or name, body
+            )
+        return {
+            "version": record.name,
+            "time": format_time(when),
+            "actor": who,
+            "source": source or name,
+            "profile": body,
+        }
+
+    def get_baseline(
+        self, model: str, *, version: str | None = None, project: str | None = None
+    ) -> dict[str, Any] | None:
+        from mlnb.store import BaselinesTx
+
+        record = self._serving.serving_version(model, version, project=project)
+        with self._database.session() as session:
+            found = BaselinesTx(session).get(record.project, record.model, record.name)
+        if found is None:
+            return None
+        return {**found, "time": format_time(found["time"]), "version": record.name}
+
+    def drift(
+        self,
+        model: str,
+        *,
+        version: str | None = None,
+        last: int = 1000,
+        data: Any = None,
+        target: str | None = None,
+        threshold: float | None = None,
+        project: str | None = None,
+    ) -> dict[str, Any]:
+        """Drift of the last ``last`` logged requests of the version from
+        its baseline, or, given ``data``, the skew of that data from it."""
+        from mlnb.monitoring import DEFAULT_PSI_THRESHOLD, drift
+
+        baseline = self.get_baseline(model, version=version, project=project)
+        if baseline is None:
+            name = self._serving.serving_version(model, version, project=project).name
+            raise FailedPrecondition(
+                f"Version {name!r} of model {model!r} has no baseline: set one with "
+                f"mlnb monitor baseline --model {model} --version {name} --data FILE"
+            )
+        limit = threshold if threshold is not None else DEFAULT_PSI_THRESHOLD
+        profile = baseline["profile"]
+        columns = list(profile.get("features", {}))
+        if data is not None:
+            from mlnb.evaluation.data import table_of
+
+            instances, _, source = table_of(data, target)
+            answer = drift(profile, instances, columns, limit)
+            return answer | {"version": baseline["version"], "kind": "skew", "source": source}
+        entries = [
+            e
+            for e in self._serving.prediction_log(model, limit=min(last, MAX_ENTRIES), project=project)
+            if e.get("version") == baseline["version"]
+        ]
+        instances = [i for e in entries for i in (e.get("instances") or [])]
+        predictions = [p for e in entries for p in (e.get("predictions") or [])]
+        answer = drift(profile, instances, columns, limit)
+        if predictions and profile.get("predictions"):
+            answer["predictions"] = drift(profile["predictions"], predictions, None, limit)
+        errors = sum(1 for e in entries if "error" in e)
+        return answer | {
+            "version": baseline["version"],
+            "kind": "drift",
+            "requests": len(entries),
+            "errorRequests": errors,
+            "since": entries[0]["time"] if entries else None,
+        }

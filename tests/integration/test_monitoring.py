@@ -1,0 +1,82 @@
+"""Monitoring end to end: a version's baseline from its training data, its
+served instances sampled into the store, drift flagged for the one feature
+that moved (and not for the others), skew of another data set, clear
+errors without a baseline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from mlnb.api import Engine
+from mlnb.errors import FailedPrecondition
+
+pytestmark = pytest.mark.integration
+
+COLUMNS = ["a", "b", "c"]
+
+
+def sample(rng: np.random.Generator, rows: int, shift_b: float = 0.0) -> pd.DataFrame:
+    frame = pd.DataFrame(rng.normal(size=(rows, 3)), columns=COLUMNS)
+    frame["b"] += shift_b
+    return frame
+
+
+@pytest.fixture
+def served(engine: Engine, tmp_path: Path) -> tuple[Engine, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    training = sample(rng, 2000)
+    target = (training["a"] + training["b"] > 0).astype(int)
+    (tmp_path / "model").mkdir()
+    joblib.dump(LogisticRegression().fit(training, target), tmp_path / "model" / "model.joblib")
+    engine.create_model("watched", online_prediction_logging=True)
+    engine.create_version("watched", "v1", tmp_path / "model")
+    return engine, training
+
+
+def test_drift_is_flagged_for_the_feature_that_moved_only(served: tuple[Engine, pd.DataFrame]) -> None:
+    engine, training = served
+    with pytest.raises(FailedPrecondition, match="has no baseline: set one with mlnb monitor baseline"):
+        engine.drift("watched")
+    baseline = engine.set_baseline("watched", training, source="training")
+    features = baseline["profile"]["features"]
+    assert set(features) == set(COLUMNS) and features["a"]["kind"] == "number"
+    assert features["a"]["count"] == 2000 and len(features["a"]["fractions"]) == 10
+    assert baseline["profile"]["predictions"]["features"]["0"]["kind"] == "category"  # the predicted labels
+    rng = np.random.default_rng(1)
+    for _ in range(6):  # served like the training data
+        engine.predict("watched", sample(rng, 50).to_numpy().tolist())
+    calm = engine.drift("watched", last=6)
+    assert calm["requests"] == 6 and calm["rows"] == 300 and calm["drifted"] == []
+    assert all(f["psi"] < 0.1 for f in calm["features"].values())
+    for _ in range(6):  # then with b moved by two standard deviations
+        engine.predict("watched", sample(rng, 50, shift_b=2.0).to_numpy().tolist())
+    moved = engine.drift("watched", last=6)
+    assert moved["drifted"] == ["b"]
+    assert moved["features"]["b"]["psi"] > 1.0 and moved["features"]["b"]["ks"] > 0.5
+    assert moved["features"]["a"]["psi"] < 0.1 and moved["features"]["c"]["psi"] < 0.1
+    # The predictions moved with b: more of class 1.
+    assert moved["predictions"]["features"]["0"]["psi"] > calm["predictions"]["features"]["0"]["psi"]
+    # Skew: another data set measured against the same baseline.
+    skew = engine.drift("watched", data=sample(rng, 500, shift_b=-2.0))
+    assert skew["kind"] == "skew" and skew["drifted"] == ["b"]
+
+
+def test_categories_are_compared_by_their_frequencies(engine: Engine, tmp_path: Path) -> None:
+    profile = engine.describe_data(
+        [{"colour": "red", "size": 1.5}] * 80 + [{"colour": "blue", "size": 2.25}] * 20
+    )
+    colour = profile["features"]["colour"]
+    assert colour["kind"] == "category" and colour["top"] == {"red": 0.8, "blue": 0.2}
+    assert profile["features"]["size"]["kind"] == "number" and profile["rows"] == 100
+    # Whole numbers of a few values (class labels) are categories too.
+    assert engine.describe_data([[0], [1], [1], [2]])["features"]["0"]["top"] == {
+        "1": 0.5,
+        "0": 0.25,
+        "2": 0.25,
+    }
