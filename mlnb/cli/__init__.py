@@ -7,6 +7,7 @@ from mlnb.cli import (  # noqa: F401 - registers the commands
     evaluate,
     jobs,
     models,
+    monitor,
     operations,
     predict,
     server,

@@ -19,6 +19,7 @@ from mlnb.cli import batch as cli_batch
 from mlnb.cli import evaluate as cli_evaluate
 from mlnb.cli import jobs as cli_jobs
 from mlnb.cli import models as cli_models
+from mlnb.cli import monitor as cli_monitor
 from mlnb.cli import operations as cli_operations
 from mlnb.cli import predict as cli_predict
 from mlnb.cli import versions as cli_versions
@@ -347,6 +348,82 @@ ml.add_command(
 )
 _EVALUATE_PARAMS = [p for p in cli_evaluate.evaluate.params if p.name != "data"]
 ml.add_command(_command("evaluate", _evaluate, [*_EVALUATE_PARAMS, _DATA_OPTION, _PLOT_OPTION], FLAGS))
+
+
+def _notebook_data(name: str | None) -> Any:
+    """``--data``: a notebook variable (a DataFrame) by name, else a file."""
+    if name is None:
+        return None
+    state = _state()
+    return state.namespace.get(name) if name in state.namespace else name
+
+
+def _monitor_describe(data: str, **options: Any) -> Any:
+    """Profile data (a DataFrame of the notebook, or a file): a row a
+    feature with its kind, count, missing values, mean, std, median or its
+    most frequent values."""
+    return click.get_current_context().invoke(cli_monitor.describe, data=_notebook_data(data), **options)
+
+
+def _monitor_baseline(data: str, **options: Any) -> Any:
+    """Give a version its baseline from its training data (a DataFrame of
+    the notebook, or a file)."""
+    return click.get_current_context().invoke(cli_monitor.baseline, data=_notebook_data(data), **options)
+
+
+def _monitor_drift(plot: bool, data: str | None = None, **options: Any) -> Any:
+    """How far what a version serves has moved from its baseline: a
+    DataFrame a feature, and the charts (PSI by feature, and each drifted
+    feature's distribution against the baseline's; --no-plot: none)."""
+    state = _state()
+    answer = click.get_current_context().invoke(cli_monitor.drift, data=_notebook_data(data), **options)
+    if plot and state.out.returns_objects:
+        from mlnb.widgets.drift_chart import show_drift
+
+        baseline = state.engine.get_baseline(options["model"], version=options.get("version"))
+        show_drift(answer, baseline["profile"] if baseline else None)
+    return answer
+
+
+_NOTEBOOK_DATA = "A DataFrame of the notebook, or a .csv, .jsonl or .parquet file."
+_monitor = click.Group("monitor", help="Baselines and drift of what versions serve.")
+_monitor.add_command(
+    _command(
+        "describe",
+        _monitor_describe,
+        [
+            *(p for p in cli_monitor.describe.params if p.name != "data"),
+            click.Option(["--data"], required=True, metavar="VAR|FILE", help=_NOTEBOOK_DATA),
+        ],
+        FLAGS,
+    )
+)
+_monitor.add_command(
+    _command(
+        "baseline",
+        _monitor_baseline,
+        [
+            *(p for p in cli_monitor.baseline.params if p.name != "data"),
+            click.Option(["--data"], required=True, metavar="VAR|FILE", help=_NOTEBOOK_DATA),
+        ],
+        FLAGS,
+    )
+)
+_monitor.add_command(
+    _command(
+        "drift",
+        _monitor_drift,
+        [
+            *(p for p in cli_monitor.drift.params if p.name != "data"),
+            click.Option(
+                ["--data"], metavar="VAR|FILE", help="Measure this data's skew instead. " + _NOTEBOOK_DATA
+            ),
+            _PLOT_OPTION,
+        ],
+        FLAGS,
+    )
+)
+ml.add_command(_monitor)
 ml.add_command(cli_jobs.jobs)
 ml.add_command(cli_models.models)
 ml.add_command(cli_versions.versions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlnb.cli.monitor import drift_rows, profile_rows
 from mlnb.cli.output import explanation_rows
 from mlnb.records import EvaluationRecord, JobRecord, ModelRecord, VersionRecord
 
@@ -19,6 +20,10 @@ def present(path: tuple[str, ...], result: Any, state: Any) -> Any:
         return explanations_frame(result)
     if path == ("evaluate",):
         return evaluation_frame(result)
+    if path == ("monitor", "drift") and isinstance(result, dict):
+        return _frame_with(drift_rows(result), result, "drift")
+    if path == ("monitor", "describe") and isinstance(result, dict):
+        return _frame_with(profile_rows(result), result, "profile")
     if path in (("jobs", "logs"), ("server", "stop"), ("tensorboard", "stop")):
         return None
     if path == ("jobs", "list"):
@@ -82,6 +87,15 @@ def evaluation_frame(result: EvaluationRecord | dict[str, Any]) -> Any:
     else:
         frame.attrs["evaluation"] = result.to_api()
     frame.index.name = "figure"
+    return frame
+
+
+def _frame_with(rows: list[dict[str, Any]], whole: dict[str, Any], name: str) -> Any:
+    """Rows as a DataFrame indexed by feature, the whole answer in ``.attrs``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows).set_index("feature")
+    frame.attrs[name] = whole
     return frame
 
 

@@ -210,6 +210,25 @@ def test_evaluate_returns_the_figures_and_draws_the_charts(
     assert "v2 has no evaluation on dataset 'holdout'" in message
 
 
+def test_monitor_drift_is_a_frame_and_charts(
+    shell: Any, deployed: str, iris_features: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown: list[dict[str, Any]] = []
+    monkeypatch.setattr(shell.display_pub, "publish", lambda data, **kwargs: shown.append(data))
+    shell.user_ns["frame"] = pd.DataFrame(iris_features, columns=list("abcd"))
+    described = shell.run_line_magic("ml", "monitor describe --data frame")
+    assert list(described.index) == list("abcd") and described.loc["a", "count"] == 150
+    shell.run_line_magic("ml", "monitor baseline --model iris --data frame")
+    moved = pd.DataFrame(iris_features, columns=list("abcd")).assign(c=lambda f: f["c"] + 5)
+    shell.user_ns["moved"] = moved
+    skew = shell.run_line_magic("ml", "monitor drift --model iris --data moved")
+    assert bool(skew.loc["c", "drifted"]) and not bool(skew.loc["a", "drifted"])
+    assert skew.attrs["drift"]["drifted"] == ["c"]
+    charts = [d["application/vnd.plotly.v1+json"] for d in shown if "application/vnd.plotly.v1+json" in d]
+    # The PSI of each feature, then c's distribution against the baseline's.
+    assert len(charts) == 2 and charts[1]["data"][0]["name"] == "baseline"
+
+
 def test_notebook_instances_go_to_the_engine_as_they_are(
     shell: Any,
     deployed: str,

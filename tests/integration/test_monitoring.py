@@ -80,3 +80,32 @@ def test_categories_are_compared_by_their_frequencies(engine: Engine, tmp_path: 
         "0": 0.25,
         "2": 0.25,
     }
+
+
+def test_the_cli_sets_a_baseline_and_prints_the_drift(
+    served: tuple[Engine, pd.DataFrame],
+    tmp_path: Path,
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mlnb.cli import main
+
+    engine, training = served
+    monkeypatch.setenv("MLNB_HOME", str(home))
+    training.to_csv(tmp_path / "training.csv", index=False)
+    assert main(["monitor", "baseline", "--model", "watched", "--data", str(tmp_path / "training.csv")]) == 0
+    assert "Set the baseline of version [v1] of model [watched]: 2000 rows of" in capsys.readouterr().out
+    rng = np.random.default_rng(2)
+    for _ in range(4):
+        engine.predict("watched", sample(rng, 50, shift_b=3.0).to_numpy().tolist())
+    engine.close()  # the prediction log's last entries sent
+    assert main(["monitor", "drift", "--model", "watched", "--last", "4"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["FEATURE", "KIND", "ROWS", "PSI", "KS", "CHI2", "P", "DRIFTED"]
+    rows = {line.split()[0]: line.split() for line in out[1:-1]}
+    assert rows["b"][-1] == "yes" and rows["a"][-1] != "yes" and "prediction" in rows
+    assert out[-1].startswith("200 instances of version v1's last 4 logged requests (0 failed)")
+    assert out[-1].endswith("drifted b (PSI > 0.2)")
+    assert main(["monitor", "describe", "--data", str(tmp_path / "training.csv")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "2000 rows"
