@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mlnb.monitoring.profile import _category, _is_number, columns_of
+from mlnb.monitoring.profile import _category, _is_number, columns_of, present_values
 
 __all__ = ["DEFAULT_PSI_THRESHOLD", "drift"]
 
@@ -40,17 +40,16 @@ def drift(
     return {"rows": len(instances), "threshold": threshold, "drifted": drifted, "features": features}
 
 
-def _feature(expected: Mapping[str, Any], values: list[Any], threshold: float) -> dict[str, Any]:
-    present = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
-    body: dict[str, Any] = {
-        "kind": expected["kind"],
-        "count": len(values),
-        "missing": len(values) - len(present),
-    }
-    if not present:
+def _feature(expected: Mapping[str, Any], values: Any, threshold: float) -> dict[str, Any]:
+    present, missing = present_values(values)
+    body: dict[str, Any] = {"kind": expected["kind"], "count": len(values), "missing": missing}
+    if not len(present):
         return body
     if expected["kind"] == "number":
-        numbers = np.asarray([float(v) for v in present if _is_number(v)])
+        if isinstance(present, np.ndarray):
+            numbers = present
+        else:
+            numbers = np.asarray([float(v) for v in present if _is_number(v)])
         edges = np.concatenate([[-np.inf], np.asarray(expected["edges"], dtype=float), [np.inf]])
         served = np.histogram(numbers, bins=edges)[0] / max(len(numbers), 1)
         base = np.asarray(expected["fractions"], dtype=float)
@@ -60,7 +59,7 @@ def _feature(expected: Mapping[str, Any], values: list[Any], threshold: float) -
         categories = list(expected["top"])
         counted = {c: 0 for c in categories}
         other = 0
-        for value in present:
+        for value in present.tolist() if isinstance(present, np.ndarray) else present:
             key = _category(value)
             if key in counted:
                 counted[key] += 1

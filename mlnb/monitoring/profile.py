@@ -20,11 +20,23 @@ TOP_CATEGORIES = 20
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 
 
-def columns_of(instances: Sequence[Any], names: Sequence[str] | None = None) -> dict[str, list[Any]]:
+def columns_of(instances: Sequence[Any], names: Sequence[str] | None = None) -> dict[str, Any]:
     """Instances as columns: named inputs by name (a missing one is None),
-    lists by ``names`` when as long, else by position, a scalar as ``"0"``."""
+    lists by ``names`` when as long, else by position, a scalar as ``"0"``.
+    Lists of numbers come as float arrays (missing values NaN), in one step."""
     if not instances:
         return {}
+    if isinstance(instances[0], list | tuple):
+        try:
+            table = np.asarray(instances, dtype=float)
+        except (TypeError, ValueError):
+            table = None  # strings, or rows of different lengths: value by value
+        if table is not None and table.ndim == 2:
+            width = table.shape[1]
+            labels = (
+                list(names) if names is not None and len(names) == width else [str(j) for j in range(width)]
+            )
+            return {labels[j]: table[:, j] for j in range(width)}
     if isinstance(instances[0], Mapping):
         keys = list(dict.fromkeys(k for i in instances if isinstance(i, Mapping) for k in i))
         return {k: [i.get(k) if isinstance(i, Mapping) else None for i in instances] for k in keys}
@@ -46,13 +58,26 @@ def _is_number(value: Any) -> bool:
     )
 
 
-def profile_column(values: Sequence[Any]) -> dict[str, Any]:
+def present_values(values: Any) -> tuple[Any, int]:
+    """The values that are there (a float array when ``values`` is one),
+    and how many were missing."""
+    if isinstance(values, np.ndarray):
+        there = values[~np.isnan(values)]
+        return there, len(values) - len(there)
     present = [v for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))]
-    body: dict[str, Any] = {"count": len(values), "missing": len(values) - len(present)}
-    numeric = bool(present) and all(_is_number(v) for v in present)
-    discrete = (
-        numeric and len({float(v) for v in present}) <= BINS and all(float(v).is_integer() for v in present)
-    )
+    return present, len(values) - len(present)
+
+
+def profile_column(values: Any) -> dict[str, Any]:
+    present, missing = present_values(values)
+    body: dict[str, Any] = {"count": len(values), "missing": missing}
+    if isinstance(present, np.ndarray):
+        numeric = len(present) > 0
+        distinct = np.unique(present)
+    else:
+        numeric = bool(present) and all(_is_number(v) for v in present)
+        distinct = np.unique(np.asarray(present, dtype=float)) if numeric else np.asarray([])
+    discrete = numeric and len(distinct) <= BINS and bool(np.all(np.mod(distinct, 1) == 0))
     if numeric and not discrete:  # a few whole numbers (class labels, counts) are categories
         numbers = np.asarray(present, dtype=float)
         edges = np.unique(np.quantile(numbers, np.linspace(0, 1, BINS + 1)))
@@ -70,14 +95,16 @@ def profile_column(values: Sequence[Any]) -> dict[str, Any]:
             "edges": edges[1:-1].tolist(),
             "fractions": (counts / counts.sum()).tolist(),
         }
-    counted = Counter(_category(v) for v in present)
+    counted = Counter(
+        _category(v) for v in (present.tolist() if isinstance(present, np.ndarray) else present)
+    )
     top = counted.most_common(TOP_CATEGORIES)
     total = max(len(present), 1)
     return body | {
         "kind": "category",
         "distinct": len(counted),
         "top": {str(value): count / total for value, count in top},
-        "other": (total - sum(count for _, count in top)) / total if present else 0.0,
+        "other": (total - sum(count for _, count in top)) / total if len(present) else 0.0,
     }
 
 
