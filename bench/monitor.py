@@ -4,8 +4,9 @@ a million logged instances.
 1. The same LogisticRegression (20 features) served in-process by
    ``Engine.predict`` with the model's prediction logging off, at 1% and at
    100% sampling: predictions a second of one-instance requests, one
-   thread, ``--seconds`` per cell, the three in turn (so that a loaded
-   machine weighs on each alike), and each logging cell's ratio to no
+   thread, ``--seconds`` per cell, the three in turn, each round starting
+   from the next (so that a loaded machine, or a late position, weighs on
+   each alike), and each logging cell's ratio to no
    logging.
 2. ``Engine.drift`` over 1,000,000 logged instances of 20 features
    (``--instances``; written into the store beforehand as 10,000 logged
@@ -70,8 +71,10 @@ def main() -> None:
         for name in rates:  # each model loaded before anything is timed
             engine.predict(f"m{name.strip('%')}", rows[:1])
         measured: dict[str, list[float]] = {name: [] for name in rates}
-        for _ in range(args.rounds):
-            for name in rates:
+        names = list(rates)
+        for round_ in range(args.rounds):
+            # Each round starts from another cell: no cell always runs first or last.
+            for name in names[round_ % len(names) :] + names[: round_ % len(names)]:
                 measured[name].append(throughput(engine, f"m{name.strip('%')}", rows, args.seconds))
                 # The log's pending entries written now, untimed: not in the next cell's time.
                 engine.prediction_log(f"m{name.strip('%')}", limit=1)
