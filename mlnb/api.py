@@ -974,6 +974,7 @@ class Engine:
         version: str | None = None,
         target: str | None = None,
         source: str | None = None,
+        alerting: dict[str, Any] | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
@@ -981,15 +982,46 @@ class Engine:
         profile of ``data`` (its training data, as :meth:`describe_data`
         reads it) and of the version's predictions of it, which
         :meth:`drift` compares served instances with. Replaces a baseline
-        set before.
+        set before. ``alerting`` (``{"psiThreshold": 0.2, "window": 1000,
+        "webhook": URL}``) has its drift watched: :meth:`check_drift`, and
+        a team's job service every ``monitor_interval_s``, alert when the
+        drifted features change.
 
         Raises:
             NotFound: No such model or version.
             InvalidArgument: Unreadable data, or instances the version refuses.
         """
         return self._monitoring.set_baseline(
-            model, data, version=version, target=target, source=source, project=project, actor=actor
+            model,
+            data,
+            version=version,
+            target=target,
+            source=source,
+            alerting=alerting,
+            project=project,
+            actor=actor,
         )
+
+    def drift_checks(self) -> list[dict[str, Any]]:
+        """Every version's last drift check (``{"project", "model",
+        "version", "lastCheck": {"time", "rows", "drifted", "psi"}}``)."""
+        return self._monitoring.drift_checks()
+
+    def check_drift(
+        self, model: str, *, version: str | None = None, project: str | None = None
+    ) -> dict[str, Any]:
+        """Check a version's drift now, as a team's job service does on its
+        schedule: the drift of its last ``window`` requests (its baseline's
+        alerting, or 1,000), kept with the baseline (``/metrics`` shows it as
+        ``mlnb_drift_psi``); when the drifted features change to a non-empty
+        set, a ``DRIFT_ALERT`` in the model's history and a JSON POST to the
+        webhook (``{"text": ...}``, as Slack takes it), once however many
+        hosts check. ``alerted`` and ``delivery`` say what happened.
+
+        Raises:
+            FailedPrecondition: The version has no baseline.
+        """
+        return self._monitoring.check_drift(model, version=version, project=project)
 
     def get_baseline(
         self, model: str, *, version: str | None = None, project: str | None = None

@@ -127,6 +127,9 @@ class Settings:
             hands back those not started at once, then stops what still
             runs after this long, or at a second signal (``MLNB_HOST_DRAIN_S``;
             0: stop at once).
+        monitor_interval_s: How often a team's job host (``mlnb jobs
+            host``) checks the drift of every version whose baseline has
+            alerting (``MLNB_MONITOR_INTERVAL_S``; 0: never).
         machine_id: What tells this machine from the others that share the
             database (``MLNB_MACHINE_ID``; default its hostname, boot id and
             process namespace, so that two containers with one hostname
@@ -181,6 +184,7 @@ class Settings:
     job_host: str = "auto"
     host_max_jobs: int = 16
     host_drain_s: float = 0.0
+    monitor_interval_s: float = 300.0
     machine_id: str = ""
     cancel_grace_s: float = 10.0
     dask_scheduler: str = ""

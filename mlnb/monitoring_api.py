@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlnb.config import Settings
-from mlnb.errors import FailedPrecondition
+from mlnb.errors import FailedPrecondition, InvalidArgument
 from mlnb.predict_api import PredictionAPI
 from mlnb.records import format_time, now
 from mlnb.store import Database
@@ -43,6 +43,7 @@ class MonitoringAPI:
         version: str | None = None,
         target: str | None = None,
         source: str | None = None,
+        alerting: dict[str, Any] | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
@@ -50,21 +51,39 @@ class MonitoringAPI:
         from mlnb.monitoring import profile
         from mlnb.store import BaselinesTx
 
+        watched = _alerting(alerting)
         instances, columns, name = table_of(data, target)
         record, predictions, _, _ = self._serving.scored(model, instances, version=version, project=project)
         body = profile(instances, columns) | {"predictions": profile(predictions)}
         when, who = now(), self.settings.actor_of(actor)
         with self._database.session(write=True) as session:
             BaselinesTx(session).put(
-                record.project, record.model, record.name, when, who, source or name, body
+                record.project, record.model, record.name, when, who, source or name, body, watched
             )
         return {
             "version": record.name,
             "time": format_time(when),
             "actor": who,
             "source": source or name,
+            "alerting": watched,
             "profile": body,
         }
+
+    def drift_checks(self) -> list[dict[str, Any]]:
+        from mlnb.store import BaselinesTx
+
+        with self._database.session() as session:
+            return BaselinesTx(session).checks()
+
+    def check_drift(
+        self, model: str, *, version: str | None = None, project: str | None = None
+    ) -> dict[str, Any]:
+        from mlnb.monitoring.checks import check_drift
+
+        record = self._serving.serving_version(model, version, project=project)
+        return check_drift(
+            self._database, self._serving.prediction_log_writer, record.project, record.model, record.name
+        )
 
     def get_baseline(
         self, model: str, *, version: str | None = None, project: str | None = None
@@ -109,21 +128,33 @@ class MonitoringAPI:
             instances, _, source = table_of(data, target)
             answer = drift(profile, instances, columns, limit)
             return answer | {"version": baseline["version"], "kind": "skew", "source": source}
-        entries = [
-            e
-            for e in self._serving.prediction_log(model, limit=min(last, MAX_ENTRIES), project=project)
-            if e.get("version") == baseline["version"]
-        ]
-        instances = [i for e in entries for i in (e.get("instances") or [])]
-        predictions = [p for e in entries for p in (e.get("predictions") or [])]
-        answer = drift(profile, instances, columns, limit)
-        if predictions and profile.get("predictions"):
-            answer["predictions"] = drift(profile["predictions"], predictions, None, limit)
-        errors = sum(1 for e in entries if "error" in e)
-        return answer | {
-            "version": baseline["version"],
-            "kind": "drift",
-            "requests": len(entries),
-            "errorRequests": errors,
-            "since": entries[0]["time"] if entries else None,
-        }
+        from mlnb.monitoring.checks import served_drift
+
+        entries = self._serving.prediction_log(model, limit=min(last, MAX_ENTRIES), project=project)
+        return served_drift(baseline, entries, baseline["version"], limit)
+
+
+def _alerting(alerting: dict[str, Any] | None) -> dict[str, Any] | None:
+    """How a version's drift is watched: ``psiThreshold``, ``window`` (the
+    requests a check reads) and ``webhook`` (an http(s) URL), checked.
+
+    Raises:
+        InvalidArgument: A bad value, named.
+    """
+    if alerting is None:
+        return None
+    unknown = set(alerting) - {"psiThreshold", "window", "webhook"}
+    if unknown:
+        raise InvalidArgument(f"alerting has unknown field(s) {', '.join(sorted(unknown))}")
+    threshold = alerting.get("psiThreshold", 0.2)
+    window = alerting.get("window", 1000)
+    webhook = alerting.get("webhook")
+    if not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold <= 0:
+        raise InvalidArgument("alerting.psiThreshold must be a positive number", field="psiThreshold")
+    if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= MAX_ENTRIES:
+        raise InvalidArgument(
+            f"alerting.window must be a whole number from 1 to {MAX_ENTRIES}", field="window"
+        )
+    if webhook is not None and not (isinstance(webhook, str) and webhook.startswith(("http://", "https://"))):
+        raise InvalidArgument("alerting.webhook must be an http:// or https:// URL", field="webhook")
+    return {"psiThreshold": float(threshold), "window": window, **({"webhook": webhook} if webhook else {})}

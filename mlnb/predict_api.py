@@ -199,6 +199,11 @@ class PredictionAPI:
     ) -> list[dict[str, Any]]:
         return self._prediction_log.read(self.settings.project_of(project), model, limit)
 
+    @property
+    def prediction_log_writer(self) -> PredictionLog:
+        """The prediction log this process writes (its reads send what is pending first)."""
+        return self._prediction_log
+
     def _log_prediction(
         self,
         record: VersionRecord,

@@ -37,14 +37,28 @@ def describe(state: CliState, data: Any, target: str | None) -> dict[str, Any]:
 @click.option("--version", help="The version; the model's default if unset.")
 @click.option("--data", required=True, help="Its training data (or a sample): .csv, .jsonl or .parquet.")
 @click.option("--target", help="The column of the true values, left out.")
+@click.option("--webhook", help="Watch the drift: POST an alert (JSON, Slack's text) here when it changes.")
+@click.option("--psi-threshold", type=float, help="The PSI past which a feature has drifted (0.2).")
+@click.option("--window", type=click.IntRange(1, 100_000), help="Logged requests a check reads (1000).")
 @common_options
 @pass_state
 def baseline(
-    state: CliState, model: str, version: str | None, data: Any, target: str | None
+    state: CliState,
+    model: str,
+    version: str | None,
+    data: Any,
+    target: str | None,
+    webhook: str | None,
+    psi_threshold: float | None,
+    window: int | None,
 ) -> dict[str, Any]:
     """Give a version its baseline: the profile of its training data and of
-    its predictions of it, which drift is measured against."""
-    set_ = state.engine.set_baseline(model, data, version=version, target=target)
+    its predictions of it, which drift is measured against. With --webhook
+    (or a threshold or window), its drift is watched: by mlnb monitor
+    check, and by the team's job hosts every monitor_interval_s."""
+    given = {"webhook": webhook, "psiThreshold": psi_threshold, "window": window}
+    alerting = {k: v for k, v in given.items() if v is not None} or None
+    set_ = state.engine.set_baseline(model, data, version=version, target=target, alerting=alerting)
     state.out.changed(
         f"Set the baseline of version [{set_['version']}] of model [{model}]: "
         f"{set_['profile']['rows']} rows of {set_['source']}.",
@@ -80,6 +94,28 @@ def drift(
     if state.out.shows_tables:
         click.echo(table(_shown(drift_rows(answer)), _DRIFT_COLUMNS))
         click.echo(drift_summary(answer))
+    else:
+        state.out.data(answer)
+    return answer
+
+
+@monitor.command("check")
+@click.option("--model", required=True)
+@click.option("--version", help="The version; the model's default if unset.")
+@common_options
+@pass_state
+def check(state: CliState, model: str, version: str | None) -> dict[str, Any]:
+    """Check a version's drift now, as the team's job hosts do on their
+    schedule: the figures kept for /metrics, and an alert (the model's
+    history, the webhook) when the drifted features change."""
+    answer = state.engine.check_drift(model, version=version)
+    if state.out.shows_tables:
+        click.echo(table(_shown(drift_rows(answer)), _DRIFT_COLUMNS))
+        click.echo(drift_summary(answer))
+        if answer["alerted"]:
+            delivery = answer.get("delivery") or {}
+            sent = " and sent to the webhook" if delivery.get("delivered") else ""
+            click.echo(f"Alert recorded in the model's history{sent}.")
     else:
         state.out.data(answer)
     return answer

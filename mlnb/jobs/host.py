@@ -127,6 +127,7 @@ class JobHost:
         self.runners: dict[tuple[str, str], threading.Thread] = {}
         self.jobs_taken = 0
         self._last_reap = 0.0
+        self._last_watch = time.monotonic()
 
     def serve(self) -> None:
         """Run until stopped; an on-demand host also leaves once idle for
@@ -136,6 +137,7 @@ class JobHost:
         drain_until: float | None = None
         while not self.stopping.is_set():
             self._reap()
+            self._watch()
             if self.draining.is_set():
                 drain_until = drain_until or self._start_draining()
                 if not self.runners or time.monotonic() > drain_until:
@@ -190,6 +192,33 @@ class JobHost:
         for job in self.service.reap():
             ended = f"{job.project}/{job.job_id} {job.state}: {job.error_message}"
             print(f"{self.host_id}: ended {ended}", flush=True)
+
+    def _watch(self) -> None:
+        """A team's host checks the drift of the versions whose baselines
+        have alerting, once every ``monitor_interval_s`` (a check that
+        fails is said and skipped: jobs come first)."""
+        interval = self.settings.monitor_interval_s
+        if not self.is_service or interval <= 0 or time.monotonic() - self._last_watch < interval:
+            return
+        self._last_watch = time.monotonic()
+        from mlnb.errors import MlnbError
+        from mlnb.monitoring.checks import check_drift
+        from mlnb.prediction import PredictionLog
+        from mlnb.store import BaselinesTx
+
+        db = self.service.db
+        with db.session() as session:
+            watched = BaselinesTx(session).watched()
+        log = PredictionLog(db)
+        for baseline in watched:
+            name = f"{baseline['project']}/{baseline['model']}/{baseline['version']}"
+            try:
+                answer = check_drift(db, log, baseline["project"], baseline["model"], baseline["version"])
+            except (MlnbError, OSError) as e:
+                print(f"{self.host_id}: could not check the drift of {name}: {e}", flush=True)
+                continue
+            if answer["alerted"]:
+                print(f"{self.host_id}: drift alert for {name}: {', '.join(answer['drifted'])}", flush=True)
 
     def _claim(self) -> None:
         from mlnb.jobs.runner import Runner

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -22,7 +23,7 @@ from mlnb.server.access import TokenAccess, check_tokens
 from mlnb.server.batching import Batcher
 from mlnb.server.errors import error_response, mlnb_error
 from mlnb.server.json import json_response
-from mlnb.server.metrics import ServerMetrics
+from mlnb.server.metrics import ServerMetrics, drift_exposition
 from mlnb.server.routes import ROUTES
 from mlnb.server.workers import WorkerSlot, keep_versions_loaded
 
@@ -43,7 +44,9 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    checks = await run_in_threadpool(request.app.state.engine.drift_checks)
+    body = request.app.state.metrics.render() + drift_exposition(checks)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 async def http_error(_request: Request, exc: Exception) -> Response:

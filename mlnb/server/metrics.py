@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 
@@ -21,6 +22,36 @@ MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 def _multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROCESS_DIR_ENV) or None
+
+
+def drift_exposition(checks: list[dict[str, Any]]) -> bytes:
+    """The versions' last drift checks (kept in the store by whichever host
+    checked) as gauges in Prometheus's text format: each feature's PSI and
+    the count of drifted features, per model and version."""
+    if not checks:
+        return b""
+    lines = [
+        "# HELP mlnb_drift_psi The population stability index of a feature at the version's last drift check",
+        "# TYPE mlnb_drift_psi gauge",
+    ]
+    counts = [
+        "# HELP mlnb_drift_features Features past the threshold at the last check",
+        "# TYPE mlnb_drift_features gauge",
+    ]
+    for check in checks:
+        model, version = _label(check["model"]), _label(check["version"])
+        last = check["lastCheck"]
+        for feature, psi in sorted(last.get("psi", {}).items()):
+            labels = f'model="{model}",version="{version}",feature="{_label(feature)}"'
+            lines.append(f"mlnb_drift_psi{{{labels}}} {float(psi)}")
+        counts.append(
+            f'mlnb_drift_features{{model="{model}",version="{version}"}} {len(last.get("drifted", []))}'
+        )
+    return ("\n".join(lines + counts) + "\n").encode()
+
+
+def _label(value: str) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 class ServerMetrics:

@@ -65,7 +65,8 @@ class EvaluationsTx:
 
 
 class BaselinesTx:
-    """Versions' baselines in one open transaction: one a version, replaced when set again."""
+    """Versions' baselines in one open transaction: one a version, replaced
+    when set again, with how its drift is watched and the last check."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -79,26 +80,58 @@ class BaselinesTx:
         actor: str,
         source: str,
         profile: dict[str, Any],
+        alerting: dict[str, Any] | None = None,
     ) -> None:
         row = self._session.get(BaselineRow, (project, model, version))
         if row is None:
-            self._session.add(
-                BaselineRow(
-                    project=project,
-                    model=model,
-                    version=version,
-                    time=time,
-                    actor=actor,
-                    source=source,
-                    profile=profile,
-                )
-            )
-        else:
-            row.time, row.actor, row.source, row.profile = time, actor, source, profile
+            row = BaselineRow(project=project, model=model, version=version)
+            self._session.add(row)
+        row.time, row.actor, row.source, row.profile = time, actor, source, profile
+        row.alerting, row.last_check, row.alerted = alerting, None, None
 
     def get(self, project: str, model: str, version: str) -> dict[str, Any] | None:
-        """``{"time", "actor", "source", "profile"}``, or None."""
+        """``{"time", "actor", "source", "profile", "alerting", "lastCheck", "alerted"}``, or None."""
         row = self._session.get(BaselineRow, (project, model, version))
+        return None if row is None else _baseline(row)
+
+    def watched(self) -> list[dict[str, Any]]:
+        """Every baseline that has alerting, with its project, model and version."""
+        rows = self._session.scalars(select(BaselineRow).where(BaselineRow.alerting.is_not(None))).all()
+        return [
+            _baseline(row) | {"project": row.project, "model": row.model, "version": row.version}
+            for row in rows
+        ]
+
+    def checks(self) -> list[dict[str, Any]]:
+        """Every baseline's last check, for the server's gauges."""
+        rows = self._session.scalars(select(BaselineRow).where(BaselineRow.last_check.is_not(None))).all()
+        return [
+            {"project": r.project, "model": r.model, "version": r.version, "lastCheck": r.last_check}
+            for r in rows
+        ]
+
+    def record_check(
+        self, project: str, model: str, version: str, check: dict[str, Any], drifted: list[str]
+    ) -> list[str] | None:
+        """Keep a check's figures; the features alerted before (None: no
+        alert yet). The caller alerts when they differ from ``drifted``."""
+        # Locked: of two hosts checking at once, the second sees the first's alert.
+        row = self._session.get(BaselineRow, (project, model, version), with_for_update=True)
         if row is None:
             return None
-        return {"time": row.time, "actor": row.actor, "source": row.source, "profile": row.profile}
+        before = list(row.alerted) if row.alerted is not None else None
+        row.last_check = check
+        row.alerted = drifted
+        return before
+
+
+def _baseline(row: BaselineRow) -> dict[str, Any]:
+    return {
+        "time": row.time,
+        "actor": row.actor,
+        "source": row.source,
+        "profile": row.profile,
+        "alerting": row.alerting,
+        "lastCheck": row.last_check,
+        "alerted": row.alerted,
+    }

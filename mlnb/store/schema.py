@@ -212,6 +212,9 @@ class BaselineRow(Base):
     actor: Mapped[str] = mapped_column(String(256))
     source: Mapped[str] = mapped_column(String(256))
     profile: Mapped[dict[str, Any]]
+    alerting: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    last_check: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    alerted: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class OperationRow(Base):

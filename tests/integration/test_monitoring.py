@@ -109,3 +109,109 @@ def test_the_cli_sets_a_baseline_and_prints_the_drift(
     assert out[-1].endswith("drifted b (PSI > 0.2)")
     assert main(["monitor", "describe", "--data", str(tmp_path / "training.csv")]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "2000 rows"
+
+
+class _Listener:
+    """A webhook on 127.0.0.1 that keeps the JSON bodies posted to it."""
+
+    def __init__(self) -> None:
+        import http.server
+        import json
+        import threading
+
+        received = self.received = []  # type: ignore[var-annotated]
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def test_a_drift_alert_reaches_the_webhook_once_and_the_gauge_crosses_the_threshold(
+    served: tuple[Engine, pd.DataFrame], home: Path
+) -> None:
+    from starlette.testclient import TestClient
+
+    from mlnb.config import Settings
+    from mlnb.server import create_app
+
+    engine, training = served
+    listener = _Listener()
+    try:
+        engine.set_baseline("watched", training, alerting={"webhook": listener.url, "window": 4})
+        rng = np.random.default_rng(3)
+        for _ in range(4):
+            engine.predict("watched", sample(rng, 50).to_numpy().tolist())
+        calm = engine.check_drift("watched")
+        assert calm["drifted"] == [] and not calm["alerted"] and listener.received == []
+        for _ in range(4):
+            engine.predict("watched", sample(rng, 50, shift_b=2.0).to_numpy().tolist())
+        first = engine.check_drift("watched")
+        assert first["drifted"] == ["b"] and first["alerted"] and first["delivery"]["delivered"]
+        # The same drift checked again (by this host or another): no second alert.
+        again = engine.check_drift("watched")
+        assert again["drifted"] == ["b"] and not again["alerted"]
+        (alert,) = listener.received
+        assert alert["drifted"] == ["b"] and alert["model"] == "watched" and alert["version"] == "v1"
+        assert alert["text"].startswith("mlnb: version v1 of model watched (default) has drifted: b (PSI ")
+        (event,) = [e for e in engine.model_history("watched") if e.action == "DRIFT_ALERT"]
+        assert event.version == "v1" and event.details["drifted"] == ["b"]
+        with TestClient(create_app(Settings.resolve(env={}, home=str(home)))) as client:
+            metrics = client.get("/metrics").text
+        (line,) = [
+            m
+            for m in metrics.splitlines()
+            if m.startswith('mlnb_drift_psi{model="watched",version="v1",feature="b"}')
+        ]
+        assert float(line.split()[-1]) > 0.2
+        assert 'mlnb_drift_features{model="watched",version="v1"} 1' in metrics
+    finally:
+        listener.close()
+
+
+def test_a_teams_job_host_checks_on_its_schedule_and_alerts_once(tmp_path: Path) -> None:
+    from support.team import ServiceHost, machine, shared_database
+    from support.waiting import wait_for
+
+    database = shared_database(tmp_path)
+    laptop = Engine(machine(tmp_path, "laptop", database))
+    rng = np.random.default_rng(4)
+    training = sample(rng, 1000)
+    (tmp_path / "model").mkdir()
+    target = (training["a"] > 0).astype(int)
+    joblib.dump(LogisticRegression().fit(training, target), tmp_path / "model" / "model.joblib")
+    laptop.create_model("watched", online_prediction_logging=True)
+    laptop.create_version("watched", "v1", tmp_path / "model")
+    listener = _Listener()
+    host = None
+    try:
+        laptop.set_baseline("watched", training, alerting={"webhook": listener.url, "window": 3})
+        for _ in range(3):
+            laptop.predict("watched", sample(rng, 50, shift_b=3.0).to_numpy().tolist())
+        laptop.close()  # the log's entries in the shared store
+        host = ServiceHost(machine(tmp_path, "server", database, monitor_interval_s=0.3))
+        wait_for(lambda: listener.received, "the job host's drift alert")
+        first = laptop.get_baseline("watched")["lastCheck"]["time"]
+        # Checked again since, with the same drift: still one alert.
+        wait_for(lambda: laptop.get_baseline("watched")["lastCheck"]["time"] != first, "a second check")
+        assert len(listener.received) == 1 and listener.received[0]["drifted"] == ["b"]
+        assert any("drift alert for default/watched/v1: b" in line for line in host.lines)
+    finally:
+        if host is not None:
+            host.stop()
+        listener.close()
+        laptop.close()

@@ -50,6 +50,11 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(256), nullable=False),
         sa.Column("source", sa.String(256), nullable=False),
         sa.Column("profile", sa.JSON(), nullable=False),
+        # How drift is watched (threshold, window, webhook), the last check's
+        # figures and the features an alert was last sent for.
+        sa.Column("alerting", sa.JSON(), nullable=True),
+        sa.Column("last_check", sa.JSON(), nullable=True),
+        sa.Column("alerted", sa.JSON(), nullable=True),
     )
 
 

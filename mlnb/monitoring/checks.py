@@ -1,0 +1,126 @@
+"""Drift checks: a version's served instances measured against its
+baseline, the figures kept with the baseline (the server's gauges read
+them), and an alert (a history event, and a JSON POST to the baseline's
+webhook, Slack-compatible) when the set of drifted features changes to a
+non-empty one: once, however many hosts check."""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from mlnb.errors import FailedPrecondition
+from mlnb.monitoring.drift import DEFAULT_PSI_THRESHOLD, drift
+from mlnb.records import ModelEvent, format_time, now
+
+if TYPE_CHECKING:
+    from mlnb.prediction import PredictionLog
+    from mlnb.store import Database
+
+__all__ = ["DEFAULT_WINDOW", "WEBHOOK_TIMEOUT_S", "check_drift", "served_drift"]
+
+DEFAULT_WINDOW = 1000
+WEBHOOK_TIMEOUT_S = 5.0
+log = logging.getLogger("mlnb.monitoring")
+
+
+def served_drift(
+    baseline: dict[str, Any], entries: Sequence[dict[str, Any]], version: str, threshold: float
+) -> dict[str, Any]:
+    """Drift of the logged requests of ``version`` among ``entries`` (the
+    prediction log's, oldest first) from ``baseline``."""
+    mine = [e for e in entries if e.get("version") == version]
+    profile = baseline["profile"]
+    instances = [i for e in mine for i in (e.get("instances") or [])]
+    predictions = [p for e in mine for p in (e.get("predictions") or [])]
+    answer = drift(profile, instances, list(profile.get("features", {})), threshold)
+    if predictions and profile.get("predictions"):
+        answer["predictions"] = drift(profile["predictions"], predictions, None, threshold)
+    return answer | {
+        "version": version,
+        "kind": "drift",
+        "requests": len(mine),
+        "errorRequests": sum(1 for e in mine if "error" in e),
+        "since": mine[0]["time"] if mine else None,
+    }
+
+
+def check_drift(
+    database: Database, prediction_log: PredictionLog, project: str, model: str, version: str
+) -> dict[str, Any]:
+    """Check one version now: its drift (as ``served_drift``), whether an
+    alert went out, and the webhook's delivery.
+
+    Raises:
+        FailedPrecondition: The version has no baseline.
+    """
+    from mlnb.store import BaselinesTx, RegistryTx
+
+    with database.session() as session:
+        baseline = BaselinesTx(session).get(project, model, version)
+    if baseline is None:
+        raise FailedPrecondition(f"Version {version!r} of model {model!r} has no baseline to check against")
+    alerting = baseline.get("alerting") or {}
+    threshold = float(alerting.get("psiThreshold", DEFAULT_PSI_THRESHOLD))
+    entries = prediction_log.read(project, model, int(alerting.get("window", DEFAULT_WINDOW)))
+    answer = served_drift(baseline, entries, version, threshold)
+    figures = {name: f["psi"] for name, f in answer["features"].items() if "psi" in f}
+    check = {"time": format_time(now()), "rows": answer["rows"], "drifted": answer["drifted"], "psi": figures}
+    with database.session(write=True) as session:
+        before = BaselinesTx(session).record_check(project, model, version, check, answer["drifted"])
+        alert = bool(answer["drifted"]) and set(answer["drifted"]) != set(before or [])
+        if alert:
+            details = {
+                "drifted": answer["drifted"],
+                "psi": figures,
+                "threshold": threshold,
+                "rows": answer["rows"],
+            }
+            event = ModelEvent(project, model, now(), "mlnb monitoring", "DRIFT_ALERT", version, details)
+            RegistryTx(session).append_event(event)
+    delivery = None
+    if alert and alerting.get("webhook"):
+        delivery = _post(
+            str(alerting["webhook"]), _alert_body(project, model, version, answer, figures, threshold)
+        )
+    return answer | {"alerted": alert, "delivery": delivery}
+
+
+def _alert_body(
+    project: str,
+    model: str,
+    version: str,
+    answer: dict[str, Any],
+    figures: dict[str, float],
+    threshold: float,
+) -> dict[str, Any]:
+    moved = ", ".join(f"{name} (PSI {figures[name]:.2f})" for name in answer["drifted"])
+    return {
+        "text": f"mlnb: version {version} of model {model} ({project}) has drifted: {moved} "
+        f"(threshold {threshold})",
+        "project": project,
+        "model": model,
+        "version": version,
+        "drifted": answer["drifted"],
+        "psi": figures,
+        "rows": answer["rows"],
+    }
+
+
+def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST the alert; a webhook that fails is said, never raised: the check stands."""
+    if not url.startswith(("http://", "https://")):
+        return {"delivered": False, "error": f"{url!r} is not an http(s) URL"}
+    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+        url, data=orjson.dumps(body), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:  # noqa: S310
+            return {"delivered": True, "status": response.status}
+    except OSError as e:
+        log.warning("Could not deliver a drift alert to %s: %s", url, e)
+        return {"delivered": False, "error": str(e)}
