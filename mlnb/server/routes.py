@@ -249,6 +249,43 @@ async def evaluations(request: Request) -> Response:
     return json_response({"evaluations": [r.to_api() for r in records]})
 
 
+async def baseline(request: Request) -> Response:
+    """mlnb's baseline of a version: GET it, PUT it from training instances."""
+    engine, project = _engine(request), _project(request)
+    model_name = _name("model", request.path_params["model"])
+    name = _name("version", request.path_params["version"])
+    if request.method == "PUT":
+        body = await read_object(request, schemas.BASELINE, "baseline")
+        if not isinstance(body.get("instances"), list) or not body["instances"]:
+            raise InvalidArgument('Send {"instances": [...]}: the training instances (a sample of them)')
+        if len(body["instances"]) > MAX_INSTANCES:
+            raise InvalidArgument(f"At most {MAX_INSTANCES} instances in one baseline")
+        answer = await call(
+            engine.set_baseline,
+            model_name,
+            body["instances"],
+            version=name,
+            source=body.get("source") or "the request's instances",
+            alerting=body.get("alerting"),
+            project=project,
+        )
+        return json_response(answer)
+    found = await call(engine.get_baseline, model_name, version=name, project=project)
+    if found is None:
+        raise NotFound(f"Version {name!r} of model {model_name!r} has no baseline")
+    return json_response(found)
+
+
+async def drift(request: Request) -> Response:
+    """mlnb's drift of what a version served, from its baseline (``?last=N`` requests)."""
+    engine, project = _engine(request), _project(request)
+    model_name = _name("model", request.path_params["model"])
+    name = _name("version", request.path_params["version"])
+    last = whole_number(request.query_params.get("last", "1000"), "last")
+    answer = await call(engine.drift, model_name, version=name, last=last, project=project)
+    return json_response(answer)
+
+
 async def _predict(request: Request, model_name: str, version_name: str | None) -> Response:
     with request.app.state.metrics.predicting(model_name, version_name) as outcome:
         try:
@@ -549,6 +586,10 @@ ROUTES = [
     Route(
         "/v1/projects/{project}/models/{model}/versions/{version}/evaluations", evaluations, methods=["GET"]
     ),
+    Route(
+        "/v1/projects/{project}/models/{model}/versions/{version}/baseline", baseline, methods=["GET", "PUT"]
+    ),
+    Route("/v1/projects/{project}/models/{model}/versions/{version}/drift", drift, methods=["GET"]),
     Route("/v1/projects/{project}/operations", operations, methods=["GET"]),
     Route("/v1/projects/{project}/operations/{operation}", operation, methods=["GET", "POST"]),
     Route("/v1/projects/{project}/jobs", jobs, methods=["GET", "POST"]),

@@ -718,3 +718,34 @@ def test_the_official_clients_set_default_meets_the_models_gates(
     )
     assert status == 400 and "evaluationGates[0] needs a dataset" in body["error"]["message"]
     engine.close()
+
+
+def test_a_versions_baseline_and_drift_over_rest(
+    server: str, sklearn_model: tuple[Path, Any], home: Path
+) -> None:
+    from sklearn.datasets import load_iris
+
+    features = load_iris(return_X_y=True)[0]
+    engine = Engine(home=str(home), project="demo")
+    engine.create_model("iris", online_prediction_logging=True)
+    engine.create_version("iris", "v1", sklearn_model[0])
+    engine.close()
+    path = "/v1/projects/demo/models/iris/versions/v1"
+    status, error = call_http(server, "GET", f"{path}/drift")
+    assert status == 400 and "has no baseline" in error["error"]["message"]
+    assert call_http(server, "GET", f"{path}/baseline")[0] == 404
+    body = {"instances": features.tolist(), "alerting": {"psiThreshold": 0.25}, "source": "iris training"}
+    status, answer = call_http(server, "PUT", f"{path}/baseline", body)
+    assert status == 200 and answer["alerting"] == {"psiThreshold": 0.25, "window": 1000}
+    assert answer["profile"]["rows"] == 150 and set(answer["profile"]["features"]) == {"0", "1", "2", "3"}
+    assert call_http(server, "GET", f"{path}/baseline")[1]["source"] == "iris training"
+    shifted = (features[::2] + np.asarray([0.0, 0.0, 3.0, 0.0])).tolist()  # every class, longer petals
+    assert call_http(server, "POST", f"{path}:predict", {"instances": shifted})[0] == 200
+    status, drifted = call_http(server, "GET", f"{path}/drift?last=10")
+    assert status == 200 and drifted["drifted"] == ["2"] and drifted["rows"] == 75, drifted
+    status, error = call_http(
+        server, "PUT", f"{path}/baseline", {"instances": [[1]], "alerting": {"webhook": "ftp://x"}}
+    )
+    assert (
+        status == 400 and "alerting.webhook must be an http:// or https:// URL" in error["error"]["message"]
+    )
