@@ -221,6 +221,7 @@ class Engine:
         request_logging_config: dict[str, Any] | None = None,
         batching: dict[str, Any] | None = None,
         explanation_config: dict[str, Any] | None = None,
+        baseline: Any = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> VersionRecord:
@@ -237,7 +238,9 @@ class Engine:
         server; ``batching={"maxBatchSize": b, "maxWaitMs": w}`` sets how a
         server groups concurrent requests to it (an mlnb extension).
         ``explanation_config`` is ML Engine's ``explanationConfig`` (the
-        method of :meth:`explain`, plus mlnb's ``baseline``).
+        method of :meth:`explain`, plus mlnb's ``baseline``). ``baseline``
+        (training data, as :meth:`set_baseline` takes it) gives a READY
+        version its baseline for drift at once.
 
         Raises:
             InvalidArgument: A bad name, labels, framework or origin.
@@ -262,7 +265,10 @@ class Engine:
             batching=batching,
             explanation_config=explanation_config,
         )
-        return self._models.create_version(model, spec, project=project, actor=actor)
+        record = self._models.create_version(model, spec, project=project, actor=actor)
+        if baseline is not None and record.state == VersionState.READY:
+            self.set_baseline(model, baseline, version=name, project=project, actor=actor)
+        return record
 
     def deploy(
         self,

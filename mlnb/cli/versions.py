@@ -81,6 +81,12 @@ def version_options(func: Any) -> Any:
             help="A sample of the training data (JSON lines of instances, or CSV with a header): "
             "explanations measure against its medians and most frequent values.",
         ),
+        click.option(
+            "--baseline",
+            type=click.Path(exists=True, dir_okay=False),
+            help="Training data (.csv, .jsonl, .parquet) that drift of what the version serves is measured "
+            "against (mlnb).",
+        ),
         click.option("--accelerator", help="gcloud's: a version serves on the GPUs its machine has."),
         click.option("--service-account", help="gcloud's: the server's own user loads the model."),
         click.option("--staging-bucket", help="gcloud's: files are copied into the artifact store."),
@@ -152,6 +158,7 @@ def version_arguments(options: dict[str, Any]) -> dict[str, Any]:
         "machine_type": options["machine_type"],
         "auto_scaling": {"minNodes": min_nodes} if min_nodes is not None else None,
         "batching": batching or None,
+        "baseline": options["baseline"],
     }
     arguments |= {k: v for k, v in flags.items() if v is not None}
     explanation = _explanation_flags(arguments.get("explanation_config"), options)

@@ -109,6 +109,14 @@ def test_the_cli_sets_a_baseline_and_prints_the_drift(
     assert out[-1].endswith("drifted b (PSI > 0.2)")
     assert main(["monitor", "describe", "--data", str(tmp_path / "training.csv")]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "2000 rows"
+    # A baseline given at deployment.
+    command = ["versions", "create", "v2", "--model", "watched", "--origin", str(tmp_path / "model")]
+    assert main([*command, "--baseline", str(tmp_path / "training.csv")]) == 0
+    capsys.readouterr()
+    reader = Engine(home=str(home))
+    baseline = reader.get_baseline("watched", version="v2")
+    reader.close()
+    assert baseline is not None and baseline["profile"]["rows"] == 2000
 
 
 class _Listener:
