@@ -956,6 +956,10 @@ class Engine:
             actor=actor,
         )
 
+    def latest_evaluations(self, *, project: str | None = None) -> dict[tuple[str, str], EvaluationRecord]:
+        """The newest evaluation of each version of a project, by (model, version)."""
+        return self._evaluations.latest_evaluations(project)
+
     def list_evaluations(
         self, model: str, *, version: str | None = None, limit: int = 100, project: str | None = None
     ) -> list[EvaluationRecord]:

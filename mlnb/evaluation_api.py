@@ -88,6 +88,12 @@ class EvaluationAPI:
         with self._database.session() as session:
             return EvaluationsTx(session).list(self.settings.project_of(project), model, version, limit)
 
+    def latest_evaluations(self, project: str | None = None) -> dict[tuple[str, str], EvaluationRecord]:
+        from mlnb.store import EvaluationsTx
+
+        with self._database.session() as session:
+            return EvaluationsTx(session).latest(self.settings.project_of(project))
+
     def _evaluated(
         self,
         model: str,

@@ -14,6 +14,10 @@ export interface IVersion {
   createTime: string | null;
   description: string;
   errorMessage: string | null;
+  /** The features its last drift check found drifted (null: never checked). */
+  drifted: string[] | null;
+  /** Its newest evaluation: the dataset and the headline figures. */
+  evaluation: { dataset: string; figures: Record<string, number> } | null;
 }
 
 export interface IModel {
@@ -96,6 +100,8 @@ interface IVersionBody {
   createTime?: string;
   description?: string;
   errorMessage?: string;
+  drift?: { drifted: string[]; time?: string };
+  evaluation?: { dataset: string; figures: Record<string, number> };
 }
 
 interface IModelBody {
@@ -120,7 +126,9 @@ function version(body: IVersionBody): IVersion {
     isDefault: body.isDefault ?? false,
     createTime: body.createTime ?? null,
     description: body.description ?? '',
-    errorMessage: body.errorMessage ?? null
+    errorMessage: body.errorMessage ?? null,
+    drifted: body.drift ? body.drift.drifted : null,
+    evaluation: body.evaluation ?? null
   };
 }
 

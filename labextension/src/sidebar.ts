@@ -75,6 +75,17 @@ function shortTime(iso: string | null): string {
  * narrow panel, the date (its own nowrap span) never does; the full time
  * is its title.
  */
+/** A version's newest evaluation in a few words: its first figure and the dataset. */
+function evaluationText(evaluation: IVersion['evaluation']): string {
+  if (!evaluation) {
+    return '';
+  }
+  const [name, value] = Object.entries(evaluation.figures)[0] ?? [];
+  return name === undefined
+    ? ''
+    : `${name} ${Number(value.toPrecision(3))} on ${evaluation.dataset}`;
+}
+
 function setDetails(details: HTMLElement, parts: string[], created: string | null): void {
   if (!details.firstElementChild) {
     details.append(element('span', 'mlnb-facts'), element('span', 'mlnb-time'));
@@ -164,6 +175,7 @@ interface ICommandButton {
 interface IVersionRow {
   row: HTMLElement;
   badge: HTMLElement;
+  drift: HTMLElement;
   details: HTMLElement;
   form: HTMLElement | null;
   buttons: ICommandButton[];
@@ -367,6 +379,7 @@ export class MlnbSidebar extends SidePanel {
     row.dataset.model = model;
     row.dataset.version = version.name;
     const badge = element('span', 'mlnb-badge mlnb-default', 'default');
+    const drift = element('span', 'mlnb-badge mlnb-drift');
     const details = element('span', 'mlnb-details');
     const args = { model, version: version.name };
     const buttons = [
@@ -386,21 +399,33 @@ export class MlnbSidebar extends SidePanel {
     ];
     const actions = element('span', 'mlnb-actions');
     actions.append(...buttons.map(b => b.button));
-    row.append(element('span', 'mlnb-name', version.name), badge, details, actions);
+    row.append(element('span', 'mlnb-name', version.name), badge, drift, details, actions);
     item.append(row);
     this._selectable(row, () => {
       this.selection.model = model;
       this.selection.version = version.name;
       this._renderModels();
     });
-    this._versionRows.set(item, { row, badge, details, form: null, buttons });
+    this._versionRows.set(item, { row, badge, drift, details, form: null, buttons });
     return item;
   }
 
   private _updateVersion(item: HTMLElement, model: string, version: IVersion): void {
     const view = this._versionRows.get(item)!;
     view.badge.hidden = !version.isDefault;
-    setDetails(view.details, [version.framework ?? '', version.state], version.createTime);
+    // Drift, from the last check: a badge that says which features moved.
+    view.drift.hidden = version.drifted === null;
+    const moved = version.drifted ?? [];
+    setText(view.drift, moved.length ? `drift: ${moved.join(', ')}` : 'no drift');
+    view.drift.classList.toggle('mlnb-drifted', moved.length > 0);
+    view.drift.title = moved.length
+      ? `Features past the PSI threshold at the last check: ${moved.join(', ')}`
+      : 'No feature had drifted at the last check';
+    setDetails(
+      view.details,
+      [version.framework ?? '', version.state, evaluationText(version.evaluation)],
+      version.createTime
+    );
     const selected = this.selection.model === model && this.selection.version === version.name;
     view.row.classList.toggle('mlnb-selected', selected);
     if (selected && !view.form) {

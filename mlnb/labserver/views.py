@@ -17,11 +17,27 @@ if TYPE_CHECKING:
 
 def models_view(engine: Engine) -> dict[str, Any]:
     """``{"models": [...]}`` as ``models.list`` answers it, each model with
-    its ``versions`` (``Version`` bodies, oldest first) beside."""
-    models = [
-        {**model.to_api(), "versions": [v.to_api() for v in engine.list_versions(model.name)]}
-        for model in engine.list_models()
-    ]
+    its ``versions`` (``Version`` bodies, oldest first) beside, each with
+    its last drift check (``drift``) and newest evaluation (``evaluation``)
+    when it has them."""
+    project = engine.project
+    checks = {
+        (c["model"], c["version"]): c["lastCheck"] for c in engine.drift_checks() if c["project"] == project
+    }
+    evaluations = engine.latest_evaluations()
+    models = []
+    for model in engine.list_models():
+        versions = []
+        for version in engine.list_versions(model.name):
+            body = version.to_api()
+            check = checks.get((model.name, version.name))
+            if check is not None:
+                body["drift"] = {"drifted": check.get("drifted", []), "time": check.get("time")}
+            evaluation = evaluations.get((model.name, version.name))
+            if evaluation is not None:
+                body["evaluation"] = {"dataset": evaluation.dataset, "figures": evaluation.headline}
+            versions.append(body)
+        models.append({**model.to_api(), "versions": versions})
     return {"models": models}
 
 

@@ -45,23 +45,33 @@ class EvaluationsTx:
         if version is not None:
             query = query.where(EvaluationRow.version == version)
         rows = self._session.scalars(query.order_by(EvaluationRow.time.desc()).limit(limit)).all()
-        return [
-            EvaluationRecord(
-                project=row.project,
-                model=row.model,
-                version=row.version,
-                evaluation_id=row.id,
-                time=row.time,
-                actor=row.actor,
-                dataset=row.dataset,
-                fingerprint=row.fingerprint,
-                task=row.task,
-                target=row.target,
-                rows=row.rows,
-                metrics=row.metrics,
-            )
-            for row in rows
-        ]
+        return [_evaluation(row) for row in rows]
+
+    def latest(self, project: str, limit: int = 5000) -> dict[tuple[str, str], EvaluationRecord]:
+        """The newest evaluation of each (model, version) of a project, among its last ``limit``."""
+        query = select(EvaluationRow).where(EvaluationRow.project == project)
+        rows = self._session.scalars(query.order_by(EvaluationRow.time.desc()).limit(limit)).all()
+        latest: dict[tuple[str, str], EvaluationRecord] = {}
+        for row in rows:
+            latest.setdefault((row.model, row.version), _evaluation(row))
+        return latest
+
+
+def _evaluation(row: EvaluationRow) -> EvaluationRecord:
+    return EvaluationRecord(
+        project=row.project,
+        model=row.model,
+        version=row.version,
+        evaluation_id=row.id,
+        time=row.time,
+        actor=row.actor,
+        dataset=row.dataset,
+        fingerprint=row.fingerprint,
+        task=row.task,
+        target=row.target,
+        rows=row.rows,
+        metrics=row.metrics,
+    )
 
 
 class BaselinesTx:

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from support.jupyter import Jupyter, cli
 from support.rest_server import free_port
@@ -276,4 +278,35 @@ def test_tensorboard_opens_in_a_tab_through_jupyter(lab: Jupyter, page: Any, tmp
         assert engine.tensorboards() == []
     finally:
         engine.stop_tensorboard()
+        engine.close()
+
+
+def test_a_versions_drift_and_evaluation_show_in_its_row(
+    lab: Jupyter, page: Any, sklearn_model: Any, iris_features: Any
+) -> None:
+    from playwright.sync_api import expect
+    from sklearn.datasets import load_iris
+
+    engine = Engine(home=str(lab.home))
+    try:
+        engine.create_model("iris", online_prediction_logging=True)
+        engine.create_version("iris", "v1", sklearn_model[0])
+        open_sidebar(page)
+        row = page.locator('.mlnb-version[data-model="iris"][data-version="v1"]')
+        expect(row).to_contain_text("READY")
+        expect(row.locator(".mlnb-drift")).to_be_hidden()  # never checked
+        engine.set_baseline("iris", iris_features.tolist())
+        engine.predict("iris", iris_features.tolist())
+        assert engine.check_drift("iris")["drifted"] == []
+        expect(row.locator(".mlnb-drift")).to_have_text("no drift")
+        moved = (iris_features[::2] + np.asarray([0.0, 0.0, 4.0, 0.0])).tolist()
+        engine.predict("iris", moved)
+        engine.predict("iris", moved)
+        assert engine.check_drift("iris")["drifted"] == ["2"]
+        expect(row.locator(".mlnb-drift")).to_have_text("drift: 2")
+        frame = pd.DataFrame(iris_features, columns=list("abcd")).assign(y=load_iris().target)
+        record = engine.evaluate("iris", frame, "y", dataset="holdout")
+        accuracy = float(f"{record.metrics['accuracy']:.3g}")
+        expect(row.locator(".mlnb-details")).to_contain_text(f"accuracy {accuracy:g} on holdout")
+    finally:
         engine.close()
