@@ -136,14 +136,15 @@ class MonitoringAPI:
 
 def _alerting(alerting: dict[str, Any] | None) -> dict[str, Any] | None:
     """How a version's drift is watched: ``psiThreshold``, ``window`` (the
-    requests a check reads) and ``webhook`` (an http(s) URL), checked.
+    requests a check reads), ``webhook`` (an http(s) URL) and
+    ``maxErrorRate`` (the share of failed requests past which it alerts), checked.
 
     Raises:
         InvalidArgument: A bad value, named.
     """
     if alerting is None:
         return None
-    unknown = set(alerting) - {"psiThreshold", "window", "webhook"}
+    unknown = set(alerting) - {"psiThreshold", "window", "webhook", "maxErrorRate"}
     if unknown:
         raise InvalidArgument(f"alerting has unknown field(s) {', '.join(sorted(unknown))}")
     threshold = alerting.get("psiThreshold", 0.2)
@@ -157,4 +158,14 @@ def _alerting(alerting: dict[str, Any] | None) -> dict[str, Any] | None:
         )
     if webhook is not None and not (isinstance(webhook, str) and webhook.startswith(("http://", "https://"))):
         raise InvalidArgument("alerting.webhook must be an http:// or https:// URL", field="webhook")
-    return {"psiThreshold": float(threshold), "window": window, **({"webhook": webhook} if webhook else {})}
+    rate = alerting.get("maxErrorRate")
+    if rate is not None and (
+        not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate < 1
+    ):
+        raise InvalidArgument("alerting.maxErrorRate must be a share from 0 to 1", field="maxErrorRate")
+    watched: dict[str, Any] = {"psiThreshold": float(threshold), "window": window}
+    if webhook:
+        watched["webhook"] = webhook
+    if rate is not None:
+        watched["maxErrorRate"] = float(rate)
+    return watched

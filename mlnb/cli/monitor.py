@@ -40,6 +40,11 @@ def describe(state: CliState, data: Any, target: str | None) -> dict[str, Any]:
 @click.option("--webhook", help="Watch the drift: POST an alert (JSON, Slack's text) here when it changes.")
 @click.option("--psi-threshold", type=float, help="The PSI past which a feature has drifted (0.2).")
 @click.option("--window", type=click.IntRange(1, 100_000), help="Logged requests a check reads (1000).")
+@click.option(
+    "--max-error-rate",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Alert past this share of failed requests.",
+)
 @common_options
 @pass_state
 def baseline(
@@ -51,12 +56,18 @@ def baseline(
     webhook: str | None,
     psi_threshold: float | None,
     window: int | None,
+    max_error_rate: float | None,
 ) -> dict[str, Any]:
     """Give a version its baseline: the profile of its training data and of
     its predictions of it, which drift is measured against. With --webhook
     (or a threshold or window), its drift is watched: by mlnb monitor
     check, and by the team's job hosts every monitor_interval_s."""
-    given = {"webhook": webhook, "psiThreshold": psi_threshold, "window": window}
+    given = {
+        "webhook": webhook,
+        "psiThreshold": psi_threshold,
+        "window": window,
+        "maxErrorRate": max_error_rate,
+    }
     alerting = {k: v for k, v in given.items() if v is not None} or None
     set_ = state.engine.set_baseline(model, data, version=version, target=target, alerting=alerting)
     state.out.changed(

@@ -1,8 +1,9 @@
 """Drift checks: a version's served instances measured against its
 baseline, the figures kept with the baseline (the server's gauges read
 them), and an alert (a history event, and a JSON POST to the baseline's
-webhook, Slack-compatible) when the set of drifted features changes to a
-non-empty one: once, however many hosts check."""
+webhook, Slack-compatible) when the set of alarms (the drifted features,
+and the error rate past ``maxErrorRate``) changes to a non-empty one:
+once, however many hosts check."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_WINDOW", "WEBHOOK_TIMEOUT_S", "check_drift", "served_drift"]
 
 DEFAULT_WINDOW = 1000
+# The alarm of a version failing more of its requests than its alerting allows.
+ERROR_RATE = "error rate"
 WEBHOOK_TIMEOUT_S = 5.0
 log = logging.getLogger("mlnb.monitoring")
 
@@ -69,25 +72,38 @@ def check_drift(
     entries = prediction_log.read(project, model, int(alerting.get("window", DEFAULT_WINDOW)))
     answer = served_drift(baseline, entries, version, threshold)
     figures = {name: f["psi"] for name, f in answer["features"].items() if "psi" in f}
-    check = {"time": format_time(now()), "rows": answer["rows"], "drifted": answer["drifted"], "psi": figures}
+    error_rate = answer["errorRequests"] / answer["requests"] if answer["requests"] else 0.0
+    # What is wrong now: the drifted features, and the error rate past its bound.
+    alarms = list(answer["drifted"])
+    max_error_rate = alerting.get("maxErrorRate")
+    if max_error_rate is not None and error_rate > float(max_error_rate):
+        alarms.append(ERROR_RATE)
+    check = {
+        "time": format_time(now()),
+        "rows": answer["rows"],
+        "drifted": answer["drifted"],
+        "psi": figures,
+        "errorRate": error_rate,
+    }
     with database.session(write=True) as session:
-        before = BaselinesTx(session).record_check(project, model, version, check, answer["drifted"])
-        alert = bool(answer["drifted"]) and set(answer["drifted"]) != set(before or [])
+        before = BaselinesTx(session).record_check(project, model, version, check, alarms)
+        alert = bool(alarms) and set(alarms) != set(before or [])
         if alert:
             details = {
+                "alarms": alarms,
                 "drifted": answer["drifted"],
                 "psi": figures,
                 "threshold": threshold,
+                "errorRate": error_rate,
                 "rows": answer["rows"],
             }
             event = ModelEvent(project, model, now(), "mlnb monitoring", "DRIFT_ALERT", version, details)
             RegistryTx(session).append_event(event)
     delivery = None
     if alert and alerting.get("webhook"):
-        delivery = _post(
-            str(alerting["webhook"]), _alert_body(project, model, version, answer, figures, threshold)
-        )
-    return answer | {"alerted": alert, "delivery": delivery}
+        body = _alert_body(project, model, version, answer, figures, threshold, alarms, error_rate)
+        delivery = _post(str(alerting["webhook"]), body)
+    return answer | {"alerted": alert, "alarms": alarms, "errorRate": error_rate, "delivery": delivery}
 
 
 def _alert_body(
@@ -97,16 +113,24 @@ def _alert_body(
     answer: dict[str, Any],
     figures: dict[str, float],
     threshold: float,
+    alarms: list[str],
+    error_rate: float,
 ) -> dict[str, Any]:
-    moved = ", ".join(f"{name} (PSI {figures[name]:.2f})" for name in answer["drifted"])
+    said = []
+    if answer["drifted"]:
+        moved = ", ".join(f"{name} (PSI {figures[name]:.2f})" for name in answer["drifted"])
+        said.append(f"has drifted: {moved} (threshold {threshold})")
+    if ERROR_RATE in alarms:
+        said.append(f"fails {error_rate:.1%} of its logged requests")
     return {
-        "text": f"mlnb: version {version} of model {model} ({project}) has drifted: {moved} "
-        f"(threshold {threshold})",
+        "text": f"mlnb: version {version} of model {model} ({project}) " + "; ".join(said),
         "project": project,
         "model": model,
         "version": version,
+        "alarms": alarms,
         "drifted": answer["drifted"],
         "psi": figures,
+        "errorRate": error_rate,
         "rows": answer["rows"],
     }
 

@@ -26,28 +26,36 @@ def _multiprocess_dir() -> str | None:
 
 def drift_exposition(checks: list[dict[str, Any]]) -> bytes:
     """The versions' last drift checks (kept in the store by whichever host
-    checked) as gauges in Prometheus's text format: each feature's PSI and
-    the count of drifted features, per model and version."""
+    checked) as gauges in Prometheus's text format: each feature's PSI, the
+    count of drifted features and the share of failed logged requests, per
+    model and version (each family's lines together)."""
     if not checks:
         return b""
-    lines = [
-        "# HELP mlnb_drift_psi The population stability index of a feature at the version's last drift check",
-        "# TYPE mlnb_drift_psi gauge",
-    ]
-    counts = [
-        "# HELP mlnb_drift_features Features past the threshold at the last check",
-        "# TYPE mlnb_drift_features gauge",
-    ]
+    families = {
+        "mlnb_drift_psi": "The population stability index of a feature at the version's last drift check",
+        "mlnb_drift_features": "Features past the threshold at the last check",
+        "mlnb_logged_error_rate": "The share of failed requests among those the last check read",
+    }
+    samples: dict[str, list[str]] = {name: [] for name in families}
     for check in checks:
-        model, version = _label(check["model"]), _label(check["version"])
+        version = f'model="{_label(check["model"])}",version="{_label(check["version"])}"'
         last = check["lastCheck"]
         for feature, psi in sorted(last.get("psi", {}).items()):
-            labels = f'model="{model}",version="{version}",feature="{_label(feature)}"'
-            lines.append(f"mlnb_drift_psi{{{labels}}} {float(psi)}")
-        counts.append(
-            f'mlnb_drift_features{{model="{model}",version="{version}"}} {len(last.get("drifted", []))}'
+            samples["mlnb_drift_psi"].append(
+                f'mlnb_drift_psi{{{version},feature="{_label(feature)}"}} {float(psi)}'
+            )
+        samples["mlnb_drift_features"].append(
+            f"mlnb_drift_features{{{version}}} {len(last.get('drifted', []))}"
         )
-    return ("\n".join(lines + counts) + "\n").encode()
+        if "errorRate" in last:
+            samples["mlnb_logged_error_rate"].append(
+                f"mlnb_logged_error_rate{{{version}}} {float(last['errorRate'])}"
+            )
+    lines = []
+    for name, text in families.items():
+        if samples[name]:
+            lines += [f"# HELP {name} {text}", f"# TYPE {name} gauge", *samples[name]]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _label(value: str) -> str:

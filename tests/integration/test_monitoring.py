@@ -223,3 +223,28 @@ def test_a_teams_job_host_checks_on_its_schedule_and_alerts_once(tmp_path: Path)
             host.stop()
         listener.close()
         laptop.close()
+
+
+def test_failing_requests_past_the_bound_alert_once(served: tuple[Engine, pd.DataFrame]) -> None:
+    from mlnb.errors import InvalidArgument
+
+    engine, training = served
+    listener = _Listener()
+    try:
+        alerting = {"webhook": listener.url, "window": 10, "maxErrorRate": 0.25}
+        engine.set_baseline("watched", training, alerting=alerting)
+        rng = np.random.default_rng(5)
+        for _ in range(6):
+            engine.predict("watched", sample(rng, 20).to_numpy().tolist())
+        for _ in range(4):  # two features where the model takes three: refused, and logged
+            with pytest.raises(InvalidArgument):
+                engine.predict("watched", [[1.0, 2.0]])
+        answer = engine.check_drift("watched")
+        assert answer["errorRate"] == pytest.approx(0.4) and answer["alarms"] == ["error rate"]
+        assert answer["alerted"] and not engine.check_drift("watched")["alerted"]
+        (alert,) = listener.received
+        assert (
+            alert["text"] == "mlnb: version v1 of model watched (default) fails 40.0% of its logged requests"
+        )
+    finally:
+        listener.close()
