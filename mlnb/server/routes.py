@@ -169,7 +169,19 @@ async def version(request: Request) -> Response:
     if verb is not None:
         raise NotFound(f"No such method: {request.url.path}")
     if request.method == "GET":
-        return json_response((await call(engine.get_version, model_name, name, project=project)).to_api())
+        body = (await call(engine.get_version, model_name, name, project=project)).to_api()
+        # mlnb's: the version's newest evaluation, in short (all: .../evaluations).
+        newest = await call(engine.list_evaluations, model_name, version=name, limit=1, project=project)
+        if newest:
+            evaluation = newest[0]
+            body["latestEvaluation"] = {
+                "evaluationId": evaluation.evaluation_id,
+                "createTime": evaluation.to_api()["createTime"],
+                "dataset": evaluation.dataset,
+                "task": evaluation.task,
+                "figures": evaluation.headline,
+            }
+        return json_response(body)
     if request.method == "DELETE":
         operation = await call(engine.delete_version_operation, model_name, name, project=project)
         return json_response(operation.to_api())

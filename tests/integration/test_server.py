@@ -519,6 +519,10 @@ def test_a_version_is_evaluated_over_rest(server: str, sklearn_model: tuple[Path
     assert answer["metrics"]["logLoss"] == pytest.approx(log_loss(labels, model.predict_proba(features)))
     listed = call_http(server, "GET", "/v1/projects/demo/models/iris/versions/v1/evaluations")[1]
     assert [e["evaluationId"] for e in listed["evaluations"]] == [answer["evaluationId"]]
+    # The version's body carries its newest evaluation in short (mlnb's field).
+    version = call_http(server, "GET", "/v1/projects/demo/models/iris/versions/v1")[1]
+    assert version["latestEvaluation"]["evaluationId"] == answer["evaluationId"]
+    assert version["latestEvaluation"]["figures"]["accuracy"] == answer["metrics"]["accuracy"]
     for bad, message in (
         ({"instances": SAMPLES, "targets": [0]}, "2 instances but 1 targets"),
         ({"instances": SAMPLES}, '"targets"'),
