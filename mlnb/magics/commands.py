@@ -320,6 +320,8 @@ def ml() -> None:
     %ml predict --model M --instances df          instances from a variable
     %ml explain --model M --instances df          why: a DataFrame of attributions
     %ml evaluate --model M --data df --target y   figures and charts on labelled data
+    %ml dataset describe --data df                 a row a feature: kind, counts, spread
+    %ml monitor drift --model M                   what a version serves, against its baseline
     """
 
 
@@ -424,6 +426,10 @@ _monitor.add_command(
     )
 )
 ml.add_command(_monitor)
+# Datalab's name for the same overview: %ml dataset describe --data df.
+_dataset = click.Group("dataset", help="Describe data (Datalab's %ml dataset).")
+_dataset.add_command(_monitor.commands["describe"])
+ml.add_command(_dataset)
 ml.add_command(cli_jobs.jobs)
 ml.add_command(cli_models.models)
 ml.add_command(cli_versions.versions)

@@ -22,7 +22,7 @@ def present(path: tuple[str, ...], result: Any, state: Any) -> Any:
         return evaluation_frame(result)
     if path == ("monitor", "drift") and isinstance(result, dict):
         return _frame_with(drift_rows(result), result, "drift")
-    if path == ("monitor", "describe") and isinstance(result, dict):
+    if path in (("monitor", "describe"), ("dataset", "describe")) and isinstance(result, dict):
         return _frame_with(profile_rows(result), result, "profile")
     if path in (("jobs", "logs"), ("server", "stop"), ("tensorboard", "stop")):
         return None

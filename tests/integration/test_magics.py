@@ -218,6 +218,8 @@ def test_monitor_drift_is_a_frame_and_charts(
     shell.user_ns["frame"] = pd.DataFrame(iris_features, columns=list("abcd"))
     described = shell.run_line_magic("ml", "monitor describe --data frame")
     assert list(described.index) == list("abcd") and described.loc["a", "count"] == 150
+    # Datalab's spelling of the same.
+    assert shell.run_line_magic("ml", "dataset describe --data frame").equals(described)
     shell.run_line_magic("ml", "monitor baseline --model iris --data frame")
     moved = pd.DataFrame(iris_features, columns=list("abcd")).assign(c=lambda f: f["c"] + 5)
     shell.user_ns["moved"] = moved
