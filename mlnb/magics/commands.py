@@ -425,6 +425,7 @@ _monitor.add_command(
         FLAGS,
     )
 )
+_monitor.add_command(cli_monitor.check)
 ml.add_command(_monitor)
 # Datalab's name for the same overview: %ml dataset describe --data df.
 _dataset = click.Group("dataset", help="Describe data (Datalab's %ml dataset).")
