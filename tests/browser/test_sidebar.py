@@ -289,23 +289,23 @@ def test_a_versions_drift_and_evaluation_show_in_its_row(
 
     engine = Engine(home=str(lab.home))
     try:
-        engine.create_model("iris", online_prediction_logging=True)
-        engine.create_version("iris", "v1", sklearn_model[0])
+        engine.create_model("drifting", online_prediction_logging=True)
+        engine.create_version("drifting", "v1", sklearn_model[0])
         open_sidebar(page)
-        row = page.locator('.mlnb-version[data-model="iris"][data-version="v1"]')
+        row = page.locator('.mlnb-version[data-model="drifting"][data-version="v1"]')
         expect(row).to_contain_text("READY")
         expect(row.locator(".mlnb-drift")).to_be_hidden()  # never checked
-        engine.set_baseline("iris", iris_features.tolist())
-        engine.predict("iris", iris_features.tolist())
-        assert engine.check_drift("iris")["drifted"] == []
+        engine.set_baseline("drifting", iris_features.tolist())
+        engine.predict("drifting", iris_features.tolist())
+        assert engine.check_drift("drifting")["drifted"] == []
         expect(row.locator(".mlnb-drift")).to_have_text("no drift")
         moved = (iris_features[::2] + np.asarray([0.0, 0.0, 4.0, 0.0])).tolist()
-        engine.predict("iris", moved)
-        engine.predict("iris", moved)
-        assert engine.check_drift("iris")["drifted"] == ["2"]
+        engine.predict("drifting", moved)
+        engine.predict("drifting", moved)
+        assert engine.check_drift("drifting")["drifted"] == ["2"]
         expect(row.locator(".mlnb-drift")).to_have_text("drift: 2")
         frame = pd.DataFrame(iris_features, columns=list("abcd")).assign(y=load_iris().target)
-        record = engine.evaluate("iris", frame, "y", dataset="holdout")
+        record = engine.evaluate("drifting", frame, "y", dataset="holdout")
         accuracy = float(f"{record.metrics['accuracy']:.3g}")
         expect(row.locator(".mlnb-details")).to_contain_text(f"accuracy {accuracy:g} on holdout")
     finally:
