@@ -130,7 +130,9 @@ class MonitoringAPI:
             return answer | {"version": baseline["version"], "kind": "skew", "source": source}
         from mlnb.monitoring.checks import served_drift
 
-        entries = self._serving.prediction_log(model, limit=min(last, MAX_ENTRIES), project=project)
+        entries = self._serving.prediction_log(
+            model, limit=min(last, MAX_ENTRIES), version=baseline["version"], project=project
+        )
         return served_drift(baseline, entries, baseline["version"], limit)
 
 

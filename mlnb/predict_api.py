@@ -195,9 +195,9 @@ class PredictionAPI:
         return record, predictions, (probabilities if known is not None else None), known
 
     def prediction_log(
-        self, model: str, *, limit: int = 100, project: str | None = None
+        self, model: str, *, limit: int = 100, version: str | None = None, project: str | None = None
     ) -> list[dict[str, Any]]:
-        return self._prediction_log.read(self.settings.project_of(project), model, limit)
+        return self._prediction_log.read(self.settings.project_of(project), model, limit, version)
 
     @property
     def prediction_log_writer(self) -> PredictionLog:

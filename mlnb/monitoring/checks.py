@@ -69,7 +69,7 @@ def check_drift(
         raise FailedPrecondition(f"Version {version!r} of model {model!r} has no baseline to check against")
     alerting = baseline.get("alerting") or {}
     threshold = float(alerting.get("psiThreshold", DEFAULT_PSI_THRESHOLD))
-    entries = prediction_log.read(project, model, int(alerting.get("window", DEFAULT_WINDOW)))
+    entries = prediction_log.read(project, model, int(alerting.get("window", DEFAULT_WINDOW)), version)
     answer = served_drift(baseline, entries, version, threshold)
     figures = {name: f["psi"] for name, f in answer["features"].items() if "psi" in f}
     error_rate = answer["errorRequests"] / answer["requests"] if answer["requests"] else 0.0

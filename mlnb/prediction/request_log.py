@@ -71,16 +71,18 @@ class PredictionLog:
         if console:
             log.info("%s/%s: %s", model, version, text)
 
-    def read(self, project: str, model: str, limit: int = 100) -> list[dict[str, Any]]:
-        """The last ``limit`` entries, oldest first (this process's pending
-        ones included)."""
+    def read(
+        self, project: str, model: str, limit: int = 100, version: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The last ``limit`` entries (of one version when given), oldest
+        first (this process's pending ones included)."""
         from mlnb.store import PredictionLogsTx
 
         self._import_legacy()
         if self._batches is not None:
             self._batches.flush()
         with self._db.session() as session:
-            texts = PredictionLogsTx(session).last(project, model, limit)
+            texts = PredictionLogsTx(session).last(project, model, limit, version)
         return [orjson.loads(text) for text in texts]
 
     def close(self) -> None:

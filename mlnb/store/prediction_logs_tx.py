@@ -27,12 +27,13 @@ class PredictionLogsTx:
                 [{"project": p, "model": m, "version": v, "time": t, "entry": e} for p, m, v, t, e in lines],
             )
 
-    def last(self, project: str, model: str, limit: int) -> list[str]:
-        """The entries of the last ``limit`` lines of a model, oldest first."""
-        query = (
-            select(PredictionLogRow.entry)
-            .where(PredictionLogRow.project == project, PredictionLogRow.model == model)
-            .order_by(PredictionLogRow.id.desc())
-            .limit(limit)
+    def last(self, project: str, model: str, limit: int, version: str | None = None) -> list[str]:
+        """The entries of the last ``limit`` lines of a model (of one of its
+        versions when given), oldest first."""
+        query = select(PredictionLogRow.entry).where(
+            PredictionLogRow.project == project, PredictionLogRow.model == model
         )
+        if version is not None:
+            query = query.where(PredictionLogRow.version == version)
+        query = query.order_by(PredictionLogRow.id.desc()).limit(limit)
         return list(reversed(self._session.scalars(query).all()))

@@ -65,6 +65,12 @@ def test_drift_is_flagged_for_the_feature_that_moved_only(served: tuple[Engine, 
     # Skew: another data set measured against the same baseline.
     skew = engine.drift("watched", data=sample(rng, 500, shift_b=-2.0))
     assert skew["kind"] == "skew" and skew["drifted"] == ["b"]
+    # Another version's requests logged since do not crowd v1's out of its window.
+    engine.create_version("watched", "v2", Path(engine.get_version("watched", "v1").deployment_uri))
+    for _ in range(5):
+        engine.predict("watched", sample(rng, 50).to_numpy().tolist(), version="v2")
+    still = engine.drift("watched", version="v1", last=6)
+    assert still["requests"] == 6 and still["drifted"] == ["b"]
 
 
 def test_categories_are_compared_by_their_frequencies(engine: Engine, tmp_path: Path) -> None:
