@@ -212,9 +212,10 @@ class BaselineRow(Base):
     actor: Mapped[str] = mapped_column(String(256))
     source: Mapped[str] = mapped_column(String(256))
     profile: Mapped[dict[str, Any]]
-    alerting: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    last_check: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    alerted: Mapped[list[Any] | None] = mapped_column(JSON)
+    # None is SQL NULL here (not JSON's null): the queries ask IS NOT NULL.
+    alerting: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    last_check: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    alerted: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class OperationRow(Base):

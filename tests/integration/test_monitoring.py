@@ -44,6 +44,7 @@ def test_drift_is_flagged_for_the_feature_that_moved_only(served: tuple[Engine, 
     with pytest.raises(FailedPrecondition, match="has no baseline: set one with mlnb monitor baseline"):
         engine.drift("watched")
     baseline = engine.set_baseline("watched", training, source="training")
+    assert engine.drift_checks() == []  # a baseline never checked has no figures to show
     features = baseline["profile"]["features"]
     assert set(features) == set(COLUMNS) and features["a"]["kind"] == "number"
     assert features["a"]["count"] == 2000 and len(features["a"]["fractions"]) == 10
@@ -167,6 +168,9 @@ def test_a_drift_alert_reaches_the_webhook_once_and_the_gauge_crosses_the_thresh
     listener = _Listener()
     try:
         engine.set_baseline("watched", training, alerting={"webhook": listener.url, "window": 4})
+        with TestClient(create_app(Settings.resolve(env={}, home=str(home)))) as client:
+            unchecked = client.get("/metrics")
+        assert unchecked.status_code == 200 and "mlnb_drift_psi" not in unchecked.text
         rng = np.random.default_rng(3)
         for _ in range(4):
             engine.predict("watched", sample(rng, 50).to_numpy().tolist())
