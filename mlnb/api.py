@@ -1122,8 +1122,10 @@ class Engine:
         project: str | None = None,
     ) -> dict[str, Any]:
         """Why the model predicts what it does for each instance, with the
-        method of the version's ``explanationConfig`` (sampled Shapley,
-        10 paths, unless it says otherwise), as ML Engine's
+        method of the version's ``explanationConfig``, else the model's
+        own (TreeSHAP for tree ensembles, integrated gradients or XRAI for
+        TensorFlow models, a custom routine's ``explain``, sampled Shapley
+        for the rest), as ML Engine's
         ``projects.explain`` answered: ``{"explanations":
         [{"attributions_by_label": [{"label_index", "example_score",
         "baseline_score", "approx_error", "attributions": {feature:

@@ -144,13 +144,16 @@ def _alerting(alerting: dict[str, Any] | None) -> dict[str, Any] | None:
     Raises:
         InvalidArgument: A bad value, named.
     """
+    from mlnb.monitoring.checks import DEFAULT_WINDOW
+    from mlnb.monitoring.drift import DEFAULT_PSI_THRESHOLD
+
     if alerting is None:
         return None
     unknown = set(alerting) - {"psiThreshold", "window", "webhook", "maxErrorRate"}
     if unknown:
         raise InvalidArgument(f"alerting has unknown field(s) {', '.join(sorted(unknown))}")
-    threshold = alerting.get("psiThreshold", 0.2)
-    window = alerting.get("window", 1000)
+    threshold = alerting.get("psiThreshold", DEFAULT_PSI_THRESHOLD)
+    window = alerting.get("window", DEFAULT_WINDOW)
     webhook = alerting.get("webhook")
     if not isinstance(threshold, int | float) or isinstance(threshold, bool) or threshold <= 0:
         raise InvalidArgument("alerting.psiThreshold must be a positive number", field="psiThreshold")

@@ -102,11 +102,7 @@ def drift(
     answer = state.engine.drift(
         model, version=version, last=last, data=data, target=target, threshold=threshold
     )
-    if state.out.shows_tables:
-        click.echo(table(_shown(drift_rows(answer)), _DRIFT_COLUMNS))
-        click.echo(drift_summary(answer))
-    else:
-        state.out.data(answer)
+    _show_drift(state, answer)
     return answer
 
 
@@ -120,16 +116,23 @@ def check(state: CliState, model: str, version: str | None) -> dict[str, Any]:
     schedule: the figures kept for /metrics, and an alert (the model's
     history, the webhook) when the drifted features change."""
     answer = state.engine.check_drift(model, version=version)
-    if state.out.shows_tables:
-        click.echo(table(_shown(drift_rows(answer)), _DRIFT_COLUMNS))
-        click.echo(drift_summary(answer))
-        if answer["alerted"]:
-            delivery = answer.get("delivery") or {}
-            sent = " and sent to the webhook" if delivery.get("delivered") else ""
-            click.echo(f"Alert recorded in the model's history{sent}.")
-    else:
-        state.out.data(answer)
+    said = []
+    if answer["alerted"]:
+        sent = " and sent to the webhook" if (answer.get("delivery") or {}).get("delivered") else ""
+        said.append(f"Alert recorded in the model's history{sent}.")
+    _show_drift(state, answer, *said)
     return answer
+
+
+def _show_drift(state: CliState, answer: dict[str, Any], *lines: str) -> None:
+    """A drift answer: a table a feature, its summary and ``lines`` in
+    table format; the answer as data otherwise."""
+    if not state.out.shows_tables:
+        state.out.data(answer)
+        return
+    click.echo(table(_shown(drift_rows(answer)), _DRIFT_COLUMNS))
+    for line in (drift_summary(answer), *lines):
+        click.echo(line)
 
 
 _PROFILE_COLUMNS = [

@@ -131,7 +131,9 @@ def explain(
     """Explain a deployed version's predictions, as gcloud ai-platform
     explain did: each instance's prediction, and how much each feature
     moved the predicted label's score away from the baseline's (the
-    version's explanationConfig: sampled Shapley unless it says otherwise).
+    version's explanationConfig, else the model's own method: TreeSHAP for
+    trees, integrated gradients or XRAI for TensorFlow, sampled Shapley
+    for the rest).
     A table shows one row an instance; --format json gives ML Engine's
     answer."""
     instances, _ = read_instances(json_instances, text_instances, json_request)

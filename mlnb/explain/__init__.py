@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from numbers import Number
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -16,7 +16,7 @@ from mlnb.errors import FailedPrecondition, InvalidArgument, MlnbError
 from mlnb.explain.attribution import AttributionRun, ScoreFunction
 from mlnb.explain.config import CUSTOM, METHODS, ExplanationConfig
 from mlnb.explain.features import Baseline, FeatureTable
-from mlnb.explain.gradients import integrated_gradients
+from mlnb.explain.gradients import GradientFunction, integrated_gradients
 from mlnb.explain.images import explain_images
 from mlnb.explain.shapley import sampled_shapley
 from mlnb.explain.tree_shap import attributions_of, background_of
@@ -36,7 +36,7 @@ def method_for(predictor: Predictor, config: ExplanationConfig) -> str:
     """
     trees = isinstance(predictor, TreeEnsemble) and predictor.is_tree_ensemble()
     gradients = isinstance(predictor, Differentiable) and predictor.is_differentiable()
-    images = gradients and isinstance(predictor, Differentiable) and len(predictor.input_shape()) >= 2
+    images = _takes_images(predictor)
     if config.method == "tree-shap" and not trees:
         raise FailedPrecondition(
             "treeShapAttribution explains tree ensembles (XGBoost, scikit-learn trees, forests and "
@@ -76,15 +76,14 @@ def explain_instances(
     by position.
 
     Raises:
-        InvalidArgument: Instances of mixed shapes, or a method not served.
+        InvalidArgument: Instances of mixed shapes.
         FailedPrecondition: The model's outputs are not numbers, or the
             method does not fit the model.
     """
     method = method_for(predictor, config)
     if method == CUSTOM:
         return _custom_explanations(predictor, instances)
-    image_input = isinstance(predictor, Differentiable) and len(predictor.input_shape()) >= 2
-    if method in ("integrated-gradients", "xrai") and image_input and isinstance(predictor, Differentiable):
+    if method in ("integrated-gradients", "xrai") and _takes_images(predictor):
         return _image_explanations(predictor, instances, config, method)
     known = predictor.feature_names() if isinstance(predictor, Scorer) else None
     table = FeatureTable.of(instances, [known, feature_names])
@@ -112,13 +111,28 @@ def explain_instances(
     }
 
 
+def _takes_images(predictor: Predictor) -> TypeGuard[Differentiable]:
+    """Whether the model is differentiable and takes an image (an input of
+    two dimensions or more an instance)."""
+    return (
+        isinstance(predictor, Differentiable)
+        and predictor.is_differentiable()
+        and len(predictor.input_shape()) >= 2
+    )
+
+
+def _gradients_of(predictor: Differentiable) -> GradientFunction:
+    """The model's gradient calls, its failures said as the caller's fault."""
+    return lambda rows, labels: _model_call(lambda: predictor.gradients(rows, labels))
+
+
 def _image_explanations(
     predictor: Differentiable, instances: Sequence[Any], config: ExplanationConfig, method: str
 ) -> dict[str, Any]:
     name = predictor.input_name()
     run = explain_images(
         instances,
-        lambda rows, labels: _model_call(lambda: predictor.gradients(rows, labels)),
+        _gradients_of(predictor),
         config.num_integral_steps,
         name,
         xrai=method == "xrai",
@@ -141,12 +155,9 @@ def _image_explanations(
 def _attributions(
     method: str, predictor: Predictor, table: FeatureTable, baseline: Baseline, config: ExplanationConfig
 ) -> AttributionRun:
-    if method == "integrated-gradients" and isinstance(predictor, Differentiable):
+    if method == "integrated-gradients" and isinstance(predictor, Differentiable):  # method_for checked it is
         return integrated_gradients(
-            table,
-            baseline.values,
-            lambda rows, labels: _model_call(lambda: predictor.gradients(rows, labels)),
-            config.num_integral_steps,
+            table, baseline.values, _gradients_of(predictor), config.num_integral_steps
         )
     return sampled_shapley(table, baseline.values, _score_function(predictor), config.num_paths)
 

@@ -11,7 +11,7 @@ shape again, so the model sees what a prediction would send it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Number
 from typing import Any
@@ -139,16 +139,23 @@ class Baseline:
             if missing:
                 raise InvalidArgument(f"The version's explanation baseline has no value for {missing}")
             return cls([given[n] for n in table.names], "the version's explanationConfig.baseline")
-        values = []
-        for column in table.values.T:
-            if all(isinstance(v, Number) and not isinstance(v, bool) for v in column):
-                values.append(0)
-            else:
-                values.append(Counter(map(_hashable, column)).most_common(1)[0][0])
+        values = _typical(table, lambda _numbers: 0)
         return cls(values, "zeros for numbers, the request's most frequent value for other features")
 
     def to_api(self, names: Sequence[str]) -> dict[str, Any]:
         return {"values": dict(zip(names, self.values, strict=True)), "source": self.source}
+
+
+def _typical(table: FeatureTable, for_numbers: Callable[[np.ndarray], Any]) -> list[Any]:
+    """Each column's typical value: ``for_numbers(column)`` for a column of
+    numbers, the most frequent value for any other."""
+    values = []
+    for column in table.values.T:
+        if all(isinstance(v, Number) and not isinstance(v, bool) for v in column):
+            values.append(for_numbers(column))
+        else:
+            values.append(Counter(map(_hashable, column)).most_common(1)[0][0])
+    return values
 
 
 def _hashable(value: Any) -> Any:
@@ -165,10 +172,5 @@ def baseline_of_sample(instances: Sequence[Any]) -> list[Any] | dict[str, Any]:
         InvalidArgument: An empty sample, or instances of mixed shapes.
     """
     table = FeatureTable.of(instances)
-    values = []
-    for column in table.values.T:
-        if all(isinstance(v, Number) and not isinstance(v, bool) for v in column):
-            values.append(float(np.median(column.astype(float))))
-        else:
-            values.append(Counter(map(_hashable, column)).most_common(1)[0][0])
+    values = _typical(table, lambda numbers: float(np.median(numbers.astype(float))))
     return dict(zip(table.names, values, strict=True)) if table.shape == "object" else values

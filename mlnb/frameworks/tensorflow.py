@@ -3,6 +3,7 @@ Keras ``.keras`` files, also inside MLflow folders."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -83,10 +84,12 @@ class SignaturePredictor:
         outputs = function(**inputs)
         return _rows({k: v.numpy() for k, v in outputs.items()}, len(instances))
 
+    @functools.cached_property
     def _explained(self) -> tuple[str, Any, str] | None:
         """The default signature's one input (name, spec) and its one
         floating-point output (labels such as an argmax are left aside):
-        what gradients are of; None when it has no such pair."""
+        what gradients are of; None when it has no such pair. Read once:
+        an explanation asks for it several times a request."""
         function = self.loaded.signatures[self.default_signature]
         inputs: dict[str, Any] = function.structured_input_signature[1]
         floats = [name for name, out in function.structured_outputs.items() if out.dtype.is_floating]
@@ -96,19 +99,19 @@ class SignaturePredictor:
         return (name, spec, floats[0]) if spec.dtype.is_floating else None
 
     def is_differentiable(self) -> bool:
-        return self._explained() is not None
+        return self._explained is not None
 
     def input_shape(self) -> tuple[int | None, ...]:
-        explained = self._explained()
+        explained = self._explained
         return tuple(explained[1].shape[1:]) if explained else ()
 
     def input_name(self) -> str:
-        explained = self._explained()
+        explained = self._explained
         return explained[0] if explained else "input"
 
     def gradients(self, rows: np.ndarray, labels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         if self._gradients is None:
-            explained = self._explained()
+            explained = self._explained
             if explained is None:
                 raise TypeError("The signature has no one floating-point input and output")
             name, spec, output = explained

@@ -34,21 +34,26 @@ def _is_xgboost(model: Any) -> bool:
     return type(model).__module__.startswith("xgboost.")
 
 
+def _booster(model: Any) -> Any:
+    """An XGBoost model's Booster (a scikit-learn-API model holds one)."""
+    return model.get_booster() if hasattr(model, "get_booster") else model
+
+
+def _learner(model: Any, part: str) -> str:
+    """The name of a part of an XGBoost model's learner (``gradient_booster``,
+    ``objective``), from its configuration; empty when it has none."""
+    try:
+        return str(json.loads(_booster(model).save_config())["learner"][part]["name"])
+    except (KeyError, ValueError):
+        return ""
+
+
 def is_tree_model(model: Any) -> bool:
     """Whether ``model`` itself is a tree ensemble TreeSHAP explains (a
     pipeline is not: its trees see transformed features, not the user's)."""
-    module = type(model).__module__ + "."
     if _is_xgboost(model):
-        booster = model.get_booster() if hasattr(model, "get_booster") else model
-        return _booster_kind(booster) in ("gbtree", "dart")
-    return module.startswith(_SKLEARN_TREE_MODULES)
-
-
-def _booster_kind(booster: Any) -> str:
-    try:
-        return str(json.loads(booster.save_config())["learner"]["gradient_booster"]["name"])
-    except (KeyError, ValueError):
-        return "unknown"
+        return _learner(model, "gradient_booster") in ("gbtree", "dart")
+    return (type(model).__module__ + ".").startswith(_SKLEARN_TREE_MODULES)
 
 
 class TreeAttributor:
@@ -57,7 +62,7 @@ class TreeAttributor:
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self._explainers: dict[bytes, Any] = {}
+        self._explainers: dict[str, Any] = {}
         self._score_name = self._score()  # read once: XGBoost writes its whole config to say it
 
     def contributions(self, features: Any, background: Any | None) -> Contributions:
@@ -74,15 +79,16 @@ class TreeAttributor:
 
     def _xgboost_contributions(self, features: Any) -> Contributions:
         xgb = import_extra("xgboost", "xgboost", "An XGBoost model")
-        booster = self.model.get_booster() if hasattr(self.model, "get_booster") else self.model
-        raw = np.asarray(booster.predict(xgb.DMatrix(features), pred_contribs=True), dtype=float)
+        raw = np.asarray(_booster(self.model).predict(xgb.DMatrix(features), pred_contribs=True), dtype=float)
         if raw.ndim == 2:  # one output: (instances, features + bias)
             raw = raw[:, None, :]
         # The last column is the bias: the mean margin, the same for every row.
         return Contributions(raw[:, :, :-1], raw[0, :, -1].copy(), self._score_name)
 
     def _explainer(self, background: Any | None) -> Any:
-        key = b"" if background is None else np.asarray(background, dtype=object).tobytes()
+        # Keyed by the baseline's values (an object array's bytes would be
+        # its values' addresses, new in every request).
+        key = "" if background is None else repr(np.asarray(background, dtype=object).tolist())
         explainer = self._explainers.get(key)
         if explainer is None:
             shap = import_extra("shap", "explain", "TreeSHAP for a scikit-learn tree model")
@@ -98,12 +104,7 @@ class TreeAttributor:
     def _score(self) -> str:
         """What the model's raw outputs, which TreeSHAP attributes, are."""
         if _is_xgboost(self.model):
-            booster = self.model.get_booster() if hasattr(self.model, "get_booster") else self.model
-            try:
-                objective = str(json.loads(booster.save_config())["learner"]["objective"]["name"])
-            except (KeyError, ValueError):
-                objective = ""
-            if objective.startswith(("binary:", "multi:")):
+            if _learner(self.model, "objective").startswith(("binary:", "multi:")):
                 return "log-odds (XGBoost's margin)"
             return "margin (XGBoost's raw prediction)"
         if not hasattr(self.model, "classes_"):

@@ -210,10 +210,10 @@ class JobHost:
         with db.session() as session:
             watched = BaselinesTx(session).watched()
         log = PredictionLog(db)
-        for baseline in watched:
-            name = f"{baseline['project']}/{baseline['model']}/{baseline['version']}"
+        for project, model, version in watched:
+            name = f"{project}/{model}/{version}"
             try:
-                answer = check_drift(db, log, baseline["project"], baseline["model"], baseline["version"])
+                answer = check_drift(db, log, project, model, version)
             except (MlnbError, OSError) as e:
                 print(f"{self.host_id}: could not check the drift of {name}: {e}", flush=True)
                 continue

@@ -241,8 +241,7 @@ def _evaluate(data: str, plot: bool, **options: Any) -> Any:
     DataFrame of the figures, a column a version (--compare OTHER: two,
     with the difference and its 95% bootstrap interval)."""
     state = _state()
-    frame = state.namespace.get(data) if data in state.namespace else data
-    result = cli_evaluate.evaluate_with(state, frame, **options)
+    result = cli_evaluate.evaluate_with(state, _notebook_data(data), **options)
     if plot and state.out.returns_objects:
         from mlnb.widgets.evaluation_chart import show_evaluation
 
@@ -288,9 +287,7 @@ _INSTANCES_OPTION = click.Option(
     ["--instances"], metavar="VAR", help="A DataFrame, array or list of the notebook to predict."
 )
 _CHART_OPTION = click.Option(["--chart/--no-chart"], default=True, help="Show the attributions' chart.")
-_DATA_OPTION = click.Option(
-    ["--data"], required=True, metavar="VAR|FILE", help="A DataFrame of the notebook, or a labelled file."
-)
+_NOTEBOOK_DATA = "A DataFrame of the notebook, or a .csv, .jsonl or .parquet file."
 _PLOT_OPTION = click.Option(["--plot/--no-plot"], default=True, help="Show the evaluation's charts.")
 
 
@@ -348,8 +345,16 @@ ml.add_command(_command("predict", _predict, [*cli_predict.predict.params, _INST
 ml.add_command(
     _command("explain", _explain, [*cli_predict.explain.params, _INSTANCES_OPTION, _CHART_OPTION], INSTANCES)
 )
-_EVALUATE_PARAMS = [p for p in cli_evaluate.evaluate.params if p.name != "data"]
-ml.add_command(_command("evaluate", _evaluate, [*_EVALUATE_PARAMS, _DATA_OPTION, _PLOT_OPTION], FLAGS))
+
+
+def _with_notebook_data(command: click.Command, help_text: str = _NOTEBOOK_DATA) -> list[click.Parameter]:
+    """``command``'s parameters with its ``--data`` (a file) taking a
+    notebook variable too (``_notebook_data`` reads it)."""
+    given = next(p for p in command.params if p.name == "data")
+    return [
+        *(p for p in command.params if p.name != "data"),
+        click.Option(["--data"], required=given.required, metavar="VAR|FILE", help=help_text),
+    ]
 
 
 def _notebook_data(name: str | None) -> Any:
@@ -387,43 +392,27 @@ def _monitor_drift(plot: bool, data: str | None = None, **options: Any) -> Any:
     return answer
 
 
-_NOTEBOOK_DATA = "A DataFrame of the notebook, or a .csv, .jsonl or .parquet file."
-_monitor = click.Group("monitor", help="Baselines and drift of what versions serve.")
-_monitor.add_command(
+ml.add_command(
     _command(
-        "describe",
-        _monitor_describe,
+        "evaluate",
+        _evaluate,
         [
-            *(p for p in cli_monitor.describe.params if p.name != "data"),
-            click.Option(["--data"], required=True, metavar="VAR|FILE", help=_NOTEBOOK_DATA),
-        ],
-        FLAGS,
-    )
-)
-_monitor.add_command(
-    _command(
-        "baseline",
-        _monitor_baseline,
-        [
-            *(p for p in cli_monitor.baseline.params if p.name != "data"),
-            click.Option(["--data"], required=True, metavar="VAR|FILE", help=_NOTEBOOK_DATA),
-        ],
-        FLAGS,
-    )
-)
-_monitor.add_command(
-    _command(
-        "drift",
-        _monitor_drift,
-        [
-            *(p for p in cli_monitor.drift.params if p.name != "data"),
-            click.Option(
-                ["--data"], metavar="VAR|FILE", help="Measure this data's skew instead. " + _NOTEBOOK_DATA
-            ),
+            *_with_notebook_data(cli_evaluate.evaluate, "A DataFrame of the notebook, or a labelled file."),
             _PLOT_OPTION,
         ],
         FLAGS,
     )
+)
+_monitor = click.Group("monitor", help="Baselines and drift of what versions serve.")
+_monitor.add_command(
+    _command("describe", _monitor_describe, _with_notebook_data(cli_monitor.describe), FLAGS)
+)
+_monitor.add_command(
+    _command("baseline", _monitor_baseline, _with_notebook_data(cli_monitor.baseline), FLAGS)
+)
+_skew = "Measure this data's skew instead. " + _NOTEBOOK_DATA
+_monitor.add_command(
+    _command("drift", _monitor_drift, [*_with_notebook_data(cli_monitor.drift, _skew), _PLOT_OPTION], FLAGS)
 )
 _monitor.add_command(cli_monitor.check)
 ml.add_command(_monitor)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mlnb.records import EvaluationRecord
@@ -47,13 +47,29 @@ class EvaluationsTx:
         rows = self._session.scalars(query.order_by(EvaluationRow.time.desc()).limit(limit)).all()
         return [_evaluation(row) for row in rows]
 
-    def latest(self, project: str, limit: int = 5000) -> dict[tuple[str, str], EvaluationRecord]:
-        """The newest evaluation of each (model, version) of a project, among its last ``limit``."""
-        query = select(EvaluationRow).where(EvaluationRow.project == project)
-        rows = self._session.scalars(query.order_by(EvaluationRow.time.desc()).limit(limit)).all()
+    def latest(self, project: str) -> dict[tuple[str, str], EvaluationRecord]:
+        """The newest evaluation of each (model, version) of a project: one
+        row a version read (the sidebar asks every second)."""
+        newest = (
+            select(EvaluationRow.model, EvaluationRow.version, func.max(EvaluationRow.time).label("time"))
+            .where(EvaluationRow.project == project)
+            .group_by(EvaluationRow.model, EvaluationRow.version)
+            .subquery()
+        )
+        query = (
+            select(EvaluationRow)
+            .join(
+                newest,
+                (EvaluationRow.model == newest.c.model)
+                & (EvaluationRow.version == newest.c.version)
+                & (EvaluationRow.time == newest.c.time),
+            )
+            .where(EvaluationRow.project == project)
+            .order_by(EvaluationRow.id)
+        )
         latest: dict[tuple[str, str], EvaluationRecord] = {}
-        for row in rows:
-            latest.setdefault((row.model, row.version), _evaluation(row))
+        for row in self._session.scalars(query).all():
+            latest.setdefault((row.model, row.version), _evaluation(row))  # two at the same time: one
         return latest
 
 
@@ -104,20 +120,22 @@ class BaselinesTx:
         row = self._session.get(BaselineRow, (project, model, version))
         return None if row is None else _baseline(row)
 
-    def watched(self) -> list[dict[str, Any]]:
-        """Every baseline that has alerting, with its project, model and version."""
-        rows = self._session.scalars(select(BaselineRow).where(BaselineRow.alerting.is_not(None))).all()
-        return [
-            _baseline(row) | {"project": row.project, "model": row.model, "version": row.version}
-            for row in rows
-        ]
+    def watched(self) -> list[tuple[str, str, str]]:
+        """(project, model, version) of every baseline that has alerting."""
+        query = select(BaselineRow.project, BaselineRow.model, BaselineRow.version).where(
+            BaselineRow.alerting.is_not(None)
+        )
+        return [(p, m, v) for p, m, v in self._session.execute(query).all()]
 
     def checks(self) -> list[dict[str, Any]]:
-        """Every baseline's last check, for the server's gauges."""
-        rows = self._session.scalars(select(BaselineRow).where(BaselineRow.last_check.is_not(None))).all()
+        """Every baseline's last check, for the server's gauges and the
+        sidebar (its profile is not read)."""
+        query = select(
+            BaselineRow.project, BaselineRow.model, BaselineRow.version, BaselineRow.last_check
+        ).where(BaselineRow.last_check.is_not(None))
         return [
-            {"project": r.project, "model": r.model, "version": r.version, "lastCheck": r.last_check}
-            for r in rows
+            {"project": p, "model": m, "version": v, "lastCheck": last}
+            for p, m, v, last in self._session.execute(query).all()
         ]
 
     def record_check(

@@ -60,6 +60,9 @@ def test_a_classifier_is_measured_as_scikit_learn_measures_it(
     changed.loc[0, "species"] = 2
     assert engine.evaluate("iris", changed, "species", store=False).fingerprint != record.fingerprint
     assert len(engine.list_evaluations("iris")) == 1
+    # The newest of a version's evaluations is the one its summaries show.
+    newer = engine.evaluate("iris", changed, "species", dataset="changed")
+    assert engine.latest_evaluations()[("iris", "v1")].evaluation_id == newer.evaluation_id
 
 
 def test_a_regressor_from_a_csv_file(engine: Engine, tmp_path: Path) -> None:
