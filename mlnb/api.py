@@ -91,7 +91,7 @@ class Engine:
         self._operations = OperationsAPI(settings, OperationService(database), deployer, self._models)
         self._jobs = JobsAPI(settings, jobs, artifacts)
         self._batch = BatchAPI(settings, jobs, registry, adapters)
-        self._evaluations = EvaluationAPI(settings, database, self._serving)
+        self._evaluations = EvaluationAPI(settings, database, self._serving, self._batch, self._jobs)
         self._monitoring = MonitoringAPI(settings, database, self._serving)
 
     @property
@@ -707,6 +707,8 @@ class Engine:
         labels: Mapping[str, str] | None = None,
         cluster: str | None = None,
         explain: bool | None = None,
+        target_field: str | None = None,
+        evaluation_dataset: str | None = None,
         project: str | None = None,
     ) -> JobRecord:
         """Submit a batch prediction job: predict every instance of the input
@@ -721,6 +723,12 @@ class Engine:
         ``output_path`` before (its written shards are kept). ``explain``
         (mlnb's ``predictionInput.explain``) writes each prediction's
         explanation beside it, by the version's ``explanationConfig``.
+        ``target_field`` (mlnb's ``predictionInput.evaluation.targetField``)
+        says the instances are labelled (JSON objects, or CSV rows under a
+        header, holding their true value there): the job predicts the rest
+        of each and evaluates the version on them (``prediction.evaluation.json``
+        in the output, and kept with the version, under the name
+        ``evaluation_dataset`` when given, as :meth:`evaluate` keeps one).
 
         Results land in ``output_path`` as ``prediction.results-*`` files of
         JSON lines (in input order, shard after shard) and
@@ -755,6 +763,8 @@ class Engine:
             labels=labels,
             cluster=cluster,
             explain=explain,
+            target_field=target_field,
+            evaluation_dataset=evaluation_dataset,
             project=project,
         )
 
@@ -894,6 +904,8 @@ class Engine:
         task: str | None = None,
         dataset: str | None = None,
         store: bool = True,
+        batch: bool | None = None,
+        output_path: str | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> EvaluationRecord:
@@ -910,6 +922,14 @@ class Engine:
         evaluation is kept with the version (``store=False``: not) under
         ``dataset`` (the file's path by default).
 
+        A file of another machine (a URL), or a local one of at least
+        ``evaluation_batch_mb``, is predicted by a batch prediction job
+        (``batch=True`` asks for one, ``False`` predicts here), in worker
+        processes or on the cluster, its results kept in ``output_path``
+        (default: under the artifact root, ``evaluations/JOB``); the call
+        waits for the job. Such a file is JSON lines of objects or CSV with
+        a header, ``target`` a field of each row.
+
         Raises:
             InvalidArgument: No such column, an unreadable file, or
                 instances the version refuses.
@@ -923,6 +943,8 @@ class Engine:
             task=task,
             dataset=dataset,
             store=store,
+            batch=batch,
+            output_path=output_path,
             project=project,
             actor=actor,
         )
@@ -943,7 +965,8 @@ class Engine:
         """Evaluate two versions on the same labelled data (as
         :meth:`evaluate`; ``None`` first: the default): ``{"evaluations": [first, second], "differences":
         {figure: {"difference", "low", "high"}}}``, the second's figure minus
-        the first's with a 95% bootstrap interval."""
+        the first's with a 95% bootstrap interval. Both are predicted here
+        (the bootstrap pairs their rows), never in a batch job."""
         return self._evaluations.compare(
             model,
             versions,

@@ -58,6 +58,8 @@ class BatchAPI:
         labels: Mapping[str, str] | None = None,
         cluster: str | None = None,
         explain: bool | None = None,
+        target_field: str | None = None,
+        evaluation_dataset: str | None = None,
         project: str | None = None,
     ) -> JobRecord:
         project = self.settings.project_of(project)
@@ -79,6 +81,12 @@ class BatchAPI:
             "explain": explain,
         }
         body = merge_flags(prediction_input, flags, "predictionInput")
+        if target_field or evaluation_dataset:
+            evaluation = dict(body.get("evaluation") or {})
+            evaluation.update(
+                {k: v for k, v in (("targetField", target_field), ("dataset", evaluation_dataset)) if v}
+            )
+            body["evaluation"] = evaluation
         if version and model and "/" not in version:
             body.pop("modelName", None)
             body["versionName"] = f"projects/{project}/models/{model}/versions/{version}"

@@ -130,6 +130,9 @@ class Settings:
         monitor_interval_s: How often a team's job host (``mlnb jobs
             host``) checks the drift of every version whose baseline has
             alerting (``MLNB_MONITOR_INTERVAL_S``; 0: never).
+        evaluation_batch_mb: An evaluation of a local file at least this
+            large runs as a batch prediction job (``MLNB_EVALUATION_BATCH_MB``;
+            a file of another machine, a URL, always does).
         machine_id: What tells this machine from the others that share the
             database (``MLNB_MACHINE_ID``; default its hostname, boot id and
             process namespace, so that two containers with one hostname
@@ -185,6 +188,7 @@ class Settings:
     host_max_jobs: int = 16
     host_drain_s: float = 0.0
     monitor_interval_s: float = 300.0
+    evaluation_batch_mb: float = 64.0
     machine_id: str = ""
     cancel_grace_s: float = 10.0
     dask_scheduler: str = ""

@@ -5,10 +5,13 @@ measured as it serves) and keeps each evaluation in the store."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlnb.batch_api import BatchAPI
 from mlnb.config import Settings
-from mlnb.errors import InvalidArgument
+from mlnb.errors import FailedPrecondition, InvalidArgument
+from mlnb.jobs_api import JobsAPI
 from mlnb.predict_api import PredictionAPI
 from mlnb.records import EvaluationRecord, now
 from mlnb.store import Database
@@ -24,10 +27,14 @@ __all__ = ["EvaluationAPI"]
 class EvaluationAPI:
     """Evaluate versions, compare two, list a model's evaluations."""
 
-    def __init__(self, settings: Settings, database: Database, serving: PredictionAPI) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, serving: PredictionAPI, batch: BatchAPI, jobs: JobsAPI
+    ) -> None:
         self.settings = settings
         self._database = database
         self._serving = serving
+        self._batch = batch
+        self._jobs = jobs
 
     def evaluate(
         self,
@@ -39,13 +46,113 @@ class EvaluationAPI:
         task: str | None = None,
         dataset: str | None = None,
         store: bool = True,
+        batch: bool | None = None,
+        output_path: str | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> EvaluationRecord:
         from mlnb.evaluation import labelled_data
 
+        if self._in_batch(data, batch):
+            if target is None:
+                raise InvalidArgument("Name the column of the true values (target)", field="target")
+            return self._evaluated_in_batch(
+                model, str(data), target, version, task, dataset, store, output_path, project
+            )
         labelled = labelled_data(data, target, dataset)
         return self._evaluated(model, labelled, version, task, store, project, actor)[0]
+
+    def _in_batch(self, data: Any, batch: bool | None) -> bool:
+        """Whether to evaluate through a batch prediction job: when asked, or
+        by default for a file of another machine (a URL) or one of at least
+        ``evaluation_batch_mb`` (a Parquet file is read here: batch jobs
+        read JSON lines and CSV)."""
+        is_file = isinstance(data, str | Path)
+        if batch is not None:
+            if batch and not is_file:
+                raise InvalidArgument(
+                    "An evaluation in a batch prediction job reads files: write the data to a .jsonl "
+                    "or .csv file (or evaluate it here, without batch)"
+                )
+            return batch
+        if not is_file or str(data).endswith(".parquet"):
+            return False
+        if "://" in str(data):
+            return True
+        path = Path(data)
+        return path.is_file() and path.stat().st_size >= self.settings.evaluation_batch_mb * 1e6
+
+    def _evaluated_in_batch(
+        self,
+        model: str,
+        data: str,
+        target: str,
+        version: str | None,
+        task: str | None,
+        dataset: str | None,
+        store: bool,
+        output_path: str | None,
+        project: str | None,
+    ) -> EvaluationRecord:
+        """Predict the labelled files in a batch prediction job and take the
+        evaluation it made (its results stay in ``output_path``)."""
+        from mlnb.store import EvaluationsTx
+
+        project = self.settings.project_of(project)
+        data_format = "CSV" if data.endswith((".csv", ".csv.gz")) else "JSON"
+        job_id = f"evaluate_{model}_{uuid.uuid4().hex[:12]}".replace("-", "_")
+        output = output_path or f"{self.settings.artifact_root.rstrip('/')}/evaluations/{job_id}"
+        evaluation: dict[str, Any] = {"targetField": target, "dataset": dataset or data, "task": task}
+        if not store:
+            evaluation["store"] = False
+        self._batch.submit_prediction_job(
+            job_id,
+            {"evaluation": {k: v for k, v in evaluation.items() if v is not None}},
+            model=model,
+            version=version,
+            input_paths=[data],
+            output_path=output,
+            data_format=data_format,
+            project=project,
+        )
+        job = self._jobs.wait_job(job_id, project=project)
+        summary = (job.prediction_output or {}).get("evaluation")
+        if job.state != "SUCCEEDED" or not summary:
+            raise FailedPrecondition(
+                f"The batch prediction job {job_id} that evaluates {data} ended {job.state}: "
+                f"{job.error_message or 'no evaluation was made'}"
+            )
+        if "evaluationId" not in summary:
+            return self._unstored(project, job_id, summary, evaluation)
+        with self._database.session() as session:
+            record = EvaluationsTx(session).one(project, summary["evaluationId"])
+        if record is None:
+            raise FailedPrecondition(f"The evaluation of job {job_id} is not in the store")
+        return record
+
+    def _unstored(
+        self, project: str, job_id: str, summary: dict[str, Any], evaluation: dict[str, Any]
+    ) -> EvaluationRecord:
+        """The evaluation a job wrote beside its results, not kept in the store."""
+        import fsspec
+        import orjson
+
+        with fsspec.open(summary["file"], "rb") as stream:
+            body = orjson.loads(stream.read())
+        return EvaluationRecord(
+            project=project,
+            model=summary["model"],
+            version=summary["version"],
+            evaluation_id=uuid.uuid4().hex,
+            time=now(),
+            actor=f"batch prediction job {job_id}",
+            dataset=evaluation["dataset"],
+            fingerprint=body["fingerprint"],
+            task=body["task"],
+            target=evaluation["targetField"],
+            rows=body["rows"],
+            metrics=body["metrics"],
+        )
 
     def compare(
         self,
@@ -104,20 +211,12 @@ class EvaluationAPI:
         project: str | None,
         actor: str | None,
     ) -> tuple[EvaluationRecord, _Rows]:
-        import numpy as np
-
-        from mlnb.evaluation import evaluate, infer_task
+        from mlnb.evaluation import figures_of
 
         record, predictions, probabilities, classes = self._serving.scored(
             model, labelled.instances, version=version, project=project
         )
-        task = task or infer_task(labelled.targets, probabilities)
-        if task == "classification" and probabilities is None and _probability_rows(predictions):
-            # A model that answers with class probabilities (XGBoost's softprob,
-            # a Keras softmax): the label is the top one, by position.
-            probabilities, classes = predictions, list(range(len(predictions[0])))
-            predictions = [int(np.argmax(p)) for p in predictions]
-        metrics = evaluate(task, labelled.targets, predictions, probabilities, classes)
+        task, predictions, metrics = figures_of(labelled.targets, predictions, probabilities, classes, task)
         evaluation = EvaluationRecord(
             project=record.project,
             model=record.model,
@@ -183,9 +282,3 @@ def _row_figures(task: str) -> dict[str, Any]:
 def _difference(first: Any, second: Any) -> Any:
     """The second's figure minus the first's, over the same rows."""
     return lambda index: float(second(index) - first(index))
-
-
-def _probability_rows(predictions: list[Any]) -> bool:
-    return bool(predictions) and all(
-        isinstance(p, list) and p and all(isinstance(v, float) for v in p) for p in predictions
-    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +15,8 @@ import orjson
 
 from mlnb.batch.inputs import list_inputs, plan_shards
 from mlnb.batch.results import OutputFolder
-from mlnb.batch.spec import DEFAULT_MAX_WORKERS, PredictionSpec
-from mlnb.errors import FailedPrecondition
+from mlnb.batch.spec import DEFAULT_MAX_WORKERS, EvaluationSpec, PredictionSpec
+from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.runtime.execution import JobContext, Outcome
 from mlnb.runtime.logs import LogWriter
 from mlnb.runtime.replicas import LocalLauncher, Replica, ReplicaHandle, stop_replicas
@@ -23,6 +24,7 @@ from mlnb.states import JobState
 
 if TYPE_CHECKING:
     from mlnb.runtime.dask_cluster import DaskSession
+    from mlnb.store import Database
 
 __all__ = ["MODEL_FILE", "BatchPredictionExecution"]
 
@@ -43,8 +45,13 @@ class BatchPredictionExecution:
         home: Path,
         session: DaskSession | None = None,
         warm: bool = False,
+        project: str = "",
+        database: Database | None = None,
     ) -> None:
         self.job_id = job_id
+        self.project = project
+        self.database = database
+        self.evaluation: dict[str, Any] | None = None
         self.warm = warm
         self.spec = PredictionSpec.from_api(prediction_input)
         self.resume = bool(prediction_input.get("resume"))
@@ -65,7 +72,16 @@ class BatchPredictionExecution:
         the context has a cluster."""
         job = context.job
         warm = context.settings.warm_libraries is not None
-        return cls(job.job_id, job.prediction_input or {}, context.log, context.home, context.session, warm)
+        return cls(
+            job.job_id,
+            job.prediction_input or {},
+            context.log,
+            context.home,
+            context.session,
+            warm,
+            job.project,
+            context.database,
+        )
 
     def prepare(self) -> None:
         plan = self.folder.read_plan()
@@ -95,6 +111,11 @@ class BatchPredictionExecution:
             raise FailedPrecondition(
                 f"outputPath {self.spec.output_path!r} holds a run over other inputs "
                 f"({', '.join(plan['inputPaths'])}, {plan['dataFormat']}); choose another outputPath"
+            )
+        if plan.get("evaluation") != self._evaluation_body():
+            raise FailedPrecondition(
+                f"outputPath {self.spec.output_path!r} holds a run with another evaluation "
+                f"({plan.get('evaluation') or 'none'}); choose another outputPath"
             )
         self.count = len(plan["shards"])
         if plan.get("jobId") != self.job_id:
@@ -127,6 +148,7 @@ class BatchPredictionExecution:
                 "keyField": self.spec.key_field,
                 "signatureName": self.spec.signature_name,
                 "explain": self.spec.explain,
+                "evaluation": self._evaluation_body(),
                 "model": model,
                 "shards": [s.to_json() for s in shards],
             }
@@ -158,6 +180,15 @@ class BatchPredictionExecution:
         done = self.folder.done_shards(self.count)
         if len(done) == self.count:
             self.folder.merge_errors(self.count)
+            if self.spec.evaluation is not None:
+                try:
+                    self._evaluate(self.spec.evaluation)
+                except MlnbError as e:
+                    return Outcome(
+                        JobState.FAILED,
+                        f"Every shard was predicted, but the evaluation failed: {e.message}\n"
+                        "Resuming the job evaluates again without predicting.",
+                    )
             return Outcome(JobState.SUCCEEDED)
         failed = [h for h in self.handles if h.poll() != 0]
         reason = failed[0].describe_exit() if failed else "The workers ended without writing them."
@@ -166,6 +197,63 @@ class BatchPredictionExecution:
             f"{self.count - len(done)} of {self.count} shards were not written. {reason}\n"
             "Resuming the job predicts only the rest.",
         )
+
+    def _evaluation_body(self) -> dict[str, Any] | None:
+        return self.spec.evaluation.to_api() if self.spec.evaluation is not None else None
+
+    def _evaluate(self, spec: EvaluationSpec) -> None:
+        """Evaluate the version on the labelled rows; keep the evaluation
+        with the version when the job predicted with a deployed one."""
+        from mlnb.batch.labelled import EVALUATION_NAME, evaluate_output
+
+        self._stats = self.folder.shard_stats(self.count, self._stats)
+        body = evaluate_output(self.folder, self.count, spec, self._stats)
+        summary = {"task": body["task"], "rows": body["rows"], "fingerprint": body["fingerprint"]}
+        summary["file"] = self.folder.path(EVALUATION_NAME)
+        version = self._version()
+        if version is not None:
+            summary["model"], summary["version"] = version
+            if spec.store and self.database is not None:
+                summary["evaluationId"] = self._store(self.database, spec, version, body)
+        self.evaluation = summary
+        headline = ", ".join(
+            f"{k} {body['metrics'][k]:.4g}"
+            for k in ("accuracy", "f1Macro", "rocAuc", "rmse", "mae", "r2")
+            if isinstance(body["metrics"].get(k), float)
+        )
+        self.log.service(f"Evaluated on {body['rows']} labelled rows ({body['task']}): {headline}")
+
+    def _version(self) -> tuple[str, str] | None:
+        """The model and version the job predicted with, when a deployed one."""
+        name = str(orjson.loads((self.home / MODEL_FILE).read_bytes()).get("name") or "")
+        parts = name.split("/")
+        if len(parts) == 6 and parts[2] == "models" and parts[4] == "versions":
+            return parts[3], parts[5]
+        return None
+
+    def _store(
+        self, database: Database, spec: EvaluationSpec, version: tuple[str, str], body: dict[str, Any]
+    ) -> str:
+        from mlnb.records import EvaluationRecord, now
+        from mlnb.store import EvaluationsTx
+
+        evaluation = EvaluationRecord(
+            project=self.project,
+            model=version[0],
+            version=version[1],
+            evaluation_id=uuid.uuid4().hex,
+            time=now(),
+            actor=f"batch prediction job {self.job_id}",
+            dataset=spec.dataset or ", ".join(self.spec.input_paths),
+            fingerprint=body["fingerprint"],
+            task=body["task"],
+            target=spec.target_field,
+            rows=body["rows"],
+            metrics=body["metrics"],
+        )
+        with database.session(write=True) as session:
+            EvaluationsTx(session).add(evaluation)
+        return evaluation.evaluation_id
 
     def stop(self, grace_s: float) -> None:
         stop_replicas(self.handles, grace_s)
@@ -179,11 +267,12 @@ class BatchPredictionExecution:
     def outputs(self) -> dict[str, Any] | None:
         self._stats = self.folder.shard_stats(self.count, self._stats)
         stats = self._stats.values()
-        return {
-            "prediction_output": {
-                "outputPath": self.spec.output_path,
-                "predictionCount": str(sum(int(s["predictions"]) for s in stats)),
-                "errorCount": str(sum(int(s["errors"]) for s in stats)),
-                "nodeHours": round(sum(float(s["seconds"]) for s in stats) / 3600, 6),
-            }
+        output = {
+            "outputPath": self.spec.output_path,
+            "predictionCount": str(sum(int(s["predictions"]) for s in stats)),
+            "errorCount": str(sum(int(s["errors"]) for s in stats)),
+            "nodeHours": round(sum(float(s["seconds"]) for s in stats) / 3600, 6),
         }
+        if self.evaluation is not None:
+            output["evaluation"] = self.evaluation  # mlnb's
+        return {"prediction_output": output}

@@ -117,6 +117,15 @@ class OutputFolder:
                     stats[index] = orjson.loads(stream.read())
         return stats
 
+    def scored_rows(self, count: int) -> Iterator[bytes]:
+        """The scored rows of a labelled run's shards, in shard order."""
+        self._fresh()
+        for index in range(count):
+            path = self.path(_STATE, f"scored-{index:05d}.jsonl")
+            if self.fs.exists(path):
+                with self.fs.open(path, "rb") as stream:
+                    yield from (line for line in stream.read().splitlines() if line)
+
     def merge_errors(self, count: int) -> None:
         """Gather the finished shards' errors, in shard order, into
         ``prediction.errors_stats-00000-of-00001``."""
@@ -166,6 +175,10 @@ class ShardWriter:
         self._results = folder.temporary(results_name(index, count))
         self._stream = self._results.stream
         self._committed = False
+        # A labelled run's (target, prediction, probabilities) rows, and
+        # what its counts file keeps of them.
+        self.scored: list[bytes] | None = None
+        self.stats: dict[str, Any] = {}
 
     def __enter__(self) -> ShardWriter:
         return self
@@ -217,9 +230,12 @@ class ShardWriter:
         if self._errors:
             with self.folder.atomic(_STATE, f"errors-{self.index:05d}.jsonl") as stream:
                 stream.write(b"\n".join(self._errors) + b"\n")
+        if self.scored is not None:
+            with self.folder.atomic(_STATE, f"scored-{self.index:05d}.jsonl") as stream:
+                stream.write(b"".join(row + b"\n" for row in self.scored))
         with self.folder.atomic(_STATE, f"shard-{self.index:05d}.json") as stream:
             counts = {"predictions": self.predictions, "errors": len(self._errors), "seconds": seconds}
-            stream.write(orjson.dumps(counts))
+            stream.write(orjson.dumps(counts | self.stats))
         if self.output_format == "CSV" and self._columns is not None and self.index == 0:
             with self.folder.atomic("prediction.results.keys") as stream:
                 stream.write(",".join(self._columns).encode() + b"\n")

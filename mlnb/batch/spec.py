@@ -9,7 +9,7 @@ from typing import Any
 
 from mlnb.errors import InvalidArgument
 
-__all__ = ["DATA_FORMATS", "OUTPUT_FORMATS", "PredictionSpec", "normalize_format"]
+__all__ = ["DATA_FORMATS", "OUTPUT_FORMATS", "EvaluationSpec", "PredictionSpec", "normalize_format"]
 
 DATA_FORMATS = ("JSON", "TEXT", "CSV", "TF_RECORD", "TF_RECORD_GZIP")
 OUTPUT_FORMATS = ("JSON", "CSV", "TF_RECORD")
@@ -35,6 +35,50 @@ def normalize_format(value: str, allowed: tuple[str, ...], what: str) -> str:
 
 
 @dataclass(frozen=True)
+class EvaluationSpec:
+    """``predictionInput.evaluation`` (mlnb's): each instance holds its true
+    value in ``targetField``; the job predicts the rest and evaluates the
+    version on them, as ``mlnb evaluate`` does."""
+
+    target_field: str
+    dataset: str | None = None
+    task: str | None = None
+    store: bool = True  # keep the evaluation with the version (when the job used a deployed one)
+
+    @classmethod
+    def from_api(cls, body: Any) -> EvaluationSpec | None:
+        """
+        Raises:
+            InvalidArgument: No targetField, or an unknown task.
+        """
+        if body in (None, {}):
+            return None
+        if not isinstance(body, Mapping):
+            raise InvalidArgument('predictionInput.evaluation must be an object: {"targetField": COLUMN}')
+        target = body.get("targetField")
+        if not isinstance(target, str) or not target:
+            raise InvalidArgument(
+                "predictionInput.evaluation.targetField is required: the field of each instance that "
+                "holds its true value"
+            )
+        task = body.get("task") or None
+        if task not in (None, "classification", "regression"):
+            raise InvalidArgument(
+                f"predictionInput.evaluation.task must be classification or regression, not {task!r}"
+            )
+        store = body.get("store", True)
+        if not isinstance(store, bool):
+            raise InvalidArgument(f"predictionInput.evaluation.store must be true or false, not {store!r}")
+        return cls(target, body.get("dataset") or None, task, store)
+
+    def to_api(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"targetField": self.target_field, "dataset": self.dataset, "task": self.task}
+        if not self.store:
+            body["store"] = False
+        return {k: v for k, v in body.items() if v is not None}
+
+
+@dataclass(frozen=True)
 class PredictionSpec:
     """What to predict with, from what, into where, and how wide."""
 
@@ -53,6 +97,8 @@ class PredictionSpec:
     key_field: str | None = None
     region: str | None = None
     explain: bool = False  # mlnb's: each prediction's explanation beside it
+    # mlnb's: the instances are labelled; the job evaluates the version on them.
+    evaluation: EvaluationSpec | None = None
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> PredictionSpec:
@@ -95,6 +141,7 @@ class PredictionSpec:
             key_field=body.get("keyField") or None,
             region=body.get("region") or None,
             explain=_flag(body.get("explain"), "explain"),
+            evaluation=EvaluationSpec.from_api(body.get("evaluation")),
         )
 
     def to_api(self, project: str) -> dict[str, Any]:
@@ -119,6 +166,8 @@ class PredictionSpec:
         body = {names[k]: v for k, v in asdict(self).items() if k in names and v is not None}
         if self.explain:
             body["explain"] = True
+        if self.evaluation is not None:
+            body["evaluation"] = self.evaluation.to_api()
         body["inputPaths"] = list(self.input_paths)
         if self.model_name:
             body["modelName"] = f"projects/{project}/models/{self.model_name}"

@@ -3,7 +3,8 @@ with ``MLNB_BATCH_WORKER`` and ``MLNB_BATCH_WORKERS`` set, loads the model
 once, then predicts the shards of the plan that are its own (index modulo
 the number of workers) and not yet written, each into its
 results file (with each prediction's explanation when the plan says
-``explain``). One bad instance never fails a shard: it goes to the errors
+``explain``, and its true value split off and kept beside it when the plan
+says ``evaluation``). One bad instance never fails a shard: it goes to the errors
 file with its source and the reason."""
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import time
 from typing import Any
 
 from mlnb.batch.inputs import Batch, Shard, read_batches
+from mlnb.batch.labelled import LabelledShard, split_targets
 from mlnb.batch.model import load_model
 from mlnb.batch.results import OutputFolder, ShardWriter
+from mlnb.batch.spec import EvaluationSpec
 from mlnb.errors import InvalidArgument, MlnbError
 from mlnb.explain import ExplanationConfig, explain_instances
 from mlnb.frameworks import Predictor
@@ -26,19 +29,24 @@ from mlnb.prediction import decode_instances, predict_decoded, predict_each, run
 __all__ = ["predict_shard", "run_worker"]
 
 
-def _predict_batch(predictor: Predictor, batch: Batch, plan: dict[str, Any], writer: ShardWriter) -> None:
-    """Predict a batch together; when that fails, find the bad instances."""
+def _predict_batch(
+    predictor: Predictor, batch: Batch, plan: dict[str, Any], writer: ShardWriter
+) -> list[tuple[int, Any]]:
+    """Predict a batch together; when that fails, find the bad instances.
+    The instances answered: (index in the batch, prediction)."""
     for record in batch.bad:
         writer.add_error(record.source, record.error or "", record.raw)
     if not batch.instances:
-        return
+        return []
     key_field = plan.get("keyField") or "key"
     kwargs = {"signature_name": plan["signatureName"]} if plan.get("signatureName") else {}
     try:
-        writer.add_predictions(run_prediction(predictor, batch.instances, key_field, **kwargs))
-        return
+        predictions = run_prediction(predictor, batch.instances, key_field, **kwargs)
+        writer.add_predictions(predictions)
+        return list(enumerate(predictions))
     except MlnbError:
         pass  # some instance is bad, or the model refused the batch: go finer
+    answered: list[tuple[int, Any]] = []
     try:
         answer = predict_each(predictor, batch.instances, key_field, **kwargs)
     except MlnbError:
@@ -51,24 +59,29 @@ def _predict_batch(predictor: Predictor, batch: Batch, plan: dict[str, Any], wri
                 writer.add_error(batch.source(index), message, batch.raws[index])
             else:
                 writer.add_predictions([prediction])
-        return
+                answered.append((index, prediction))
+        return answered
     for index, instance in enumerate(batch.instances):
         try:
-            writer.add_predictions(run_prediction(predictor, [instance], key_field, **kwargs))
+            predictions = run_prediction(predictor, [instance], key_field, **kwargs)
+            writer.add_predictions(predictions)
+            answered.append((index, predictions[0]))
         except MlnbError as e:
             message = e.message.replace("Instance 0", "The instance", 1)
             writer.add_error(batch.source(index), message, batch.raws[index])
+    return answered
 
 
 def _explain_batch(
     predictor: Predictor, batch: Batch, plan: dict[str, Any], writer: ShardWriter, config: ExplanationConfig
-) -> None:
+) -> list[tuple[int, Any]]:
     """Predict and explain a batch together; when that fails, instance by
-    instance, the ones that cannot be explained going to the errors file."""
+    instance, the ones that cannot be explained going to the errors file.
+    The instances answered: (index in the batch, prediction)."""
     for record in batch.bad:
         writer.add_error(record.source, record.error or "", record.raw)
     if not batch.instances:
-        return
+        return []
     key_field = plan.get("keyField") or "key"
     kwargs = {"signature_name": plan["signatureName"]} if plan.get("signatureName") else {}
 
@@ -82,16 +95,21 @@ def _explain_batch(
         ]
 
     try:
-        writer.add_predictions(explained(batch.instances))
-        return
+        predictions = explained(batch.instances)
+        writer.add_predictions(predictions)
+        return list(enumerate(predictions))
     except MlnbError:
         pass  # some instance is bad, or of another shape: one by one
+    answered: list[tuple[int, Any]] = []
     for index, instance in enumerate(batch.instances):
         try:
-            writer.add_predictions(explained([instance]))
+            predictions = explained([instance])
+            writer.add_predictions(predictions)
+            answered.append((index, predictions[0]))
         except MlnbError as e:
             message = e.message.replace("Instance 0", "The instance", 1)
             writer.add_error(batch.source(index), message, batch.raws[index])
+    return answered
 
 
 def predict_shard(
@@ -102,12 +120,22 @@ def predict_shard(
     config = (
         ExplanationConfig.from_api(plan["model"].get("explanationConfig")) if plan.get("explain") else None
     )
+    evaluation = EvaluationSpec.from_api(plan.get("evaluation"))
+    key_field = plan.get("keyField") or "key"
+    labelled = LabelledShard(predictor, key_field) if evaluation is not None else None
     with ShardWriter(folder, shard.index, len(plan["shards"]), plan["outputDataFormat"]) as writer:
-        for batch in read_batches(shard, plan["dataFormat"], plan.get("batchSize")):
+        for read in read_batches(shard, plan["dataFormat"], plan.get("batchSize")):
+            batch, targets = read, list[Any]()
+            if evaluation is not None:
+                batch, targets = split_targets(read, evaluation.target_field, key_field)
             if config is None:
-                _predict_batch(predictor, batch, plan, writer)
+                answered = _predict_batch(predictor, batch, plan, writer)
             else:
-                _explain_batch(predictor, batch, plan, writer, config)
+                answered = _explain_batch(predictor, batch, plan, writer, config)
+            if labelled is not None:
+                labelled.add(batch, targets, answered)
+        if labelled is not None:
+            writer.scored, writer.stats = labelled.rows, labelled.stats()
         writer.commit(time.monotonic() - started)
     return writer
 

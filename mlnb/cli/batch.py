@@ -43,6 +43,13 @@ from mlnb.records import JobRecord
     default=None,
     help="Write each prediction's explanation beside it (the version's explanationConfig).",
 )
+@click.option(
+    "--target",
+    "target_field",
+    metavar="FIELD",
+    help="The instances are labelled: FIELD holds each one's true value; the job evaluates the version.",
+)
+@click.option("--dataset", help="With --target: a name for the data, kept with the evaluation.")
 @click.option("--runtime-version", help="Recorded as runtimeVersion.")
 @click.option("--resume", is_flag=True, help="Continue the run that wrote --output-path before.")
 @click.option("--cluster", help="A Dask scheduler (tcp://host:8786) to run the workers on.")
@@ -66,13 +73,20 @@ def submit_prediction(
     signature_name: str | None,
     key_field: str | None,
     explain: bool | None,
+    target_field: str | None,
+    dataset: str | None,
     runtime_version: str | None,
     resume: bool,
     cluster: str | None,
     labels: str | None,
     stream_logs: bool,
 ) -> JobRecord:
-    """Predict every instance of files with a model, in worker processes."""
+    """Predict every instance of files with a model, in worker processes.
+    With --target, the instances are labelled and the job also evaluates
+    the version on them (prediction.evaluation.json; kept with a deployed
+    version, as mlnb evaluate keeps one)."""
+    if dataset and not target_field:
+        raise click.UsageError("--dataset names the labelled data of --target")
     if bool(model) == bool(model_dir):
         raise click.UsageError("Give --model (with --version if not the default) or --model-dir")
     if version and not model:
@@ -97,6 +111,8 @@ def submit_prediction(
         labels=parse_labels(labels),
         cluster=cluster,
         explain=explain,
+        target_field=target_field,
+        evaluation_dataset=dataset,
     )
     return report_submitted(state, record, stream_logs)
 

@@ -25,6 +25,13 @@ def evaluation_options(func: Any) -> Any:
         click.option("--dataset", help="A name for the data, kept with the evaluation (default: the file)."),
         click.option("--compare", metavar="OTHER", help="A second version, evaluated beside the first."),
         click.option("--store/--no-store", default=True, help="Keep the evaluation with the version."),
+        click.option(
+            "--batch/--online",
+            default=None,
+            help="Predict the file in a batch prediction job, or here (default: a job for a URL or a "
+            "file of at least evaluation_batch_mb).",
+        ),
+        click.option("--output-path", help="With a batch job: the folder for its prediction results."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -56,17 +63,23 @@ def evaluate_with(
     dataset: str | None,
     compare: str | None,
     store: bool,
+    batch: bool | None = None,
+    output_path: str | None = None,
 ) -> EvaluationRecord | dict[str, Any]:
     """``evaluate``'s act, for a file or a DataFrame handed over by a magic."""
     common: dict[str, Any] = {"task": task, "dataset": dataset, "store": store}
     if compare is None:
-        record = state.engine.evaluate(model, data, target, version=version, **common)
+        record = state.engine.evaluate(
+            model, data, target, version=version, batch=batch, output_path=output_path, **common
+        )
         if state.out.shows_tables:
             click.echo(table(_figure_rows([record]), [("FIGURE", "figure"), (record.version.upper(), "0")]))
             click.echo(_summary(record))
         else:
             state.out.data(record.to_api())
         return record
+    if batch or output_path:
+        raise click.UsageError("--compare predicts both versions here: no --batch or --output-path")
     compared = state.engine.compare_versions(model, (version, compare), data, target, **common)
     records: list[EvaluationRecord] = compared["evaluations"]
     if state.out.shows_tables:

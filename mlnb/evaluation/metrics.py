@@ -11,7 +11,15 @@ import numpy as np
 
 from mlnb.errors import InvalidArgument
 
-__all__ = ["CURVE_POINTS", "TASKS", "bootstrap_difference", "evaluate", "infer_task", "label_key"]
+__all__ = [
+    "CURVE_POINTS",
+    "TASKS",
+    "bootstrap_difference",
+    "evaluate",
+    "figures_of",
+    "infer_task",
+    "label_key",
+]
 
 TASKS = ("classification", "regression")
 CURVE_POINTS = 200
@@ -53,6 +61,38 @@ def evaluate(
     if task == "regression":
         return _regression(np.asarray(targets, dtype=float), _numbers(predictions))
     return _classification(list(targets), list(predictions), probabilities, classes)
+
+
+def figures_of(
+    targets: Sequence[Any],
+    predictions: Sequence[Any],
+    probabilities: Any,
+    classes: Sequence[Any] | None,
+    task: str | None = None,
+) -> tuple[str, list[Any], dict[str, Any]]:
+    """A version's scored rows (its predictions and, for a classifier that
+    has them, its class probabilities in ``classes``' order) to the task
+    (inferred when not given), the labels it predicted and the figures:
+    what an online evaluation and a batch prediction job over labelled
+    files both compute.
+
+    Raises:
+        InvalidArgument: As :func:`evaluate`.
+    """
+    task = task or infer_task(targets, probabilities)
+    predictions = list(predictions)
+    if task == "classification" and probabilities is None and _probability_rows(predictions):
+        # A model that answers with class probabilities (XGBoost's softprob,
+        # a Keras softmax): the label is the top one, by position.
+        probabilities, classes = predictions, list(range(len(predictions[0])))
+        predictions = [int(np.argmax(p)) for p in predictions]
+    return task, predictions, evaluate(task, targets, predictions, probabilities, classes)
+
+
+def _probability_rows(predictions: list[Any]) -> bool:
+    return bool(predictions) and all(
+        isinstance(p, list) and p and all(isinstance(v, float) for v in p) for p in predictions
+    )
 
 
 def _numbers(predictions: Sequence[Any]) -> np.ndarray:

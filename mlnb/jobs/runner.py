@@ -94,7 +94,7 @@ class Runner:
             with self._beating():
                 self.session = self._connect(job.cluster or self.settings.dask_scheduler)
                 home = job_home(self.settings.home, job.project, job.job_id)
-                context = JobContext(job, self.settings, self.log, home, self.session)
+                context = JobContext(job, self.settings, self.log, home, self.session, self.service.db)
                 execution = job_kinds.create_execution(context)
                 self.execution = execution
                 execution.prepare()

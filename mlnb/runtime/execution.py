@@ -16,6 +16,7 @@ from mlnb.states import JobState
 
 if TYPE_CHECKING:
     from mlnb.runtime.dask_cluster import DaskSession
+    from mlnb.store import Database
 
 __all__ = ["Execution", "ExecutionFactory", "JobContext", "Outcome"]
 
@@ -39,6 +40,8 @@ class JobContext:
         log: The job's log, where the execution writes what it does.
         home: The job's folder on the host (work files, staged inputs).
         session: The Dask cluster to run on; ``None`` runs on this machine.
+        database: The metadata store, for an execution that keeps a record
+            of what it made (a labelled batch run's evaluation).
     """
 
     job: JobRecord
@@ -46,6 +49,7 @@ class JobContext:
     log: LogWriter
     home: Path
     session: DaskSession | None = None
+    database: Database | None = None
 
 
 class Execution(Protocol):

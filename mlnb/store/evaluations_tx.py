@@ -47,6 +47,10 @@ class EvaluationsTx:
         rows = self._session.scalars(query.order_by(EvaluationRow.time.desc()).limit(limit)).all()
         return [_evaluation(row) for row in rows]
 
+    def one(self, project: str, evaluation_id: str) -> EvaluationRecord | None:
+        row = self._session.get(EvaluationRow, evaluation_id)
+        return _evaluation(row) if row is not None and row.project == project else None
+
     def latest(self, project: str) -> dict[tuple[str, str], EvaluationRecord]:
         """The newest evaluation of each (model, version) of a project: one
         row a version read (the sidebar asks every second)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from support import model_factory
 from support.waiting import wait_for
@@ -356,3 +357,94 @@ def test_a_killed_worker_then_resume_predicts_each_instance_once(engine: Engine,
     assert not list(out.glob(".*.tmp")) and not list((out / ".mlnb").glob(".*.tmp"))
     with pytest.raises(FailedPrecondition, match="only a FAILED or CANCELLED job can be resumed"):
         engine.resume_job("killed")
+
+
+def test_a_labelled_batch_job_evaluates_the_version_as_evaluate_does(
+    engine: Engine, tmp_path: Path, sklearn_model: tuple[Path, Any], iris_features: Any
+) -> None:
+    from sklearn.datasets import load_iris
+
+    frame = pd.DataFrame(iris_features, columns=["a", "b", "c", "d"]).assign(species=load_iris().target)
+    online = engine.evaluate("iris", frame, "species", store=False)
+    lines = [
+        json.dumps({"species": int(y), "values": row})
+        for row, y in zip(iris_features.tolist(), frame["species"], strict=True)
+    ]
+    inputs = tmp_path / "labelled"
+    inputs.mkdir()
+    for n in range(3):  # three files, each its own shard at least
+        (inputs / f"part-{n}.jsonl").write_text("\n".join(lines[n * 50 : (n + 1) * 50]) + "\n")
+    (inputs / "part-3.jsonl").write_text(
+        json.dumps({"values": SAMPLES[0]}) + "\n" + json.dumps({"species": 1, "values": [1.0]}) + "\n"
+    )
+    engine.submit_prediction_job(
+        "graded",
+        model="iris",
+        input_paths=[str(inputs / "*.jsonl")],
+        output_path=tmp_path / "out",
+        data_format="json",
+        max_worker_count=2,
+        batch_size=20,
+        target_field="species",
+        evaluation_dataset="iris-files",
+    )
+    job = engine.wait_job("graded", timeout=120)
+    assert job.state == "SUCCEEDED", job.error_message
+    summary = (job.prediction_output or {})["evaluation"]
+    assert summary["rows"] == 150 and summary["version"] == "v1" and summary["task"] == "classification"
+    (kept,) = engine.list_evaluations("iris", version="v1")
+    assert kept.evaluation_id == summary["evaluationId"] and kept.dataset == "iris-files"
+    assert kept.target == "species" and kept.actor == "batch prediction job graded"
+    for figure in ("accuracy", "f1Macro", "logLoss", "rocAuc"):
+        assert kept.metrics[figure] == pytest.approx(online.metrics[figure]), figure
+    assert kept.metrics["confusionMatrix"] == online.metrics["confusionMatrix"]
+    assert (
+        json.loads((tmp_path / "out" / "prediction.evaluation.json").read_text())["metrics"] == kept.metrics
+    )
+    # The predictions are written as in any job; the unlabelled and the bad instance are errors.
+    assert [r["prediction"] for r in results(tmp_path / "out")] == expected(
+        sklearn_model[1], iris_features.tolist()
+    )
+    reasons = sorted(e["error"] for e in errors(tmp_path / "out"))
+    assert "has no 'species' field" in reasons[1] and "4 features" in reasons[0]
+    # The same lines split otherwise (one file, another order): the same fingerprint.
+    (tmp_path / "again.jsonl").write_text("\n".join(reversed(lines)) + "\n")
+    again = engine.evaluate(
+        "iris",
+        tmp_path / "again.jsonl",
+        "species",
+        batch=True,
+        store=False,
+        output_path=str(tmp_path / "out2"),
+    )
+    assert again.fingerprint == kept.fingerprint and again.metrics["accuracy"] == kept.metrics["accuracy"]
+    assert len(engine.list_evaluations("iris")) == 1  # store=False kept nothing
+    assert (tmp_path / "out2" / "prediction.evaluation.json").exists()
+
+
+def test_evaluate_runs_a_batch_job_for_a_large_csv_file(
+    home: Path, tmp_path: Path, sklearn_model: tuple[Path, Any], iris_features: Any
+) -> None:
+    from sklearn.datasets import load_iris
+
+    # A tiny threshold: this 4 kB file counts as large.
+    engine = Engine(home=str(home), job_heartbeat_s=0.2, job_host_idle_s=3.0, evaluation_batch_mb=0.001)
+    try:
+        engine.deploy("flowers", "v1", sklearn_model[0])
+        frame = pd.DataFrame(iris_features, columns=["a", "b", "c", "d"]).assign(species=load_iris().target)
+        frame.to_csv(tmp_path / "holdout.csv", index=False)
+        record = engine.evaluate("flowers", tmp_path / "holdout.csv", "species")
+        (job,) = [j for j in engine.list_jobs() if j.job_id.startswith("evaluate_flowers_")]
+        assert (
+            job.state == "SUCCEEDED"
+            and (job.prediction_input or {})["evaluation"]["targetField"] == "species"
+        )
+        assert (job.prediction_output or {})["evaluation"]["evaluationId"] == record.evaluation_id
+        online = engine.evaluate("flowers", frame, "species", store=False)
+        assert record.rows == 150 and record.metrics["accuracy"] == pytest.approx(online.metrics["accuracy"])
+        assert record.metrics["logLoss"] == pytest.approx(online.metrics["logLoss"])
+        assert [r.evaluation_id for r in engine.list_evaluations("flowers")] == [record.evaluation_id]
+        with pytest.raises(InvalidArgument, match="reads files"):
+            engine.evaluate("flowers", frame, "species", batch=True)
+    finally:
+        engine.close()

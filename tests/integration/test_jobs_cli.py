@@ -221,6 +221,47 @@ def test_submit_prediction_from_a_model_folder(
     assert code == 1 and "Give --model" in err
 
 
+def test_a_labelled_csv_job_of_a_model_folder_evaluates_without_a_version(
+    cli: Any, tmp_path: Path, sklearn_model: tuple[Path, Any]
+) -> None:
+    rows = [[5.1, 3.5, 1.4, 0.2, "0"], [6.7, 3.0, 5.2, 2.3, "2"], [5.9, 3.0, 4.2, 1.5, "1"]] * 4
+    source = tmp_path / "holdout.csv"
+    source.write_text("a,b,c,d,species\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    code, out, err = cli(
+        "jobs",
+        "submit",
+        "prediction",
+        "graded_cli",
+        "--model-dir",
+        str(sklearn_model[0]),
+        "--input-paths",
+        str(source),
+        "--output-path",
+        str(tmp_path / "out"),
+        "--data-format",
+        "csv",
+        "--target",
+        "species",
+        "--stream-logs",
+    )
+    assert code == 0, err
+    assert "Evaluated on 12 labelled rows (classification): accuracy" in out
+    code, out, _ = cli("jobs", "describe", "graded_cli", "--format", "json")
+    body = json.loads(out)
+    assert body["predictionInput"]["evaluation"] == {"targetField": "species"}
+    evaluation = body["predictionOutput"]["evaluation"]
+    # A folder never deployed is no version: the evaluation is only in the output folder.
+    assert evaluation["rows"] == 12 and "evaluationId" not in evaluation and "version" not in evaluation
+    figures = json.loads((tmp_path / "out" / "prediction.evaluation.json").read_text())["metrics"]
+    predicted = sklearn_model[1].predict([r[:4] for r in rows])
+    assert figures["accuracy"] == sum(int(p) == int(r[4]) for p, r in zip(predicted, rows, strict=True)) / 12
+    code, _, err = cli(
+        "jobs", "submit", "prediction", "y", "--model-dir", "m", "--input-paths", "a", "--output-path", "b",
+        "--data-format", "csv", "--dataset", "holdout",
+    )  # fmt: skip
+    assert code != 0 and "--dataset names the labelled data of --target" in err
+
+
 def test_a_tuning_job_from_ml_engines_yaml(cli: Any, tmp_path: Path) -> None:
     trainer = trainers.write_tuned_trainer(tmp_path / "src")
     config = tmp_path / "hptuning_config.yaml"
