@@ -1002,27 +1002,32 @@ class Engine:
     def set_baseline(
         self,
         model: str,
-        data: Any,
+        data: Any = None,
         *,
         version: str | None = None,
         target: str | None = None,
         source: str | None = None,
         alerting: dict[str, Any] | None = None,
+        served: int | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
         """Give a version (the default unless named) its baseline: the
         profile of ``data`` (its training data, as :meth:`describe_data`
         reads it) and of the version's predictions of it, which
-        :meth:`drift` compares served instances with. Replaces a baseline
-        set before. ``alerting`` (``{"psiThreshold": 0.2, "window": 1000,
-        "webhook": URL}``) has its drift watched: :meth:`check_drift`, and
+        :meth:`drift` compares served instances with; or, with ``served=N``
+        in place of data, of the first N instances the version answered
+        (its logged requests) and its answers. Replaces a baseline set
+        before. ``alerting`` (``{"psiThreshold": 0.2, "window": 1000,
+        "webhook": URL, "maxErrorRate": 0.01, "maxLatencyP99Ms": 50}``) has
+        its drift, error rate and latency watched: :meth:`check_drift`, and
         a team's job service every ``monitor_interval_s``, alert when the
-        drifted features change.
+        set of alarms changes.
 
         Raises:
             NotFound: No such model or version.
             InvalidArgument: Unreadable data, or instances the version refuses.
+            FailedPrecondition: Fewer than ``served`` instances are logged.
         """
         return self._monitoring.set_baseline(
             model,
@@ -1031,6 +1036,7 @@ class Engine:
             target=target,
             source=source,
             alerting=alerting,
+            served=served,
             project=project,
             actor=actor,
         )

@@ -10,7 +10,7 @@ from typing import Any
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, InvalidArgument
 from mlnb.predict_api import PredictionAPI
-from mlnb.records import format_time, now
+from mlnb.records import VersionRecord, format_time, now
 from mlnb.store import Database
 
 __all__ = ["MonitoringAPI"]
@@ -38,22 +38,32 @@ class MonitoringAPI:
     def set_baseline(
         self,
         model: str,
-        data: Any,
+        data: Any = None,
         *,
         version: str | None = None,
         target: str | None = None,
         source: str | None = None,
         alerting: dict[str, Any] | None = None,
+        served: int | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
-        from mlnb.evaluation.data import table_of
         from mlnb.monitoring import profile
         from mlnb.store import BaselinesTx
 
         watched = _alerting(alerting)
-        instances, columns, name = table_of(data, target)
-        record, predictions, _, _ = self._serving.scored(model, instances, version=version, project=project)
+        if (data is None) == (served is None):
+            raise InvalidArgument("Give the baseline's data, or the number of served instances to take")
+        if served is not None:
+            record = self._serving.serving_version(model, version, project=project)
+            instances, predictions, name = self._first_served(record, served)
+            columns = None
+        else:
+            from mlnb.evaluation.data import table_of
+
+            instances, columns, name = table_of(data, target)
+            scored = self._serving.scored(model, instances, version=version, project=project)
+            record, predictions = scored[0], scored[1]
         body = profile(instances, columns) | {"predictions": profile(predictions)}
         when, who = now(), self.settings.actor_of(actor)
         with self._database.session(write=True) as session:
@@ -68,6 +78,28 @@ class MonitoringAPI:
             "alerting": watched,
             "profile": body,
         }
+
+    def _first_served(self, record: VersionRecord, count: int) -> tuple[list[Any], list[Any], str]:
+        """The first ``count`` instances the version answered (its logged
+        requests, failed ones left out), their predictions, and a name.
+
+        Raises:
+            FailedPrecondition: Fewer are logged.
+        """
+        if not 1 <= count <= MAX_ENTRIES:
+            raise InvalidArgument(f"Take from 1 to {MAX_ENTRIES} served instances", field="served")
+        entries = self._serving.prediction_log_writer.first(record.project, record.model, record.name, count)
+        answered = [e for e in entries if "error" not in e]
+        instances = [i for e in answered for i in (e.get("instances") or [])][:count]
+        predictions = [p for e in answered for p in (e.get("predictions") or [])][:count]
+        if len(instances) < count:
+            raise FailedPrecondition(
+                f"Version {record.name!r} of model {record.model!r} has answered {len(instances)} logged "
+                f"instances, not {count}: log its requests (the model's onlinePredictionLogging, the "
+                "version's samplingPercentage) and try again when it has served more"
+            )
+        since = answered[0]["time"] if answered else ""
+        return instances, predictions, f"the first {count} instances served (from {since})"
 
     def drift_checks(self) -> list[dict[str, Any]]:
         from mlnb.store import BaselinesTx
@@ -139,7 +171,9 @@ class MonitoringAPI:
 def _alerting(alerting: dict[str, Any] | None) -> dict[str, Any] | None:
     """How a version's drift is watched: ``psiThreshold``, ``window`` (the
     requests a check reads), ``webhook`` (an http(s) URL) and
-    ``maxErrorRate`` (the share of failed requests past which it alerts), checked.
+    ``maxErrorRate`` (the share of failed requests past which it alerts)
+    and ``maxLatencyP99Ms`` (the p99 of the model's time to answer them
+    past which it alerts), checked.
 
     Raises:
         InvalidArgument: A bad value, named.
@@ -149,7 +183,7 @@ def _alerting(alerting: dict[str, Any] | None) -> dict[str, Any] | None:
 
     if alerting is None:
         return None
-    unknown = set(alerting) - {"psiThreshold", "window", "webhook", "maxErrorRate"}
+    unknown = set(alerting) - {"psiThreshold", "window", "webhook", "maxErrorRate", "maxLatencyP99Ms"}
     if unknown:
         raise InvalidArgument(f"alerting has unknown field(s) {', '.join(sorted(unknown))}")
     threshold = alerting.get("psiThreshold", DEFAULT_PSI_THRESHOLD)
@@ -168,9 +202,16 @@ def _alerting(alerting: dict[str, Any] | None) -> dict[str, Any] | None:
         not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate < 1
     ):
         raise InvalidArgument("alerting.maxErrorRate must be a share from 0 to 1", field="maxErrorRate")
+    latency = alerting.get("maxLatencyP99Ms")
+    if latency is not None and (
+        not isinstance(latency, int | float) or isinstance(latency, bool) or not latency > 0
+    ):
+        raise InvalidArgument("alerting.maxLatencyP99Ms must be a positive number", field="maxLatencyP99Ms")
     watched: dict[str, Any] = {"psiThreshold": float(threshold), "window": window}
     if webhook:
         watched["webhook"] = webhook
     if rate is not None:
         watched["maxErrorRate"] = float(rate)
+    if latency is not None:
+        watched["maxLatencyP99Ms"] = float(latency)
     return watched

@@ -123,12 +123,13 @@ class PredictionAPI:
             predictions = run_prediction(predictor, instances, **kwargs)
         else:
             sent = instances.as_sent() if isinstance(instances, DecodedInstances) else instances
+            started = time.perf_counter()
             try:
                 predictions = run_prediction(predictor, instances, **kwargs)
             except MlnbError as e:
-                self._log_prediction(record, logging_, sent, error=e.message)
+                self._log_prediction(record, logging_, sent, error=e.message, started=started)
                 raise
-            self._log_prediction(record, logging_, sent, predictions)
+            self._log_prediction(record, logging_, sent, predictions, started=started)
         self._note_use(record)
         return predictions
 
@@ -144,9 +145,10 @@ class PredictionAPI:
     ) -> dict[str, Any]:
         record, predictor, logging_ = self._predictor(self.settings.project_of(project), model, version)
         kwargs = _predict_kwargs(signature_name, parameters)
+        started = time.perf_counter()
         answer = predict_each(predictor, instances, **kwargs)
         if logging_.sampled():
-            self._log_prediction(record, logging_, instances, answer)
+            self._log_prediction(record, logging_, instances, answer, started=started)
         self._note_use(record)
         return answer
 
@@ -211,10 +213,20 @@ class PredictionAPI:
         instances: Any,
         predictions: Any = None,
         error: str | None = None,
+        started: float | None = None,
     ) -> None:
+        # The model's time to answer, in this process: what a latency alert reads.
+        latency_ms = (time.perf_counter() - started) * 1000 if started is not None else None
         try:
             self._prediction_log.write(
-                record.project, record.model, record.name, instances, predictions, error, logging_.console
+                record.project,
+                record.model,
+                record.name,
+                instances,
+                predictions,
+                error,
+                logging_.console,
+                latency_ms,
             )
         except (MlnbError, OSError, TypeError) as e:
             # Logging is bookkeeping: it must never fail a prediction.

@@ -35,7 +35,13 @@ def describe(state: CliState, data: Any, target: str | None) -> dict[str, Any]:
 @monitor.command("baseline")
 @click.option("--model", required=True)
 @click.option("--version", help="The version; the model's default if unset.")
-@click.option("--data", required=True, help="Its training data (or a sample): .csv, .jsonl or .parquet.")
+@click.option("--data", help="Its training data (or a sample): .csv, .jsonl or .parquet.")
+@click.option(
+    "--served",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Instead of --data: the first N instances the version answered (its logged requests).",
+)
 @click.option("--target", help="The column of the true values, left out.")
 @click.option("--webhook", help="Watch the drift: POST an alert (JSON, Slack's text) here when it changes.")
 @click.option("--psi-threshold", type=float, help="The PSI past which a feature has drifted (0.2).")
@@ -45,6 +51,11 @@ def describe(state: CliState, data: Any, target: str | None) -> dict[str, Any]:
     type=click.FloatRange(0, 1, max_open=True),
     help="Alert past this share of failed requests.",
 )
+@click.option(
+    "--max-latency-p99-ms",
+    type=click.FloatRange(0, min_open=True),
+    help="Alert past this p99 of the model's time to answer logged requests.",
+)
 @common_options
 @pass_state
 def baseline(
@@ -52,14 +63,17 @@ def baseline(
     model: str,
     version: str | None,
     data: Any,
+    served: int | None,
     target: str | None,
     webhook: str | None,
     psi_threshold: float | None,
     window: int | None,
     max_error_rate: float | None,
+    max_latency_p99_ms: float | None,
 ) -> dict[str, Any]:
     """Give a version its baseline: the profile of its training data and of
-    its predictions of it, which drift is measured against. With --webhook
+    its predictions of it (or of the first --served N instances it
+    answered), which drift is measured against. With --webhook
     (or a threshold or window), its drift is watched: by mlnb monitor
     check, and by the team's job hosts every monitor_interval_s."""
     given = {
@@ -67,9 +81,14 @@ def baseline(
         "psiThreshold": psi_threshold,
         "window": window,
         "maxErrorRate": max_error_rate,
+        "maxLatencyP99Ms": max_latency_p99_ms,
     }
     alerting = {k: v for k, v in given.items() if v is not None} or None
-    set_ = state.engine.set_baseline(model, data, version=version, target=target, alerting=alerting)
+    if (data is None) == (served is None):
+        raise click.UsageError("Give --data (training data) or --served N (the first N served instances)")
+    set_ = state.engine.set_baseline(
+        model, data, version=version, target=target, alerting=alerting, served=served
+    )
     state.out.changed(
         f"Set the baseline of version [{set_['version']}] of model [{model}]: "
         f"{set_['profile']['rows']} rows of {set_['source']}.",
@@ -205,9 +224,11 @@ def drift_summary(answer: dict[str, Any]) -> str:
         return (
             f"Skew of {answer['source']} ({rows} rows) from version {version}'s baseline: drifted {drifted}"
         )
+    p99 = answer.get("latencyP99Ms")
+    latency = f", p99 {p99:.1f} ms" if p99 is not None else ""
     return (
         f"{answer['rows']} instances of version {version}'s last {answer['requests']} logged requests "
-        f"({answer['errorRequests']} failed) against its baseline: "
+        f"({answer['errorRequests']} failed{latency}) against its baseline: "
         f"drifted {drifted} (PSI > {answer['threshold']})"
     )
 

@@ -3,7 +3,8 @@ baseline, the figures kept with the baseline (the server's gauges read
 them), and an alert (a history event, and a JSON POST to the baseline's
 webhook, Slack-compatible) when the set of alarms (the drifted features,
 and the error rate past ``maxErrorRate``) changes to a non-empty one:
-once, however many hosts check."""
+once, however many hosts check. The p99 of the model's time to answer the
+logged requests is an alarm past ``maxLatencyP99Ms`` too."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ __all__ = ["DEFAULT_WINDOW", "WEBHOOK_TIMEOUT_S", "check_drift", "served_drift"]
 DEFAULT_WINDOW = 1000
 # The alarm of a version failing more of its requests than its alerting allows.
 ERROR_RATE = "error rate"
+# The alarm of a version answering its logged requests slower than its alerting allows.
+LATENCY = "latency p99"
 WEBHOOK_TIMEOUT_S = 5.0
 log = logging.getLogger("mlnb.monitoring")
 
@@ -43,13 +46,23 @@ def served_drift(
     answer = drift(profile, instances, list(profile.get("features", {})), threshold)
     if predictions and profile.get("predictions"):
         answer["predictions"] = drift(profile["predictions"], predictions, None, threshold)
+    latencies = [float(e["latencyMs"]) for e in mine if "latencyMs" in e]
     return answer | {
         "version": version,
         "kind": "drift",
         "requests": len(mine),
         "errorRequests": sum(1 for e in mine if "error" in e),
+        "latencyP99Ms": _p99(latencies),
         "since": mine[0]["time"] if mine else None,
     }
+
+
+def _p99(values: list[float]) -> float | None:
+    if not values:
+        return None
+    import numpy as np
+
+    return float(np.quantile(values, 0.99))
 
 
 def check_drift(
@@ -78,6 +91,9 @@ def check_drift(
     max_error_rate = alerting.get("maxErrorRate")
     if max_error_rate is not None and error_rate > float(max_error_rate):
         alarms.append(ERROR_RATE)
+    p99, max_p99 = answer["latencyP99Ms"], alerting.get("maxLatencyP99Ms")
+    if max_p99 is not None and p99 is not None and p99 > float(max_p99):
+        alarms.append(LATENCY)
     check = {
         "time": format_time(now()),
         "rows": answer["rows"],
@@ -85,6 +101,8 @@ def check_drift(
         "psi": figures,
         "errorRate": error_rate,
     }
+    if p99 is not None:
+        check["latencyP99Ms"] = p99
     with database.session(write=True) as session:
         before = BaselinesTx(session).record_check(project, model, version, check, alarms)
         alert = bool(alarms) and set(alarms) != set(before or [])
@@ -95,6 +113,7 @@ def check_drift(
                 "psi": figures,
                 "threshold": threshold,
                 "errorRate": error_rate,
+                "latencyP99Ms": p99,
                 "rows": answer["rows"],
             }
             event = ModelEvent(project, model, now(), "mlnb monitoring", "DRIFT_ALERT", version, details)
@@ -122,6 +141,8 @@ def _alert_body(
         said.append(f"has drifted: {moved} (threshold {threshold})")
     if ERROR_RATE in alarms:
         said.append(f"fails {error_rate:.1%} of its logged requests")
+    if LATENCY in alarms:
+        said.append(f"answers its logged requests in {answer['latencyP99Ms']:.1f} ms at p99")
     return {
         "text": f"mlnb: version {version} of model {model} ({project}) " + "; ".join(said),
         "project": project,
@@ -131,6 +152,7 @@ def _alert_body(
         "drifted": answer["drifted"],
         "psi": figures,
         "errorRate": error_rate,
+        "latencyP99Ms": answer["latencyP99Ms"],
         "rows": answer["rows"],
     }
 

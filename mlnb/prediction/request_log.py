@@ -55,8 +55,10 @@ class PredictionLog:
         predictions: Any = None,
         error: str | None = None,
         console: bool = False,
+        latency_ms: float | None = None,
     ) -> None:
-        """Queue one entry for the store.
+        """Queue one entry for the store (with the model's time to answer,
+        ``latencyMs``, when given).
 
         Raises:
             TypeError: The request or answer is not JSON-ready.
@@ -66,6 +68,8 @@ class PredictionLog:
             entry["error"] = error
         else:
             entry["predictions"] = predictions
+        if latency_ms is not None:
+            entry["latencyMs"] = round(latency_ms, 3)
         text = orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY).decode()
         self._sender().add((project, model, version, entry["time"], text))
         if console:
@@ -83,6 +87,17 @@ class PredictionLog:
             self._batches.flush()
         with self._db.session() as session:
             texts = PredictionLogsTx(session).last(project, model, limit, version)
+        return [orjson.loads(text) for text in texts]
+
+    def first(self, project: str, model: str, version: str, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` entries of a version, oldest first."""
+        from mlnb.store import PredictionLogsTx
+
+        self._import_legacy()
+        if self._batches is not None:
+            self._batches.flush()
+        with self._db.session() as session:
+            texts = PredictionLogsTx(session).first(project, model, version, limit)
         return [orjson.loads(text) for text in texts]
 
     def close(self) -> None:

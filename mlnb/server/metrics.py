@@ -27,7 +27,8 @@ def _multiprocess_dir() -> str | None:
 def drift_exposition(checks: list[dict[str, Any]]) -> bytes:
     """The versions' last drift checks (kept in the store by whichever host
     checked) as gauges in Prometheus's text format: each feature's PSI, the
-    count of drifted features and the share of failed logged requests, per
+    count of drifted features, the share of failed logged requests and their
+    latency's p99, per
     model and version (each family's lines together)."""
     if not checks:
         return b""
@@ -35,6 +36,7 @@ def drift_exposition(checks: list[dict[str, Any]]) -> bytes:
         "mlnb_drift_psi": "The population stability index of a feature at the version's last drift check",
         "mlnb_drift_features": "Features past the threshold at the last check",
         "mlnb_logged_error_rate": "The share of failed requests among those the last check read",
+        "mlnb_logged_latency_p99_ms": "The p99 of the model's time to answer the requests the check read",
     }
     samples: dict[str, list[str]] = {name: [] for name in families}
     for check in checks:
@@ -50,6 +52,10 @@ def drift_exposition(checks: list[dict[str, Any]]) -> bytes:
         if "errorRate" in last:
             samples["mlnb_logged_error_rate"].append(
                 f"mlnb_logged_error_rate{{{version}}} {float(last['errorRate'])}"
+            )
+        if "latencyP99Ms" in last:
+            samples["mlnb_logged_latency_p99_ms"].append(
+                f"mlnb_logged_latency_p99_ms{{{version}}} {float(last['latencyP99Ms'])}"
             )
     lines = []
     for name, text in families.items():

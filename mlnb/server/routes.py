@@ -268,17 +268,22 @@ async def baseline(request: Request) -> Response:
     name = _name("version", request.path_params["version"])
     if request.method == "PUT":
         body = await read_object(request, schemas.BASELINE, "baseline")
-        if not isinstance(body.get("instances"), list) or not body["instances"]:
-            raise InvalidArgument('Send {"instances": [...]}: the training instances (a sample of them)')
-        if len(body["instances"]) > MAX_INSTANCES:
+        served = int(body["servedInstances"]) if body.get("servedInstances") is not None else None
+        if served is None and (not isinstance(body.get("instances"), list) or not body["instances"]):
+            raise InvalidArgument(
+                'Send {"instances": [...]}: the training instances (a sample of them), '
+                'or {"servedInstances": N}: the first N the version answered'
+            )
+        if len(body.get("instances") or []) > MAX_INSTANCES:
             raise InvalidArgument(f"At most {MAX_INSTANCES} instances in one baseline")
         answer = await call(
             engine.set_baseline,
             model_name,
-            body["instances"],
+            body.get("instances"),
             version=name,
-            source=body.get("source") or "the request's instances",
+            source=body.get("source") or (None if served is not None else "the request's instances"),
             alerting=body.get("alerting"),
+            served=served,
             project=project,
         )
         return json_response(answer)

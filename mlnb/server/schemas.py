@@ -74,7 +74,7 @@ PREDICTION_INPUT = {
 # mlnb's :evaluate: rows, their true values, and how to read them.
 EVALUATE = {"instances": LIST, "targets": LIST, "task": STRING, "dataset": STRING, "store": BOOLEAN}
 # mlnb's baseline of a version: training instances, and how drift is watched.
-BASELINE = {"instances": LIST, "alerting": OBJECT, "source": STRING}
+BASELINE = {"instances": LIST, "servedInstances": INT64, "alerting": OBJECT, "source": STRING}
 # The body of :predict (the discovery document wraps it in an HttpBody).
 PREDICT = {"signature_name": STRING}  # instances: the instance rules check them
 

@@ -37,3 +37,17 @@ class PredictionLogsTx:
             query = query.where(PredictionLogRow.version == version)
         query = query.order_by(PredictionLogRow.id.desc()).limit(limit)
         return list(reversed(self._session.scalars(query).all()))
+
+    def first(self, project: str, model: str, version: str, limit: int) -> list[str]:
+        """The entries of the first ``limit`` lines of a version, oldest first."""
+        query = (
+            select(PredictionLogRow.entry)
+            .where(
+                PredictionLogRow.project == project,
+                PredictionLogRow.model == model,
+                PredictionLogRow.version == version,
+            )
+            .order_by(PredictionLogRow.id)
+            .limit(limit)
+        )
+        return list(self._session.scalars(query).all())

@@ -112,7 +112,7 @@ def test_the_cli_sets_a_baseline_and_prints_the_drift(
     assert out[0].split() == ["FEATURE", "KIND", "ROWS", "PSI", "KS", "CHI2", "P", "DRIFTED"]
     rows = {line.split()[0]: line.split() for line in out[1:-1]}
     assert rows["b"][-1] == "yes" and rows["a"][-1] != "yes" and "prediction" in rows
-    assert out[-1].startswith("200 instances of version v1's last 4 logged requests (0 failed)")
+    assert out[-1].startswith("200 instances of version v1's last 4 logged requests (0 failed, p99 ")
     assert out[-1].endswith("drifted b (PSI > 0.2)")
     assert main(["monitor", "describe", "--data", str(tmp_path / "training.csv")]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "2000 rows"
@@ -256,5 +256,66 @@ def test_failing_requests_past_the_bound_alert_once(served: tuple[Engine, pd.Dat
         assert (
             alert["text"] == "mlnb: version v1 of model watched (default) fails 40.0% of its logged requests"
         )
+    finally:
+        listener.close()
+
+
+def test_a_baseline_from_the_first_served_instances(
+    served: tuple[Engine, pd.DataFrame],
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mlnb.cli import main
+
+    engine, _ = served
+    rng = np.random.default_rng(7)
+    first = [sample(rng, 50) for _ in range(4)]
+    for frame in first:
+        engine.predict("watched", frame.to_numpy().tolist())
+    with pytest.raises(FailedPrecondition, match="has answered 200 logged instances, not 500"):
+        engine.set_baseline("watched", served=500)
+    for _ in range(4):  # later traffic, with b moved: not in the baseline
+        engine.predict("watched", sample(rng, 50, shift_b=2.0).to_numpy().tolist())
+    baseline = engine.set_baseline("watched", served=200, alerting={"maxLatencyP99Ms": 60_000})
+    assert baseline["profile"]["rows"] == 200 and baseline["source"].startswith(
+        "the first 200 instances served"
+    )
+    taken = pd.concat(first)  # served as lists: features by position
+    assert baseline["profile"]["features"]["1"]["mean"] == pytest.approx(float(taken["b"].mean()))
+    assert baseline["profile"]["predictions"]["rows"] == 200  # the answers it gave, as logged
+    moved = engine.drift("watched", last=4)
+    assert moved["drifted"] == ["1"] and moved["latencyP99Ms"] > 0
+    checked = engine.check_drift("watched")
+    assert checked["alarms"] == ["1"] and 0 < checked["latencyP99Ms"] < 60_000  # under its bound
+    engine.close()  # the prediction log's last entries sent
+    monkeypatch.setenv("MLNB_HOME", str(home))
+    assert main(["monitor", "baseline", "--model", "watched", "--served", "100"]) == 0
+    assert "100 rows of the first 100 instances served" in capsys.readouterr().out
+    assert main(["monitor", "baseline", "--model", "watched"]) == 1
+    assert "Give --data (training data) or --served N" in capsys.readouterr().err
+
+
+def test_a_slow_version_alerts_on_its_latency_p99(served: tuple[Engine, pd.DataFrame]) -> None:
+    from mlnb.errors import InvalidArgument
+
+    engine, training = served
+    listener = _Listener()
+    try:
+        with pytest.raises(InvalidArgument, match="maxLatencyP99Ms must be a positive number"):
+            engine.set_baseline("watched", training, alerting={"maxLatencyP99Ms": 0})
+        # A bound no model call can meet (a thousandth of a millisecond): the alarm is the latency's.
+        alerting = {"webhook": listener.url, "window": 10, "maxLatencyP99Ms": 0.001}
+        engine.set_baseline("watched", training, alerting=alerting)
+        rng = np.random.default_rng(6)
+        for _ in range(5):
+            engine.predict("watched", sample(rng, 20).to_numpy().tolist())
+        answer = engine.check_drift("watched")
+        assert answer["alarms"] == ["latency p99"] and answer["alerted"]
+        assert not engine.check_drift("watched")["alerted"]  # the same alarm: said once
+        (alert,) = listener.received
+        assert "answers its logged requests in" in alert["text"] and alert["latencyP99Ms"] > 0.001
+        (check,) = engine.drift_checks()
+        assert check["lastCheck"]["latencyP99Ms"] == answer["latencyP99Ms"]
     finally:
         listener.close()

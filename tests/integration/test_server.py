@@ -753,3 +753,11 @@ def test_a_versions_baseline_and_drift_over_rest(
     assert (
         status == 400 and "alerting.webhook must be an http:// or https:// URL" in error["error"]["message"]
     )
+    # A baseline from the first instances the version answered: the 75 shifted ones.
+    status, answer = call_http(server, "PUT", f"{path}/baseline", {"servedInstances": "50"})
+    assert status == 200 and answer["profile"]["rows"] == 50
+    assert answer["source"].startswith("the first 50 instances served")
+    status, error = call_http(server, "PUT", f"{path}/baseline", {"servedInstances": 500})
+    assert status == 400 and "has answered 75 logged instances, not 500" in error["error"]["message"]
+    status, error = call_http(server, "PUT", f"{path}/baseline", {})
+    assert status == 400 and '{"servedInstances": N}' in error["error"]["message"]
