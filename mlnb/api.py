@@ -338,6 +338,94 @@ class Engine:
         """
         return self._models.set_default_version(model, name, project=project, actor=actor)
 
+    def set_traffic_split(
+        self,
+        model: str,
+        split: Mapping[str, Any] | None,
+        *,
+        reason: str | None = None,
+        etag: str | None = None,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> ModelRecord:
+        """Share the requests to a model among its READY versions:
+        ``{"v1": 90, "v2": 10}`` (whole percents adding up to 100; mlnb's
+        ``trafficSplit``); ``{}`` or ``None`` gives the default all of them
+        again. Every server and worker follows within ``resolve_ttl_s``. A
+        request with a routing key (``routing_key=``, the header
+        ``X-Mlnb-Routing-Key``) stays on the version its key's hash falls
+        on. A version that takes a share it did not have passes the model's
+        evaluation gates first; the history keeps each split (``reason``
+        with it).
+
+        Raises:
+            InvalidArgument: Shares that are not whole percents adding up to 100.
+            NotFound: No such model or version.
+            FailedPrecondition: A version not READY, or a gate it fails.
+        """
+        return self._models.set_traffic(
+            model,
+            split=split or {},
+            shadow=None,
+            change_split=True,
+            change_shadow=False,
+            etag=etag,
+            reason=reason,
+            project=project,
+            actor=actor,
+        )
+
+    def set_shadow(
+        self,
+        model: str,
+        version: str | None,
+        *,
+        percent: int = 100,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> ModelRecord:
+        """Give a model a shadow version (``None``: none): a copy of
+        ``percent`` of its requests goes to it after the serving version
+        answered; its predictions and errors are logged beside the serving
+        version's (:meth:`shadow_comparison`) and never change an answer.
+
+        Raises:
+            NotFound: No such model or version.
+            FailedPrecondition: The version is not READY.
+        """
+        shadow = {"version": version, "percent": percent} if version else None
+        return self._models.set_traffic(
+            model,
+            split=None,
+            shadow=shadow,
+            change_split=False,
+            change_shadow=True,
+            etag=None,
+            reason=None,
+            project=project,
+            actor=actor,
+        )
+
+    def set_alias(
+        self,
+        model: str,
+        alias: str,
+        version: str | None,
+        *,
+        project: str | None = None,
+        actor: str | None = None,
+    ) -> ModelRecord:
+        """Point an alias (``champion``) at a version, or remove it
+        (``None``); ``@champion`` then names that version wherever a
+        version name is taken (predict, explain, evaluate, get, set-default,
+        ``models/M/versions/@champion:predict``). The history keeps each move.
+
+        Raises:
+            InvalidArgument: A bad alias name.
+            NotFound: No such model or version.
+        """
+        return self._models.set_alias(model, alias, version, project=project, actor=actor)
+
     def delete_version(
         self,
         model: str,
@@ -845,9 +933,11 @@ class Engine:
         version: str | None = None,
         signature_name: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        routing_key: str | None = None,
         project: str | None = None,
     ) -> list[Any]:
-        """Predict with a version (the model's default unless named).
+        """Predict with a version (unless named: the one the model's traffic
+        split draws, by ``routing_key``'s hash when given, or its default).
 
         ``instances`` follows ML Engine's rules; the answer has one JSON-ready
         prediction per instance. The version stays loaded for later calls.
@@ -867,6 +957,7 @@ class Engine:
             version=version,
             signature_name=signature_name,
             parameters=parameters,
+            routing_key=routing_key,
             project=project,
         )
 
@@ -878,17 +969,20 @@ class Engine:
         version: str | None = None,
         signature_name: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        routing_key: str | None = None,
         project: str | None = None,
     ) -> dict[str, Any]:
         """Like ``predict``, but one bad instance does not fail the batch:
-        ``{"predictions": [...], "errors": [{"index", "field", "message"}]}``,
-        with ``None`` in place of each bad instance's prediction."""
+        ``{"predictions": [...], "errors": [{"index", "field", "message"}],
+        "version": NAME}``, with ``None`` in place of each bad instance's
+        prediction and the version that answered."""
         return self._serving.predict_each(
             model,
             instances,
             version=version,
             signature_name=signature_name,
             parameters=parameters,
+            routing_key=routing_key,
             project=project,
         )
 
@@ -1116,6 +1210,19 @@ class Engine:
         return gates_from_text(text)
 
     @staticmethod
+    def traffic_split(text: str) -> dict[str, int]:
+        """A split written as the CLI takes it, ``v1=90,v2=10``, as
+        :meth:`set_traffic_split` takes it.
+
+        Raises:
+            InvalidArgument: An entry without ``=``, or shares that are not
+                whole percents adding up to 100.
+        """
+        from mlnb.registry.traffic import parse_traffic_split
+
+        return parse_traffic_split(text)
+
+    @staticmethod
     def explanation_config(
         config: Mapping[str, Any] | None = None,
         *,
@@ -1182,23 +1289,34 @@ class Engine:
         return self._serving.prediction_log(model, limit=limit, project=project)
 
     def serving_version(
-        self, model: str, version: str | None = None, *, project: str | None = None
+        self,
+        model: str,
+        version: str | None = None,
+        *,
+        routing_key: str | None = None,
+        project: str | None = None,
     ) -> VersionRecord:
-        """The version that predictions for ``model`` (and ``version``, or the
-        default) go to now, as this process sees it.
+        """The version that a prediction for ``model`` (and ``version``, or
+        the one its traffic split draws, or its default) goes to now, as
+        this process sees it.
 
         Raises:
             NotFound: No such model or version.
             FailedPrecondition: No default version, or the version is not READY.
         """
-        return self._serving.serving_version(model, version, project=project)
+        return self._serving.serving_version(model, version, routing_key=routing_key, project=project)
 
     def known_serving_version(
-        self, model: str, version: str | None = None, *, project: str | None = None
+        self,
+        model: str,
+        version: str | None = None,
+        *,
+        routing_key: str | None = None,
+        project: str | None = None,
     ) -> VersionRecord | None:
         """``serving_version`` when this process knows it without reading the
         database (what an event loop may call), else ``None``."""
-        return self._serving.known_serving_version(model, version, project=project)
+        return self._serving.known_serving_version(model, version, routing_key=routing_key, project=project)
 
     def keep_loaded(self, worker: int) -> list[str]:
         """Load, and keep from being unloaded, every READY version whose
@@ -1233,6 +1351,26 @@ class Engine:
         return self._serving.local_predict(
             model_dir, instances, framework=framework, signature_name=signature_name
         )
+
+    def shadow(self, served: VersionRecord, instances: Any, predictions: list[Any]) -> None:
+        """Send a copy of a request to a model (answered by ``served`` with
+        ``predictions``) to the model's shadow version, when it has one and
+        the request is of its share: on a thread of its own, never raising
+        (what a server calls after answering; :meth:`predict` does it itself)."""
+        self._serving.shadow(served, instances, predictions)
+
+    def shadow_comparison(
+        self, model: str, *, limit: int = 1000, version: str | None = None, project: str | None = None
+    ) -> dict[str, Any]:
+        """Where a model's shadow version and the versions that served
+        disagree, over the shadow's last ``limit`` logged copies:
+        ``{"copies", "instances", "agreement", "errors", "disagreements":
+        [{"time", "served", "shadow", "instance", "servedBy", "shadowVersion"}]}``
+        (numbers compared within 1e-6 relative)."""
+        from mlnb.prediction.compare import compare_shadow
+
+        project = self.settings.project_of(project)
+        return compare_shadow(self._serving.shadow_comparison(project, model, limit, version))
 
     def check_instances(self, instances: Any) -> DecodedInstances:
         """Check instances against ML Engine's rules without predicting.

@@ -134,6 +134,50 @@ class ModelsAPI:
         self.forget(project, model)
         return record
 
+    def set_traffic(
+        self,
+        model: str,
+        *,
+        split: Mapping[str, Any] | None,
+        shadow: Mapping[str, Any] | None,
+        change_split: bool,
+        change_shadow: bool,
+        etag: str | None,
+        reason: str | None,
+        project: str | None,
+        actor: str | None,
+    ) -> ModelRecord:
+        project = self.settings.project_of(project)
+        # Loaded here before they take traffic: a version that cannot load takes none.
+        names = list((split or {}) if change_split else {})
+        if change_shadow and shadow and shadow.get("version"):
+            names.append(str(shadow["version"]))
+        for name in names:
+            candidate = self._registry.get_version(project, model, name)
+            if candidate.state == VersionState.READY:
+                self._serving.load(candidate)
+        record = self._registry.set_traffic(
+            project,
+            model,
+            self.settings.actor_of(actor),
+            split,
+            shadow,
+            change_split=change_split,
+            change_shadow=change_shadow,
+            etag=etag,
+            reason=reason,
+        )
+        self.forget(project, model)
+        return record
+
+    def set_alias(
+        self, model: str, alias: str, version: str | None, *, project: str | None, actor: str | None
+    ) -> ModelRecord:
+        project = self.settings.project_of(project)
+        record = self._registry.set_alias(project, model, alias, version, self.settings.actor_of(actor))
+        self.forget(project, model)
+        return record
+
     def delete_version(self, model: str, name: str, *, project: str | None, actor: str | None) -> None:
         project = self.settings.project_of(project)
         self._deployer.reap(self.settings.actor_of(actor))

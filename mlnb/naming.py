@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 from mlnb.errors import InvalidArgument
 
-__all__ = ["parse_resource", "validate_labels", "validate_name"]
+__all__ = ["parse_resource", "validate_labels", "validate_name", "validate_version_ref"]
 
 MAX_NAME = 128
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -41,6 +41,19 @@ def validate_name(kind: str, name: object) -> str:
             f"The {kind} name {name!r} may hold only letters, digits and underscores; it has {shown}"
         )
     return name
+
+
+def validate_version_ref(value: object) -> str:
+    """A version name, or ``@ALIAS`` (mlnb's named pointer to a version),
+    checked and returned.
+
+    Raises:
+        InvalidArgument: Saying which rule it broke.
+    """
+    if isinstance(value, str) and value.startswith("@"):
+        validate_name("alias", value[1:])
+        return value
+    return validate_name("version", value)
 
 
 _PROJECT = re.compile(r"[a-z][a-z0-9_-]{0,62}")

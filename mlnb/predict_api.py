@@ -26,6 +26,8 @@ from mlnb.prediction import (
     run_prediction,
     to_jsonable,
 )
+from mlnb.prediction.routing import TrafficRoute
+from mlnb.prediction.shadow import ShadowSender
 from mlnb.records import ModelRecord, VersionRecord, now
 from mlnb.registry import ModelRegistry, VersionDeployer, nodes_kept_loaded
 from mlnb.states import VersionState
@@ -83,6 +85,11 @@ class PredictionAPI:
         self._predictors = predictors
         self._prediction_log = prediction_log
         self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]] = {}
+        # Each model's traffic split, read with its default (a model without
+        # one has none here): requests to the model are routed by it.
+        self._routes: dict[tuple[str, str], TrafficRoute] = {}
+        self._shadows: dict[tuple[str, str], dict[str, Any]] = {}  # read with the split
+        self._shadow_sender = ShadowSender()
         self._refreshing: set[tuple[str, str, str | None]] = set()
         self._last_use: dict[tuple[str, str, str], datetime] = {}
         self._last_flush = time.monotonic()
@@ -94,6 +101,8 @@ class PredictionAPI:
         version of it (``live``: their artifact URIs) holds any more."""
         for key in [k for k in self._resolved if k[:2] == (project, model)]:
             del self._resolved[key]
+        self._routes.pop((project, model), None)
+        self._shadows.pop((project, model), None)
         prefix = f"projects/{project}/models/{model}/"
         self._predictors.discard(lambda k: str(k[0]).startswith(prefix) and k[1] not in live)  # type: ignore[index]
 
@@ -103,7 +112,9 @@ class PredictionAPI:
         self._loaded(record)
 
     def close(self) -> None:
-        """Write pending ``lastUseTime`` values and prediction log entries."""
+        """Write pending ``lastUseTime`` values, shadow predictions and
+        prediction log entries."""
+        self._shadow_sender.close()
         self._flush_last_use(force=True)
         self._prediction_log.close()
 
@@ -115,9 +126,12 @@ class PredictionAPI:
         version: str | None = None,
         signature_name: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        routing_key: str | None = None,
         project: str | None = None,
     ) -> list[Any]:
-        record, predictor, logging_ = self._predictor(self.settings.project_of(project), model, version)
+        record, predictor, logging_ = self._predictor(
+            self.settings.project_of(project), model, version, routing_key
+        )
         kwargs = _predict_kwargs(signature_name, parameters)
         if not logging_.sampled():
             predictions = run_prediction(predictor, instances, **kwargs)
@@ -131,7 +145,45 @@ class PredictionAPI:
                 raise
             self._log_prediction(record, logging_, sent, predictions, started=started)
         self._note_use(record)
+        if version is None:
+            self.shadow(record, instances, predictions)
         return predictions
+
+    def shadow(self, served: VersionRecord, instances: Any, predictions: list[Any]) -> None:
+        """Send a copy of a request to the model to its shadow version, when
+        it has one and this request is of its share (after ``served``
+        answered with ``predictions``)."""
+        shadow = self._shadows.get((served.project, served.model))
+        if not shadow or shadow["version"] == served.name or not ShadowSender.chosen(shadow["percent"]):
+            return
+        self._shadow_sender.send(
+            lambda: self._shadow_predict(served, shadow["version"], instances, predictions)
+        )
+
+    def _shadow_predict(
+        self, served: VersionRecord, name: str, instances: Any, predictions: list[Any]
+    ) -> None:
+        sent = instances.as_sent() if isinstance(instances, DecodedInstances) else instances
+        extra = {"shadowOf": served.name, "served": predictions}
+        started = time.perf_counter()
+        try:
+            record, _ = self._resolve_one(served.project, served.model, name)
+            answer: list[Any] | None = run_prediction(self._loaded(record), instances)
+            error = None
+        except Exception as e:  # the shadow's own code can raise anything: logged, never raised
+            answer, error = None, e.message if isinstance(e, MlnbError) else f"{type(e).__name__}: {e}"
+        latency_ms = (time.perf_counter() - started) * 1000
+        self._prediction_log.write(
+            served.project, served.model, name, sent, answer, error, latency_ms=latency_ms, extra=extra
+        )
+
+    def shadow_comparison(
+        self, project: str, model: str, limit: int, version: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The shadow's logged copies (of ``version``, or of any version),
+        oldest first: each with what was served and what the shadow said."""
+        entries = self._prediction_log.read(project, model, limit, version)
+        return [e for e in entries if "shadowOf" in e]
 
     def predict_each(
         self,
@@ -141,12 +193,18 @@ class PredictionAPI:
         version: str | None = None,
         signature_name: str | None = None,
         parameters: Mapping[str, Any] | None = None,
+        routing_key: str | None = None,
         project: str | None = None,
     ) -> dict[str, Any]:
-        record, predictor, logging_ = self._predictor(self.settings.project_of(project), model, version)
+        record, predictor, logging_ = self._predictor(
+            self.settings.project_of(project), model, version, routing_key
+        )
         kwargs = _predict_kwargs(signature_name, parameters)
         started = time.perf_counter()
         answer = predict_each(predictor, instances, **kwargs)
+        answer["version"] = record.name  # mlnb's: which version answered
+        if version is None:
+            self.shadow(record, instances, answer["predictions"])
         if logging_.sampled():
             self._log_prediction(record, logging_, instances, answer, started=started)
         self._note_use(record)
@@ -233,9 +291,9 @@ class PredictionAPI:
             log.warning("Could not log a prediction of %s: %s", record.resource_name, e)
 
     def _predictor(
-        self, project: str, model: str, version: str | None
+        self, project: str, model: str, version: str | None, routing_key: str | None = None
     ) -> tuple[VersionRecord, Predictor, _Logging]:
-        record, logging_ = self._resolve(project, model, version)
+        record, logging_ = self._resolve(project, model, version, routing_key)
         return record, self._loaded(record), logging_
 
     def _loaded(self, record: VersionRecord) -> Predictor:
@@ -246,18 +304,35 @@ class PredictionAPI:
         )
 
     def serving_version(
-        self, model: str, version: str | None = None, *, project: str | None = None
+        self,
+        model: str,
+        version: str | None = None,
+        *,
+        routing_key: str | None = None,
+        project: str | None = None,
     ) -> VersionRecord:
-        return self._resolve(self.settings.project_of(project), model, version)[0]
+        return self._resolve(self.settings.project_of(project), model, version, routing_key)[0]
 
     def known_serving_version(
-        self, model: str, version: str | None = None, *, project: str | None = None
+        self,
+        model: str,
+        version: str | None = None,
+        *,
+        routing_key: str | None = None,
+        project: str | None = None,
     ) -> VersionRecord | None:
-        key = (self.settings.project_of(project), model, version)
-        cached = self._resolved.get(key)
-        if cached is None or self._too_stale(cached[0]):
+        project = self.settings.project_of(project)
+        if not self._known(project, model, version):
             return None  # the caller reads it (off the event loop)
-        return self._resolve(*key)[0]
+        if version is None and (project, model) in self._routes:
+            picked = self._routes[(project, model)].pick(routing_key)
+            if not self._known(project, model, picked):
+                return None
+        return self._resolve(project, model, version, routing_key)[0]
+
+    def _known(self, project: str, model: str, version: str | None) -> bool:
+        cached = self._resolved.get((project, model, version))
+        return cached is not None and not self._too_stale(cached[0])
 
     def keep_loaded(self, worker: int) -> list[str]:
         wanted = [r for r in self._registry.ready_versions() if nodes_kept_loaded(r) > worker]
@@ -308,7 +383,22 @@ class PredictionAPI:
     def loaded_versions(self) -> int:
         return len(self._predictors)
 
-    def _resolve(self, project: str, model: str, version: str | None) -> tuple[VersionRecord, _Logging]:
+    def _resolve(
+        self, project: str, model: str, version: str | None, routing_key: str | None = None
+    ) -> tuple[VersionRecord, _Logging]:
+        """The version that answers a request: the one named, else one of
+        the model's traffic split (by ``routing_key``'s hash when given),
+        else its default."""
+        record, logging_ = self._resolve_one(project, model, version)
+        if version is None:
+            route = self._routes.get((project, model))
+            if route is not None:
+                name = route.pick(routing_key)
+                if name != record.name:
+                    return self._resolve_one(project, model, name)
+        return record, logging_
+
+    def _resolve_one(self, project: str, model: str, version: str | None) -> tuple[VersionRecord, _Logging]:
         """The version to predict with and its logging, read at most once a
         TTL. Past the TTL the version known so far keeps serving while a
         background thread reads again and loads a changed version (a new
@@ -346,6 +436,18 @@ class PredictionAPI:
 
         threading.Thread(target=refresh, name=f"resolve-{key[1]}", daemon=True).start()
 
+    def _note_traffic(self, model: ModelRecord) -> None:
+        """Keep a model's split and shadow: read with its default, and as often."""
+        key = (model.project, model.name)
+        if model.traffic_split:
+            self._routes[key] = TrafficRoute(model.traffic_split)
+        else:
+            self._routes.pop(key, None)
+        if model.shadow:
+            self._shadows[key] = model.shadow
+        else:
+            self._shadows.pop(key, None)
+
     def _read_version(
         self, key: tuple[str, str, str | None], known: VersionRecord | None = None, load_changed: bool = True
     ) -> tuple[VersionRecord, _Logging]:
@@ -363,6 +465,7 @@ class PredictionAPI:
         started = time.monotonic()  # what the read confirms is as of its start
         model_record = self._registry.get_model(project, model)
         if version is None:
+            self._note_traffic(model_record)
             default = model_record.default_version
             if default is None:
                 raise FailedPrecondition(

@@ -193,6 +193,12 @@ class ModelRecord:
     regions: tuple[str, ...] = ()
     # mlnb's: what a version's evaluations must show to become the default.
     evaluation_gates: list[dict[str, Any]] = field(default_factory=list)
+    # mlnb's: how requests to the model are shared among its versions
+    # ({version: percent}; empty: the default takes all), named pointers to
+    # versions, and a version that gets a copy of a share of the requests.
+    traffic_split: dict[str, int] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    shadow: dict[str, Any] | None = None
     etag: str = ""
 
     @property
@@ -219,6 +225,12 @@ class ModelRecord:
         body["onlinePredictionConsoleLogging"] = self.online_prediction_console_logging
         if self.evaluation_gates:
             body["evaluationGates"] = self.evaluation_gates
+        if self.traffic_split:
+            body["trafficSplit"] = dict(self.traffic_split)
+        if self.aliases:
+            body["aliases"] = dict(self.aliases)
+        if self.shadow:
+            body["shadow"] = dict(self.shadow)
         return body
 
 

@@ -102,6 +102,23 @@ def describe_model(state: CliState, model: str) -> ModelRecord:
     "DATASET:METRIC>=VALUE, DATASET:METRIC<=VALUE, DATASET:METRIC>default+MARGIN.",
 )
 @click.option("--clear-evaluation-gates", is_flag=True, help="Remove the model's evaluation gates.")
+@click.option(
+    "--traffic-split",
+    metavar="SPLIT",
+    help="Share the model's requests among versions (mlnb): VERSION=PERCENT,... adding up to 100.",
+)
+@click.option("--clear-traffic-split", is_flag=True, help="Give the default version all requests again.")
+@click.option(
+    "--shadow", metavar="VERSION", help="Send a copy of requests to VERSION, logged, never answering."
+)
+@click.option(
+    "--shadow-percent",
+    type=click.IntRange(1, 100),
+    default=100,
+    show_default=True,
+    help="The share of requests --shadow gets.",
+)
+@click.option("--clear-shadow", is_flag=True, help="Stop shadowing.")
 @common_options
 @pass_state
 def update_model(
@@ -113,21 +130,57 @@ def update_model(
     clear_labels: bool,
     evaluation_gates: str | None,
     clear_evaluation_gates: bool,
+    traffic_split: str | None,
+    clear_traffic_split: bool,
+    shadow: str | None,
+    shadow_percent: int,
+    clear_shadow: bool,
 ) -> ModelRecord:
-    """Change a model's description, labels or evaluation gates."""
+    """Change a model's description, labels, evaluation gates, or how its
+    requests are shared among its versions (a traffic split, a shadow)."""
+    if traffic_split and clear_traffic_split:
+        raise click.UsageError("Give --traffic-split or --clear-traffic-split, not both")
+    if shadow and clear_shadow:
+        raise click.UsageError("Give --shadow or --clear-shadow, not both")
     # The labels are merged into what was read: the etag of that read
     # refuses the change if someone else changed the model meanwhile.
-    current = state.engine.get_model(model)
+    record = current = state.engine.get_model(model)
     labels = merged_labels(current.labels, update_labels, remove_labels, clear_labels)
     gates = None
     if clear_evaluation_gates:
         gates = []
     elif evaluation_gates is not None:
         gates = state.engine.evaluation_gates(evaluation_gates)
-    record = state.engine.update_model(
-        model, description=description, labels=labels, etag=current.etag, evaluation_gates=gates
-    )
+    if description is not None or labels is not None or gates is not None:
+        record = state.engine.update_model(
+            model, description=description, labels=labels, etag=current.etag, evaluation_gates=gates
+        )
+    if traffic_split or clear_traffic_split:
+        split = state.engine.traffic_split(traffic_split) if traffic_split else {}
+        record = state.engine.set_traffic_split(model, split)
+    if shadow or clear_shadow:
+        record = state.engine.set_shadow(model, shadow, percent=shadow_percent)
     state.out.changed(f"Updated model [{record.name}].", record.to_api())
+    return record
+
+
+@models.command("alias")
+@click.argument("model")
+@click.argument("alias")
+@click.option("--version", help="The version the alias names (it may name another now).")
+@click.option("--remove", is_flag=True, help="Remove the alias.")
+@common_options
+@pass_state
+def alias_model(state: CliState, model: str, alias: str, version: str | None, remove: bool) -> ModelRecord:
+    """Point an alias (champion, challenger) at a version, or remove it
+    (mlnb). @ALIAS then names the version wherever a version name is
+    taken: --version @champion, models/M/versions/@champion:predict."""
+    if bool(version) == remove:
+        raise click.UsageError("Give --version VERSION, or --remove")
+    record = state.engine.set_alias(model, alias, None if remove else version)
+    alias = alias.removeprefix("@")
+    said = f"Removed @{alias} of" if remove else f"Pointed @{alias} at version [{version}] of"
+    state.out.changed(f"{said} model [{record.name}].", record.to_api())
     return record
 
 

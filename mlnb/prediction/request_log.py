@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,9 +56,10 @@ class PredictionLog:
         error: str | None = None,
         console: bool = False,
         latency_ms: float | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
         """Queue one entry for the store (with the model's time to answer,
-        ``latencyMs``, when given).
+        ``latencyMs``, when given, and ``extra`` fields: a shadow's).
 
         Raises:
             TypeError: The request or answer is not JSON-ready.
@@ -70,6 +71,8 @@ class PredictionLog:
             entry["predictions"] = predictions
         if latency_ms is not None:
             entry["latencyMs"] = round(latency_ms, 3)
+        if extra:
+            entry.update(extra)
         text = orjson.dumps(entry, option=orjson.OPT_SERIALIZE_NUMPY).decode()
         self._sender().add((project, model, version, entry["time"], text))
         if console:

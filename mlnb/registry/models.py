@@ -391,6 +391,7 @@ class ModelRegistry:
         """
         with self._write() as tx:
             version = self._require_version(tx, project, model, name)
+            name = version.name  # an alias's version
             if version.state != VersionState.READY:
                 raise FailedPrecondition(
                     f"Version {name!r} of model {model!r} is {version.state}; only a READY "
@@ -403,6 +404,98 @@ class ModelRegistry:
                 let_in = self._check_gates(tx, record, name, previous)
                 self._move_default(tx, project, model, name, previous, actor, let_in)
             return self._require_version(tx, project, model, name)
+
+    # traffic
+
+    def set_traffic(
+        self,
+        project: str,
+        model: str,
+        actor: str,
+        split: Mapping[str, Any] | None = None,
+        shadow: Mapping[str, Any] | None = None,
+        *,
+        change_split: bool = True,
+        change_shadow: bool = False,
+        etag: str | None = None,
+        reason: str | None = None,
+    ) -> ModelRecord:
+        """Share the model's requests among READY versions (``{}``: the
+        default takes all) and/or give it a shadow version (``None``: none).
+        A version that takes a share it did not have passes the model's
+        evaluation gates first, as a new default does; the history keeps
+        the split before and after (with ``reason``, a rollout's).
+
+        Raises:
+            InvalidArgument: A bad split or shadow.
+            NotFound: No such model or version.
+            FailedPrecondition: A version not READY, a gate not passed, or
+                ``etag`` given and the model changed since.
+        """
+        from mlnb.registry.traffic import shadow_from_api, traffic_split_from_api
+
+        shares = traffic_split_from_api(split) if change_split else None
+        copy = shadow_from_api(shadow) if change_shadow else None
+        with self._write() as tx:
+            record = self._require_model(tx, project, model)
+            check_etag(etag, record.etag, f"model {model!r}")
+            fields: dict[str, Any] = {}
+            details: dict[str, Any] = {}
+            if shares is not None and shares != record.traffic_split:
+                default = record.default_version.name if record.default_version else None
+                let_in = {}
+                for name, share in shares.items():
+                    self._require_ready(tx, project, model, name, "take a share of the traffic")
+                    if share and not record.traffic_split.get(name) and name != default:
+                        let_in.update(self._check_gates(tx, record, name, default))
+                fields["traffic_split"] = shares or None
+                details["trafficSplit"] = {"before": record.traffic_split, "after": shares, **let_in}
+            if change_shadow and copy != record.shadow:
+                if copy is not None:
+                    self._require_ready(tx, project, model, copy["version"], "shadow the model's traffic")
+                fields["shadow"] = copy
+                details["shadow"] = {"before": record.shadow, "after": copy}
+            if not fields:
+                return record
+            if reason:
+                details["reason"] = reason
+            tx.update_model(project, model, **fields)
+            tx.append_event(ModelEvent(project, model, now(), actor, "TRAFFIC_CHANGED", None, details))
+            return self._require_model(tx, project, model)
+
+    def set_alias(self, project: str, model: str, alias: str, version: str | None, actor: str) -> ModelRecord:
+        """Point ``alias`` (``champion``; usable as ``@champion`` wherever a
+        version name is) at a version, or remove it (``None``).
+
+        Raises:
+            InvalidArgument: A bad alias name.
+            NotFound: No such model, version or (to remove) alias.
+        """
+        alias = validate_name("alias", alias.removeprefix("@"))
+        with self._write() as tx:
+            record = self._require_model(tx, project, model)
+            previous = record.aliases.get(alias)
+            if version is None:
+                if previous is None:
+                    raise NotFound(f"Model {model!r} has no alias @{alias}")
+                aliases = {k: v for k, v in record.aliases.items() if k != alias}
+            else:
+                version = self._require_version(tx, project, model, version).name
+                if previous == version:
+                    return record
+                aliases = {**record.aliases, alias: version}
+            tx.update_model(project, model, aliases=aliases or None)
+            details = {"alias": alias, "previous": previous}
+            tx.append_event(ModelEvent(project, model, now(), actor, "ALIAS_MOVED", version, details))
+            return self._require_model(tx, project, model)
+
+    def _require_ready(self, tx: RegistryTx, project: str, model: str, name: str, what: str) -> VersionRecord:
+        version = self._require_version(tx, project, model, name)
+        if version.state != VersionState.READY:
+            raise FailedPrecondition(
+                f"Version {name!r} of model {model!r} is {version.state}; only a READY version can {what}"
+            )
+        return version
 
     def _check_gates(
         self, tx: RegistryTx, model: ModelRecord, name: str, previous: str | None
@@ -443,6 +536,7 @@ class ModelRegistry:
         """
         with self._write() as tx:
             version = self._require_version(tx, project, model, name)
+            self._refuse_routed(self._require_model(tx, project, model), version.name)
             if version.is_default:
                 others = [v.name for v in tx.list_versions(project, model) if v.name != name]
                 if others:
@@ -454,6 +548,21 @@ class ModelRegistry:
             tx.delete_version(project, model, name)
             tx.append_event(ModelEvent(project, model, now(), actor, "VERSION_DELETED", name))
             return version
+
+    @staticmethod
+    def _refuse_routed(model: ModelRecord, name: str) -> None:
+        """A version that traffic or an alias reaches is not deleted."""
+        uses = []
+        if model.traffic_split.get(name):
+            uses.append(f"takes {model.traffic_split[name]}% of the traffic")
+        if model.shadow and model.shadow.get("version") == name:
+            uses.append("is the model's shadow")
+        uses += [f"is @{alias}" for alias, target in sorted(model.aliases.items()) if target == name]
+        if uses:
+            raise FailedPrecondition(
+                f"Version {name!r} of model {model.name!r} {', and '.join(uses)}: move the traffic "
+                "or the alias first"
+            )
 
     def touch_versions(self, used: Mapping[tuple[str, str, str], datetime]) -> None:
         """Record ``lastUseTime`` for versions that served predictions."""
@@ -509,6 +618,16 @@ class ModelRegistry:
         return model
 
     def _require_version(self, tx: RegistryTx, project: str, model: str, name: str) -> VersionRecord:
+        if name.startswith("@"):
+            record = self._require_model(tx, project, model)
+            target = record.aliases.get(name[1:])
+            if target is None:
+                known = ", ".join(f"@{a}" for a in sorted(record.aliases)) or "none"
+                raise NotFound(
+                    f"Model {model!r} has no alias {name} (aliases: {known})",
+                    resource=("version", model, name),
+                )
+            name = target
         version = tx.get_version(project, model, name)
         if version is None:
             self._require_model(tx, project, model)

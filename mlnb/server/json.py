@@ -16,8 +16,8 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_INSTANCES = 100_000
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
 
 
 async def read_json(request: Request) -> Any:

@@ -88,6 +88,21 @@ class ServerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # By the version that answered (a request to the model has its
+        # traffic split's or default's name here, "default" above).
+        self.answered = Counter(
+            "mlnb_version_requests",
+            "Predict requests by the version that answered",
+            ["model", "version", "code"],
+            registry=self.registry,
+        )
+        self.answered_latency = Histogram(
+            "mlnb_version_latency_seconds",
+            "Predict request latency by the version that answered",
+            ["model", "version"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "mlnb_predict_in_flight",
             "Predict requests being served",
@@ -121,8 +136,9 @@ class ServerMetrics:
 
     @contextmanager
     def predicting(self, model: str, version: str | None) -> Iterator[dict[str, object]]:
-        """Time one predict request; the caller sets ``outcome["code"]`` and
-        ``outcome["instances"]``."""
+        """Time one predict request; the caller sets ``outcome["code"]``,
+        ``outcome["instances"]`` and, once known, ``outcome["answered"]``
+        (the version that answered)."""
         outcome: dict[str, object] = {"code": 500, "instances": 0}
         label = version or "default"
         started = time.perf_counter()
@@ -131,8 +147,13 @@ class ServerMetrics:
             yield outcome
         finally:
             self.in_flight.dec()
-            self.latency.labels(model, label).observe(time.perf_counter() - started)
+            spent = time.perf_counter() - started
+            self.latency.labels(model, label).observe(spent)
             self.requests.labels(model, label, str(outcome["code"])).inc()
+            answered = outcome.get("answered") or version
+            if isinstance(answered, str):
+                self.answered_latency.labels(model, answered).observe(spent)
+                self.answered.labels(model, answered, str(outcome["code"])).inc()
             count = outcome["instances"]
             if isinstance(count, int) and count:
                 self.instances.labels(model, label).inc(count)

@@ -12,7 +12,14 @@ from starlette.routing import Route
 
 from mlnb.errors import InvalidArgument, MlnbError, NotFound, PermissionDenied
 from mlnb.listing import matches_filter
-from mlnb.naming import resource_leaf, validate_name, validate_operation_id, validate_project, whole_number
+from mlnb.naming import (
+    resource_leaf,
+    validate_name,
+    validate_operation_id,
+    validate_project,
+    validate_version_ref,
+    whole_number,
+)
 from mlnb.server import iam, schemas
 from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
 from mlnb.server.paging import page
@@ -20,6 +27,7 @@ from mlnb.server.schemas import check_body
 
 if TYPE_CHECKING:
     from mlnb.api import Engine
+    from mlnb.records import ModelRecord
 
 _VERSION_FIELDS = {
     "description": "description",
@@ -115,18 +123,41 @@ async def model(request: Request) -> Response:
         return json_response((await call(engine.get_model, name, project=project)).to_api())
     if request.method == "DELETE":
         return json_response((await call(engine.delete_model_operation, name, project=project)).to_api())
+    return json_response((await _patch_model(request, engine, project, name)).to_api())
+
+
+async def _patch_model(request: Request, engine: Engine, project: str, name: str) -> ModelRecord:
+    """``models.patch``: ML Engine's fields, and mlnb's traffic (split,
+    shadow, aliases), each as its updateMask names."""
     body = await read_object(request, schemas.MODEL, "model")
-    mask = _update_mask(request, {"description", "labels", "evaluationGates"})
-    record = await call(
-        engine.update_model,
-        name,
-        description=body.get("description", "") if "description" in mask else None,
-        labels=body.get("labels") or {} if "labels" in mask else None,
-        evaluation_gates=body.get("evaluationGates") or [] if "evaluationGates" in mask else None,
-        etag=body.get("etag"),
-        project=project,
-    )
-    return json_response(record.to_api())
+    traffic = {"trafficSplit", "shadow", "aliases"}
+    mask = _update_mask(request, {"description", "labels", "evaluationGates", *traffic})
+    record: ModelRecord = await call(engine.get_model, name, project=project)
+    if mask - traffic:
+        record = await call(
+            engine.update_model,
+            name,
+            description=body.get("description", "") if "description" in mask else None,
+            labels=body.get("labels") or {} if "labels" in mask else None,
+            evaluation_gates=body.get("evaluationGates") or [] if "evaluationGates" in mask else None,
+            etag=body.get("etag"),
+            project=project,
+        )
+    if "trafficSplit" in mask:
+        split = body.get("trafficSplit") or {}
+        record = await call(engine.set_traffic_split, name, split, etag=body.get("etag"), project=project)
+    if "shadow" in mask:
+        shadow = body.get("shadow") or {}
+        percent = shadow.get("percent", 100)
+        record = await call(engine.set_shadow, name, shadow.get("version"), percent=percent, project=project)
+    if "aliases" in mask:
+        wanted = body.get("aliases") or {}
+        for alias in sorted(set(record.aliases) - set(wanted)):
+            record = await call(engine.set_alias, name, alias, None, project=project)
+        for alias, target in sorted(wanted.items()):
+            if record.aliases.get(alias) != target:
+                record = await call(engine.set_alias, name, alias, target, project=project)
+    return record
 
 
 async def versions(request: Request) -> Response:
@@ -156,7 +187,7 @@ async def version(request: Request) -> Response:
     engine, project = _engine(request), _project(request)
     model_name = _name("model", request.path_params["model"])
     name, verb = _split(request.path_params["version"])
-    name = _name("version", name)
+    name = validate_version_ref(name)  # or @ALIAS, mlnb's
     if request.method == "POST" and verb == "predict":
         return await _predict(request, model_name, name)
     if request.method == "POST" and verb == "explain":
@@ -305,6 +336,7 @@ async def drift(request: Request) -> Response:
 
 async def _predict(request: Request, model_name: str, version_name: str | None) -> Response:
     with request.app.state.metrics.predicting(model_name, version_name) as outcome:
+        routing_key = request.headers.get("x-mlnb-routing-key") or None
         try:
             body = await _instances_body(request)
             each = _per_instance(request)
@@ -316,17 +348,19 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
                     version=version_name,
                     signature_name=body.get("signature_name"),
                     parameters=_parameters(body),
+                    routing_key=routing_key,
                     project=_project(request),
                 )
+                answered = answer["version"]
             else:
-                answer = await _batched(request, model_name, version_name, body)
+                predictions, answered = await _batched(request, model_name, version_name, body, routing_key)
+                answer = {"predictions": predictions}
         except MlnbError as e:
             outcome["code"] = e.http
             raise
-        if not each:
-            answer = {"predictions": answer}
-        outcome["code"], outcome["instances"] = 200, len(answer["predictions"])
-        return json_response(answer)
+        outcome["code"], outcome["instances"], outcome["answered"] = 200, len(answer["predictions"]), answered
+        # mlnb's: which version answered (a traffic split or an alias chose it).
+        return json_response(answer, headers={"X-Mlnb-Version": answered})
 
 
 def _parameters(body: dict[str, Any]) -> dict[str, Any]:
@@ -335,7 +369,11 @@ def _parameters(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in ("instances", "signature_name")}
 
 
-async def _batched(request: Request, model_name: str, version_name: str | None, body: dict[str, Any]) -> Any:
+async def _batched(
+    request: Request, model_name: str, version_name: str | None, body: dict[str, Any], routing_key: str | None
+) -> tuple[list[Any], str]:
+    """The predictions, batched with concurrent requests to the same
+    version, and the name of the version that answered."""
     engine, project = _engine(request), _project(request)
     signature = body.get("signature_name")
     parameters = _parameters(body)
@@ -345,8 +383,10 @@ async def _batched(request: Request, model_name: str, version_name: str | None, 
     # Known without a database read except the first time (and once a TTL,
     # in the background): requests for the default and for its name share
     # a lane, under the version's own batch settings.
-    record = engine.known_serving_version(model_name, version_name, project=project) or await call(
-        engine.serving_version, model_name, version_name, project=project
+    record = engine.known_serving_version(
+        model_name, version_name, routing_key=routing_key, project=project
+    ) or await call(
+        engine.serving_version, model_name, version_name, routing_key=routing_key, project=project
     )
     batcher = request.app.state.batcher
     max_batch_size, max_wait_s = record.batch_settings(batcher.max_instances)
@@ -365,7 +405,10 @@ async def _batched(request: Request, model_name: str, version_name: str | None, 
     # Only requests that ask the same of the model share its calls.
     asked = orjson.dumps(parameters, option=orjson.OPT_SORT_KEYS) if parameters else b""
     key = (record.resource_name, record.artifact_uri, signature, asked)
-    return await batcher.predict(key, instances, predict, max_batch_size, max_wait_s)
+    predictions = await batcher.predict(key, instances, predict, max_batch_size, max_wait_s)
+    if version_name is None:
+        engine.shadow(record, instances, predictions)  # a request to the model: its shadow's share
+    return predictions, record.name
 
 
 def _per_instance(request: Request) -> bool:

@@ -19,6 +19,9 @@ OBJECT = "an object"
 LIST = "a list"
 
 MODEL = {
+    "trafficSplit": OBJECT,  # mlnb's traffic
+    "shadow": OBJECT,
+    "aliases": MAP_OF_STRINGS,
     "name": STRING,
     "description": STRING,
     "labels": MAP_OF_STRINGS,

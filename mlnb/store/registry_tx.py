@@ -21,6 +21,9 @@ _MODEL_FIELDS = {
     "online_prediction_logging",
     "online_prediction_console_logging",
     "default_version",
+    "traffic_split",
+    "aliases",
+    "shadow",
 }
 _VERSION_FIELDS = {
     "description",
@@ -260,6 +263,9 @@ class RegistryTx:
             online_prediction_console_logging=row.online_prediction_console_logging,
             regions=tuple(row.regions or ()),
             evaluation_gates=list(row.evaluation_gates or []),
+            traffic_split=dict(row.traffic_split or {}),
+            aliases=dict(row.aliases or {}),
+            shadow=dict(row.shadow) if row.shadow else None,
             etag=make_etag(row.revision),
         )
 

@@ -58,6 +58,10 @@ class ModelRow(Base):
     online_prediction_console_logging: Mapped[bool] = mapped_column(default=False)
     default_version: Mapped[str | None] = mapped_column(String(128))
     evaluation_gates: Mapped[list[Any] | None] = mapped_column(JSON)
+    # mlnb's traffic: {version: percent}, {alias: version}, {"version", "percent"}.
+    traffic_split: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    aliases: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    shadow: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     create_time: Mapped[datetime]
     revision: Mapped[int] = mapped_column(default=1)
 

@@ -4,62 +4,20 @@ without it every answer waited about 40 ms for Nagle's algorithm)."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support.rest_server import call_http, fetch_text, free_port
+from support.rest_server import call_http, fetch_text, running_server
 
 from mlnb.api import Engine
 
 SAMPLES = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@contextlib.contextmanager
-def running_server(home: Path, workers: int) -> Iterator[int]:
-    """``mlnb server --workers N`` as a real command; yields its port once it answers."""
-    port = free_port()
-    env = {**os.environ, "MLNB_HOME": str(home)}
-    command = [
-        str(Path(sys.executable).parent / "mlnb"),
-        "server",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                fetch_text(f"http://127.0.0.1:{port}", "/healthz")
-                break
-            except OSError:
-                assert server.poll() is None, "the server exited"
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-        yield port
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        assert server.stderr is not None
-        server.stderr.close()
 
 
 def test_keep_alive_requests_to_two_workers_answer_in_milliseconds(home: Path) -> None:

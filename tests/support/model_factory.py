@@ -147,31 +147,46 @@ class ScaledSum:
     """A custom prediction routine: sums each instance, times a factor read
     from the model folder (which may also ask loading to take a while)."""
 
-    def __init__(self, factor, predict_seconds=0):
+    def __init__(self, factor, predict_seconds=0, fail_after=None):
         self.factor = factor
         self.predict_seconds = predict_seconds
+        self.fail_after = fail_after
+        self.calls = 0
 
     @classmethod
     def from_path(cls, model_dir):
         with open(os.path.join(model_dir, "factor.json")) as f:
             config = json.load(f)
         time.sleep(config.get("load_seconds", 0))
-        return cls(config["factor"], config.get("predict_seconds", 0))
+        return cls(config["factor"], config.get("predict_seconds", 0), config.get("fail_after"))
 
     def predict(self, instances, **kwargs):
         time.sleep(self.predict_seconds)
+        self.calls += 1
+        if self.fail_after is not None and self.calls > self.fail_after:
+            raise RuntimeError(f"broken past call {self.fail_after}")
         return [self.factor * sum(instance) for instance in instances]
 '''
 
 
 def custom_routine(
-    root: Path, factor: float = 2.0, load_seconds: float = 0.0, predict_seconds: float = 0.0
+    root: Path,
+    factor: float = 2.0,
+    load_seconds: float = 0.0,
+    predict_seconds: float = 0.0,
+    fail_after: int | None = None,
 ) -> tuple[Path, Path]:
     """A model folder and a one-file package holding ``scaled_sum.ScaledSum``
-    (which may take its time to load and to predict)."""
+    (which may take its time to load and to predict, and may raise on every
+    call past its ``fail_after``-th in a process)."""
     model_dir = root / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
-    config = {"factor": factor, "load_seconds": load_seconds, "predict_seconds": predict_seconds}
+    config = {
+        "factor": factor,
+        "load_seconds": load_seconds,
+        "predict_seconds": predict_seconds,
+        "fail_after": fail_after,
+    }
     (model_dir / "factor.json").write_text(json.dumps(config))
     package = root / "scaled_sum.py"
     package.write_text(CUSTOM_ROUTINE)

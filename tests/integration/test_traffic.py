@@ -1,0 +1,299 @@
+"""A model's traffic: requests shared among versions by a split (within
+binomial bounds), sticky routing keys, aliases wherever a version name is
+taken, evaluation gates on a new share, and a shadow version whose copies
+are logged and never change an answer, also when it raises."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import httplib2
+import pytest
+from support import model_factory
+from support.waiting import wait_for
+
+from mlnb.api import Engine
+from mlnb.errors import FailedPrecondition, InvalidArgument, NotFound
+
+pytestmark = pytest.mark.integration
+
+ROW = [1.0, 2.0]  # a ScaledSum of factor f answers 3 f
+
+
+@pytest.fixture
+def scaled(engine: Engine, tmp_path: Path) -> Engine:
+    """Model ``scaled`` with v1 (x1), v2 (x2) and v3 (x3, raising from its first call)."""
+    engine.create_model("scaled", online_prediction_logging=True)
+    for name, factor, fail_after in (("v1", 1.0, None), ("v2", 2.0, None), ("v3", 3.0, 0)):
+        model_dir, package = model_factory.custom_routine(
+            tmp_path / name, factor=factor, fail_after=fail_after
+        )
+        engine.create_version(
+            "scaled", name, model_dir, prediction_class="scaled_sum.ScaledSum", package_uris=[package]
+        )
+    return engine
+
+
+def test_a_split_shares_requests_within_binomial_bounds(scaled: Engine) -> None:
+    engine = scaled
+    record = engine.set_traffic_split("scaled", {"v1": 80, "v2": 20}, reason="try v2")
+    assert record.traffic_split == {"v1": 80, "v2": 20}
+    assert record.to_api()["trafficSplit"] == {"v1": 80, "v2": 20}
+    answered = Counter(engine.predict_each("scaled", [ROW])["version"] for _ in range(2000))
+    # 400 expected on v2, standard deviation 17.9: five of them either side.
+    assert set(answered) == {"v1", "v2"} and 310 <= answered["v2"] <= 490, answered
+    # The answers are the answering version's.
+    assert {engine.predict("scaled", [ROW])[0] for _ in range(50)} == {3.0, 6.0}
+    # A routing key stays on one version; keys spread over both.
+    for key in ("user-1", "user-2", "user-3"):
+        assert len({engine.predict_each("scaled", [ROW], routing_key=key)["version"] for _ in range(30)}) == 1
+    by_key = Counter(engine.serving_version("scaled", routing_key=f"user-{n}").name for n in range(300))
+    assert 180 <= by_key["v1"] <= 295 and by_key["v2"] >= 5, by_key
+    # A version named in the request is not routed.
+    assert {engine.predict("scaled", [ROW], version="v1")[0] for _ in range(20)} == {3.0}
+    (event,) = [e for e in engine.model_history("scaled") if e.action == "TRAFFIC_CHANGED"]
+    assert event.details["trafficSplit"]["after"] == {"v1": 80, "v2": 20}
+    assert event.details["reason"] == "try v2"
+    # Back to the default alone.
+    assert engine.set_traffic_split("scaled", {}).traffic_split == {}
+    assert {engine.predict_each("scaled", [ROW])["version"] for _ in range(50)} == {"v1"}
+
+
+def test_bad_splits_are_refused_with_reasons(scaled: Engine) -> None:
+    engine = scaled
+    with pytest.raises(InvalidArgument, match="must add up to 100 percent; v1=80, v2=30 adds up to 110"):
+        engine.set_traffic_split("scaled", {"v1": 80, "v2": 30})
+    with pytest.raises(InvalidArgument, match="whole percent from 0 to 100"):
+        engine.set_traffic_split("scaled", {"v1": 50.5, "v2": 49.5})
+    with pytest.raises(NotFound, match="has no version 'v9'"):
+        engine.set_traffic_split("scaled", {"v1": 50, "v9": 50})
+    assert Engine.traffic_split("v1=90, v2=10") == {"v1": 90, "v2": 10}
+    with pytest.raises(InvalidArgument, match="has no '='"):
+        Engine.traffic_split("v1:90")
+    engine.set_traffic_split("scaled", {"v1": 50, "v2": 50})
+    with pytest.raises(FailedPrecondition, match="takes 50% of the traffic: move the traffic"):
+        engine.delete_version("scaled", "v2")
+
+
+def test_aliases_name_versions_wherever_a_version_is_taken(scaled: Engine) -> None:
+    engine = scaled
+    record = engine.set_alias("scaled", "champion", "v2")
+    assert record.aliases == {"champion": "v2"} and record.to_api()["aliases"] == {"champion": "v2"}
+    assert engine.get_version("scaled", "@champion").name == "v2"
+    assert engine.predict("scaled", [ROW], version="@champion") == [6.0]
+    assert engine.predict_each("scaled", [ROW], version="@champion")["version"] == "v2"
+    engine.set_default_version("scaled", "@champion")
+    assert engine.get_model("scaled").default_version.name == "v2"  # type: ignore[union-attr]
+    # Moved by one call: requests to the alias follow at once in this process.
+    engine.set_alias("scaled", "@champion", "v1")
+    assert engine.predict("scaled", [ROW], version="@champion") == [3.0]
+    with pytest.raises(FailedPrecondition, match="is @champion: move the traffic or the alias first"):
+        engine.delete_version("scaled", "v1")
+    with pytest.raises(NotFound, match=r"has no alias @nobody \(aliases: @champion\)"):
+        engine.predict("scaled", [ROW], version="@nobody")
+    with pytest.raises(InvalidArgument, match="alias name"):
+        engine.set_alias("scaled", "not ok", "v1")
+    moves = [
+        (e.version, e.details["previous"])
+        for e in engine.model_history("scaled")
+        if e.action == "ALIAS_MOVED"
+    ]
+    assert moves == [("v2", None), ("v1", "v2")]
+    engine.set_alias("scaled", "champion", None)
+    assert engine.get_model("scaled").aliases == {}
+
+
+def test_a_new_share_passes_the_evaluation_gates(scaled: Engine) -> None:
+    engine = scaled
+    rows = [[float(i), 1.0] for i in range(20)]
+    targets = [2.0 * (i + 1.0) for i in range(20)]  # what v2 answers
+    engine.update_model("scaled", evaluation_gates=engine.evaluation_gates("holdout:rmse<=1"))
+    with pytest.raises(
+        FailedPrecondition,
+        match=r"does not pass the evaluation gates.*v2 has no evaluation on dataset 'holdout'",
+    ):
+        engine.set_traffic_split("scaled", {"v1": 90, "v2": 10})
+    engine.evaluate(
+        "scaled",
+        {"instances": rows, "targets": targets},
+        version="v2",
+        dataset="holdout",
+        task="regression",
+    )
+    split = engine.set_traffic_split("scaled", {"v1": 90, "v2": 10})
+    (event,) = [e for e in engine.model_history("scaled") if e.action == "TRAFFIC_CHANGED"]
+    assert event.details["trafficSplit"]["gates"] == ["holdout:rmse<=1"]
+    # A version already in the split keeps its share without passing again.
+    assert engine.set_traffic_split("scaled", {"v1": 50, "v2": 50}).traffic_split == {"v1": 50, "v2": 50}
+    assert split.traffic_split == {"v1": 90, "v2": 10}
+
+
+def test_a_shadow_is_logged_and_never_changes_an_answer(scaled: Engine) -> None:
+    engine = scaled
+    engine.set_shadow("scaled", "v2")
+    for n in range(5):
+        assert engine.predict("scaled", [[float(n), 1.0]]) == [n + 1.0]  # v1's answer
+    comparison = wait_for(
+        lambda: (c := engine.shadow_comparison("scaled"))["copies"] == 5 and c, "the shadow's five copies"
+    )
+    assert comparison["agreement"] == 0.0 and comparison["instances"] == 5
+    first = comparison["disagreements"][0]
+    assert first["served"] == 1.0 and first["shadow"] == 2.0 and first["servedBy"] == "v1"
+    assert first["shadowVersion"] == "v2" and first["instance"] == [0.0, 1.0]
+    # A shadow that raises: the answers stand, its errors are logged.
+    engine.set_shadow("scaled", "v3", percent=100)
+    assert engine.predict_each("scaled", [ROW, ROW])["predictions"] == [3.0, 3.0]
+    failed = wait_for(
+        lambda: (c := engine.shadow_comparison("scaled", version="v3"))["errors"] == 1 and c,
+        "v3's logged error",
+    )
+    assert "broken past call 0" in failed["disagreements"][0]["error"]
+    # Only the model's own traffic is copied: a request naming a version is not.
+    engine.predict("scaled", [ROW], version="v1")
+    engine.set_shadow("scaled", None)
+    assert engine.get_model("scaled").shadow is None
+    assert engine.shadow_comparison("scaled", version="v3")["copies"] == 1
+
+
+def test_traffic_over_rest_and_the_official_client(scaled: Engine, home: Path) -> None:
+    from googleapiclient import discovery
+    from support.rest_server import exchange, fetch_text, serve
+
+    from mlnb.config import Settings
+
+    served = serve(Settings.resolve(env={}, home=str(home), resolve_ttl_s=0.2))
+    server = next(served)
+    http = httplib2.Http(timeout=30)
+    try:
+        ml = discovery.build(
+            "ml", "v1", http=http, static_discovery=True, client_options={"api_endpoint": server}
+        )
+        name = "projects/default/models/scaled"
+        body = {"trafficSplit": {"v1": 50, "v2": 50}, "aliases": {"champion": "v2"}}
+        patched = (
+            ml.projects().models().patch(name=name, body=body, updateMask="trafficSplit,aliases").execute()
+        )
+        assert patched["trafficSplit"] == {"v1": 50, "v2": 50} and patched["aliases"] == {"champion": "v2"}
+        path = f"/v1/{name}"
+        seen = Counter()
+        for _ in range(60):
+            status, answer, headers = exchange(server, "POST", f"{path}:predict", {"instances": [ROW]})
+            assert status == 200
+            seen[headers["x-mlnb-version"]] += 1
+            assert answer["predictions"] == [3.0 if headers["x-mlnb-version"] == "v1" else 6.0]
+        assert set(seen) == {"v1", "v2"}, seen
+        sticky = {
+            exchange(
+                server, "POST", f"{path}:predict", {"instances": [ROW]}, headers={"X-Mlnb-Routing-Key": "u7"}
+            )[2]["x-mlnb-version"]
+            for _ in range(20)
+        }
+        assert len(sticky) == 1
+        status, answer, headers = exchange(
+            server, "POST", f"{path}/versions/@champion:predict?perInstance=true", {"instances": [ROW]}
+        )
+        assert status == 200 and answer["version"] == "v2" and headers["x-mlnb-version"] == "v2"
+        assert (
+            ml.projects()
+            .models()
+            .versions()
+            .get(name=f"{name}/versions/@champion")
+            .execute()["name"]
+            .endswith("/versions/v2")
+        )
+        status, answer, _ = exchange(
+            server, "PATCH", f"{path}?updateMask=trafficSplit", {"trafficSplit": {"v1": 70}}
+        )
+        assert status == 400 and "must add up to 100 percent" in answer["error"]["message"]
+        metrics = fetch_text(server, "/metrics")
+        assert 'mlnb_version_requests_total{code="200",model="scaled",version="v2"}' in metrics
+        status, answer, _ = exchange(
+            server, "PATCH", f"{path}?updateMask=trafficSplit,shadow", {"shadow": {"version": "v3"}}
+        )
+        assert (
+            status == 200
+            and "trafficSplit" not in answer
+            and answer["shadow"] == {"version": "v3", "percent": 100}
+        )
+    finally:
+        http.close()
+        next(served, None)
+
+
+def test_traffic_from_the_cli(
+    scaled: Engine, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from mlnb.cli import main
+
+    monkeypatch.setenv("MLNB_HOME", str(home))
+    assert main(["models", "update", "scaled", "--traffic-split", "v1=90,v2=10", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["trafficSplit"] == {"v1": 90, "v2": 10}
+    assert main(["models", "alias", "scaled", "champion", "--version", "v2"]) == 0
+    assert "Pointed @champion at version [v2] of model [scaled]." in capsys.readouterr().out
+    assert main(["versions", "describe", "@champion", "--model", "scaled", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"].endswith("/versions/v2")
+    assert main(["models", "update", "scaled", "--traffic-split", "v1=90,v2=20"]) == 1
+    assert "adds up to 110" in capsys.readouterr().err
+    assert (
+        main(
+            ["models", "update", "scaled", "--clear-traffic-split", "--shadow", "v2", "--shadow-percent", "5"]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    model = scaled.get_model("scaled")
+    assert model.traffic_split == {} and model.shadow == {"version": "v2", "percent": 5}
+    assert main(["models", "alias", "scaled", "champion"]) == 1
+    assert "Give --version VERSION, or --remove" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_new_split_under_load_on_two_workers_fails_no_request(scaled: Engine, home: Path) -> None:
+    import threading
+
+    from support.rest_server import exchange, running_server
+
+    scaled.close()  # the server's workers read what this engine wrote
+    path = "/v1/projects/default/models/scaled:predict"
+    with running_server(home, 2) as port:
+        server = f"http://127.0.0.1:{port}"
+        failures: list[tuple[int, object]] = []
+        answered: list[str] = []
+        stop = threading.Event()
+
+        def load() -> None:
+            # About 200 requests a second, a new connection each (both workers take them).
+            while not stop.is_set():
+                status, answer, headers = exchange(server, "POST", path, {"instances": [ROW]})
+                if status != 200:
+                    failures.append((status, answer))
+                else:
+                    answered.append(headers["x-mlnb-version"])
+                stop.wait(0.005)
+
+        threads = [threading.Thread(target=load) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        try:
+            writer = Engine(home=str(home))
+            for split in ({"v1": 50, "v2": 50}, {"v2": 100}, {"v1": 20, "v2": 80}, {"v2": 100}):
+                writer.set_traffic_split("scaled", split)
+                now = len(answered)  # 50 answers under each split
+                wait_for(lambda now=now: len(answered) >= now + 50, "answers under the new split")
+            writer.close()
+            # Every worker follows the last split within its resolve TTL: only v2 answers.
+            seen = len(answered)
+            wait_for(
+                lambda: len(answered) > seen + 40 and set(answered[-40:]) == {"v2"},
+                "every worker answering with v2 alone",
+                timeout=60,
+            )
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+        assert failures == [] and len(answered) > 200
+        assert set(answered) == {"v1", "v2"}
