@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -405,6 +405,57 @@ class Engine:
             project=project,
             actor=actor,
         )
+
+    def rollout(
+        self,
+        model: str,
+        canary: str,
+        *,
+        steps: Sequence[int] = (5, 25, 50, 100),
+        interval_s: float = 600.0,
+        max_error_rate: float | None = None,
+        max_latency_p99_ms: float | None = None,
+        min_requests: int = 10,
+        gates: list[dict[str, Any]] | None = None,
+        job_id: str | None = None,
+        project: str | None = None,
+    ) -> JobRecord:
+        """Roll ``canary`` out to a model as a job (it outlives this
+        process, and a server's restart): the canary takes each of
+        ``steps`` percent of the traffic in turn, each for ``interval_s``,
+        while its logged requests' error rate stays at most
+        ``max_error_rate`` and their p99 latency at most
+        ``max_latency_p99_ms`` (judged once ``min_requests`` are in); past a
+        bound the split before the rollout comes back at once and the job
+        ends FAILED saying why; after the last step the canary becomes the
+        default. ``gates`` (as ``evaluationGates``) must pass before the
+        first step. The job's ``progress`` has the step, the share and the
+        figures; cancelling it rolls back. The model must log its requests
+        (``onlinePredictionLogging``): the figures come from the log.
+
+        Raises:
+            InvalidArgument: Bad steps or bounds.
+            AlreadyExists: The job id is taken.
+        """
+        body: dict[str, Any] = {
+            "model": model,
+            "canary": canary,
+            "steps": list(steps),
+            "intervalSeconds": interval_s,
+            "minRequests": min_requests,
+            "maxErrorRate": max_error_rate,
+            "maxLatencyP99Ms": max_latency_p99_ms,
+            "gates": gates or None,
+        }
+        job_id = job_id or f"rollout_{model}_{datetime.now(UTC):%Y%m%d_%H%M%S}"
+        body = {k: v for k, v in body.items() if v is not None}
+        return self._jobs.submit_job(job_id, "rollout", body, project=project)
+
+    def rollouts(self, model: str, *, project: str | None = None) -> list[JobRecord]:
+        """A model's rollout jobs, newest first."""
+        jobs = self._jobs.list_jobs(project=project)
+        mine = [j for j in jobs if j.kind == "rollout" and (j.job_input or {}).get("model") == model]
+        return sorted(mine, key=lambda j: j.create_time, reverse=True)
 
     def set_alias(
         self,
@@ -1208,6 +1259,17 @@ class Engine:
         from mlnb.evaluation.gates import gates_from_text
 
         return gates_from_text(text)
+
+    @staticmethod
+    def duration(text: str) -> float:
+        """``10m``, ``30s``, ``1h``, ``500ms`` or seconds, in seconds.
+
+        Raises:
+            InvalidArgument: Not a duration.
+        """
+        from mlnb.rollout import parse_duration
+
+        return parse_duration(text)
 
     @staticmethod
     def traffic_split(text: str) -> dict[str, int]:

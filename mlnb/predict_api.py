@@ -201,12 +201,21 @@ class PredictionAPI:
         )
         kwargs = _predict_kwargs(signature_name, parameters)
         started = time.perf_counter()
-        answer = predict_each(predictor, instances, **kwargs)
+        try:
+            answer = predict_each(predictor, instances, **kwargs)
+        except MlnbError as e:  # refused as a whole: a failed request, logged as predict logs one
+            if logging_.sampled():
+                self._log_prediction(record, logging_, instances, error=e.message, started=started)
+            raise
         answer["version"] = record.name  # mlnb's: which version answered
         if version is None:
             self.shadow(record, instances, answer["predictions"])
         if logging_.sampled():
-            self._log_prediction(record, logging_, instances, answer, started=started)
+            # A request with a failed instance is a failed request (what an
+            # error rate counts); its answer is kept beside the error.
+            failed = "; ".join(e["message"] for e in answer["errors"]) or None
+            predictions = answer["predictions"]  # None in place of a failed instance's
+            self._log_prediction(record, logging_, instances, predictions, error=failed, started=started)
         self._note_use(record)
         return answer
 

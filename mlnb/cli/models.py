@@ -83,9 +83,14 @@ def list_models(
 @common_options
 @pass_state
 def describe_model(state: CliState, model: str) -> ModelRecord:
-    """Show a model and its default version."""
+    """Show a model, its default version, and its latest rollout (mlnb)."""
     record = state.engine.get_model(model)
-    state.out.resource(record.to_api())
+    body = record.to_api()
+    rollouts = state.engine.rollouts(model)
+    if rollouts:
+        latest = rollouts[0]
+        body["rollout"] = {"job": latest.job_id, "state": latest.state.value, "progress": latest.progress}
+    state.out.resource(body)
     return record
 
 
@@ -162,6 +167,83 @@ def update_model(
         record = state.engine.set_shadow(model, shadow, percent=shadow_percent)
     state.out.changed(f"Updated model [{record.name}].", record.to_api())
     return record
+
+
+@models.command("rollout")
+@click.argument("model")
+@click.option("--canary", required=True, help="The version to roll out.")
+@click.option(
+    "--steps", default="5,25,50,100", show_default=True, help="The canary's shares, percent, rising to 100."
+)
+@click.option(
+    "--interval", default="10m", show_default=True, help="How long each step is watched: 30s, 10m, 1h."
+)
+@click.option("--max-error-rate", help="Roll back past this share of failed requests: 1% or 0.01.")
+@click.option(
+    "--max-p99-ms", type=click.FloatRange(0, min_open=True), help="Roll back past this p99 latency."
+)
+@click.option(
+    "--min-requests",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Requests a step needs before it is judged.",
+)
+@click.option(
+    "--gate",
+    "gates",
+    metavar="GATES",
+    help="Evaluation gates the canary must pass first (as --evaluation-gates).",
+)
+@click.option("--job", help="The rollout job's id (default: rollout_MODEL_TIME).")
+@click.option("--stream-logs", is_flag=True, help="Follow the rollout until it ends.")
+@common_options
+@pass_state
+def rollout_model(
+    state: CliState,
+    model: str,
+    canary: str,
+    steps: str,
+    interval: str,
+    max_error_rate: str | None,
+    max_p99_ms: float | None,
+    min_requests: int,
+    gates: str | None,
+    job: str | None,
+    stream_logs: bool,
+) -> Any:
+    """Roll a version out to a model step by step (mlnb): it takes each
+    share of the traffic for an interval while its error rate and p99
+    latency stay within bounds, rolls back at once past one, and becomes
+    the default after the last step. It runs as a job in the job host:
+    mlnb jobs describe JOB shows the step and the figures, mlnb jobs
+    cancel JOB rolls back."""
+    from mlnb.cli.jobs import report_submitted
+
+    try:
+        shares = [int(s) for s in steps.split(",") if s.strip()]
+    except ValueError:
+        raise click.UsageError(f"--steps takes whole percents: {steps!r}") from None
+    record = state.engine.rollout(
+        model,
+        canary,
+        steps=shares,
+        interval_s=state.engine.duration(interval),
+        max_error_rate=_share(max_error_rate) if max_error_rate else None,
+        max_latency_p99_ms=max_p99_ms,
+        min_requests=min_requests,
+        gates=state.engine.evaluation_gates(gates) if gates else None,
+        job_id=job,
+    )
+    return report_submitted(state, record, stream_logs)
+
+
+def _share(text: str) -> float:
+    """``1%`` or ``0.01`` as 0.01."""
+    try:
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise click.UsageError(f"--max-error-rate takes 1% or 0.01, not {text!r}") from None
 
 
 @models.command("alias")

@@ -40,6 +40,13 @@ _BUILTINS: dict[str, str] = {
 }
 
 
+# Kinds that ship with mlnb but take a jobInput as a plug-in's do: their
+# execution factory and input spec, imported on first use.
+_FIRST_PARTY: dict[str, tuple[str, str]] = {
+    "rollout": ("mlnb.rollout.execution:RolloutExecution.for_job", "mlnb.rollout.spec:RolloutSpec"),
+}
+
+
 # A kind's name is stored with each job (64 characters) and typed in
 # commands: the naming rule of projects, which every built-in passes.
 _KIND_NAME = re.compile(r"[a-z][a-z0-9_-]{0,63}")
@@ -68,15 +75,19 @@ class KindPlugin:
     spec: InputSpec | None = None
 
 
-def _lazy(target: str) -> Callable[[], KindPlugin]:
+def _lazy(target: str, spec: str | None = None) -> Callable[[], KindPlugin]:
     def load() -> KindPlugin:
-        module_name, attribute = target.split(":")
-        found: object = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            found = getattr(found, part)
-        return KindPlugin(found)  # type: ignore[arg-type]
+        return KindPlugin(_imported(target), _imported(spec) if spec else None)
 
     return load
+
+
+def _imported(target: str) -> Any:
+    module_name, attribute = target.split(":")
+    found: object = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def _entry_loader(load: Callable[[], Any]) -> Callable[[], KindPlugin]:
@@ -94,6 +105,7 @@ class JobKindRegistry:
         self._loaders: dict[str, Callable[[], KindPlugin]] = {
             str(kind): _lazy(target) for kind, target in _BUILTINS.items()
         }
+        self._loaders.update({kind: _lazy(*targets) for kind, targets in _FIRST_PARTY.items()})
         self._plugins: dict[str, KindPlugin] = {}
         self._broken: dict[str, str] = {}
         self._plugins_loaded = False
@@ -119,7 +131,7 @@ class JobKindRegistry:
                 f"A job kind's name is a lowercase letter, then lowercase letters, digits, "
                 f"'-' or '_', 64 at most: {kind!r}"
             )
-        if kind in _BUILTINS:
+        if kind in _BUILTINS or kind in _FIRST_PARTY:
             raise InvalidArgument(f"{kind!r} is a built-in job kind: a plug-in's kind needs another name")
         plugin = KindPlugin(execution, spec)
         self._loaders[kind] = lambda: plugin

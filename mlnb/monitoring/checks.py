@@ -42,7 +42,7 @@ def served_drift(
     mine = [e for e in entries if e.get("version") == version]
     profile = baseline["profile"]
     instances = [i for e in mine for i in (e.get("instances") or [])]
-    predictions = [p for e in mine for p in (e.get("predictions") or [])]
+    predictions = [p for e in mine for p in (e.get("predictions") or []) if p is not None]
     answer = drift(profile, instances, list(profile.get("features", {})), threshold)
     if predictions and profile.get("predictions"):
         answer["predictions"] = drift(profile["predictions"], predictions, None, threshold)

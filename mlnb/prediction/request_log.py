@@ -67,7 +67,7 @@ class PredictionLog:
         entry: dict[str, Any] = {"time": _now(), "model": model, "version": version, "instances": instances}
         if error is not None:
             entry["error"] = error
-        else:
+        if predictions is not None:
             entry["predictions"] = predictions
         if latency_ms is not None:
             entry["latencyMs"] = round(latency_ms, 3)

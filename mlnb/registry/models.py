@@ -489,6 +489,24 @@ class ModelRegistry:
             tx.append_event(ModelEvent(project, model, now(), actor, "ALIAS_MOVED", version, details))
             return self._require_model(tx, project, model)
 
+    def check_version_gates(
+        self, project: str, model: str, name: str, gates: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Check ``gates`` (as a model's ``evaluationGates``) for a version
+        against its latest evaluations and the default's; what let it in.
+
+        Raises:
+            NotFound: No such model or version.
+            FailedPrecondition: A gate it fails, named with the figures.
+        """
+        with self._read() as tx:
+            record = self._require_model(tx, project, model)
+            version = self._require_version(tx, project, model, name).name
+            default = record.default_version.name if record.default_version else None
+            return self._check_gates(
+                tx, dataclasses.replace(record, evaluation_gates=gates), version, default
+            )
+
     def _require_ready(self, tx: RegistryTx, project: str, model: str, name: str, what: str) -> VersionRecord:
         version = self._require_version(tx, project, model, name)
         if version.state != VersionState.READY:

@@ -122,7 +122,8 @@ def test_a_plugin_kinds_job_is_created_over_rest(settings: Settings, monkeypatch
         assert error_of(unknown) == (
             400,
             "INVALID_ARGUMENT",
-            "This mlnb cannot run nope jobs; it runs: training, tuning, prediction, notebook, countdown",
+            "This mlnb cannot run nope jobs; it runs: "
+            "training, tuning, prediction, notebook, rollout, countdown",
         )
         assert [j["jobId"] for j in client.get(jobs).json()["jobs"]] == ["count_1"]
     engine.close()

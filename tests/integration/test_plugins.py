@@ -274,5 +274,6 @@ def test_a_broken_or_unknown_job_kind_fails_its_job_with_the_reason(
     unknown = engine.wait_job("nope_1", timeout=120)
     assert unknown.state == "FAILED"
     assert unknown.error_message == (
-        "This mlnb cannot run nope jobs; it runs: training, tuning, prediction, notebook, echo, broken"
+        "This mlnb cannot run nope jobs; it runs: "
+        "training, tuning, prediction, notebook, rollout, echo, broken"
     )

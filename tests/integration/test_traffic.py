@@ -297,3 +297,107 @@ def test_a_new_split_under_load_on_two_workers_fails_no_request(scaled: Engine, 
                 thread.join(timeout=30)
         assert failures == [] and len(answered) > 200
         assert set(answered) == {"v1", "v2"}
+
+
+class _Load:
+    """Requests to a model from a thread, about 50 a second, counting
+    what answered and what failed, until stopped."""
+
+    def __init__(self, engine: Engine) -> None:
+        import threading
+
+        self.engine = engine
+        self.answered: Counter[str] = Counter()
+        self.failed = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                answer = self.engine.predict_each("scaled", [ROW])
+            except InvalidArgument:  # the model refused the request as a whole
+                self.failed += 1
+                continue
+            if answer["errors"]:
+                self.failed += 1
+            else:
+                self.answered[answer["version"]] += 1
+            self._stop.wait(0.02)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+@pytest.fixture
+def hosted(home: Path, tmp_path: Path) -> Engine:
+    """``scaled`` on an Engine whose jobs run in an on-demand job host."""
+    engine = Engine(home=str(home), job_heartbeat_s=0.2, job_host_idle_s=3.0, cancel_grace_s=1.0)
+    engine.create_model("scaled", online_prediction_logging=True)
+    for name, factor, fail_after in (("v1", 1.0, None), ("v2", 2.0, None), ("v3", 3.0, 0)):
+        model_dir, package = model_factory.custom_routine(
+            tmp_path / name, factor=factor, fail_after=fail_after
+        )
+        engine.create_version(
+            "scaled", name, model_dir, prediction_class="scaled_sum.ScaledSum", package_uris=[package]
+        )
+    yield engine
+    engine.close()
+
+
+def test_a_canary_moves_step_by_step_and_becomes_the_default(hosted: Engine) -> None:
+    engine = hosted
+    load = _Load(engine)
+    try:
+        job = engine.rollout(
+            "scaled", "v2", steps=[50, 100], interval_s=1.0, max_error_rate=0.2, min_requests=5
+        )
+        done = engine.wait_job(job.job_id, timeout=120)
+    finally:
+        load.stop()
+    assert done.state == "SUCCEEDED", done.error_message
+    model = engine.get_model("scaled")
+    assert (
+        model.default_version is not None and model.default_version.name == "v2" and model.traffic_split == {}
+    )
+    assert load.failed == 0 and load.answered["v2"] > 0 and load.answered["v1"] > 0
+    assert done.progress is not None and [s["share"] for s in done.progress["steps"]] == [50, 100]
+    reasons = [
+        e.details.get("reason") for e in engine.model_history("scaled") if e.action == "TRAFFIC_CHANGED"
+    ]
+    assert reasons == [
+        f"rollout {job.job_id}: step 1 of 2, v2 at 50%",
+        f"rollout {job.job_id}: step 2 of 2, v2 at 100%",
+        f"rollout {job.job_id}: done, v2 is the default",
+    ]
+    assert [r.job_id for r in engine.rollouts("scaled")] == [job.job_id]
+
+
+def test_a_failing_canary_is_rolled_back_within_one_interval(hosted: Engine) -> None:
+    engine = hosted
+    engine.set_traffic_split("scaled", {"v1": 80, "v2": 20})
+    load = _Load(engine)
+    try:
+        job = engine.rollout(
+            "scaled", "v3", steps=[10, 50, 100], interval_s=30.0, max_error_rate=0.1, min_requests=5
+        )
+        ended = engine.wait_job(job.job_id, timeout=120)
+        failed_then = load.failed
+    finally:
+        load.stop()
+    assert ended.state == "FAILED"
+    assert ended.error_message is not None and ended.error_message.startswith("Rolled back: v3 failed 100.0%")
+    assert "at 10% of the traffic" in ended.error_message
+    # Back to the split before the rollout, long before the 30 s step ended.
+    assert engine.get_model("scaled").traffic_split == {"v1": 80, "v2": 20}
+    assert ended.end_time is not None and ended.start_time is not None
+    assert (ended.end_time - ended.start_time).total_seconds() < 30
+    assert failed_then >= 5 and set(load.answered) <= {"v1", "v2"}
+    (rolled_back,) = [
+        e for e in engine.model_history("scaled") if "rolled back" in str(e.details.get("reason", ""))
+    ]
+    assert rolled_back.details["trafficSplit"]["after"] == {"v1": 80, "v2": 20}
+    with pytest.raises(InvalidArgument, match="steps must rise to 100"):
+        engine.rollout("scaled", "v2", steps=[50, 20])

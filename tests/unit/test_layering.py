@@ -38,7 +38,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "mlnb.monitoring",
     ),
     # The job kinds.
-    ("mlnb.training", "mlnb.tuning", "mlnb.batch", "mlnb.notebook"),
+    ("mlnb.training", "mlnb.tuning", "mlnb.batch", "mlnb.notebook", "mlnb.rollout"),
     # The job service: the registry of kinds, hosts, runners, leases.
     ("mlnb.jobs",),
     # The engine and what ships beside it.
