@@ -1,17 +1,23 @@
-"""Online serving throughput and latency: mlnb's REST server against MLflow's
-scoring server, side by side on the same models.
+"""Online serving throughput and latency: mlnb's REST server against a bare
+Starlette endpoint (the floor of the stack) and MLflow's scoring server,
+side by side on the same models.
 
-Both serve the same MLflow model folders (a scikit-learn logistic regression
-and an XGBoost classifier), one worker process each, on 127.0.0.1. A bounded
-asyncio load generator (keep-alive connections, ``--seconds`` per cell, no
-more) sends ``{"instances": [...]}`` requests of 1 and of 100 instances at
-concurrency 1 and 16, and the table gives p50 and p99 latency, requests and
-instances per second, and mlnb's ratio to MLflow.
+All serve the same models (a scikit-learn logistic regression on 20
+features; an XGBoost classifier for mlnb and MLflow), one worker process
+each, on 127.0.0.1. A bounded asyncio load generator (keep-alive
+connections, ``--seconds`` per cell, no more) sends ``{"instances": [...]}``
+requests of 1 and of 100 instances at concurrency 1 and 16; the table gives
+p50 and p99 latency, requests per second, and mlnb's ratio to each. A last
+line measures routing: the same version behind a 50/50 split against a
+direct request. The load generator shares the machine's cores with the
+servers: on 2 cores its own cost caps every column.
 
-    .venv/bin/python bench/serve.py [--seconds 5]
+    .venv/bin/python bench/serve.py [--seconds 5] [--no-xgboost]
 
 Aims (issue 4): at concurrency 16 with 1-instance requests, 4 times MLflow's
-throughput; at concurrency 1, a p50 under 2 ms for the logistic regression.
+throughput. Aims (issue 21): p99 at concurrency 16 within 2 times the bare
+endpoint's; 100-instance requests at 0.9 of its throughput; c=1 p50 within
+1.5 times; a routed request no more than 5% over a direct one.
 """
 
 from __future__ import annotations
@@ -101,55 +107,131 @@ def drive(
     }
 
 
+def logistic_20(root: Path) -> tuple[Path, Path, list[list[float]]]:
+    """The issue's model: a LogisticRegression on 20 features, as an MLflow
+    folder (mlnb and MLflow serve it) and a pickle (the bare server's);
+    and rows to send."""
+    import pickle
+
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(500, 20))
+    labels = (features[:, 0] + features[:, 1] > 0).astype(int)
+    model = LogisticRegression(max_iter=500).fit(features, labels)
+    mlflow.sklearn.save_model(model, str(root / "mlflow"))
+    (root / "model.pkl").write_bytes(pickle.dumps(model))
+    return root / "mlflow", root / "model.pkl", features.round(4).tolist()
+
+
+def registered(root: Path, models: dict[str, Path], folder: Path) -> Path:
+    """An mlnb home with each model's v1 (``@champion`` naming the logistic
+    regression's), and ``routed``: the logistic regression twice behind a
+    50/50 split (what routing costs)."""
+    home = root / "home"
+    engine = mlnb.Engine(home=str(home))
+    for name, model_folder in models.items():
+        engine.create_model(name)
+        engine.create_version(name, "v1", model_folder)
+    engine.create_model("routed")
+    engine.create_version("routed", "v1", folder)
+    engine.create_version("routed", "v2", folder)
+    engine.set_traffic_split("routed", {"v1": 50, "v2": 50})
+    engine.set_alias("logistic20", "champion", "v1")
+    engine.close()
+    return home
+
+
+def measure(
+    ports: dict[str, int], mlflow_ports: dict[str, int], rows_of: dict[str, list[list[float]]], seconds: float
+) -> list[tuple[str, int, int, dict[str, float], dict[str, float] | None, dict[str, float]]]:
+    rows = []
+    for name, port in mlflow_ports.items():
+        for count in (1, 100):
+            instances = (rows_of[name] * 2)[:count]
+            for concurrency in (1, 16):
+                path = f"/v1/projects/default/models/{name}:predict"
+                ours = drive(ports["mlnb"], path, instances, concurrency, seconds)
+                bare = None
+                if name == "logistic20":
+                    bare = drive(ports["bare"], "/predict", instances, concurrency, seconds)
+                theirs = drive(port, "/invocations", instances, concurrency, seconds)
+                rows.append((name, count, concurrency, ours, bare, theirs))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--no-xgboost", action="store_true", help="Measure the logistic regression only.")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="mlnb-bench-serve-"))
     processes: list[subprocess.Popen[bytes]] = []
+
+    def start(command: list[str], env: dict[str, str] | None = None) -> int:
+        port = free_port()
+        flag = "-p" if command[0].endswith("mlflow") else "--port"
+        out = subprocess.DEVNULL
+        processes.append(subprocess.Popen([*command, flag, str(port)], env=env, stdout=out, stderr=out))
+        return port
+
     try:
-        models = {
-            "sklearn": model_factory.mlflow_sklearn_dir(root / "sklearn")[0],
-            "xgboost": model_factory.mlflow_xgboost_dir(root / "xgboost")[0],
+        folder, pickled, rows_20 = logistic_20(root / "logistic")
+        models = {"logistic20": folder}
+        rows_of = {"logistic20": rows_20, "routed": rows_20}
+        if not args.no_xgboost:
+            models["xgboost"] = model_factory.mlflow_xgboost_dir(root / "xgboost")[0]
+            rows_of["xgboost"] = model_factory.iris()[0].tolist()
+        home = registered(root, models, folder)
+        ports = {
+            "mlnb": start([str(BIN / "mlnb"), "server"], {**os.environ, "MLNB_HOME": str(home)}),
+            "bare": start(
+                [sys.executable, str(Path(__file__).with_name("bare_server.py")), "--model", str(pickled)]
+            ),
         }
-        home = root / "home"
-        engine = mlnb.Engine(home=str(home))
-        for name, folder in models.items():
-            engine.create_model(name)
-            engine.create_version(name, "v1", folder)
-        engine.close()
-        env = {**os.environ, "MLNB_HOME": str(home)}
-        mlnb_port = free_port()
-        processes.append(subprocess.Popen([str(BIN / "mlnb"), "server", "--port", str(mlnb_port)], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
-        wait_ready(mlnb_port, "/healthz")
-        mlflow_ports = {}
-        for name, folder in models.items():
-            port = free_port()
-            command = [str(BIN / "mlflow"), "models", "serve", "-m", str(folder), "-p", str(port),
-                       "-h", "127.0.0.1", "--env-manager", "local", "-w", "1"]  # fmt: skip
-            # MLflow starts `uvicorn` through the shell: it must be on PATH.
-            path_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-            processes.append(
-                subprocess.Popen(command, env=path_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # MLflow starts `uvicorn` through the shell: it must be on PATH.
+        path_env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+        mlflow_ports = {
+            name: start(
+                [
+                    str(BIN / "mlflow"),
+                    "models",
+                    "serve",
+                    "-m",
+                    str(model_folder),
+                    "-h",
+                    "127.0.0.1",
+                    "--env-manager",
+                    "local",
+                    "-w",
+                    "1",
+                ],
+                path_env,
             )
-            mlflow_ports[name] = port
-        for port in mlflow_ports.values():
+            for name, model_folder in models.items()
+        }
+        wait_ready(ports["mlnb"], "/healthz")
+        wait_ready(ports["bare"], "/ping")
+        for name, port in mlflow_ports.items():  # the first request loads a model: not measured
             wait_ready(port, "/ping")
-        features = model_factory.iris()[0].tolist()
-        for name in models:  # the first request loads the model: not measured
-            drive(mlnb_port, f"/v1/projects/default/models/{name}:predict", features[:1], 1, 0.5)
-            drive(mlflow_ports[name], "/invocations", features[:1], 1, 0.5)
-        rows = []
-        for name in models:
-            for count in (1, 100):
-                instances = (features * 2)[:count]
-                for concurrency in (1, 16):
-                    path = f"/v1/projects/default/models/{name}:predict"
-                    ours = drive(mlnb_port, path, instances, concurrency, args.seconds)
-                    theirs = drive(mlflow_ports[name], "/invocations", instances, concurrency, args.seconds)
-                    rows.append((name, count, concurrency, ours, theirs))
-        print_table(rows)
+            drive(port, "/invocations", rows_of[name][:1], 1, 0.5)
+        for name in [*models, "routed"]:
+            drive(ports["mlnb"], f"/v1/projects/default/models/{name}:predict", rows_of[name][:1], 1, 0.5)
+        drive(ports["bare"], "/predict", rows_20[:1], 1, 0.5)
+        print_table(measure(ports, mlflow_ports, rows_of, args.seconds))
+        one, base = rows_20[:1], "/v1/projects/default/models"
+        direct = drive(ports["mlnb"], f"{base}/logistic20/versions/v1:predict", one, 16, args.seconds)
+        alias = drive(ports["mlnb"], f"{base}/logistic20/versions/@champion:predict", one, 16, args.seconds)
+        routed = drive(ports["mlnb"], f"{base}/routed:predict", one, 16, args.seconds)
+        print("\nrouting (1 instance, concurrency 16):")
+        for label, figures in (("direct (v1)", direct), ("@champion", alias), ("50/50 split", routed)):
+            print(
+                f"  {label:>12}: {figures['rps']:.0f} requests/s, p99 {figures['p99_ms']:.2f} ms, "
+                f"{figures['rps'] / direct['rps']:.3f} of direct"
+            )
+        print("  (a split over two versions also halves what concurrent requests batch together)")
     finally:
         for process in processes:
             process.terminate()
@@ -161,15 +243,19 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def print_table(rows: list[tuple[str, int, int, dict[str, float], dict[str, float]]]) -> None:
-    header = ("model", "n", "conc", "mlnb p50", "mlnb p99", "mlnb rps", "mlnb inst/s",
-              "mlflow p50", "mlflow p99", "mlflow rps", "rps ratio")  # fmt: skip
+def print_table(
+    rows: list[tuple[str, int, int, dict[str, float], dict[str, float] | None, dict[str, float]]],
+) -> None:
+    header = ("model", "n", "conc", "mlnb p50", "mlnb p99", "mlnb rps", "bare p50", "bare p99", "bare rps",
+              "mlflow p50", "mlflow p99", "mlflow rps", "mlnb/bare", "mlnb/mlflow")  # fmt: skip
     lines = [header]
-    for name, count, concurrency, ours, theirs in rows:
+    for name, count, concurrency, ours, bare, theirs in rows:
         lines.append((
             name, str(count), str(concurrency),
-            f"{ours['p50_ms']:.2f}", f"{ours['p99_ms']:.2f}", f"{ours['rps']:.0f}", f"{ours['ips']:.0f}",
+            f"{ours['p50_ms']:.2f}", f"{ours['p99_ms']:.2f}", f"{ours['rps']:.0f}",
+            *(_cells(bare) if bare else ("-",) * 3),
             f"{theirs['p50_ms']:.2f}", f"{theirs['p99_ms']:.2f}", f"{theirs['rps']:.0f}",
+            f"{ours['rps'] / bare['rps']:.2f}" if bare else "-",
             f"{ours['rps'] / theirs['rps']:.2f}",
         ))  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -179,8 +265,13 @@ def print_table(rows: list[tuple[str, int, int, dict[str, float], dict[str, floa
             print("  ".join("-" * width for width in widths))
     print(
         "\nlatencies in ms; one worker process each; mlnb: POST /v1/projects/default/models/M:predict, "
+        "bare: bench/bare_server.py (Starlette, orjson, the model in the event loop), "
         "MLflow: POST /invocations; same client, same bodies."
     )
+
+
+def _cells(figures: dict[str, float]) -> tuple[str, str, str]:
+    return f"{figures['p50_ms']:.2f}", f"{figures['p99_ms']:.2f}", f"{figures['rps']:.0f}"
 
 
 if __name__ == "__main__":

@@ -1414,6 +1414,11 @@ class Engine:
             model_dir, instances, framework=framework, signature_name=signature_name
         )
 
+    def ready_to_predict(self, record: VersionRecord) -> bool:
+        """Whether :meth:`predict` with this version (by name) would read
+        nothing and load nothing now (what may run in an event loop)."""
+        return self._serving.ready(record)
+
     def shadow(self, served: VersionRecord, instances: Any, predictions: list[Any]) -> None:
         """Send a copy of a request to a model (answered by ``served`` with
         ``predictions``) to the model's shadow version, when it has one and

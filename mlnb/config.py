@@ -155,6 +155,9 @@ class Settings:
         batch_max_instances: The most instances the server predicts in one
             call when it batches concurrent requests to a version
             (``MLNB_BATCH_MAX_INSTANCES``).
+        serve_inline_ms: A model call that has proven faster than this
+            runs in the server's event loop instead of a worker thread
+            (``MLNB_SERVE_INLINE_MS``; 0: always in a thread).
         dask_scheduler: Address of a Dask scheduler (``tcp://host:8786``):
             job processes run on its workers instead of this machine
             (``MLNB_DASK_SCHEDULER``).
@@ -196,6 +199,7 @@ class Settings:
     tokens: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     allowed_roots: str = ""
     batch_max_instances: int = 256
+    serve_inline_ms: float = 1.0
     warm_imports: str = "sklearn.pipeline,xgboost"
     scale_tiers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 

@@ -312,6 +312,14 @@ class PredictionAPI:
             lambda: self._deployer.stored_bytes(record),
         )
 
+    def ready(self, record: VersionRecord) -> bool:
+        """Whether a prediction with ``record`` (by its name) would read
+        nothing and load nothing: it is resolved, not too stale, and loaded."""
+        return (
+            self._known(record.project, record.model, record.name)
+            and (record.resource_name, record.artifact_uri) in self._predictors
+        )
+
     def serving_version(
         self,
         model: str,
@@ -333,11 +341,16 @@ class PredictionAPI:
         project = self.settings.project_of(project)
         if not self._known(project, model, version):
             return None  # the caller reads it (off the event loop)
-        if version is None and (project, model) in self._routes:
-            picked = self._routes[(project, model)].pick(routing_key)
-            if not self._known(project, model, picked):
-                return None
-        return self._resolve(project, model, version, routing_key)[0]
+        record = self._resolve_one(project, model, version)[0]  # keeps the split fresh too
+        route = self._routes.get((project, model)) if version is None else None
+        if route is None:
+            return record
+        picked = route.pick(routing_key)
+        if picked == record.name:
+            return record
+        if not self._known(project, model, picked):
+            return None
+        return self._resolve_one(project, model, picked)[0]
 
     def _known(self, project: str, model: str, version: str | None) -> bool:
         cached = self._resolved.get((project, model, version))

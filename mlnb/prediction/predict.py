@@ -125,5 +125,9 @@ class PredictorCache:
             for key in [k for k in self._items if match(k)]:
                 del self._items[key]
 
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._items
+
     def __len__(self) -> int:
         return len(self._items)

@@ -109,5 +109,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.ready = asyncio.Event()
     app.state.metrics = ServerMetrics(engine.loaded_versions)
-    app.state.batcher = Batcher(engine.settings.batch_max_instances)
+    app.state.batcher = Batcher(engine.settings.batch_max_instances, engine.settings.serve_inline_ms / 1000)
     return app

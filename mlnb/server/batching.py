@@ -10,6 +10,12 @@ for fewer, larger model calls. If a combined call fails, each request is
 predicted on its own, so that an error reaches only the request that caused
 it.
 
+A model call that has proven fast (its recent calls, scaled to the batch's
+size, under ``inline_s``: a small scikit-learn or XGBoost model) runs in
+the event loop itself: the hop to a worker thread and back costs more
+than such a call. Slower calls, and the first calls of a version (loading
+it), run in a worker thread, so that the loop never waits long.
+
 A request's instances are anything with a length that ``+`` joins: lists,
 or the checked instances of ``Engine.check_instances`` (a join that cannot
 be made, as of keyed and unkeyed instances, fails like a combined call).
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import operator
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +37,28 @@ from mlnb.errors import MlnbError
 
 # A request's instances (see above) in, one prediction per instance out.
 Predict = Callable[[Any], list[Any]]
+# Calls of a version timed in a worker thread before any runs in the loop.
+_PROVEN_AFTER = 3
+_SMOOTHING = 0.2
+_MAX_COSTS = 1024  # the weight of the newest call in a version's running cost
+
+
+@dataclass
+class _Cost:
+    """A version's recent model calls: seconds a call, instances a call."""
+
+    seconds: float
+    instances: float
+    calls: int = 1
+
+    def note(self, seconds: float, instances: int) -> None:
+        self.seconds += _SMOOTHING * (seconds - self.seconds)
+        self.instances += _SMOOTHING * (instances - self.instances)
+        self.calls += 1
+
+    def expected(self, instances: int) -> float:
+        """A call's seconds for ``instances``, scaled up (never down) from the recent ones."""
+        return self.seconds * max(1.0, instances / max(self.instances, 1.0))
 
 
 @dataclass
@@ -39,6 +68,7 @@ class _Lane:
 
     max_instances: int
     max_wait_s: float
+    ready: Callable[[], bool] | None = None
     waiting: list[tuple[Any, asyncio.Future[list[Any]]]] = field(default_factory=list)
     busy: bool = False
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -50,8 +80,11 @@ class _Lane:
 class Batcher:
     """Groups the instances of concurrent requests that share a key."""
 
-    def __init__(self, max_instances: int) -> None:
+    def __init__(self, max_instances: int, inline_s: float = 0.0) -> None:
         self.max_instances = max(1, max_instances)
+        self.inline_s = max(0.0, inline_s)
+        self._costs: dict[Hashable, _Cost] = {}
+        self.inline_calls = 0
         self._lanes: dict[Hashable, _Lane] = {}
         self._tasks: set[asyncio.Task[None]] = set()  # held, so that none is collected while it runs
         self.batches = 0
@@ -64,14 +97,17 @@ class Batcher:
         call: Predict,
         max_instances: int | None = None,
         max_wait_s: float = 0.0,
+        ready: Callable[[], bool] | None = None,
     ) -> list[Any]:
         """Predict ``instances`` with ``call``, together with whatever else
         waits under ``key``. ``max_instances`` (the Batcher's own when unset)
-        and ``max_wait_s`` apply when no lane for ``key`` is open yet."""
+        and ``max_wait_s`` apply when no lane for ``key`` is open yet.
+        ``ready`` says whether ``call`` would do no I/O now (nothing to read
+        or load): without it, or when it says no, calls run in a thread."""
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         lane = self._lanes.get(key)
         if lane is None:
-            lane = _Lane(max(1, max_instances or self.max_instances), max(0.0, max_wait_s))
+            lane = _Lane(max(1, max_instances or self.max_instances), max(0.0, max_wait_s), ready)
             self._lanes[key] = lane
         lane.waiting.append((instances, future))
         lane.arrived.set()
@@ -87,7 +123,7 @@ class Batcher:
             while lane.waiting:
                 await self._gather(lane)
                 batch = self._take(lane)
-                await self._run(batch, call)
+                await self._run(key, lane, batch, call)
         finally:
             lane.busy = False
             if not lane.waiting:
@@ -119,18 +155,20 @@ class Batcher:
             batch.append(lane.waiting.pop(0))
         return batch
 
-    async def _run(self, batch: list[tuple[Any, asyncio.Future[list[Any]]]], call: Predict) -> None:
+    async def _run(
+        self, key: Hashable, lane: _Lane, batch: list[tuple[Any, asyncio.Future[list[Any]]]], call: Predict
+    ) -> None:
         self.batches += 1
         self.requests += len(batch)
         if len(batch) == 1:
-            await self._settle(batch[0], call)
+            await self._settle(key, lane, batch[0], call)
             return
         try:
             combined = functools.reduce(operator.add, (instances for instances, _ in batch))
-            predictions = await run_in_threadpool(call, combined)
+            predictions = await self._call(key, lane, call, combined)
         except MlnbError:
             for item in batch:  # find out whose instances the model rejected
-                await self._settle(item, call)
+                await self._settle(key, lane, item, call)
             return
         start = 0
         for instances, future in batch:
@@ -138,13 +176,51 @@ class Batcher:
                 future.set_result(predictions[start : start + len(instances)])
             start += len(instances)
 
-    async def _settle(self, item: tuple[Any, asyncio.Future[list[Any]]], call: Predict) -> None:
+    async def _settle(
+        self, key: Hashable, lane: _Lane, item: tuple[Any, asyncio.Future[list[Any]]], call: Predict
+    ) -> None:
         instances, future = item
         try:
-            result = await run_in_threadpool(call, instances)
+            result = await self._call(key, lane, call, instances)
         except Exception as e:  # handed to the request that owns it, whatever it is
             if not future.done():
                 future.set_exception(e)
             return
         if not future.done():
             future.set_result(result)
+
+    async def _call(self, key: Hashable, lane: _Lane, call: Predict, instances: Any) -> list[Any]:
+        """``call(instances)``: here when the version's calls have proven
+        fast and it needs no I/O now, else in a worker thread (timed, to
+        learn what it costs)."""
+        cost = self._costs.get(key)
+        count = len(instances)
+        if (
+            cost is not None
+            and cost.calls >= _PROVEN_AFTER
+            and cost.expected(count) < self.inline_s
+            and lane.ready is not None
+            and lane.ready()
+        ):
+            self.inline_calls += 1
+            started = time.perf_counter()
+            try:
+                return call(instances)
+            finally:
+                cost.note(time.perf_counter() - started, count)
+
+        def timed() -> list[Any]:
+            started = time.perf_counter()
+            try:
+                return call(instances)
+            finally:
+                spent = time.perf_counter() - started
+                known = self._costs.get(key)
+                if known is None:
+                    if len(self._costs) >= _MAX_COSTS:
+                        self._costs.clear()  # keys carry request parameters: bounded
+                    self._costs[key] = _Cost(spent, float(count))
+                else:
+                    known.note(spent, count)
+
+        return await run_in_threadpool(timed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -405,7 +406,8 @@ async def _batched(
     # Only requests that ask the same of the model share its calls.
     asked = orjson.dumps(parameters, option=orjson.OPT_SORT_KEYS) if parameters else b""
     key = (record.resource_name, record.artifact_uri, signature, asked)
-    predictions = await batcher.predict(key, instances, predict, max_batch_size, max_wait_s)
+    ready = functools.partial(engine.ready_to_predict, record)
+    predictions = await batcher.predict(key, instances, predict, max_batch_size, max_wait_s, ready)
     if version_name is None:
         engine.shadow(record, instances, predictions)  # a request to the model: its shadow's share
     return predictions, record.name

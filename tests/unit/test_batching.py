@@ -194,3 +194,37 @@ def test_checked_instances_batch_with_their_keys_and_keyed_and_unkeyed_go_alone(
     )
     with pytest.raises(InvalidArgument, match="Instances with keys and instances without cannot share"):
         requests[0] + requests[2]
+
+
+def test_calls_proven_fast_run_in_the_loop_and_slow_ones_in_a_thread() -> None:
+    fast = CountingModel(delay=0.0)
+    slow = CountingModel(delay=0.02)
+    threads: list[str] = []
+
+    def watched(model: CountingModel) -> Any:
+        def call(instances: list[Any]) -> list[Any]:
+            threads.append(threading.current_thread().name)
+            return model(instances)
+
+        return call
+
+    batcher = Batcher(max_instances=256, inline_s=0.005)
+    loop_thread = threading.current_thread().name
+
+    async def run(key: str, call: Any, ready: Any = lambda: True) -> None:
+        for n in range(6):
+            assert await batcher.predict(key, [n], call, ready=ready) == [2 * n]
+
+    asyncio.run(run("fast", watched(fast)))
+    # Three calls timed in a thread, then the loop's own thread.
+    assert [name == loop_thread for name in threads] == [False, False, False, True, True, True]
+    assert batcher.inline_calls == 3
+    threads.clear()
+    asyncio.run(run("slow", watched(slow)))
+    assert loop_thread not in threads and batcher.inline_calls == 3  # 20 ms a call: never inline
+    threads.clear()
+    asyncio.run(run("fast", watched(fast), ready=lambda: False))
+    assert loop_thread not in threads  # a version that would read or load: a thread
+    threads.clear()
+    asyncio.run(run("fast-bare", watched(fast), ready=None))
+    assert loop_thread not in threads  # no say on I/O: a thread
