@@ -246,6 +246,39 @@ def _share(text: str) -> float:
         raise click.UsageError(f"--max-error-rate takes 1% or 0.01, not {text!r}") from None
 
 
+@models.command("compare")
+@click.argument("model")
+@click.option("--version", help="The shadow version (default: every shadow's copies).")
+@click.option("--last", type=click.IntRange(1, 100_000), default=1000, show_default=True, help="Copies read.")
+@common_options
+@pass_state
+def compare_shadow(state: CliState, model: str, version: str | None, last: int) -> dict[str, Any]:
+    """Where a model's shadow version and the versions that served
+    disagree (mlnb): over the shadow's last logged copies, the agreement,
+    its errors, and each instance they answered differently."""
+    answer = state.engine.shadow_comparison(model, limit=last, version=version)
+    if state.out.shows_tables:
+        from mlnb.cli.output import table
+
+        rows = [
+            {**row, "served": json.dumps(row["served"]), "shadow": json.dumps(row.get("shadow"))}
+            for row in answer["disagreements"]
+        ]
+        columns = [("TIME", "time"), ("SERVED BY", "servedBy"), ("SERVED", "served"),
+                   ("SHADOW", "shadowVersion"), ("SHADOW SAID", "shadow"), ("ERROR", "error")]  # fmt: skip
+        if rows:
+            click.echo(table(rows, columns))
+        agreement = answer["agreement"]
+        said = f"{agreement:.1%}" if agreement is not None else "nothing to compare"
+        click.echo(
+            f"{answer['copies']} copies, {answer['instances']} instances: agreement {said}, "
+            f"{answer['errors']} shadow errors"
+        )
+    else:
+        state.out.data(answer)
+    return answer
+
+
 @models.command("alias")
 @click.argument("model")
 @click.argument("alias")

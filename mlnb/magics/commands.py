@@ -319,6 +319,8 @@ def ml() -> None:
     %ml evaluate --model M --data df --target y   figures and charts on labelled data
     %ml dataset describe --data df                 a row a feature: kind, counts, spread
     %ml monitor drift --model M                   what a version serves, against its baseline
+    %ml rollout M --canary v2 --interval 10m      a canary, step by step (a job panel)
+    %ml compare M                                 where the shadow version disagrees
     """
 
 
@@ -420,6 +422,9 @@ ml.add_command(_monitor)
 _dataset = click.Group("dataset", help="Describe data (Datalab's %ml dataset).")
 _dataset.add_command(_monitor.commands["describe"])
 ml.add_command(_dataset)
+# A model's rollout and its shadow's comparison, as the issue's users name them.
+ml.add_command(cli_models.rollout_model, "rollout")
+ml.add_command(cli_models.compare_shadow, "compare")
 ml.add_command(cli_jobs.jobs)
 ml.add_command(cli_models.models)
 ml.add_command(cli_versions.versions)

@@ -20,10 +20,9 @@ def present(path: tuple[str, ...], result: Any, state: Any) -> Any:
         return explanations_frame(result)
     if path == ("evaluate",):
         return evaluation_frame(result)
-    if path == ("monitor", "drift") and isinstance(result, dict):
-        return _frame_with(drift_rows(result), result, "drift")
-    if path in (("monitor", "describe"), ("dataset", "describe")) and isinstance(result, dict):
-        return _frame_with(profile_rows(result), result, "profile")
+    answer_frame = _ANSWER_FRAMES.get(path)
+    if answer_frame is not None and isinstance(result, dict):
+        return answer_frame(result)
     if path in (("jobs", "logs"), ("server", "stop"), ("tensorboard", "stop")):
         return None
     if path == ("jobs", "list"):
@@ -87,6 +86,16 @@ def evaluation_frame(result: EvaluationRecord | dict[str, Any]) -> Any:
     else:
         frame.attrs["evaluation"] = result.to_api()
     frame.index.name = "figure"
+    return frame
+
+
+def comparison_frame(answer: dict[str, Any]) -> Any:
+    """A shadow's disagreements, a row each; the whole answer (agreement,
+    counts) in ``.attrs["comparison"]``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(answer["disagreements"])
+    frame.attrs["comparison"] = answer
     return frame
 
 
@@ -156,3 +165,13 @@ def versions_frame(records: list[VersionRecord]) -> Any:
     ]
     columns = ["name", "state", "framework", "isDefault", "createTime", "deploymentUri", "errorMessage"]
     return pd.DataFrame(rows, columns=columns)
+
+
+# Commands whose answer (a dict) a magic returns as a DataFrame.
+_ANSWER_FRAMES: dict[tuple[str, ...], Any] = {
+    ("monitor", "drift"): lambda answer: _frame_with(drift_rows(answer), answer, "drift"),
+    ("monitor", "describe"): lambda answer: _frame_with(profile_rows(answer), answer, "profile"),
+    ("dataset", "describe"): lambda answer: _frame_with(profile_rows(answer), answer, "profile"),
+    ("compare",): comparison_frame,
+    ("models", "compare"): comparison_frame,
+}

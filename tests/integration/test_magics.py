@@ -527,3 +527,29 @@ def test_hints_name_magics_in_a_notebook(
     assert "List models with: %ml models list" in fails(shell, "%ml models describe ghost", capsys)
     engine_of_shell = shell.run_line_magic("ml", "jobs wait hinted --timeout 120")
     assert engine_of_shell.state == "SUCCEEDED"
+
+
+def test_compare_is_a_frame_of_the_shadows_disagreements(
+    shell: Any,
+    deployed: str,
+    sklearn_model: tuple[Path, Any],
+    iris_features: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from support.waiting import wait_for
+
+    shell.run_line_magic("ml", f"deploy iris v2 --origin {sklearn_model[0]}")
+    shell.run_line_magic("ml", "models update iris --shadow v2")
+    shell.user_ns["X"] = np.asarray(iris_features[:3])
+    shell.run_line_magic("ml", "predict --model iris --instances X")
+
+    def copied() -> Any:
+        frame = shell.run_line_magic("ml", "compare iris")
+        return [frame] if frame.attrs["comparison"]["copies"] == 1 else None
+
+    (compared,) = wait_for(copied, "the shadow's copy")
+    # The same model behind both: every instance agrees, no row to show.
+    assert compared.empty and compared.attrs["comparison"]["agreement"] == 1.0
+    assert compared.attrs["comparison"]["instances"] == 3
+    message = fails(shell, "%ml rollout iris --canary v2 --steps 50,20", capsys)
+    assert "steps must rise to 100" in message

@@ -401,3 +401,19 @@ def test_a_failing_canary_is_rolled_back_within_one_interval(hosted: Engine) -> 
     assert rolled_back.details["trafficSplit"]["after"] == {"v1": 80, "v2": 20}
     with pytest.raises(InvalidArgument, match="steps must rise to 100"):
         engine.rollout("scaled", "v2", steps=[50, 20])
+
+
+def test_the_cli_compares_a_shadow(
+    scaled: Engine, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlnb.cli import main
+
+    scaled.set_shadow("scaled", "v2")
+    for _ in range(3):
+        scaled.predict("scaled", [ROW])
+    scaled.close()  # the shadow's copies and the log sent
+    monkeypatch.setenv("MLNB_HOME", str(home))
+    assert main(["models", "compare", "scaled"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["TIME", "SERVED", "BY"] and len(out) == 5  # a row a disagreement
+    assert out[-1] == "3 copies, 3 instances: agreement 0.0%, 0 shadow errors"
