@@ -274,6 +274,17 @@ class EvaluationRecord:
         )
         return {k: self.metrics[k] for k in keys if self.metrics.get(k) is not None}
 
+    def summary(self) -> dict[str, Any]:
+        """The evaluation in short, as a version's body carries its newest
+        (mlnb's ``latestEvaluation``)."""
+        return {
+            "evaluationId": self.evaluation_id,
+            "createTime": format_time(self.time),
+            "dataset": self.dataset,
+            "task": self.task,
+            "figures": self.headline,
+        }
+
     def to_api(self) -> dict[str, Any]:
         version = version_resource(self.project, self.model, self.version)
         return {

@@ -30,7 +30,7 @@ def present(path: tuple[str, ...], result: Any, state: Any) -> Any:
     if path == ("models", "list"):
         return models_frame(result)
     if path == ("versions", "list"):
-        return versions_frame(result)
+        return versions_frame(result, state)
     if path in (("models", "history"), ("models", "prediction-log")) and isinstance(result, list):
         import pandas as pd
 
@@ -147,23 +147,41 @@ def models_frame(records: list[ModelRecord]) -> Any:
     return pd.DataFrame(rows, columns=["name", "defaultVersion", "description", "labels"])
 
 
-def versions_frame(records: list[VersionRecord]) -> Any:
-    """Versions, oldest first: name, state, framework, default, created, origin."""
+def versions_frame(records: list[VersionRecord], state: Any = None) -> Any:
+    """Versions, oldest first: name, state, framework, default, created,
+    origin, and the headline figures of each one's newest evaluation."""
     import pandas as pd
 
-    rows = [
-        {
-            "name": r.name,
-            "state": r.state,
-            "framework": r.framework,
-            "isDefault": r.is_default,
-            "createTime": r.create_time,
-            "deploymentUri": r.deployment_uri,
-            "errorMessage": r.error_message or "",
-        }
-        for r in records
+    latest = state.engine.latest_evaluations(project=records[0].project) if state and records else {}
+    rows = []
+    for r in records:
+        newest = latest.get((r.model, r.name))
+        rows.append(
+            {
+                "name": r.name,
+                "state": r.state,
+                "framework": r.framework,
+                "isDefault": r.is_default,
+                "createTime": r.create_time,
+                "deploymentUri": r.deployment_uri,
+                "errorMessage": r.error_message or "",
+                "evaluation": (
+                    ", ".join(f"{k} {v:.4g}" for k, v in newest.headline.items()) + f" ({newest.dataset})"
+                    if newest
+                    else ""
+                ),
+            }
+        )
+    columns = [
+        "name",
+        "state",
+        "framework",
+        "isDefault",
+        "createTime",
+        "deploymentUri",
+        "errorMessage",
+        "evaluation",
     ]
-    columns = ["name", "state", "framework", "isDefault", "createTime", "deploymentUri", "errorMessage"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -181,7 +181,15 @@ async def versions(request: Request) -> Response:
         )
         return json_response(operation.to_api())
     records = await call(engine.list_versions, model_name, project=project)
-    return _listed(request, "versions", [v.to_api() for v in records])
+    # mlnb's: each version's newest evaluation, in short (one grouped read).
+    latest = await call(engine.latest_evaluations, project=project)
+    bodies = []
+    for record in records:
+        body = record.to_api()
+        if (model_name, record.name) in latest:
+            body["latestEvaluation"] = latest[(model_name, record.name)].summary()
+        bodies.append(body)
+    return _listed(request, "versions", bodies)
 
 
 async def version(request: Request) -> Response:
@@ -201,18 +209,12 @@ async def version(request: Request) -> Response:
     if verb is not None:
         raise NotFound(f"No such method: {request.url.path}")
     if request.method == "GET":
-        body = (await call(engine.get_version, model_name, name, project=project)).to_api()
+        found = await call(engine.get_version, model_name, name, project=project)
+        body = found.to_api()
         # mlnb's: the version's newest evaluation, in short (all: .../evaluations).
-        newest = await call(engine.list_evaluations, model_name, version=name, limit=1, project=project)
+        newest = await call(engine.list_evaluations, model_name, version=found.name, limit=1, project=project)
         if newest:
-            evaluation = newest[0]
-            body["latestEvaluation"] = {
-                "evaluationId": evaluation.evaluation_id,
-                "createTime": evaluation.to_api()["createTime"],
-                "dataset": evaluation.dataset,
-                "task": evaluation.task,
-                "figures": evaluation.headline,
-            }
+            body["latestEvaluation"] = newest[0].summary()
         return json_response(body)
     if request.method == "DELETE":
         operation = await call(engine.delete_version_operation, model_name, name, project=project)

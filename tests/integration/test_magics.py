@@ -204,6 +204,9 @@ def test_evaluate_returns_the_figures_and_draws_the_charts(
     )
     assert list(compared.columns) == ["v1", "v2", "difference", "low", "high"]
     assert compared.loc["accuracy", "difference"] == 0 and not shown
+    # %ml versions shows each version's newest evaluation.
+    listed = shell.run_line_magic("ml", "versions list --model iris").set_index("name")
+    assert listed.loc["v1", "evaluation"].startswith(f"accuracy {accuracy:.4g}, ")
     # A gate the magics set and meet as the CLI does.
     shell.run_line_magic("ml", "models update iris --evaluation-gates 'holdout:accuracy>=0.99'")
     message = fails(shell, "%ml versions set-default v2 --model iris", capsys)

@@ -523,6 +523,8 @@ def test_a_version_is_evaluated_over_rest(server: str, sklearn_model: tuple[Path
     version = call_http(server, "GET", "/v1/projects/demo/models/iris/versions/v1")[1]
     assert version["latestEvaluation"]["evaluationId"] == answer["evaluationId"]
     assert version["latestEvaluation"]["figures"]["accuracy"] == answer["metrics"]["accuracy"]
+    listed_versions = call_http(server, "GET", "/v1/projects/demo/models/iris/versions")[1]["versions"]
+    assert [v["latestEvaluation"]["evaluationId"] for v in listed_versions] == [answer["evaluationId"]]
     for bad, message in (
         ({"instances": SAMPLES, "targets": [0]}, "2 instances but 1 targets"),
         ({"instances": SAMPLES}, '"targets"'),
