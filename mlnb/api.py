@@ -1267,7 +1267,7 @@ class Engine:
         Raises:
             InvalidArgument: Not a duration.
         """
-        from mlnb.rollout import parse_duration
+        from mlnb.durations import parse_duration
 
         return parse_duration(text)
 

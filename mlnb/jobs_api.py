@@ -231,7 +231,9 @@ class JobsAPI:
         return tree, stored + urls
 
     def get_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
-        return self.service.get_job(self.settings.project_of(project), job_id)
+        job = self.service.get_job(self.settings.project_of(project), job_id)
+        position = self.service.position(job)  # while it waits for a host
+        return dataclasses.replace(job, job_position=position) if position is not None else job
 
     def list_jobs(
         self,

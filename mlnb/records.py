@@ -391,6 +391,8 @@ class JobRecord:
     queue: str | None = None
     lease_holder: str | None = None
     lease_expires: datetime | None = None
+    # Where a queued job stands in its queue (1: next), as read.
+    job_position: int | None = None
 
     @property
     def resource_name(self) -> str:
@@ -446,6 +448,7 @@ class JobRecord:
                 "trainingOutput": self.training_output,
                 "predictionOutput": self.prediction_output,
                 "progress": self.progress,
+                "jobPosition": str(self.job_position) if self.job_position is not None else None,
                 "etag": self.etag,
             }
         )

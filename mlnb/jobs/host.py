@@ -189,7 +189,7 @@ class JobHost:
         if time.monotonic() - self._last_reap < self.settings.job_heartbeat_s:
             return
         self._last_reap = time.monotonic()
-        for job in self.service.reap():
+        for job in [*self.service.reap(), *self.service.expire_waiting(self.queues)]:
             ended = f"{job.project}/{job.job_id} {job.state}: {job.error_message}"
             print(f"{self.host_id}: ended {ended}", flush=True)
 

@@ -19,9 +19,10 @@ from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.jobs.kinds import job_kinds
 from mlnb.jobs.paths import job_home, log_path
+from mlnb.jobs.scheduling import Scheduling
 from mlnb.jobs.service import JobService, LeaseLost
 from mlnb.jobs.states import JobState
-from mlnb.records import JobRecord
+from mlnb.records import JobRecord, now
 from mlnb.runtime.execution import Execution, JobContext
 from mlnb.runtime.logs import LogWriter, StoredLog
 from mlnb.runtime.periodic import repeating
@@ -162,7 +163,11 @@ class Runner:
 
     def _wait_for_slot(self) -> JobRecord:
         announced = False
+        scheduling = Scheduling.of(self._job)
+        wait_deadline = scheduling.wait_deadline(self._job.create_time)
         while not self.draining.is_set():
+            if wait_deadline is not None and now() > wait_deadline:
+                return self._end(JobState.FAILED, scheduling.waited_too_long())
             try:
                 job = self.service.claim_slot(
                     self.project,
@@ -195,11 +200,18 @@ class Runner:
         return self.service.release(self.project, self.job_id, self.holder)
 
     def _watch(self, execution: Execution) -> JobRecord:
+        scheduling = Scheduling.of(self._job)
+        deadline = scheduling.run_deadline(self._job.start_time or now())
         while True:
             outcome = execution.poll()
             if outcome is not None:
                 self._beat(execution, force=True)
                 return self._end(outcome.state, outcome.error)
+            if deadline is not None and now() > deadline:
+                self.log.service(f"{scheduling.ran_too_long()}: stopping every process")
+                execution.stop(self.settings.cancel_grace_s)
+                self._beat(execution, force=True)
+                return self._end(JobState.FAILED, scheduling.ran_too_long())
             if self._beat(execution).state == JobState.CANCELLING:
                 self.log.service("Cancelling: stopping every process")
                 execution.stop(self.settings.cancel_grace_s)

@@ -19,8 +19,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from mlnb.errors import AlreadyExists, FailedPrecondition, NotFound
+from mlnb.errors import AlreadyExists, FailedPrecondition, MlnbError, NotFound
 from mlnb.jobs.paths import HOST_COMMAND_MARKS
+from mlnb.jobs.scheduling import Scheduling
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
 from mlnb.naming import validate_labels, validate_name, validate_project
 from mlnb.records import JobRecord, check_etag, now
@@ -28,6 +29,19 @@ from mlnb.runtime.processes import kill_session, process_alive
 from mlnb.store import Database, JobsTx
 
 TEAM_QUEUE = "team"
+
+
+def by_priority(jobs: list[JobRecord]) -> list[JobRecord]:
+    """Jobs in the order they start: higher ``scheduling.priority`` first,
+    the oldest first among equals (``jobs`` come oldest first)."""
+    return sorted(jobs, key=lambda job: -_priority(job))
+
+
+def _priority(job: JobRecord) -> int:
+    try:
+        return Scheduling.of(job).priority
+    except MlnbError:
+        return 0  # checked at submission; a stored job is not refused here
 
 
 def machine_queue(machine: str) -> str:
@@ -85,12 +99,13 @@ class JobService:
         preparing it (building and staging packages) is done.
 
         Raises:
-            InvalidArgument: A bad job id or labels.
+            InvalidArgument: A bad job id, labels or scheduling.
             AlreadyExists: The project has a job of that id.
         """
         validate_project(record.project)
         validate_name("job", record.job_id)
         validate_labels(record.labels)
+        Scheduling.of(record)
         with self._read() as tx:
             self._refuse_taken(tx, record)
 
@@ -101,12 +116,13 @@ class JobService:
         explicit point: jobs whose host died are ended first.
 
         Raises:
-            InvalidArgument: A bad job id or labels.
+            InvalidArgument: A bad job id, labels or scheduling.
             AlreadyExists: The project has a job of that id.
         """
         validate_project(record.project)
         validate_name("job", record.job_id)
         validate_labels(record.labels)
+        Scheduling.of(record)
         self.reap()
         if record.state == JobState.FAILED:
             record = dataclasses.replace(record, end_time=record.end_time or now())
@@ -337,7 +353,10 @@ class JobService:
             room = None if limit is None else limit - tx.count_held(holder)
             if room is not None and room <= 0:
                 return []
-            claimed = tx.queued_unclaimed(queues, room, lock=True)
+            # By priority, then age: the rows are read (and locked) whole,
+            # since the priority lives in each job's input.
+            waiting = by_priority(tx.queued_unclaimed(queues, lock=True))
+            claimed = waiting if room is None else waiting[:room]
             lease = self._lease(holder)
             return [
                 tx.update_job(j.project, j.job_id, **lease, runner_pid=pid, cluster=j.cluster or cluster)
@@ -345,9 +364,42 @@ class JobService:
             ]
 
     def waiting(self, queues: Iterable[str]) -> list[JobRecord]:
-        """Queued jobs of ``queues`` that no host has taken yet."""
+        """Queued jobs of ``queues`` that no host has taken yet, in the
+        order hosts take them."""
         with self._read() as tx:
-            return tx.queued_unclaimed(queues)
+            return by_priority(tx.queued_unclaimed(queues))
+
+    def expire_waiting(self, queues: Iterable[str]) -> list[JobRecord]:
+        """End FAILED the queued jobs of ``queues`` that no host took
+        within their ``maxWaitTime``."""
+        expired = []
+        for job in self.waiting(queues):
+            scheduling = Scheduling.of(job)
+            deadline = scheduling.wait_deadline(job.create_time)
+            if deadline is None or now() <= deadline:
+                continue
+            with self._write() as tx:
+                fresh = tx.get_job(job.project, job.job_id, lock=True)
+                if fresh is None or fresh.state != JobState.QUEUED or fresh.lease_holder is not None:
+                    continue  # taken or ended meanwhile
+                expired.append(
+                    tx.update_job(
+                        job.project,
+                        job.job_id,
+                        state=JobState.FAILED.value,
+                        error_message=scheduling.waited_too_long(),
+                        end_time=now(),
+                    )
+                )
+        return expired
+
+    def position(self, job: JobRecord) -> int | None:
+        """Where a queued job no host took yet stands in its queue (1: next), else ``None``."""
+        if job.state != JobState.QUEUED or job.lease_holder is not None or job.queue is None:
+            return None
+        order = [(j.project, j.job_id) for j in self.waiting([job.queue])]
+        key = (job.project, job.job_id)
+        return order.index(key) + 1 if key in order else None
 
     def release(self, project: str, job_id: str, holder: str) -> JobRecord:
         """Hand a held job that has not started back to its queue (its host
@@ -411,7 +463,7 @@ class JobService:
             else:
                 pool = {}  # no cap: the cluster's capacity decides
             if pool:
-                queued = tx.held_jobs([JobState.QUEUED.value], **pool)
+                queued = by_priority(tx.held_jobs([JobState.QUEUED.value], **pool))
                 if queued and (queued[0].project, queued[0].job_id) != (project, job_id):
                     return None
                 if len(tx.held_jobs([s.value for s in ACTIVE], **pool)) >= limit:

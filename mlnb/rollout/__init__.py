@@ -2,6 +2,6 @@
 version step by step while the version's error rate and latency stay
 within bounds, and rolls the split back at once when they do not."""
 
-from mlnb.rollout.spec import RolloutSpec, parse_duration
+from mlnb.rollout.spec import RolloutSpec
 
-__all__ = ["RolloutSpec", "parse_duration"]
+__all__ = ["RolloutSpec"]

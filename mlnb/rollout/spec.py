@@ -4,7 +4,6 @@ step, how long each step is watched, and the bounds it must stay within."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,24 +11,10 @@ from typing import Any
 from mlnb.errors import InvalidArgument
 from mlnb.naming import validate_name
 
-__all__ = ["DEFAULT_STEPS", "RolloutSpec", "parse_duration"]
+__all__ = ["DEFAULT_STEPS", "RolloutSpec"]
 
 DEFAULT_STEPS = (5, 25, 50, 100)
 DEFAULT_MIN_REQUESTS = 10
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h)?")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(text: str) -> float:
-    """``10m``, ``30s``, ``1h``, ``500ms`` or seconds (``90``) in seconds.
-
-    Raises:
-        InvalidArgument: Not a duration.
-    """
-    found = _DURATION.fullmatch(str(text).strip())
-    if not found:
-        raise InvalidArgument(f"{text!r} is not a duration: write 30s, 10m, 1h or 500ms")
-    return float(found.group(1)) * _UNITS[found.group(2)]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     (
         "mlnb._version",
         "mlnb.errors",
+        "mlnb.durations",
         "mlnb.config",
         "mlnb.naming",
         "mlnb.locations",

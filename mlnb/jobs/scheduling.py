@@ -1,0 +1,86 @@
+"""A job's scheduling, as ML Engine's ``trainingInput.scheduling`` defines
+it (and mlnb reads from a notebook's or a plug-in kind's input too):
+``maxRunningTime`` (a job running past it is stopped and ends FAILED),
+``maxWaitTime`` (a job not started within it ends FAILED) and ``priority``
+(0 to 1000: among queued jobs, a higher one starts first; the oldest first
+among equals)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from mlnb.durations import format_duration, parse_duration
+from mlnb.errors import InvalidArgument
+from mlnb.records import JobRecord
+
+__all__ = ["MAX_PRIORITY", "Scheduling"]
+
+MAX_PRIORITY = 1000
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    """How long a job may run and wait, and how soon it starts."""
+
+    max_running_s: float | None = None
+    max_wait_s: float | None = None
+    priority: int = 0
+
+    @classmethod
+    def from_api(cls, body: Any) -> Scheduling:
+        """
+        Raises:
+            InvalidArgument: A field that is not a duration, or a priority
+                outside 0 to 1000.
+        """
+        if body is None:
+            return cls()
+        if not isinstance(body, Mapping):
+            raise InvalidArgument("scheduling must be an object: {maxRunningTime, maxWaitTime, priority}")
+        unknown = set(body) - {"maxRunningTime", "maxWaitTime", "priority"}
+        if unknown:
+            raise InvalidArgument(f"scheduling has unknown field(s): {', '.join(sorted(unknown))}")
+        priority = body.get("priority", 0)
+        if isinstance(priority, str) and priority.isdigit():
+            priority = int(priority)
+        if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= MAX_PRIORITY:
+            raise InvalidArgument(f"scheduling.priority must be a whole number from 0 to {MAX_PRIORITY}")
+        return cls(_seconds(body, "maxRunningTime"), _seconds(body, "maxWaitTime"), priority)
+
+    @classmethod
+    def of(cls, job: JobRecord) -> Scheduling:
+        """The scheduling a job was submitted with (none: no bounds, priority 0)."""
+        for body in (job.training_input, job.notebook_input, job.job_input):
+            if isinstance(body, Mapping) and body.get("scheduling") is not None:
+                return cls.from_api(body["scheduling"])
+        return cls()
+
+    def run_deadline(self, started: datetime | None) -> datetime | None:
+        if self.max_running_s is None or started is None:
+            return None
+        return started + timedelta(seconds=self.max_running_s)
+
+    def wait_deadline(self, created: datetime) -> datetime | None:
+        return None if self.max_wait_s is None else created + timedelta(seconds=self.max_wait_s)
+
+    def ran_too_long(self) -> str:
+        return (
+            f"The job ran longer than its maxRunningTime ({format_duration(self.max_running_s or 0)}); "
+            "its processes were stopped"
+        )
+
+    def waited_too_long(self) -> str:
+        return f"The job did not start within its maxWaitTime ({format_duration(self.max_wait_s or 0)})"
+
+
+def _seconds(body: Mapping[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    if value in (None, ""):
+        return None
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise InvalidArgument(f"scheduling.{name} must be longer than 0s")
+    return seconds

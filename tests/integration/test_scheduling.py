@@ -1,0 +1,132 @@
+"""ML Engine's ``trainingInput.scheduling``: a job past its maxRunningTime is
+stopped and FAILED, one not started within its maxWaitTime is FAILED, a
+higher priority starts first among queued jobs, and a queued job says
+where it stands (``jobPosition``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from support import trainers
+
+from mlnb.api import Engine
+from mlnb.config import Settings
+from mlnb.errors import InvalidArgument
+from mlnb.jobs import JobService
+from mlnb.records import JobRecord, now
+from mlnb.states import JobKind, JobState
+from mlnb.store import Database
+
+pytestmark = pytest.mark.integration
+
+LONG = ["--steps", "600", "--sleep", "0.1"]
+SHORT = ["--steps", "2", "--sleep", "0.05"]
+
+
+@pytest.fixture
+def settings(home: Path) -> Settings:
+    return Settings.resolve(
+        env={},
+        home=str(home),
+        job_heartbeat_s=0.2,
+        job_dead_after_s=30.0,
+        job_host_idle_s=3.0,
+        cancel_grace_s=1.0,
+        max_running_jobs=1,
+    )
+
+
+@pytest.fixture
+def engine(settings: Settings) -> Iterator[Engine]:
+    engine = Engine(settings)
+    yield engine
+    for job in engine.list_jobs():
+        if not job.ended:
+            engine.cancel_job(job.job_id)
+    engine.close()
+
+
+@pytest.fixture
+def trainer(tmp_path: Path) -> Path:
+    return trainers.write_trainer(tmp_path / "src")
+
+
+def submit(
+    engine: Engine, trainer: Path, job_id: str, args: list[str], scheduling: dict[str, object]
+) -> None:
+    engine.submit_training_job(
+        job_id, {"scheduling": scheduling}, package_path=trainer, module_name="trainer.task", args=args
+    )
+
+
+def test_a_job_past_its_max_running_time_is_stopped(engine: Engine, trainer: Path) -> None:
+    submit(engine, trainer, "bounded", LONG, {"maxRunningTime": "2s"})
+    job = engine.wait_job("bounded", timeout=120)
+    assert job.state == "FAILED"
+    assert job.error_message == "The job ran longer than its maxRunningTime (2s); its processes were stopped"
+    assert job.start_time is not None and job.end_time is not None
+    assert (job.end_time - job.start_time).total_seconds() < 30  # not the minute the trainer wanted
+
+
+def test_waiting_past_max_wait_time_fails_and_priority_goes_first(engine: Engine, trainer: Path) -> None:
+    submit(engine, trainer, "holder", LONG, {})
+    engine.submit_training_job("holder_check", package_path=trainer, module_name="trainer.task", args=SHORT)
+    submit(engine, trainer, "impatient", SHORT, {"maxWaitTime": "1s"})
+    submit(engine, trainer, "low", SHORT, {"priority": 0})
+    submit(engine, trainer, "high", SHORT, {"priority": 900})
+    impatient = engine.wait_job("impatient", timeout=120)
+    assert impatient.state == "FAILED"
+    assert impatient.error_message == "The job did not start within its maxWaitTime (1s)"
+    engine.cancel_job("holder")
+    jobs = {j: engine.wait_job(j, timeout=120) for j in ("holder_check", "low", "high")}
+    assert all(job.state == "SUCCEEDED" for job in jobs.values()), jobs
+    starts = {j: job.start_time for j, job in jobs.items()}
+    # One slot: the priority-900 job started before the older jobs of priority 0.
+    assert starts["high"] < starts["holder_check"] and starts["high"] < starts["low"]  # type: ignore[operator]
+    assert starts["holder_check"] < starts["low"]  # type: ignore[operator]
+
+
+def test_a_bad_scheduling_is_refused_at_submission(engine: Engine, trainer: Path) -> None:
+    with pytest.raises(InvalidArgument, match="priority must be a whole number from 0 to 1000"):
+        submit(engine, trainer, "bad_1", SHORT, {"priority": 2000})
+    with pytest.raises(InvalidArgument, match="is not a duration"):
+        submit(engine, trainer, "bad_2", SHORT, {"maxRunningTime": "soon"})
+    with pytest.raises(InvalidArgument, match="unknown field"):
+        submit(engine, trainer, "bad_3", SHORT, {"maxRetries": 3})
+    assert engine.list_jobs() == []
+
+
+def test_queued_jobs_stand_in_priority_order_and_expire(settings: Settings) -> None:
+    # No host here: the jobs wait in the queue as they would for a team's hosts.
+    database = Database(settings.database_url)
+    service = JobService(database, 30.0, "machine-a")
+
+    def queued(job_id: str, scheduling: dict[str, object]) -> JobRecord:
+        return service.create_job(
+            JobRecord(
+                project="p",
+                job_id=job_id,
+                kind=JobKind.TRAINING,
+                state=JobState.QUEUED,
+                create_time=now() - timedelta(seconds=10),
+                training_input={"pythonModule": "x", "scheduling": scheduling},
+            )
+        )
+
+    queued("first", {})
+    queued("urgent", {"priority": 500})
+    queued("expiring", {"maxWaitTime": "5s"})
+    queued("last", {"priority": 0, "maxWaitTime": "1h"})
+    order = [j.job_id for j in service.waiting([service.queue])]
+    assert order == ["urgent", "first", "expiring", "last"]
+    assert [service.position(service.get_job("p", j)) for j in order] == [1, 2, 3, 4]
+    (expired,) = service.expire_waiting([service.queue])
+    assert expired.job_id == "expiring" and expired.state == JobState.FAILED
+    assert expired.error_message == "The job did not start within its maxWaitTime (5s)"
+    assert service.position(service.get_job("p", "last")) == 3
+    assert replace(service.get_job("p", "urgent"), job_position=1).to_api()["jobPosition"] == "1"
+    database.dispose()
