@@ -130,6 +130,8 @@ class Settings:
         monitor_interval_s: How often a team's job host (``mlnb jobs
             host``) checks the drift of every version whose baseline has
             alerting (``MLNB_MONITOR_INTERVAL_S``; 0: never).
+        notify_webhook: A webhook told of every job's end (SUCCEEDED or
+            FAILED) unless the job names its own (``MLNB_NOTIFY_WEBHOOK``).
         evaluation_batch_mb: An evaluation of a local file at least this
             large runs as a batch prediction job (``MLNB_EVALUATION_BATCH_MB``;
             a file of another machine, a URL, always does).
@@ -192,6 +194,7 @@ class Settings:
     host_drain_s: float = 0.0
     monitor_interval_s: float = 300.0
     evaluation_batch_mb: float = 64.0
+    notify_webhook: str = ""
     machine_id: str = ""
     cancel_grace_s: float = 10.0
     dask_scheduler: str = ""

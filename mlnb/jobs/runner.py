@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.jobs.kinds import job_kinds
+from mlnb.jobs.notifications import Notifications
 from mlnb.jobs.paths import job_home, log_path
 from mlnb.jobs.scheduling import Scheduling
 from mlnb.jobs.service import JobService, LeaseLost
@@ -240,6 +241,22 @@ class Runner:
         # (if the store refuses them now, closing the log tries again).
         with contextlib.suppress(MlnbError):
             self.log.flush()
-        return self.service.transition(
+        ended = self.service.transition(
             self.project, self.job_id, state, holder=self.holder, error_message=error
         )
+        self._notify(ended)
+        return ended
+
+    def _notify(self, job: JobRecord) -> None:
+        """Tell the job's webhook (or the configured one) how it ended; a
+        failed delivery is logged, never the job's fault."""
+        try:
+            delivery = Notifications.of(job, self.settings.notify_webhook).send(job)
+        except MlnbError as e:  # refused at submission; a stored job is not failed for it
+            delivery = {"delivered": False, "error": e.message}
+        if delivery is None:
+            return
+        said = "delivered" if delivery["delivered"] else f"not delivered: {delivery['error']}"
+        self.log.service(f"Notified the webhook of the job's end: {said}")
+        with contextlib.suppress(MlnbError):
+            self.log.flush()

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mlnb.errors import AlreadyExists, FailedPrecondition, MlnbError, NotFound
+from mlnb.jobs.notifications import Notifications
 from mlnb.jobs.paths import HOST_COMMAND_MARKS
 from mlnb.jobs.scheduling import Scheduling
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
@@ -106,6 +107,7 @@ class JobService:
         validate_name("job", record.job_id)
         validate_labels(record.labels)
         Scheduling.of(record)
+        Notifications.of(record)
         with self._read() as tx:
             self._refuse_taken(tx, record)
 
@@ -123,6 +125,7 @@ class JobService:
         validate_name("job", record.job_id)
         validate_labels(record.labels)
         Scheduling.of(record)
+        Notifications.of(record)
         self.reap()
         if record.state == JobState.FAILED:
             record = dataclasses.replace(record, end_time=record.end_time or now())

@@ -8,30 +8,25 @@ logged requests is an alarm past ``maxLatencyP99Ms`` too."""
 
 from __future__ import annotations
 
-import logging
-import urllib.request
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from mlnb.errors import FailedPrecondition
 from mlnb.monitoring.drift import DEFAULT_PSI_THRESHOLD, drift
 from mlnb.records import ModelEvent, format_time, now
+from mlnb.runtime.webhooks import post_json
 
 if TYPE_CHECKING:
     from mlnb.prediction import PredictionLog
     from mlnb.store import Database
 
-__all__ = ["DEFAULT_WINDOW", "WEBHOOK_TIMEOUT_S", "check_drift", "served_drift"]
+__all__ = ["DEFAULT_WINDOW", "check_drift", "served_drift"]
 
 DEFAULT_WINDOW = 1000
 # The alarm of a version failing more of its requests than its alerting allows.
 ERROR_RATE = "error rate"
 # The alarm of a version answering its logged requests slower than its alerting allows.
 LATENCY = "latency p99"
-WEBHOOK_TIMEOUT_S = 5.0
-log = logging.getLogger("mlnb.monitoring")
 
 
 def served_drift(
@@ -121,7 +116,7 @@ def check_drift(
     delivery = None
     if alert and alerting.get("webhook"):
         body = _alert_body(project, model, version, answer, figures, threshold, alarms, error_rate)
-        delivery = _post(str(alerting["webhook"]), body)
+        delivery = post_json(str(alerting["webhook"]), body)
     return answer | {"alerted": alert, "alarms": alarms, "errorRate": error_rate, "delivery": delivery}
 
 
@@ -155,18 +150,3 @@ def _alert_body(
         "latencyP99Ms": answer["latencyP99Ms"],
         "rows": answer["rows"],
     }
-
-
-def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST the alert; a webhook that fails is said, never raised: the check stands."""
-    if not url.startswith(("http://", "https://")):
-        return {"delivered": False, "error": f"{url!r} is not an http(s) URL"}
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
-        url, data=orjson.dumps(body), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:  # noqa: S310
-            return {"delivered": True, "status": response.status}
-    except OSError as e:
-        log.warning("Could not deliver a drift alert to %s: %s", url, e)
-        return {"delivered": False, "error": str(e)}

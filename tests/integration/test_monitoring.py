@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
+from support.webhooks import WebhookListener
 
 from mlnb.api import Engine
 from mlnb.errors import FailedPrecondition
@@ -126,36 +127,6 @@ def test_the_cli_sets_a_baseline_and_prints_the_drift(
     assert baseline is not None and baseline["profile"]["rows"] == 2000
 
 
-class _Listener:
-    """A webhook on 127.0.0.1 that keeps the JSON bodies posted to it."""
-
-    def __init__(self) -> None:
-        import http.server
-        import json
-        import threading
-
-        received = self.received = []  # type: ignore[var-annotated]
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 def test_a_drift_alert_reaches_the_webhook_once_and_the_gauge_crosses_the_threshold(
     served: tuple[Engine, pd.DataFrame], home: Path
 ) -> None:
@@ -165,7 +136,7 @@ def test_a_drift_alert_reaches_the_webhook_once_and_the_gauge_crosses_the_thresh
     from mlnb.server import create_app
 
     engine, training = served
-    listener = _Listener()
+    listener = WebhookListener()
     try:
         engine.set_baseline("watched", training, alerting={"webhook": listener.url, "window": 4})
         with TestClient(create_app(Settings.resolve(env={}, home=str(home)))) as client:
@@ -214,7 +185,7 @@ def test_a_teams_job_host_checks_on_its_schedule_and_alerts_once(tmp_path: Path)
     joblib.dump(LogisticRegression().fit(training, target), tmp_path / "model" / "model.joblib")
     laptop.create_model("watched", online_prediction_logging=True)
     laptop.create_version("watched", "v1", tmp_path / "model")
-    listener = _Listener()
+    listener = WebhookListener()
     host = None
     try:
         laptop.set_baseline("watched", training, alerting={"webhook": listener.url, "window": 3})
@@ -239,7 +210,7 @@ def test_failing_requests_past_the_bound_alert_once(served: tuple[Engine, pd.Dat
     from mlnb.errors import InvalidArgument
 
     engine, training = served
-    listener = _Listener()
+    listener = WebhookListener()
     try:
         alerting = {"webhook": listener.url, "window": 10, "maxErrorRate": 0.25}
         engine.set_baseline("watched", training, alerting=alerting)
@@ -300,7 +271,7 @@ def test_a_slow_version_alerts_on_its_latency_p99(served: tuple[Engine, pd.DataF
     from mlnb.errors import InvalidArgument
 
     engine, training = served
-    listener = _Listener()
+    listener = WebhookListener()
     try:
         with pytest.raises(InvalidArgument, match="maxLatencyP99Ms must be a positive number"):
             engine.set_baseline("watched", training, alerting={"maxLatencyP99Ms": 0})

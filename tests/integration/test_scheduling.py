@@ -130,3 +130,50 @@ def test_queued_jobs_stand_in_priority_order_and_expire(settings: Settings) -> N
     assert service.position(service.get_job("p", "last")) == 3
     assert replace(service.get_job("p", "urgent"), job_position=1).to_api()["jobPosition"] == "1"
     database.dispose()
+
+
+def test_a_jobs_webhook_hears_of_its_end(engine: Engine, trainer: Path, tmp_path: Path) -> None:
+    from support.waiting import wait_for
+    from support.webhooks import WebhookListener
+
+    listener = WebhookListener()
+    try:
+        body = {
+            "notifications": {"webhook": listener.url, "on": ["FAILED"]},
+            "scheduling": {"maxRunningTime": "1s"},
+        }
+        engine.submit_training_job("told", body, package_path=trainer, module_name="trainer.task", args=LONG)
+        engine.submit_training_job(
+            "quiet", {"notifications": {"webhook": listener.url, "on": ["FAILED"]}},
+            package_path=trainer, module_name="trainer.task", args=SHORT,
+        )  # fmt: skip
+        assert engine.wait_job("told", timeout=120).state == "FAILED"
+        assert engine.wait_job("quiet", timeout=120).state == "SUCCEEDED"
+        (sent,) = wait_for(lambda: listener.received or None, "the webhook's one notification")
+        assert sent["jobId"] == "told" and sent["state"] == "FAILED"
+        assert sent["text"].startswith("mlnb: job told (default) FAILED after ")
+        assert sent["text"].endswith(
+            "The job ran longer than its maxRunningTime (1s); its processes were stopped"
+        )
+        # A host whose configuration names a webhook tells it of every job that names none.
+        told_all = Engine(home=str(tmp_path / "other"), notify_webhook=listener.url, job_heartbeat_s=0.2)
+        try:
+            told_all.submit_training_job(
+                "plain", package_path=trainer, module_name="trainer.task", args=SHORT
+            )
+            assert told_all.wait_job("plain", timeout=120).state == "SUCCEEDED"
+        finally:
+            told_all.close()
+        wait_for(lambda: len(listener.received) == 2, "the second notification")
+        assert listener.received[1]["jobId"] == "plain" and listener.received[1]["state"] == "SUCCEEDED"
+        logs = [e.message for e in engine.job_logs("told")]
+        assert "Notified the webhook of the job's end: delivered" in logs
+    finally:
+        listener.close()
+    with pytest.raises(InvalidArgument, match=r"notifications\.webhook must be an http"):
+        engine.submit_training_job(
+            "bad_hook",
+            {"notifications": {"webhook": "ftp://x"}},
+            package_path=trainer,
+            module_name="trainer.task",
+        )
