@@ -18,6 +18,12 @@ export interface IVersion {
   drifted: string[] | null;
   /** Its newest evaluation: the dataset and the headline figures. */
   evaluation: { dataset: string; figures: Record<string, number> } | null;
+  /** Its share of the model's requests under a traffic split (null: no split). */
+  share: number | null;
+  /** The model's aliases that name it (`champion`). */
+  aliases: string[];
+  /** Whether it is the model's shadow (a copy of the traffic, never answering). */
+  shadow: boolean;
 }
 
 export interface IModel {
@@ -109,6 +115,9 @@ interface IModelBody {
   description?: string;
   defaultVersion?: IVersionBody;
   versions?: IVersionBody[];
+  trafficSplit?: Record<string, number>;
+  aliases?: Record<string, string>;
+  shadow?: { version: string; percent: number };
 }
 
 type IJobBody = Partial<IJob> & { jobId: string; state: string; kind: string; elapsedS: number };
@@ -118,7 +127,13 @@ export function shortName(resource: string): string {
   return resource.slice(resource.lastIndexOf('/') + 1);
 }
 
-function version(body: IVersionBody): IVersion {
+function version(body: IVersionBody, owner?: IModelBody): IVersion {
+  const name = shortName(body.name);
+  const split = owner?.trafficSplit;
+  const aliases = Object.entries(owner?.aliases ?? {})
+    .filter(([, target]) => target === name)
+    .map(([alias]) => alias)
+    .sort();
   return {
     name: shortName(body.name),
     state: body.state,
@@ -128,7 +143,10 @@ function version(body: IVersionBody): IVersion {
     description: body.description ?? '',
     errorMessage: body.errorMessage ?? null,
     drifted: body.drift ? body.drift.drifted : null,
-    evaluation: body.evaluation ?? null
+    evaluation: body.evaluation ?? null,
+    share: split ? (split[name] ?? 0) : null,
+    aliases,
+    shadow: owner?.shadow?.version === name
   };
 }
 
@@ -137,7 +155,7 @@ function model(body: IModelBody): IModel {
     name: shortName(body.name),
     description: body.description ?? '',
     defaultVersion: body.defaultVersion ? shortName(body.defaultVersion.name) : null,
-    versions: (body.versions ?? []).map(version)
+    versions: (body.versions ?? []).map(v => version(v, body))
   };
 }
 

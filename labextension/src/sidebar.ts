@@ -175,6 +175,7 @@ interface ICommandButton {
 interface IVersionRow {
   row: HTMLElement;
   badge: HTMLElement;
+  traffic: HTMLElement;
   drift: HTMLElement;
   details: HTMLElement;
   form: HTMLElement | null;
@@ -379,6 +380,7 @@ export class MlnbSidebar extends SidePanel {
     row.dataset.model = model;
     row.dataset.version = version.name;
     const badge = element('span', 'mlnb-badge mlnb-default', 'default');
+    const traffic = element('span', 'mlnb-badge mlnb-traffic');
     const drift = element('span', 'mlnb-badge mlnb-drift');
     const details = element('span', 'mlnb-details');
     const args = { model, version: version.name };
@@ -399,20 +401,34 @@ export class MlnbSidebar extends SidePanel {
     ];
     const actions = element('span', 'mlnb-actions');
     actions.append(...buttons.map(b => b.button));
-    row.append(element('span', 'mlnb-name', version.name), badge, drift, details, actions);
+    row.append(element('span', 'mlnb-name', version.name), badge, traffic, drift, details, actions);
     item.append(row);
     this._selectable(row, () => {
       this.selection.model = model;
       this.selection.version = version.name;
       this._renderModels();
     });
-    this._versionRows.set(item, { row, badge, drift, details, form: null, buttons });
+    this._versionRows.set(item, { row, badge, traffic, drift, details, form: null, buttons });
     return item;
   }
 
   private _updateVersion(item: HTMLElement, model: string, version: IVersion): void {
     const view = this._versionRows.get(item)!;
     view.badge.hidden = !version.isDefault;
+    // Traffic: its share under the model's split, the aliases that name it, a shadow.
+    const said = [
+      ...(version.share !== null ? [`${version.share}%`] : []),
+      ...version.aliases.map(alias => `@${alias}`),
+      ...(version.shadow ? ['shadow'] : [])
+    ];
+    view.traffic.hidden = said.length === 0;
+    setText(view.traffic, said.join(' '));
+    view.traffic.title =
+      version.share !== null
+        ? `Takes ${version.share}% of the model's requests under its traffic split`
+        : version.shadow
+          ? "Gets a copy of the model's requests, logged; never answers"
+          : `Named by ${said.join(', ')}`;
     // Drift, from the last check: a badge that says which features moved.
     view.drift.hidden = version.drifted === null;
     const moved = version.drifted ?? [];

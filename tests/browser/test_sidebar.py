@@ -310,3 +310,31 @@ def test_a_versions_drift_and_evaluation_show_in_its_row(
         expect(row.locator(".mlnb-details")).to_contain_text(f"accuracy {accuracy:g} on holdout")
     finally:
         engine.close()
+
+
+def test_a_models_traffic_shows_in_its_version_rows(lab: Jupyter, page: Any, sklearn_model: Any) -> None:
+    from playwright.sync_api import expect
+
+    engine = Engine(home=str(lab.home))
+    try:
+        engine.create_model("shared")
+        for name in ("v1", "v2", "v3"):
+            engine.create_version("shared", name, sklearn_model[0])
+        open_sidebar(page)
+        rows = {
+            n: page.locator(f'.mlnb-version[data-model="shared"][data-version="{n}"]')
+            for n in ("v1", "v2", "v3")
+        }
+        expect(rows["v3"]).to_contain_text("READY")
+        expect(rows["v1"].locator(".mlnb-traffic")).to_be_hidden()  # the default alone: nothing to say
+        engine.set_traffic_split("shared", {"v1": 70, "v2": 30})
+        engine.set_alias("shared", "champion", "v1")
+        engine.set_shadow("shared", "v3", percent=10)
+        expect(rows["v1"].locator(".mlnb-traffic")).to_have_text("70% @champion")
+        expect(rows["v2"].locator(".mlnb-traffic")).to_have_text("30%")
+        expect(rows["v3"].locator(".mlnb-traffic")).to_have_text("0% shadow")
+        engine.set_traffic_split("shared", {})
+        expect(rows["v2"].locator(".mlnb-traffic")).to_be_hidden()
+        expect(rows["v1"].locator(".mlnb-traffic")).to_have_text("@champion")
+    finally:
+        engine.close()
