@@ -375,6 +375,37 @@ class Engine:
             actor=actor,
         )
 
+    def set_routing_key_field(
+        self, model: str, field: str | None, *, project: str | None = None, actor: str | None = None
+    ) -> ModelRecord:
+        """Route each request to the model by the value of its body's
+        ``field`` (``{"instances": [...], "user": "u7"}``), as the
+        ``X-Mlnb-Routing-Key`` header does (the header wins); ``None``:
+        only the header. mlnb's ``routingKeyField``; the field is not passed
+        to the model.
+
+        Raises:
+            InvalidArgument: Not a field name.
+            NotFound: No such model.
+        """
+        return self._models.set_traffic(
+            model,
+            split=None,
+            shadow=None,
+            change_split=False,
+            change_shadow=False,
+            etag=None,
+            reason=None,
+            project=project,
+            actor=actor,
+            routing_key_field=field or "",
+        )
+
+    def routing_key_field(self, model: str, *, project: str | None = None) -> str | None:
+        """The field of a predict body that routes a request to ``model``
+        (read with its default, at most once a TTL)."""
+        return self._serving.routing_key_field(self.settings.project_of(project), model)
+
     def set_shadow(
         self,
         model: str,

@@ -146,6 +146,7 @@ class ModelsAPI:
         reason: str | None,
         project: str | None,
         actor: str | None,
+        routing_key_field: str | None = None,
     ) -> ModelRecord:
         project = self.settings.project_of(project)
         # Loaded here before they take traffic: a version that cannot load takes none.
@@ -166,6 +167,7 @@ class ModelsAPI:
             change_shadow=change_shadow,
             etag=etag,
             reason=reason,
+            routing_key_field=routing_key_field,
         )
         self.forget(project, model)
         return record

@@ -89,6 +89,7 @@ class PredictionAPI:
         # one has none here): requests to the model are routed by it.
         self._routes: dict[tuple[str, str], TrafficRoute] = {}
         self._shadows: dict[tuple[str, str], dict[str, Any]] = {}  # read with the split
+        self._route_fields: dict[tuple[str, str], str] = {}
         self._shadow_sender = ShadowSender()
         self._refreshing: set[tuple[str, str, str | None]] = set()
         self._last_use: dict[tuple[str, str, str], datetime] = {}
@@ -103,6 +104,7 @@ class PredictionAPI:
             del self._resolved[key]
         self._routes.pop((project, model), None)
         self._shadows.pop((project, model), None)
+        self._route_fields.pop((project, model), None)
         prefix = f"projects/{project}/models/{model}/"
         self._predictors.discard(lambda k: str(k[0]).startswith(prefix) and k[1] not in live)  # type: ignore[index]
 
@@ -312,6 +314,10 @@ class PredictionAPI:
             lambda: self._deployer.stored_bytes(record),
         )
 
+    def routing_key_field(self, project: str, model: str) -> str | None:
+        self._resolve_one(project, model, None)  # reads the model's traffic when not known
+        return self._route_fields.get((project, model))
+
     def ready(self, record: VersionRecord) -> bool:
         """Whether a prediction with ``record`` (by its name) would read
         nothing and load nothing: it is resolved, not too stale, and loaded."""
@@ -469,6 +475,10 @@ class PredictionAPI:
             self._shadows[key] = model.shadow
         else:
             self._shadows.pop(key, None)
+        if model.routing_key_field:
+            self._route_fields[key] = model.routing_key_field
+        else:
+            self._route_fields.pop(key, None)
 
     def _read_version(
         self, key: tuple[str, str, str | None], known: VersionRecord | None = None, load_changed: bool = True

@@ -199,6 +199,8 @@ class ModelRecord:
     traffic_split: dict[str, int] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     shadow: dict[str, Any] | None = None
+    # The predict body's field whose value routes a request, as X-Mlnb-Routing-Key does.
+    routing_key_field: str | None = None
     etag: str = ""
 
     @property
@@ -231,6 +233,8 @@ class ModelRecord:
             body["aliases"] = dict(self.aliases)
         if self.shadow:
             body["shadow"] = dict(self.shadow)
+        if self.routing_key_field:
+            body["routingKeyField"] = self.routing_key_field
         return body
 
 

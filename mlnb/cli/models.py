@@ -124,6 +124,11 @@ def describe_model(state: CliState, model: str) -> ModelRecord:
     help="The share of requests --shadow gets.",
 )
 @click.option("--clear-shadow", is_flag=True, help="Stop shadowing.")
+@click.option(
+    "--routing-key-field",
+    metavar="FIELD",
+    help="Route each request by this field of its body, as X-Mlnb-Routing-Key does ('': none).",
+)
 @common_options
 @pass_state
 def update_model(
@@ -140,6 +145,7 @@ def update_model(
     shadow: str | None,
     shadow_percent: int,
     clear_shadow: bool,
+    routing_key_field: str | None,
 ) -> ModelRecord:
     """Change a model's description, labels, evaluation gates, or how its
     requests are shared among its versions (a traffic split, a shadow)."""
@@ -165,6 +171,8 @@ def update_model(
         record = state.engine.set_traffic_split(model, split)
     if shadow or clear_shadow:
         record = state.engine.set_shadow(model, shadow, percent=shadow_percent)
+    if routing_key_field is not None:
+        record = state.engine.set_routing_key_field(model, routing_key_field or None)
     state.out.changed(f"Updated model [{record.name}].", record.to_api())
     return record
 

@@ -419,6 +419,7 @@ class ModelRegistry:
         change_shadow: bool = False,
         etag: str | None = None,
         reason: str | None = None,
+        routing_key_field: str | None = None,
     ) -> ModelRecord:
         """Share the model's requests among READY versions (``{}``: the
         default takes all) and/or give it a shadow version (``None``: none).
@@ -450,6 +451,12 @@ class ModelRegistry:
                         let_in.update(self._check_gates(tx, record, name, default))
                 fields["traffic_split"] = shares or None
                 details["trafficSplit"] = {"before": record.traffic_split, "after": shares, **let_in}
+            if routing_key_field is not None and (routing_key_field or None) != record.routing_key_field:
+                field = routing_key_field or None  # "": none
+                if field is not None and (not field.isidentifier() or len(field) > 128):
+                    raise InvalidArgument(f"routingKeyField {field!r} must be a name: letters, digits, _")
+                fields["routing_key_field"] = field
+                details["routingKeyField"] = {"before": record.routing_key_field, "after": field}
             if change_shadow and copy != record.shadow:
                 if copy is not None:
                     self._require_ready(tx, project, model, copy["version"], "shadow the model's traffic")

@@ -131,7 +131,7 @@ async def _patch_model(request: Request, engine: Engine, project: str, name: str
     """``models.patch``: ML Engine's fields, and mlnb's traffic (split,
     shadow, aliases), each as its updateMask names."""
     body = await read_object(request, schemas.MODEL, "model")
-    traffic = {"trafficSplit", "shadow", "aliases"}
+    traffic = {"trafficSplit", "shadow", "aliases", "routingKeyField"}
     mask = _update_mask(request, {"description", "labels", "evaluationGates", *traffic})
     record: ModelRecord = await call(engine.get_model, name, project=project)
     if mask - traffic:
@@ -151,6 +151,9 @@ async def _patch_model(request: Request, engine: Engine, project: str, name: str
         shadow = body.get("shadow") or {}
         percent = shadow.get("percent", 100)
         record = await call(engine.set_shadow, name, shadow.get("version"), percent=percent, project=project)
+    if "routingKeyField" in mask:
+        field = body.get("routingKeyField") or None
+        record = await call(engine.set_routing_key_field, name, field, project=project)
     if "aliases" in mask:
         wanted = body.get("aliases") or {}
         for alias in sorted(set(record.aliases) - set(wanted)):
@@ -342,6 +345,8 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
         routing_key = request.headers.get("x-mlnb-routing-key") or None
         try:
             body = await _instances_body(request)
+            if version_name is None:
+                routing_key = await _routing_key(request, model_name, body, routing_key)
             each = _per_instance(request)
             if each:
                 answer = await call(
@@ -364,6 +369,22 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
         outcome["code"], outcome["instances"], outcome["answered"] = 200, len(answer["predictions"]), answered
         # mlnb's: which version answered (a traffic split or an alias chose it).
         return json_response(answer, headers={"X-Mlnb-Version": answered})
+
+
+async def _routing_key(
+    request: Request, model_name: str, body: dict[str, Any], header: str | None
+) -> str | None:
+    """The header's routing key, else the value of the model's
+    ``routingKeyField`` in the body (taken out: the model never sees it)."""
+    engine, project = _engine(request), _project(request)
+    if engine.known_serving_version(model_name, project=project) is not None:
+        field = engine.routing_key_field(model_name, project=project)  # known: no read
+    else:
+        field = await call(engine.routing_key_field, model_name, project=project)
+    if field is None or field not in body:
+        return header
+    value = body.pop(field)
+    return header if header is not None else (str(value) if value is not None else None)
 
 
 def _parameters(body: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ MODEL = {
     "trafficSplit": OBJECT,  # mlnb's traffic
     "shadow": OBJECT,
     "aliases": MAP_OF_STRINGS,
+    "routingKeyField": STRING,
     "name": STRING,
     "description": STRING,
     "labels": MAP_OF_STRINGS,

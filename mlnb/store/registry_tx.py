@@ -24,6 +24,7 @@ _MODEL_FIELDS = {
     "traffic_split",
     "aliases",
     "shadow",
+    "routing_key_field",
 }
 _VERSION_FIELDS = {
     "description",
@@ -266,6 +267,7 @@ class RegistryTx:
             traffic_split=dict(row.traffic_split or {}),
             aliases=dict(row.aliases or {}),
             shadow=dict(row.shadow) if row.shadow else None,
+            routing_key_field=row.routing_key_field,
             etag=make_etag(row.revision),
         )
 

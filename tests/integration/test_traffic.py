@@ -71,6 +71,10 @@ def test_bad_splits_are_refused_with_reasons(scaled: Engine) -> None:
     assert Engine.traffic_split("v1=90, v2=10") == {"v1": 90, "v2": 10}
     with pytest.raises(InvalidArgument, match="has no '='"):
         Engine.traffic_split("v1:90")
+    with pytest.raises(InvalidArgument, match="routingKeyField 'not ok' must be a name"):
+        engine.set_routing_key_field("scaled", "not ok")
+    assert engine.set_routing_key_field("scaled", "user").routing_key_field == "user"
+    assert engine.set_routing_key_field("scaled", None).routing_key_field is None
     engine.set_traffic_split("scaled", {"v1": 50, "v2": 50})
     with pytest.raises(FailedPrecondition, match="takes 50% of the traffic: move the traffic"):
         engine.delete_version("scaled", "v2")
@@ -190,6 +194,26 @@ def test_traffic_over_rest_and_the_official_client(scaled: Engine, home: Path) -
             for _ in range(20)
         }
         assert len(sticky) == 1
+        # A body field the model names routes as the header does, and the model never sees it.
+        patched = (
+            ml.projects()
+            .models()
+            .patch(name=name, body={"routingKeyField": "user"}, updateMask="routingKeyField")
+            .execute()
+        )
+        assert patched["routingKeyField"] == "user"
+        for key in ("u1", "u2", "u3", "u4"):
+            answered = {
+                exchange(server, "POST", f"{path}:predict", {"instances": [ROW], "user": key})[2][
+                    "x-mlnb-version"
+                ]
+                for _ in range(10)
+            }
+            assert len(answered) == 1
+            by_header = exchange(
+                server, "POST", f"{path}:predict", {"instances": [ROW]}, headers={"X-Mlnb-Routing-Key": key}
+            )[2]["x-mlnb-version"]
+            assert answered == {by_header}
         status, answer, headers = exchange(
             server, "POST", f"{path}/versions/@champion:predict?perInstance=true", {"instances": [ROW]}
         )
