@@ -20,10 +20,10 @@ from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.jobs.kinds import job_kinds
 from mlnb.jobs.notifications import Notifications
 from mlnb.jobs.paths import job_home, log_path
-from mlnb.jobs.scheduling import Scheduling
+from mlnb.jobs.scheduling import Retries, Scheduling
 from mlnb.jobs.service import JobService, LeaseLost
 from mlnb.jobs.states import JobState
-from mlnb.records import JobRecord, now
+from mlnb.records import JobRecord, format_time, now
 from mlnb.runtime.execution import Execution, JobContext
 from mlnb.runtime.logs import LogWriter, StoredLog
 from mlnb.runtime.periodic import repeating
@@ -60,6 +60,7 @@ class Runner:
         self.session: DaskSession | None = None
         self.execution: Execution | None = None
         self._last_beat = 0.0
+        self._attempts: list[dict[str, Any]] = []  # the failed attempts of a job with retries
 
     def run(self) -> JobRecord:
         """Run the job to its end; every failure of the runner ends it FAILED."""
@@ -202,11 +203,18 @@ class Runner:
 
     def _watch(self, execution: Execution) -> JobRecord:
         scheduling = Scheduling.of(self._job)
+        retries = Retries.of(self._job)
         deadline = scheduling.run_deadline(self._job.start_time or now())
         while True:
             outcome = execution.poll()
             if outcome is not None:
                 self._beat(execution, force=True)
+                if outcome.state == JobState.FAILED and len(self._attempts) < retries.max_retries:
+                    again = self._try_again(execution, outcome.error or "", retries)
+                    if isinstance(again, JobRecord):
+                        return again
+                    execution = again
+                    continue
                 return self._end(outcome.state, outcome.error)
             if deadline is not None and now() > deadline:
                 self.log.service(f"{scheduling.ran_too_long()}: stopping every process")
@@ -225,11 +233,52 @@ class Runner:
                 )
             time.sleep(_POLL_S)
 
+    def _try_again(self, failed: Execution, error: str, retries: Retries) -> Execution | JobRecord:
+        """After a failed attempt: wait the backoff (heartbeats going on, a
+        cancel or a stopping host heeded), then a fresh execution of the job,
+        prepared and started; or the job's end when it cannot go on."""
+        self._attempts.append(
+            {"attempt": len(self._attempts) + 1, "error": error, "endTime": format_time(now())}
+        )
+        delay = retries.delay_s(len(self._attempts))
+        total = retries.max_retries + 1
+        self.log.service(
+            f"Attempt {len(self._attempts)} of {total} failed: {error}\nTrying again in {delay:g} s"
+        )
+        failed.stop(0.0)
+        failed.close()
+        self.execution = None
+        waited_until = time.monotonic() + delay
+        while time.monotonic() < waited_until:
+            if self._beat().state == JobState.CANCELLING:
+                return self._end(JobState.CANCELLED)
+            if self.stopping.is_set():
+                return self._end(
+                    JobState.FAILED, f"The job host was stopped between attempts; the last: {error}"
+                )
+            time.sleep(_POLL_S)
+        self.log.service(f"Attempt {len(self._attempts) + 1} of {total}")
+        try:
+            with self._beating():
+                home = job_home(self.settings.home, self._job.project, self._job.job_id)
+                context = JobContext(self._job, self.settings, self.log, home, self.session, self.service.db)
+                execution = job_kinds.create_execution(context)
+                self.execution = execution
+                execution.prepare()
+                execution.start()
+        except MlnbError as e:
+            if self.execution is not None:
+                self.execution.stop(0.0)
+            return self._end(JobState.FAILED, e.message)
+        return execution
+
     def _beat(self, execution: Execution | None = None, force: bool = False) -> JobRecord:
         if not force and time.monotonic() - self._last_beat < self.settings.job_heartbeat_s:
             return self._job
         self._last_beat = time.monotonic()
         progress = execution.progress() if execution is not None else None
+        if self._attempts:  # each failed attempt, for the record's readers
+            progress = {**(progress or {}), "attempt": len(self._attempts) + 1, "attempts": self._attempts}
         fields: dict[str, Any] = {"progress": progress} if progress is not None else {}
         fields.update((execution.outputs() or {}) if execution is not None else {})
         self._job = self.service.heartbeat(self.project, self.job_id, self.holder, **fields)

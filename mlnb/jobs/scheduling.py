@@ -16,9 +16,10 @@ from mlnb.durations import format_duration, parse_duration
 from mlnb.errors import InvalidArgument
 from mlnb.records import JobRecord
 
-__all__ = ["MAX_PRIORITY", "Scheduling"]
+__all__ = ["MAX_PRIORITY", "MAX_RETRIES", "Retries", "Scheduling"]
 
 MAX_PRIORITY = 1000
+MAX_RETRIES = 10
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,48 @@ class Scheduling:
 
     def waited_too_long(self) -> str:
         return f"The job did not start within its maxWaitTime ({format_duration(self.max_wait_s or 0)})"
+
+
+@dataclass(frozen=True)
+class Retries:
+    """mlnb's ``retries`` beside ``scheduling``: a job whose run fails is
+    run again, up to ``maxRetries`` more times, ``backoff`` apart (doubling
+    each time); each failed attempt is kept in the job's ``progress``
+    (``attempt``, ``attempts``) and its log. A job that fails to prepare,
+    is cancelled or runs past its maxRunningTime is not retried."""
+
+    max_retries: int = 0
+    backoff_s: float = 10.0
+
+    @classmethod
+    def from_api(cls, body: Any) -> Retries:
+        """
+        Raises:
+            InvalidArgument: A count outside 0 to 10, or a backoff that is not a duration.
+        """
+        if body is None:
+            return cls()
+        if not isinstance(body, Mapping):
+            raise InvalidArgument('retries must be an object: {"maxRetries": 2, "backoff": "10s"}')
+        unknown = set(body) - {"maxRetries", "backoff"}
+        if unknown:
+            raise InvalidArgument(f"retries has unknown field(s): {', '.join(sorted(unknown))}")
+        count = body.get("maxRetries", 0)
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_RETRIES:
+            raise InvalidArgument(f"retries.maxRetries must be a whole number from 0 to {MAX_RETRIES}")
+        backoff = parse_duration(body["backoff"]) if body.get("backoff") not in (None, "") else 10.0
+        return cls(count, backoff)
+
+    @classmethod
+    def of(cls, job: JobRecord) -> Retries:
+        for body in (job.training_input, job.notebook_input, job.job_input):
+            if isinstance(body, Mapping) and body.get("retries") is not None:
+                return cls.from_api(body["retries"])
+        return cls()
+
+    def delay_s(self, failed: int) -> float:
+        """The wait after the ``failed``-th failed attempt."""
+        return float(self.backoff_s * 2 ** (failed - 1))
 
 
 def _seconds(body: Mapping[str, Any], name: str) -> float | None:

@@ -22,7 +22,7 @@ from typing import Any
 from mlnb.errors import AlreadyExists, FailedPrecondition, MlnbError, NotFound
 from mlnb.jobs.notifications import Notifications
 from mlnb.jobs.paths import HOST_COMMAND_MARKS
-from mlnb.jobs.scheduling import Scheduling
+from mlnb.jobs.scheduling import Retries, Scheduling
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
 from mlnb.naming import validate_labels, validate_name, validate_project
 from mlnb.records import JobRecord, check_etag, now
@@ -107,6 +107,7 @@ class JobService:
         validate_name("job", record.job_id)
         validate_labels(record.labels)
         Scheduling.of(record)
+        Retries.of(record)
         Notifications.of(record)
         with self._read() as tx:
             self._refuse_taken(tx, record)
@@ -125,6 +126,7 @@ class JobService:
         validate_name("job", record.job_id)
         validate_labels(record.labels)
         Scheduling.of(record)
+        Retries.of(record)
         Notifications.of(record)
         self.reap()
         if record.state == JobState.FAILED:

@@ -177,3 +177,36 @@ def test_a_jobs_webhook_hears_of_its_end(engine: Engine, trainer: Path, tmp_path
             package_path=trainer,
             module_name="trainer.task",
         )
+
+
+def test_a_failed_run_is_retried_with_backoff_each_attempt_kept(
+    engine: Engine, trainer: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "first-attempt-was-here"
+    body = {"retries": {"maxRetries": 2, "backoff": "0.5s"}}
+    engine.submit_training_job(
+        "flaky",
+        body,
+        package_path=trainer,
+        module_name="trainer.task",
+        args=[*SHORT, "--fail-first", str(marker)],
+    )
+    job = engine.wait_job("flaky", timeout=120)
+    assert job.state == "SUCCEEDED", job.error_message
+    assert job.progress is not None and job.progress["attempt"] == 2
+    (first,) = job.progress["attempts"]
+    assert first["attempt"] == 1 and "failing the first attempt" in first["error"], first
+    logs = [e.message for e in engine.job_logs("flaky")]
+    assert any(m.startswith("Attempt 1 of 3 failed: ") for m in logs) and "Attempt 2 of 3" in logs
+    # Every attempt failing: the last error, after 1 + maxRetries attempts.
+    engine.submit_training_job(
+        "broken", {"retries": {"maxRetries": 1, "backoff": "0.2s"}},
+        package_path=trainer, module_name="trainer.task", args=[*SHORT, "--exit", "4"],
+    )  # fmt: skip
+    broken = engine.wait_job("broken", timeout=120)
+    assert broken.state == "FAILED" and broken.progress is not None and broken.progress["attempt"] == 2
+    assert len(broken.progress["attempts"]) == 1
+    with pytest.raises(InvalidArgument, match="maxRetries must be a whole number from 0 to 10"):
+        engine.submit_training_job(
+            "bad_retries", {"retries": {"maxRetries": 50}}, package_path=trainer, module_name="trainer.task"
+        )

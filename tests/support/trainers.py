@@ -19,6 +19,7 @@ parser.add_argument("--sleep", type=float, default=0.0)
 parser.add_argument("--exit", type=int, default=0)
 parser.add_argument("--ignore-sigterm", action="store_true")
 parser.add_argument("--fail-replica", default="")
+parser.add_argument("--fail-first", default="", help="Fail unless this file exists (and write it).")
 args = parser.parse_args()
 
 tf_config = json.loads(os.environ["TF_CONFIG"])
@@ -33,6 +34,10 @@ print("ENV " + json.dumps({
     "pid": os.getpid(),
     "argv": sys.argv[1:],
 }), flush=True)
+if args.fail_first and not os.path.exists(args.fail_first):
+    open(args.fail_first, "w").close()
+    print("failing the first attempt", file=sys.stderr, flush=True)
+    sys.exit(3)
 if me == args.fail_replica:
     time.sleep(0.5)
     print("something went wrong in " + me, file=sys.stderr, flush=True)
