@@ -6,6 +6,7 @@ are logged and never change an answer, also when it raises."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httplib2
@@ -356,7 +357,7 @@ class _Load:
 
 
 @pytest.fixture
-def hosted(home: Path, tmp_path: Path) -> Engine:
+def hosted(home: Path, tmp_path: Path) -> Iterator[Engine]:
     """``scaled`` on an Engine whose jobs run in an on-demand job host."""
     engine = Engine(home=str(home), job_heartbeat_s=0.2, job_host_idle_s=3.0, cancel_grace_s=1.0)
     engine.create_model("scaled", online_prediction_logging=True)
