@@ -88,6 +88,7 @@ class RolloutExecution:
         self.step_started = datetime.now(UTC)
         self.waited_for_requests = False
         self.last: dict[str, Any] = {}
+        self.others: dict[str, Any] = {}  # the same figures of the versions beside the canary
         self.history: list[dict[str, Any]] = []
         self.outcome: Outcome | None = None
         self._last_look = 0.0
@@ -140,6 +141,9 @@ class RolloutExecution:
         entries = self.prediction_log.read(self.project, self.spec.model, _WINDOW, self.spec.canary)
         figures = canary_figures(entries, self.step_started)
         self.last = figures
+        everyone = self.prediction_log.read(self.project, self.spec.model, _WINDOW)
+        others = [e for e in everyone if e.get("version") != self.spec.canary]
+        self.others = canary_figures(others, self.step_started)
         broken = self._broken(figures)
         if broken:
             self._roll_back(f"{self.spec.canary} {broken} at step {self.step + 1} ({self._share()}%)")
@@ -160,7 +164,7 @@ class RolloutExecution:
                 )
                 self.waited_for_requests = True
             return None
-        self.history.append({"step": self.step + 1, "share": self._share(), **figures})
+        self.history.append({"step": self.step + 1, "share": self._share(), **figures, "others": self.others})
         self.log.service(f"Step {self.step + 1} passed: {self._figures(figures)}")
         if self.step + 1 < len(self.spec.steps):
             self._enter_step(self.step + 1)
@@ -214,6 +218,7 @@ class RolloutExecution:
             "canary": self.spec.canary,
             "share": self._share(),
             "last": self.last,
+            "others": self.others,
             "steps": self.history,
         }
 

@@ -183,6 +183,8 @@ class JobPanel(Panel):
         self.cancel_button = w.Button(description="Cancel job", button_style="danger", icon="stop")
         self.cancel_button.on_click(lambda _button: self.cancel())
         self.message = w.HTML()
+        # A rollout's step: the canary's figures beside the other versions'.
+        self.rollout_box = w.HTML(layout={"display": "none"})
         self.log_box = w.Textarea(disabled=True, layout={"width": "100%", "height": "14em"})
         if self.tuning is not None and self.tuning.curve_chart is not None:
             self.live_chart = self.tuning.curve_chart
@@ -197,6 +199,7 @@ class JobPanel(Panel):
             self.title,
             w.HBox([self.progress_bar, self.progress_label, self.elapsed_label, self.cancel_button]),
             self.message,
+            self.rollout_box,
             self.chart_box,
         ]
         if self.tuning is not None and self.tuning.widget is not None:
@@ -232,6 +235,9 @@ class JobPanel(Panel):
         problems = [m for m in (record.error_message, self.error) if m]
         self.message.value = "".join(f"<div style='color:#d93025'>{html.escape(m)}</div>" for m in problems)
         self.log_box.value = "\n".join(self.lines)
+        rollout = rollout_table(record.progress) if record.kind == "rollout" else ""
+        self.rollout_box.value = rollout
+        self.rollout_box.layout.display = "" if rollout else "none"
         if self.tuning is None and self.metrics is not None:
             _draw_series(self.chart, self.metrics)
             self.live_chart.redraw()
@@ -241,6 +247,34 @@ class JobPanel(Panel):
             else bool(self.metrics is not None and len(self.metrics))
         )
         self.chart_box.layout.display = "" if drawn else "none"
+
+
+def rollout_table(progress: dict[str, Any] | None) -> str:
+    """A rollout's current step as HTML: the canary's share, and its
+    requests, error rate and p99 latency beside the other versions'."""
+    if not progress or "canary" not in progress:
+        return ""
+
+    def cells(figures: dict[str, Any] | None) -> str:
+        figures = figures or {}
+        p99 = figures.get("latencyP99Ms")
+        values = (
+            str(figures.get("requests", 0)),
+            f"{float(figures.get('errorRate', 0.0)):.1%}",
+            f"{p99:.1f} ms" if isinstance(p99, int | float) else "-",
+        )
+        return "".join(f"<td style='padding:0 1em'>{v}</td>" for v in values)
+
+    canary = html.escape(str(progress["canary"]))
+    head = "".join(f"<th style='padding:0 1em'>{h}</th>" for h in ("", "requests", "failed", "p99"))
+    total = int(progress.get("total", 0))
+    step = min(int(progress.get("done", 0)) + 1, total)  # the step under way (the last, once all passed)
+    return (
+        f"<div>Step {step} of {total}: {canary} takes {progress.get('share')}% of the traffic</div>"
+        f"<table><tr>{head}</tr>"
+        f"<tr><td>{canary} (canary)</td>{cells(progress.get('last'))}</tr>"
+        f"<tr><td>the others</td>{cells(progress.get('others'))}</tr></table>"
+    )
 
 
 def _draw_series(figure: Any, metrics: Any) -> None:

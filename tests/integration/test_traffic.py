@@ -398,6 +398,16 @@ def test_a_canary_moves_step_by_step_and_becomes_the_default(hosted: Engine) -> 
         f"rollout {job.job_id}: done, v2 is the default",
     ]
     assert [r.job_id for r in engine.rollouts("scaled")] == [job.job_id]
+    # Its panel in the notebook: the canary's figures of its last step beside the others'.
+    from mlnb.widgets import JobPanel
+
+    panel = JobPanel(engine, job.job_id, widgets=True)
+    shown = panel.rollout_box.value
+    assert panel.rollout_box.layout.display == "" and "Step 2 of 2: v2 takes 100% of the traffic" in shown
+    last, others = done.progress["last"], done.progress["others"]
+    assert last["requests"] > 0 and f"<td style='padding:0 1em'>{last['requests']}</td>" in shown
+    assert "the others" in shown and f"<td style='padding:0 1em'>{others['requests']}</td>" in shown
+    assert done.progress["steps"][0]["others"]["requests"] > 0  # v1 answered half of the first
 
 
 def test_a_failing_canary_is_rolled_back_within_one_interval(hosted: Engine) -> None:
