@@ -398,13 +398,19 @@ class Engine:
             reason=None,
             project=project,
             actor=actor,
-            routing_key_field=field or "",
+            routing_key_field=field,
+            change_routing_key_field=True,
         )
 
     def routing_key_field(self, model: str, *, project: str | None = None) -> str | None:
         """The field of a predict body that routes a request to ``model``
         (read with its default, at most once a TTL)."""
         return self._serving.routing_key_field(self.settings.project_of(project), model)
+
+    def known_routing_key_field(self, model: str, *, project: str | None = None) -> tuple[bool, str | None]:
+        """``routing_key_field`` when this process knows it without reading
+        the database: ``(True, field)``; else ``(False, None)``."""
+        return self._serving.known_routing_key_field(self.settings.project_of(project), model)
 
     def set_shadow(
         self,

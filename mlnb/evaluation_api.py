@@ -19,6 +19,7 @@ from mlnb.store import Database
 if TYPE_CHECKING:  # numpy and the evaluation part load when an evaluation runs, not with the Engine
     import numpy as np
 
+    from mlnb.batch.spec import EvaluationSpec
     from mlnb.evaluation import LabelledData
 
 __all__ = ["EvaluationAPI"]
@@ -96,18 +97,17 @@ class EvaluationAPI:
     ) -> EvaluationRecord:
         """Predict the labelled files in a batch prediction job and take the
         evaluation it made (its results stay in ``output_path``)."""
+        from mlnb.batch.spec import EvaluationSpec
         from mlnb.store import EvaluationsTx
 
         project = self.settings.project_of(project)
         data_format = "CSV" if data.endswith((".csv", ".csv.gz")) else "JSON"
         job_id = f"evaluate_{model}_{uuid.uuid4().hex[:12]}".replace("-", "_")
         output = output_path or f"{self.settings.artifact_root.rstrip('/')}/evaluations/{job_id}"
-        evaluation: dict[str, Any] = {"targetField": target, "dataset": dataset or data, "task": task}
-        if not store:
-            evaluation["store"] = False
+        spec = EvaluationSpec(target, dataset or data, task, store)
         self._batch.submit_prediction_job(
             job_id,
-            {"evaluation": {k: v for k, v in evaluation.items() if v is not None}},
+            {"evaluation": spec.to_api()},
             model=model,
             version=version,
             input_paths=[data],
@@ -123,7 +123,7 @@ class EvaluationAPI:
                 f"{job.error_message or 'no evaluation was made'}"
             )
         if "evaluationId" not in summary:
-            return self._unstored(project, job_id, summary, evaluation)
+            return self._unstored(project, job_id, summary, spec)
         with self._database.session() as session:
             record = EvaluationsTx(session).one(project, summary["evaluationId"])
         if record is None:
@@ -131,28 +131,18 @@ class EvaluationAPI:
         return record
 
     def _unstored(
-        self, project: str, job_id: str, summary: dict[str, Any], evaluation: dict[str, Any]
+        self, project: str, job_id: str, summary: dict[str, Any], spec: EvaluationSpec
     ) -> EvaluationRecord:
         """The evaluation a job wrote beside its results, not kept in the store."""
         import fsspec
         import orjson
 
+        from mlnb.batch.labelled import evaluation_record
+
         with fsspec.open(summary["file"], "rb") as stream:
             body = orjson.loads(stream.read())
-        return EvaluationRecord(
-            project=project,
-            model=summary["model"],
-            version=summary["version"],
-            evaluation_id=uuid.uuid4().hex,
-            time=now(),
-            actor=f"batch prediction job {job_id}",
-            dataset=evaluation["dataset"],
-            fingerprint=body["fingerprint"],
-            task=body["task"],
-            target=evaluation["targetField"],
-            rows=body["rows"],
-            metrics=body["metrics"],
-        )
+        version = (project, summary["model"], summary["version"])
+        return evaluation_record(body, spec, version, job_id, [])  # the spec names its data
 
     def compare(
         self,

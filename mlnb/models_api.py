@@ -147,6 +147,7 @@ class ModelsAPI:
         project: str | None,
         actor: str | None,
         routing_key_field: str | None = None,
+        change_routing_key_field: bool = False,
     ) -> ModelRecord:
         project = self.settings.project_of(project)
         # Loaded here before they take traffic: a version that cannot load takes none.
@@ -168,6 +169,7 @@ class ModelsAPI:
             etag=etag,
             reason=reason,
             routing_key_field=routing_key_field,
+            change_routing_key_field=change_routing_key_field,
         )
         self.forget(project, model)
         return record

@@ -88,7 +88,8 @@ class MonitoringAPI:
         """
         if not 1 <= count <= MAX_ENTRIES:
             raise InvalidArgument(f"Take from 1 to {MAX_ENTRIES} served instances", field="served")
-        entries = self._serving.prediction_log_writer.first(record.project, record.model, record.name, count)
+        log = self._serving.prediction_log_writer
+        entries = log.read(record.project, record.model, count, record.name, from_start=True)
         answered = [e for e in entries if "error" not in e]
         instances = [i for e in answered for i in (e.get("instances") or [])][:count]
         predictions = [p for e in answered for p in (e.get("predictions") or [])][:count]

@@ -1,15 +1,16 @@
 """Naming rules shared by every resource (models, versions, jobs), label
-rules, and parsing of resource names."""
+rules, parsing of resource names, and the check of mlnb's option objects."""
 
 from __future__ import annotations
 
 import re
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 from mlnb.errors import InvalidArgument
 
-__all__ = ["parse_resource", "validate_labels", "validate_name", "validate_version_ref"]
+__all__ = ["object_fields", "parse_resource", "validate_labels", "validate_name", "validate_version_ref"]
 
 MAX_NAME = 128
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
@@ -41,6 +42,22 @@ def validate_name(kind: str, name: object) -> str:
             f"The {kind} name {name!r} may hold only letters, digits and underscores; it has {shown}"
         )
     return name
+
+
+def object_fields(body: object, what: str, fields: set[str], shape: str) -> Mapping[str, Any]:
+    """``body`` checked to be a JSON object of only ``fields``, as an
+    mlnb option object is (``scheduling``, ``shadow``...); ``shape`` is
+    an example the error shows.
+
+    Raises:
+        InvalidArgument: Not an object, or a field it does not take.
+    """
+    if not isinstance(body, Mapping):
+        raise InvalidArgument(f"{what} must be an object: {shape}")
+    unknown = set(body) - fields
+    if unknown:
+        raise InvalidArgument(f"{what} has unknown field(s): {', '.join(sorted(unknown))}")
+    return body
 
 
 def validate_version_ref(value: object) -> str:

@@ -318,6 +318,13 @@ class PredictionAPI:
         self._resolve_one(project, model, None)  # reads the model's traffic when not known
         return self._route_fields.get((project, model))
 
+    def known_routing_key_field(self, project: str, model: str) -> tuple[bool, str | None]:
+        """``(True, field)`` when this process knows the model's traffic
+        without a read (what an event loop may call), else ``(False, None)``."""
+        if not self._known(project, model, None):
+            return False, None
+        return True, self._route_fields.get((project, model))
+
     def ready(self, record: VersionRecord) -> bool:
         """Whether a prediction with ``record`` (by its name) would read
         nothing and load nothing: it is resolved, not too stale, and loaded."""

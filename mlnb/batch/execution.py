@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -234,22 +233,11 @@ class BatchPredictionExecution:
     def _store(
         self, database: Database, spec: EvaluationSpec, version: tuple[str, str], body: dict[str, Any]
     ) -> str:
-        from mlnb.records import EvaluationRecord, now
+        from mlnb.batch.labelled import evaluation_record
         from mlnb.store import EvaluationsTx
 
-        evaluation = EvaluationRecord(
-            project=self.project,
-            model=version[0],
-            version=version[1],
-            evaluation_id=uuid.uuid4().hex,
-            time=now(),
-            actor=f"batch prediction job {self.job_id}",
-            dataset=spec.dataset or ", ".join(self.spec.input_paths),
-            fingerprint=body["fingerprint"],
-            task=body["task"],
-            target=spec.target_field,
-            rows=body["rows"],
-            metrics=body["metrics"],
+        evaluation = evaluation_record(
+            body, spec, (self.project, *version), self.job_id, self.spec.input_paths
         )
         with database.session(write=True) as session:
             EvaluationsTx(session).add(evaluation)

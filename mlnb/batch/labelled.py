@@ -12,6 +12,8 @@ however the input is split into shards or files, and in whichever order.
 from __future__ import annotations
 
 import hashlib
+import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -22,8 +24,9 @@ from mlnb.batch.spec import EvaluationSpec
 from mlnb.frameworks import Predictor, Scorer
 from mlnb.prediction import decode_instances
 from mlnb.prediction.outputs import to_jsonable
+from mlnb.records import EvaluationRecord, now
 
-__all__ = ["EVALUATION_NAME", "LabelledShard", "evaluate_output", "split_targets"]
+__all__ = ["EVALUATION_NAME", "LabelledShard", "evaluate_output", "evaluation_record", "split_targets"]
 
 # The evaluation of a labelled run, beside its results (what the store keeps too).
 EVALUATION_NAME = "prediction.evaluation.json"
@@ -129,3 +132,30 @@ def evaluate_output(
     with folder.atomic(EVALUATION_NAME) as stream:
         stream.write(orjson.dumps(body, option=orjson.OPT_INDENT_2))
     return body
+
+
+def evaluation_record(
+    body: dict[str, Any],
+    spec: EvaluationSpec,
+    version: tuple[str, str, str],
+    job_id: str,
+    input_paths: Sequence[str],
+) -> EvaluationRecord:
+    """The evaluation a labelled run made (``body``, as ``evaluate_output``
+    gives it) as a record of the version it predicted with (project, model,
+    version), made by the job, named after the data or its inputs."""
+    project, model, name = version
+    return EvaluationRecord(
+        project=project,
+        model=model,
+        version=name,
+        evaluation_id=uuid.uuid4().hex,
+        time=now(),
+        actor=f"batch prediction job {job_id}",
+        dataset=spec.dataset or ", ".join(input_paths),
+        fingerprint=body["fingerprint"],
+        task=body["task"],
+        target=spec.target_field,
+        rows=body["rows"],
+        metrics=body["metrics"],
+    )

@@ -6,12 +6,12 @@ fails is tried again and logged, and never changes the job."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from mlnb.errors import InvalidArgument
 from mlnb.jobs.states import ENDED, JobState
+from mlnb.naming import object_fields
 from mlnb.records import JobRecord, format_time
 from mlnb.runtime.webhooks import post_json
 
@@ -37,11 +37,7 @@ class Notifications:
         """
         if body is None:
             return cls(default_webhook or None)
-        if not isinstance(body, Mapping):
-            raise InvalidArgument('notifications must be an object: {"webhook": URL, "on": [STATES]}')
-        unknown = set(body) - {"webhook", "on"}
-        if unknown:
-            raise InvalidArgument(f"notifications has unknown field(s): {', '.join(sorted(unknown))}")
+        body = object_fields(body, "notifications", {"webhook", "on"}, '{"webhook": URL, "on": [STATES]}')
         webhook = body.get("webhook") or default_webhook or None
         if webhook is not None and not (
             isinstance(webhook, str) and webhook.startswith(("http://", "https://"))
@@ -55,10 +51,7 @@ class Notifications:
 
     @classmethod
     def of(cls, job: JobRecord, default_webhook: str = "") -> Notifications:
-        for body in (job.training_input, job.notebook_input, job.job_input):
-            if isinstance(body, Mapping) and body.get("notifications") is not None:
-                return cls.from_api(body["notifications"], default_webhook)
-        return cls(default_webhook or None)
+        return cls.from_api(job.input_field("notifications"), default_webhook)
 
     def send(self, job: JobRecord) -> dict[str, Any] | None:
         """Tell the webhook that ``job`` ended, if it wants this end; the delivery."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from mlnb.durations import format_duration, parse_duration
 from mlnb.errors import InvalidArgument
+from mlnb.naming import object_fields
 from mlnb.records import JobRecord
 
 __all__ = ["MAX_PRIORITY", "MAX_RETRIES", "Retries", "Scheduling"]
@@ -39,11 +40,8 @@ class Scheduling:
         """
         if body is None:
             return cls()
-        if not isinstance(body, Mapping):
-            raise InvalidArgument("scheduling must be an object: {maxRunningTime, maxWaitTime, priority}")
-        unknown = set(body) - {"maxRunningTime", "maxWaitTime", "priority"}
-        if unknown:
-            raise InvalidArgument(f"scheduling has unknown field(s): {', '.join(sorted(unknown))}")
+        fields = {"maxRunningTime", "maxWaitTime", "priority"}
+        body = object_fields(body, "scheduling", fields, "{maxRunningTime, maxWaitTime, priority}")
         priority = body.get("priority", 0)
         if isinstance(priority, str) and priority.isdigit():
             priority = int(priority)
@@ -54,10 +52,7 @@ class Scheduling:
     @classmethod
     def of(cls, job: JobRecord) -> Scheduling:
         """The scheduling a job was submitted with (none: no bounds, priority 0)."""
-        for body in (job.training_input, job.notebook_input, job.job_input):
-            if isinstance(body, Mapping) and body.get("scheduling") is not None:
-                return cls.from_api(body["scheduling"])
-        return cls()
+        return cls.from_api(job.input_field("scheduling"))
 
     def run_deadline(self, started: datetime | None) -> datetime | None:
         if self.max_running_s is None or started is None:
@@ -96,11 +91,9 @@ class Retries:
         """
         if body is None:
             return cls()
-        if not isinstance(body, Mapping):
-            raise InvalidArgument('retries must be an object: {"maxRetries": 2, "backoff": "10s"}')
-        unknown = set(body) - {"maxRetries", "backoff"}
-        if unknown:
-            raise InvalidArgument(f"retries has unknown field(s): {', '.join(sorted(unknown))}")
+        body = object_fields(
+            body, "retries", {"maxRetries", "backoff"}, '{"maxRetries": 2, "backoff": "10s"}'
+        )
         count = body.get("maxRetries", 0)
         if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= MAX_RETRIES:
             raise InvalidArgument(f"retries.maxRetries must be a whole number from 0 to {MAX_RETRIES}")
@@ -109,10 +102,7 @@ class Retries:
 
     @classmethod
     def of(cls, job: JobRecord) -> Retries:
-        for body in (job.training_input, job.notebook_input, job.job_input):
-            if isinstance(body, Mapping) and body.get("retries") is not None:
-                return cls.from_api(body["retries"])
-        return cls()
+        return cls.from_api(job.input_field("retries"))
 
     def delay_s(self, failed: int) -> float:
         """The wait after the ``failed``-th failed attempt."""

@@ -79,28 +79,23 @@ class PredictionLog:
             log.info("%s/%s: %s", model, version, text)
 
     def read(
-        self, project: str, model: str, limit: int = 100, version: str | None = None
+        self,
+        project: str,
+        model: str,
+        limit: int = 100,
+        version: str | None = None,
+        from_start: bool = False,
     ) -> list[dict[str, Any]]:
-        """The last ``limit`` entries (of one version when given), oldest
-        first (this process's pending ones included)."""
+        """The last ``limit`` entries (the first, ``from_start``) of a model,
+        or of one version when given, oldest first (this process's pending
+        ones included)."""
         from mlnb.store import PredictionLogsTx
 
         self._import_legacy()
         if self._batches is not None:
             self._batches.flush()
         with self._db.session() as session:
-            texts = PredictionLogsTx(session).last(project, model, limit, version)
-        return [orjson.loads(text) for text in texts]
-
-    def first(self, project: str, model: str, version: str, limit: int) -> list[dict[str, Any]]:
-        """The first ``limit`` entries of a version, oldest first."""
-        from mlnb.store import PredictionLogsTx
-
-        self._import_legacy()
-        if self._batches is not None:
-            self._batches.flush()
-        with self._db.session() as session:
-            texts = PredictionLogsTx(session).first(project, model, version, limit)
+            texts = PredictionLogsTx(session).entries(project, model, limit, version, from_start)
         return [orjson.loads(text) for text in texts]
 
     def close(self) -> None:

@@ -420,23 +420,27 @@ class ModelRegistry:
         etag: str | None = None,
         reason: str | None = None,
         routing_key_field: str | None = None,
+        change_routing_key_field: bool = False,
     ) -> ModelRecord:
         """Share the model's requests among READY versions (``{}``: the
-        default takes all) and/or give it a shadow version (``None``: none).
+        default takes all), give it a shadow version (``None``: none) and/or
+        the body field that routes its requests (``None``: none), each as
+        its ``change_*`` flag says.
         A version that takes a share it did not have passes the model's
         evaluation gates first, as a new default does; the history keeps
         the split before and after (with ``reason``, a rollout's).
 
         Raises:
-            InvalidArgument: A bad split or shadow.
+            InvalidArgument: A bad split, shadow or routing field.
             NotFound: No such model or version.
             FailedPrecondition: A version not READY, a gate not passed, or
                 ``etag`` given and the model changed since.
         """
-        from mlnb.registry.traffic import shadow_from_api, traffic_split_from_api
+        from mlnb.registry.traffic import routing_field_from_api, shadow_from_api, traffic_split_from_api
 
         shares = traffic_split_from_api(split) if change_split else None
         copy = shadow_from_api(shadow) if change_shadow else None
+        routing_field = routing_field_from_api(routing_key_field) if change_routing_key_field else None
         with self._write() as tx:
             record = self._require_model(tx, project, model)
             check_etag(etag, record.etag, f"model {model!r}")
@@ -451,12 +455,9 @@ class ModelRegistry:
                         let_in.update(self._check_gates(tx, record, name, default))
                 fields["traffic_split"] = shares or None
                 details["trafficSplit"] = {"before": record.traffic_split, "after": shares, **let_in}
-            if routing_key_field is not None and (routing_key_field or None) != record.routing_key_field:
-                field = routing_key_field or None  # "": none
-                if field is not None and (not field.isidentifier() or len(field) > 128):
-                    raise InvalidArgument(f"routingKeyField {field!r} must be a name: letters, digits, _")
-                fields["routing_key_field"] = field
-                details["routingKeyField"] = {"before": record.routing_key_field, "after": field}
+            if change_routing_key_field and routing_field != record.routing_key_field:
+                fields["routing_key_field"] = routing_field
+                details["routingKeyField"] = {"before": record.routing_key_field, "after": routing_field}
             if change_shadow and copy != record.shadow:
                 if copy is not None:
                     self._require_ready(tx, project, model, copy["version"], "shadow the model's traffic")

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlnb.errors import InvalidArgument
-from mlnb.naming import validate_name
+from mlnb.naming import object_fields, validate_name
 
-__all__ = ["parse_traffic_split", "shadow_from_api", "traffic_split_from_api"]
+__all__ = ["parse_traffic_split", "routing_field_from_api", "shadow_from_api", "traffic_split_from_api"]
 
 
 def traffic_split_from_api(split: Any) -> dict[str, int]:
@@ -63,16 +63,26 @@ def shadow_from_api(shadow: Any) -> dict[str, Any] | None:
     """
     if not shadow:
         return None
-    if not isinstance(shadow, Mapping):
-        raise InvalidArgument('shadow must be an object: {"version": "v3", "percent": 10}')
-    unknown = set(shadow) - {"version", "percent"}
-    if unknown:
-        raise InvalidArgument(f"shadow has unknown field(s) {', '.join(sorted(unknown))}")
+    shadow = object_fields(shadow, "shadow", {"version", "percent"}, '{"version": "v3", "percent": 10}')
     version = validate_name("version", shadow.get("version"))
     percent = _percent(shadow.get("percent", 100), "shadow.percent")
     if percent == 0:
         raise InvalidArgument("shadow.percent must be from 1 to 100; remove the shadow to stop it")
     return {"version": version, "percent": percent}
+
+
+def routing_field_from_api(field: Any) -> str | None:
+    """The body field that routes a model's requests, checked; ``None`` or
+    ``""``: none.
+
+    Raises:
+        InvalidArgument: Not a name.
+    """
+    if field in (None, ""):
+        return None
+    if not isinstance(field, str) or not field.isidentifier() or len(field) > 128:
+        raise InvalidArgument(f"routingKeyField {field!r} must be a name: letters, digits, _")
+    return field
 
 
 def _percent(value: Any, what: str) -> int:

@@ -377,9 +377,8 @@ async def _routing_key(
     """The header's routing key, else the value of the model's
     ``routingKeyField`` in the body (taken out: the model never sees it)."""
     engine, project = _engine(request), _project(request)
-    if engine.known_serving_version(model_name, project=project) is not None:
-        field = engine.routing_key_field(model_name, project=project)  # known: no read
-    else:
+    known, field = engine.known_routing_key_field(model_name, project=project)
+    if not known:
         field = await call(engine.routing_key_field, model_name, project=project)
     if field is None or field not in body:
         return header

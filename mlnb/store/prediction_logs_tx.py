@@ -27,27 +27,17 @@ class PredictionLogsTx:
                 [{"project": p, "model": m, "version": v, "time": t, "entry": e} for p, m, v, t, e in lines],
             )
 
-    def last(self, project: str, model: str, limit: int, version: str | None = None) -> list[str]:
+    def entries(
+        self, project: str, model: str, limit: int, version: str | None = None, from_start: bool = False
+    ) -> list[str]:
         """The entries of the last ``limit`` lines of a model (of one of its
-        versions when given), oldest first."""
+        versions when given; the first ``limit``, ``from_start``), oldest first."""
         query = select(PredictionLogRow.entry).where(
             PredictionLogRow.project == project, PredictionLogRow.model == model
         )
         if version is not None:
             query = query.where(PredictionLogRow.version == version)
+        if from_start:
+            return list(self._session.scalars(query.order_by(PredictionLogRow.id).limit(limit)).all())
         query = query.order_by(PredictionLogRow.id.desc()).limit(limit)
         return list(reversed(self._session.scalars(query).all()))
-
-    def first(self, project: str, model: str, version: str, limit: int) -> list[str]:
-        """The entries of the first ``limit`` lines of a version, oldest first."""
-        query = (
-            select(PredictionLogRow.entry)
-            .where(
-                PredictionLogRow.project == project,
-                PredictionLogRow.model == model,
-                PredictionLogRow.version == version,
-            )
-            .order_by(PredictionLogRow.id)
-            .limit(limit)
-        )
-        return list(self._session.scalars(query).all())
