@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import jobs as support_jobs
 from support import trainers
 
 from mlnb.api import Engine
@@ -26,27 +27,14 @@ pytestmark = [pytest.mark.integration]
 
 @pytest.fixture
 def job_settings(home: Path) -> Settings:
-    return Settings.resolve(
-        env={},
-        home=str(home),
-        job_heartbeat_s=0.2,
-        # Generous: on a loaded machine a job host may take seconds to start
-        # and take its first job, and a silent runner is only failed after this.
-        job_dead_after_s=30.0,
-        job_host_idle_s=3.0,
-        cancel_grace_s=1.0,
-        max_running_jobs=4,
-    )
+    return support_jobs.job_settings(home, max_running_jobs=4)
 
 
 @pytest.fixture
 def jobs(job_settings: Settings) -> Iterator[Engine]:
     engine = Engine(job_settings)
     yield engine
-    for job in engine.list_jobs():
-        if not job.ended:
-            engine.cancel_job(job.job_id)
-    engine.close()
+    support_jobs.cancel_and_close(engine)
 
 
 @pytest.fixture

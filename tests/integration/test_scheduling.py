@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from support import jobs as support_jobs
 from support import trainers
 
 from mlnb.api import Engine
@@ -29,25 +30,14 @@ SHORT = ["--steps", "2", "--sleep", "0.05"]
 
 @pytest.fixture
 def settings(home: Path) -> Settings:
-    return Settings.resolve(
-        env={},
-        home=str(home),
-        job_heartbeat_s=0.2,
-        job_dead_after_s=30.0,
-        job_host_idle_s=3.0,
-        cancel_grace_s=1.0,
-        max_running_jobs=1,
-    )
+    return support_jobs.job_settings(home, max_running_jobs=1)  # one slot: jobs queue
 
 
 @pytest.fixture
 def engine(settings: Settings) -> Iterator[Engine]:
     engine = Engine(settings)
     yield engine
-    for job in engine.list_jobs():
-        if not job.ended:
-            engine.cancel_job(job.job_id)
-    engine.close()
+    support_jobs.cancel_and_close(engine)
 
 
 @pytest.fixture

@@ -22,18 +22,21 @@ pytestmark = pytest.mark.integration
 ROW = [1.0, 2.0]  # a ScaledSum of factor f answers 3 f
 
 
-@pytest.fixture
-def scaled(engine: Engine, tmp_path: Path) -> Engine:
-    """Model ``scaled`` with v1 (x1), v2 (x2) and v3 (x3, raising from its first call)."""
+def deploy_scaled(engine: Engine, root: Path) -> Engine:
+    """Model ``scaled``, its requests logged, with v1 (x1), v2 (x2) and v3
+    (x3, raising from its first call)."""
     engine.create_model("scaled", online_prediction_logging=True)
     for name, factor, fail_after in (("v1", 1.0, None), ("v2", 2.0, None), ("v3", 3.0, 0)):
-        model_dir, package = model_factory.custom_routine(
-            tmp_path / name, factor=factor, fail_after=fail_after
-        )
+        model_dir, package = model_factory.custom_routine(root / name, factor=factor, fail_after=fail_after)
         engine.create_version(
             "scaled", name, model_dir, prediction_class="scaled_sum.ScaledSum", package_uris=[package]
         )
     return engine
+
+
+@pytest.fixture
+def scaled(engine: Engine, tmp_path: Path) -> Engine:
+    return deploy_scaled(engine, tmp_path)
 
 
 def test_a_split_shares_requests_within_binomial_bounds(scaled: Engine) -> None:
@@ -360,15 +363,7 @@ class _Load:
 def hosted(home: Path, tmp_path: Path) -> Iterator[Engine]:
     """``scaled`` on an Engine whose jobs run in an on-demand job host."""
     engine = Engine(home=str(home), job_heartbeat_s=0.2, job_host_idle_s=3.0, cancel_grace_s=1.0)
-    engine.create_model("scaled", online_prediction_logging=True)
-    for name, factor, fail_after in (("v1", 1.0, None), ("v2", 2.0, None), ("v3", 3.0, 0)):
-        model_dir, package = model_factory.custom_routine(
-            tmp_path / name, factor=factor, fail_after=fail_after
-        )
-        engine.create_version(
-            "scaled", name, model_dir, prediction_class="scaled_sum.ScaledSum", package_uris=[package]
-        )
-    yield engine
+    yield deploy_scaled(engine, tmp_path)
     engine.close()
 
 
