@@ -1476,8 +1476,12 @@ class Engine:
         project = self.settings.project_of(project)
         return compare_shadow(self._serving.shadow_comparison(project, model, limit, version))
 
-    def check_instances(self, instances: Any) -> DecodedInstances:
+    def check_instances(self, instances: Any, *, may_hold_booleans: bool = True) -> DecodedInstances:
         """Check instances against ML Engine's rules without predicting.
+
+        ``may_hold_booleans=False`` (the caller knows: the request's text has
+        no ``true`` or ``false``) checks lists of numbers in bulk, and hands
+        the array to a model that takes one.
 
         Returns:
             The instances checked and decoded: ``predict`` takes them as
@@ -1487,7 +1491,7 @@ class Engine:
         Raises:
             InvalidArgument: Naming the instance index and field at fault.
         """
-        return self._serving.check_instances(instances)
+        return self._serving.check_instances(instances, may_hold_booleans=may_hold_booleans)
 
     def loaded_versions(self) -> int:
         """How many versions this process keeps loaded for prediction."""

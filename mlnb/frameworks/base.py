@@ -31,7 +31,10 @@ class Predictor(Protocol):
 
     ``predict`` takes decoded instances (lists, numbers, strings, bytes, or
     dicts of named inputs) and returns one prediction per instance, which may
-    hold numpy values: the prediction layer makes them JSON-ready.
+    hold numpy values: the prediction layer makes them JSON-ready. A
+    predictor whose class sets ``accepts_arrays = True`` may instead be
+    handed instances that are lists of numbers as one numeric numpy array,
+    when the request's check built one.
     """
 
     def predict(self, instances: Sequence[Any], **kwargs: Any) -> Sequence[Any]: ...

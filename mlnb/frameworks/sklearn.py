@@ -20,6 +20,8 @@ _FILES = ("model.joblib", "model.pkl", "model.skops")
 class EstimatorPredictor:
     """Any object with a scikit-learn ``predict``."""
 
+    accepts_arrays: ClassVar[bool] = True  # the model converts lists to one anyway
+
     def __init__(self, model: Any) -> None:
         self.model = model
         # Read once: a prediction of lists to a model fitted on a DataFrame uses them.

@@ -38,6 +38,8 @@ def _xgb() -> Any:
 class BoosterPredictor:
     """A native ``xgboost.Booster``."""
 
+    accepts_arrays: ClassVar[bool] = True  # DMatrix converts lists to one anyway
+
     def __init__(self, booster: Any) -> None:
         self.booster = booster
         self._dmatrix = _xgb().DMatrix

@@ -56,6 +56,10 @@ class DecodedInstances:
     keys: list[Any] | None
     key_field: str = "key"
     sent: list[Any] | None = None  # as the request sent them, for the prediction log
+    # The instances as one numeric numpy array, when they are lists of
+    # numbers and the check built it: a predictor that takes arrays
+    # (``accepts_arrays``) is handed it, saving a second conversion.
+    array: Any = None
 
     def __len__(self) -> int:
         return len(self.instances)
@@ -74,7 +78,8 @@ class DecodedInstances:
             [*self.instances, *other.instances],
             keys,
             self.key_field,
-            [*self.as_sent(), *other.as_sent()],
+            None if self.sent is None and other.sent is None else [*self.as_sent(), *other.as_sent()],
+            _joined(self.array, other.array),
         )
 
     def as_sent(self) -> list[Any]:
@@ -82,13 +87,19 @@ class DecodedInstances:
         return self.instances if self.sent is None else self.sent
 
 
-def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedInstances:
+def decode_instances(
+    instances: Any, key_field: str | None = "key", *, may_hold_booleans: bool = True
+) -> DecodedInstances:
     """Check ``instances`` against ML Engine's rules and decode binary inputs.
 
     Args:
         instances: The ``instances`` list of a predict request.
         key_field: Name of the field that carries an instance key, passed
             through to the prediction; ``None`` turns key handling off.
+        may_hold_booleans: ``False`` when the caller knows no instance
+            holds a boolean (a request whose JSON text has no ``true`` or
+            ``false``): lists of numbers are then checked by numpy building
+            their array, not value by value.
 
     Raises:
         InvalidArgument: Naming the instance index and field at fault.
@@ -97,6 +108,10 @@ def decode_instances(instances: Any, key_field: str | None = "key") -> DecodedIn
         raise InvalidArgument(f"'instances' must be a JSON list, got {_json_type(instances)}")
     if not instances:
         raise InvalidArgument("'instances' is empty: send at least one instance")
+    if not may_hold_booleans:
+        array = _numeric_array(instances)
+        if array is not None:
+            return DecodedInstances(instances, None, array=array)  # as sent
     if _plainly_valid(instances):
         return DecodedInstances(instances, None)  # as sent
     named = _is_named(instances[0])
@@ -170,6 +185,31 @@ def decode_each(
             keys.extend(one.keys)
     with_keys = keys if keys and len(keys) == len(good) else None
     return DecodedInstances(good, with_keys, key_field or "key"), positions, errors
+
+
+def _numeric_array(instances: list[Any]) -> Any:
+    """The instances as one numpy array of numbers when they are lists that
+    hold only numbers (at any depth, one shape), else ``None``. Without
+    booleans (which numpy would take as numbers) that is exactly what the
+    value-by-value check passes, at C speed."""
+    if frozenset(map(type, instances)) != {list}:
+        return None
+    import numpy as np
+
+    try:
+        array = np.asarray(instances)
+    except ValueError:  # ragged, or lists beside numbers
+        return None
+    return array if array.dtype.kind in "if" else None
+
+
+def _joined(first: Any, second: Any) -> Any:
+    """Two requests' arrays as one, when both have one of the same row shape."""
+    if first is None or second is None or first.shape[1:] != second.shape[1:]:
+        return None
+    import numpy as np
+
+    return np.concatenate((first, second))
 
 
 def _plainly_valid(instances: list[Any]) -> bool:

@@ -53,8 +53,9 @@ def predict_each(
 
 def predict_decoded(predictor: Predictor, batch: DecodedInstances, **kwargs: Any) -> list[Any]:
     """Predict checked, decoded instances; JSON-ready, keys put back."""
+    rows = batch.array if batch.array is not None and getattr(predictor, "accepts_arrays", False) else None
     try:
-        raw = predictor.predict(batch.instances, **kwargs)
+        raw = predictor.predict(batch.instances if rows is None else rows, **kwargs)
     except MlnbError:
         raise
     except Exception as e:  # the model's own code: any error is the request's fault or the model's

@@ -27,6 +27,15 @@ async def read_json(request: Request) -> Any:
         RequestTooLarge: Over ``MAX_BODY_BYTES`` (read no further than that).
         InvalidArgument: Not JSON (NaN and Infinity included).
     """
+    return parse_json(await read_body(request))
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body's bytes.
+
+    Raises:
+        RequestTooLarge: Over ``MAX_BODY_BYTES`` (read no further than that).
+    """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise RequestTooLarge(f"The request body is {declared} bytes; the most allowed is {MAX_BODY_BYTES}")
@@ -37,7 +46,15 @@ async def read_json(request: Request) -> Any:
         if size > MAX_BODY_BYTES:
             raise RequestTooLarge(f"The request body is over {MAX_BODY_BYTES} bytes, the most allowed")
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
+    """``raw`` as JSON; ``{}`` when blank.
+
+    Raises:
+        InvalidArgument: Not JSON (NaN and Infinity included).
+    """
     if not raw.strip():
         return {}
     try:

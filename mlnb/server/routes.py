@@ -22,7 +22,7 @@ from mlnb.naming import (
     whole_number,
 )
 from mlnb.server import iam, schemas
-from mlnb.server.json import MAX_INSTANCES, json_response, read_json, read_object
+from mlnb.server.json import MAX_INSTANCES, json_response, parse_json, read_body, read_object
 from mlnb.server.paging import page
 from mlnb.server.schemas import check_body
 
@@ -236,9 +236,12 @@ async def version(request: Request) -> Response:
     return json_response(record.to_api())
 
 
-async def _instances_body(request: Request) -> dict[str, Any]:
-    """A predict or explain request's body: ``{"instances": [...], ...}``."""
-    body = await read_json(request)
+async def _instances_body(request: Request) -> tuple[dict[str, Any], bool]:
+    """A predict or explain request's body: ``{"instances": [...], ...}``,
+    and whether it may hold a boolean (its text has ``true`` or ``false``;
+    without, numeric instances are checked in bulk)."""
+    raw = await read_body(request)
+    body = parse_json(raw)
     if isinstance(body, dict) and "httpBody" in body and "instances" not in body:
         body = body["httpBody"]  # the PredictRequest (ExplainRequest) wrapper of the discovery document
     if not isinstance(body, dict) or "instances" not in body:
@@ -247,13 +250,13 @@ async def _instances_body(request: Request) -> dict[str, Any]:
     if isinstance(body["instances"], list) and len(body["instances"]) > MAX_INSTANCES:
         count = len(body["instances"])
         raise InvalidArgument(f"{count} instances in one request; the most allowed is {MAX_INSTANCES}")
-    return body
+    return body, b"true" in raw or b"false" in raw
 
 
 async def _explain(request: Request, model_name: str, version_name: str | None) -> Response:
     with request.app.state.metrics.explaining(model_name, version_name) as outcome:
         try:
-            body = await _instances_body(request)
+            body, _ = await _instances_body(request)
             answer = await call(
                 _engine(request).explain,
                 model_name,
@@ -344,7 +347,7 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
     with request.app.state.metrics.predicting(model_name, version_name) as outcome:
         routing_key = request.headers.get("x-mlnb-routing-key") or None
         try:
-            body = await _instances_body(request)
+            body, may_hold_booleans = await _instances_body(request)
             if version_name is None:
                 routing_key = await _routing_key(request, model_name, body, routing_key)
             each = _per_instance(request)
@@ -361,7 +364,9 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
                 )
                 answered = answer["version"]
             else:
-                predictions, answered = await _batched(request, model_name, version_name, body, routing_key)
+                predictions, answered = await _batched(
+                    request, model_name, version_name, body, routing_key, may_hold_booleans
+                )
                 answer = {"predictions": predictions}
         except MlnbError as e:
             outcome["code"] = e.http
@@ -393,7 +398,12 @@ def _parameters(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _batched(
-    request: Request, model_name: str, version_name: str | None, body: dict[str, Any], routing_key: str | None
+    request: Request,
+    model_name: str,
+    version_name: str | None,
+    body: dict[str, Any],
+    routing_key: str | None,
+    may_hold_booleans: bool,
 ) -> tuple[list[Any], str]:
     """The predictions, batched with concurrent requests to the same
     version, and the name of the version that answered."""
@@ -402,7 +412,7 @@ async def _batched(
     parameters = _parameters(body)
     # Checked (and decoded) alone first, once: a bad request fails by
     # itself, never a batch, and the batch's model call checks nothing again.
-    instances = engine.check_instances(body["instances"])
+    instances = engine.check_instances(body["instances"], may_hold_booleans=may_hold_booleans)
     # Known without a database read except the first time (and once a TTL,
     # in the background): requests for the default and for its name share
     # a lane, under the version's own batch settings.

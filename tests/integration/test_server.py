@@ -405,6 +405,12 @@ def test_bad_instances_name_their_index(server: str, sklearn_model: tuple[Path, 
         server, "POST", "/v1/projects/demo/models/iris:predict", {"instances": [SAMPLES[0], [1, "x"]]}
     )
     assert status == 400 and "Instance 1: a list must hold one type" in body["error"]["message"]
+    # Numbers are checked in bulk when the body holds no boolean: one that
+    # does is still checked value by value, and a boolean among numbers refused.
+    status, body = call_http(
+        server, "POST", "/v1/projects/demo/models/iris:predict", {"instances": [[5.1, 3.5, 1.4, True]]}
+    )
+    assert status == 400 and "element 3 is a boolean and element 0 is a number" in body["error"]["message"]
     status, body = call_http(server, "POST", "/v1/projects/demo/models/iris:predict", {"instances": {"a": 1}})
     assert status == 400 and "'instances' must be a JSON list" in body["error"]["message"]
     deep = b'{"instances": ' + b"[" * 10000 + b"]" * 10000 + b"}"
@@ -424,7 +430,7 @@ def test_bad_instances_name_their_index(server: str, sklearn_model: tuple[Path, 
     assert status == 200 and len(body["predictions"]) == 2  # still answering
     metrics = fetch_text(server, "/metrics")
     assert 'mlnb_predict_requests_total{code="200",model="iris",version="default"} 1.0' in metrics
-    assert 'mlnb_predict_requests_total{code="400",model="iris",version="default"} 5.0' in metrics
+    assert 'mlnb_predict_requests_total{code="400",model="iris",version="default"} 6.0' in metrics
     assert 'mlnb_predict_requests_total{code="413",model="iris",version="default"} 1.0' in metrics
     assert 'mlnb_predict_instances_total{model="iris",version="default"} 2.0' in metrics
     assert "mlnb_predict_latency_seconds_bucket{" in metrics

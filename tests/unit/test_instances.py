@@ -95,6 +95,44 @@ def test_bad_instances_name_index_and_field(instances: Any, message: str) -> Non
     with pytest.raises(InvalidArgument) as info:
         decode_instances(instances)
     assert message in str(info.value)
+    if "boolean" not in message:  # the bulk check refuses the same, in the same words
+        with pytest.raises(InvalidArgument) as bulk:
+            decode_instances(instances, may_hold_booleans=False)
+        assert str(bulk.value) == str(info.value)
+
+
+@pytest.mark.parametrize(
+    "instances",
+    [[[1, 2.5], [3, 4]], [[[1, 2], [3, 4]]], [[1, 2**70]], [[], []]],
+)
+def test_bulk_check_passes_what_the_value_check_passes(instances: Any) -> None:
+    bulk = decode_instances(instances, may_hold_booleans=False)
+    assert bulk.instances == decode_instances(instances).instances == instances
+    if bulk.array is not None:  # 2**70 has no numpy number: checked value by value
+        assert bulk.array.tolist() == instances
+
+
+def test_bulk_check_hands_an_array_to_a_model_that_takes_one() -> None:
+    from mlnb.prediction import predict_decoded
+
+    class Takes:
+        accepts_arrays = True
+
+        def predict(self, instances: Any, **kwargs: Any) -> Any:
+            return [type(instances).__name__] * len(instances)
+
+    class Lists(Takes):
+        accepts_arrays = False
+
+    joined = decode_instances([[1, 2]], may_hold_booleans=False) + decode_instances(
+        [[3, 4], [5, 6]], may_hold_booleans=False
+    )
+    assert joined.array.tolist() == [[1, 2], [3, 4], [5, 6]] and joined.instances == joined.array.tolist()
+    assert predict_decoded(Takes(), joined) == ["ndarray"] * 3
+    assert predict_decoded(Lists(), joined) == ["list"] * 3
+    # One request without an array (checked value by value): the batch has none.
+    mixed = joined + decode_instances([[7, 8]])
+    assert mixed.array is None and predict_decoded(Takes(), mixed) == ["list"] * 4
 
 
 def test_each_instance_checked_on_its_own() -> None:
