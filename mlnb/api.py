@@ -14,7 +14,7 @@ from mlnb.config import Settings
 from mlnb.errors import InvalidArgument
 from mlnb.evaluation_api import EvaluationAPI
 from mlnb.frameworks import AdapterRegistry
-from mlnb.jobs import TEAM_QUEUE, JobService, LogEntry
+from mlnb.jobs import TEAM_QUEUE, JobService, LogEntry, ensure_job_host, machine_queue
 from mlnb.jobs_api import JobsAPI
 from mlnb.local_server import LocalServer
 from mlnb.models_api import ModelsAPI
@@ -28,12 +28,15 @@ from mlnb.records import (
     ModelEvent,
     ModelRecord,
     OperationRecord,
+    ScheduleRecord,
+    ScheduleRun,
     StoreCheck,
     VersionRecord,
 )
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
 from mlnb.runtime.execution import Outcome
 from mlnb.runtime.logs import LogPage, LogReader
+from mlnb.schedules_api import SchedulesAPI
 from mlnb.states import VersionState
 from mlnb.store import ArtifactStore, Database
 
@@ -93,6 +96,8 @@ class Engine:
         self._batch = BatchAPI(settings, jobs, registry, adapters)
         self._evaluations = EvaluationAPI(settings, database, self._serving, self._batch, self._jobs)
         self._monitoring = MonitoringAPI(settings, database, self._serving)
+        self._schedules = SchedulesAPI(settings, database, jobs, self._submit_to_queue, jobs.queue)
+        self._queue_engines: dict[str, Engine] = {}
 
     @property
     def project(self) -> str:
@@ -643,6 +648,148 @@ class Engine:
         """
         return self._jobs.submit_job(job_id, kind, job_input, labels=labels, cluster=cluster, project=project)
 
+    def submit_job_body(
+        self, job_id: str, body: Mapping[str, Any], *, project: str | None = None
+    ) -> JobRecord:
+        """Submit a ``Job`` body as ``jobs.create`` takes it: its
+        ``trainingInput`` (training or tuning), ``predictionInput`` (batch
+        prediction), ``notebookInput`` (``notebook``, ``parameters``,
+        ``kernel``, ``scaleTier``, ``jobDir``: a notebook job) or ``jobKind``
+        and ``jobInput`` (a plug-in's kind), with its ``labels``.
+
+        Raises:
+            InvalidArgument: None of them, or what that kind's submission refuses.
+        """
+        labels = body.get("labels")
+        if body.get("jobKind"):
+            return self.submit_job(
+                job_id, str(body["jobKind"]), body.get("jobInput"), labels=labels, project=project
+            )
+        if body.get("predictionInput"):
+            prediction_input = body["predictionInput"]
+            return self.submit_prediction_job(
+                job_id,
+                prediction_input,
+                labels=labels,
+                resume=bool(prediction_input.get("resume")),
+                project=project,
+            )
+        notebook = body.get("notebookInput")
+        if isinstance(notebook, Mapping) and notebook.get("notebook"):
+            return self.submit_notebook_job(
+                job_id,
+                str(notebook["notebook"]),
+                parameters=notebook.get("parameters"),
+                kernel=notebook.get("kernel"),
+                scale_tier=notebook.get("scaleTier"),
+                job_dir=notebook.get("jobDir"),
+                labels=labels,
+                project=project,
+            )
+        training_input = body.get("trainingInput")
+        if not isinstance(training_input, Mapping):
+            raise InvalidArgument(
+                "A job needs trainingInput (a training job), predictionInput (batch prediction), "
+                "notebookInput (a notebook job) or jobKind and jobInput (a plug-in's kind)"
+            )
+        return self.submit_training_job(job_id, training_input, labels=labels, project=project)
+
+    def _submit_to_queue(self, job_id: str, body: dict[str, Any], queue: str, project: str) -> JobRecord:
+        """``submit_job_body`` into ``queue`` (a schedule's run goes where
+        its schedule was made: the team's queue, or its machine's)."""
+        if queue == self._jobs.service.queue:
+            return self.submit_job_body(job_id, body, project=project)
+        engine = self._queue_engines.get(queue)
+        if engine is None:
+            if queue == TEAM_QUEUE:
+                settings = self.settings.replace(job_host="service")
+            elif queue == machine_queue(self.settings.machine_id):
+                settings = self.settings.replace(job_host="auto")
+            else:
+                raise InvalidArgument(f"This host cannot submit to the queue {queue!r}")
+            engine = self._queue_engines[queue] = Engine(settings)
+        return engine.submit_job_body(job_id, body, project=project)
+
+    # schedules
+
+    def create_schedule(
+        self,
+        name: str,
+        body: Mapping[str, Any],
+        *,
+        description: str = "",
+        labels: Mapping[str, str] | None = None,
+        project: str | None = None,
+    ) -> ScheduleRecord:
+        """Make a schedule: ``body`` holds its ``cron`` (five fields, in its
+        ``timeZone``) or ``interval`` (``6h``), its ``jobTemplate`` (a
+        ``Job`` body without ``jobId``, whose strings may hold ``{{ run_time
+        }}``, ``{{ last_success_time }}``...), and optionally ``startTime``,
+        ``endTime``, ``maxRuns``, ``maxConcurrentRuns`` (1), ``missedRuns``
+        (``RUN_ONCE`` or ``SKIP``) and ``missedAfter`` (``60s``). The job
+        hosts of this engine's queue fire its runs, each an ordinary job
+        named ``{name}_{YYYYmmdd_HHMMSS}`` after its due time (UTC).
+
+        Raises:
+            InvalidArgument: A bad name or field (the message names it).
+            AlreadyExists: The name is taken in the project.
+        """
+        record = self._schedules.create_schedule(
+            name, body, description=description, labels=labels, project=project
+        )
+        ensure_job_host(self.settings)
+        return record
+
+    def get_schedule(self, name: str, *, project: str | None = None) -> ScheduleRecord:
+        """A schedule, with its newest runs and their jobs' states. Raises NotFound."""
+        return self._schedules.get_schedule(name, project=project)
+
+    def list_schedules(self, *, project: str | None = None) -> list[ScheduleRecord]:
+        """The project's schedules, by name."""
+        return self._schedules.list_schedules(project=project)
+
+    def schedule_runs(self, name: str, *, limit: int = 100, project: str | None = None) -> list[ScheduleRun]:
+        """A schedule's runs, newest first, with their jobs' states."""
+        return self._schedules.schedule_runs(name, limit=limit, project=project)
+
+    def update_schedule(
+        self, name: str, body: Mapping[str, Any], update_mask: Sequence[str], *, project: str | None = None
+    ) -> ScheduleRecord:
+        """Change a schedule's fields named in ``update_mask``. Raises NotFound, InvalidArgument."""
+        return self._schedules.update_schedule(name, body, update_mask, project=project)
+
+    def delete_schedule(self, name: str, *, project: str | None = None) -> None:
+        """Delete a schedule and its run history; its jobs stay. Raises NotFound."""
+        self._schedules.delete_schedule(name, project=project)
+
+    def pause_schedule(self, name: str, *, project: str | None = None) -> ScheduleRecord:
+        """Stop firing a schedule's runs until it is resumed."""
+        return self._schedules.pause_schedule(name, project=project)
+
+    def resume_schedule(self, name: str, *, project: str | None = None) -> ScheduleRecord:
+        """Fire a paused schedule again, from its first due time from now.
+
+        Raises:
+            FailedPrecondition: The schedule has ended.
+        """
+        record = self._schedules.resume_schedule(name, project=project)
+        ensure_job_host(self.settings)
+        return record
+
+    def fire_schedules(self) -> list[str]:
+        """Fire the due runs of the schedules of this engine's queue now, as
+        its job hosts do every half second; what was done, in words."""
+        return self._schedules.fire_due([self._jobs.service.queue])
+
+    def run_schedule(self, name: str, *, project: str | None = None) -> JobRecord:
+        """Run a schedule's job now, beside its cadence; the job.
+
+        Raises:
+            NotFound: No such schedule.
+            FailedPrecondition: The job could not be submitted (the reason).
+        """
+        return self._schedules.run_schedule(name, project=project)
+
     def job_kinds(self) -> list[str]:
         """The names of the job kinds this mlnb runs: the built-ins, then
         those of plug-ins."""
@@ -768,7 +915,15 @@ class Engine:
         takes no new job, hands back those not started and lets the running
         ones finish for ``drain_s`` seconds (default ``host_drain_s``)
         before it stops them; a second signal stops them at once."""
-        self._jobs.serve_jobs(max_jobs=max_jobs, drain_s=drain_s)
+        self._jobs.serve_jobs(max_jobs=max_jobs, drain_s=drain_s, schedules=self._schedules)
+
+    def serve_on_demand_jobs(self) -> None:
+        """Be this machine's on-demand job host, unless one runs already:
+        run the jobs submitted here and fire the due runs of this machine's
+        schedules; leave once idle for ``job_host_idle_s`` with no active
+        schedule (what ``python -m mlnb.job_host`` runs, started by a
+        submission)."""
+        self._jobs.serve_on_demand(self._schedules)
 
     def accelerators(self) -> list[str]:
         """The GPUs that jobs and versions of this machine may use, one

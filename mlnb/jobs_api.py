@@ -26,6 +26,7 @@ from mlnb.jobs import (
     log_path,
     serve_team,
 )
+from mlnb.jobs.host import JobHost, ScheduleFiring, lock_path, run_until_signalled, try_lock
 from mlnb.records import JobRecord, merge_flags
 from mlnb.runtime.execution import Outcome
 from mlnb.runtime.logs import LogPage, LogReader, LogTail, LogWriter, StoredLog, follow_log
@@ -336,13 +337,31 @@ class JobsAPI:
     def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
         return self.service.request_cancel(self.settings.project_of(project), job_id)
 
-    def serve_jobs(self, *, max_jobs: int | None = None, drain_s: float | None = None) -> None:
+    def serve_jobs(
+        self,
+        *,
+        max_jobs: int | None = None,
+        drain_s: float | None = None,
+        schedules: ScheduleFiring | None = None,
+    ) -> None:
         settings = self.settings
         if max_jobs is not None:
             settings = settings.replace(host_max_jobs=max_jobs)
         if drain_s is not None:
             settings = settings.replace(host_drain_s=drain_s)
-        serve_team(settings)
+        serve_team(settings, schedules)
+
+    def serve_on_demand(self, schedules: ScheduleFiring | None = None) -> None:
+        """Be this machine's on-demand job host unless one runs already
+        (``python -m mlnb.job_host``)."""
+        with try_lock(lock_path(self.settings)) as held:
+            if held is None:
+                return  # another host runs: it takes the jobs
+            host = JobHost(self.settings, schedules=schedules)
+            run_until_signalled(host)
+        # A job submitted just as the lock was let go finds no host: start one.
+        if not host.stopping.is_set() and host.leftover():
+            ensure_job_host(self.settings)
 
     def reap_jobs(self) -> list[JobRecord]:
         return self.service.reap()

@@ -467,6 +467,95 @@ class JobRecord:
         )
 
 
+def schedule_resource(project: str, name: str) -> str:
+    """``projects/{project}/schedules/{name}``."""
+    return f"projects/{project}/schedules/{name}"
+
+
+@dataclass(frozen=True)
+class ScheduleRun:
+    """One run of a schedule: the due time it ran for and the job it
+    submitted (``job_state`` as read with it; ``error`` when submitting the
+    job failed, so no job exists)."""
+
+    run_time: datetime
+    job_id: str
+    fire_time: datetime
+    manual: bool = False
+    error: str | None = None
+    job_state: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        return _drop_empty(
+            {
+                "runTime": format_time(self.run_time),
+                "jobId": self.job_id,
+                "fireTime": format_time(self.fire_time),
+                "manual": self.manual or None,
+                "state": self.job_state or ("FAILED" if self.error else None),
+                "errorMessage": self.error,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """A schedule (an mlnb extension of the v1 API): a job template run on
+    a cron or an interval by the job hosts.
+
+    Attributes:
+        spec: The schedule's own fields as the API writes them (``cron`` or
+            ``interval``, ``jobTemplate``...: ``mlnb.schedules.ScheduleSpec``).
+        state: ``ACTIVE``, ``PAUSED`` or ``ENDED``.
+        queue: Which job hosts fire it, as a job's queue says which run it.
+        run_count: Scheduled runs so far (run-now runs are not counted).
+        skipped_runs: Due times that ran no job (missed, or too many runs
+            still running), and ``last_message`` the latest such reason.
+        recent_runs: The newest runs, newest first, when read with them.
+    """
+
+    project: str
+    name: str
+    spec: dict[str, Any]
+    state: str
+    create_time: datetime
+    update_time: datetime
+    description: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    queue: str | None = None
+    next_run_time: datetime | None = None
+    last_run_time: datetime | None = None
+    run_count: int = 0
+    skipped_runs: int = 0
+    last_message: str | None = None
+    recent_runs: tuple[ScheduleRun, ...] = ()
+
+    @property
+    def resource_name(self) -> str:
+        return schedule_resource(self.project, self.name)
+
+    _repr_pretty_ = _yaml_pretty
+
+    def to_api(self) -> dict[str, Any]:
+        return _drop_empty(
+            {
+                "name": self.resource_name,
+                "description": self.description,
+                "labels": dict(self.labels),
+                **self.spec,
+                "state": self.state,
+                "createTime": format_time(self.create_time),
+                "updateTime": format_time(self.update_time),
+                "nextRunTime": format_time(self.next_run_time),
+                "lastRunTime": format_time(self.last_run_time),
+                "runCount": self.run_count,
+                "skippedRuns": self.skipped_runs or None,
+                "lastMessage": self.last_message,
+                "recentRuns": [run.to_api() for run in self.recent_runs],
+            }
+        )
+
+
 @dataclass(frozen=True)
 class OperationRecord:
     """A long-running operation, as ``google.longrunning.Operation`` with ML

@@ -6,16 +6,19 @@ Two sorts, one class:
 - the *on-demand* host of a machine (``job_host = "auto"``, the default):
   submitting a job starts it when none runs (``ensure_job_host``); it takes
   the jobs submitted on its machine, and leaves once it has had nothing to
-  do for ``job_host_idle_s``. It runs in a session of its own, so it
-  outlives the notebook kernel or shell that started it. Started as
-  ``python -m mlnb.jobs.host`` with the submitter's settings in ``MLNB_*``.
+  do for ``job_host_idle_s`` (and its machine has no active schedule). It
+  runs in a session of its own, so it outlives the notebook kernel or shell
+  that started it. Started as ``python -m mlnb.job_host`` with the
+  submitter's settings in ``MLNB_*``.
 - a *job service* (``mlnb jobs host``, on any machine that shares the
   database): it takes the team's queue (jobs submitted with ``job_host =
   "service"``) and its own machine's, at most ``host_max_jobs`` at once,
   and runs until stopped. Any number of them may run.
 
 Every host has an identity of its own, so that two hosts of one machine, or
-a host and its successor, are never taken for one another.
+a host and its successor, are never taken for one another. Every host also
+fires the due runs of its queues' schedules (``ScheduleFiring``, given by
+the engine that starts it).
 """
 
 from __future__ import annotations
@@ -34,12 +37,15 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Protocol
 
 from mlnb.config import Settings
 from mlnb.jobs.paths import HOST_MODULE
 
 _POLL_S = 0.1
+# How often a host looks for due schedule runs: a run fires at most this
+# late (plus the time to submit its job).
+_SCHEDULE_POLL_S = 0.5
 # Popen handles of hosts this process started, polled so that a host that
 # left does not linger as a zombie while the submitter lives on.
 _children: list[subprocess.Popen[bytes]] = []
@@ -51,8 +57,20 @@ def lock_path(settings: Settings) -> Path:
     return settings.paths.run / f"jobhost-{digest}.lock"
 
 
+class ScheduleFiring(Protocol):
+    """What a job host asks of the schedules (``mlnb.schedules_api``)."""
+
+    def fire_due(self, queues: list[str]) -> list[str]:
+        """Fire the due runs of ``queues``' schedules; what was done."""
+        ...
+
+    def any_active(self, queues: list[str]) -> bool:
+        """Whether ``queues`` have an active schedule."""
+        ...
+
+
 @contextlib.contextmanager
-def _try_lock(path: Path) -> Iterator[IO[str] | None]:
+def try_lock(path: Path) -> Iterator[IO[str] | None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
         try:
@@ -72,7 +90,7 @@ def ensure_job_host(settings: Settings) -> None:
     if settings.job_host != "auto":
         return
     _children[:] = [child for child in _children if child.poll() is None]
-    with _try_lock(lock_path(settings)) as free:
+    with try_lock(lock_path(settings)) as free:
         if free is None:
             return
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLNB_")} | settings.to_env()
@@ -104,9 +122,12 @@ class JobHost:
         settings: The settings the host and its jobs run with.
         service: Take the team's queue too, at most ``host_max_jobs`` jobs
             at once, and never leave for idleness (``mlnb jobs host``).
+        schedules: Fires the due runs of the host's queues' schedules.
     """
 
-    def __init__(self, settings: Settings, service: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, service: bool = False, schedules: ScheduleFiring | None = None
+    ) -> None:
         from mlnb.jobs.service import TEAM_QUEUE, JobService, machine_queue
         from mlnb.store import Database
 
@@ -128,6 +149,10 @@ class JobHost:
         self.jobs_taken = 0
         self._last_reap = 0.0
         self._last_watch = time.monotonic()
+        self.schedules = schedules
+        self._last_schedules = 0.0
+        self._last_active_check = 0.0
+        self._schedules_active = False
 
     def serve(self) -> None:
         """Run until stopped; an on-demand host also leaves once idle for
@@ -143,9 +168,10 @@ class JobHost:
                 if not self.runners or time.monotonic() > drain_until:
                     self.stopping.set()
             else:
+                self._fire_schedules()
                 self._claim()
             self.runners = {key: t for key, t in self.runners.items() if t.is_alive()}
-            if self.runners:
+            if self.runners or self._has_schedules():
                 idle_since = time.monotonic()
             elif not self.is_service and time.monotonic() - idle_since > self.settings.job_host_idle_s:
                 break
@@ -192,6 +218,35 @@ class JobHost:
         for job in [*self.service.reap(), *self.service.expire_waiting(self.queues)]:
             ended = f"{job.project}/{job.job_id} {job.state}: {job.error_message}"
             print(f"{self.host_id}: ended {ended}", flush=True)
+
+    def _fire_schedules(self) -> None:
+        if self.schedules is None or time.monotonic() - self._last_schedules < _SCHEDULE_POLL_S:
+            return
+        self._last_schedules = time.monotonic()
+        from mlnb.errors import MlnbError
+
+        try:
+            said = self.schedules.fire_due(self.queues)
+        except MlnbError as e:  # the database busy or away: the next tick tries again
+            said = [f"could not fire schedules: {e}"]
+        for line in said:
+            print(f"{self.host_id}: {line}", flush=True)
+
+    def _has_schedules(self) -> bool:
+        """An on-demand host stays while its machine has an active schedule
+        (looked up once an idle period, not every tick)."""
+        if self.schedules is None or self.is_service:
+            return False
+        if time.monotonic() - self._last_active_check < self.settings.job_host_idle_s / 2:
+            return self._schedules_active
+        self._last_active_check = time.monotonic()
+        from mlnb.errors import MlnbError
+
+        try:
+            self._schedules_active = self.schedules.any_active(self.queues)
+        except MlnbError:
+            self._schedules_active = True  # unknown: stay, and ask again
+        return self._schedules_active
 
     def _watch(self) -> None:
         """A team's host checks the drift of the versions whose baselines
@@ -245,7 +300,7 @@ class JobHost:
         return bool(self.service.waiting(self.queues))
 
 
-def _run_until_signalled(host: JobHost) -> None:
+def run_until_signalled(host: JobHost) -> None:
     def stop(_number: int, _frame: FrameType | None) -> None:
         host.stop()
 
@@ -254,30 +309,12 @@ def _run_until_signalled(host: JobHost) -> None:
     host.serve()
 
 
-def serve_team(settings: Settings) -> None:
+def serve_team(settings: Settings, schedules: ScheduleFiring | None = None) -> None:
     """Run a job service in this process until SIGTERM or SIGINT."""
-    host = JobHost(settings, service=True)
+    host = JobHost(settings, service=True, schedules=schedules)
     print(
         f"Job host {host.host_id} on {settings.machine_id}: taking the team's jobs "
         f"(at most {settings.host_max_jobs} at once, {settings.max_running_jobs} running here)",
         flush=True,
     )
-    _run_until_signalled(host)
-
-
-def main() -> int:
-    settings = Settings.resolve()
-    path = lock_path(settings)
-    with _try_lock(path) as held:
-        if held is None:
-            return 0  # another host runs: it takes the jobs
-        host = JobHost(settings)
-        _run_until_signalled(host)
-    # A job submitted just as the lock was let go finds no host: start one.
-    if not host.stopping.is_set() and host.leftover():
-        ensure_job_host(settings)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    run_until_signalled(host)

@@ -8,7 +8,7 @@ from mlnb.config import HomePaths
 from mlnb.naming import validate_name, validate_project
 
 # How the on-demand job host is started.
-HOST_MODULE = "mlnb.jobs.host"
+HOST_MODULE = "mlnb.job_host"
 # What a job host's command line holds (the on-demand host's module, or
 # ``mlnb jobs host``): found again there to tell a host from another process
 # that reused its pid.

@@ -475,50 +475,102 @@ async def jobs(request: Request) -> Response:
     if request.method == "POST":
         body = await read_object(request, schemas.JOB, "job")
         job_id = _name("job", str(body.get("jobId", "")))
-        if body.get("jobKind"):
-            _require_developer(request, f"A {body['jobKind']} job runs a plug-in's code")
-            record = await call(
-                engine.submit_job,
-                job_id,
-                body["jobKind"],
-                body.get("jobInput"),
-                labels=body.get("labels"),
-                project=project,
-            )
-            return json_response(record.to_api())
-        if body.get("predictionInput"):
-            prediction_input = body["predictionInput"]
-            check_body(prediction_input, schemas.PREDICTION_INPUT, "job.predictionInput")
-            _check_locations(request, "predictionInput.inputPaths", prediction_input.get("inputPaths") or [])
-            _check_locations(request, "predictionInput.outputPath", [prediction_input.get("outputPath")])
-            if prediction_input.get("uri"):
-                _check_locations(request, "predictionInput.uri", [prediction_input["uri"]])
-                await _check_model_code(request, prediction_input["uri"], [], None)
-            record = await call(
-                engine.submit_prediction_job,
-                job_id,
-                prediction_input,
-                labels=body.get("labels"),
-                resume=bool(prediction_input.get("resume")),
-                project=project,
-            )
-            return json_response(record.to_api())
-        training_input = body.get("trainingInput")
-        if not isinstance(training_input, dict):
-            raise InvalidArgument(
-                "A job needs trainingInput (a training job), predictionInput (batch prediction) "
-                "or jobKind and jobInput (a plug-in's kind)"
-            )
-        _require_developer(request, "A training job runs its trainer's code")
-        _check_locations(
-            request, "trainingInput.packageUris", _listed_strings(training_input.get("packageUris"))
-        )
-        _check_locations(request, "trainingInput.jobDir", [training_input.get("jobDir")])
-        record = await call(
-            engine.submit_training_job, job_id, training_input, labels=body.get("labels"), project=project
-        )
+        await _check_job_body(request, body, "job")
+        record = await call(engine.submit_job_body, job_id, body, project=project)
         return json_response(record.to_api())
     return _listed(request, "jobs", [j.to_api() for j in await call(engine.list_jobs, project=project)])
+
+
+async def _check_job_body(request: Request, body: dict[str, Any], where: str) -> None:
+    """What the server refuses of a Job body (a job's or a schedule's
+    template) before the Engine reads it: code run by a caller who is no
+    developer, and files outside the server's allowed roots."""
+    if body.get("jobKind"):
+        _require_developer(request, f"A {body['jobKind']} job runs a plug-in's code")
+        return
+    if body.get("predictionInput"):
+        prediction_input = body["predictionInput"]
+        check_body(prediction_input, schemas.PREDICTION_INPUT, f"{where}.predictionInput")
+        _check_locations(request, "predictionInput.inputPaths", prediction_input.get("inputPaths") or [])
+        _check_locations(request, "predictionInput.outputPath", [prediction_input.get("outputPath")])
+        if prediction_input.get("uri"):
+            _check_locations(request, "predictionInput.uri", [prediction_input["uri"]])
+            await _check_model_code(request, prediction_input["uri"], [], None)
+        return
+    notebook_input = body.get("notebookInput")
+    if isinstance(notebook_input, dict) and notebook_input.get("notebook"):
+        _require_developer(request, "A notebook job runs its notebook's code")
+        _check_locations(request, "notebookInput.notebook", [notebook_input["notebook"]])
+        _check_locations(request, "notebookInput.jobDir", [notebook_input.get("jobDir")])
+        return
+    training_input = body.get("trainingInput")
+    if not isinstance(training_input, dict):
+        raise InvalidArgument(
+            "A job needs trainingInput (a training job), predictionInput (batch prediction), "
+            "notebookInput (a notebook job) or jobKind and jobInput (a plug-in's kind)"
+        )
+    _require_developer(request, "A training job runs its trainer's code")
+    _check_locations(request, "trainingInput.packageUris", _listed_strings(training_input.get("packageUris")))
+    _check_locations(request, "trainingInput.jobDir", [training_input.get("jobDir")])
+
+
+async def schedules(request: Request) -> Response:
+    """mlnb's ``projects.schedules``: list, and create (``?scheduleId=``)."""
+    engine, project = _engine(request), _project(request)
+    if request.method == "POST":
+        body = await read_object(request, schemas.SCHEDULE, "schedule")
+        given = request.query_params.get("scheduleId")
+        parent = f"projects/{project}"
+        name = _name("schedule", given) if given else resource_leaf("schedule", body.get("name"), parent)
+        template = body.get("jobTemplate")
+        if isinstance(template, dict):
+            check_body(template, schemas.JOB, "schedule.jobTemplate")
+            await _check_job_body(request, template, "schedule.jobTemplate")
+        record = await call(engine.create_schedule, name, body, project=project)
+        return json_response(record.to_api())
+    found = await call(engine.list_schedules, project=project)
+    return _listed(request, "schedules", [s.to_api() for s in found])
+
+
+async def schedule(request: Request) -> Response:
+    """One schedule: get, patch (``?updateMask=``), delete, and the verbs
+    ``:pause``, ``:resume`` and ``:run`` (its job now)."""
+    engine, project = _engine(request), _project(request)
+    name, verb = _split(request.path_params["schedule"])
+    name = _name("schedule", name)
+    if request.method == "POST":
+        if verb == "pause":
+            return json_response((await call(engine.pause_schedule, name, project=project)).to_api())
+        if verb == "resume":
+            return json_response((await call(engine.resume_schedule, name, project=project)).to_api())
+        if verb == "run":
+            current = await call(engine.get_schedule, name, project=project)
+            await _check_job_body(request, current.spec.get("jobTemplate") or {}, "schedule.jobTemplate")
+            return json_response((await call(engine.run_schedule, name, project=project)).to_api())
+        raise NotFound(f"No such method: {request.url.path}")
+    if verb is not None:
+        raise NotFound(f"No such method: {request.url.path}")
+    if request.method == "PATCH":
+        body = await read_object(request, schemas.SCHEDULE, "schedule")
+        mask = (request.query_params.get("updateMask") or "").split(",")
+        template = body.get("jobTemplate")
+        if "jobTemplate" in mask and isinstance(template, dict):
+            check_body(template, schemas.JOB, "schedule.jobTemplate")
+            await _check_job_body(request, template, "schedule.jobTemplate")
+        record = await call(engine.update_schedule, name, body, mask, project=project)
+        return json_response(record.to_api())
+    if request.method == "DELETE":
+        await call(engine.delete_schedule, name, project=project)
+        return json_response({})
+    return json_response((await call(engine.get_schedule, name, project=project)).to_api())
+
+
+async def schedule_runs(request: Request) -> Response:
+    """A schedule's runs, newest first, each with its job's state."""
+    engine, project = _engine(request), _project(request)
+    name = _name("schedule", request.path_params["schedule"])
+    runs = await call(engine.schedule_runs, name, limit=_count(request, "limit", 100), project=project)
+    return _listed(request, "runs", [run.to_api() for run in runs])
 
 
 async def job(request: Request) -> Response:
@@ -688,6 +740,11 @@ ROUTES = [
     Route("/v1/projects/{project}/operations/{operation}", operation, methods=["GET", "POST"]),
     Route("/v1/projects/{project}/jobs", jobs, methods=["GET", "POST"]),
     Route("/v1/projects/{project}/jobs/{job}", job, methods=["GET", "PATCH", "POST"]),
+    Route("/v1/projects/{project}/schedules", schedules, methods=["GET", "POST"]),
+    Route(
+        "/v1/projects/{project}/schedules/{schedule}", schedule, methods=["GET", "PATCH", "DELETE", "POST"]
+    ),
+    Route("/v1/projects/{project}/schedules/{schedule}/runs", schedule_runs, methods=["GET"]),
     Route("/v1/projects/{project}/locations", locations, methods=["GET"]),
     Route("/v1/projects/{project}/locations/{location}", location, methods=["GET"]),
     Route(

@@ -59,6 +59,23 @@ JOB = {
     "etag": STRING,
     "jobKind": STRING,  # mlnb's own: a plug-in's kind...
     "jobInput": OBJECT,  # ...and its input
+    "notebookInput": OBJECT,  # mlnb's own: a notebook job
+}
+# mlnb's own resource: a job template run on a cron or an interval.
+SCHEDULE = {
+    "name": STRING,
+    "description": STRING,
+    "labels": MAP_OF_STRINGS,
+    "cron": STRING,
+    "interval": STRING,
+    "timeZone": STRING,
+    "startTime": STRING,
+    "endTime": STRING,
+    "maxRuns": INT64,
+    "maxConcurrentRuns": INT64,
+    "missedRuns": STRING,
+    "missedAfter": STRING,
+    "jobTemplate": OBJECT,
 }
 PREDICTION_INPUT = {
     "dataFormat": STRING,

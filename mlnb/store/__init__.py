@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mlnb.store.operations_tx import OperationsTx
     from mlnb.store.prediction_logs_tx import PredictionLogsTx
     from mlnb.store.registry_tx import RegistryTx
+    from mlnb.store.schedules_tx import SchedulesTx
 
 # Loaded on first use, so that a process that needs only the artifact store
 # (a batch prediction worker) does not import SQLAlchemy.
@@ -45,6 +46,7 @@ _HOMES = {
     "OperationsTx": "operations_tx",
     "PredictionLogsTx": "prediction_logs_tx",
     "RegistryTx": "registry_tx",
+    "SchedulesTx": "schedules_tx",
 }
 
 
@@ -64,6 +66,7 @@ __all__ = [
     "OperationsTx",
     "PredictionLogsTx",
     "RegistryTx",
+    "SchedulesTx",
     "StoredTree",
     "file_sha256",
     "list_files",

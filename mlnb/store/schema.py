@@ -223,6 +223,45 @@ class BaselineRow(Base):
     alerted: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
+class ScheduleRow(Base):
+    """A schedule: its spec (cron or interval, job template...) as the API
+    writes it, and where its firing stands."""
+
+    __tablename__ = "schedules"
+
+    project: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    spec: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16))
+    queue: Mapped[str | None] = mapped_column(String(300))
+    create_time: Mapped[datetime]
+    update_time: Mapped[datetime]
+    next_run_time: Mapped[datetime | None]
+    last_run_time: Mapped[datetime | None]
+    run_count: Mapped[int] = mapped_column(default=0)
+    skipped_runs: Mapped[int] = mapped_column(default=0)
+    last_message: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduleRunRow(Base):
+    """A run of a schedule. Unique by its due time: two hosts that find the
+    same run due cannot both record it, so it runs once."""
+
+    __tablename__ = "schedule_runs"
+
+    project: Mapped[str] = mapped_column(String(128), primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(128), primary_key=True)
+    run_time: Mapped[datetime] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(128))
+    fire_time: Mapped[datetime]
+    manual: Mapped[bool] = mapped_column(default=False)
+    # Whether its job was created (or found made by another host), and why not.
+    submitted: Mapped[bool] = mapped_column(default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class OperationRow(Base):
     """Long-running operations (version creation and deletion, model deletion)."""
 

@@ -37,6 +37,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "mlnb.explain",
         "mlnb.evaluation",
         "mlnb.monitoring",
+        "mlnb.schedules",
     ),
     # The job kinds.
     ("mlnb.training", "mlnb.tuning", "mlnb.batch", "mlnb.notebook", "mlnb.rollout"),
@@ -52,6 +53,8 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "mlnb.monitoring_api",
         "mlnb.operations_api",
         "mlnb.models_api",
+        "mlnb.schedules_api",
+        "mlnb.job_host",
         "mlnb.local_server",
         "mlnb.tensorboard",
         "mlnb.testing",

@@ -1,0 +1,396 @@
+"""The part of the engine that keeps schedules and fires their runs.
+
+A schedule is stored with the queue of the Engine that made it; the job
+hosts of that queue fire it (``fire_due``, a chore of every host's loop).
+Firing is exactly once across any number of hosts: under the database's
+write lock a host re-reads the schedule, records the run keyed by its due
+time (a second host finds the next run time moved, and the key taken),
+moves the next run time, and only then submits the run's job, named from
+the schedule and the due time. A host that dies between the two leaves a
+run recorded and unsubmitted, which any host of the queue submits later
+(a job of that name found made counts as submitted).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mlnb.config import Settings
+from mlnb.errors import AlreadyExists, FailedPrecondition, InvalidArgument, MlnbError, NotFound
+from mlnb.jobs.service import JobService
+from mlnb.naming import validate_labels, validate_name, validate_project
+from mlnb.records import JobRecord, ScheduleRecord, ScheduleRun, now
+from mlnb.schedules import Cadence, ScheduleSpec, check_template, fill_template, plan_firing
+from mlnb.store import Database, SchedulesTx
+
+__all__ = ["SchedulesAPI", "run_job_id"]
+
+# A schedule's name leaves room for a run's suffix within a job id's 128.
+_MAX_SCHEDULE_NAME = 100
+# A run recorded this long ago and still neither submitted nor refused: its
+# host died in between, and another submits it.
+_ORPHANED_AFTER = timedelta(seconds=30)
+_RECENT_RUNS = 10
+
+# (job id, Job body, queue, project) -> the submitted job.
+SubmitJob = Callable[[str, dict[str, Any], str, str], JobRecord]
+
+
+def run_job_id(schedule: str, run_time: datetime, manual: bool = False) -> str:
+    """``{schedule}_{YYYYmmdd_HHMMSS}`` (UTC): one job id per due time (a
+    run-now run's ends in ``_now``)."""
+    return f"{schedule}_{run_time.astimezone(UTC):%Y%m%d_%H%M%S}" + ("_now" if manual else "")
+
+
+class SchedulesAPI:
+    """Schedules in the metadata store, and their firing.
+
+    Args:
+        submit: Submits a run's Job body as ordinary jobs are submitted,
+            into the given queue (the schedule's).
+        queue: The queue of this engine's submissions: its schedules' too.
+    """
+
+    def __init__(
+        self, settings: Settings, db: Database, jobs: JobService, submit: SubmitJob, queue: str
+    ) -> None:
+        self.settings = settings
+        self._db = db
+        self._jobs = jobs
+        self._submit = submit
+        self._queue = queue
+
+    # The resource ---------------------------------------------------------
+
+    def create_schedule(
+        self,
+        name: str,
+        body: Mapping[str, Any],
+        *,
+        description: str = "",
+        labels: Mapping[str, str] | None = None,
+        project: str | None = None,
+    ) -> ScheduleRecord:
+        project = self.settings.project_of(project)
+        validate_project(project)
+        validate_name("schedule", name)
+        if len(name) > _MAX_SCHEDULE_NAME:
+            raise InvalidArgument(
+                f"The schedule name {name[:20]}... is {len(name)} characters long; the most allowed is "
+                f"{_MAX_SCHEDULE_NAME} (a run's job id adds its time)"
+            )
+        labels = dict(labels or body.get("labels") or {})
+        validate_labels(labels)
+        spec = self._checked(body)
+        created = now()
+        record = ScheduleRecord(
+            project=project,
+            name=name,
+            spec=spec.to_api(),
+            state="ACTIVE",
+            create_time=created,
+            update_time=created,
+            description=str(description or body.get("description") or ""),
+            labels=labels,
+            queue=self._queue,
+            next_run_time=Cadence(spec, created).first(created),
+        )
+        if record.next_run_time is None:
+            record = dataclasses.replace(record, state="ENDED", last_message="Its end time has passed")
+        with self._db.session(write=True) as session:
+            tx = SchedulesTx(session)
+            if tx.get(project, name) is not None:
+                raise AlreadyExists(f"A schedule named {name!r} exists already in project {project!r}")
+            tx.add(record)
+        return record
+
+    def get_schedule(self, name: str, *, project: str | None = None) -> ScheduleRecord:
+        project = self.settings.project_of(project)
+        with self._db.session() as session:
+            tx = SchedulesTx(session)
+            record = self._require(tx, project, name)
+            runs = tx.runs(project, name, _RECENT_RUNS)
+        return dataclasses.replace(record, recent_runs=tuple(self._with_states(project, runs)))
+
+    def list_schedules(self, *, project: str | None = None) -> list[ScheduleRecord]:
+        with self._db.session() as session:
+            return SchedulesTx(session).listed(self.settings.project_of(project))
+
+    def schedule_runs(self, name: str, *, limit: int = 100, project: str | None = None) -> list[ScheduleRun]:
+        project = self.settings.project_of(project)
+        with self._db.session() as session:
+            tx = SchedulesTx(session)
+            self._require(tx, project, name)
+            runs = tx.runs(project, name, limit)
+        return self._with_states(project, runs)
+
+    def update_schedule(
+        self, name: str, body: Mapping[str, Any], update_mask: Iterable[str], *, project: str | None = None
+    ) -> ScheduleRecord:
+        """Change the fields of ``update_mask`` (``description``, ``labels``,
+        and the schedule's own: a changed cadence moves the next run time)."""
+        project = self.settings.project_of(project)
+        mask = [field.strip() for field in update_mask if field.strip()]
+        if not mask:
+            raise InvalidArgument("updateMask is required: name the fields to change")
+        with self._db.session(write=True) as session:
+            tx = SchedulesTx(session)
+            record = self._require(tx, project, name)
+            changes: dict[str, Any] = {"update_time": now()}
+            if "description" in mask:
+                changes["description"] = str(body.get("description") or "")
+            if "labels" in mask:
+                changes["labels"] = validate_labels(dict(body.get("labels") or {}))
+            own = [field for field in mask if field not in ("description", "labels")]
+            if own:
+                spec = ScheduleSpec.from_api(record.spec).updated(body, own)
+                check_template(spec.job_template, spec.zone)
+                changes["spec"] = spec.to_api()
+                if record.state == "ACTIVE" and {
+                    "cron",
+                    "interval",
+                    "timeZone",
+                    "startTime",
+                    "endTime",
+                } & set(own):
+                    changes["next_run_time"] = Cadence(spec, record.create_time).first(now())
+            record = dataclasses.replace(record, **changes)
+            tx.update(record)
+        return record
+
+    def delete_schedule(self, name: str, *, project: str | None = None) -> None:
+        """Delete a schedule and its run history (its jobs stay)."""
+        project = self.settings.project_of(project)
+        with self._db.session(write=True) as session:
+            tx = SchedulesTx(session)
+            self._require(tx, project, name)
+            tx.delete(project, name)
+
+    def pause_schedule(self, name: str, *, project: str | None = None) -> ScheduleRecord:
+        return self._set_state(name, "PAUSED", project)
+
+    def resume_schedule(self, name: str, *, project: str | None = None) -> ScheduleRecord:
+        """Resume a paused schedule: its next run is the first due from now
+        (what fell due while it was paused is not run)."""
+        return self._set_state(name, "ACTIVE", project)
+
+    def _set_state(self, name: str, state: str, project: str | None) -> ScheduleRecord:
+        project = self.settings.project_of(project)
+        with self._db.session(write=True) as session:
+            tx = SchedulesTx(session)
+            record = self._require(tx, project, name)
+            if record.state == "ENDED":
+                raise FailedPrecondition(
+                    f"The schedule {name!r} has ended ({record.last_message or 'its runs are done'}); "
+                    "update its endTime or maxRuns, or make a new one"
+                )
+            if record.state == state:
+                return record
+            changes: dict[str, Any] = {"state": state, "update_time": now()}
+            if state == "ACTIVE":
+                changes["next_run_time"] = Cadence(
+                    ScheduleSpec.from_api(record.spec), record.create_time
+                ).first(now())
+            record = dataclasses.replace(record, **changes)
+            tx.update(record)
+        return record
+
+    def run_schedule(self, name: str, *, project: str | None = None) -> JobRecord:
+        """Run the schedule's job now, beside its cadence (whatever its
+        state; not counted in ``runCount``).
+
+        Raises:
+            AlreadyExists: It was run now in the same second already.
+        """
+        project = self.settings.project_of(project)
+        at = now()
+        run = ScheduleRun(run_time=at, job_id=run_job_id(name, at, manual=True), fire_time=at, manual=True)
+        with self._db.session(write=True) as session:
+            tx = SchedulesTx(session)
+            record = self._require(tx, project, name)
+            try:
+                self._jobs.get_job(project, run.job_id)
+            except NotFound:
+                tx.add_run(project, name, run)
+            else:
+                raise AlreadyExists(f"The schedule {name!r} was run now this second already ({run.job_id})")
+        job = self._submit_run(record, run)
+        if job is None:
+            raise FailedPrecondition(f"The run's job could not be submitted: {self._run_error(record, run)}")
+        return job
+
+    # Firing (a job host's chore) -----------------------------------------
+
+    def any_active(self, queues: Iterable[str]) -> bool:
+        """Whether ``queues`` have an active schedule (an on-demand host
+        stays while its machine has one)."""
+        with self._db.session() as session:
+            return SchedulesTx(session).any_active(queues)
+
+    def fire_due(self, queues: Iterable[str]) -> list[str]:
+        """Fire the due runs of the schedules of ``queues``, and submit the
+        runs a dead host left unsubmitted; what was done, in words."""
+        queues = list(queues)
+        at = now()
+        with self._db.session() as session:
+            tx = SchedulesTx(session)
+            due = tx.due(queues, at)
+            orphans = (
+                tx.unsubmitted(queues, at - _ORPHANED_AFTER) if due or self._orphan_check_due(at) else []
+            )
+        said = []
+        for record in due:
+            said.extend(self._fire(record.project, record.name, at))
+        for record, run in orphans:
+            job = self._submit_run(record, run)
+            if job is not None:
+                said.append(
+                    f"schedule {record.project}/{record.name}: submitted {run.job_id}, left by a host"
+                )
+        return said
+
+    _last_orphan_check = datetime.min.replace(tzinfo=UTC)
+
+    def _orphan_check_due(self, at: datetime) -> bool:
+        # Orphans are rare (a host killed between two statements): looked
+        # for once an orphaning delay, not every tick.
+        if at - self._last_orphan_check < _ORPHANED_AFTER:
+            return False
+        self._last_orphan_check = at
+        return True
+
+    def _fire(self, project: str, name: str, at: datetime) -> list[str]:
+        said: list[str] = []
+        with self._db.session(write=True) as session:
+            tx = SchedulesTx(session)
+            record = tx.get(project, name)  # again, under the write lock: another host may have fired it
+            if (
+                record is None
+                or record.state != "ACTIVE"
+                or record.next_run_time is None
+                or record.next_run_time > at
+            ):
+                return said
+            spec = ScheduleSpec.from_api(record.spec)
+            firing = plan_firing(Cadence(spec, record.create_time), record.next_run_time, at)
+            skipped, message = firing.not_run, record.last_message
+            if skipped:
+                message = f"{skipped} due time(s) passed while no host ran it, not run ({spec.missed_runs})"
+            run = None
+            if firing.run_time is not None:
+                running = self._running_runs(tx, project, name)
+                if running >= spec.max_concurrent_runs:
+                    skipped += 1
+                    message = (
+                        f"The run due {firing.run_time:%Y-%m-%d %H:%M:%S} UTC was skipped: {running} run(s) "
+                        f"still running (maxConcurrentRuns {spec.max_concurrent_runs})"
+                    )
+                else:
+                    run = ScheduleRun(
+                        run_time=firing.run_time, job_id=run_job_id(name, firing.run_time), fire_time=at
+                    )
+                    tx.add_run(project, name, run)
+            run_count = record.run_count + (1 if run is not None else 0)
+            state, next_run = "ACTIVE", firing.next_run_time
+            if next_run is None:
+                state, message = "ENDED", "Its end time has passed"
+            elif spec.max_runs is not None and run_count >= spec.max_runs:
+                state, next_run, message = "ENDED", None, f"It ran its maxRuns ({spec.max_runs})"
+            record = dataclasses.replace(
+                record,
+                state=state,
+                next_run_time=next_run,
+                last_run_time=run.run_time if run is not None else record.last_run_time,
+                run_count=run_count,
+                skipped_runs=record.skipped_runs + skipped,
+                last_message=message,
+                update_time=at,
+            )
+            tx.update(record)
+        if skipped:
+            said.append(f"schedule {project}/{name}: {message}")
+        if run is not None and self._submit_run(record, run) is not None:
+            said.append(f"schedule {project}/{name}: submitted {run.job_id}")
+        if state == "ENDED":
+            said.append(f"schedule {project}/{name} ended: {message}")
+        return said
+
+    def _running_runs(self, tx: SchedulesTx, project: str, name: str) -> int:
+        runs = tx.runs(project, name, limit=100)
+        return sum(1 for run in self._with_states(project, runs) if run.job_state in _UNENDED)
+
+    def _submit_run(self, record: ScheduleRecord, run: ScheduleRun) -> JobRecord | None:
+        """Submit a recorded run's job; its error is kept with the run (and
+        said in the schedule) when it cannot be."""
+        spec = ScheduleSpec.from_api(record.spec)
+        values = {
+            "run_time": run.run_time,
+            "last_success_time": self._last_success(record, spec),
+            "schedule": record.name,
+            "job_id": run.job_id,
+            "run_number": record.run_count,
+        }
+        error: str | None = None
+        job: JobRecord | None = None
+        try:
+            body = fill_template(spec.job_template, values, spec.zone)
+            job = self._submit(run.job_id, body, record.queue or self._queue, record.project)
+        except AlreadyExists:
+            job = self._jobs.get_job(record.project, run.job_id)  # another host submitted it
+        except MlnbError as e:
+            error = e.message
+        with self._db.session(write=True) as session:
+            tx = SchedulesTx(session)
+            tx.settle_run(record.project, record.name, run.run_time, error)
+            if error is not None:
+                current = tx.get(record.project, record.name)
+                if current is not None:
+                    said = (
+                        f"The run due {run.run_time:%Y-%m-%d %H:%M:%S} UTC could not submit its job: {error}"
+                    )
+                    tx.update(dataclasses.replace(current, last_message=said))
+        return job
+
+    def _run_error(self, record: ScheduleRecord, run: ScheduleRun) -> str:
+        with self._db.session() as session:
+            runs = SchedulesTx(session).runs(record.project, record.name, _RECENT_RUNS)
+        return next((r.error or "" for r in runs if r.run_time == run.run_time), "")
+
+    def _last_success(self, record: ScheduleRecord, spec: ScheduleSpec) -> datetime:
+        with self._db.session() as session:
+            runs = SchedulesTx(session).runs(record.project, record.name, limit=50)
+        for run in self._with_states(record.project, runs):
+            if run.job_state == "SUCCEEDED":
+                return run.run_time
+        return spec.start_time or record.create_time
+
+    def _with_states(self, project: str, runs: list[ScheduleRun]) -> list[ScheduleRun]:
+        """The runs with their jobs' states (a job whose host died as ended)."""
+        out = []
+        for run in runs:
+            state = None
+            if run.error is None:
+                try:
+                    state = self._jobs.view(self._jobs.get_job(project, run.job_id)).state.value
+                except NotFound:
+                    state = None  # recorded, its job not made yet
+            out.append(dataclasses.replace(run, job_state=state))
+        return out
+
+    def _checked(self, body: Mapping[str, Any]) -> ScheduleSpec:
+        spec = ScheduleSpec.from_api(body)
+        check_template(spec.job_template, spec.zone)
+        return spec
+
+    def _require(self, tx: SchedulesTx, project: str, name: str) -> ScheduleRecord:
+        validate_name("schedule", name)
+        record = tx.get(project, name)
+        if record is None:
+            raise NotFound(f"No schedule named {name!r} in project {project!r}")
+        return record
+
+
+_UNENDED = frozenset({"QUEUED", "PREPARING", "RUNNING", "CANCELLING"})

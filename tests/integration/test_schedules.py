@@ -1,0 +1,323 @@
+"""Schedules: due runs fire once each, however many hosts look, with their
+template filled; a paused schedule fires nothing; missed runs follow the
+schedule's rule; runs wait for running ones; the team's job hosts and a
+machine's on-demand host fire them; REST speaks ``projects.schedules``."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import jobs as support_jobs
+from support import trainers
+from support.rest_server import call_http, serve
+from support.team import ServiceHost, machine, shared_database
+from support.waiting import wait_for
+
+from mlnb.api import Engine
+from mlnb.errors import FailedPrecondition, InvalidArgument
+from mlnb.records import now
+from mlnb.schedules_api import run_job_id
+
+pytestmark = pytest.mark.integration
+
+SHORT = ["--steps", "2", "--sleep", "0.05"]
+
+
+@pytest.fixture
+def engine(home: Path) -> Iterator[Engine]:
+    # The team's queue and no job host: jobs stay queued, and the test fires
+    # the schedules itself, as a host's loop would.
+    engine = Engine(support_jobs.job_settings(home, job_host="service"))
+    yield engine
+    support_jobs.cancel_and_close(engine)
+
+
+@pytest.fixture
+def package(engine: Engine, tmp_path: Path) -> list[str]:
+    """A trainer package staged in the artifact store, as a template names it."""
+    trainer = trainers.write_trainer(tmp_path / "src")
+    seed = engine.submit_training_job("seed", package_path=trainer, module_name="trainer.task", args=SHORT)
+    assert seed.training_input is not None
+    return list(seed.training_input["packageUris"])
+
+
+def template(package: list[str], **labels: str) -> dict[str, Any]:
+    return {
+        "trainingInput": {"packageUris": package, "pythonModule": "trainer.task", "args": SHORT},
+        "labels": labels,
+    }
+
+
+def test_due_runs_fire_once_each_from_two_hosts_with_the_template_filled(
+    engine: Engine, home: Path, package: list[str]
+) -> None:
+    labels = {"day": "{{ run_time | %Y%m%d }}", "at": "{{ run_time | %H%M%S }}", "n": "r{{ run_number }}"}
+    engine.create_schedule(
+        "every2", {"interval": "2s", "maxConcurrentRuns": 10, "jobTemplate": template(package, **labels)}
+    )
+    other = Engine(engine.settings)  # a second host of the same queue
+    said: list[str] = []
+    done = threading.Event()
+
+    def host(of: Engine) -> None:
+        while not done.is_set():
+            said.extend(of.fire_schedules())
+            done.wait(0.05)
+
+    threads = [threading.Thread(target=host, args=(e,)) for e in (engine, other)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: len(engine.schedule_runs("every2")) >= 3, "three runs", timeout=60)
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+        other.close()
+
+    runs = sorted(engine.schedule_runs("every2"), key=lambda r: r.run_time)
+    times = [r.run_time for r in runs]
+    assert all(b - a == timedelta(seconds=2) for a, b in itertools.pairwise(times)), times
+    assert [r.job_id for r in runs] == [run_job_id("every2", t) for t in times]
+    assert sum(line.endswith("submitted " + r.job_id) for r in runs for line in said) == len(runs)
+    for number, run in enumerate(runs, start=1):
+        job = engine.get_job(run.job_id)
+        assert job.labels == {
+            "day": f"{run.run_time:%Y%m%d}",
+            "at": f"{run.run_time:%H%M%S}",
+            "n": f"r{number}",
+        }
+        assert run.job_state == "QUEUED"
+    record = engine.get_schedule("every2")
+    assert record.run_count == len(runs) and record.next_run_time is not None
+    assert record.next_run_time > runs[-1].run_time
+    assert [r.job_id for r in record.recent_runs] == [r.job_id for r in reversed(runs)]
+
+
+def test_a_paused_schedule_fires_nothing_and_resumes_from_now(engine: Engine, package: list[str]) -> None:
+    engine.create_schedule("paused", {"interval": "1s", "jobTemplate": template(package)})
+    paused = engine.pause_schedule("paused")
+    assert paused.state == "PAUSED" and paused.next_run_time is not None
+    wait_for(lambda: now() > paused.next_run_time + timedelta(seconds=1), "a due time to pass")  # type: ignore[operator]
+    assert engine.fire_schedules() == []
+    resumed = engine.resume_schedule("paused")
+    assert (
+        resumed.state == "ACTIVE"
+        and resumed.next_run_time is not None
+        and resumed.next_run_time >= now() - timedelta(seconds=1)
+    )
+    wait_for(engine.fire_schedules, "the resumed schedule to fire")
+    runs = engine.schedule_runs("paused")
+    assert len(runs) == 1 and runs[0].run_time >= resumed.next_run_time
+    assert engine.get_schedule("paused").skipped_runs == 0  # what fell due while paused is not "missed"
+
+
+@pytest.mark.parametrize(("rule", "ran"), [("RUN_ONCE", 1), ("SKIP", 0)])
+def test_runs_missed_while_no_host_ran_follow_the_rule(
+    engine: Engine, package: list[str], rule: str, ran: int
+) -> None:
+    end = now() + timedelta(seconds=3.5)
+    body = {
+        "interval": "1s",
+        "endTime": end.isoformat(),
+        "missedRuns": rule,
+        "missedAfter": "1s",
+        "jobTemplate": template(package),
+    }
+    created = engine.create_schedule("missed", body)
+    # Three due times (1, 2 and 3 s after creation), the last one more than
+    # missedAfter ago by the time a host looks.
+    wait_for(lambda: now() > end + timedelta(seconds=1.5), "every due time to be missed")
+    said = engine.fire_schedules()
+    runs = engine.schedule_runs("missed")
+    assert len(runs) == ran
+    record = engine.get_schedule("missed")
+    assert record.state == "ENDED" and record.next_run_time is None
+    assert record.skipped_runs == 3 - ran and record.run_count == ran
+    if ran:
+        assert runs[0].run_time == created.create_time.replace(microsecond=0) + timedelta(seconds=3)
+    assert any("ended" in line for line in said), said
+
+
+def test_a_run_due_while_one_still_runs_is_skipped(engine: Engine, package: list[str]) -> None:
+    engine.create_schedule("single", {"interval": "1s", "jobTemplate": template(package)})
+    wait_for(engine.fire_schedules, "the first run")
+    first = engine.schedule_runs("single")[0]
+    wait_for(lambda: (engine.fire_schedules(), engine.get_schedule("single").skipped_runs)[1] > 0, "a skip")
+    record = engine.get_schedule("single")
+    assert [r.job_id for r in engine.schedule_runs("single")] == [first.job_id]  # its job is still queued
+    assert "1 run(s) still running (maxConcurrentRuns 1)" in (record.last_message or "")
+
+
+def test_max_runs_ends_a_schedule_and_run_now_runs_beside_it(engine: Engine, package: list[str]) -> None:
+    engine.create_schedule(
+        "twice", {"interval": "1s", "maxRuns": 2, "maxConcurrentRuns": 5, "jobTemplate": template(package)}
+    )
+    wait_for(
+        lambda: engine.fire_schedules() and engine.get_schedule("twice").state == "ENDED",
+        "two runs",
+        timeout=30,
+    )
+    record = engine.get_schedule("twice")
+    assert record.run_count == 2 and record.last_message == "It ran its maxRuns (2)"
+    with pytest.raises(FailedPrecondition, match="has ended"):
+        engine.resume_schedule("twice")
+    job = engine.run_schedule("twice")
+    runs = engine.schedule_runs("twice")
+    assert len(runs) == 3 and runs[0].job_id == job.job_id and runs[0].to_api()["manual"] is True
+    assert job.job_id == run_job_id("twice", runs[0].run_time) + "_now"
+    assert engine.get_schedule("twice").run_count == 2  # a run-now run is not a scheduled one
+
+
+def test_bad_schedules_are_refused_saying_why(engine: Engine, package: list[str]) -> None:
+    good = template(package)
+    cases = [
+        ({"jobTemplate": good}, "exactly one of cron"),
+        ({"cron": "0 2 * *", "jobTemplate": good}, "is not a cron expression"),
+        ({"interval": "0.5s", "jobTemplate": good}, "at least 1s"),
+        ({"interval": "6h", "timeZone": "Mars/Olympus", "jobTemplate": good}, "not an IANA time zone"),
+        ({"interval": "6h"}, "needs a jobTemplate"),
+        ({"interval": "6h", "jobTemplate": {**good, "jobId": "x"}}, "has jobId"),
+        ({"interval": "6h", "jobTemplate": template(package, a="{{ nothing }}")}, "names no parameter"),
+        (
+            {"interval": "6h", "jobTemplate": template(package, a="{{ schedule | %Y }}")},
+            "which is not a time",
+        ),
+        ({"interval": "6h", "maxRuns": 0, "jobTemplate": good}, "maxRuns must be a whole number"),
+        ({"interval": "6h", "missedRuns": "LATER", "jobTemplate": good}, "RUN_ONCE or SKIP"),
+        ({"interval": "6h", "colour": "red", "jobTemplate": good}, "unknown field(s): colour"),
+    ]
+    for body, message in cases:
+        with pytest.raises(InvalidArgument, match=message.replace("(", r"\(").replace(")", r"\)")):
+            engine.create_schedule("bad", body)
+    assert engine.list_schedules() == []
+
+
+def test_a_run_whose_job_cannot_be_submitted_says_why(engine: Engine, package: list[str]) -> None:
+    # A label filled with a whole time breaks the label rules: the job is refused.
+    engine.create_schedule(
+        "broken", {"interval": "1s", "jobTemplate": template(package, at="{{ run_time }}")}
+    )
+    wait_for(lambda: engine.fire_schedules() or engine.schedule_runs("broken"), "a run")
+    run = engine.schedule_runs("broken")[0]
+    assert run.job_state is None and run.error and run.error.startswith("Label 'at' has value")
+    assert run.to_api()["state"] == "FAILED"
+    assert "could not submit its job" in (engine.get_schedule("broken").last_message or "")
+
+
+@pytest.fixture
+def hosts() -> Iterator[list[ServiceHost]]:
+    started: list[ServiceHost] = []
+    yield started
+    for host in started:
+        host.stop()
+
+
+def test_team_hosts_fire_a_schedule_once_per_run_and_run_its_jobs(
+    tmp_path: Path, hosts: list[ServiceHost]
+) -> None:
+    url = shared_database(tmp_path)
+    for name in ("host-1", "host-2"):
+        hosts.append(ServiceHost(machine(tmp_path, name, url)))
+    laptop = Engine(machine(tmp_path, "laptop", url, job_host="service"))
+    try:
+        trainer = trainers.write_trainer(tmp_path / "src")
+        seed = laptop.submit_training_job(
+            "seed", package_path=trainer, module_name="trainer.task", args=SHORT
+        )
+        assert seed.training_input is not None
+        body = {
+            "interval": "2s",
+            "maxRuns": 3,
+            "maxConcurrentRuns": 3,
+            "jobTemplate": template(list(seed.training_input["packageUris"]), at="{{ run_time | %H%M%S }}"),
+        }
+        laptop.create_schedule("team_every2", body)
+        wait_for(lambda: laptop.get_schedule("team_every2").state == "ENDED", "three runs", timeout=120)
+        runs = laptop.schedule_runs("team_every2")
+        jobs = [laptop.wait_job(run.job_id, timeout=120) for run in runs]
+        assert [job.state for job in jobs] == ["SUCCEEDED"] * 3, [job.error_message for job in jobs]
+        assert [job.labels["at"] for job in jobs] == [f"{run.run_time:%H%M%S}" for run in runs]
+        submitted = [
+            line for host in hosts for line in host.lines if "schedule default/team_every2: submitted" in line
+        ]
+        assert sorted(line.rsplit(" ", 1)[1] for line in submitted) == sorted(run.job_id for run in runs)
+        assert not (laptop.settings.paths.run / "jobhost.log").exists()  # the laptop started no host
+    finally:
+        support_jobs.cancel_and_close(laptop)
+
+
+def test_the_on_demand_host_fires_a_machines_schedule(home: Path, tmp_path: Path) -> None:
+    engine = Engine(support_jobs.job_settings(home))
+    try:
+        trainer = trainers.write_trainer(tmp_path / "src")
+        seed = engine.submit_training_job(
+            "seed", package_path=trainer, module_name="trainer.task", args=SHORT
+        )
+        assert seed.training_input is not None
+        body = {
+            "interval": "2s",
+            "maxRuns": 2,
+            "maxConcurrentRuns": 2,
+            "jobTemplate": template(list(seed.training_input["packageUris"])),
+        }
+        engine.create_schedule("local", body)
+        wait_for(lambda: engine.get_schedule("local").state == "ENDED", "two runs", timeout=120)
+        jobs = [engine.wait_job(run.job_id, timeout=120) for run in engine.schedule_runs("local")]
+        assert [job.state for job in jobs] == ["SUCCEEDED"] * 2
+    finally:
+        support_jobs.cancel_and_close(engine)
+
+
+@pytest.fixture
+def server(engine: Engine) -> Iterator[str]:
+    yield from serve(engine.settings)
+
+
+def test_rest_speaks_projects_schedules(server: str, package: list[str]) -> None:
+    base = "/v1/projects/default/schedules"
+    body = {"interval": "6h", "description": "nightly-ish", "jobTemplate": template(package)}
+    if True:
+        status, made = call_http(server, "POST", f"{base}?scheduleId=nightly", body)
+        assert status == 200, made
+        assert made["name"] == "projects/default/schedules/nightly" and made["interval"] == "21600s"
+        assert made["state"] == "ACTIVE" and made["nextRunTime"].endswith("Z")
+        status, error = call_http(server, "POST", f"{base}?scheduleId=nightly", body)
+        assert status == 409 and error["error"]["status"] == "ALREADY_EXISTS"
+        status, error = call_http(server, "POST", f"{base}?scheduleId=bad", {**body, "cron": "x"})
+        assert status == 400 and "exactly one of cron" in error["error"]["message"]
+        status, error = call_http(server, "POST", f"{base}?scheduleId=bad", {**body, "maxRuns": "many"})
+        assert status == 400 and "schedule.maxRuns must be" in error["error"]["message"]
+        status, listed = call_http(server, "GET", base)
+        assert [s["name"] for s in listed["schedules"]] == ["projects/default/schedules/nightly"]
+        status, patched = call_http(
+            server,
+            "PATCH",
+            f"{base}/nightly?updateMask=cron,description",
+            {"cron": "0 2 * * *", "description": "nightly"},
+        )
+        assert status == 200 and patched["cron"] == "0 2 * * *" and "interval" not in patched
+        assert patched["description"] == "nightly" and patched["nextRunTime"].endswith("T02:00:00Z")
+        status, paused = call_http(server, "POST", f"{base}/nightly:pause")
+        assert (status, paused["state"]) == (200, "PAUSED")
+        status, resumed = call_http(server, "POST", f"{base}/nightly:resume")
+        assert (status, resumed["state"]) == (200, "ACTIVE")
+        status, job = call_http(server, "POST", f"{base}/nightly:run")
+        assert status == 200 and job["jobId"].startswith("nightly_") and job["state"] == "QUEUED"
+        status, runs = call_http(server, "GET", f"{base}/nightly/runs")
+        assert status == 200 and [r["jobId"] for r in runs["runs"]] == [job["jobId"]]
+        assert runs["runs"][0]["state"] == "QUEUED" and runs["runs"][0]["manual"] is True
+        status, got = call_http(server, "GET", f"{base}/nightly")
+        assert status == 200 and got["recentRuns"][0]["jobId"] == job["jobId"]
+        status, error = call_http(server, "POST", f"{base}/nightly:later")
+        assert status == 404
+        status, _ = call_http(server, "DELETE", f"{base}/nightly")
+        assert status == 200
+        status, error = call_http(server, "GET", f"{base}/nightly")
+        assert status == 404 and error["error"]["status"] == "NOT_FOUND"
