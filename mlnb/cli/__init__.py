@@ -10,6 +10,7 @@ from mlnb.cli import (  # noqa: F401 - registers the commands
     monitor,
     operations,
     predict,
+    schedules,
     server,
     store,
     versions,

@@ -22,11 +22,12 @@ from mlnb.cli import models as cli_models
 from mlnb.cli import monitor as cli_monitor
 from mlnb.cli import operations as cli_operations
 from mlnb.cli import predict as cli_predict
+from mlnb.cli import schedules as cli_schedules
 from mlnb.cli import versions as cli_versions
 from mlnb.cli.app import CliState, common_options
 from mlnb.cli.output import ObjectOutput, Output
 from mlnb.errors import InvalidArgument
-from mlnb.magics.cell import instances_from
+from mlnb.magics.cell import instances_from, substitute
 from mlnb.records import EvaluationRecord
 
 if TYPE_CHECKING:
@@ -321,6 +322,8 @@ def ml() -> None:
     %ml monitor drift --model M                   what a version serves, against its baseline
     %ml rollout M --canary v2 --interval 10m      a canary, step by step (a job panel)
     %ml compare M                                 where the shadow version disagrees
+    %%ml schedule NAME --every 6h                  the cell is the job template (YAML)
+    %ml schedules list                            schedules, their next and last runs
     """
 
 
@@ -423,6 +426,37 @@ _dataset = click.Group("dataset", help="Describe data (Datalab's %ml dataset).")
 _dataset.add_command(_monitor.commands["describe"])
 ml.add_command(_dataset)
 # A model's rollout and its shadow's comparison, as the issue's users name them.
+
+
+def _schedule(**options: Any) -> Any:
+    """Make a schedule. In a cell, %%ml schedule's body is YAML: the Job
+    body each run submits (trainingInput, predictionInput, notebookInput,
+    or jobKind and jobInput), or a whole schedule with its jobTemplate;
+    $name takes a notebook variable's value."""
+    state = _state()
+    body = state.body or ""
+    if body.strip():
+        if options["config_path"]:
+            raise click.UsageError("give the job template in the cell body or in --config FILE, not both")
+        text = substitute(body, state.namespace, quote=False)
+        options["config_path"] = str(state.write("schedule.yaml", text.encode()))
+    elif not options["config_path"]:
+        raise click.UsageError(
+            "%%ml schedule needs its job template in the cell body (YAML), or --config FILE"
+        )
+    return cli_schedules.create.callback(**options)  # type: ignore[misc]
+
+
+_SCHEDULE_PARAMS = [
+    click.Option(
+        ["--config", "config_path"], help="A YAML file of the job template, instead of the cell body."
+    )
+    if isinstance(p, click.Option) and p.name == "config_path"
+    else p
+    for p in cli_schedules.create.params
+]
+ml.add_command(_command("schedule", _schedule, _SCHEDULE_PARAMS, SCRIPT))
+ml.add_command(cli_schedules.schedules)
 ml.add_command(cli_models.rollout_model, "rollout")
 ml.add_command(cli_models.compare_shadow, "compare")
 ml.add_command(cli_jobs.jobs)

@@ -21,7 +21,7 @@ the v1 API): when its runs are due and the job each run submits.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from mlnb.durations import format_duration, parse_duration
 from mlnb.errors import InvalidArgument
 from mlnb.naming import object_fields
+from mlnb.records import format_time
 
 __all__ = ["MISSED_RUNS", "ScheduleSpec", "parse_time"]
 
@@ -162,23 +163,13 @@ class ScheduleSpec:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
 
-    def describe_cadence(self) -> str:
-        """``cron '0 2 * * *' (Europe/Paris)`` or ``every 6h``, for lists."""
-        if self.cron is not None:
-            zone = "" if self.time_zone == "UTC" else f" ({self.time_zone})"
-            return f"cron '{self.cron}'{zone}"
-        return f"every {_short_duration(self.interval_s or 0)}"
-
-    def with_template(self, template: dict[str, Any]) -> ScheduleSpec:
-        return replace(self, job_template=template)
-
     def to_api(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "cron": self.cron,
             "interval": format_duration(self.interval_s) if self.interval_s is not None else None,
             "timeZone": self.time_zone,
-            "startTime": _format(self.start_time),
-            "endTime": _format(self.end_time),
+            "startTime": format_time(self.start_time),
+            "endTime": format_time(self.end_time),
             "maxRuns": self.max_runs,
             "maxConcurrentRuns": self.max_concurrent_runs,
             "missedRuns": self.missed_runs,
@@ -298,14 +289,3 @@ def _template(value: Any) -> dict[str, Any]:
             f"and jobKind, not {', '.join(inputs) or 'none'}"
         )
     return value
-
-
-def _format(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _short_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"

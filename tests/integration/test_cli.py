@@ -411,3 +411,38 @@ def test_evaluate_prints_the_figures_and_describe_keeps_them(
         "evaluate", "--model", "iris", "--data", str(tmp_path / "labelled.csv"), "--target", "x"
     )
     assert code == 1 and "no column 'x'" in err
+
+
+def test_schedules_from_the_command_line(cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLNB_JOB_HOST", "service")  # the team's hosts fire it: none runs here
+    config = tmp_path / "job.yaml"
+    config.write_text(
+        "predictionInput:\n  modelName: census\n  dataFormat: JSON\n"
+        "  inputPaths: ['/nowhere/{{ run_time | %Y%m%d }}/*.json']\n  outputPath: /tmp/out\n"
+    )
+    code, out, err = cli("schedules", "create", "nightly", "--config", str(config), "--every", "1d")
+    assert code == 0 and out.startswith("Created schedule [nightly]; its next run is due "), err
+    code, out, err = cli("schedules", "create", "weekly", "--config", str(config), "--cron", "0 6 * * MON")
+    assert code == 0, err
+    code, out, _ = cli("schedules", "list")
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "STATE", "CADENCE", "NEXT_RUN", "LAST_RUN", "RUNS"]
+    assert "every 1d" in lines[1] and "cron '0 6 * * MON'" in lines[2]
+    code, out, _ = cli("schedules", "pause", "nightly")
+    assert (code, out.strip()) == (0, "Paused schedule [nightly].")
+    code, out, err = cli("schedules", "update", "nightly", "--every", "12h")
+    assert code == 0, err
+    code, out, _ = cli("schedules", "describe", "nightly", "--format", "json")
+    described = json.loads(out)
+    assert described["interval"] == "43200s" and described["state"] == "PAUSED"
+    # The run's input matches no file: the run is kept, failed, and says why.
+    code, out, err = cli("schedules", "run", "nightly")
+    assert code == 1 and "matches no file" in err
+    code, out, _ = cli("schedules", "describe", "nightly")
+    assert "Runs, newest first:" in out and "FAILED" in out and "matches no file" in out
+    code, out, err = cli(
+        "schedules", "create", "bad", "--config", str(config), "--every", "1d", "--cron", "@daily"
+    )
+    assert code == 1 and "exactly one of cron" in err
+    code, out, _ = cli("schedules", "delete", "weekly")
+    assert (code, out.strip()) == (0, "Deleted schedule [weekly].")

@@ -556,3 +556,24 @@ def test_compare_is_a_frame_of_the_shadows_disagreements(
     assert compared.attrs["comparison"]["instances"] == 3
     message = fails(shell, "%ml rollout iris --canary v2 --steps 50,20", capsys)
     assert "steps must rise to 100" in message
+
+
+def test_schedule_takes_its_job_template_from_the_cell_body(
+    shell: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLNB_JOB_HOST", "service")  # the team's hosts fire it: none runs here
+    shell.user_ns["day"] = "%Y%m%d"
+    body = (
+        "predictionInput:\n  modelName: census\n  dataFormat: JSON\n"
+        "  inputPaths: ['data/{{ run_time | $day }}/*.json']\n  outputPath: out\n"
+    )
+    record = shell.run_cell_magic("ml", "schedule nightly --cron '0 2 * * *' --time-zone Europe/Paris", body)
+    assert record.name == "nightly" and record.state == "ACTIVE"
+    assert record.spec["jobTemplate"]["predictionInput"]["inputPaths"] == [
+        "data/{{ run_time | %Y%m%d }}/*.json"
+    ]
+    assert record.next_run_time.hour in (1, 0)  # 2 a.m. in Paris, in UTC
+    listed = shell.run_line_magic("ml", "schedules list")
+    assert "nightly" in str(listed)
+    with pytest.raises(Exception, match="needs its job template in the cell body"):
+        shell.run_line_magic("ml", "schedule empty --every 1h")

@@ -321,3 +321,46 @@ def test_rest_speaks_projects_schedules(server: str, package: list[str]) -> None
         assert status == 200
         status, error = call_http(server, "GET", f"{base}/nightly")
         assert status == 404 and error["error"]["status"] == "NOT_FOUND"
+
+
+@pytest.mark.slow
+def test_a_host_back_from_ten_seconds_away_runs_no_backlog(tmp_path: Path, hosts: list[ServiceHost]) -> None:
+    url = shared_database(tmp_path)
+    hosts.append(ServiceHost(machine(tmp_path, "host-1", url)))
+    laptop = Engine(machine(tmp_path, "laptop", url, job_host="service"))
+    try:
+        trainer = trainers.write_trainer(tmp_path / "src")
+        seed = laptop.submit_training_job(
+            "seed", package_path=trainer, module_name="trainer.task", args=SHORT
+        )
+        assert seed.training_input is not None
+        body = {
+            "interval": "2s",
+            "maxConcurrentRuns": 10,
+            "missedAfter": "1s",
+            "jobTemplate": template(list(seed.training_input["packageUris"])),
+        }
+        laptop.create_schedule("outage", body)
+        wait_for(lambda: laptop.schedule_runs("outage"), "a first run", timeout=120)
+        hosts.pop().stop()
+        stopped = now()
+        before = {run.job_id for run in laptop.schedule_runs("outage")}
+        wait_for(lambda: now() > stopped + timedelta(seconds=10), "ten seconds without a host")
+        hosts.append(ServiceHost(machine(tmp_path, "host-1", url)))
+        restarted = now()
+        wait_for(
+            lambda: any(
+                run.run_time > restarted + timedelta(seconds=2) for run in laptop.schedule_runs("outage")
+            ),
+            "runs after the restart",
+            timeout=120,
+        )
+        runs = sorted(laptop.schedule_runs("outage"), key=lambda r: r.run_time)
+        away = [run for run in runs if run.job_id not in before and run.run_time <= restarted]
+        # RUN_ONCE: of the five or more due times that passed while no host
+        # ran, one ran (late), the others are counted, not run as a burst.
+        assert len(away) <= 1, away
+        assert laptop.get_schedule("outage").skipped_runs >= 4
+        assert all(b.run_time - a.run_time >= timedelta(seconds=2) for a, b in itertools.pairwise(runs))
+    finally:
+        support_jobs.cancel_and_close(laptop)
