@@ -38,13 +38,31 @@ def engine(home: Path) -> Iterator[Engine]:
     support_jobs.cancel_and_close(engine)
 
 
-@pytest.fixture
-def package(engine: Engine, tmp_path: Path) -> list[str]:
-    """A trainer package staged in the artifact store, as a template names it."""
+def staged_package(engine: Engine, tmp_path: Path) -> list[str]:
+    """A trainer package staged in the artifact store (by a seed job), as a
+    template names it."""
     trainer = trainers.write_trainer(tmp_path / "src")
     seed = engine.submit_training_job("seed", package_path=trainer, module_name="trainer.task", args=SHORT)
     assert seed.training_input is not None
     return list(seed.training_input["packageUris"])
+
+
+@pytest.fixture
+def package(engine: Engine, tmp_path: Path) -> list[str]:
+    return staged_package(engine, tmp_path)
+
+
+@pytest.fixture
+def team_url(tmp_path: Path) -> str:
+    return shared_database(tmp_path)
+
+
+@pytest.fixture
+def laptop(tmp_path: Path, team_url: str) -> Iterator[Engine]:
+    """A machine of the team that submits to the team's hosts, and runs none."""
+    engine = Engine(machine(tmp_path, "laptop", team_url, job_host="service"))
+    yield engine
+    support_jobs.cancel_and_close(engine)
 
 
 def template(package: list[str], **labels: str) -> dict[str, Any]:
@@ -211,61 +229,38 @@ def test_a_run_whose_job_cannot_be_submitted_says_why(engine: Engine, package: l
     assert "could not submit its job" in (engine.get_schedule("broken").last_message or "")
 
 
-@pytest.fixture
-def hosts() -> Iterator[list[ServiceHost]]:
-    started: list[ServiceHost] = []
-    yield started
-    for host in started:
-        host.stop()
-
-
 def test_team_hosts_fire_a_schedule_once_per_run_and_run_its_jobs(
-    tmp_path: Path, hosts: list[ServiceHost]
+    tmp_path: Path, team_url: str, laptop: Engine, hosts: list[ServiceHost]
 ) -> None:
-    url = shared_database(tmp_path)
     for name in ("host-1", "host-2"):
-        hosts.append(ServiceHost(machine(tmp_path, name, url)))
-    laptop = Engine(machine(tmp_path, "laptop", url, job_host="service"))
-    try:
-        trainer = trainers.write_trainer(tmp_path / "src")
-        seed = laptop.submit_training_job(
-            "seed", package_path=trainer, module_name="trainer.task", args=SHORT
-        )
-        assert seed.training_input is not None
-        body = {
-            "interval": "2s",
-            "maxRuns": 3,
-            "maxConcurrentRuns": 3,
-            "jobTemplate": template(list(seed.training_input["packageUris"]), at="{{ run_time | %H%M%S }}"),
-        }
-        laptop.create_schedule("team_every2", body)
-        wait_for(lambda: laptop.get_schedule("team_every2").state == "ENDED", "three runs", timeout=120)
-        runs = laptop.schedule_runs("team_every2")
-        jobs = [laptop.wait_job(run.job_id, timeout=120) for run in runs]
-        assert [job.state for job in jobs] == ["SUCCEEDED"] * 3, [job.error_message for job in jobs]
-        assert [job.labels["at"] for job in jobs] == [f"{run.run_time:%H%M%S}" for run in runs]
-        submitted = [
-            line for host in hosts for line in host.lines if "schedule default/team_every2: submitted" in line
-        ]
-        assert sorted(line.rsplit(" ", 1)[1] for line in submitted) == sorted(run.job_id for run in runs)
-        assert not (laptop.settings.paths.run / "jobhost.log").exists()  # the laptop started no host
-    finally:
-        support_jobs.cancel_and_close(laptop)
+        hosts.append(ServiceHost(machine(tmp_path, name, team_url)))
+    body = {
+        "interval": "2s",
+        "maxRuns": 3,
+        "maxConcurrentRuns": 3,
+        "jobTemplate": template(staged_package(laptop, tmp_path), at="{{ run_time | %H%M%S }}"),
+    }
+    laptop.create_schedule("team_every2", body)
+    wait_for(lambda: laptop.get_schedule("team_every2").state == "ENDED", "three runs", timeout=120)
+    runs = laptop.schedule_runs("team_every2")
+    jobs = [laptop.wait_job(run.job_id, timeout=120) for run in runs]
+    assert [job.state for job in jobs] == ["SUCCEEDED"] * 3, [job.error_message for job in jobs]
+    assert [job.labels["at"] for job in jobs] == [f"{run.run_time:%H%M%S}" for run in runs]
+    said = [
+        line for host in hosts for line in host.lines if "schedule default/team_every2: submitted" in line
+    ]
+    assert sorted(line.rsplit(" ", 1)[1] for line in said) == sorted(run.job_id for run in runs)
+    assert not (laptop.settings.paths.run / "jobhost.log").exists()  # the laptop started no host
 
 
 def test_the_on_demand_host_fires_a_machines_schedule(home: Path, tmp_path: Path) -> None:
     engine = Engine(support_jobs.job_settings(home))
     try:
-        trainer = trainers.write_trainer(tmp_path / "src")
-        seed = engine.submit_training_job(
-            "seed", package_path=trainer, module_name="trainer.task", args=SHORT
-        )
-        assert seed.training_input is not None
         body = {
             "interval": "2s",
             "maxRuns": 2,
             "maxConcurrentRuns": 2,
-            "jobTemplate": template(list(seed.training_input["packageUris"])),
+            "jobTemplate": template(staged_package(engine, tmp_path)),
         }
         engine.create_schedule("local", body)
         wait_for(lambda: engine.get_schedule("local").state == "ENDED", "two runs", timeout=120)
@@ -324,43 +319,35 @@ def test_rest_speaks_projects_schedules(server: str, package: list[str]) -> None
 
 
 @pytest.mark.slow
-def test_a_host_back_from_ten_seconds_away_runs_no_backlog(tmp_path: Path, hosts: list[ServiceHost]) -> None:
-    url = shared_database(tmp_path)
-    hosts.append(ServiceHost(machine(tmp_path, "host-1", url)))
-    laptop = Engine(machine(tmp_path, "laptop", url, job_host="service"))
-    try:
-        trainer = trainers.write_trainer(tmp_path / "src")
-        seed = laptop.submit_training_job(
-            "seed", package_path=trainer, module_name="trainer.task", args=SHORT
-        )
-        assert seed.training_input is not None
-        body = {
-            "interval": "2s",
-            "maxConcurrentRuns": 10,
-            "missedAfter": "1s",
-            "jobTemplate": template(list(seed.training_input["packageUris"])),
-        }
-        laptop.create_schedule("outage", body)
-        wait_for(lambda: laptop.schedule_runs("outage"), "a first run", timeout=120)
-        hosts.pop().stop()
-        stopped = now()
-        before = {run.job_id for run in laptop.schedule_runs("outage")}
-        wait_for(lambda: now() > stopped + timedelta(seconds=10), "ten seconds without a host")
-        hosts.append(ServiceHost(machine(tmp_path, "host-1", url)))
-        restarted = now()
-        wait_for(
-            lambda: any(
-                run.run_time > restarted + timedelta(seconds=2) for run in laptop.schedule_runs("outage")
-            ),
-            "runs after the restart",
-            timeout=120,
-        )
-        runs = sorted(laptop.schedule_runs("outage"), key=lambda r: r.run_time)
-        away = [run for run in runs if run.job_id not in before and run.run_time <= restarted]
-        # RUN_ONCE: of the five or more due times that passed while no host
-        # ran, one ran (late), the others are counted, not run as a burst.
-        assert len(away) <= 1, away
-        assert laptop.get_schedule("outage").skipped_runs >= 4
-        assert all(b.run_time - a.run_time >= timedelta(seconds=2) for a, b in itertools.pairwise(runs))
-    finally:
-        support_jobs.cancel_and_close(laptop)
+def test_a_host_back_from_ten_seconds_away_runs_no_backlog(
+    tmp_path: Path, team_url: str, laptop: Engine, hosts: list[ServiceHost]
+) -> None:
+    hosts.append(ServiceHost(machine(tmp_path, "host-1", team_url)))
+    body = {
+        "interval": "2s",
+        "maxConcurrentRuns": 10,
+        "missedAfter": "1s",
+        "jobTemplate": template(staged_package(laptop, tmp_path)),
+    }
+    laptop.create_schedule("outage", body)
+    wait_for(lambda: laptop.schedule_runs("outage"), "a first run", timeout=120)
+    hosts.pop().stop()
+    stopped = now()
+    before = {run.job_id for run in laptop.schedule_runs("outage")}
+    wait_for(lambda: now() > stopped + timedelta(seconds=10), "ten seconds without a host")
+    hosts.append(ServiceHost(machine(tmp_path, "host-1", team_url)))
+    restarted = now()
+    wait_for(
+        lambda: any(
+            run.run_time > restarted + timedelta(seconds=2) for run in laptop.schedule_runs("outage")
+        ),
+        "runs after the restart",
+        timeout=120,
+    )
+    runs = sorted(laptop.schedule_runs("outage"), key=lambda r: r.run_time)
+    away = [run for run in runs if run.job_id not in before and run.run_time <= restarted]
+    # RUN_ONCE: of the five or more due times that passed while no host
+    # ran, one ran (late), the others are counted, not run as a burst.
+    assert len(away) <= 1, away
+    assert laptop.get_schedule("outage").skipped_runs >= 4
+    assert all(b.run_time - a.run_time >= timedelta(seconds=2) for a, b in itertools.pairwise(runs))

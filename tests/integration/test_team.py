@@ -48,14 +48,6 @@ def trainer(tmp_path: Path) -> Path:
     return trainers.write_trainer(tmp_path / "src")
 
 
-@pytest.fixture
-def hosts() -> Iterator[list[ServiceHost]]:
-    started: list[ServiceHost] = []
-    yield started
-    for host in started:
-        host.stop()
-
-
 def engine_of(settings: Settings, engines: list[Engine]) -> Engine:
     engine = Engine(settings)
     engines.append(engine)
