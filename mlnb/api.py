@@ -1652,6 +1652,12 @@ class Engine:
         """How many versions this process keeps loaded for prediction."""
         return self._serving.loaded_versions()
 
+    def loaded_changes(self) -> int:
+        """How many times a version was loaded or dropped in this process
+        (a server keeps what is loaded out of the garbage collector's passes,
+        and looks again when this moves)."""
+        return self._serving.loaded_changes()
+
     # the background REST server of this home
 
     def start_server(self, *, host: str = "127.0.0.1", port: int = 8080, workers: int = 1) -> dict[str, Any]:

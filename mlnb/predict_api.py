@@ -418,6 +418,9 @@ class PredictionAPI:
     def loaded_versions(self) -> int:
         return len(self._predictors)
 
+    def loaded_changes(self) -> int:
+        return self._predictors.changes
+
     def _resolve(
         self, project: str, model: str, version: str | None, routing_key: str | None = None
     ) -> tuple[VersionRecord, _Logging]:

@@ -80,6 +80,8 @@ class PredictorCache:
         self._items: OrderedDict[Hashable, tuple[Predictor, int]] = OrderedDict()
         self._pinned: frozenset[Hashable] = frozenset()
         self._lock = threading.Lock()
+        # Loads and drops so far: what changed since a caller last looked.
+        self.changes = 0
 
     def get(
         self, key: Hashable, load: Callable[[], Predictor], weigh: Callable[[], int] | None = None
@@ -96,6 +98,7 @@ class PredictorCache:
         with self._lock:
             self._items[key] = (predictor, weight)
             self._items.move_to_end(key)
+            self.changes += 1
             self._evict(keep=key)
         return predictor
 
@@ -110,6 +113,7 @@ class PredictorCache:
             if victim is None:
                 return  # everything left is pinned or just loaded: over the bound, but serving
             del self._items[victim]
+            self.changes += 1
 
     def loaded_bytes(self) -> int:
         """The summed weight of the loaded predictors."""
@@ -125,6 +129,7 @@ class PredictorCache:
         with self._lock:
             for key in [k for k in self._items if match(k)]:
                 del self._items[key]
+                self.changes += 1
 
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:

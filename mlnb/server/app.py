@@ -22,6 +22,7 @@ from mlnb.locations import LocationPolicy
 from mlnb.server.access import TokenAccess, check_tokens
 from mlnb.server.batching import Batcher
 from mlnb.server.errors import error_response, mlnb_error
+from mlnb.server.heap import HeapFreezer
 from mlnb.server.json import json_response
 from mlnb.server.metrics import ServerMetrics, drift_exposition
 from mlnb.server.routes import ROUTES
@@ -60,12 +61,17 @@ async def http_error(_request: Request, exc: Exception) -> Response:
 def app_from_environment() -> Starlette:
     """The app of one of several uvicorn worker processes, whose settings
     come from ``MLNB_*`` variables (``mlnb server --workers N`` sets them)."""
-    return create_app(Settings.resolve())
+    return create_app(Settings.resolve(), freeze_heap=True)
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, freeze_heap: bool = False
+) -> Starlette:
     """The REST server over one Engine (built from ``settings`` when not given),
-    behind the access tokens of its settings.
+    behind the access tokens of its settings. ``freeze_heap`` (the server's
+    own process: ``mlnb server``) keeps long-lived objects out of the
+    garbage collector's passes (``mlnb.server.heap``); a process that only
+    embeds the app keeps its collector as it is.
 
     Raises:
         InvalidArgument: The tokens setting names an unknown role or a short token.
@@ -78,14 +84,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         slot = WorkerSlot.claim()
         stop = asyncio.Event()
-        warmer = asyncio.create_task(
-            keep_versions_loaded(engine, slot, stop, app.state.metrics.note_loaded, app.state.ready)
-        )
+        freezer = HeapFreezer(engine.loaded_changes) if freeze_heap else None
+
+        def after_loads() -> None:
+            if freezer is not None:
+                freezer.after_loads()
+            app.state.metrics.note_loaded()
+
+        warmer = asyncio.create_task(keep_versions_loaded(engine, slot, stop, after_loads, app.state.ready))
         try:
             yield
         finally:
             stop.set()
             await warmer
+            if freezer is not None:
+                freezer.release()
             slot.release()
             ServerMetrics.process_exits()
             if owned:

@@ -8,6 +8,7 @@ writes its values there, and ``/metrics`` from any worker sums them all."""
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -125,6 +126,12 @@ class ServerMetrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.frozen = Gauge(
+            "mlnb_gc_frozen_objects",
+            "Objects kept out of the garbage collector's passes (gc.freeze), summed over the workers",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
         self.note_loaded()
 
     def note_loaded(self) -> None:
@@ -133,6 +140,7 @@ class ServerMetrics:
         that the other workers' counts in a multiprocess render are at most
         that old (not on every request: it is bookkeeping)."""
         self.loaded.set(self._loaded_versions())
+        self.frozen.set(gc.get_freeze_count())
 
     @contextmanager
     def predicting(self, model: str, version: str | None) -> Iterator[dict[str, object]]:

@@ -66,3 +66,6 @@ def test_workers_keep_versions_loaded_and_share_their_metrics(
         assert _metric(text, 'mlnb_predict_requests_total{code="200",model="iris",version="default"}') == 20
         assert _metric(text, 'mlnb_predict_instances_total{model="iris",version="default"}') == 40
         assert _metric(text, "mlnb_loaded_versions") == 2
+        # Each worker keeps what it imported and loaded out of the collector's
+        # full passes (mlnb.server.heap): tens of thousands of objects each.
+        assert _metric(text, "mlnb_gc_frozen_objects") > 2 * 20_000

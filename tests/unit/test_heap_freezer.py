@@ -1,0 +1,36 @@
+"""A server freezes its heap when the loaded versions change, and what a
+dropped version left in reference cycles is collected, never kept frozen."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from mlnb.server.heap import HeapFreezer
+
+
+class Loaded:
+    """A loaded version's stand-in: an object in a reference cycle."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_freezes_on_each_change_and_collects_what_was_dropped() -> None:
+    changes = [0]
+    freezer = HeapFreezer(lambda: changes[0])
+    try:
+        version = Loaded()
+        dropped = weakref.ref(version)
+        freezer.after_loads()
+        assert freezer.freezes == 1 and gc.get_freeze_count() > 0
+        freezer.after_loads()
+        assert freezer.freezes == 1  # nothing changed: no collection, no freeze
+        del version  # dropped from the cache: garbage, frozen with the rest
+        assert dropped() is not None
+        changes[0] += 1
+        freezer.after_loads()
+        assert freezer.freezes == 2 and dropped() is None
+    finally:
+        freezer.release()
+    assert gc.get_freeze_count() == 0
