@@ -25,8 +25,10 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 from mlnb.errors import InvalidArgument, MlnbError
+from mlnb.records import JobRecord
 from mlnb.runtime.execution import Execution, ExecutionFactory, JobContext
 from mlnb.states import JobKind
+from mlnb.store import Database
 
 __all__ = ["ENTRY_POINT_GROUP", "InputSpec", "JobKindRegistry", "KindPlugin", "job_kinds"]
 
@@ -42,8 +44,12 @@ _BUILTINS: dict[str, str] = {
 
 # Kinds that ship with mlnb but take a jobInput as a plug-in's do: their
 # execution factory and input spec, imported on first use.
-_FIRST_PARTY: dict[str, tuple[str, str]] = {
-    "rollout": ("mlnb.rollout.execution:RolloutExecution.for_job", "mlnb.rollout.spec:RolloutSpec"),
+_FIRST_PARTY: dict[str, tuple[str, str, str]] = {
+    "rollout": (
+        "mlnb.rollout.execution:RolloutExecution.for_job",
+        "mlnb.rollout.spec:RolloutSpec",
+        "mlnb.rollout.execution:restore_abandoned",
+    ),
 }
 
 
@@ -66,18 +72,32 @@ class InputSpec(Protocol):
     def from_api(self, body: Mapping[str, Any], /) -> ApiBody: ...
 
 
+class AbandonedHook(Protocol):
+    """Undoes what a job left half-done when its host died, from what the
+    job recorded (its input, its progress); says what it did, or ``None``."""
+
+    def __call__(self, job: JobRecord, database: Database, /) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class KindPlugin:
     """What an entry point of the ``mlnb.job_kinds`` group may load: the
-    execution factory of a kind and the spec of its input."""
+    execution factory of a kind, the spec of its input, and what to do
+    when a job's host died with it unfinished (the job is ended FAILED
+    first)."""
 
     execution: ExecutionFactory
     spec: InputSpec | None = None
+    abandoned: AbandonedHook | None = None
 
 
-def _lazy(target: str, spec: str | None = None) -> Callable[[], KindPlugin]:
+def _lazy(target: str, spec: str | None = None, abandoned: str | None = None) -> Callable[[], KindPlugin]:
     def load() -> KindPlugin:
-        return KindPlugin(_imported(target), _imported(spec) if spec else None)
+        return KindPlugin(
+            _imported(target),
+            _imported(spec) if spec else None,
+            _imported(abandoned) if abandoned else None,
+        )
 
     return load
 
@@ -175,6 +195,16 @@ class JobKindRegistry:
         if plugin.spec is None:
             return dict(body)
         return plugin.spec.from_api(body).to_api()
+
+    def abandoned(self, job: JobRecord, database: Database) -> str | None:
+        """Run the hook of ``job``'s kind for a job whose host died; what
+        it did, in words. A hook that fails is said, never raised: the
+        job is ended already."""
+        try:
+            hook = self.plugin(str(job.kind)).abandoned
+            return hook(job, database) if hook is not None else None
+        except Exception as e:  # a plug-in's hook may fail in any way
+            return f"cleaning up after it failed: {type(e).__name__}: {e}"
 
     def plugin(self, kind: str) -> KindPlugin:
         """What the kind ``kind`` is made of, loaded on first use.

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mlnb.errors import AlreadyExists, FailedPrecondition, MlnbError, NotFound
+from mlnb.jobs.kinds import job_kinds
 from mlnb.jobs.notifications import Notifications
 from mlnb.jobs.paths import HOST_COMMAND_MARKS
 from mlnb.jobs.scheduling import Retries, Scheduling
@@ -230,6 +231,11 @@ class JobService:
                 )
             if fresh.runner_pid and fresh.runner_host == self.machine:
                 kill_session(fresh.runner_pid)  # replicas the dead host left behind
+            said = job_kinds.abandoned(reaped[-1], self.db) if fresh.state != JobState.QUEUED else None
+            if said:
+                with self._write() as tx:
+                    message = f"{reaped[-1].error_message or 'Its job host died'}; {said}"
+                    reaped[-1] = tx.update_job(job.project, job.job_id, error_message=message)
         return reaped
 
     def transition(

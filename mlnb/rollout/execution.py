@@ -17,11 +17,13 @@ from typing import Any
 
 from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.prediction import PredictionLog
+from mlnb.records import JobRecord
 from mlnb.registry import ModelRegistry
 from mlnb.rollout.spec import RolloutSpec
 from mlnb.runtime.execution import JobContext, Outcome
 from mlnb.runtime.logs import LogWriter
 from mlnb.states import JobState
+from mlnb.store import Database
 
 __all__ = ["RolloutExecution", "canary_figures", "step_split"]
 
@@ -217,6 +219,8 @@ class RolloutExecution:
             "unit": "steps",
             "canary": self.spec.canary,
             "share": self._share(),
+            # The split to restore should its host die (restore_abandoned).
+            "before": self.before,
             "last": self.last,
             "others": self.others,
             "steps": self.history,
@@ -237,3 +241,23 @@ class RolloutExecution:
         p99 = figures["latencyP99Ms"]
         latency = f", p99 {p99:.1f} ms" if p99 is not None else ""
         return f"{figures['requests']} requests, {figures['errorRate']:.1%} failed{latency}"
+
+
+def restore_abandoned(job: JobRecord, database: Database) -> str | None:
+    """A rollout whose host died: the split before it comes back, unless
+    the model's split is no longer the one its last step set (someone
+    changed it since, or the rollout finished): nobody watches the canary
+    any more."""
+    progress = job.progress or {}
+    before = progress.get("before")
+    if not before or progress.get("share") is None:
+        return None  # it died before its first step: nothing was changed
+    spec = RolloutSpec.from_api(job.job_input or {})
+    registry = ModelRegistry(database, 0, 0)  # quotas are not read by a traffic change
+    model = registry.get_model(job.project, spec.model)
+    if dict(model.traffic_split) != step_split(before, spec.canary, int(progress["share"])):
+        return "the model's split changed since its last step, and is left as it is"
+    restored = {} if len(before) == 1 else dict(before)
+    reason = f"rollout {job.job_id} rolled back: its job host died"
+    registry.set_traffic(job.project, spec.model, f"rollout job {job.job_id}", restored, reason=reason)
+    return "the split before the rollout was restored"

@@ -5,6 +5,8 @@ are logged and never change an answer, also when it raises."""
 
 from __future__ import annotations
 
+import os
+import signal
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -431,6 +433,33 @@ def test_a_failing_canary_is_rolled_back_within_one_interval(hosted: Engine) -> 
     assert rolled_back.details["trafficSplit"]["after"] == {"v1": 80, "v2": 20}
     with pytest.raises(InvalidArgument, match="steps must rise to 100"):
         engine.rollout("scaled", "v2", steps=[50, 20])
+
+
+def test_a_rollout_whose_host_dies_gives_the_split_back(hosted: Engine) -> None:
+    engine = hosted
+    job = engine.rollout("scaled", "v2", steps=[50, 100], interval_s=600.0, max_error_rate=0.2)
+    wait_for(lambda: engine.get_model("scaled").traffic_split == {"v1": 50, "v2": 50}, "the first step")
+
+    def recorded() -> int | None:
+        now = engine.get_job(job.job_id)
+        return now.runner_pid if (now.progress or {}).get("before") else None
+
+    host_pid = wait_for(recorded, "the step to be recorded with the split it changed")
+    os.kill(host_pid, signal.SIGKILL)  # the job host, mid-step
+    wait_for(
+        lambda: engine.reap_jobs() or engine.get_job(job.job_id).ended, "the dead host's job to be ended"
+    )
+    ended = engine.get_job(job.job_id)
+    assert ended.state == "FAILED" and ended.error_message is not None
+    assert ended.error_message.endswith("; the split before the rollout was restored"), ended.error_message
+    model = engine.get_model("scaled")
+    assert (
+        model.traffic_split == {} and model.default_version is not None and model.default_version.name == "v1"
+    )
+    (event,) = [
+        e for e in engine.model_history("scaled") if "its job host died" in str(e.details.get("reason"))
+    ]
+    assert event.details["trafficSplit"]["after"] == {}
 
 
 def test_the_cli_compares_a_shadow(
