@@ -131,7 +131,15 @@ class Settings:
             host``) checks the drift of every version whose baseline has
             alerting (``MLNB_MONITOR_INTERVAL_S``; 0: never).
         notify_webhook: A webhook told of every job's end (SUCCEEDED or
-            FAILED) unless the job names its own (``MLNB_NOTIFY_WEBHOOK``).
+            FAILED) unless the job names its own, and of every schedule's
+            runs missed or refused (``MLNB_NOTIFY_WEBHOOK``).
+        notify_email: Addresses (comma-separated) told as the webhook is
+            (``MLNB_NOTIFY_EMAIL``), through ``smtp_url``.
+        smtp_url: The SMTP server of notifications' e-mail:
+            ``smtp://[USER:PASSWORD@]HOST[:PORT]``, ``smtp+starttls://...``
+            or ``smtps://...`` (``MLNB_SMTP_URL``).
+        smtp_from: The sender of that e-mail (``MLNB_SMTP_FROM``; default
+            ``mlnb@`` this machine's name).
         evaluation_batch_mb: An evaluation of a local file at least this
             large runs as a batch prediction job (``MLNB_EVALUATION_BATCH_MB``;
             a file of another machine, a URL, always does).
@@ -195,6 +203,9 @@ class Settings:
     monitor_interval_s: float = 300.0
     evaluation_batch_mb: float = 64.0
     notify_webhook: str = ""
+    notify_email: str = ""
+    smtp_url: str = ""
+    smtp_from: str = ""
     machine_id: str = ""
     cancel_grace_s: float = 10.0
     dask_scheduler: str = ""

@@ -14,6 +14,7 @@ run recorded and unsubmitted, which any host of the queue submits later
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from mlnb.errors import AlreadyExists, FailedPrecondition, InvalidArgument, Mlnb
 from mlnb.jobs.service import JobService
 from mlnb.naming import validate_labels, validate_name, validate_project
 from mlnb.records import JobRecord, ScheduleRecord, ScheduleRun, now
+from mlnb.runtime.notifications import SCHEDULE_EVENTS, Channels, Notifications
 from mlnb.schedules import Cadence, ScheduleSpec, check_template, fill_template, plan_firing
 from mlnb.store import Database, SchedulesTx
 
@@ -62,6 +64,8 @@ class SchedulesAPI:
         self._jobs = jobs
         self._submit = submit
         self._queue = queue
+        # Notifications being sent, each on a thread (see _tell).
+        self.telling: list[threading.Thread] = []
 
     # The resource ---------------------------------------------------------
 
@@ -276,17 +280,23 @@ class SchedulesAPI:
                 return said
             spec = ScheduleSpec.from_api(record.spec)
             firing = plan_firing(Cadence(spec, record.create_time), record.next_run_time, at)
-            skipped, message = firing.not_run, record.last_message
+            skipped, skip_said = firing.not_run, ""
             if skipped:
-                message = f"{skipped} due time(s) passed while no host ran it, not run ({spec.missed_runs})"
+                skip_said = f"{skipped} due time(s) passed while no host ran it, not run ({spec.missed_runs})"
             run = None
             if firing.run_time is not None:
                 running = self._running_runs(tx, project, name)
                 if running >= spec.max_concurrent_runs:
                     skipped += 1
-                    message = (
-                        f"The run due {firing.run_time:%Y-%m-%d %H:%M:%S} UTC was skipped: {running} run(s) "
-                        f"still running (maxConcurrentRuns {spec.max_concurrent_runs})"
+                    skip_said = "; ".join(
+                        filter(
+                            None,
+                            [
+                                skip_said,
+                                f"the run due {firing.run_time:%Y-%m-%d %H:%M:%S} UTC was skipped: {running} "
+                                f"run(s) still running (maxConcurrentRuns {spec.max_concurrent_runs})",
+                            ],
+                        )
                     )
                 else:
                     run = ScheduleRun(
@@ -294,11 +304,12 @@ class SchedulesAPI:
                     )
                     tx.add_run(project, name, run)
             run_count = record.run_count + (1 if run is not None else 0)
-            state, next_run = "ACTIVE", firing.next_run_time
+            state, next_run, end_said = "ACTIVE", firing.next_run_time, ""
             if next_run is None:
-                state, message = "ENDED", "Its end time has passed"
+                state, end_said = "ENDED", "Its end time has passed"
             elif spec.max_runs is not None and run_count >= spec.max_runs:
-                state, next_run, message = "ENDED", None, f"It ran its maxRuns ({spec.max_runs})"
+                state, next_run, end_said = "ENDED", None, f"It ran its maxRuns ({spec.max_runs})"
+            message = "; ".join(filter(None, [_sentence(skip_said), end_said])) or record.last_message
             record = dataclasses.replace(
                 record,
                 state=state,
@@ -311,11 +322,12 @@ class SchedulesAPI:
             )
             tx.update(record)
         if skipped:
-            said.append(f"schedule {project}/{name}: {message}")
+            said.append(f"schedule {project}/{name}: {_sentence(skip_said)}")
+            self._tell(record, "MISSED", _sentence(skip_said), {"skipped": skipped})
         if run is not None and self._submit_run(record, run) is not None:
             said.append(f"schedule {project}/{name}: submitted {run.job_id}")
         if state == "ENDED":
-            said.append(f"schedule {project}/{name} ended: {message}")
+            said.append(f"schedule {project}/{name} ended: {end_said}")
         return said
 
     def _running_runs(self, tx: SchedulesTx, project: str, name: str) -> int:
@@ -342,17 +354,37 @@ class SchedulesAPI:
             job = self._jobs.get_job(record.project, run.job_id)  # another host submitted it
         except MlnbError as e:
             error = e.message
+        said = f"The run due {run.run_time:%Y-%m-%d %H:%M:%S} UTC could not submit its job: {error}"
         with self._db.session(write=True) as session:
             tx = SchedulesTx(session)
             tx.settle_run(record.project, record.name, run.run_time, error)
             if error is not None:
                 current = tx.get(record.project, record.name)
                 if current is not None:
-                    said = (
-                        f"The run due {run.run_time:%Y-%m-%d %H:%M:%S} UTC could not submit its job: {error}"
-                    )
                     tx.update(dataclasses.replace(current, last_message=said))
+        if error is not None:
+            self._tell(record, "REFUSED", said, {"jobId": run.job_id, "errorMessage": error})
         return job
+
+    def _tell(self, record: ScheduleRecord, event: str, message: str, details: dict[str, Any]) -> None:
+        """Tell the schedule's notifications (or the host's) of ``event``,
+        on a thread of its own: a slow webhook or mail server never holds
+        up a host's loop."""
+        channels = Channels.of(self.settings)
+        try:
+            notifications = Notifications.from_api(
+                record.spec.get("notifications"), channels, SCHEDULE_EVENTS, SCHEDULE_EVENTS
+            )
+        except MlnbError:
+            return  # refused when the schedule was made or changed
+        text = f"mlnb: schedule {record.name} ({record.project}) {event}: {message}"
+        body = {"project": record.project, "schedule": record.name, **details}
+        thread = threading.Thread(
+            target=notifications.tell, args=(event, text, body, channels), name="schedule-notify", daemon=True
+        )
+        thread.start()
+        self.telling.append(thread)
+        self.telling[:] = [t for t in self.telling if t.is_alive()]
 
     def _run_error(self, record: ScheduleRecord, run: ScheduleRun) -> str:
         with self._db.session() as session:
@@ -394,3 +426,7 @@ class SchedulesAPI:
 
 
 _UNENDED = frozenset({"QUEUED", "PREPARING", "RUNNING", "CANCELLING"})
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.jobs.kinds import job_kinds
-from mlnb.jobs.notifications import Notifications
 from mlnb.jobs.paths import job_home, log_path
 from mlnb.jobs.scheduling import Retries, Scheduling
 from mlnb.jobs.service import JobService, LeaseLost
@@ -26,6 +25,7 @@ from mlnb.jobs.states import JobState
 from mlnb.records import JobRecord, format_time, now
 from mlnb.runtime.execution import Execution, JobContext
 from mlnb.runtime.logs import LogWriter, StoredLog
+from mlnb.runtime.notifications import Channels, Notifications
 from mlnb.runtime.periodic import repeating
 
 if TYPE_CHECKING:
@@ -297,15 +297,16 @@ class Runner:
         return ended
 
     def _notify(self, job: JobRecord) -> None:
-        """Tell the job's webhook (or the configured one) how it ended; a
-        failed delivery is logged, never the job's fault."""
+        """Tell the job's webhook and addresses (or the configured ones) how
+        it ended; a failed delivery is logged, never the job's fault."""
+        channels = Channels.of(self.settings)
         try:
-            delivery = Notifications.of(job, self.settings.notify_webhook).send(job)
+            deliveries = Notifications.of(job, channels).send(job, channels)
         except MlnbError as e:  # refused at submission; a stored job is not failed for it
-            delivery = {"delivered": False, "error": e.message}
-        if delivery is None:
+            deliveries = [f"its notifications: {e.message}"]
+        if not deliveries:
             return
-        said = "delivered" if delivery["delivered"] else f"not delivered: {delivery['error']}"
-        self.log.service(f"Notified the webhook of the job's end: {said}")
+        for said in deliveries:
+            self.log.service(f"Notified of the job's end {said}")
         with contextlib.suppress(MlnbError):
             self.log.flush()

@@ -21,12 +21,12 @@ from typing import Any
 
 from mlnb.errors import AlreadyExists, FailedPrecondition, MlnbError, NotFound
 from mlnb.jobs.kinds import job_kinds
-from mlnb.jobs.notifications import Notifications
 from mlnb.jobs.paths import HOST_COMMAND_MARKS
 from mlnb.jobs.scheduling import Retries, Scheduling
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
 from mlnb.naming import validate_labels, validate_name, validate_project
 from mlnb.records import JobRecord, check_etag, now
+from mlnb.runtime.notifications import Notifications
 from mlnb.runtime.processes import kill_session, process_alive
 from mlnb.store import Database, JobsTx
 

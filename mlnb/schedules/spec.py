@@ -12,6 +12,10 @@ the v1 API): when its runs are due and the job each run submits.
   ``missedAfter`` (default ``60s``) after it fell due (no host ran then),
   and ``missedRuns`` says what then: ``RUN_ONCE`` (the default) runs it
   late, ``SKIP`` drops it. Every due time not run is counted and said;
+- ``notifications``: ``{"webhook": URL, "email": [ADDRESSES], "on":
+  ["MISSED", "REFUSED"]}``: who hears of runs not run, or whose job could
+  not be submitted (the host's ``notify_webhook`` and ``notify_email`` by
+  default; each run's job has its own, in the template);
 - ``jobTemplate``: a ``Job`` body without its ``jobId`` (``trainingInput``,
   ``predictionInput``, ``notebookInput``, or ``jobKind`` and ``jobInput``),
   whose strings may hold ``{{ run_time }}`` and the other parameters of
@@ -30,6 +34,7 @@ from mlnb.durations import format_duration, parse_duration
 from mlnb.errors import InvalidArgument
 from mlnb.naming import object_fields
 from mlnb.records import format_time
+from mlnb.runtime.notifications import SCHEDULE_EVENTS, Notifications
 
 __all__ = ["MISSED_RUNS", "ScheduleSpec", "parse_time"]
 
@@ -46,6 +51,7 @@ _FIELDS = (
     "maxConcurrentRuns",
     "missedRuns",
     "missedAfter",
+    "notifications",
     "jobTemplate",
 )
 # A Schedule body's other fields: its own, and those only an answer sets
@@ -98,6 +104,7 @@ class ScheduleSpec:
     max_concurrent_runs: int = 1
     missed_runs: str = "RUN_ONCE"
     missed_after_s: float = 60.0
+    notifications: dict[str, Any] | None = None
 
     @classmethod
     def from_api(cls, body: Any) -> ScheduleSpec:
@@ -131,6 +138,7 @@ class ScheduleSpec:
             or 1,
             missed_runs=_missed(fields.get("missedRuns") or "RUN_ONCE"),
             missed_after_s=_missed_after(fields.get("missedAfter")),
+            notifications=_notifications(fields.get("notifications")),
         )
         if spec.start_time and spec.end_time and spec.end_time <= spec.start_time:
             raise InvalidArgument("schedule.endTime must be after its startTime")
@@ -174,6 +182,7 @@ class ScheduleSpec:
             "maxConcurrentRuns": self.max_concurrent_runs,
             "missedRuns": self.missed_runs,
             "missedAfter": format_duration(self.missed_after_s),
+            "notifications": self.notifications,
             "jobTemplate": self.job_template,
         }
         return {k: v for k, v in body.items() if v is not None}
@@ -254,6 +263,13 @@ def _missed(value: Any) -> str:
     if text not in MISSED_RUNS:
         raise InvalidArgument(f"schedule.missedRuns must be RUN_ONCE or SKIP, not {value!r}")
     return text
+
+
+def _notifications(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    Notifications.from_api(value, events=SCHEDULE_EVENTS, default_on=SCHEDULE_EVENTS)
+    return dict(value)
 
 
 def _missed_after(value: Any) -> float:

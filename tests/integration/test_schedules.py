@@ -270,6 +270,51 @@ def test_the_on_demand_host_fires_a_machines_schedule(home: Path, tmp_path: Path
         support_jobs.cancel_and_close(engine)
 
 
+def test_a_schedule_tells_of_runs_missed_and_refused(home: Path, tmp_path: Path) -> None:
+    from support.smtp import SmtpListener
+    from support.webhooks import WebhookListener
+
+    hook, smtp = WebhookListener(), SmtpListener()
+    engine = Engine(support_jobs.job_settings(home, job_host="service", smtp_url=smtp.url))
+    try:
+        package = staged_package(engine, tmp_path)
+        end = now() + timedelta(seconds=2.5)
+        missed = {
+            "interval": "1s",
+            "endTime": end.isoformat(),
+            "missedRuns": "SKIP",
+            "missedAfter": "1s",
+            "notifications": {"webhook": hook.url},
+            "jobTemplate": template(package),
+        }
+        engine.create_schedule("missed", missed)
+        refused = {
+            "interval": "1s",
+            "notifications": {"email": ["team@example.com"], "on": ["REFUSED"]},
+            "jobTemplate": template(package, at="{{ run_time }}"),  # a label the rules refuse
+        }
+        engine.create_schedule("refused", refused)
+        with pytest.raises(InvalidArgument, match=r"notifications\.on lists events among MISSED, REFUSED"):
+            bad = {"interval": "1h", "notifications": {"on": ["SUCCEEDED"]}, "jobTemplate": template(package)}
+            engine.create_schedule("bad", bad)
+        wait_for(lambda: now() > end + timedelta(seconds=1.5), "the first schedule's due times to be missed")
+        engine.fire_schedules()
+        (told,) = wait_for(lambda: hook.received or None, "the webhook to hear of the missed runs")
+        # Two or three due times (the interval counts from creation, to the second) before the end.
+        assert told["event"] == "MISSED" and told["schedule"] == "missed" and told["skipped"] in (2, 3)
+        assert told["text"].startswith(
+            f"mlnb: schedule missed (default) MISSED: {told['skipped']} due time(s) passed"
+        )
+        (mail,) = wait_for(lambda: smtp.received or None, "the e-mail of the refused run")
+        assert mail["To"] == "team@example.com"
+        assert mail["Subject"].startswith("mlnb: schedule refused (default) REFUSED: The run due ")
+        assert "Label 'at' has value" in mail.get_payload()
+    finally:
+        support_jobs.cancel_and_close(engine)
+        hook.close()
+        smtp.close()
+
+
 @pytest.fixture
 def server(engine: Engine) -> Iterator[str]:
     yield from serve(engine.settings)

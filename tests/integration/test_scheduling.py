@@ -157,7 +157,7 @@ def test_a_jobs_webhook_hears_of_its_end(engine: Engine, trainer: Path, tmp_path
         wait_for(lambda: len(listener.received) == 2, "the second notification")
         assert listener.received[1]["jobId"] == "plain" and listener.received[1]["state"] == "SUCCEEDED"
         logs = [e.message for e in engine.job_logs("told")]
-        assert "Notified the webhook of the job's end: delivered" in logs
+        assert "Notified of the job's end the webhook: delivered" in logs
     finally:
         listener.close()
     with pytest.raises(InvalidArgument, match=r"notifications\.webhook must be an http"):
@@ -200,3 +200,31 @@ def test_a_failed_run_is_retried_with_backoff_each_attempt_kept(
         engine.submit_training_job(
             "bad_retries", {"retries": {"maxRetries": 50}}, package_path=trainer, module_name="trainer.task"
         )
+
+
+def test_a_jobs_addresses_hear_of_its_end_by_email(home: Path, trainer: Path) -> None:
+    from support.smtp import SmtpListener
+    from support.waiting import wait_for
+
+    smtp = SmtpListener()
+    engine = Engine(support_jobs.job_settings(home, smtp_url=smtp.url, smtp_from="ml@example.com"))
+    try:
+        body = {"notifications": {"email": ["team@example.com", "lead@example.com"]}}
+        engine.submit_training_job(
+            "mailed", body, package_path=trainer, module_name="trainer.task", args=SHORT
+        )
+        assert engine.wait_job("mailed", timeout=120).state == "SUCCEEDED"
+        (mail,) = wait_for(lambda: smtp.received or None, "the e-mail")
+        assert mail["To"] == "team@example.com, lead@example.com" and mail["From"] == "ml@example.com"
+        assert mail["Subject"].startswith("mlnb: job mailed (default) SUCCEEDED after ")
+        assert "jobId: mailed" in mail.get_payload()
+        logs = [e.message for e in engine.job_logs("mailed")]
+        assert "Notified of the job's end team@example.com, lead@example.com: delivered" in logs
+        with pytest.raises(InvalidArgument, match=r"notifications\.email lists e-mail addresses"):
+            engine.submit_training_job(
+                "bad_mail", {"notifications": {"email": ["not an address"]}}, package_path=trainer,
+                module_name="trainer.task",
+            )  # fmt: skip
+    finally:
+        support_jobs.cancel_and_close(engine)
+        smtp.close()
