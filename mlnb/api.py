@@ -1100,14 +1100,18 @@ class Engine:
         )
 
     def resume_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
-        """Queue a FAILED or CANCELLED batch prediction job again: it predicts
-        only the shards it had not written, so that every instance ends up
-        predicted exactly once.
+        """Queue a FAILED or CANCELLED batch prediction or pipeline job
+        again: a batch job predicts only the shards it had not written, so
+        that every instance ends up predicted exactly once; a pipeline
+        reuses the steps that succeeded (their outputs are cached) and runs
+        again from the one that failed.
 
         Raises:
             NotFound: No such job.
-            FailedPrecondition: Not a batch prediction job, or not FAILED or CANCELLED.
+            FailedPrecondition: Another kind of job, or not FAILED or CANCELLED.
         """
+        if self.get_job(job_id, project=project).kind == "pipeline":
+            return self._jobs.resume_job(job_id, ("pipeline",), project=project)
         return self._batch.resume_job(job_id, project=project)
 
     # long-running operations (operations_api)
@@ -1438,6 +1442,18 @@ class Engine:
             threshold=threshold,
             project=project,
         )
+
+    def check_version_gates(
+        self, model: str, version: str, gates: list[dict[str, Any]], *, project: str | None = None
+    ) -> dict[str, Any]:
+        """Check ``gates`` (as ``evaluationGates``) for a version against its
+        latest evaluations (and the default's); what let it in.
+
+        Raises:
+            NotFound: No such model or version.
+            FailedPrecondition: A gate it fails, named with the figures.
+        """
+        return self._models.check_version_gates(model, version, gates, project=project)
 
     @staticmethod
     def evaluation_gates(text: str) -> list[dict[str, Any]]:

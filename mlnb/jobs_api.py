@@ -334,6 +334,11 @@ class JobsAPI:
             return LogTail(log_path(self.settings.home, job.project, job.job_id), position)
         return StoredLog(self.service.db, job.project, job.job_id).tail(position)
 
+    def resume_job(self, job_id: str, kinds: tuple[str, ...], *, project: str | None = None) -> JobRecord:
+        job = self.service.requeue(self.settings.project_of(project), job_id, kinds)
+        ensure_job_host(self.settings)
+        return job
+
     def cancel_job(self, job_id: str, *, project: str | None = None) -> JobRecord:
         return self.service.request_cancel(self.settings.project_of(project), job_id)
 

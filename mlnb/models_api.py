@@ -122,6 +122,14 @@ class ModelsAPI:
             etag,
         )
 
+    def check_version_gates(
+        self, model: str, version: str, gates: list[dict[str, Any]], *, project: str | None = None
+    ) -> dict[str, Any]:
+        from mlnb.evaluation.gates import gates_from_api
+
+        checked = [g.to_api() for g in gates_from_api(gates, "gates")]
+        return self._registry.check_version_gates(self.settings.project_of(project), model, version, checked)
+
     def set_default_version(
         self, model: str, name: str, *, project: str | None, actor: str | None
     ) -> VersionRecord:

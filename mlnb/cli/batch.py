@@ -123,13 +123,16 @@ def submit_prediction(
 @common_options
 @pass_state
 def resume_job(state: CliState, job: str, stream_logs: bool) -> JobRecord:
-    """Queue a failed or cancelled batch prediction job again; it predicts
-    only the shards it had not written."""
+    """Queue a failed or cancelled batch prediction job again (it predicts
+    only the shards it had not written) or pipeline (it reuses the steps
+    that succeeded and runs again from the one that failed)."""
     record = state.engine.resume_job(job)
-    state.out.changed(
-        f"Job [{record.job_id}] is {record.state} again; it predicts the shards not yet written.",
-        record.to_api(),
+    what = (
+        "it runs again from the step that failed"
+        if record.kind == "pipeline"
+        else "it predicts the shards not yet written"
     )
+    state.out.changed(f"Job [{record.job_id}] is {record.state} again; {what}.", record.to_api())
     if stream_logs:
         return follow_logs(state, record.job_id)
     return record

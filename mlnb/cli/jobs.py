@@ -50,7 +50,9 @@ def submit() -> None:
 def _plugin_kind_command(kind: str) -> click.Command:
     @click.command(kind)
     @click.argument("job")
-    @click.option("--input", "input_path", help="The job's input: a YAML or JSON object (-: stdin).")
+    @click.option(
+        "--input", "--config", "input_path", help="The job's input: a YAML or JSON object (-: stdin)."
+    )
     @click.option("--labels", help="KEY=VALUE,... labels.")
     @click.option("--cluster", help="A Dask scheduler (tcp://host:8786) for the kind to run on.")
     @click.option("--stream-logs", is_flag=True, help="Follow the job's logs until it ends.")
@@ -74,7 +76,7 @@ def _plugin_kind_command(kind: str) -> click.Command:
             stream_logs=stream_logs,
         )
 
-    submit_kind.help = f"Submit a job of the plug-in kind {kind!r}, its input from --input."
+    submit_kind.help = f"Submit a {kind} job, its input (jobInput) from --input (or --config)."
     return submit_kind
 
 

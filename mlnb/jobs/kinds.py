@@ -30,7 +30,7 @@ from mlnb.runtime.execution import Execution, ExecutionFactory, JobContext
 from mlnb.states import JobKind
 from mlnb.store import Database
 
-__all__ = ["ENTRY_POINT_GROUP", "InputSpec", "JobKindRegistry", "KindPlugin", "job_kinds"]
+__all__ = ["ENTRY_POINT_GROUP", "SLOTLESS_KINDS", "InputSpec", "JobKindRegistry", "KindPlugin", "job_kinds"]
 
 ENTRY_POINT_GROUP = "mlnb.job_kinds"
 
@@ -50,7 +50,17 @@ _FIRST_PARTY: dict[str, tuple[str, str, str]] = {
         "mlnb.rollout.spec:RolloutSpec",
         "mlnb.rollout.execution:restore_abandoned",
     ),
+    # A pipeline does what the Engine does: its execution stands on the
+    # engine's floor, imported (by name) only by the host that runs one.
+    "pipeline": ("mlnb.pipeline_run:PipelineExecution.for_job", "mlnb.pipelines.spec:PipelineSpec", ""),
 }
+
+
+# First-party kinds that run no process of their own: a rollout watches a
+# model's traffic, a pipeline submits jobs (which take slots themselves).
+# They take no slot of a machine's max_running_jobs, so that a pipeline
+# never waits on a child that waits on the pipeline's slot.
+SLOTLESS_KINDS = frozenset({"rollout", "pipeline"})
 
 
 # A kind's name is stored with each job (64 characters) and typed in

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mlnb.errors import AlreadyExists, FailedPrecondition, MlnbError, NotFound
-from mlnb.jobs.kinds import job_kinds
+from mlnb.jobs.kinds import SLOTLESS_KINDS, job_kinds
 from mlnb.jobs.paths import HOST_COMMAND_MARKS
 from mlnb.jobs.scheduling import Retries, Scheduling
 from mlnb.jobs.states import ACTIVE, ENDED, JobState, check_transition
@@ -462,6 +462,8 @@ class JobService:
             self._check_holder(job, holder)
             if job.state != JobState.QUEUED:
                 return job
+            if job.kind in SLOTLESS_KINDS:
+                return tx.update_job(project, job_id, state=JobState.PREPARING.value, **self._lease(holder))
             # Jobs share slots with the others of their pool (this machine's
             # local jobs, or the project's cluster jobs) and start in order;
             # one transaction at a time counts a pool's slots.
@@ -474,10 +476,10 @@ class JobService:
             else:
                 pool = {}  # no cap: the cluster's capacity decides
             if pool:
-                queued = by_priority(tx.held_jobs([JobState.QUEUED.value], **pool))
+                queued = by_priority(_slotted(tx.held_jobs([JobState.QUEUED.value], **pool)))
                 if queued and (queued[0].project, queued[0].job_id) != (project, job_id):
                     return None
-                if len(tx.held_jobs([s.value for s in ACTIVE], **pool)) >= limit:
+                if len(_slotted(tx.held_jobs([s.value for s in ACTIVE], **pool))) >= limit:
                     return None
             return tx.update_job(project, job_id, state=JobState.PREPARING.value, **self._lease(holder))
 
@@ -500,3 +502,8 @@ class JobService:
         if job is None:
             raise NotFound(f"Job {job_id!r} does not exist in project {project!r}", resource=("job", job_id))
         return job
+
+
+def _slotted(jobs: list[JobRecord]) -> list[JobRecord]:
+    """The jobs that take a slot (not a rollout's or a pipeline's)."""
+    return [job for job in jobs if job.kind not in SLOTLESS_KINDS]

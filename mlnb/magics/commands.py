@@ -25,7 +25,7 @@ from mlnb.cli import predict as cli_predict
 from mlnb.cli import schedules as cli_schedules
 from mlnb.cli import versions as cli_versions
 from mlnb.cli.app import CliState, common_options
-from mlnb.cli.output import ObjectOutput, Output
+from mlnb.cli.output import ObjectOutput, Output, yaml_mapping
 from mlnb.errors import InvalidArgument
 from mlnb.magics.cell import instances_from, substitute
 from mlnb.records import EvaluationRecord
@@ -323,6 +323,7 @@ def ml() -> None:
     %ml rollout M --canary v2 --interval 10m      a canary, step by step (a job panel)
     %ml compare M                                 where the shadow version disagrees
     %%ml schedule NAME --every 6h                  the cell is the job template (YAML)
+    %%ml pipeline [JOB]                            the cell is the pipeline (YAML): a job panel
     %ml schedules list                            schedules, their next and last runs
     """
 
@@ -446,6 +447,41 @@ def _schedule(**options: Any) -> Any:
         )
     return cli_schedules.create.callback(**options)  # type: ignore[misc]
 
+
+def _pipeline(job: str | None, config_path: str | None, labels: str | None) -> Any:
+    """Run a pipeline as a job. In a cell, %%ml pipeline's body is its YAML:
+    parameters, and steps (name, needs, when, and one of job, deploy,
+    evaluate, setDefault); $name takes a notebook variable's value."""
+    state = _state()
+    body = state.body or ""
+    if body.strip():
+        if config_path:
+            raise click.UsageError("give the pipeline in the cell body or in --config FILE, not both")
+        spec = yaml_mapping(substitute(body, state.namespace, quote=False), "the cell body (a pipeline)")
+    elif config_path:
+        spec = cli_jobs.read_yaml_object(config_path, "--config")
+    else:
+        raise click.UsageError("%%ml pipeline needs its steps in the cell body (YAML), or --config FILE")
+    job_id = job or new_job_id("pipeline")
+    return cli_jobs.submit_kind_input(
+        state, job_id, "pipeline", spec, labels=labels, cluster=None, stream_logs=False
+    )
+
+
+ml.add_command(
+    _command(
+        "pipeline",
+        _pipeline,
+        [
+            click.Argument(["job"], required=False),
+            click.Option(
+                ["--config", "config_path"], help="A YAML file of the pipeline, instead of the cell body."
+            ),
+            click.Option(["--labels"], help="KEY=VALUE,... the job's labels."),
+        ],
+        SCRIPT,
+    )
+)
 
 _SCHEDULE_PARAMS = [
     click.Option(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mlnb.store.jobs_tx import JobsTx
     from mlnb.store.logs_tx import LogsTx
     from mlnb.store.operations_tx import OperationsTx
+    from mlnb.store.pipelines_tx import PipelinesTx
     from mlnb.store.prediction_logs_tx import PredictionLogsTx
     from mlnb.store.registry_tx import RegistryTx
     from mlnb.store.schedules_tx import SchedulesTx
@@ -44,6 +45,7 @@ _HOMES = {
     "JobsTx": "jobs_tx",
     "LogsTx": "logs_tx",
     "OperationsTx": "operations_tx",
+    "PipelinesTx": "pipelines_tx",
     "PredictionLogsTx": "prediction_logs_tx",
     "RegistryTx": "registry_tx",
     "SchedulesTx": "schedules_tx",
@@ -64,6 +66,7 @@ __all__ = [
     "JobsTx",
     "LogsTx",
     "OperationsTx",
+    "PipelinesTx",
     "PredictionLogsTx",
     "RegistryTx",
     "SchedulesTx",

@@ -262,6 +262,20 @@ class ScheduleRunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
 
+class PipelineCacheRow(Base):
+    """A pipeline step's outputs, keyed by the hash of what it was given."""
+
+    __tablename__ = "pipeline_cache"
+
+    project: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    step: Mapped[str] = mapped_column(String(128))
+    pipeline: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(32))
+    outputs: Mapped[dict[str, Any]]
+    time: Mapped[datetime]
+
+
 class OperationRow(Base):
     """Long-running operations (version creation and deletion, model deletion)."""
 

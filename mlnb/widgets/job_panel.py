@@ -183,7 +183,8 @@ class JobPanel(Panel):
         self.cancel_button = w.Button(description="Cancel job", button_style="danger", icon="stop")
         self.cancel_button.on_click(lambda _button: self.cancel())
         self.message = w.HTML()
-        # A rollout's step: the canary's figures beside the other versions'.
+        # A rollout's step (the canary's figures beside the other versions'),
+        # or a pipeline's steps and their states.
         self.rollout_box = w.HTML(layout={"display": "none"})
         self.log_box = w.Textarea(disabled=True, layout={"width": "100%", "height": "14em"})
         if self.tuning is not None and self.tuning.curve_chart is not None:
@@ -235,7 +236,9 @@ class JobPanel(Panel):
         problems = [m for m in (record.error_message, self.error) if m]
         self.message.value = "".join(f"<div style='color:#d93025'>{html.escape(m)}</div>" for m in problems)
         self.log_box.value = "\n".join(self.lines)
-        rollout = rollout_table(record.progress) if record.kind == "rollout" else ""
+        tables = {"rollout": rollout_table, "pipeline": pipeline_table}
+        table = tables.get(str(record.kind))
+        rollout = table(record.progress) if table is not None else ""
         self.rollout_box.value = rollout
         self.rollout_box.layout.display = "" if rollout else "none"
         if self.tuning is None and self.metrics is not None:
@@ -275,6 +278,43 @@ def rollout_table(progress: dict[str, Any] | None) -> str:
         f"<tr><td>{canary} (canary)</td>{cells(progress.get('last'))}</tr>"
         f"<tr><td>the others</td>{cells(progress.get('others'))}</tr></table>"
     )
+
+
+_STEP_COLORS = {
+    "SUCCEEDED": "#188038",
+    "CACHED": "#188038",
+    "FAILED": "#d93025",
+    "RUNNING": "#1a73e8",
+    "SKIPPED": "#5f6368",
+    "PENDING": "#5f6368",
+}
+
+
+def pipeline_table(progress: dict[str, Any] | None) -> str:
+    """A pipeline's steps as HTML, in order: each one's state, what it
+    needs, its child job, and why it failed or was skipped."""
+    steps = (progress or {}).get("steps") or []
+    if not steps:
+        return ""
+    head = "".join(
+        f"<th style='padding:0 1em;text-align:left'>{h}</th>" for h in ("step", "state", "needs", "job")
+    )
+    rows = []
+    for step in steps:
+        state = str(step.get("state", ""))
+        color = _STEP_COLORS.get(state, "#5f6368")
+        error = (
+            f"<div style='color:#d93025'>{html.escape(str(step['error']))}</div>" if step.get("error") else ""
+        )
+        action = html.escape(str(step.get("action")))
+        cells = (
+            f"{html.escape(str(step.get('name')))} <span style='color:#5f6368'>({action})</span>",
+            f"<span style='color:{color};font-weight:bold'>{state}</span>{error}",
+            html.escape(", ".join(step.get("needs") or [])),
+            html.escape(str(step.get("jobId") or "")),
+        )
+        rows.append("<tr>" + "".join(f"<td style='padding:0 1em'>{c}</td>" for c in cells) + "</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 def _draw_series(figure: Any, metrics: Any) -> None:

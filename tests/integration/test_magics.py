@@ -577,3 +577,34 @@ def test_schedule_takes_its_job_template_from_the_cell_body(
     assert "nightly" in str(listed)
     with pytest.raises(Exception, match="needs its job template in the cell body"):
         shell.run_line_magic("ml", "schedule empty --every 1h")
+
+
+def test_a_pipeline_cell_runs_as_a_job_with_its_steps_in_the_panel(
+    shell: Any, sklearn_model: tuple[Path, Any]
+) -> None:
+    shell.user_ns["model_dir"] = str(sklearn_model[0])
+    body = (
+        "steps:\n"
+        "- name: deploy\n"
+        "  deploy: {model: flowers, version: v1, deploymentUri: $model_dir}\n"
+        "- name: promote\n"
+        "  needs: [deploy]\n"
+        "  setDefault: {model: flowers, version: '{{ steps.deploy.version }}'}\n"
+    )
+    panel = shell.run_cell_magic("ml", "pipeline flowers_pipeline", body)
+    record = panel.wait(timeout=120)
+    assert record.state == "SUCCEEDED", record.error_message
+    assert [(s["name"], s["state"]) for s in record.progress["steps"]] == [
+        ("deploy", "SUCCEEDED"),
+        ("promote", "SUCCEEDED"),
+    ]
+    # What a widget panel shows of it (this shell runs without widgets).
+    from mlnb.widgets.job_panel import pipeline_table
+
+    shown = pipeline_table(record.progress)
+    assert (
+        shown.count(">SUCCEEDED</span>") == 2
+        and "deploy <span style='color:#5f6368'>(deploy)</span>" in shown
+    )
+    with pytest.raises(Exception, match="needs its steps in the cell body"):
+        shell.run_line_magic("ml", "pipeline empty_pipeline")

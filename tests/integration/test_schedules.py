@@ -202,7 +202,7 @@ def test_bad_schedules_are_refused_saying_why(engine: Engine, package: list[str]
         ({"interval": "6h", "timeZone": "Mars/Olympus", "jobTemplate": good}, "not an IANA time zone"),
         ({"interval": "6h"}, "needs a jobTemplate"),
         ({"interval": "6h", "jobTemplate": {**good, "jobId": "x"}}, "has jobId"),
-        ({"interval": "6h", "jobTemplate": template(package, a="{{ nothing }}")}, "names no parameter"),
+        ({"interval": "6h", "jobTemplate": template(package, a="{{ nothing }}")}, "names no value"),
         (
             {"interval": "6h", "jobTemplate": template(package, a="{{ schedule | %Y }}")},
             "which is not a time",

@@ -119,3 +119,32 @@ def write_tuned_trainer(root: Path) -> Path:
     (package / "__init__.py").write_text("")
     (package / "task.py").write_text(TUNED_TASK)
     return package
+
+
+MODEL_TASK = """
+import argparse
+import os
+
+import joblib
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--job-dir", required=True)
+args = parser.parse_args()
+features, labels = load_iris(return_X_y=True)
+model = LogisticRegression(max_iter=500).fit(features, labels)
+os.makedirs(os.path.join(args.job_dir, "model"), exist_ok=True)
+joblib.dump(model, os.path.join(args.job_dir, "model", "model.joblib"))
+print("saved", flush=True)
+"""
+
+
+def write_model_trainer(root: Path) -> Path:
+    """A trainer that fits a scikit-learn classifier of iris and saves it as
+    ``JOB_DIR/model/model.joblib``, ready to deploy."""
+    package = root / "iris_trainer"
+    package.mkdir(parents=True, exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "task.py").write_text(MODEL_TASK)
+    return package

@@ -40,7 +40,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "mlnb.schedules",
     ),
     # The job kinds.
-    ("mlnb.training", "mlnb.tuning", "mlnb.batch", "mlnb.notebook", "mlnb.rollout"),
+    ("mlnb.training", "mlnb.tuning", "mlnb.batch", "mlnb.notebook", "mlnb.rollout", "mlnb.pipelines"),
     # The job service: the registry of kinds, hosts, runners, leases.
     ("mlnb.jobs",),
     # The engine and what ships beside it.
@@ -55,6 +55,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "mlnb.models_api",
         "mlnb.schedules_api",
         "mlnb.job_host",
+        "mlnb.pipeline_run",
         "mlnb.local_server",
         "mlnb.tensorboard",
         "mlnb.testing",

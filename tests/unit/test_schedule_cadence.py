@@ -98,7 +98,7 @@ def test_a_template_is_filled_in_every_string_and_formats_times_in_the_zone() ->
     assert filled["{{ run_time }}"] == 1
     plain = fill_template("{{ run_time }}", values, ZoneInfo("Europe/Paris"))
     assert plain == "2026-03-27T23:30:00Z"
-    with pytest.raises(InvalidArgument, match="names no parameter"):
+    with pytest.raises(InvalidArgument, match="names no value"):
         fill_template("{{ today }}", values, ZoneInfo("UTC"))
 
 
