@@ -123,7 +123,7 @@ def test_a_plugin_kinds_job_is_created_over_rest(settings: Settings, monkeypatch
             400,
             "INVALID_ARGUMENT",
             "This mlnb cannot run nope jobs; it runs: "
-            "training, tuning, prediction, notebook, rollout, countdown",
+            "training, tuning, prediction, notebook, rollout, pipeline, countdown",
         )
         assert [j["jobId"] for j in client.get(jobs).json()["jobs"]] == ["count_1"]
     engine.close()

@@ -61,9 +61,9 @@ def test_a_kind_is_one_registration(log: LogWriter) -> None:
 
 def test_an_unknown_kind_names_the_kinds_there_are(log: LogWriter) -> None:
     with pytest.raises(
-        InvalidArgument, match="This mlnb cannot run pipeline jobs; it runs: training, tuning"
+        InvalidArgument, match="This mlnb cannot run dataflow jobs; it runs: training, tuning"
     ):
-        JobKindRegistry().create_execution(context(log, "pipeline"))
+        JobKindRegistry().create_execution(context(log, "dataflow"))
 
 
 def test_records_carry_the_enums_and_answer_plain_strings() -> None:
