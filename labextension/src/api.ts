@@ -46,6 +46,20 @@ export interface IJob {
   notebookPath: string | null;
 }
 
+/** A schedule: a job template the job hosts run on a cron or an interval. */
+export interface ISchedule {
+  name: string;
+  state: string;
+  /** `every 6h` or `cron '0 2 * * *'`, as a person wrote it. */
+  cadence: string;
+  nextRunTime: string | null;
+  lastRunTime: string | null;
+  /** The state of its newest run's job (FAILED when it could not be submitted). */
+  lastRunState: string | null;
+  lastMessage: string | null;
+  runCount: number;
+}
+
 export interface IServerStatus {
   running: boolean;
   url?: string;
@@ -122,6 +136,50 @@ interface IModelBody {
 
 type IJobBody = Partial<IJob> & { jobId: string; state: string; kind: string; elapsedS: number };
 
+interface IScheduleBody {
+  name: string;
+  state: string;
+  cron?: string;
+  interval?: string;
+  timeZone?: string;
+  nextRunTime?: string;
+  lastRunTime?: string;
+  lastRunState?: string | null;
+  lastMessage?: string;
+  runCount?: number;
+}
+
+/** `21600s` as `6h`: how a person wrote the interval. */
+function shortInterval(text: string): string {
+  const seconds = Number(text.replace(/s$/, ''));
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60]
+  ] as const) {
+    if (seconds >= size && seconds % size === 0) {
+      return `${seconds / size}${unit}`;
+    }
+  }
+  return `${seconds}s`;
+}
+
+function schedule(body: IScheduleBody): ISchedule {
+  const zone = body.timeZone && body.timeZone !== 'UTC' ? ` (${body.timeZone})` : '';
+  return {
+    name: shortName(body.name),
+    state: body.state,
+    cadence: body.cron
+      ? `cron '${body.cron}'${zone}`
+      : `every ${shortInterval(body.interval ?? '0s')}`,
+    nextRunTime: body.nextRunTime ?? null,
+    lastRunTime: body.lastRunTime ?? null,
+    lastRunState: body.lastRunState ?? null,
+    lastMessage: body.lastMessage ?? null,
+    runCount: body.runCount ?? 0
+  };
+}
+
 /** The last part of a resource name (`projects/p/models/m` is `m`). */
 export function shortName(resource: string): string {
   return resource.slice(resource.lastIndexOf('/') + 1);
@@ -178,6 +236,7 @@ export interface ISidebarState {
   tag: string;
   models: IModel[];
   jobs: IJob[];
+  schedules: ISchedule[];
   server: IServerStatus;
   tensorboards: ITensorBoard[];
 }
@@ -186,6 +245,7 @@ interface IStateBody {
   tag: string;
   models?: IModelBody[];
   jobs?: IJobBody[];
+  schedules?: IScheduleBody[];
   server: IServerStatus;
   tensorboards?: ITensorBoard[];
 }
@@ -227,6 +287,7 @@ export const api = {
       tag: body.tag,
       models: (body.models ?? []).map(model),
       jobs: (body.jobs ?? []).map(job),
+      schedules: (body.schedules ?? []).map(schedule),
       server: body.server,
       tensorboards: body.tensorboards ?? []
     };
@@ -249,6 +310,10 @@ export const api = {
     }),
   cancelJob: async (name: string) =>
     job(await requestAPI<IJobBody>(`jobs/${name}/cancel`, { method: 'POST' })),
+  scheduleAction: async (name: string, action: 'pause' | 'resume') =>
+    schedule(await requestAPI<IScheduleBody>(`schedules/${name}/${action}`, { method: 'POST' })),
+  runSchedule: async (name: string) =>
+    job(await requestAPI<IJobBody>(`schedules/${name}/run`, { method: 'POST' })),
   logs: (name: string, offset: number) =>
     requestAPI<ILogPage>(`jobs/${name}/logs?offset=${offset}`),
   startServer: (port: number) =>

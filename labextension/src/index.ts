@@ -225,6 +225,44 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    const scheduleArg = (args: any) => args.schedule as string | undefined;
+    commands.addCommand(CommandIDs.pauseSchedule, {
+      label: 'mlnb: Pause a Schedule',
+      isEnabled: args => sidebar.schedule(scheduleArg(args) ?? '')?.state === 'ACTIVE',
+      execute: async args => {
+        const name = scheduleArg(args);
+        if (name) {
+          await run(() => api.scheduleAction(name, 'pause'), `Paused schedule ${name}`);
+          await sidebar.refresh();
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.resumeSchedule, {
+      label: 'mlnb: Resume a Schedule',
+      isEnabled: args => sidebar.schedule(scheduleArg(args) ?? '')?.state === 'PAUSED',
+      execute: async args => {
+        const name = scheduleArg(args);
+        if (name) {
+          await run(() => api.scheduleAction(name, 'resume'), `Resumed schedule ${name}`);
+          await sidebar.refresh();
+        }
+      }
+    });
+    commands.addCommand(CommandIDs.runSchedule, {
+      label: "mlnb: Run a Schedule's Job Now",
+      isEnabled: args => !!sidebar.schedule(scheduleArg(args) ?? ''),
+      execute: async args => {
+        const name = scheduleArg(args);
+        if (name) {
+          await run(async () => {
+            const job = await api.runSchedule(name);
+            sidebar.selection.job = job.jobId;
+          }, `Submitted a run of ${name}`);
+          await sidebar.refresh();
+        }
+      }
+    });
+
     if (palette) {
       for (const command of Object.values(CommandIDs)) {
         palette.addItem({ command, category: 'mlnb' });

@@ -9,7 +9,16 @@ import { CommandRegistry } from '@lumino/commands';
 import { Panel, Widget } from '@lumino/widgets';
 import { refreshIcon, SidePanel, ToolbarButton } from '@jupyterlab/ui-components';
 
-import { api, IJob, IModel, IServerStatus, ISidebarState, ITensorBoard, IVersion } from './api';
+import {
+  api,
+  IJob,
+  IModel,
+  ISchedule,
+  IServerStatus,
+  ISidebarState,
+  ITensorBoard,
+  IVersion
+} from './api';
 import { element } from './dom';
 import { renderExplanation } from './explanation';
 import { parseInstances } from './instances';
@@ -31,6 +40,9 @@ export namespace CommandIDs {
   export const stopServer = 'mlnb:stop-server';
   export const openTensorBoard = 'mlnb:open-tensorboard';
   export const stopTensorBoard = 'mlnb:stop-tensorboard';
+  export const pauseSchedule = 'mlnb:pause-schedule';
+  export const resumeSchedule = 'mlnb:resume-schedule';
+  export const runSchedule = 'mlnb:run-schedule';
 }
 
 export interface ISelection {
@@ -197,6 +209,7 @@ export class MlnbSidebar extends SidePanel {
   readonly selection: ISelection = { model: null, version: null, job: null };
   models: IModel[] = [];
   jobs: IJob[] = [];
+  schedules: ISchedule[] = [];
   server: IServerStatus = { running: false };
   tensorboards: ITensorBoard[] = [];
 
@@ -225,13 +238,18 @@ export class MlnbSidebar extends SidePanel {
       'mlnb-jobs',
       'No jobs yet: %%ml train, %%ml tune, %ml batch_predict, %ml notebook'
     );
+    this._schedules = new Section(
+      'Schedules',
+      'mlnb-schedules',
+      'No schedules: %%ml schedule NAME --every 6h, its job template as the cell'
+    );
     this._server = new Section('Server', 'mlnb-server', '');
     this._boards = new Section(
       'TensorBoard',
       'mlnb-tensorboards',
       'None running: %ml tensorboard start --job JOB'
     );
-    for (const section of [this._models, this._jobs, this._server, this._boards]) {
+    for (const section of [this._models, this._jobs, this._schedules, this._server, this._boards]) {
       this.addWidget(section);
     }
     this._buildServer();
@@ -271,10 +289,15 @@ export class MlnbSidebar extends SidePanel {
     this._tag = state.tag;
     this.models = state.models;
     this.jobs = state.jobs;
+    this.schedules = state.schedules;
     this.server = state.server;
     this.tensorboards = state.tensorboards;
     setText(this._error.node, '');
     this._render();
+  }
+
+  schedule(name: string): ISchedule | undefined {
+    return this.schedules.find(s => s.name === name);
   }
 
   job(jobId: string): IJob | undefined {
@@ -293,6 +316,7 @@ export class MlnbSidebar extends SidePanel {
   private _render(): void {
     this._renderModels();
     this._renderJobs();
+    this._renderSchedules();
     this._renderServer();
     this._renderTensorBoards();
   }
@@ -601,6 +625,70 @@ export class MlnbSidebar extends SidePanel {
     this._sync(view.buttons);
   }
 
+  // schedules
+
+  private _renderSchedules(): void {
+    this._schedules.count(this.schedules.length);
+    reconcile(
+      this._schedules.body,
+      this._scheduleRows,
+      this.schedules,
+      schedule => schedule.name,
+      schedule => this._makeSchedule(schedule),
+      (row, schedule) => this._updateSchedule(row, schedule)
+    );
+  }
+
+  private _makeSchedule(schedule: ISchedule): HTMLElement {
+    const row = element('div', 'mlnb-row mlnb-schedule');
+    row.dataset.schedule = schedule.name;
+    const args = { schedule: schedule.name };
+    const view: IScheduleRow = {
+      state: element('span', 'mlnb-badge mlnb-state'),
+      details: element('span', 'mlnb-details'),
+      last: element('span', 'mlnb-badge mlnb-last-run'),
+      message: element('div', 'mlnb-job-error'),
+      pause: this._button('Pause', CommandIDs.pauseSchedule, args, `Pause ${schedule.name}`),
+      resume: this._button(
+        'Resume',
+        CommandIDs.resumeSchedule,
+        args,
+        `Resume ${schedule.name}`,
+        'jp-mod-accept'
+      ),
+      run: this._button('Run now', CommandIDs.runSchedule, args, `Run ${schedule.name}'s job now`)
+    };
+    const actions = element('span', 'mlnb-actions');
+    actions.append(view.pause.button, view.resume.button, view.run.button);
+    row.append(
+      element('span', 'mlnb-name', schedule.name),
+      view.state,
+      view.last,
+      view.details,
+      actions,
+      view.message
+    );
+    this._scheduleViews.set(row, view);
+    return row;
+  }
+
+  private _updateSchedule(row: HTMLElement, schedule: ISchedule): void {
+    const view = this._scheduleViews.get(row)!;
+    setText(view.state, schedule.state);
+    const next = schedule.nextRunTime ? `next ${shortTime(schedule.nextRunTime)}` : '';
+    setText(view.details, [schedule.cadence, next].filter(Boolean).join(' · '));
+    // The newest run's job state: how the schedule is doing, at a glance.
+    setText(view.last, schedule.lastRunState ? `last ${schedule.lastRunState}` : '');
+    view.last.hidden = !schedule.lastRunState;
+    view.last.classList.toggle('mlnb-last-failed', schedule.lastRunState === 'FAILED');
+    view.last.classList.toggle('mlnb-last-succeeded', schedule.lastRunState === 'SUCCEEDED');
+    setText(view.message, schedule.lastMessage ?? '');
+    view.message.hidden = !schedule.lastMessage;
+    view.pause.button.hidden = schedule.state !== 'ACTIVE';
+    view.resume.button.hidden = schedule.state !== 'PAUSED';
+    this._sync([view.pause, view.resume, view.run]);
+  }
+
   // the REST server
 
   private _buildServer(): void {
@@ -692,6 +780,7 @@ export class MlnbSidebar extends SidePanel {
 
   private _models: Section;
   private _jobs: Section;
+  private _schedules: Section;
   private _server: Section;
   private _boards: Section;
   private _boardRows = new Map<string, HTMLElement>();
@@ -708,4 +797,16 @@ export class MlnbSidebar extends SidePanel {
   private _versionRows = new WeakMap<HTMLElement, IVersionRow>();
   private _jobRows = new Map<string, HTMLElement>();
   private _jobViews = new WeakMap<HTMLElement, IJobRow>();
+  private _scheduleRows = new Map<string, HTMLElement>();
+  private _scheduleViews = new WeakMap<HTMLElement, IScheduleRow>();
+}
+
+interface IScheduleRow {
+  state: HTMLElement;
+  details: HTMLElement;
+  last: HTMLElement;
+  message: HTMLElement;
+  pause: ICommandButton;
+  resume: ICommandButton;
+  run: ICommandButton;
 }

@@ -21,6 +21,7 @@ from mlnb.labserver.views import (
     job_view,
     jobs_view,
     models_view,
+    schedule_view,
     server_view,
     sidebar_state,
     tensorboards_view,
@@ -204,6 +205,24 @@ class StopTensorBoardHandler(_MlnbHandler):
         await self.call(stop)
 
 
+class ScheduleActionHandler(_MlnbHandler):
+    """``POST schedules/NAME/pause|resume|run``: the schedule as it is then
+    (``run`` answers the job it submitted, as ``job_view`` has it)."""
+
+    @tornado.web.authenticated
+    async def post(self, schedule: str, action: str) -> None:
+        def act() -> dict[str, Any]:
+            if action == "run":
+                return job_view(self.engine.run_schedule(schedule), self.root)
+            if action == "pause":
+                self.engine.pause_schedule(schedule)
+            else:
+                self.engine.resume_schedule(schedule)
+            return schedule_view(self.engine, schedule)
+
+        await self.call(act)
+
+
 def setup_handlers(serverapp: Any) -> None:
     """Create the Engine (from MLNB_* and $MLNB_HOME, as every face does)
     and route ``/mlnb/api/...``."""
@@ -227,6 +246,7 @@ def setup_handlers(serverapp: Any) -> None:
         (rf"/jobs/(?P<job>{_NAME})", JobHandler),
         (rf"/jobs/(?P<job>{_NAME})/cancel", CancelJobHandler),
         (rf"/jobs/(?P<job>{_NAME})/logs", JobLogsHandler),
+        (rf"/schedules/(?P<schedule>{_NAME})/(?P<action>pause|resume|run)", ScheduleActionHandler),
         ("/server", ServerHandler),
         ("/server/(?P<action>start|stop)", ServerHandler),
         ("/tensorboards", TensorBoardsHandler),

@@ -91,11 +91,28 @@ def server_view(engine: Engine) -> dict[str, Any]:
     return {"running": False} if found is None else {"running": True, **found}
 
 
+def schedule_view(engine: Engine, name: str) -> dict[str, Any]:
+    """The ``Schedule`` body (with its newest runs), and ``lastRunState``:
+    its newest run's job state."""
+    record = engine.get_schedule(name)
+    body = record.to_api()
+    runs = record.recent_runs
+    body["lastRunState"] = runs[0].to_api().get("state") if runs else None
+    return body
+
+
+def schedules_view(engine: Engine, limit: int = 50) -> dict[str, Any]:
+    """``{"schedules": [...]}``: the project's schedules as ``schedule_view``
+    has them (the first ``limit`` by name)."""
+    return {"schedules": [schedule_view(engine, s.name) for s in engine.list_schedules()[:limit]]}
+
+
 def sidebar_state(engine: Engine, root: Path) -> dict[str, Any]:
     """Everything the sidebar shows, in one read (what its feed pushes)."""
     return {
         **models_view(engine),
         **jobs_view(engine, root),
+        **schedules_view(engine),
         "server": server_view(engine),
         "tensorboards": tensorboards_view(engine),
     }

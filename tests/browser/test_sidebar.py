@@ -6,6 +6,7 @@ to the test's output folder."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -19,6 +20,7 @@ from support.jupyter import Jupyter, cli
 from support.rest_server import free_port
 
 from mlnb.api import Engine
+from mlnb.errors import MlnbError
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.slow]
 
@@ -337,4 +339,44 @@ def test_a_models_traffic_shows_in_its_version_rows(lab: Jupyter, page: Any, skl
         expect(rows["v2"].locator(".mlnb-traffic")).to_be_hidden()
         expect(rows["v1"].locator(".mlnb-traffic")).to_have_text("@champion")
     finally:
+        engine.close()
+
+
+def test_a_schedule_is_paused_resumed_and_run_from_the_sidebar(
+    lab: Jupyter, page: Any, sklearn_model: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    engine = Engine(home=str(lab.home))
+    try:
+        # Its job: a one-step pipeline that deploys a version (no process of its own).
+        step = {
+            "name": "deploy",
+            "deploy": {"model": "scheduled", "version": "v1", "deploymentUri": str(sklearn_model[0])},
+        }
+        engine.create_schedule(
+            "nightly_deploy",
+            {"interval": "1d", "jobTemplate": {"jobKind": "pipeline", "jobInput": {"steps": [step]}}},
+        )
+        open_sidebar(page)
+        row = page.locator('.mlnb-schedule[data-schedule="nightly_deploy"]')
+        expect(row.locator(".mlnb-state")).to_have_text("ACTIVE")
+        expect(row.locator(".mlnb-details")).to_contain_text("every 1d · next ")
+        row.get_by_role("button", name="Pause nightly_deploy").click()
+        expect(row.locator(".mlnb-state")).to_have_text("PAUSED")
+        assert engine.get_schedule("nightly_deploy").state == "PAUSED"
+        expect(row.get_by_role("button", name="Pause nightly_deploy")).to_be_hidden()
+        row.get_by_role("button", name="Resume nightly_deploy").click()
+        expect(row.locator(".mlnb-state")).to_have_text("ACTIVE")
+        row.get_by_role("button", name="Run nightly_deploy's job now").click()
+        job = page.locator(".mlnb-job[data-job^='nightly_deploy_']")
+        expect(job).to_be_visible()
+        expect(row.locator(".mlnb-last-run")).to_have_text("last SUCCEEDED", timeout=120_000)
+        (run,) = engine.schedule_runs("nightly_deploy")
+        assert run.job_id.endswith("_now") and engine.get_version("scheduled", "v1").state == "READY"
+        page.screenshot(path=tmp_path / "schedule.png")
+    finally:
+        # The shared lab's on-demand host stays while a schedule is active: let it go.
+        with contextlib.suppress(MlnbError):
+            engine.delete_schedule("nightly_deploy")
         engine.close()
