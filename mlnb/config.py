@@ -130,6 +130,10 @@ class Settings:
         monitor_interval_s: How often a team's job host (``mlnb jobs
             host``) checks the drift of every version whose baseline has
             alerting (``MLNB_MONITOR_INTERVAL_S``; 0: never).
+        gpus: The GPUs this machine gives jobs: ``auto`` (those
+            ``nvidia-smi`` lists), indices (``0,1``), or empty for none
+            (``MLNB_GPUS``). A job that asks for N waits until N are free;
+            its replicas see only theirs (``CUDA_VISIBLE_DEVICES``).
         notify_webhook: A webhook told of every job's end (SUCCEEDED or
             FAILED) unless the job names its own, and of every schedule's
             runs missed or refused (``MLNB_NOTIFY_WEBHOOK``).
@@ -202,6 +206,7 @@ class Settings:
     host_drain_s: float = 0.0
     monitor_interval_s: float = 300.0
     evaluation_batch_mb: float = 64.0
+    gpus: str = "auto"
     notify_webhook: str = ""
     notify_email: str = ""
     smtp_url: str = ""

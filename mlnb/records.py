@@ -397,6 +397,8 @@ class JobRecord:
     lease_expires: datetime | None = None
     # Where a queued job stands in its queue (1: next), as read.
     job_position: int | None = None
+    # The GPUs it holds on its machine, as CUDA_VISIBLE_DEVICES names them.
+    gpu_devices: tuple[str, ...] | None = None
 
     @property
     def resource_name(self) -> str:

@@ -27,6 +27,8 @@ from mlnb.runtime.execution import Execution, JobContext
 from mlnb.runtime.logs import LogWriter, StoredLog
 from mlnb.runtime.notifications import Channels, Notifications
 from mlnb.runtime.periodic import repeating
+from mlnb.runtime.replicas import machine_gpus
+from mlnb.states import JobKind
 
 if TYPE_CHECKING:
     from mlnb.runtime.dask_cluster import DaskSession
@@ -167,6 +169,18 @@ class Runner:
         announced = False
         scheduling = Scheduling.of(self._job)
         wait_deadline = scheduling.wait_deadline(self._job.create_time)
+        wanted, devices = _gpus_wanted(self._job, self.settings), machine_gpus(self.settings.gpus)
+        if wanted and not devices:
+            self.log.service(
+                f"The job asks for {wanted} GPU(s); this machine gives jobs none: it runs on the CPU"
+            )
+            wanted = 0
+        elif wanted > len(devices):
+            return self._end(
+                JobState.FAILED,
+                f"The job asks for {wanted} GPU(s); this machine gives jobs {len(devices)} "
+                f"({', '.join(devices)}: the gpus setting)",
+            )
         while not self.draining.is_set():
             if wait_deadline is not None and now() > wait_deadline:
                 return self._end(JobState.FAILED, scheduling.waited_too_long())
@@ -177,6 +191,9 @@ class Runner:
                     self.holder,
                     self.settings.max_running_jobs,
                     self.settings.cluster_max_jobs,
+                    gpus=wanted,
+                    devices=devices,
+                    gpus_of=lambda other: _gpus_wanted(other, self.settings) if devices else 0,
                 )
             except LeaseLost:
                 job = self.service.get_job(self.project, self.job_id)
@@ -192,6 +209,8 @@ class Runner:
                     if self._job.cluster
                     else f"at most {self.settings.max_running_jobs} jobs run at once"
                 )
+                if wanted:
+                    limit += f", and it needs {wanted} of the GPUs {', '.join(devices)} free"
                 self.log.service(f"Waiting for a slot: {limit}")
                 announced = True
             self._beat()
@@ -310,3 +329,21 @@ class Runner:
             self.log.service(f"Notified of the job's end {said}")
         with contextlib.suppress(MlnbError):
             self.log.flush()
+
+
+def _gpus_wanted(job: JobRecord, settings: Settings) -> int:
+    """The GPUs a training or tuning job asks for on this machine (a tuning
+    job's, for as many trials as run at once); none for other kinds, nor
+    for a job on a Dask cluster (its workers' resources decide there)."""
+    if job.cluster or job.kind not in (JobKind.TRAINING, JobKind.TUNING):
+        return 0
+    from mlnb.training import TrainingSpec
+
+    try:
+        spec = TrainingSpec.from_api(job.training_input or {}, settings.scale_tiers)
+    except MlnbError:
+        return 0  # refused when it prepares, with the reason
+    per_run = sum(replica.gpus for replica in spec.replicas(settings.scale_tiers))
+    if spec.tuning:
+        per_run *= int((spec.hyperparameters or {}).get("maxParallelTrials") or 1)
+    return per_run

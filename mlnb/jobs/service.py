@@ -14,7 +14,7 @@ the job (paused, cut off, then back) can never record an end for it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -445,14 +445,27 @@ class JobService:
             return tx.update_job(project, job_id, **self._lease(holder), **fields)
 
     def claim_slot(
-        self, project: str, job_id: str, holder: str, limit: int, cluster_limit: int = 0
+        self,
+        project: str,
+        job_id: str,
+        holder: str,
+        limit: int,
+        cluster_limit: int = 0,
+        gpus: int = 0,
+        devices: Sequence[str] = (),
+        gpus_of: Callable[[JobRecord], int] | None = None,
     ) -> JobRecord | None:
         """Move a held QUEUED job to PREPARING; one that runs its processes
-        on this machine only if it is the oldest such job here and fewer
-        than ``limit`` of them are active here; one that runs on a cluster
-        only while fewer than ``cluster_limit`` (0: no cap, the cluster's
-        capacity decides) of its project's cluster jobs are active.
-        ``None`` means wait.
+        on this machine only if it is the oldest such job here, fewer than
+        ``limit`` of them are active here and, when it asks for ``gpus``,
+        that many of ``devices`` are held by no active job here (the job
+        holds them from then on: ``gpu_devices``); one that runs on a
+        cluster only while fewer than ``cluster_limit`` (0: no cap, the
+        cluster's capacity decides) of its project's cluster jobs are
+        active. ``gpus_of`` tells how many GPUs another queued job asks
+        for: a job that asks for none goes ahead of older jobs that wait
+        for GPUs not free (jobs that ask for GPUs keep their order, so that
+        a large one is not passed for ever). ``None`` means wait.
 
         Raises:
             LeaseLost: The host no longer holds the job.
@@ -476,11 +489,30 @@ class JobService:
             else:
                 pool = {}  # no cap: the cluster's capacity decides
             if pool:
+                active = _slotted(tx.held_jobs([s.value for s in ACTIVE], **pool))
+                held = {d for other in active for d in other.gpu_devices or ()}
+                free = [d for d in devices if d not in held]
                 queued = by_priority(_slotted(tx.held_jobs([JobState.QUEUED.value], **pool)))
-                if queued and (queued[0].project, queued[0].job_id) != (project, job_id):
+                mine = next(
+                    (n for n, q in enumerate(queued) if (q.project, q.job_id) == (project, job_id)), 0
+                )
+                ahead = queued[:mine]
+                if not gpus and gpus_of is not None:
+                    ahead = [other for other in ahead if gpus_of(other) <= len(free)]
+                if ahead:
                     return None
-                if len(_slotted(tx.held_jobs([s.value for s in ACTIVE], **pool))) >= limit:
+                if len(active) >= limit:
                     return None
+                if gpus and job.cluster is None:
+                    if len(free) < gpus:
+                        return None
+                    return tx.update_job(
+                        project,
+                        job_id,
+                        state=JobState.PREPARING.value,
+                        gpu_devices=free[:gpus],
+                        **self._lease(holder),
+                    )
             return tx.update_job(project, job_id, state=JobState.PREPARING.value, **self._lease(holder))
 
     def _lease(self, holder: str) -> dict[str, Any]:

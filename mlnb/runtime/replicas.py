@@ -139,6 +139,14 @@ def gpu_devices() -> list[str]:
     return [str(i) for i, _ in enumerate(gpu_models())]
 
 
+def machine_gpus(setting: str) -> list[str]:
+    """The GPUs the ``gpus`` setting gives jobs: ``auto`` (nvidia-smi's),
+    indices (``0,1``), or none."""
+    if setting.strip().lower() == "auto":
+        return gpu_devices()
+    return [d.strip() for d in setting.split(",") if d.strip()]
+
+
 def gpu_models() -> list[str]:
     """The model of each of this machine's NVIDIA GPUs, as ``nvidia-smi -L``
     names them (``Tesla T4``); none when nvidia-smi is absent."""
@@ -182,12 +190,19 @@ class LocalLauncher:
         warm: Start replicas that run in this interpreter's Python as warm
             children (``mlnb.runtime.warm``), forked with their libraries
             imported, instead of fresh interpreters.
+        devices: The GPUs the job holds, shared out to the replicas that
+            ask for GPUs (``CUDA_VISIBLE_DEVICES``); by default this
+            machine's all.
     """
 
-    def __init__(self, log: LogWriter, cwd: Path, warm: bool = False) -> None:
+    def __init__(
+        self, log: LogWriter, cwd: Path, warm: bool = False, devices: Sequence[str] | None = None
+    ) -> None:
         self.log = log
         self.cwd = cwd
         self.warm = warm and warm_available()
+        # The GPUs the job holds (the host gave them); None: this machine's all.
+        self.devices = list(devices) if devices is not None else None
 
     def addresses(self, replicas: Sequence[Replica]) -> list[str]:
         return [f"127.0.0.1:{port}" for port in free_ports(len(replicas))]
@@ -203,7 +218,7 @@ class LocalLauncher:
         """Start ``python -m module arguments`` once per replica."""
         if not isinstance(python_or_archives, Path):
             raise TypeError("LocalLauncher.start takes the trainer environment's python")
-        devices = gpu_devices()
+        devices = self.devices if self.devices is not None else gpu_devices()
         started: list[ReplicaHandle] = []
         next_device = 0
         self.cwd.mkdir(parents=True, exist_ok=True)

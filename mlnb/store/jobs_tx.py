@@ -15,6 +15,7 @@ from mlnb.store.schema import JobRow
 
 _UPDATABLE = {
     "state",
+    "gpu_devices",
     "training_input",
     "prediction_input",
     "notebook_input",
@@ -195,4 +196,5 @@ def _record(row: JobRow) -> JobRecord:
         queue=row.queue,
         lease_holder=row.lease_holder,
         lease_expires=row.lease_expires,
+        gpu_devices=tuple(str(d) for d in row.gpu_devices) if row.gpu_devices is not None else None,
     )

@@ -151,6 +151,8 @@ class JobRow(Base):
     queue: Mapped[str | None] = mapped_column(String(300))
     lease_holder: Mapped[str | None] = mapped_column(String(300))
     lease_expires: Mapped[datetime | None]
+    # The GPUs the job holds on its machine (CUDA_VISIBLE_DEVICES indices).
+    gpu_devices: Mapped[list[Any] | None] = mapped_column(JSON)
     revision: Mapped[int] = mapped_column(default=1)
 
 

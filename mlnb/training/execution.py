@@ -64,15 +64,21 @@ class TrainingExecution:
         """A training job's execution, on the Dask cluster when the context has one."""
         from mlnb.runtime.dask_cluster import DaskLauncher
 
-        settings, session = context.settings, context.session
+        settings, session, job = context.settings, context.session, context.job
+        workdir = context.home / "work"
+        launcher: Launcher | None = None
+        if session is not None:
+            launcher = DaskLauncher(session)
+        elif job.gpu_devices is not None:  # the GPUs the host gave the job
+            launcher = LocalLauncher(context.log, workdir, devices=job.gpu_devices)
         return cls(
-            context.job.job_id,
-            TrainingSpec.from_api(context.job.training_input or {}, settings.scale_tiers),
+            job.job_id,
+            TrainingSpec.from_api(job.training_input or {}, settings.scale_tiers),
             context.log,
-            workdir=context.home / "work",
+            workdir=workdir,
             envs_dir=settings.paths.trainer_envs,
             tiers=settings.scale_tiers,
-            launcher=DaskLauncher(session) if session is not None else None,
+            launcher=launcher,
             downloads_dir=settings.paths.downloads,
         )
 

@@ -15,7 +15,7 @@ from typing import Any
 from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.runtime.execution import JobContext, Outcome
 from mlnb.runtime.logs import LogWriter
-from mlnb.runtime.replicas import Launcher
+from mlnb.runtime.replicas import Launcher, LocalLauncher
 from mlnb.states import JobState
 from mlnb.training.execution import TrainingExecution
 from mlnb.training.spec import TrainingSpec
@@ -48,6 +48,7 @@ class _Running:
     execution: TrainingExecution
     metrics: MetricReader
     reported: set[int] = field(default_factory=set)
+    devices: tuple[str, ...] = ()  # the job's GPUs this trial holds
 
 
 class TuningExecution:
@@ -65,8 +66,12 @@ class TuningExecution:
         tiers: Mapping[str, Mapping[str, Any]] | None = None,
         launcher: Callable[[], Launcher] | None = None,
         grace_s: float = 10.0,
+        devices: tuple[str, ...] | None = None,
     ) -> None:
         self.project = project
+        # The GPUs the host gave the job, shared out among the trials that
+        # run at once (each trial's replicas see only its share).
+        self.devices = devices
         self.job_id = job_id
         training = TrainingSpec.from_api(training_input, tiers)
         self.training = training.replace(hyperparameters=None)  # what each trial runs
@@ -106,6 +111,7 @@ class TuningExecution:
             tiers=settings.scale_tiers,
             launcher=(lambda: DaskLauncher(session)) if session is not None else None,
             grace_s=settings.cancel_grace_s,
+            devices=job.gpu_devices,
         )
 
     @property
@@ -161,6 +167,13 @@ class TuningExecution:
         )
         metric_file = folder / "hypertune" / "output.metrics"
         log = self.log.for_trial(trial_id)
+        launcher = self.launcher() if self.launcher is not None else None
+        devices: tuple[str, ...] = ()
+        if launcher is None and self.devices is not None:
+            held = {d for run in self.running for d in run.devices}
+            share = sum(r.gpus for r in trial_spec.replicas(self.tiers))
+            devices = tuple(d for d in self.devices if d not in held)[:share]
+            launcher = LocalLauncher(log, folder / "work", devices=devices)
         execution = TrainingExecution(
             self.job_id,
             trial_spec,
@@ -169,7 +182,7 @@ class TuningExecution:
             self.envs_dir,
             self.tiers,
             trial_id=trial_id,
-            launcher=self.launcher() if self.launcher is not None else None,
+            launcher=launcher,
             environment={"CLOUD_ML_HP_METRIC_FILE": str(metric_file)},
         )
         shown = ", ".join(f"{k}={v}" for k, v in values.items())
@@ -181,7 +194,9 @@ class TuningExecution:
             return
         log.service(f"started with {shown}")
         self.running.append(
-            _Running(trial, trial_id, execution, MetricReader(metric_file, self.spec.metric_tag))
+            _Running(
+                trial, trial_id, execution, MetricReader(metric_file, self.spec.metric_tag), devices=devices
+            )
         )
 
     def _fail(self, trial: Any, error: str) -> None:

@@ -275,5 +275,5 @@ def test_a_broken_or_unknown_job_kind_fails_its_job_with_the_reason(
     assert unknown.state == "FAILED"
     assert unknown.error_message == (
         "This mlnb cannot run nope jobs; it runs: "
-        "training, tuning, prediction, notebook, rollout, echo, broken"
+        "training, tuning, prediction, notebook, rollout, pipeline, echo, broken"
     )

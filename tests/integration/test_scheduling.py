@@ -228,3 +228,53 @@ def test_a_jobs_addresses_hear_of_its_end_by_email(home: Path, trainer: Path) ->
     finally:
         support_jobs.cancel_and_close(engine)
         smtp.close()
+
+
+def test_jobs_that_ask_for_gpus_wait_for_free_ones_and_see_only_theirs(home: Path, trainer: Path) -> None:
+    import json
+
+    from support.waiting import wait_for
+
+    # Two GPUs by configuration (this machine may have none): the queue
+    # counts them as it would nvidia-smi's.
+    engine = Engine(support_jobs.job_settings(home, max_running_jobs=4, gpus="0,1"))
+
+    def seen(job_id: str) -> str | None:
+        lines = [e.message for e in engine.job_logs(job_id) if e.message.startswith("ENV ")]
+        return json.loads(lines[0][4:])["cuda"] if lines else None
+
+    def submit_gpu(job_id: str, args: list[str], count: int = 1) -> None:
+        accelerator = {"count": count, "type": "NVIDIA_TESLA_T4"}
+        body = {
+            "scaleTier": "CUSTOM",
+            "masterType": "n1-standard-4",
+            "masterConfig": {"acceleratorConfig": accelerator},
+        }
+        engine.submit_training_job(job_id, body, package_path=trainer, module_name="trainer.task", args=args)
+
+    held = ["--steps", "6000", "--sleep", "0.1"]  # ten minutes: held until cancelled
+    try:
+        submit_gpu("gpu_a", held)
+        submit_gpu("gpu_b", held)
+        devices = {j: wait_for(lambda j=j: seen(j), f"{j} to start") for j in ("gpu_a", "gpu_b")}
+        assert sorted(devices.values()) == ["0", "1"]  # one each, never the same
+        submit_gpu("gpu_c", SHORT)
+        engine.submit_training_job("cpu_d", package_path=trainer, module_name="trainer.task", args=SHORT)
+        assert engine.wait_job("cpu_d", timeout=120).state == "SUCCEEDED"  # a CPU job is not held up
+        wait_for(
+            lambda: any("it needs 1 of the GPUs 0, 1 free" in e.message for e in engine.job_logs("gpu_c")),
+            "gpu_c to wait for a GPU",
+        )
+        assert engine.get_job("gpu_c").state == "QUEUED"
+        engine.cancel_job("gpu_a")
+        done = engine.wait_job("gpu_c", timeout=120)
+        assert done.state == "SUCCEEDED" and seen("gpu_c") == devices["gpu_a"]  # the GPU gpu_a let go
+        submit_gpu("gpu_many", SHORT, count=3)
+        refused = engine.wait_job("gpu_many", timeout=120)
+        assert refused.state == "FAILED"
+        assert (
+            refused.error_message
+            == "The job asks for 3 GPU(s); this machine gives jobs 2 (0, 1: the gpus setting)"
+        )
+    finally:
+        support_jobs.cancel_and_close(engine)

@@ -33,6 +33,7 @@ print("ENV " + json.dumps({
     "job_dir": args.job_dir,
     "pid": os.getpid(),
     "argv": sys.argv[1:],
+    "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
 }), flush=True)
 if args.fail_first and not os.path.exists(args.fail_first):
     open(args.fail_first, "w").close()
