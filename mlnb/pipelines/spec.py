@@ -41,6 +41,7 @@ __all__ = ["ACTIONS", "PipelineSpec", "StepSpec"]
 ACTIONS = ("job", "deploy", "evaluate", "setDefault")
 _STEP_FIELDS = {"name", "needs", "when", *ACTIONS}
 _MAX_STEPS = 100
+_JOB_OPTIONS = ("notifications", "scheduling", "retries")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class PipelineSpec:
 
     steps: tuple[StepSpec, ...]
     parameters: dict[str, Any] = field(default_factory=dict)
+    # mlnb's options of every job (its notifications, scheduling, retries),
+    # kept as given: the job service reads them from the job's input.
+    options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> PipelineSpec:
@@ -78,9 +82,8 @@ class PipelineSpec:
             InvalidArgument: A bad step (named), a step that needs one that
                 does not exist, or steps that need each other in a cycle.
         """
-        body = object_fields(
-            body, "pipeline", {"steps", "parameters"}, '{"steps": [{"name": ..., "job": {...}}]}'
-        )
+        fields = {"steps", "parameters", *_JOB_OPTIONS}
+        body = object_fields(body, "pipeline", fields, '{"steps": [{"name": ..., "job": {...}}]}')
         raw = body.get("steps")
         if not isinstance(raw, list) or not raw:
             raise InvalidArgument("A pipeline needs steps: a list of {name, needs, when, and one action}")
@@ -100,13 +103,14 @@ class PipelineSpec:
                 raise InvalidArgument(
                     f"Step {step.name!r} needs {unknown[0]!r}, which is no step of the pipeline"
                 )
-        return cls(_ordered(steps), dict(parameters))
+        options = {k: body[k] for k in _JOB_OPTIONS if body.get(k) is not None}
+        return cls(_ordered(steps), dict(parameters), options)
 
     def to_api(self) -> dict[str, Any]:
         out: dict[str, Any] = {"steps": [s.to_api() for s in self.steps]}
         if self.parameters:
             out["parameters"] = self.parameters
-        return out
+        return {**out, **self.options}
 
     def step(self, name: str) -> StepSpec:
         return next(s for s in self.steps if s.name == name)

@@ -199,6 +199,8 @@ def test_bad_pipelines_are_refused_at_submission(engine: Engine) -> None:
         ),
         ({"steps": [{"name": "a", "deploy": {"model": "m"}}]}, "deploy needs version, deploymentUri"),
         ({"steps": [{"name": "a", "job": {"labels": {}}}]}, "job is a Job body"),
+        # A pipeline is a job: mlnb's job options are read beside its steps.
+        ({"steps": [{"name": "a", "job": job}], "notifications": {"webhook": "ftp://x"}}, "must be an http"),
     ]
     for body, message in cases:
         with pytest.raises(InvalidArgument, match=message):
