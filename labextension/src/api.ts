@@ -33,11 +33,36 @@ export interface IModel {
   versions: IVersion[];
 }
 
+/** A pipeline's step, as its job's progress has it. */
+export interface IPipelineStep {
+  name: string;
+  action: string;
+  state: string;
+  error?: string;
+}
+
+/** A rollout's figures of its current step, as its job's progress has them. */
+export interface IRolloutFigures {
+  requests?: number;
+  errorRate?: number;
+  latencyP99Ms?: number | null;
+}
+
 export interface IJob {
   jobId: string;
   kind: string;
   state: string;
-  progress: { done: number; total: number; unit: string } | null;
+  progress: {
+    done: number;
+    total: number;
+    unit: string;
+    /** A pipeline's steps. */
+    steps?: IPipelineStep[];
+    /** A rollout's canary, its share and figures. */
+    canary?: string;
+    share?: number;
+    last?: IRolloutFigures;
+  } | null;
   /** The progress as every face writes it (`3/12 epochs`), or empty. */
   progressText: string;
   createTime: string | null;

@@ -202,7 +202,29 @@ interface IJobRow {
   bar: HTMLProgressElement;
   cancel: HTMLButtonElement;
   error: HTMLElement;
+  /** A pipeline's steps, or a rollout's step and the canary's figures. */
+  stages: HTMLElement;
   buttons: ICommandButton[];
+}
+
+/** What a pipeline or rollout job is doing, in one line: each step with its
+ * state, or the canary's share and figures; empty for other jobs. */
+export function stagesText(job: IJob): string {
+  const progress = job.progress;
+  if (!progress) {
+    return '';
+  }
+  if (job.kind === 'pipeline' && progress.steps) {
+    return progress.steps.map(s => `${s.name} ${s.state.toLowerCase()}`).join(' · ');
+  }
+  if (job.kind === 'rollout' && progress.canary) {
+    const last = progress.last ?? {};
+    const p99 =
+      typeof last.latencyP99Ms === 'number' ? `, p99 ${last.latencyP99Ms.toFixed(1)} ms` : '';
+    const failed = `${((last.errorRate ?? 0) * 100).toFixed(1)}% failed`;
+    return `${progress.canary} at ${progress.share}% · ${last.requests ?? 0} requests, ${failed}${p99}`;
+  }
+  return '';
 }
 
 export class MlnbSidebar extends SidePanel {
@@ -561,6 +583,7 @@ export class MlnbSidebar extends SidePanel {
     const details = element('span', 'mlnb-details');
     const bar = element('progress', 'mlnb-progress');
     const error = element('div', 'mlnb-job-error');
+    const stages = element('div', 'mlnb-details mlnb-stages');
     const args = { job: job.jobId };
     const logs = this._button('Logs', CommandIDs.openLogs, args, `Open the logs of ${job.jobId}`);
     const cancel = this._button(
@@ -583,7 +606,16 @@ export class MlnbSidebar extends SidePanel {
     }
     const actions = element('span', 'mlnb-actions');
     actions.append(...buttons.map(b => b.button));
-    row.append(element('span', 'mlnb-name', job.jobId), kind, state, details, actions, bar, error);
+    row.append(
+      element('span', 'mlnb-name', job.jobId),
+      kind,
+      state,
+      details,
+      actions,
+      bar,
+      stages,
+      error
+    );
     this._selectable(row, () => {
       this.selection.job = job.jobId;
       this._renderJobs();
@@ -596,6 +628,7 @@ export class MlnbSidebar extends SidePanel {
       bar,
       cancel: cancel.button,
       error,
+      stages,
       buttons
     });
     return row;
@@ -622,6 +655,9 @@ export class MlnbSidebar extends SidePanel {
     view.cancel.hidden = !LIVE_STATES.includes(job.state);
     setText(view.error, job.errorMessage ?? '');
     view.error.hidden = !job.errorMessage;
+    const stages = stagesText(job);
+    setText(view.stages, stages);
+    view.stages.hidden = !stages;
     this._sync(view.buttons);
   }
 

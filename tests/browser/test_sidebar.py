@@ -372,6 +372,8 @@ def test_a_schedule_is_paused_resumed_and_run_from_the_sidebar(
         job = page.locator(".mlnb-job[data-job^='nightly_deploy_']")
         expect(job).to_be_visible()
         expect(row.locator(".mlnb-last-run")).to_have_text("last SUCCEEDED", timeout=120_000)
+        # The run is a pipeline: its job row says each step's state.
+        expect(job.locator(".mlnb-stages")).to_have_text("deploy succeeded")
         (run,) = engine.schedule_runs("nightly_deploy")
         assert run.job_id.endswith("_now") and engine.get_version("scheduled", "v1").state == "READY"
         page.screenshot(path=tmp_path / "schedule.png")
@@ -379,4 +381,31 @@ def test_a_schedule_is_paused_resumed_and_run_from_the_sidebar(
         # The shared lab's on-demand host stays while a schedule is active: let it go.
         with contextlib.suppress(MlnbError):
             engine.delete_schedule("nightly_deploy")
+        engine.close()
+
+
+def test_a_rollouts_row_shows_its_step_and_the_canarys_figures(
+    lab: Jupyter, page: Any, sklearn_model: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    engine = Engine(home=str(lab.home))
+    job = None
+    try:
+        engine.create_model("rolled", online_prediction_logging=True)
+        for name in ("v1", "v2"):
+            engine.create_version("rolled", name, sklearn_model[0])
+        job = engine.rollout("rolled", "v2", steps=[25, 100], interval_s=600.0, max_error_rate=0.5)
+        open_sidebar(page)
+        row = page.locator(f'.mlnb-job[data-job="{job.job_id}"]')
+        expect(row.locator(".mlnb-stages")).to_have_text(
+            "v2 at 25% · 0 requests, 0.0% failed", timeout=120_000
+        )
+        engine.predict("rolled", [[5.1, 3.5, 1.4, 0.2]], version="v2")  # logged: the figures move
+        expect(row.locator(".mlnb-stages")).to_contain_text(
+            "v2 at 25% · 1 requests, 0.0% failed", timeout=120_000
+        )
+    finally:
+        if job is not None:
+            engine.cancel_job(job.job_id)  # rolls the split back
         engine.close()
