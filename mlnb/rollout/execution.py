@@ -12,6 +12,7 @@ history (``TRAFFIC_CHANGED`` with its ``reason``)."""
 from __future__ import annotations
 
 import time
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = ["RolloutExecution", "canary_figures", "step_split"]
 
 # The logged requests of the canary read at most at each look.
 _WINDOW = 20_000
+_SAMPLES = 360
 
 
 def step_split(before: dict[str, int], canary: str, share: int) -> dict[str, int]:
@@ -92,6 +94,10 @@ class RolloutExecution:
         self.last: dict[str, Any] = {}
         self.others: dict[str, Any] = {}  # the same figures of the versions beside the canary
         self.history: list[dict[str, Any]] = []
+        # The figures at each look, for the panel's chart over time (the
+        # newest _SAMPLES: a day of looks every few seconds would not fit).
+        self.series: deque[dict[str, Any]] = deque(maxlen=_SAMPLES)
+        self.started = datetime.now(UTC)
         self.outcome: Outcome | None = None
         self._last_look = 0.0
         self._look_s = min(5.0, max(0.2, self.spec.interval_s / 4))
@@ -146,6 +152,14 @@ class RolloutExecution:
         everyone = self.prediction_log.read(self.project, self.spec.model, _WINDOW)
         others = [e for e in everyone if e.get("version") != self.spec.canary]
         self.others = canary_figures(others, self.step_started)
+        self.series.append(
+            {
+                "seconds": round((datetime.now(UTC) - self.started).total_seconds(), 1),
+                "share": self._share(),
+                "canary": _sample(figures),
+                "others": _sample(self.others),
+            }
+        )
         broken = self._broken(figures)
         if broken:
             self._roll_back(f"{self.spec.canary} {broken} at step {self.step + 1} ({self._share()}%)")
@@ -221,6 +235,7 @@ class RolloutExecution:
             "share": self._share(),
             # The split to restore should its host die (restore_abandoned).
             "before": self.before,
+            "series": list(self.series),
             "last": self.last,
             "others": self.others,
             "steps": self.history,
@@ -241,6 +256,10 @@ class RolloutExecution:
         p99 = figures["latencyP99Ms"]
         latency = f", p99 {p99:.1f} ms" if p99 is not None else ""
         return f"{figures['requests']} requests, {figures['errorRate']:.1%} failed{latency}"
+
+
+def _sample(figures: dict[str, Any]) -> dict[str, Any]:
+    return {k: figures.get(k) for k in ("requests", "errorRate", "latencyP99Ms")}
 
 
 def restore_abandoned(job: JobRecord, database: Database) -> str | None:

@@ -114,6 +114,8 @@ class JobPanel(Panel):
                 self.lines.append(entry.format())
             if self.tuning is not None:
                 self.tuning.refresh(self.record)
+            elif self.record.kind == "rollout":
+                self.metrics = rollout_metrics(self.record.progress)
             else:
                 self.metrics = self._read_metrics()
             if self.widget is not None:
@@ -242,7 +244,7 @@ class JobPanel(Panel):
         self.rollout_box.value = rollout
         self.rollout_box.layout.display = "" if rollout else "none"
         if self.tuning is None and self.metrics is not None:
-            _draw_series(self.chart, self.metrics)
+            _draw_series(self.chart, self.metrics, "seconds" if record.kind == "rollout" else "step")
             self.live_chart.redraw()
         drawn = (
             bool(self.tuning.best_so_far)
@@ -317,7 +319,26 @@ def pipeline_table(progress: dict[str, Any] | None) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _draw_series(figure: Any, metrics: Any) -> None:
+def rollout_metrics(progress: dict[str, Any] | None) -> Any:
+    """A rollout's figures over time, from its looks at the log, as the
+    chart's series (``series``, ``step``: seconds since it began, ``value``):
+    the canary's and the other versions' p99 and share of failures."""
+    import pandas as pd
+
+    rows = []
+    for sample in (progress or {}).get("series") or []:
+        for who in ("canary", "others"):
+            figures = sample.get(who) or {}
+            if figures.get("latencyP99Ms") is not None:
+                rows.append((f"{who} p99 ms", sample["seconds"], figures["latencyP99Ms"]))
+            if figures.get("requests"):
+                rows.append(
+                    (f"{who} failed %", sample["seconds"], 100.0 * float(figures.get("errorRate") or 0.0))
+                )
+    return pd.DataFrame(rows, columns=["series", "step", "value"])
+
+
+def _draw_series(figure: Any, metrics: Any, x_title: str = "step") -> None:
     """One line per reported series, redrawn in place."""
     series = sorted(set(metrics["series"])) if len(metrics) else []
     if [trace.name for trace in figure.data] != series:
@@ -328,7 +349,7 @@ def _draw_series(figure: Any, metrics: Any) -> None:
         rows = metrics[metrics["series"] == trace.name].sort_values("step")
         trace.x = rows["step"].tolist()
         trace.y = rows["value"].tolist()
-    figure.layout.xaxis.title = "step"
+    figure.layout.xaxis.title = x_title
 
 
 def _clock(seconds: float) -> str:

@@ -405,6 +405,12 @@ def test_a_canary_moves_step_by_step_and_becomes_the_default(hosted: Engine) -> 
     assert last["requests"] > 0 and f"<td style='padding:0 1em'>{last['requests']}</td>" in shown
     assert "the others" in shown and f"<td style='padding:0 1em'>{others['requests']}</td>" in shown
     assert done.progress["steps"][0]["others"]["requests"] > 0  # v1 answered half of the first
+    # Its chart: the canary's and the others' figures at each look, over time.
+    names = {trace.name for trace in panel.chart.data}
+    assert {"canary p99 ms", "canary failed %", "others p99 ms", "others failed %"} <= names
+    canary = next(t for t in panel.chart.data if t.name == "canary failed %")
+    assert list(canary.x) == sorted(canary.x) and set(canary.y) == {0.0}  # v2 never failed
+    assert panel.chart.layout.xaxis.title.text == "seconds"
 
 
 def test_a_failing_canary_is_rolled_back_within_one_interval(hosted: Engine) -> None:
