@@ -92,16 +92,14 @@ class Runner:
         if job.state != JobState.PREPARING:
             self.log.service(f"Job ended while queued: {job.state}")
             return job
+        self._job = job  # as claimed: with the GPUs it holds, which every attempt runs on
         self.log.service("Preparing the job")
         try:
             # Preparing may take minutes (building and installing packages):
             # heartbeats go on meanwhile, or readers would take the job for dead.
             with self._beating():
                 self.session = self._connect(job.cluster or self.settings.dask_scheduler)
-                home = job_home(self.settings.home, job.project, job.job_id)
-                context = JobContext(job, self.settings, self.log, home, self.session, self.service.db)
-                execution = job_kinds.create_execution(context)
-                self.execution = execution
+                execution = self._new_execution()
                 execution.prepare()
         except MlnbError as e:
             return self._end(JobState.FAILED, e.message)
@@ -122,6 +120,14 @@ class Runner:
         except BaseException:
             execution.stop(0.0)
             raise
+
+    def _new_execution(self) -> Execution:
+        """A fresh execution of the job as claimed, by its kind."""
+        job = self._job
+        home = job_home(self.settings.home, job.project, job.job_id)
+        context = JobContext(job, self.settings, self.log, home, self.session, self.service.db)
+        self.execution = job_kinds.create_execution(context)
+        return self.execution
 
     def _mark_running(self) -> bool:
         """RUNNING, unless a cancel came while the processes started (``False``)."""
@@ -279,10 +285,7 @@ class Runner:
         self.log.service(f"Attempt {len(self._attempts) + 1} of {total}")
         try:
             with self._beating():
-                home = job_home(self.settings.home, self._job.project, self._job.job_id)
-                context = JobContext(self._job, self.settings, self.log, home, self.session, self.service.db)
-                execution = job_kinds.create_execution(context)
-                self.execution = execution
+                execution = self._new_execution()
                 execution.prepare()
                 execution.start()
         except MlnbError as e:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import jobs as support_jobs
@@ -230,7 +231,9 @@ def test_a_jobs_addresses_hear_of_its_end_by_email(home: Path, trainer: Path) ->
         smtp.close()
 
 
-def test_jobs_that_ask_for_gpus_wait_for_free_ones_and_see_only_theirs(home: Path, trainer: Path) -> None:
+def test_jobs_that_ask_for_gpus_wait_for_free_ones_and_see_only_theirs(
+    home: Path, trainer: Path, tmp_path: Path
+) -> None:
     import json
 
     from support.waiting import wait_for
@@ -239,16 +242,20 @@ def test_jobs_that_ask_for_gpus_wait_for_free_ones_and_see_only_theirs(home: Pat
     # counts them as it would nvidia-smi's.
     engine = Engine(support_jobs.job_settings(home, max_running_jobs=4, gpus="0,1"))
 
-    def seen(job_id: str) -> str | None:
+    def seen_each(job_id: str) -> list[str]:
         lines = [e.message for e in engine.job_logs(job_id) if e.message.startswith("ENV ")]
-        return json.loads(lines[0][4:])["cuda"] if lines else None
+        return [json.loads(line[4:])["cuda"] for line in lines]
 
-    def submit_gpu(job_id: str, args: list[str], count: int = 1) -> None:
+    def seen(job_id: str) -> str | None:
+        return next(iter(seen_each(job_id)), None)
+
+    def submit_gpu(job_id: str, args: list[str], count: int = 1, **options: Any) -> None:
         accelerator = {"count": count, "type": "NVIDIA_TESLA_T4"}
         body = {
             "scaleTier": "CUSTOM",
             "masterType": "n1-standard-4",
             "masterConfig": {"acceleratorConfig": accelerator},
+            **options,
         }
         engine.submit_training_job(job_id, body, package_path=trainer, module_name="trainer.task", args=args)
 
@@ -269,6 +276,14 @@ def test_jobs_that_ask_for_gpus_wait_for_free_ones_and_see_only_theirs(home: Pat
         engine.cancel_job("gpu_a")
         done = engine.wait_job("gpu_c", timeout=120)
         assert done.state == "SUCCEEDED" and seen("gpu_c") == devices["gpu_a"]  # the GPU gpu_a let go
+        # A job run again after a failed attempt keeps the GPU it holds.
+        first = tmp_path / "gpu_retry.first"
+        submit_gpu(
+            "gpu_retry", [*SHORT, "--fail-first", str(first)], retries={"maxRetries": 1, "backoff": "0.1s"}
+        )
+        again = engine.wait_job("gpu_retry", timeout=120)
+        attempts = seen_each("gpu_retry")
+        assert again.state == "SUCCEEDED" and len(attempts) == 2 and attempts[0] == attempts[1] is not None
         submit_gpu("gpu_many", SHORT, count=3)
         refused = engine.wait_job("gpu_many", timeout=120)
         assert refused.state == "FAILED"
