@@ -104,12 +104,7 @@ class JobService:
             InvalidArgument: A bad job id, labels or scheduling.
             AlreadyExists: The project has a job of that id.
         """
-        validate_project(record.project)
-        validate_name("job", record.job_id)
-        validate_labels(record.labels)
-        Scheduling.of(record)
-        Retries.of(record)
-        Notifications.of(record)
+        _check_fields(record)
         with self._read() as tx:
             self._refuse_taken(tx, record)
 
@@ -123,12 +118,7 @@ class JobService:
             InvalidArgument: A bad job id, labels or scheduling.
             AlreadyExists: The project has a job of that id.
         """
-        validate_project(record.project)
-        validate_name("job", record.job_id)
-        validate_labels(record.labels)
-        Scheduling.of(record)
-        Retries.of(record)
-        Notifications.of(record)
+        _check_fields(record)
         self.reap()
         if record.state == JobState.FAILED:
             record = dataclasses.replace(record, end_time=record.end_time or now())
@@ -475,45 +465,56 @@ class JobService:
             self._check_holder(job, holder)
             if job.state != JobState.QUEUED:
                 return job
-            if job.kind in SLOTLESS_KINDS:
-                return tx.update_job(project, job_id, state=JobState.PREPARING.value, **self._lease(holder))
-            # Jobs share slots with the others of their pool (this machine's
-            # local jobs, or the project's cluster jobs) and start in order;
-            # one transaction at a time counts a pool's slots.
-            if job.cluster is None:
-                pool: dict[str, Any] = {"on_cluster": False, "machine": self.machine}
-                self.db.lock_name(tx.session, f"slots:{self.machine}")
-            elif cluster_limit > 0:
-                pool, limit = {"on_cluster": True, "project": project}, cluster_limit
-                self.db.lock_name(tx.session, f"cluster-slots:{project}")
-            else:
-                pool = {}  # no cap: the cluster's capacity decides
-            if pool:
-                active = _slotted(tx.held_jobs([s.value for s in ACTIVE], **pool))
-                held = {d for other in active for d in other.gpu_devices or ()}
-                free = [d for d in devices if d not in held]
-                queued = by_priority(_slotted(tx.held_jobs([JobState.QUEUED.value], **pool)))
-                mine = next(
-                    (n for n, q in enumerate(queued) if (q.project, q.job_id) == (project, job_id)), 0
-                )
-                ahead = queued[:mine]
-                if not gpus and gpus_of is not None:
-                    ahead = [other for other in ahead if gpus_of(other) <= len(free)]
-                if ahead:
-                    return None
-                if len(active) >= limit:
-                    return None
-                if gpus and job.cluster is None:
-                    if len(free) < gpus:
-                        return None
-                    return tx.update_job(
-                        project,
-                        job_id,
-                        state=JobState.PREPARING.value,
-                        gpu_devices=free[:gpus],
-                        **self._lease(holder),
-                    )
-            return tx.update_job(project, job_id, state=JobState.PREPARING.value, **self._lease(holder))
+            # A rollout or a pipeline runs no process of its own: it takes no slot.
+            granted = (
+                {}
+                if job.kind in SLOTLESS_KINDS
+                else self._slot(tx, job, limit, cluster_limit, gpus, devices, gpus_of)
+            )
+            if granted is None:
+                return None
+            return tx.update_job(
+                project, job_id, state=JobState.PREPARING.value, **granted, **self._lease(holder)
+            )
+
+    def _slot(
+        self,
+        tx: JobsTx,
+        job: JobRecord,
+        limit: int,
+        cluster_limit: int,
+        gpus: int,
+        devices: Sequence[str],
+        gpus_of: Callable[[JobRecord], int] | None,
+    ) -> dict[str, Any] | None:
+        """What a job that may start now holds (``gpu_devices``, when it asks
+        for GPUs), or ``None`` when it waits (see ``claim_slot``). Jobs share
+        slots with the others of their pool (this machine's local jobs, or
+        the project's cluster jobs) and start in order; one transaction at a
+        time counts a pool's slots."""
+        if job.cluster is None:
+            pool: dict[str, Any] = {"on_cluster": False, "machine": self.machine}
+            self.db.lock_name(tx.session, f"slots:{self.machine}")
+        elif cluster_limit > 0:
+            pool, limit = {"on_cluster": True, "project": job.project}, cluster_limit
+            self.db.lock_name(tx.session, f"cluster-slots:{job.project}")
+        else:
+            return {}  # no cap: the cluster's capacity decides
+        active = _slotted(tx.held_jobs([s.value for s in ACTIVE], **pool))
+        held = {d for other in active for d in other.gpu_devices or ()}
+        free = [d for d in devices if d not in held]
+        queued = by_priority(_slotted(tx.held_jobs([JobState.QUEUED.value], **pool)))
+        mine = next(
+            (n for n, q in enumerate(queued) if (q.project, q.job_id) == (job.project, job.job_id)), 0
+        )
+        ahead = queued[:mine]
+        if not gpus and gpus_of is not None:
+            ahead = [other for other in ahead if gpus_of(other) <= len(free)]
+        if ahead or len(active) >= limit:
+            return None
+        if gpus and job.cluster is None:
+            return {"gpu_devices": free[:gpus]} if len(free) >= gpus else None
+        return {}
 
     def _lease(self, holder: str) -> dict[str, Any]:
         stamp = now()
@@ -539,3 +540,18 @@ class JobService:
 def _slotted(jobs: list[JobRecord]) -> list[JobRecord]:
     """The jobs that take a slot (not a rollout's or a pipeline's)."""
     return [job for job in jobs if job.kind not in SLOTLESS_KINDS]
+
+
+def _check_fields(record: JobRecord) -> None:
+    """Refuse a new job whose id, project, labels or mlnb options
+    (scheduling, retries, notifications) break their rules.
+
+    Raises:
+        InvalidArgument: Naming the rule.
+    """
+    validate_project(record.project)
+    validate_name("job", record.job_id)
+    validate_labels(record.labels)
+    Scheduling.of(record)
+    Retries.of(record)
+    Notifications.of(record)
