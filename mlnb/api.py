@@ -740,9 +740,9 @@ class Engine:
         ensure_job_host(self.settings)
         return record
 
-    def get_schedule(self, name: str, *, project: str | None = None) -> ScheduleRecord:
-        """A schedule, with its newest runs and their jobs' states. Raises NotFound."""
-        return self._schedules.get_schedule(name, project=project)
+    def get_schedule(self, name: str, *, runs: int = 10, project: str | None = None) -> ScheduleRecord:
+        """A schedule, with its newest ``runs`` runs and their jobs' states. Raises NotFound."""
+        return self._schedules.get_schedule(name, runs=runs, project=project)
 
     def list_schedules(self, *, project: str | None = None) -> list[ScheduleRecord]:
         """The project's schedules, by name."""

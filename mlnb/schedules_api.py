@@ -26,6 +26,7 @@ from mlnb.naming import validate_labels, validate_name, validate_project
 from mlnb.records import JobRecord, ScheduleRecord, ScheduleRun, now
 from mlnb.runtime.notifications import SCHEDULE_EVENTS, Channels, Notifications
 from mlnb.schedules import Cadence, ScheduleSpec, check_template, fill_template, plan_firing
+from mlnb.states import ENDED
 from mlnb.store import Database, SchedulesTx
 
 __all__ = ["SchedulesAPI", "run_job_id"]
@@ -64,8 +65,6 @@ class SchedulesAPI:
         self._jobs = jobs
         self._submit = submit
         self._queue = queue
-        # Notifications being sent, each on a thread (see _tell).
-        self.telling: list[threading.Thread] = []
 
     # The resource ---------------------------------------------------------
 
@@ -88,7 +87,7 @@ class SchedulesAPI:
             )
         labels = dict(labels or body.get("labels") or {})
         validate_labels(labels)
-        spec = self._checked(body)
+        spec = _checked(ScheduleSpec.from_api(body))
         created = now()
         record = ScheduleRecord(
             project=project,
@@ -111,13 +110,15 @@ class SchedulesAPI:
             tx.add(record)
         return record
 
-    def get_schedule(self, name: str, *, project: str | None = None) -> ScheduleRecord:
+    def get_schedule(
+        self, name: str, *, runs: int = _RECENT_RUNS, project: str | None = None
+    ) -> ScheduleRecord:
         project = self.settings.project_of(project)
         with self._db.session() as session:
             tx = SchedulesTx(session)
             record = self._require(tx, project, name)
-            runs = tx.runs(project, name, _RECENT_RUNS)
-        return dataclasses.replace(record, recent_runs=tuple(self._with_states(project, runs)))
+            newest = tx.runs(project, name, runs)
+        return dataclasses.replace(record, recent_runs=tuple(self._with_states(project, newest)))
 
     def list_schedules(self, *, project: str | None = None) -> list[ScheduleRecord]:
         with self._db.session() as session:
@@ -150,8 +151,7 @@ class SchedulesAPI:
                 changes["labels"] = validate_labels(dict(body.get("labels") or {}))
             own = [field for field in mask if field not in ("description", "labels")]
             if own:
-                spec = ScheduleSpec.from_api(record.spec).updated(body, own)
-                check_template(spec.job_template, spec.zone)
+                spec = _checked(ScheduleSpec.from_api(record.spec).updated(body, own))
                 changes["spec"] = spec.to_api()
                 if record.state == "ACTIVE" and {
                     "cron",
@@ -221,9 +221,9 @@ class SchedulesAPI:
                 tx.add_run(project, name, run)
             else:
                 raise AlreadyExists(f"The schedule {name!r} was run now this second already ({run.job_id})")
-        job = self._submit_run(record, run)
+        job, error = self._submit_run(record, run)
         if job is None:
-            raise FailedPrecondition(f"The run's job could not be submitted: {self._run_error(record, run)}")
+            raise FailedPrecondition(f"The run's job could not be submitted: {error}")
         return job
 
     # Firing (a job host's chore) -----------------------------------------
@@ -249,7 +249,7 @@ class SchedulesAPI:
         for record in due:
             said.extend(self._fire(record.project, record.name, at))
         for record, run in orphans:
-            job = self._submit_run(record, run)
+            job, _ = self._submit_run(record, run)
             if job is not None:
                 said.append(
                     f"schedule {record.project}/{record.name}: submitted {run.job_id}, left by a host"
@@ -324,7 +324,7 @@ class SchedulesAPI:
         if skipped:
             said.append(f"schedule {project}/{name}: {_sentence(skip_said)}")
             self._tell(record, "MISSED", _sentence(skip_said), {"skipped": skipped})
-        if run is not None and self._submit_run(record, run) is not None:
+        if run is not None and self._submit_run(record, run)[0] is not None:
             said.append(f"schedule {project}/{name}: submitted {run.job_id}")
         if state == "ENDED":
             said.append(f"schedule {project}/{name} ended: {end_said}")
@@ -332,11 +332,12 @@ class SchedulesAPI:
 
     def _running_runs(self, tx: SchedulesTx, project: str, name: str) -> int:
         runs = tx.runs(project, name, limit=100)
-        return sum(1 for run in self._with_states(project, runs) if run.job_state in _UNENDED)
+        states = [run.job_state for run in self._with_states(project, runs)]
+        return sum(1 for state in states if state is not None and state not in ENDED)
 
-    def _submit_run(self, record: ScheduleRecord, run: ScheduleRun) -> JobRecord | None:
-        """Submit a recorded run's job; its error is kept with the run (and
-        said in the schedule) when it cannot be."""
+    def _submit_run(self, record: ScheduleRecord, run: ScheduleRun) -> tuple[JobRecord | None, str | None]:
+        """Submit a recorded run's job: the job, or why it could not be (kept
+        with the run, and said in the schedule)."""
         spec = ScheduleSpec.from_api(record.spec)
         values = {
             "run_time": run.run_time,
@@ -364,7 +365,7 @@ class SchedulesAPI:
                     tx.update(dataclasses.replace(current, last_message=said))
         if error is not None:
             self._tell(record, "REFUSED", said, {"jobId": run.job_id, "errorMessage": error})
-        return job
+        return job, error
 
     def _tell(self, record: ScheduleRecord, event: str, message: str, details: dict[str, Any]) -> None:
         """Tell the schedule's notifications (or the host's) of ``event``,
@@ -379,17 +380,9 @@ class SchedulesAPI:
             return  # refused when the schedule was made or changed
         text = f"mlnb: schedule {record.name} ({record.project}) {event}: {message}"
         body = {"project": record.project, "schedule": record.name, **details}
-        thread = threading.Thread(
+        threading.Thread(
             target=notifications.tell, args=(event, text, body, channels), name="schedule-notify", daemon=True
-        )
-        thread.start()
-        self.telling.append(thread)
-        self.telling[:] = [t for t in self.telling if t.is_alive()]
-
-    def _run_error(self, record: ScheduleRecord, run: ScheduleRun) -> str:
-        with self._db.session() as session:
-            runs = SchedulesTx(session).runs(record.project, record.name, _RECENT_RUNS)
-        return next((r.error or "" for r in runs if r.run_time == run.run_time), "")
+        ).start()
 
     def _last_success(self, record: ScheduleRecord, spec: ScheduleSpec) -> datetime:
         with self._db.session() as session:
@@ -406,16 +399,11 @@ class SchedulesAPI:
             state = None
             if run.error is None:
                 try:
-                    state = self._jobs.view(self._jobs.get_job(project, run.job_id)).state.value
+                    state = self._jobs.get_job(project, run.job_id).state.value  # as reaped
                 except NotFound:
                     state = None  # recorded, its job not made yet
             out.append(dataclasses.replace(run, job_state=state))
         return out
-
-    def _checked(self, body: Mapping[str, Any]) -> ScheduleSpec:
-        spec = ScheduleSpec.from_api(body)
-        check_template(spec.job_template, spec.zone)
-        return spec
 
     def _require(self, tx: SchedulesTx, project: str, name: str) -> ScheduleRecord:
         validate_name("schedule", name)
@@ -425,8 +413,12 @@ class SchedulesAPI:
         return record
 
 
-_UNENDED = frozenset({"QUEUED", "PREPARING", "RUNNING", "CANCELLING"})
-
-
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
+
+
+def _checked(spec: ScheduleSpec) -> ScheduleSpec:
+    """``spec``, its template filled once with sample values: a parameter
+    it cannot fill is refused when the schedule is made or changed."""
+    check_template(spec.job_template, spec.zone)
+    return spec

@@ -92,9 +92,9 @@ def server_view(engine: Engine) -> dict[str, Any]:
 
 
 def schedule_view(engine: Engine, name: str) -> dict[str, Any]:
-    """The ``Schedule`` body (with its newest runs), and ``lastRunState``:
+    """The ``Schedule`` body (with its newest run), and ``lastRunState``:
     its newest run's job state."""
-    record = engine.get_schedule(name)
+    record = engine.get_schedule(name, runs=1)  # the sidebar shows the newest run's state only
     body = record.to_api()
     runs = record.recent_runs
     body["lastRunState"] = runs[0].to_api().get("state") if runs else None
