@@ -21,7 +21,7 @@ from support.waiting import wait_for
 
 from mlnb.api import Engine
 from mlnb.errors import FailedPrecondition, InvalidArgument
-from mlnb.records import now
+from mlnb.records import ScheduleRun, now
 from mlnb.schedules_api import run_job_id
 
 pytestmark = pytest.mark.integration
@@ -63,6 +63,13 @@ def laptop(tmp_path: Path, team_url: str) -> Iterator[Engine]:
     engine = Engine(machine(tmp_path, "laptop", team_url, job_host="service"))
     yield engine
     support_jobs.cancel_and_close(engine)
+
+
+def ended_runs(engine: Engine, name: str, count: int) -> list[ScheduleRun] | None:
+    """The schedule's runs once there are ``count`` and each one's job has ended."""
+    runs = engine.schedule_runs(name)
+    ended = len(runs) == count and all(run.job_state in ("SUCCEEDED", "FAILED", "CANCELLED") for run in runs)
+    return runs if ended else None
 
 
 def template(package: list[str], **labels: str) -> dict[str, Any]:
@@ -243,14 +250,21 @@ def test_team_hosts_fire_a_schedule_once_per_run_and_run_its_jobs(
         "jobTemplate": template(staged_package(laptop, tmp_path), at="{{ run_time | %H%M%S }}"),
     }
     laptop.create_schedule("team_every2", body)
-    wait_for(lambda: laptop.get_schedule("team_every2").state == "ENDED", "three runs", timeout=120)
-    runs = laptop.schedule_runs("team_every2")
-    jobs = [laptop.wait_job(run.job_id, timeout=120) for run in runs]
+    # The schedule ends as its last run is recorded, before that run's job
+    # is submitted: wait for the runs' jobs themselves.
+    runs = wait_for(lambda: ended_runs(laptop, "team_every2", 3), "three runs' jobs to end", timeout=120)
+    jobs = [laptop.get_job(run.job_id) for run in runs]
     assert [job.state for job in jobs] == ["SUCCEEDED"] * 3, [job.error_message for job in jobs]
     assert [job.labels["at"] for job in jobs] == [f"{run.run_time:%H%M%S}" for run in runs]
-    said = [
-        line for host in hosts for line in host.lines if "schedule default/team_every2: submitted" in line
-    ]
+
+    def submitted() -> list[str]:
+        return [
+            line for host in hosts for line in host.lines if "schedule default/team_every2: submitted" in line
+        ]
+
+    said = wait_for(
+        lambda: submitted() if len(submitted()) >= 3 else None, "the hosts to say what they submitted"
+    )
     assert sorted(line.rsplit(" ", 1)[1] for line in said) == sorted(run.job_id for run in runs)
     assert not (laptop.settings.paths.run / "jobhost.log").exists()  # the laptop started no host
 
@@ -265,8 +279,9 @@ def test_the_on_demand_host_fires_a_machines_schedule(home: Path, tmp_path: Path
             "jobTemplate": template(staged_package(engine, tmp_path)),
         }
         engine.create_schedule("local", body)
-        wait_for(lambda: engine.get_schedule("local").state == "ENDED", "two runs", timeout=120)
-        jobs = [engine.wait_job(run.job_id, timeout=120) for run in engine.schedule_runs("local")]
+        runs = wait_for(lambda: ended_runs(engine, "local", 2), "two runs' jobs to end", timeout=120)
+        assert engine.get_schedule("local").state == "ENDED"
+        jobs = [engine.get_job(run.job_id) for run in runs]
         assert [job.state for job in jobs] == ["SUCCEEDED"] * 2
     finally:
         support_jobs.cancel_and_close(engine)
