@@ -113,6 +113,7 @@ class PipelineExecution:
         self.engine: Engine | None = None
         self.database = context.database
         self.outcome: Outcome | None = None
+        self._failure: _Step | None = None  # the first step that failed: no step starts after it
         self._last_look = 0.0
 
     @classmethod
@@ -138,9 +139,15 @@ class PipelineExecution:
         for step in self.steps.values():
             if step.state == RUNNING:
                 self._follow(step)
-        failed = next((s for s in self.steps.values() if s.state == FAILED), None)
+        failed = self._failure or next((s for s in self.steps.values() if s.state == FAILED), None)
         if failed is not None:
-            self._cancel_children()
+            if self._failure is None:
+                self._failure = failed
+                self._cancel_children()
+            # A deploy or an evaluation under way (it cannot be stopped) ends
+            # first, so that its result is kept for a resume.
+            if any(s.state == RUNNING and s.spec.action != "job" for s in self.steps.values()):
+                return None
             self.outcome = Outcome(JobState.FAILED, f"Step {failed.spec.name} failed: {failed.error}")
             return self.outcome
         for step in self.steps.values():
@@ -323,7 +330,7 @@ class PipelineExecution:
 
     def _cached(self, step: _Step) -> dict[str, Any] | None:
         """The outputs kept for the step's key, if what they stand for still stands."""
-        with self._cache() as tx:
+        with self._cache(write=False) as tx:
             outputs = tx.cached(self.project, step.key)
         if outputs is None:
             return None
@@ -362,10 +369,10 @@ class PipelineExecution:
         return f"pipeline job {self.job_id}"
 
     @contextmanager
-    def _cache(self) -> Iterator[PipelinesTx]:
+    def _cache(self, write: bool = True) -> Iterator[PipelinesTx]:
         if self.database is None:
             raise FailedPrecondition("A pipeline needs the metadata store")
-        with self.database.session(write=True) as session:
+        with self.database.session(write=write) as session:
             yield PipelinesTx(session)
 
     def _child_id(self, step: str) -> str:
