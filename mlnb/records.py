@@ -58,6 +58,20 @@ def format_time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def parse_time(text: Any, what: str) -> datetime:
+    """An RFC 3339 time (``2026-12-06T17:00:00Z``; one without an offset is
+    UTC), as an aware datetime: ``format_time``'s reverse.
+
+    Raises:
+        InvalidArgument: Not such a time (``what`` names it).
+    """
+    try:
+        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError as e:
+        raise InvalidArgument(f"{what} {text!r} is not an RFC 3339 time such as 2026-12-06T17:00:00Z") from e
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def make_etag(revision: int) -> str:
     """An opaque etag for a revision counter, base64 like ML Engine's."""
     return base64.b64encode(f"r{revision}".encode()).decode()
@@ -340,6 +354,10 @@ class ModelEvent:
             "version": self.version,
             "details": dict(self.details),
         }
+
+
+# The fields of a Job body that say what it runs (jobKind with its jobInput).
+JOB_INPUTS = ("trainingInput", "predictionInput", "notebookInput", "jobKind")
 
 
 def job_resource(project: str, job_id: str) -> str:

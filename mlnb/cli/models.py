@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
 from mlnb.cli.output import list_options, merged_labels, parse_labels, selected
-from mlnb.errors import InvalidArgument, NotFound
-from mlnb.records import ModelRecord
+from mlnb.errors import NotFound
+from mlnb.records import ModelRecord, parse_time
 
 MODEL_COLUMNS = (("NAME", "name"), ("DEFAULT_VERSION_NAME", "defaultVersionName"))
 EVENT_COLUMNS = (
@@ -342,7 +341,7 @@ def delete_model(state: CliState, model: str, with_versions: bool, ignore_not_fo
 def model_history(state: CliState, model: str, at: str | None) -> Any:
     """Every change to a model: versions, default, labels, with time and actor."""
     if at is not None:
-        when = parse_time(at)
+        when = parse_time(at, "--at")
         default = state.engine.default_version_at(model, when)
         if state.out.shows_tables or state.out.returns_objects:
             click.echo(default or f"(model {model} had no default version at {at})")
@@ -377,14 +376,3 @@ def prediction_log(state: CliState, model: str, limit: int) -> list[dict[str, An
     else:
         state.out.data(entries)
     return entries
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 time; one without a zone is taken as UTC."""
-    from datetime import UTC
-
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise InvalidArgument(f"--at {text!r} is not an ISO 8601 time (2026-01-31T12:00:00Z)") from e
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -35,6 +35,7 @@ from typing import Any
 
 from mlnb.errors import InvalidArgument
 from mlnb.naming import object_fields, validate_name
+from mlnb.records import JOB_INPUTS
 
 __all__ = ["ACTIONS", "PipelineSpec", "StepSpec"]
 
@@ -153,9 +154,7 @@ def _check_action(name: str, action: str, body: Mapping[str, Any]) -> None:
     missing = [f for f in required if not body.get(f)]
     if missing:
         raise InvalidArgument(f"Step {name!r}: {action} needs {', '.join(missing)}")
-    if action == "job" and not any(
-        body.get(k) for k in ("trainingInput", "predictionInput", "notebookInput", "jobKind")
-    ):
+    if action == "job" and not any(body.get(k) for k in JOB_INPUTS):
         raise InvalidArgument(
             f"Step {name!r}: job is a Job body without jobId (trainingInput, predictionInput, "
             "notebookInput, or jobKind and jobInput)"

@@ -5,7 +5,7 @@ and how a run's job is filled from its template (``template``). The
 engine's ``SchedulesAPI`` stores schedules and fires their due runs."""
 
 from mlnb.schedules.cadence import Cadence, Firing, plan_firing
-from mlnb.schedules.spec import MISSED_RUNS, ScheduleSpec, parse_time
+from mlnb.schedules.spec import MISSED_RUNS, ScheduleSpec
 from mlnb.schedules.template import PARAMETERS, check_template, fill_template
 
 __all__ = [
@@ -16,6 +16,5 @@ __all__ = [
     "ScheduleSpec",
     "check_template",
     "fill_template",
-    "parse_time",
     "plan_firing",
 ]

@@ -26,17 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from mlnb.durations import format_duration, parse_duration
 from mlnb.errors import InvalidArgument
 from mlnb.naming import object_fields
-from mlnb.records import format_time
+from mlnb.records import JOB_INPUTS, format_time, parse_time
 from mlnb.runtime.notifications import SCHEDULE_EVENTS, Notifications
 
-__all__ = ["MISSED_RUNS", "ScheduleSpec", "parse_time"]
+__all__ = ["MISSED_RUNS", "ScheduleSpec"]
 
 MISSED_RUNS = ("RUN_ONCE", "SKIP")
 _MIN_INTERVAL_S = 1.0
@@ -68,9 +68,7 @@ _OUTPUT_FIELDS = (
     "lastMessage",
     "recentRuns",
 )
-_TEMPLATE_FIELDS = frozenset(
-    {"trainingInput", "predictionInput", "notebookInput", "jobKind", "jobInput", "labels"}
-)
+_TEMPLATE_FIELDS = frozenset({*JOB_INPUTS, "jobInput", "labels"})
 
 
 @dataclass(frozen=True)
@@ -188,20 +186,6 @@ class ScheduleSpec:
         return {k: v for k, v in body.items() if v is not None}
 
 
-def parse_time(text: Any, name: str) -> datetime:
-    """An RFC 3339 time (``2026-12-06T17:00:00Z``; a time without an offset
-    is UTC), as an aware datetime.
-
-    Raises:
-        InvalidArgument: Not such a time.
-    """
-    try:
-        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    except ValueError as e:
-        raise InvalidArgument(f"{name} {text!r} is not an RFC 3339 time such as 2026-12-06T17:00:00Z") from e
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def _cron(value: Any) -> str:
     from croniter import croniter
 
@@ -296,9 +280,7 @@ def _template(value: Any) -> dict[str, Any]:
             f"schedule.jobTemplate has {', '.join(unknown)}: a template holds "
             f"{', '.join(sorted(_TEMPLATE_FIELDS))} (each run's jobId comes from the schedule)"
         )
-    inputs = [
-        name for name in ("trainingInput", "predictionInput", "notebookInput", "jobKind") if value.get(name)
-    ]
+    inputs = [name for name in JOB_INPUTS if value.get(name)]
     if len(inputs) != 1:
         raise InvalidArgument(
             "schedule.jobTemplate must hold one of trainingInput, predictionInput, notebookInput "

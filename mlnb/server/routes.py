@@ -522,10 +522,7 @@ async def schedules(request: Request) -> Response:
         given = request.query_params.get("scheduleId")
         parent = f"projects/{project}"
         name = _name("schedule", given) if given else resource_leaf("schedule", body.get("name"), parent)
-        template = body.get("jobTemplate")
-        if isinstance(template, dict):
-            check_body(template, schemas.JOB, "schedule.jobTemplate")
-            await _check_job_body(request, template, "schedule.jobTemplate")
+        await _check_template(request, body.get("jobTemplate"))
         record = await call(engine.create_schedule, name, body, project=project)
         return json_response(record.to_api())
     found = await call(engine.list_schedules, project=project)
@@ -545,7 +542,7 @@ async def schedule(request: Request) -> Response:
             return json_response((await call(engine.resume_schedule, name, project=project)).to_api())
         if verb == "run":
             current = await call(engine.get_schedule, name, project=project)
-            await _check_job_body(request, current.spec.get("jobTemplate") or {}, "schedule.jobTemplate")
+            await _check_template(request, current.spec.get("jobTemplate") or {})
             return json_response((await call(engine.run_schedule, name, project=project)).to_api())
         raise NotFound(f"No such method: {request.url.path}")
     if verb is not None:
@@ -553,16 +550,22 @@ async def schedule(request: Request) -> Response:
     if request.method == "PATCH":
         body = await read_object(request, schemas.SCHEDULE, "schedule")
         mask = (request.query_params.get("updateMask") or "").split(",")
-        template = body.get("jobTemplate")
-        if "jobTemplate" in mask and isinstance(template, dict):
-            check_body(template, schemas.JOB, "schedule.jobTemplate")
-            await _check_job_body(request, template, "schedule.jobTemplate")
+        if "jobTemplate" in mask:
+            await _check_template(request, body.get("jobTemplate"))
         record = await call(engine.update_schedule, name, body, mask, project=project)
         return json_response(record.to_api())
     if request.method == "DELETE":
         await call(engine.delete_schedule, name, project=project)
         return json_response({})
     return json_response((await call(engine.get_schedule, name, project=project)).to_api())
+
+
+async def _check_template(request: Request, template: Any) -> None:
+    """A schedule's job template, refused as a job's body would be (the
+    Engine says what is missing from one that is not an object)."""
+    if isinstance(template, dict):
+        check_body(template, schemas.JOB, "schedule.jobTemplate")
+        await _check_job_body(request, template, "schedule.jobTemplate")
 
 
 async def schedule_runs(request: Request) -> Response:
