@@ -429,22 +429,32 @@ ml.add_command(_dataset)
 # A model's rollout and its shadow's comparison, as the issue's users name them.
 
 
+def _cell_yaml(state: MagicState, config_path: str | None, what: str, command: str) -> str | None:
+    """The cell body's YAML (``$name`` filled in), or ``None`` when
+    ``--config FILE`` gives it instead.
+
+    Raises:
+        click.UsageError: Both, or neither.
+    """
+    body = state.body or ""
+    if body.strip():
+        if config_path:
+            raise click.UsageError(f"give {what} in the cell body or in --config FILE, not both")
+        return substitute(body, state.namespace, quote=False)
+    if not config_path:
+        raise click.UsageError(f"%%ml {command} needs {what} in the cell body (YAML), or --config FILE")
+    return None
+
+
 def _schedule(**options: Any) -> Any:
     """Make a schedule. In a cell, %%ml schedule's body is YAML: the Job
     body each run submits (trainingInput, predictionInput, notebookInput,
     or jobKind and jobInput), or a whole schedule with its jobTemplate;
     $name takes a notebook variable's value."""
     state = _state()
-    body = state.body or ""
-    if body.strip():
-        if options["config_path"]:
-            raise click.UsageError("give the job template in the cell body or in --config FILE, not both")
-        text = substitute(body, state.namespace, quote=False)
+    text = _cell_yaml(state, options["config_path"], "its job template", "schedule")
+    if text is not None:  # the CLI's create reads a file
         options["config_path"] = str(state.write("schedule.yaml", text.encode()))
-    elif not options["config_path"]:
-        raise click.UsageError(
-            "%%ml schedule needs its job template in the cell body (YAML), or --config FILE"
-        )
     return cli_schedules.create.callback(**options)  # type: ignore[misc]
 
 
@@ -453,15 +463,11 @@ def _pipeline(job: str | None, config_path: str | None, labels: str | None) -> A
     parameters, and steps (name, needs, when, and one of job, deploy,
     evaluate, setDefault); $name takes a notebook variable's value."""
     state = _state()
-    body = state.body or ""
-    if body.strip():
-        if config_path:
-            raise click.UsageError("give the pipeline in the cell body or in --config FILE, not both")
-        spec = yaml_mapping(substitute(body, state.namespace, quote=False), "the cell body (a pipeline)")
-    elif config_path:
-        spec = cli_jobs.read_yaml_object(config_path, "--config")
+    text = _cell_yaml(state, config_path, "its steps", "pipeline")
+    if text is not None:
+        spec = yaml_mapping(text, "the cell body (a pipeline)")
     else:
-        raise click.UsageError("%%ml pipeline needs its steps in the cell body (YAML), or --config FILE")
+        spec = cli_jobs.read_yaml_object(config_path, "--config")
     job_id = job or new_job_id("pipeline")
     return cli_jobs.submit_kind_input(
         state, job_id, "pipeline", spec, labels=labels, cluster=None, stream_logs=False
