@@ -1740,6 +1740,9 @@ class Engine:
 
     def close(self) -> None:
         """Write pending lastUseTime values and prediction log entries, and
-        close database connections."""
+        close database connections (the schedules' engines of other queues' too)."""
+        for engine in self._queue_engines.values():
+            engine.close()
+        self._queue_engines.clear()
         self._serving.close()
         self._db.dispose()
