@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from mlnb.records import ScheduleRecord, ScheduleRun
@@ -82,11 +82,11 @@ class SchedulesTx:
         row = self._session.get(ScheduleRow, (project, name))
         if row is not None:
             self._session.delete(row)
-        runs = select(ScheduleRunRow).where(
-            ScheduleRunRow.project == project, ScheduleRunRow.schedule == name
+        # One statement: a schedule that ran every minute for a month has
+        # tens of thousands of runs, not to be loaded to be deleted.
+        self._session.execute(
+            delete(ScheduleRunRow).where(ScheduleRunRow.project == project, ScheduleRunRow.schedule == name)
         )
-        for run in self._session.scalars(runs).all():
-            self._session.delete(run)
 
     def add_run(self, project: str, schedule: str, run: ScheduleRun) -> None:
         """Record a run; raises AlreadyExists (at commit) when another host
