@@ -219,8 +219,11 @@ def test_a_jobs_addresses_hear_of_its_end_by_email(home: Path, trainer: Path) ->
         assert mail["To"] == "team@example.com, lead@example.com" and mail["From"] == "ml@example.com"
         assert mail["Subject"].startswith("mlnb: job mailed (default) SUCCEEDED after ")
         assert "jobId: mailed" in mail.get_payload()
-        logs = [e.message for e in engine.job_logs("mailed")]
-        assert "Notified of the job's end team@example.com, lead@example.com: delivered" in logs
+        # The runner says so once the server took the mail: maybe a moment after it did.
+        said = "Notified of the job's end team@example.com, lead@example.com: delivered"
+        wait_for(
+            lambda: said in [e.message for e in engine.job_logs("mailed")], "the delivery in the job's log"
+        )
         with pytest.raises(InvalidArgument, match=r"notifications\.email lists e-mail addresses"):
             engine.submit_training_job(
                 "bad_mail", {"notifications": {"email": ["not an address"]}}, package_path=trainer,
