@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ from mlnb.runtime.processes import signal_group, with_lifeline
 from mlnb.runtime.warm import WarmProcess, warm_available
 
 TAIL_LINES = 20
+
+# How long an ended replica's last lines may take to reach its tail. The
+# pipes close when the process ends, unless a child it left behind still
+# holds them: then the message goes without what was not read by then.
+_DRAIN_S = 5.0
 
 
 # Environment variables naming a file that a replica writes and the job
@@ -62,6 +68,8 @@ class ReplicaHandle:
     def __init__(self, replica: Replica) -> None:
         self.replica = replica
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
+        # The threads copying its output into the log and the tail.
+        self.readers: list[threading.Thread] = []
 
     @property
     def name(self) -> str:
@@ -87,6 +95,10 @@ class ReplicaHandle:
         else:
             how = f"exited with a non-zero status of {code}"
         message = f"The replica {self.name} {how}."
+        # The process can end before its last lines were read from its pipes.
+        deadline = time.monotonic() + _DRAIN_S
+        for reader in self.readers:
+            reader.join(max(0.0, deadline - time.monotonic()))
         if self.tail:
             message += " Its last lines:\n" + "\n".join(self.tail)
         return message
@@ -247,8 +259,10 @@ class LocalLauncher:
             handle = LocalReplica(replica, process)
             # The last lines of both streams, as they are read: a trainer that
             # prints only to stdout still says why it failed.
-            self.log.pump(process.stdout, replica.name, "stdout", tail=handle.tail.append)  # type: ignore[arg-type]
-            self.log.pump(process.stderr, replica.name, "stderr", tail=handle.tail.append)  # type: ignore[arg-type]
+            handle.readers = [
+                self.log.pump(process.stdout, replica.name, "stdout", tail=handle.tail.append),  # type: ignore[arg-type]
+                self.log.pump(process.stderr, replica.name, "stderr", tail=handle.tail.append),  # type: ignore[arg-type]
+            ]
             self.log.service(f"Started {replica.name} (pid {process.pid})")
             started.append(handle)
         return started
