@@ -69,7 +69,11 @@ class Engine:
         self._db = database = Database(settings.database_url, settings.busy_timeout_s)
         artifacts = ArtifactStore(settings.artifact_root, paths.artifact_cache)
         self._adapters = adapters = AdapterRegistry(paths.package_cache)
-        registry = ModelRegistry(database, settings.model_quota, settings.version_quota)
+        from mlnb.runtime.notifications import Channels, ModelNotifier
+
+        registry = ModelRegistry(
+            database, settings.model_quota, settings.version_quota, ModelNotifier(Channels.of(settings))
+        )
         trusted = tuple(t.strip() for t in settings.skops_trusted_types.split(",") if t.strip())
         # A version's creator holds it by a lease, as a job host holds a job.
         deployer = VersionDeployer(
@@ -152,19 +156,25 @@ class Engine:
         labels: Mapping[str, str] | None = None,
         etag: str | None = None,
         evaluation_gates: list[Any] | None = None,
+        notifications: Mapping[str, Any] | None = None,
         project: str | None = None,
         actor: str | None = None,
     ) -> ModelRecord:
-        """Change a model's description, labels or evaluation gates; ``None``
-        keeps a field. ``evaluation_gates`` (mlnb's ``evaluationGates``;
-        ``[]`` removes them) are what a version's latest evaluation on a
-        named dataset must show before :meth:`set_default_version` accepts
-        it: ``{"dataset": "holdout", "metric": "accuracy", "min": 0.9}``
-        (or ``"max"``), or ``"beatsDefaultBy": 0.01`` against the current
-        default on the same rows.
+        """Change a model's description, labels, evaluation gates or
+        notifications; ``None`` keeps a field. ``evaluation_gates`` (mlnb's
+        ``evaluationGates``; ``[]`` removes them) are what a version's
+        latest evaluation on a named dataset must show before
+        :meth:`set_default_version` accepts it: ``{"dataset": "holdout",
+        "metric": "accuracy", "min": 0.9}`` (or ``"max"``), or
+        ``"beatsDefaultBy": 0.01`` against the current default on the same
+        rows. ``notifications`` (``{}`` removes them: the host's
+        ``notify_webhook`` and ``notify_email`` apply) say who hears of the
+        model's events: ``{"webhook": URL, "email": [ADDRESSES], "on":
+        ["GATE_REFUSED", "DEFAULT_CHANGED", "TRAFFIC_CHANGED"]}``, by
+        default a version its gates refused.
 
         Raises:
-            InvalidArgument: A bad gate.
+            InvalidArgument: A bad gate or notifications.
             NotFound: No such model.
             FailedPrecondition: ``etag`` given and stale.
         """
@@ -174,6 +184,7 @@ class Engine:
             labels=labels,
             etag=etag,
             evaluation_gates=evaluation_gates,
+            notifications=notifications,
             project=project,
             actor=actor,
         )

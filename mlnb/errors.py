@@ -14,6 +14,7 @@ from typing import ClassVar
 __all__ = [
     "AlreadyExists",
     "FailedPrecondition",
+    "GateRefused",
     "InvalidArgument",
     "MissingExtra",
     "MlnbError",
@@ -100,6 +101,21 @@ class FailedPrecondition(MlnbError):
 
     status = "FAILED_PRECONDITION"
     http = 400
+
+
+class GateRefused(FailedPrecondition):
+    """A model's evaluation gates kept a version from the default or from a
+    share of the traffic.
+
+    Attributes:
+        version: The version refused.
+        failures: Each gate it failed, with the figures.
+    """
+
+    def __init__(self, message: str, version: str = "", failures: tuple[str, ...] = ()) -> None:
+        super().__init__(message)  # only the message in args: it pickles as it is
+        self.version = version
+        self.failures = tuple(failures)
 
 
 class ModelLoadError(FailedPrecondition):

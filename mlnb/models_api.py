@@ -57,7 +57,12 @@ class ModelsAPI:
         project: str | None,
         actor: str | None,
         evaluation_gates: list[Any] | None = None,
+        notifications: Mapping[str, Any] | None = None,
     ) -> ModelRecord:
+        if notifications:
+            from mlnb.runtime.notifications import ModelNotifier
+
+            ModelNotifier.check(notifications)
         return self._registry.update_model(
             self.settings.project_of(project),
             name,
@@ -66,6 +71,7 @@ class ModelsAPI:
             labels,
             etag,
             evaluation_gates,
+            notifications,
         )
 
     def delete_model(

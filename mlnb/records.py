@@ -215,6 +215,9 @@ class ModelRecord:
     shadow: dict[str, Any] | None = None
     # The predict body's field whose value routes a request, as X-Mlnb-Routing-Key does.
     routing_key_field: str | None = None
+    # mlnb's: who hears of its events (GATE_REFUSED, DEFAULT_CHANGED,
+    # TRAFFIC_CHANGED), as a job's ``notifications``; None: the host's.
+    notifications: dict[str, Any] | None = None
     etag: str = ""
 
     @property
@@ -249,6 +252,8 @@ class ModelRecord:
             body["shadow"] = dict(self.shadow)
         if self.routing_key_field:
             body["routingKeyField"] = self.routing_key_field
+        if self.notifications:
+            body["notifications"] = dict(self.notifications)
         return body
 
 
@@ -327,7 +332,9 @@ class ModelEvent:
     Attributes:
         action: ``MODEL_CREATED``, ``MODEL_UPDATED``, ``MODEL_DELETED``,
             ``VERSION_CREATED``, ``VERSION_FAILED``, ``VERSION_UPDATED``,
-            ``VERSION_DELETED`` or ``DEFAULT_CHANGED``.
+            ``VERSION_DELETED``, ``DEFAULT_CHANGED``, ``TRAFFIC_CHANGED``,
+            ``ALIAS_MOVED`` or ``GATE_REFUSED`` (a version the evaluation
+            gates kept from the default or from a share of the traffic).
         version: The version concerned; for ``DEFAULT_CHANGED`` the new
             default (``None`` when the model is left without one).
         details: What changed, for example ``{"previous": "v1"}`` or the

@@ -14,7 +14,6 @@ run recorded and unsubmitted, which any host of the queue submits later
 from __future__ import annotations
 
 import dataclasses
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -380,9 +379,7 @@ class SchedulesAPI:
             return  # refused when the schedule was made or changed
         text = f"mlnb: schedule {record.name} ({record.project}) {event}: {message}"
         body = {"project": record.project, "schedule": record.name, **details}
-        threading.Thread(
-            target=notifications.tell, args=(event, text, body, channels), name="schedule-notify", daemon=True
-        ).start()
+        notifications.tell_aside(event, text, body, channels)
 
     def _last_success(self, record: ScheduleRecord, spec: ScheduleSpec) -> datetime:
         with self._db.session() as session:

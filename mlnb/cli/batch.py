@@ -7,7 +7,7 @@ import click
 
 from mlnb.cli.app import CliState, common_options, pass_state
 from mlnb.cli.jobs import follow_logs, jobs, report_submitted, submit
-from mlnb.cli.output import parse_labels
+from mlnb.cli.output import comma_list, parse_labels
 from mlnb.records import JobRecord
 
 
@@ -97,7 +97,7 @@ def submit_prediction(
         version=version,
         model_dir=model_dir,
         framework=framework,
-        input_paths=[p.strip() for p in input_paths.split(",") if p.strip()],
+        input_paths=comma_list(input_paths),
         output_path=output_path,
         data_format=data_format,
         output_data_format=output_data_format,

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
-from mlnb.cli.output import list_options, merged_labels, parse_labels, selected
+from mlnb.cli.output import comma_list, list_options, merged_labels, parse_labels, selected
 from mlnb.errors import NotFound
 from mlnb.records import ModelRecord, parse_time
 
@@ -106,6 +106,14 @@ def describe_model(state: CliState, model: str) -> ModelRecord:
     "DATASET:METRIC>=VALUE, DATASET:METRIC<=VALUE, DATASET:METRIC>default+MARGIN.",
 )
 @click.option("--clear-evaluation-gates", is_flag=True, help="Remove the model's evaluation gates.")
+@click.option("--notify-webhook", metavar="URL", help="POST the model's events to this URL (mlnb).")
+@click.option("--notify-email", metavar="ADDRESSES", help="E-mail its events to these, ','-separated.")
+@click.option(
+    "--notify-on",
+    metavar="EVENTS",
+    help="Which events, ','-separated: GATE_REFUSED (the default), DEFAULT_CHANGED, TRAFFIC_CHANGED.",
+)
+@click.option("--clear-notifications", is_flag=True, help="Tell the host's notify_webhook/notify_email.")
 @click.option(
     "--traffic-split",
     metavar="SPLIT",
@@ -139,6 +147,10 @@ def update_model(
     clear_labels: bool,
     evaluation_gates: str | None,
     clear_evaluation_gates: bool,
+    notify_webhook: str | None,
+    notify_email: str | None,
+    notify_on: str | None,
+    clear_notifications: bool,
     traffic_split: str | None,
     clear_traffic_split: bool,
     shadow: str | None,
@@ -146,8 +158,12 @@ def update_model(
     clear_shadow: bool,
     routing_key_field: str | None,
 ) -> ModelRecord:
-    """Change a model's description, labels, evaluation gates, or how its
-    requests are shared among its versions (a traffic split, a shadow)."""
+    """Change a model's description, labels, evaluation gates, who hears
+    of its events, or how its requests are shared among its versions (a
+    traffic split, a shadow)."""
+    wants_notifications = notify_webhook or notify_email or notify_on
+    if wants_notifications and clear_notifications:
+        raise click.UsageError("Give --notify-* or --clear-notifications, not both")
     if traffic_split and clear_traffic_split:
         raise click.UsageError("Give --traffic-split or --clear-traffic-split, not both")
     if shadow and clear_shadow:
@@ -161,9 +177,22 @@ def update_model(
         gates = []
     elif evaluation_gates is not None:
         gates = state.engine.evaluation_gates(evaluation_gates)
-    if description is not None or labels is not None or gates is not None:
+    notifications: dict[str, Any] | None = {} if clear_notifications else None
+    if wants_notifications:
+        given = {
+            "webhook": notify_webhook,
+            "email": comma_list(notify_email),
+            "on": [e.upper() for e in comma_list(notify_on)],
+        }
+        notifications = {key: value for key, value in given.items() if value}
+    if description is not None or labels is not None or gates is not None or notifications is not None:
         record = state.engine.update_model(
-            model, description=description, labels=labels, etag=current.etag, evaluation_gates=gates
+            model,
+            description=description,
+            labels=labels,
+            etag=current.etag,
+            evaluation_gates=gates,
+            notifications=notifications,
         )
     if traffic_split or clear_traffic_split:
         split = state.engine.traffic_split(traffic_split) if traffic_split else {}

@@ -293,6 +293,11 @@ def parse_labels(text: str | None) -> dict[str, str]:
     return labels
 
 
+def comma_list(text: str | None) -> list[str]:
+    """``a, b,,c`` -> ``["a", "b", "c"]``: a flag's comma-separated items."""
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
 def merged_labels(
     current: dict[str, str], update: str | None, remove: str | None, clear: bool
 ) -> dict[str, str] | None:

@@ -8,11 +8,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from mlnb.errors import (
     AlreadyExists,
     FailedPrecondition,
+    GateRefused,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
@@ -22,7 +23,16 @@ from mlnb.records import ModelEvent, ModelRecord, VersionRecord, check_etag, now
 from mlnb.states import VersionState
 from mlnb.store import Database, RegistryTx
 
-__all__ = ["ModelRegistry", "VersionSpec", "now"]
+__all__ = ["ModelListener", "ModelRegistry", "VersionSpec", "now"]
+
+
+class ModelListener(Protocol):
+    """Told of a model's history entries of ``actions`` once they are
+    committed, with the model as it is after them (notifications)."""
+
+    actions: frozenset[str]
+
+    def __call__(self, model: ModelRecord, event: ModelEvent) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -54,15 +64,35 @@ class ModelRegistry:
     ``VersionDeployer``; this class owns the records and the rules.
     """
 
-    def __init__(self, db: Database, model_quota: int, version_quota: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        model_quota: int,
+        version_quota: int,
+        listener: ModelListener | None = None,
+    ) -> None:
         self.db = db
         self.model_quota = model_quota
         self.version_quota = version_quota
+        self.listener = listener
 
     @contextmanager
     def _write(self) -> Iterator[RegistryTx]:
         with self.db.session(write=True) as session:
-            yield RegistryTx(session)
+            tx = RegistryTx(session)
+            yield tx
+        self._tell(tx.appended)  # committed: what it wrote is true
+
+    def _tell(self, events: list[ModelEvent]) -> None:
+        listener = self.listener
+        if listener is None:
+            return
+        for event in events:
+            if event.action in listener.actions:
+                with self._read() as tx:
+                    model = tx.get_model(event.project, event.model)
+                if model is not None:
+                    listener(model, event)
 
     @contextmanager
     def _read(self) -> Iterator[RegistryTx]:
@@ -145,9 +175,12 @@ class ModelRegistry:
         labels: Mapping[str, str] | None = None,
         etag: str | None = None,
         evaluation_gates: list[Any] | None = None,
+        notifications: Mapping[str, Any] | None = None,
     ) -> ModelRecord:
-        """Change a model's description, labels or evaluation gates
-        (``None`` leaves a field; ``[]`` removes the gates).
+        """Change a model's description, labels, evaluation gates or
+        notifications (``None`` leaves a field; ``[]`` removes the gates,
+        ``{}`` the notifications: the host's settings apply). The caller
+        checks the notifications' shape (``mlnb.runtime.notifications``).
 
         Raises:
             InvalidArgument: A bad gate.
@@ -160,6 +193,8 @@ class ModelRegistry:
             from mlnb.evaluation.gates import gates_from_api
 
             requested["evaluation_gates"] = [g.to_api() for g in gates_from_api(evaluation_gates)]
+        if notifications is not None:
+            requested["notifications"] = dict(notifications) or None
         with self._write() as tx:
             model = self._require_model(tx, project, name)
             check_etag(etag, model.etag, f"model {name!r}")
@@ -388,8 +423,9 @@ class ModelRegistry:
         Raises:
             NotFound: No such version.
             FailedPrecondition: The version is not READY.
+            GateRefused: It does not pass the model's evaluation gates.
         """
-        with self._write() as tx:
+        with self._refusals_recorded(project, model, actor, "become the default"), self._write() as tx:
             version = self._require_version(tx, project, model, name)
             name = version.name  # an alias's version
             if version.state != VersionState.READY:
@@ -433,15 +469,17 @@ class ModelRegistry:
         Raises:
             InvalidArgument: A bad split, shadow or routing field.
             NotFound: No such model or version.
-            FailedPrecondition: A version not READY, a gate not passed, or
-                ``etag`` given and the model changed since.
+            FailedPrecondition: A version not READY, or ``etag`` given and
+                the model changed since.
+            GateRefused: A version that does not pass the model's gates.
         """
         from mlnb.registry.traffic import routing_field_from_api, shadow_from_api, traffic_split_from_api
 
         shares = traffic_split_from_api(split) if change_split else None
         copy = shadow_from_api(shadow) if change_shadow else None
         routing_field = routing_field_from_api(routing_key_field) if change_routing_key_field else None
-        with self._write() as tx:
+        refusal = self._refusals_recorded(project, model, actor, "take a share of the traffic", reason)
+        with refusal, self._write() as tx:
             record = self._require_model(tx, project, model)
             check_etag(etag, record.etag, f"model {model!r}")
             fields: dict[str, Any] = {}
@@ -515,6 +553,26 @@ class ModelRegistry:
                 tx, dataclasses.replace(record, evaluation_gates=gates), version, default
             )
 
+    @contextmanager
+    def _refusals_recorded(
+        self, project: str, model: str, actor: str, to: str, reason: str | None = None
+    ) -> Iterator[None]:
+        """A version the gates refuse goes into the model's history
+        (``GATE_REFUSED``), in a transaction of its own: the refused
+        change's is rolled back."""
+        try:
+            yield
+        except GateRefused as refused:
+            details: dict[str, Any] = {"to": to, "failures": list(refused.failures)}
+            details["message"] = refused.message
+            if reason:
+                details["reason"] = reason
+            with self._write() as tx:
+                if tx.get_model(project, model) is not None:
+                    event = ModelEvent(project, model, now(), actor, "GATE_REFUSED", refused.version, details)
+                    tx.append_event(event)
+            raise
+
     def _require_ready(self, tx: RegistryTx, project: str, model: str, name: str, what: str) -> VersionRecord:
         version = self._require_version(tx, project, model, name)
         if version.state != VersionState.READY:
@@ -545,9 +603,11 @@ class ModelRegistry:
 
         checked = check_gates(gates, name, latest(name), previous, latest(previous))
         if checked.failures:
-            raise FailedPrecondition(
+            raise GateRefused(
                 f"Version {name!r} does not pass the evaluation gates of model {model.name!r}: "
-                + "; ".join(checked.failures)
+                + "; ".join(checked.failures),
+                name,
+                tuple(checked.failures),
             )
         return {"gates": [g.text() for g in gates], "evaluations": checked.evaluations}
 

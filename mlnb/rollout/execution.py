@@ -23,6 +23,7 @@ from mlnb.registry import ModelRegistry
 from mlnb.rollout.spec import RolloutSpec
 from mlnb.runtime.execution import JobContext, Outcome
 from mlnb.runtime.logs import LogWriter
+from mlnb.runtime.notifications import Channels, ModelNotifier
 from mlnb.states import JobState
 from mlnb.store import Database
 
@@ -84,7 +85,8 @@ class RolloutExecution:
         self.job_id = job.job_id
         self.log: LogWriter = context.log
         settings = context.settings
-        self.registry = ModelRegistry(context.database, settings.model_quota, settings.version_quota)
+        tell = ModelNotifier(Channels.of(settings))
+        self.registry = ModelRegistry(context.database, settings.model_quota, settings.version_quota, tell)
         self.prediction_log = PredictionLog(context.database)
         self.actor = f"rollout job {job.job_id}"
         self.before: dict[str, int] = {}

@@ -1,9 +1,12 @@
 """Who hears of what: mlnb's ``notifications`` of a job (in its input,
-beside ``scheduling``) or of a schedule: ``{"webhook": URL, "email":
+beside ``scheduling``), a schedule or a model: ``{"webhook": URL, "email":
 [ADDRESSES], "on": [EVENTS]}``. A job's events are its ends (SUCCEEDED and
 FAILED unless ``on`` says otherwise); a schedule's are a run ``MISSED``
-(due and not run) and a run ``REFUSED`` (its job could not be submitted).
-What a job or schedule names none of, the host's settings give
+(due and not run) and a run ``REFUSED`` (its job could not be submitted);
+a model's are a version its evaluation gates refused (``GATE_REFUSED``,
+the default) and, when asked for, a new default (``DEFAULT_CHANGED``) or
+a changed split (``TRAFFIC_CHANGED``, a rollout's steps and rollbacks).
+What a job, schedule or model names none of, the host's settings give
 (``notify_webhook``, ``notify_email``), and e-mail goes through its
 ``smtp_url``. A webhook gets a JSON body with a Slack-compatible ``text``,
 an address a plain-text message; a delivery that fails is tried again and
@@ -11,13 +14,14 @@ said, never raised: what it reports on stands."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlnb.errors import InvalidArgument
+from mlnb.errors import InvalidArgument, MlnbError
 from mlnb.naming import object_fields
-from mlnb.records import JobRecord, format_time
+from mlnb.records import JobRecord, ModelEvent, ModelRecord, format_time
 from mlnb.runtime.mail import send_mail
 from mlnb.runtime.webhooks import post_json
 from mlnb.states import ENDED, JobState
@@ -25,12 +29,22 @@ from mlnb.states import ENDED, JobState
 if TYPE_CHECKING:
     from mlnb.config import Settings
 
-__all__ = ["DELIVERY_TRIES", "JOB_ENDS", "SCHEDULE_EVENTS", "Channels", "Notifications"]
+__all__ = [
+    "DELIVERY_TRIES",
+    "JOB_ENDS",
+    "MODEL_EVENTS",
+    "SCHEDULE_EVENTS",
+    "Channels",
+    "ModelNotifier",
+    "Notifications",
+]
 
 DELIVERY_TRIES = 3
 JOB_ENDS = tuple(sorted(s.value for s in ENDED))
 SCHEDULE_EVENTS = ("MISSED", "REFUSED")
+MODEL_EVENTS = ("DEFAULT_CHANGED", "GATE_REFUSED", "TRAFFIC_CHANGED")
 _JOB_DEFAULT_ON = (JobState.SUCCEEDED.value, JobState.FAILED.value)
+_MODEL_DEFAULT_ON = ("GATE_REFUSED",)
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,14 @@ class Notifications:
         }
         return self.tell(job.state.value, text, body, channels)
 
+    def tell_aside(self, event: str, text: str, body: dict[str, Any], channels: Channels) -> None:
+        """:meth:`tell`, on a thread of its own: a slow webhook or mail
+        server never holds up the loop or the request that had news."""
+        if event in self.on and (self.webhook is not None or self.email):
+            threading.Thread(
+                target=self.tell, args=(event, text, body, channels), name="notify", daemon=True
+            ).start()
+
     def tell(self, event: str, text: str, body: dict[str, Any], channels: Channels) -> list[str]:
         """Tell of ``event`` (if wanted): ``text`` is the webhook body's
         ``text`` and the e-mail's subject and first line."""
@@ -139,6 +161,55 @@ class Notifications:
                 )
             delivered.append(f"{', '.join(self.email)}: {_said(answer)}")
         return delivered
+
+
+class ModelNotifier:
+    """Tells a model's ``notifications`` (or the host's) of its history
+    entries, as the registry's listener (``ModelRegistry(listener=)``)."""
+
+    actions = frozenset(MODEL_EVENTS)
+
+    def __init__(self, channels: Channels) -> None:
+        self.channels = channels
+
+    @staticmethod
+    def check(body: Any) -> None:
+        """
+        Raises:
+            InvalidArgument: Not a model's ``notifications``.
+        """
+        Notifications.from_api(body, Channels(), MODEL_EVENTS, _MODEL_DEFAULT_ON)
+
+    def __call__(self, model: ModelRecord, event: ModelEvent) -> None:
+        try:
+            notifications = Notifications.from_api(
+                model.notifications, self.channels, MODEL_EVENTS, _MODEL_DEFAULT_ON
+            )
+        except MlnbError:
+            return  # refused when it was set
+        details = event.details
+        if event.action == "GATE_REFUSED":
+            said = str(details.get("message", ""))
+        elif event.action == "DEFAULT_CHANGED":
+            said = f"{event.version} is the default (it was {details.get('previous')})"
+        elif "trafficSplit" in details:
+            split = details["trafficSplit"]
+            before, after = (split.get(k) or "the default only" for k in ("before", "after"))
+            said = f"the split is {after} (it was {before})"
+        else:
+            said = "changed its " + ", ".join(k for k in details if k != "reason")
+        if details.get("reason"):
+            said += f": {details['reason']}"
+        text = f"mlnb: model {model.name} ({model.project}) {event.action}: {said}"
+        body = {
+            "project": model.project,
+            "model": model.name,
+            "version": event.version,
+            "actor": event.actor,
+            "time": format_time(event.time),
+            "details": details,
+        }
+        notifications.tell_aside(event.action, text, body, self.channels)
 
 
 def _said(answer: dict[str, Any]) -> str:

@@ -132,7 +132,7 @@ async def _patch_model(request: Request, engine: Engine, project: str, name: str
     shadow, aliases), each as its updateMask names."""
     body = await read_object(request, schemas.MODEL, "model")
     traffic = {"trafficSplit", "shadow", "aliases", "routingKeyField"}
-    mask = _update_mask(request, {"description", "labels", "evaluationGates", *traffic})
+    mask = _update_mask(request, {"description", "labels", "evaluationGates", "notifications", *traffic})
     record: ModelRecord = await call(engine.get_model, name, project=project)
     if mask - traffic:
         record = await call(
@@ -141,6 +141,7 @@ async def _patch_model(request: Request, engine: Engine, project: str, name: str
             description=body.get("description", "") if "description" in mask else None,
             labels=body.get("labels") or {} if "labels" in mask else None,
             evaluation_gates=body.get("evaluationGates") or [] if "evaluationGates" in mask else None,
+            notifications=body.get("notifications") or {} if "notifications" in mask else None,
             etag=body.get("etag"),
             project=project,
         )

@@ -32,6 +32,7 @@ MODEL = {
     "defaultVersion": OBJECT,
     "etag": STRING,
     "evaluationGates": LIST,  # mlnb's: what a version must show to become the default
+    "notifications": OBJECT,  # mlnb's: who hears of a refused gate, a new default
 }
 VERSION = {
     "name": STRING,

@@ -25,6 +25,7 @@ _MODEL_FIELDS = {
     "aliases",
     "shadow",
     "routing_key_field",
+    "notifications",
 }
 _VERSION_FIELDS = {
     "description",
@@ -49,6 +50,9 @@ class RegistryTx:
 
     def __init__(self, session: Session) -> None:
         self._session = session
+        # The history entries this transaction wrote, for whoever is told
+        # of them once it commits.
+        self.appended: list[ModelEvent] = []
 
     @property
     def session(self) -> Session:
@@ -191,6 +195,7 @@ class RegistryTx:
     # history
 
     def append_event(self, event: ModelEvent) -> None:
+        self.appended.append(event)
         self._session.add(
             ModelEventRow(
                 project=event.project,
@@ -268,6 +273,7 @@ class RegistryTx:
             aliases=dict(row.aliases or {}),
             shadow=dict(row.shadow) if row.shadow else None,
             routing_key_field=row.routing_key_field,
+            notifications=dict(row.notifications) if row.notifications else None,
             etag=make_etag(row.revision),
         )
 

@@ -63,6 +63,7 @@ class ModelRow(Base):
     aliases: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     shadow: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     routing_key_field: Mapped[str | None] = mapped_column(String(128))
+    notifications: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     create_time: Mapped[datetime]
     revision: Mapped[int] = mapped_column(default=1)
 

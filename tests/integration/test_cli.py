@@ -66,6 +66,18 @@ def test_models_and_versions_lifecycle(
     assert json.loads(out)[0]["actor"] == "cli-user"
     assert cli("models", "update", "iris", "--update-labels", "stage=prod", "--remove-labels", "team")[0] == 0
     assert "stage: prod" in cli("models", "describe", "iris")[1]
+    told = ("--notify-email", "ops@example.com, lead@example.com")
+    told += ("--notify-on", "gate_refused,default_changed")
+    code, out, err = cli("models", "update", "iris", *told, "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["notifications"] == {
+        "email": ["ops@example.com", "lead@example.com"],
+        "on": ["GATE_REFUSED", "DEFAULT_CHANGED"],
+    }
+    code, _, err = cli("models", "update", "iris", "--notify-on", "SUCCEEDED")
+    assert code != 0 and "notifications.on lists events among DEFAULT_CHANGED, GATE_REFUSED" in err
+    assert cli("models", "update", "iris", "--clear-notifications")[0] == 0
+    assert "notifications" not in cli("models", "describe", "iris")[1]
     assert cli("versions", "delete", "v1", "--model", "iris")[0] == 0
     assert cli("models", "delete", "iris")[0] == 0
 

@@ -153,3 +153,68 @@ def test_a_gate_refuses_a_worse_version_and_lets_a_better_one_in(
     # Without gates, any READY version may be the default again.
     engine.update_model("iris", evaluation_gates=[])
     assert engine.set_default_version("iris", "dummy").is_default
+
+
+def test_a_refused_gate_is_kept_in_the_history_and_told_to_the_models_webhook_and_the_hosts_mail(
+    home: Path, sklearn_model: tuple[Path, Any], iris_features: Any, tmp_path: Path
+) -> None:
+    from support.smtp import SmtpListener
+    from support.waiting import wait_for
+    from support.webhooks import WebhookListener
+
+    from mlnb.config import Settings
+    from mlnb.errors import GateRefused
+
+    hook, smtp = WebhookListener(), SmtpListener()
+    settings = Settings.resolve(
+        env={}, home=str(home), actor="tester", smtp_url=smtp.url, notify_email="ops@example.com"
+    )
+    engine = Engine(settings)
+    try:
+        frame = iris_frame(iris_features)
+        dummy = DummyClassifier(strategy="most_frequent").fit(iris_features, frame["species"])
+        (tmp_path / "dummy").mkdir()
+        joblib.dump(dummy, tmp_path / "dummy" / "model.joblib")
+        engine.deploy("iris", "v1", sklearn_model[0])
+        engine.deploy("iris", "dummy", tmp_path / "dummy")
+        engine.update_model("iris", evaluation_gates=engine.evaluation_gates("holdout:accuracy>=0.9"))
+        engine.evaluate("iris", frame, "species", version="dummy", dataset="holdout")
+
+        # No notifications of its own: the host's address hears of the refusal.
+        with pytest.raises(GateRefused, match=r"dummy has accuracy 0\.33") as refused:
+            engine.set_default_version("iris", "dummy")
+        assert refused.value.version == "dummy" and refused.value.status == "FAILED_PRECONDITION"
+        (mail,) = wait_for(lambda: smtp.received or None, "the host's e-mail")
+        assert mail["To"] == "ops@example.com"
+        assert mail["Subject"].startswith("mlnb: model iris (default) GATE_REFUSED: Version 'dummy' does not")
+
+        # Its own webhook, for a share of the traffic refused and for a new default.
+        wanted = {"webhook": hook.url, "on": ["GATE_REFUSED", "DEFAULT_CHANGED"]}
+        assert engine.update_model("iris", notifications=wanted).to_api()["notifications"] == wanted
+        with pytest.raises(GateRefused):
+            engine.set_traffic_split("iris", {"v1": 90, "dummy": 10})
+        (told,) = wait_for(lambda: hook.received or None, "the refusal at the webhook")
+        assert told["event"] == "GATE_REFUSED" and told["model"] == "iris" and told["version"] == "dummy"
+        assert told["details"]["to"] == "take a share of the traffic"
+        assert told["details"]["failures"] == ["holdout:accuracy>=0.9: dummy has accuracy 0.3333"]
+        assert told["text"].startswith("mlnb: model iris (default) GATE_REFUSED: Version 'dummy'")
+        engine.update_model("iris", evaluation_gates=[])
+        engine.set_default_version("iris", "dummy")
+        told = wait_for(lambda: hook.received[1] if len(hook.received) > 1 else None, "the new default")
+        assert told["event"] == "DEFAULT_CHANGED" and told["version"] == "dummy"
+        assert told["text"] == "mlnb: model iris (default) DEFAULT_CHANGED: dummy is the default (it was v1)"
+        assert len(smtp.received) == 1  # the model's own notifications replace the host's
+
+        # The history keeps both refusals; the refused changes were not made.
+        refusals = [e for e in engine.model_history("iris") if e.action == "GATE_REFUSED"]
+        assert [e.details["to"] for e in refusals] == ["become the default", "take a share of the traffic"]
+        assert all(e.version == "dummy" and e.actor == "tester" for e in refusals)
+        assert engine.get_model("iris").traffic_split == {}
+
+        with pytest.raises(InvalidArgument, match=r"notifications\.on lists events among DEFAULT_CHANGED"):
+            engine.update_model("iris", notifications={"on": ["SUCCEEDED"]})
+        assert "notifications" not in engine.update_model("iris", notifications={}).to_api()
+    finally:
+        engine.close()
+        hook.close()
+        smtp.close()

@@ -729,6 +729,18 @@ def test_the_official_clients_set_default_meets_the_models_gates(
         server, "PATCH", f"/v1/{name}?updateMask=evaluationGates", {"evaluationGates": [{}]}
     )
     assert status == 400 and "evaluationGates[0] needs a dataset" in body["error"]["message"]
+    # mlnb's notifications of the model, patched as the gates are; the
+    # refusal above is in the model's history.
+    wanted = {"email": ["ops@example.com"], "on": ["GATE_REFUSED"]}
+    models = ml.projects().models()
+    patch = models.patch(name=name, body={"notifications": wanted}, updateMask="notifications")
+    assert patch.execute()["notifications"] == wanted
+    status, body = call_http(
+        server, "PATCH", f"/v1/{name}?updateMask=notifications", {"notifications": {"email": ["ops"]}}
+    )
+    assert status == 400 and "notifications.email lists e-mail addresses" in body["error"]["message"]
+    (refusal,) = [e for e in engine.model_history("iris") if e.action == "GATE_REFUSED"]
+    assert refusal.version == "dummy" and refusal.details["to"] == "become the default"
     engine.close()
 
 
