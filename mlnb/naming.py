@@ -203,3 +203,30 @@ def parse_resource(name: str, default_project: str) -> tuple[str, str, str | Non
         f"Cannot parse resource name {name!r}: expected a model name or "
         "projects/PROJECT/models/MODEL[/versions/VERSION]"
     )
+
+
+def model_and_version(model: Any, version: Any) -> tuple[str | None, str | None]:
+    """A batch prediction's ``modelName`` (``projects/p/models/m``) and
+    ``versionName`` (``projects/p/models/m/versions/v``), or their short
+    names, as the names ``(m, v)``.
+
+    Raises:
+        InvalidArgument: A name of neither shape.
+    """
+    if version:
+        parts = str(version).split("/")
+        if len(parts) >= 6 and parts[-2] == "versions" and parts[-4] == "models":
+            return parts[-3], parts[-1]
+        if len(parts) == 1 and model:
+            return _short_model(model), parts[0]
+        raise InvalidArgument(
+            f"versionName {version!r} must be projects/PROJECT/models/MODEL/versions/VERSION"
+        )
+    return (_short_model(model) if model else None), None
+
+
+def _short_model(model: Any) -> str:
+    parts = str(model).split("/")
+    if len(parts) == 1 or (len(parts) >= 4 and parts[-2] == "models"):
+        return parts[-1]
+    raise InvalidArgument(f"modelName {model!r} must be projects/PROJECT/models/MODEL")

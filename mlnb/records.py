@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlnb.errors import FailedPrecondition, InvalidArgument
+from mlnb.naming import model_and_version
 from mlnb.states import ENDED, JobKind, JobState, VersionState
 
 __all__ = [
@@ -560,6 +561,32 @@ class ScheduleRecord:
     @property
     def resource_name(self) -> str:
         return schedule_resource(self.project, self.name)
+
+    @property
+    def cadence(self) -> str:
+        """``every 6h`` or ``cron '0 2 * * *' (Europe/Paris)``, as a person wrote it."""
+        if self.spec.get("cron"):
+            zone = self.spec.get("timeZone") or "UTC"
+            return f"cron '{self.spec['cron']}'" + ("" if zone == "UTC" else f" ({zone})")
+        seconds = float(str(self.spec.get("interval", "0s")).rstrip("s"))
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if seconds >= size and seconds % size == 0:
+                return f"every {seconds / size:g}{unit}"
+        return f"every {seconds:g}s"
+
+    @property
+    def predicted_model(self) -> str | None:
+        """The model whose versions its batch prediction jobs predict with
+        (its template's ``modelName`` or ``versionName``); ``None`` for
+        jobs of other kinds."""
+        template = self.spec.get("jobTemplate")
+        prediction = template.get("predictionInput") if isinstance(template, dict) else None
+        if not isinstance(prediction, dict):
+            return None
+        try:
+            return model_and_version(prediction.get("modelName"), prediction.get("versionName"))[0]
+        except InvalidArgument:
+            return None  # a name filled from the run ({{ ... }}) or not checked yet
 
     _repr_pretty_ = _yaml_pretty
 

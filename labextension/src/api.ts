@@ -77,6 +77,8 @@ export interface ISchedule {
   state: string;
   /** `every 6h` or `cron '0 2 * * *'`, as a person wrote it. */
   cadence: string;
+  /** The model its batch prediction jobs predict with, if they do. */
+  model: string | null;
   nextRunTime: string | null;
   lastRunTime: string | null;
   /** The state of its newest run's job (FAILED when it could not be submitted). */
@@ -164,9 +166,9 @@ type IJobBody = Partial<IJob> & { jobId: string; state: string; kind: string; el
 interface IScheduleBody {
   name: string;
   state: string;
-  cron?: string;
-  interval?: string;
-  timeZone?: string;
+  /** How it runs, in words (the server's `ScheduleRecord.cadence`). */
+  cadence: string;
+  model?: string | null;
   nextRunTime?: string;
   lastRunTime?: string;
   lastRunState?: string | null;
@@ -174,29 +176,12 @@ interface IScheduleBody {
   runCount?: number;
 }
 
-/** `21600s` as `6h`: how a person wrote the interval. */
-function shortInterval(text: string): string {
-  const seconds = Number(text.replace(/s$/, ''));
-  for (const [unit, size] of [
-    ['d', 86400],
-    ['h', 3600],
-    ['m', 60]
-  ] as const) {
-    if (seconds >= size && seconds % size === 0) {
-      return `${seconds / size}${unit}`;
-    }
-  }
-  return `${seconds}s`;
-}
-
 function schedule(body: IScheduleBody): ISchedule {
-  const zone = body.timeZone && body.timeZone !== 'UTC' ? ` (${body.timeZone})` : '';
   return {
     name: shortName(body.name),
     state: body.state,
-    cadence: body.cron
-      ? `cron '${body.cron}'${zone}`
-      : `every ${shortInterval(body.interval ?? '0s')}`,
+    cadence: body.cadence,
+    model: body.model ?? null,
     nextRunTime: body.nextRunTime ?? null,
     lastRunTime: body.lastRunTime ?? null,
     lastRunState: body.lastRunState ?? null,

@@ -396,11 +396,13 @@ export class MlnbSidebar extends SidePanel {
         block.dataset.model = model.name;
         block.append(
           element('div', 'mlnb-model-name', model.name),
-          element('div', 'mlnb-versions')
+          element('div', 'mlnb-versions'),
+          element('div', 'mlnb-model-schedules')
         );
         return block;
       },
       (block, model) => {
+        this._renderModelSchedules(block, model.name);
         const versions = block.querySelector('.mlnb-versions') as HTMLElement;
         const items = model.versions.map(version => ({ model: model.name, version }));
         let rows = this._versionItems.get(block);
@@ -417,6 +419,29 @@ export class MlnbSidebar extends SidePanel {
           (node, item) => this._updateVersion(node, item.model, item.version)
         );
       }
+    );
+  }
+
+  /** The schedules of batch prediction jobs that predict with the model,
+   * under its versions, as the Schedules section shows them. */
+  private _renderModelSchedules(block: HTMLElement, model: string): void {
+    let rows = this._modelScheduleRows.get(block);
+    if (!rows) {
+      rows = new Map();
+      this._modelScheduleRows.set(block, rows);
+    }
+    reconcile(
+      block.querySelector('.mlnb-model-schedules') as HTMLElement,
+      rows,
+      this.schedules.filter(schedule => schedule.model === model),
+      schedule => schedule.name,
+      schedule => {
+        const row = this._makeSchedule(schedule);
+        row.classList.add('mlnb-model-schedule');
+        row.title = `Batch prediction jobs of ${model}, scheduled`;
+        return row;
+      },
+      (row, schedule) => this._updateSchedule(row, schedule)
     );
   }
 
@@ -831,6 +856,8 @@ export class MlnbSidebar extends SidePanel {
   // Each model block's version rows, by model/version.
   private _versionItems = new WeakMap<HTMLElement, Map<string, HTMLElement>>();
   private _versionRows = new WeakMap<HTMLElement, IVersionRow>();
+  // Each model block's rows of its scheduled batch jobs, by schedule.
+  private _modelScheduleRows = new WeakMap<HTMLElement, Map<string, HTMLElement>>();
   private _jobRows = new Map<string, HTMLElement>();
   private _jobViews = new WeakMap<HTMLElement, IJobRow>();
   private _scheduleRows = new Map<string, HTMLElement>();

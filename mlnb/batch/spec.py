@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlnb.errors import InvalidArgument
+from mlnb.naming import model_and_version
 
 __all__ = ["DATA_FORMATS", "OUTPUT_FORMATS", "EvaluationSpec", "PredictionSpec", "normalize_format"]
 
@@ -122,7 +123,7 @@ class PredictionSpec:
             raise InvalidArgument("Say which model to predict with: modelName, versionName or uri")
         if "uri" in sources and len(sources) > 1:
             raise InvalidArgument("Give uri (a model folder) or modelName/versionName, not both")
-        model, version = _model_and_version(body.get("modelName"), body.get("versionName"))
+        model, version = model_and_version(body.get("modelName"), body.get("versionName"))
         return cls(
             input_paths=tuple(paths),
             output_path=output,
@@ -174,28 +175,6 @@ class PredictionSpec:
         if self.model_name and self.version_name:
             body["versionName"] = f"{body.pop('modelName')}/versions/{self.version_name}"
         return body
-
-
-def _model_and_version(model: Any, version: Any) -> tuple[str | None, str | None]:
-    """``projects/p/models/m`` and ``projects/p/models/m/versions/v`` (or the
-    short names) to (``projects/p/models/m``-less names m, v)."""
-    if version:
-        parts = str(version).split("/")
-        if len(parts) >= 6 and parts[-2] == "versions" and parts[-4] == "models":
-            return parts[-3], parts[-1]
-        if len(parts) == 1 and model:
-            return _short_model(model), parts[0]
-        raise InvalidArgument(
-            f"versionName {version!r} must be projects/PROJECT/models/MODEL/versions/VERSION"
-        )
-    return (_short_model(model) if model else None), None
-
-
-def _short_model(model: Any) -> str:
-    parts = str(model).split("/")
-    if len(parts) == 1 or (len(parts) >= 4 and parts[-2] == "models"):
-        return parts[-1]
-    raise InvalidArgument(f"modelName {model!r} must be projects/PROJECT/models/MODEL")
 
 
 def _flag(value: Any, what: str) -> bool:

@@ -136,14 +136,20 @@ def update(
 
 
 @schedules.command("list")
+@click.option("--model", help="Only the schedules of batch prediction jobs that predict with MODEL.")
 @list_options
 @common_options
 @pass_state
 def list_schedules(
-    state: CliState, filter_: str | None, sort_by: str | None, limit: int | None, page_size: int | None
+    state: CliState,
+    model: str | None,
+    filter_: str | None,
+    sort_by: str | None,
+    limit: int | None,
+    page_size: int | None,
 ) -> list[ScheduleRecord]:
     """List the project's schedules."""
-    records = state.engine.list_schedules()
+    records = state.engine.list_schedules(model=model)
     kept = selected([(r, _row(r)) for r in records], filter_, sort_by, limit)
     state.out.listing([body for _, body in kept], SCHEDULE_COLUMNS)
     return [record for record, _ in kept]
@@ -212,18 +218,4 @@ def delete(state: CliState, name: str) -> None:
 
 
 def _row(record: ScheduleRecord) -> dict[str, Any]:
-    body = record.to_api()
-    if body.get("cron"):
-        zone = body.get("timeZone", "UTC")
-        cadence = f"cron '{body['cron']}'" + ("" if zone == "UTC" else f" ({zone})")
-    else:
-        cadence = f"every {_short(float(str(body.get('interval', '0s')).rstrip('s')))}"
-    return {**body, "schedule": record.name, "cadence": cadence}
-
-
-def _short(seconds: float) -> str:
-    """``21600`` as ``6h``: how a person wrote the interval."""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
+    return {**record.to_api(), "schedule": record.name, "cadence": record.cadence}

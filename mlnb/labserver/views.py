@@ -93,11 +93,14 @@ def server_view(engine: Engine) -> dict[str, Any]:
 
 def schedule_view(engine: Engine, name: str) -> dict[str, Any]:
     """The ``Schedule`` body (with its newest run), and ``lastRunState``:
-    its newest run's job state."""
+    its newest run's job state, ``cadence`` in words, and ``model``: the
+    model its batch prediction jobs predict with (or ``None``)."""
     record = engine.get_schedule(name, runs=1)  # the sidebar shows the newest run's state only
     body = record.to_api()
     runs = record.recent_runs
     body["lastRunState"] = runs[0].to_api().get("state") if runs else None
+    body["cadence"] = record.cadence
+    body["model"] = record.predicted_model
     return body
 
 

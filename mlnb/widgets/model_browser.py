@@ -1,6 +1,7 @@
 """The model browser: the project's models and their versions, the
-default marked; set-default, delete with a confirmation, and a predict
-form that sends instances to a version and explains its predictions."""
+default marked; set-default, delete with a confirmation, a predict form
+that sends instances to a version and explains its predictions, and the
+model's scheduled batch prediction jobs (pause, resume, run now)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from mlnb.widgets.explanation_chart import explanation_figure
 
 if TYPE_CHECKING:
     from mlnb.api import Engine
+    from mlnb.records import ScheduleRecord
 
 
 class ModelBrowser(Panel):
@@ -26,7 +28,8 @@ class ModelBrowser(Panel):
 
     Every button has a method of the same purpose (``select_model``,
     ``select_version``, ``set_default``, ``ask_delete``/``confirm_delete``,
-    ``predict``, ``explain``), which is what the buttons call.
+    ``predict``, ``explain``, ``select_schedule``, ``pause_schedule``,
+    ``resume_schedule``, ``run_schedule``), which is what the buttons call.
     """
 
     def __init__(self, engine: Engine, *, model: str | None = None, widgets: bool | None = None) -> None:
@@ -35,6 +38,9 @@ class ModelBrowser(Panel):
         self.versions: list[Any] = []
         self.model: str | None = model
         self.version: str | None = None
+        # The model's scheduled batch prediction jobs, each with its newest run.
+        self.schedules: list[ScheduleRecord] = []
+        self.schedule: str | None = None
         self.pending_delete: str | None = None
         self.message = ""
         self.predictions: list[Any] | None = None
@@ -57,6 +63,10 @@ class ModelBrowser(Panel):
         if self.version not in version_names:
             default = next((v.name for v in self.versions if v.is_default), None)
             self.version = default or (version_names[0] if version_names else None)
+        scheduled = self.engine.list_schedules(model=self.model) if self.model else []
+        self.schedules = [self.engine.get_schedule(s.name, runs=1) for s in scheduled]
+        if self.schedule not in [s.name for s in self.schedules]:
+            self.schedule = self.schedules[0].name if self.schedules else None
         if self.widget is not None:
             self._update_widgets()
 
@@ -71,10 +81,11 @@ class ModelBrowser(Panel):
 
     def set_default(self) -> None:
         """Make the selected version its model's default."""
-        if self.model and self.version:
+        model, version = self.model, self.version
+        if model and version:
             self._act(
-                lambda: self.engine.set_default_version(self.model, self.version),
-                f"{self.version} is now the default of {self.model}.",
+                lambda: self.engine.set_default_version(model, version),
+                f"{version} is now the default of {model}.",
             )
 
     def ask_delete(self) -> None:
@@ -85,17 +96,37 @@ class ModelBrowser(Panel):
 
     def confirm_delete(self) -> None:
         """Delete the version that ``ask_delete`` asked about."""
-        name, self.pending_delete = self.pending_delete, None
-        if self.model and name:
-            self._act(
-                lambda: self.engine.delete_version(self.model, name),
-                f"Deleted version {name} of {self.model}.",
-            )
+        model, name, self.pending_delete = self.model, self.pending_delete, None
+        if model and name:
+            self._act(lambda: self.engine.delete_version(model, name), f"Deleted version {name} of {model}.")
 
     def cancel_delete(self) -> None:
         self.pending_delete = None
         if self.widget is not None:
             self._update_widgets()
+
+    def select_schedule(self, name: str) -> None:
+        self.schedule = name
+        if self.widget is not None:
+            self._update_widgets()
+
+    def pause_schedule(self) -> None:
+        """Pause the selected schedule."""
+        if self.schedule:
+            name = self.schedule
+            self._act(lambda: self.engine.pause_schedule(name), f"Paused {name}.")
+
+    def resume_schedule(self) -> None:
+        """Resume the selected schedule."""
+        if self.schedule:
+            name = self.schedule
+            self._act(lambda: self.engine.resume_schedule(name), f"Resumed {name}.")
+
+    def run_schedule(self) -> None:
+        """Run the selected schedule's job now, beside its cadence."""
+        if self.schedule:
+            name = self.schedule
+            self._act(lambda: self.engine.run_schedule(name), lambda job: f"Submitted {job.job_id}.")
 
     def predict(self, instances: str | list[Any]) -> list[Any] | None:
         """Send instances (a list, or text read as ``%%ml predict`` reads
@@ -145,10 +176,12 @@ class ModelBrowser(Panel):
         if self.widget is not None:
             self._update_widgets()
 
-    def _act(self, action: Any, done: str) -> None:
+    def _act(self, action: Callable[[], Any], done: str | Callable[[Any], str]) -> None:
+        """Do ``action``; ``done`` (or ``done(result)``) or the error becomes
+        the status line."""
         try:
-            action()
-            self.message = done
+            result = action()
+            self.message = done if isinstance(done, str) else done(result)
         except MlnbError as e:
             self.message = f"Error: {e.message}"
         self.refresh()
@@ -168,6 +201,7 @@ class ModelBrowser(Panel):
                     lines.append(
                         f"  {mark} {v.name:<12} {v.state:<8} {v.framework or '':<14} {v.create_time:%F %T}"
                     )
+                lines.extend(f"  scheduled: {_schedule_text(s)}" for s in self.schedules)
         if self.message:
             lines.append(self.message)
         return "\n".join(lines)
@@ -198,6 +232,17 @@ class ModelBrowser(Panel):
         self.predict_button.on_click(lambda _b: self.predict(self.instances_box.value))
         self.explain_button = w.Button(description="Explain", icon="question")
         self.explain_button.on_click(lambda _b: self.explain(self.instances_box.value))
+        self.schedule_picker = w.Select(description="Scheduled", rows=3, layout={"width": "100%"})
+        self.schedule_picker.observe(self._on_schedule, names="value")
+        self.pause_button = w.Button(description="Pause", icon="pause")
+        self.pause_button.on_click(lambda _b: self.pause_schedule())
+        self.resume_button = w.Button(description="Resume", icon="play")
+        self.resume_button.on_click(lambda _b: self.resume_schedule())
+        self.run_button = w.Button(description="Run now", icon="forward")
+        self.run_button.on_click(lambda _b: self.run_schedule())
+        self.schedule_box = w.VBox(
+            [self.schedule_picker, w.HBox([self.pause_button, self.resume_button, self.run_button])]
+        )
         self.status = w.HTML()
         self.output = w.HTML()
         self.chart = LiveChart(None)
@@ -213,6 +258,7 @@ class ModelBrowser(Panel):
                 self.confirm_row,
                 self.instances_box,
                 w.HBox([self.predict_button, self.explain_button]),
+                self.schedule_box,
                 self.status,
                 self.output,
                 self.chart_box,
@@ -232,8 +278,15 @@ class ModelBrowser(Panel):
                 for v in self.versions
             ]
             self.version_picker.value = self.version
+            self.schedule_picker.options = [(_schedule_text(s), s.name) for s in self.schedules]
+            self.schedule_picker.value = self.schedule
         finally:
             self._updating = False
+        scheduled = next((s for s in self.schedules if s.name == self.schedule), None)
+        self.schedule_box.layout.display = None if self.schedules else "none"
+        self.pause_button.disabled = scheduled is None or scheduled.state != "ACTIVE"
+        self.resume_button.disabled = scheduled is None or scheduled.state != "PAUSED"
+        self.run_button.disabled = scheduled is None
         chosen = next((v for v in self.versions if v.name == self.version), None)
         self.details.value = _version_html(chosen) if chosen else ""
         self.default_button.disabled = (
@@ -263,6 +316,20 @@ class ModelBrowser(Panel):
     def _on_version(self, change: dict[str, Any]) -> None:
         if not getattr(self, "_updating", False) and change["new"] and change["new"] != self.version:
             self.select_version(change["new"])
+
+    def _on_schedule(self, change: dict[str, Any]) -> None:
+        if not getattr(self, "_updating", False) and change["new"] and change["new"] != self.schedule:
+            self.select_schedule(change["new"])
+
+
+def _schedule_text(schedule: ScheduleRecord) -> str:
+    """``nightly · every 1d · ACTIVE · next 2026-12-07 02:00 · last SUCCEEDED``."""
+    said = [schedule.name, schedule.cadence, schedule.state]
+    if schedule.next_run_time is not None and schedule.state == "ACTIVE":
+        said.append(f"next {schedule.next_run_time:%Y-%m-%d %H:%M} UTC")
+    if schedule.recent_runs:
+        said.append(f"last {schedule.recent_runs[0].to_api().get('state')}")
+    return " · ".join(said)
 
 
 def _version_html(version: Any) -> str:

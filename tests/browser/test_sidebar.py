@@ -384,6 +384,41 @@ def test_a_schedule_is_paused_resumed_and_run_from_the_sidebar(
         engine.close()
 
 
+def test_a_models_scheduled_batch_jobs_show_under_its_versions(
+    lab: Jupyter, page: Any, sklearn_model: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    engine = Engine(home=str(lab.home))
+    try:
+        engine.create_model("nightly_model")
+        engine.create_version("nightly_model", "v1", sklearn_model[0])
+        prediction = {
+            "modelName": "projects/default/models/nightly_model",
+            "inputPaths": [str(tmp_path / "rows-{{ run_time | %Y%m%d }}.json")],
+            "outputPath": str(tmp_path / "out"),
+            "dataFormat": "JSON",
+        }
+        engine.create_schedule("scores", {"interval": "6h", "jobTemplate": {"predictionInput": prediction}})
+        open_sidebar(page)
+        block = page.locator('.mlnb-model[data-model="nightly_model"]')
+        row = block.locator('.mlnb-model-schedule[data-schedule="scores"]')
+        expect(row.locator(".mlnb-details")).to_contain_text("every 6h · next ")
+        expect(row.locator(".mlnb-state")).to_have_text("ACTIVE")
+        row.get_by_role("button", name="Pause scores").click()
+        expect(row.locator(".mlnb-state")).to_have_text("PAUSED")
+        # The Schedules section's row is the same schedule.
+        listed = page.locator('.mlnb-schedules .mlnb-schedule[data-schedule="scores"]')
+        expect(listed.locator(".mlnb-state")).to_have_text("PAUSED")
+        assert engine.get_schedule("scores").state == "PAUSED"
+        engine.delete_schedule("scores")
+        expect(row).to_have_count(0)
+    finally:
+        with contextlib.suppress(MlnbError):
+            engine.delete_schedule("scores")
+        engine.close()
+
+
 def test_a_rollouts_row_shows_its_step_and_the_canarys_figures(
     lab: Jupyter, page: Any, sklearn_model: Any
 ) -> None:

@@ -3,6 +3,7 @@ bar, the log text, the chart data, the buttons; and their text forms."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -14,6 +15,7 @@ import pytest
 from support import trainers
 
 from mlnb.api import Engine
+from mlnb.errors import MlnbError
 from mlnb.widgets import JobPanel, ModelBrowser, TuningPanel
 
 pytestmark = pytest.mark.integration
@@ -211,6 +213,56 @@ def test_the_model_browser_sets_the_default_deletes_and_predicts(
     browser.predict_button.click()
     assert "Error: the text must hold instances: one JSON instance a line" in browser.status.value
     assert browser.predictions is None
+
+
+def test_the_model_browser_pauses_resumes_and_runs_the_models_scheduled_batch_jobs(
+    engine: Engine, sklearn_model: Any, iris_features: Any, tmp_path: Path
+) -> None:
+    engine.deploy("iris", "v1", sklearn_model[0])
+    engine.deploy("other", "v1", sklearn_model[0])
+    rows = tmp_path / "rows.json"
+    rows.write_text("\n".join(json.dumps(r) for r in iris_features[:3].tolist()) + "\n")
+
+    def batch_job(version_name: str) -> dict[str, Any]:
+        prediction = {
+            "versionName": version_name,
+            "inputPaths": [str(rows)],
+            "outputPath": str(tmp_path / "out" / "{{ job_id }}"),
+            "dataFormat": "JSON",
+        }
+        return {"interval": "1d", "jobTemplate": {"predictionInput": prediction}}
+
+    engine.create_schedule("nightly_iris", batch_job("projects/default/models/iris/versions/v1"))
+    engine.create_schedule("nightly_other", batch_job("projects/default/models/other/versions/v1"))
+    try:
+        assert [s.name for s in engine.list_schedules(model="iris")] == ["nightly_iris"]
+        browser = ModelBrowser(engine, model="iris", widgets=True)
+        assert browser.schedule_box.layout.display is None
+        ((label, name),) = browser.schedule_picker.options
+        assert name == "nightly_iris" and label.startswith("nightly_iris · every 1d · ACTIVE · next ")
+        assert browser.resume_button.disabled and not browser.pause_button.disabled
+        browser.pause_button.click()
+        assert engine.get_schedule("nightly_iris").state == "PAUSED"
+        assert "Paused nightly_iris." in browser.status.value and not browser.resume_button.disabled
+        browser.resume_button.click()
+        assert engine.get_schedule("nightly_iris").state == "ACTIVE"
+        browser.run_button.click()
+        (run,) = engine.schedule_runs("nightly_iris")
+        assert f"Submitted {run.job_id}." in browser.status.value
+        assert engine.wait_job(run.job_id, timeout=120).state == "SUCCEEDED"
+        browser.refresh()
+        assert browser.schedule_picker.options[0][0].endswith(" · last SUCCEEDED")
+        assert "scheduled: nightly_iris · every 1d · ACTIVE" in browser.text()
+        # Another model's browser lists only its own; a model without any hides the box.
+        browser.select_model("other")
+        assert [n for _, n in browser.schedule_picker.options] == ["nightly_other"]
+        engine.delete_schedule("nightly_other")
+        browser.refresh()
+        assert browser.schedules == [] and browser.schedule_box.layout.display == "none"
+    finally:
+        for name in ("nightly_iris", "nightly_other"):
+            with contextlib.suppress(MlnbError):
+                engine.delete_schedule(name)
 
 
 def test_the_model_browser_of_an_empty_project_says_there_is_nothing_to_predict_with(engine: Engine) -> None:
