@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from mlnb.config import Settings
-from mlnb.errors import MlnbError, NotFound
+from mlnb.errors import AlreadyExists, MlnbError, NotFound
 from mlnb.predict_api import PredictionAPI
 from mlnb.records import ModelEvent, ModelRecord, VersionRecord
 from mlnb.registry import ModelRegistry, VersionDeployer, VersionSpec
@@ -213,7 +213,10 @@ class ModelsAPI:
         try:
             self.get_model(name, project=project)
         except NotFound:
-            self.create_model(name, project=project, actor=actor)
+            # Two deploys of a new model's versions at once (a pipeline's
+            # parallel steps) both find it missing: one creates it.
+            with contextlib.suppress(AlreadyExists):
+                self.create_model(name, project=project, actor=actor)
 
     def forget(self, project: str, model: str) -> None:
         """Tell serving that ``model``'s versions changed."""

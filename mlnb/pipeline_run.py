@@ -266,11 +266,7 @@ class PipelineExecution:
         engine, model, version = self._engine, str(body["model"]), str(body["version"])
         origin = str(body["deploymentUri"])
         try:
-            engine.get_model(model, project=self.project)
-        except NotFound:
-            engine.create_model(model, project=self.project, actor=self._actor)
-        try:
-            record = engine.create_version(
+            record = engine.deploy(
                 model,
                 version,
                 origin,
@@ -415,6 +411,7 @@ class PipelineExecution:
             "total": len(steps),
             "unit": "steps",
             "steps": [s.to_api() for s in steps],
+            "layers": self.spec.layers(),
         }
 
     def outputs(self) -> dict[str, Any] | None:

@@ -38,6 +38,7 @@ export interface IPipelineStep {
   name: string;
   action: string;
   state: string;
+  needs?: string[];
   error?: string;
 }
 
@@ -56,8 +57,9 @@ export interface IJob {
     done: number;
     total: number;
     unit: string;
-    /** A pipeline's steps. */
+    /** A pipeline's steps, and their names by depth (for its graph). */
     steps?: IPipelineStep[];
+    layers?: string[][];
     /** A rollout's canary, its share and figures. */
     canary?: string;
     share?: number;

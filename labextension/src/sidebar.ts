@@ -22,6 +22,7 @@ import {
 import { element } from './dom';
 import { renderExplanation } from './explanation';
 import { parseInstances } from './instances';
+import { graphKey, pipelineGraph } from './pipeline';
 
 // How long to wait before asking again when the feed failed.
 const POLL_MS = 2000;
@@ -204,6 +205,8 @@ interface IJobRow {
   error: HTMLElement;
   /** A pipeline's steps, or a rollout's step and the canary's figures. */
   stages: HTMLElement;
+  /** A pipeline's graph. */
+  graph: HTMLElement;
   buttons: ICommandButton[];
 }
 
@@ -609,6 +612,7 @@ export class MlnbSidebar extends SidePanel {
     const bar = element('progress', 'mlnb-progress');
     const error = element('div', 'mlnb-job-error');
     const stages = element('div', 'mlnb-details mlnb-stages');
+    const graph = element('div', 'mlnb-pipeline');
     const args = { job: job.jobId };
     const logs = this._button('Logs', CommandIDs.openLogs, args, `Open the logs of ${job.jobId}`);
     const cancel = this._button(
@@ -639,6 +643,7 @@ export class MlnbSidebar extends SidePanel {
       actions,
       bar,
       stages,
+      graph,
       error
     );
     this._selectable(row, () => {
@@ -654,6 +659,7 @@ export class MlnbSidebar extends SidePanel {
       cancel: cancel.button,
       error,
       stages,
+      graph,
       buttons
     });
     return row;
@@ -683,7 +689,22 @@ export class MlnbSidebar extends SidePanel {
     const stages = stagesText(job);
     setText(view.stages, stages);
     view.stages.hidden = !stages;
+    this._drawPipeline(view.graph, job);
     this._sync(view.buttons);
+  }
+
+  /** A pipeline job's graph, drawn again when a step's state changes. */
+  private _drawPipeline(box: HTMLElement, job: IJob): void {
+    const steps = job.progress?.steps ?? [];
+    const layers = job.progress?.layers ?? [];
+    const key = job.kind === 'pipeline' ? graphKey(steps, layers) : '';
+    if (box.dataset.key === key) {
+      return;
+    }
+    box.dataset.key = key;
+    const graph = key ? pipelineGraph(steps, layers) : null;
+    box.replaceChildren(...(graph ? [graph] : []));
+    box.hidden = !graph;
   }
 
   // schedules

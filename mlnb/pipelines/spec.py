@@ -107,6 +107,18 @@ class PipelineSpec:
         options = {k: body[k] for k in _JOB_OPTIONS if body.get(k) is not None}
         return cls(_ordered(steps), dict(parameters), options)
 
+    def layers(self) -> list[list[str]]:
+        """The steps by depth, for drawing the graph: the first layer needs
+        nothing, each later one needs a step of the layer before it (and
+        maybe earlier ones); within a layer, the steps' order."""
+        depth: dict[str, int] = {}
+        for step in self.steps:  # ordered: what a step needs came before it
+            depth[step.name] = 1 + max((depth[n] for n in step.needs), default=-1)
+        layers: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+        for step in self.steps:
+            layers[depth[step.name]].append(step.name)
+        return layers
+
     def to_api(self) -> dict[str, Any]:
         out: dict[str, Any] = {"steps": [s.to_api() for s in self.steps]}
         if self.parameters:

@@ -238,7 +238,7 @@ class JobPanel(Panel):
         problems = [m for m in (record.error_message, self.error) if m]
         self.message.value = "".join(f"<div style='color:#d93025'>{html.escape(m)}</div>" for m in problems)
         self.log_box.value = "\n".join(self.lines)
-        tables = {"rollout": rollout_table, "pipeline": pipeline_table}
+        tables = {"rollout": rollout_table, "pipeline": pipeline_view}
         table = tables.get(str(record.kind))
         rollout = table(record.progress) if table is not None else ""
         self.rollout_box.value = rollout
@@ -290,6 +290,59 @@ _STEP_COLORS = {
     "SKIPPED": "#5f6368",
     "PENDING": "#5f6368",
 }
+
+
+def pipeline_view(progress: dict[str, Any] | None) -> str:
+    """A pipeline's graph, then its table of steps."""
+    return pipeline_graph(progress) + pipeline_table(progress)
+
+
+def pipeline_graph(progress: dict[str, Any] | None) -> str:
+    """A pipeline's graph as SVG: a box a step, coloured by its state, laid
+    out left to right by the ``layers`` of its progress, an arrow from each
+    step to the steps that need it. Empty without layers (a pipeline run
+    before they were recorded)."""
+    steps = {str(s.get("name")): s for s in (progress or {}).get("steps") or []}
+    layers = [[n for n in layer if n in steps] for layer in (progress or {}).get("layers") or []]
+    if not steps or not any(layers):
+        return ""
+    box_w, box_h, gap_x, gap_y = 140, 38, 36, 10
+    at: dict[str, tuple[int, int]] = {}
+    for x, layer in enumerate(layers):
+        for y, name in enumerate(layer):
+            at[name] = (x * (box_w + gap_x), y * (box_h + gap_y))
+    width = len(layers) * (box_w + gap_x) - gap_x
+    height = max(len(layer) for layer in layers) * (box_h + gap_y) - gap_y
+    parts = [
+        "<defs><marker id='mlnb-arrow' viewBox='0 0 8 8' refX='8' refY='4' markerWidth='6' "
+        "markerHeight='6' orient='auto'><path d='M0,0 L8,4 L0,8 z' fill='#80868b'/></marker></defs>"
+    ]
+    for name, step in steps.items():
+        for need in step.get("needs") or []:
+            if name in at and need in at:
+                (x1, y1), (x2, y2) = at[need], at[name]
+                parts.append(
+                    f"<line x1='{x1 + box_w}' y1='{y1 + box_h // 2}' x2='{x2 - 2}' y2='{y2 + box_h // 2}' "
+                    "stroke='#80868b' stroke-width='1.5' marker-end='url(#mlnb-arrow)'/>"
+                )
+    for name, (x, y) in at.items():
+        step = steps[name]
+        state = str(step.get("state", ""))
+        color = _STEP_COLORS.get(state, "#5f6368")
+        shown = name if len(name) <= 18 else name[:17] + "…"
+        tip = f"{name} ({step.get('action')}): {state}" + (f": {step['error']}" if step.get("error") else "")
+        parts.append(
+            f"<g class='mlnb-step' data-step='{html.escape(name, quote=True)}'>"
+            f"<title>{html.escape(tip)}</title>"
+            f"<rect x='{x}' y='{y}' width='{box_w}' height='{box_h}' rx='6' fill='white' "
+            f"stroke='{color}' stroke-width='2'/>"
+            f"<text x='{x + 8}' y='{y + 16}' font-size='12' font-weight='bold'>{html.escape(shown)}</text>"
+            f"<text x='{x + 8}' y='{y + 31}' font-size='11' fill='{color}'>{html.escape(state)}</text></g>"
+        )
+    return (
+        f"<svg class='mlnb-pipeline-graph' width='{width + 4}' height='{height + 4}' "
+        f"viewBox='-2 -2 {width + 4} {height + 4}' font-family='sans-serif'>{''.join(parts)}</svg>"
+    )
 
 
 def pipeline_table(progress: dict[str, Any] | None) -> str:

@@ -419,6 +419,43 @@ def test_a_models_scheduled_batch_jobs_show_under_its_versions(
         engine.close()
 
 
+def test_a_pipelines_row_draws_its_graph_with_each_steps_state(
+    lab: Jupyter, page: Any, sklearn_model: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    engine = Engine(home=str(lab.home))
+    try:
+        origin = str(sklearn_model[0])
+        steps = [
+            {"name": "deploy_a", "deploy": {"model": "drawn", "version": "a", "deploymentUri": origin}},
+            {"name": "deploy_b", "deploy": {"model": "drawn", "version": "b", "deploymentUri": origin}},
+            {
+                "name": "promote",
+                "needs": ["deploy_a", "deploy_b"],
+                "setDefault": {"model": "drawn", "version": "b"},
+            },
+            {"name": "broken", "needs": ["promote"], "setDefault": {"model": "drawn", "version": "missing"}},
+        ]
+        engine.submit_job("drawn_pipeline", "pipeline", {"steps": steps})
+        open_sidebar(page)
+        graph = page.locator('.mlnb-job[data-job="drawn_pipeline"] .mlnb-pipeline-graph')
+        boxes = {s["name"]: graph.locator(f'[data-step="{s["name"]}"]') for s in steps}
+        expect(boxes["broken"]).to_have_class(re.compile("mlnb-step-failed"), timeout=120_000)
+        for name in ("deploy_a", "deploy_b", "promote"):
+            expect(boxes[name]).to_have_class(re.compile("mlnb-step-succeeded"))
+        expect(graph.locator(".mlnb-pipeline-edge")).to_have_count(3)
+        # Layers from top to bottom: the two deploys side by side, then promote, then broken.
+        at = {name: box.locator("rect").bounding_box() for name, box in boxes.items()}
+        assert at["deploy_a"]["y"] == at["deploy_b"]["y"] < at["promote"]["y"] < at["broken"]["y"]
+        assert at["deploy_a"]["x"] < at["deploy_b"]["x"]
+        expect(boxes["broken"].locator("title")).to_contain_text("broken (setDefault): FAILED: ")
+        graph.scroll_into_view_if_needed()
+        graph.screenshot(path=tmp_path / "pipeline.png")
+    finally:
+        engine.close()
+
+
 def test_a_rollouts_row_shows_its_step_and_the_canarys_figures(
     lab: Jupyter, page: Any, sklearn_model: Any
 ) -> None:

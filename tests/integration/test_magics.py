@@ -599,12 +599,14 @@ def test_a_pipeline_cell_runs_as_a_job_with_its_steps_in_the_panel(
         ("promote", "SUCCEEDED"),
     ]
     # What a widget panel shows of it (this shell runs without widgets).
-    from mlnb.widgets.job_panel import pipeline_table
+    from mlnb.widgets.job_panel import pipeline_view
 
-    shown = pipeline_table(record.progress)
+    assert record.progress["layers"] == [["deploy"], ["promote"]]
+    shown = pipeline_view(record.progress)
     assert (
         shown.count(">SUCCEEDED</span>") == 2
         and "deploy <span style='color:#5f6368'>(deploy)</span>" in shown
     )
+    assert shown.count("<g class='mlnb-step'") == 2 and shown.count("<line ") == 1  # the graph
     with pytest.raises(Exception, match="needs its steps in the cell body"):
         shell.run_line_magic("ml", "pipeline empty_pipeline")

@@ -185,6 +185,29 @@ def test_a_failed_step_fails_the_pipeline_and_resuming_reruns_only_from_there(
     assert engine.get_job("pipe_f_predict").state == "SUCCEEDED"
 
 
+def test_parallel_steps_deploy_two_versions_of_a_new_model(
+    engine: Engine, sklearn_model: tuple[Path, Any]
+) -> None:
+    origin = str(sklearn_model[0])
+    steps = [
+        {"name": f"deploy_{v}", "deploy": {"model": "twins", "version": v, "deploymentUri": origin}}
+        for v in ("a", "b")
+    ]
+    steps.append(
+        {
+            "name": "promote",
+            "needs": ["deploy_a", "deploy_b"],
+            "setDefault": {"model": "twins", "version": "b"},
+        }
+    )
+    engine.submit_job("twins_pipe", "pipeline", {"steps": steps})
+    done = engine.wait_job("twins_pipe", timeout=120)
+    assert done.state == "SUCCEEDED", done.error_message  # both found the model missing: one made it
+    assert (done.progress or {})["layers"] == [["deploy_a", "deploy_b"], ["promote"]]
+    assert sorted(v.name for v in engine.list_versions("twins")) == ["a", "b"]
+    assert engine.get_model("twins").default_version.name == "b"  # type: ignore[union-attr]
+
+
 def test_bad_pipelines_are_refused_at_submission(engine: Engine) -> None:
     job = {"jobKind": "x"}
     cases = [
