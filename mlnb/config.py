@@ -356,3 +356,15 @@ def _login_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def without_password(url: str) -> str:
+    """A setting's URL as it may be shown (``postgresql://ml:***@db/mlnb``):
+    a password in it is never printed or logged."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # not a URL (a malformed port): nothing to hide
+        return url
+    return url if password is None else url.replace(f":{password}@", ":***@", 1)

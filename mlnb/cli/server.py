@@ -7,6 +7,7 @@ import ipaddress
 import click
 
 from mlnb.cli.app import CliState, cli, common_options, pass_state
+from mlnb.config import without_password
 
 
 def _loopback(host: str) -> bool:
@@ -46,7 +47,9 @@ def server(state: CliState, host: str, port: int, workers: int, allow_unauthenti
 
     settings = state.engine.settings
     click.echo(
-        f"mlnb server on http://{host}:{port}, {workers} worker(s) (store: {settings.database_url})", err=True
+        f"mlnb server on http://{host}:{port}, {workers} worker(s) "
+        f"(store: {without_password(settings.database_url)})",
+        err=True,
     )
     if not tokens:
         where = "listening on loopback only" if _loopback(host) else "ANYONE who reaches it may do anything"

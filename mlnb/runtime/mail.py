@@ -18,6 +18,7 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from mlnb.config import without_password
 from mlnb.errors import InvalidArgument
 
 __all__ = ["MAIL_TIMEOUT_S", "check_smtp_url", "send_mail"]
@@ -35,8 +36,8 @@ def check_smtp_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in _PORTS or not parts.hostname:
         raise InvalidArgument(
-            f"smtp_url {_hidden(url)!r} must be smtp://[USER:PASSWORD@]HOST[:PORT], smtp+starttls://... "
-            "or smtps://..."
+            f"smtp_url {without_password(url)!r} must be smtp://[USER:PASSWORD@]HOST[:PORT], "
+            "smtp+starttls://... or smtps://..."
         )
 
 
@@ -71,7 +72,11 @@ def send_mail(
         except (OSError, smtplib.SMTPException) as e:
             error = f"{type(e).__name__}: {e}"
             log.warning(
-                "Could not send mail through %s (try %d of %d): %s", _hidden(smtp_url), attempt + 1, tries, e
+                "Could not send mail through %s (try %d of %d): %s",
+                without_password(smtp_url),
+                attempt + 1,
+                tries,
+                e,
             )
     return {"delivered": False, "error": error}
 
@@ -89,11 +94,3 @@ def _send(scheme: str, host: str, port: int, parts: Any, message: EmailMessage) 
         if parts.username:
             server.login(unquote(parts.username), unquote(parts.password or ""))
         server.send_message(message)
-
-
-def _hidden(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)

@@ -36,3 +36,13 @@ def test_unknown_key_in_file_is_named(tmp_path: Path) -> None:
 def test_bad_number_is_named(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="'version_quota' must be a int, got 'many'"):
         Settings.resolve(env={"MLNB_HOME": str(tmp_path), "MLNB_VERSION_QUOTA": "many"})
+
+
+def test_a_urls_password_is_never_shown() -> None:
+    from mlnb.config import without_password
+
+    assert without_password("postgresql://ml:s3cret@db:5432/mlnb") == "postgresql://ml:***@db:5432/mlnb"
+    assert without_password("smtps://bot:p%40ss@mail.example.com") == "smtps://bot:***@mail.example.com"
+    assert without_password("sqlite:////home/me/.mlnb/mlnb.db") == "sqlite:////home/me/.mlnb/mlnb.db"
+    assert without_password("postgresql://ml@db/mlnb") == "postgresql://ml@db/mlnb"  # a user, no password
+    assert without_password("http://host:notaport/x") == "http://host:notaport/x"
