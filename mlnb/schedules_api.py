@@ -390,17 +390,13 @@ class SchedulesAPI:
         return spec.start_time or record.create_time
 
     def _with_states(self, project: str, runs: list[ScheduleRun]) -> list[ScheduleRun]:
-        """The runs with their jobs' states (a job whose host died as ended)."""
-        out = []
-        for run in runs:
-            state = None
-            if run.error is None:
-                try:
-                    state = self._jobs.get_job(project, run.job_id).state.value  # as reaped
-                except NotFound:
-                    state = None  # recorded, its job not made yet
-            out.append(dataclasses.replace(run, job_state=state))
-        return out
+        """The runs with their jobs' states (a job whose host died as ended),
+        read at once; a run recorded whose job is not made yet has none."""
+        jobs = self._jobs.jobs_named(project, [run.job_id for run in runs if run.error is None])
+        return [
+            dataclasses.replace(run, job_state=jobs[run.job_id].state.value if run.job_id in jobs else None)
+            for run in runs
+        ]
 
     def _require(self, tx: SchedulesTx, project: str, name: str) -> ScheduleRecord:
         validate_name("schedule", name)

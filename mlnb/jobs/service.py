@@ -142,6 +142,12 @@ class JobService:
         with self._read() as tx:
             return self.view(self._require(tx, project, job_id))
 
+    def jobs_named(self, project: str, job_ids: Iterable[str]) -> dict[str, JobRecord]:
+        """The jobs of ``job_ids`` that exist, by id, as they stand (see
+        ``get_job``), in one read."""
+        with self._read() as tx:
+            return {job.job_id: self.view(job) for job in tx.jobs_named(project, job_ids)}
+
     def list_jobs(self, project: str | None, states: list[str] | None = None) -> list[JobRecord]:
         """Jobs oldest first, as they stand (see ``get_job``)."""
         with self._read() as tx:

@@ -141,6 +141,14 @@ class JobsTx:
             query = query.where(JobRow.project == project)
         return [_record(row) for row in self._session.scalars(query.order_by(JobRow.id)).all()]
 
+    def jobs_named(self, project: str, job_ids: Iterable[str]) -> list[JobRecord]:
+        """The jobs of ``job_ids`` that exist, in one read."""
+        wanted = list(dict.fromkeys(job_ids))
+        if not wanted:
+            return []
+        query = select(JobRow).where(JobRow.project == project, JobRow.job_id.in_(wanted))
+        return [_record(row) for row in self._session.scalars(query).all()]
+
     def list_jobs(self, project: str | None = None, states: Iterable[str] | None = None) -> list[JobRecord]:
         """Jobs oldest first (the queue order), of a project or of all."""
         query = select(JobRow)
