@@ -14,7 +14,7 @@ from mlnb.config import Settings
 from mlnb.errors import InvalidArgument
 from mlnb.evaluation_api import EvaluationAPI
 from mlnb.frameworks import AdapterRegistry
-from mlnb.jobs import TEAM_QUEUE, JobService, LogEntry, ensure_job_host, machine_queue
+from mlnb.jobs import TEAM_QUEUE, JobService, LogEntry, ensure_job_host, settings_for_queue
 from mlnb.jobs_api import JobsAPI
 from mlnb.local_server import LocalServer
 from mlnb.models_api import ModelsAPI
@@ -712,13 +712,7 @@ class Engine:
             return self.submit_job_body(job_id, body, project=project)
         engine = self._queue_engines.get(queue)
         if engine is None:
-            if queue == TEAM_QUEUE:
-                settings = self.settings.replace(job_host="service")
-            elif queue == machine_queue(self.settings.machine_id):
-                settings = self.settings.replace(job_host="auto")
-            else:
-                raise InvalidArgument(f"This host cannot submit to the queue {queue!r}")
-            engine = self._queue_engines[queue] = Engine(settings)
+            engine = self._queue_engines[queue] = Engine(settings_for_queue(self.settings, queue))
         return engine.submit_job_body(job_id, body, project=project)
 
     # schedules

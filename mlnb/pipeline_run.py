@@ -46,6 +46,7 @@ import orjson
 
 from mlnb.api import Engine
 from mlnb.errors import AlreadyExists, FailedPrecondition, MlnbError, NotFound
+from mlnb.jobs import settings_for_queue
 from mlnb.pipelines import PipelineSpec, StepSpec
 from mlnb.records import JobRecord
 from mlnb.runtime.execution import JobContext, Outcome
@@ -92,6 +93,9 @@ class _Step:
             out["needs"] = list(self.spec.needs)
         if self.job_id:
             out["jobId"] = self.job_id
+            # What its job was given: a resumed run follows the job again
+            # if it still stands for the same (``_left_running``).
+            out["key"] = self.key
         if self.error:
             out["error"] = self.error
         if self.outputs:
@@ -108,8 +112,16 @@ class PipelineExecution:
         self.spec = PipelineSpec.from_api(job.job_input or {})
         self.project = job.project
         self.job_id = job.job_id
+        self.queue = job.queue
         self.log: LogWriter = context.log
         self.steps = {s.name: _Step(s) for s in self.spec.steps}
+        # The child jobs an earlier run of this pipeline left running (its
+        # host died): a resumed run follows them instead of submitting twins.
+        self._left_running = {
+            str(s["name"]): (str(s["jobId"]), str(s.get("key") or ""))
+            for s in (job.progress or {}).get("steps") or []
+            if isinstance(s, dict) and s.get("state") == RUNNING and s.get("jobId") and s.get("name")
+        }
         self.engine: Engine | None = None
         self.database = context.database
         self.outcome: Outcome | None = None
@@ -121,7 +133,10 @@ class PipelineExecution:
         return cls(context)
 
     def prepare(self) -> None:
-        self.engine = Engine(self.settings)
+        # The child jobs go where the pipeline went: the team's queue, for
+        # any host to take, or this machine's.
+        settings = settings_for_queue(self.settings, self.queue) if self.queue else self.settings
+        self.engine = Engine(settings)
         order = ", ".join(s.name for s in self.spec.steps)
         self.log.service(f"Pipeline of {len(self.steps)} step(s): {order}")
 
@@ -192,6 +207,11 @@ class PipelineExecution:
                 return
             step.state = RUNNING
             if step.spec.action == "job":
+                earlier = self._left_child(step)
+                if earlier is not None:
+                    step.job_id = earlier
+                    self.log.service(f"Step {name}: following job {earlier}, which an earlier run started")
+                    return
                 step.job_id = self._child_id(name)
                 self.log.service(f"Step {name}: submitting job {step.job_id}")
                 self._engine.submit_job_body(step.job_id, body, project=self.project)
@@ -370,6 +390,19 @@ class PipelineExecution:
             raise FailedPrecondition("A pipeline needs the metadata store")
         with self.database.session(write=write) as session:
             yield PipelinesTx(session)
+
+    def _left_child(self, step: _Step) -> str | None:
+        """The job an earlier run of this pipeline started for ``step`` and
+        left running, if it was given the same (its key) and has not
+        failed: still queued or running, or since succeeded."""
+        job_id, key = self._left_running.pop(step.spec.name, ("", ""))
+        if not job_id or key != step.key:
+            return None
+        try:
+            job = self._engine.get_job(job_id, project=self.project)
+        except NotFound:
+            return None
+        return job_id if not job.ended or job.state == JobState.SUCCEEDED else None
 
     def _child_id(self, step: str) -> str:
         """``{pipeline}_{step}``, or ``..._2`` and on once a resumed run

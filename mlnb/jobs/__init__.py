@@ -7,7 +7,7 @@ from __future__ import annotations
 from mlnb.jobs.host import ensure_job_host, serve_team
 from mlnb.jobs.kinds import InputSpec, KindPlugin, job_kinds
 from mlnb.jobs.paths import absolute_location, job_home, log_path
-from mlnb.jobs.service import TEAM_QUEUE, JobService, LeaseLost, machine_queue
+from mlnb.jobs.service import TEAM_QUEUE, JobService, LeaseLost, machine_queue, settings_for_queue
 from mlnb.jobs.states import ACTIVE, ENDED, JobState
 from mlnb.runtime.logs import LogEntry, read_log
 
@@ -29,4 +29,5 @@ __all__ = [
     "machine_queue",
     "read_log",
     "serve_team",
+    "settings_for_queue",
 ]

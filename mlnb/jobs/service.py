@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from mlnb.errors import AlreadyExists, FailedPrecondition, MlnbError, NotFound
+from mlnb.config import Settings
+from mlnb.errors import AlreadyExists, FailedPrecondition, InvalidArgument, MlnbError, NotFound
 from mlnb.jobs.kinds import SLOTLESS_KINDS, job_kinds
 from mlnb.jobs.paths import HOST_COMMAND_MARKS
 from mlnb.jobs.scheduling import Retries, Scheduling
@@ -49,6 +50,20 @@ def _priority(job: JobRecord) -> int:
 def machine_queue(machine: str) -> str:
     """The queue of one machine's on-demand job host."""
     return f"machine:{machine}"
+
+
+def settings_for_queue(settings: Settings, queue: str) -> Settings:
+    """``settings`` changed so that an Engine of them submits into
+    ``queue``: the team's, or this machine's.
+
+    Raises:
+        InvalidArgument: Another machine's queue.
+    """
+    if queue == TEAM_QUEUE:
+        return settings.replace(job_host="service")
+    if queue == machine_queue(settings.machine_id):
+        return settings.replace(job_host="auto")
+    raise InvalidArgument(f"This host cannot submit to the queue {queue!r}")
 
 
 class LeaseLost(FailedPrecondition):
@@ -346,24 +361,30 @@ class JobService:
     ) -> list[JobRecord]:
         """Take the oldest queued jobs of ``queues`` that no host holds, for
         the host ``holder`` (process ``pid`` on this machine), each under a
-        lease; with ``limit``, only while the host holds fewer jobs. A job
+        lease; with ``limit``, only while the host holds fewer jobs. Jobs of
+        the kinds that take no slot (a pipeline, a rollout: they wait on
+        other jobs) neither count towards ``limit`` nor are held back by it,
+        so that a pipeline never keeps its own child jobs from a host. A job
         that names no cluster gets ``cluster``, the host's own (its
         ``dask_scheduler``), so that slots are counted where it will run.
         Hosts claiming at once never take the same job."""
         queues = list(queues)
+        slotless = sorted(SLOTLESS_KINDS)
         with self._read() as tx:  # the common case answers here, without writing
-            if limit is not None and tx.count_held(holder) >= limit:
-                return []
-            if not tx.queued_unclaimed(queues, limit=1):
+            full = limit is not None and tx.count_held(holder, except_kinds=slotless) >= limit
+            if not tx.queued_unclaimed(queues, limit=1, kinds=slotless if full else None):
                 return []
         with self._write() as tx:
-            room = None if limit is None else limit - tx.count_held(holder)
-            if room is not None and room <= 0:
-                return []
+            room = None if limit is None else limit - tx.count_held(holder, except_kinds=slotless)
             # By priority, then age: the rows are read (and locked) whole,
             # since the priority lives in each job's input.
-            waiting = by_priority(tx.queued_unclaimed(queues, lock=True))
-            claimed = waiting if room is None else waiting[:room]
+            claimed = []
+            for job in by_priority(tx.queued_unclaimed(queues, lock=True)):
+                if job.kind in SLOTLESS_KINDS:
+                    claimed.append(job)
+                elif room is None or room > 0:
+                    claimed.append(job)
+                    room = None if room is None else room - 1
             lease = self._lease(holder)
             return [
                 tx.update_job(j.project, j.job_id, **lease, runner_pid=pid, cluster=j.cluster or cluster)

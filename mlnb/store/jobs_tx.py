@@ -90,12 +90,17 @@ class JobsTx:
         return _record(row) if row is not None else None
 
     def queued_unclaimed(
-        self, queues: Iterable[str], limit: int | None = None, lock: bool = False
+        self,
+        queues: Iterable[str],
+        limit: int | None = None,
+        lock: bool = False,
+        kinds: Iterable[str] | None = None,
     ) -> list[JobRecord]:
-        """QUEUED jobs of ``queues`` that no host holds, oldest first. With
-        ``lock`` their rows stay locked, and rows another transaction has
-        locked are skipped, so that hosts claiming at once take different
-        jobs (PostgreSQL ``FOR UPDATE SKIP LOCKED``)."""
+        """QUEUED jobs of ``queues`` (and of ``kinds``, if given) that no
+        host holds, oldest first. With ``lock`` their rows stay locked, and
+        rows another transaction has locked are skipped, so that hosts
+        claiming at once take different jobs (PostgreSQL ``FOR UPDATE SKIP
+        LOCKED``)."""
         query = (
             select(JobRow)
             .where(
@@ -106,17 +111,21 @@ class JobsTx:
             .order_by(JobRow.id)
             .limit(limit)
         )
+        if kinds is not None:
+            query = query.where(JobRow.kind.in_(list(kinds)))
         if lock:
             query = query.with_for_update(skip_locked=True)
         return [_record(row) for row in self._session.scalars(query).all()]
 
-    def count_held(self, holder: str) -> int:
-        """Unended jobs that ``holder`` holds."""
+    def count_held(self, holder: str, except_kinds: Iterable[str] = ()) -> int:
+        """Unended jobs that ``holder`` holds (not counting ``except_kinds``)."""
         query = (
             select(func.count())
             .select_from(JobRow)
             .where(JobRow.lease_holder == holder, JobRow.state.notin_(_ENDED))
         )
+        if except_kinds:
+            query = query.where(JobRow.kind.notin_(list(except_kinds)))
         return int(self._session.scalar(query) or 0)
 
     def held_jobs(

@@ -405,3 +405,64 @@ def test_a_team_host_sees_nothing_of_the_submitters_disk(
     # The trainer ran from the package staged in the artifact store: the
     # laptop's home and the package's source folder are not on this machine.
     assert seen == ["host-1", "shared-artifacts", "shared-db"]
+
+
+def test_a_resumed_pipeline_follows_the_child_job_another_host_ran_on_after_its_host_died(
+    tmp_path: Path, sqlite_url: str, engines: list[Engine], hosts: list[ServiceHost]
+) -> None:
+    package = tmp_path / "src" / "gated"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    # Its gate is named in its code, not in its arguments: a pipeline's step
+    # key covers the files its arguments name, and the gate appears.
+    gate = tmp_path / "shared-artifacts" / "gate"  # a file every machine sees
+    (package / "task.py").write_text(
+        "import os, sys, time\n"
+        f"while '--wait' in sys.argv and not os.path.exists({str(gate)!r}):\n"
+        "    time.sleep(0.05)\n"
+        "print('trained', flush=True)\n"
+    )
+    lease = {"job_dead_after_s": 5.0}
+    laptop = engine_of(machine(tmp_path, "laptop", sqlite_url, job_host="service", **lease), engines)
+    seeder = ServiceHost(machine(tmp_path, "seeder", sqlite_url, **lease))
+    hosts.append(seeder)
+    laptop.submit_training_job("seed", package_path=package, module_name="gated.task")
+    seed = laptop.wait_job("seed", timeout=120)  # stages the package the child job runs
+    assert seed.state == "SUCCEEDED", seed.error_message
+    seeder.stop()
+    # A host that takes only pipelines and rollouts (they hold no slot): the
+    # pipeline's child job waits for another host.
+    conductor = ServiceHost(machine(tmp_path, "conductor", sqlite_url, host_max_jobs=0, **lease))
+    hosts.append(conductor)
+    child = {
+        "trainingInput": {
+            "packageUris": seed.training_input["packageUris"],
+            "pythonModule": "gated.task",
+            "args": ["--wait"],
+        }
+    }
+    laptop.submit_job("adopt", "pipeline", {"steps": [{"name": "train", "job": child}]})
+
+    def child_is(state: str) -> bool | None:
+        found = [j for j in laptop.list_jobs() if j.job_id == "adopt_train"]
+        return (found and found[0].state == state) or None
+
+    wait_for(lambda: child_is("QUEUED"), "the child job to be queued", timeout=120)
+    hosts.append(ServiceHost(machine(tmp_path, "worker", sqlite_url, host_max_jobs=1, **lease)))
+    wait_for(lambda: child_is("RUNNING"), "the child job to run on the worker", timeout=120)
+    assert laptop.get_job("adopt").runner_host == "conductor"
+    assert laptop.get_job("adopt_train").runner_host == "worker"
+
+    os.kill(conductor.pid, signal.SIGKILL)  # the pipeline's host; its child runs on
+    failed = wait_for(lambda: (j := laptop.get_job("adopt")).ended and j, "the lease to run out", timeout=120)
+    assert failed.state == "FAILED"
+    assert laptop.get_job("adopt_train").state == "RUNNING"
+
+    gate.touch()
+    laptop.resume_job("adopt")
+    resumed = laptop.wait_job("adopt", timeout=180)
+    assert resumed.state == "SUCCEEDED", resumed.error_message
+    assert laptop.get_job("adopt_train").state == "SUCCEEDED"
+    assert not [j.job_id for j in laptop.list_jobs() if j.job_id.startswith("adopt_train_")]  # no twin
+    logs = [e.message for e in laptop.job_logs("adopt")]
+    assert "Step train: following job adopt_train, which an earlier run started" in logs
