@@ -53,9 +53,12 @@ class LocalServer:
         versions to keep loaded and every default are loaded).
 
         Raises:
+            InvalidArgument: A port outside 1 to 65535.
             FailedPrecondition: One runs already for this home.
             Unavailable: It did not answer in time (its log's end is in the message).
         """
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise InvalidArgument(f"port must be 1 to 65535, got {port!r}")
         running = self.status()
         if running is not None:
             raise FailedPrecondition(

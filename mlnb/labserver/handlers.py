@@ -163,7 +163,9 @@ class ServerHandler(_MlnbHandler):
         def act() -> dict[str, Any]:
             if action == "start":
                 body = self.body()
-                port = whole_number(body.get("port") or 8080, "port")
+                # Only a port left out is the default: 0 or "" is a mistake, not 8080.
+                given = body.get("port")
+                port = 8080 if given is None else whole_number(given, "port")
                 return {"running": True} | dict(self.engine.start_server(port=port))
             self.engine.stop_server()
             return {"running": False}

@@ -4,6 +4,7 @@ and XSRF rules, and each route against the same store as the Engine."""
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import json
 import re
@@ -22,6 +23,7 @@ from support.jupyter import Jupyter, jupyter_env, running_jupyter
 from support.rest_server import free_port
 
 from mlnb.api import Engine
+from mlnb.errors import MlnbError
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -32,6 +34,15 @@ API = "/mlnb/api"
 def jupyter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jupyter]:
     with running_jupyter(tmp_path_factory.mktemp("lab-root")) as server:
         yield server
+    # A REST server the tests started outlives Jupyter, as a user's does:
+    # none may be left behind (one on 8080 would hold the port for others).
+    leftover = Engine(home=str(server.home))
+    try:
+        assert leftover.server_status() is None, "a test left an mlnb server running"
+    finally:
+        with contextlib.suppress(MlnbError):
+            leftover.stop_server()
+        leftover.close()
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +175,13 @@ def test_the_rest_server_starts_and_stops(jupyter: Jupyter) -> None:
     # Bad numbers are the caller's mistake, named: not a 500.
     status, bad = jupyter.call("POST", f"{API}/server/start", {"port": "abc"})
     assert status == 400 and "port must be a whole number" in bad["error"]["message"]
+    # A port given as 0 or "" is refused, never taken as the default 8080.
+    status, bad = jupyter.call("POST", f"{API}/server/start", {"port": 0})
+    assert status == 400 and "port must be 1 to 65535, got 0" in bad["error"]["message"]
+    status, bad = jupyter.call("POST", f"{API}/server/start", {"port": ""})
+    assert status == 400 and "port must be a whole number" in bad["error"]["message"]
+    status, bad = jupyter.call("POST", f"{API}/server/start", {"port": 70000})
+    assert status == 400 and "port must be 1 to 65535" in bad["error"]["message"]
     assert jupyter.call("GET", f"{API}/server") == (200, {"running": False})
 
 
@@ -303,10 +321,16 @@ def test_random_requests_to_the_sidebar_api_get_no_5xx(
         check(*jupyter.call("POST", f"{API}/tensorboards/{port}/stop"))
 
     # Ports that cannot be listened on, or that are no port at all: a
-    # valid one would start a server (the sidebar tests do that).
+    # valid one would start a server (the sidebar tests do that), and so
+    # would a port left out (null: the default, 8080).
+    def starts_a_server(port: Any) -> bool:
+        text = str(port)
+        number = not isinstance(port, bool) and text.isascii() and text.isdigit()
+        return port is None or (number and 1 <= int(text) <= 65535)
+
     bad_ports = st.one_of(
-        st.integers().filter(lambda n: not 1 <= n <= 65535), st.text(max_size=6), st.none(), json_values
-    )
+        st.integers().filter(lambda n: not 1 <= n <= 65535), st.text(max_size=6), json_values
+    ).filter(lambda port: not starts_a_server(port))
 
     @bounded
     @given(port=bad_ports, extra=st.dictionaries(st.text(max_size=6), json_values, max_size=2))
