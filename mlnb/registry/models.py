@@ -4,6 +4,7 @@ version, deletion, and a history of every change."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from mlnb.states import VersionState
 from mlnb.store import Database, RegistryTx
 
 __all__ = ["ModelListener", "ModelRegistry", "VersionSpec", "now"]
+
+_log = logging.getLogger(__name__)
 
 
 class ModelListener(Protocol):
@@ -84,15 +87,22 @@ class ModelRegistry:
         self._tell(tx.appended)  # committed: what it wrote is true
 
     def _tell(self, events: list[ModelEvent]) -> None:
+        """Tell the listener of what was committed. Never raises: the change
+        stands whether or not anyone could be told of it."""
         listener = self.listener
         if listener is None:
             return
         for event in events:
-            if event.action in listener.actions:
+            if event.action not in listener.actions:
+                continue
+            try:
                 with self._read() as tx:
                     model = tx.get_model(event.project, event.model)
                 if model is not None:
                     listener(model, event)
+            except Exception:  # a store hiccup, a listener's bug: said, not raised
+                said = (event.action, event.project, event.model)
+                _log.exception("Could not tell of %s of model %s/%s", *said)
 
     @contextmanager
     def _read(self) -> Iterator[RegistryTx]:

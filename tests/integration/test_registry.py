@@ -169,3 +169,37 @@ def test_version_fields_follow_the_discovery_document(
     body = version.to_api()
     assert body["manualScaling"] == {"nodes": 2}
     assert body["createTime"].endswith("Z")
+
+
+def test_a_listener_that_fails_never_fails_the_change_it_hears_of(
+    engine: Engine, sklearn_model: tuple[Path, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from mlnb.records import ModelEvent, ModelRecord
+    from mlnb.registry import ModelRegistry
+    from mlnb.store import Database
+
+    class Broken:
+        actions = frozenset({"DEFAULT_CHANGED"})
+
+        def __init__(self) -> None:
+            self.heard: list[str] = []
+
+        def __call__(self, model: ModelRecord, event: ModelEvent) -> None:
+            self.heard.append(f"{event.action} {event.version}")
+            raise RuntimeError("the listener broke")
+
+    engine.deploy("iris", "v1", sklearn_model[0])
+    engine.deploy("iris", "v2", sklearn_model[0])
+    broken = Broken()
+    database = Database(engine.settings.database_url)  # the store the engine wrote
+    try:
+        with caplog.at_level("ERROR", logger="mlnb.registry.models"):
+            changed = ModelRegistry(database, 10, 10, broken).set_default_version(
+                "default", "iris", "v2", "me"
+            )
+    finally:
+        database.dispose()
+    assert changed.is_default
+    assert broken.heard == ["DEFAULT_CHANGED v2"]
+    assert "Could not tell of DEFAULT_CHANGED of model default/iris" in caplog.text
+    assert engine.get_model("iris").default_version.name == "v2"  # type: ignore[union-attr]
