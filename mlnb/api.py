@@ -749,10 +749,14 @@ class Engine:
         """A schedule, with its newest ``runs`` runs and their jobs' states. Raises NotFound."""
         return self._schedules.get_schedule(name, runs=runs, project=project)
 
-    def list_schedules(self, *, model: str | None = None, project: str | None = None) -> list[ScheduleRecord]:
+    def list_schedules(
+        self, *, model: str | None = None, newest_run: bool = False, project: str | None = None
+    ) -> list[ScheduleRecord]:
         """The project's schedules, by name; with ``model``, only those
-        whose batch prediction jobs predict with it (``predicted_model``)."""
-        found = self._schedules.list_schedules(project=project)
+        whose batch prediction jobs predict with it (``predicted_model``);
+        with ``newest_run``, each with its newest run and that run's job
+        state in ``recent_runs`` (read at once for all)."""
+        found = self._schedules.list_schedules(newest_run=newest_run, project=project)
         return found if model is None else [s for s in found if s.predicted_model == model]
 
     def schedule_runs(self, name: str, *, limit: int = 100, project: str | None = None) -> list[ScheduleRun]:

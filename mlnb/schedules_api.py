@@ -119,9 +119,16 @@ class SchedulesAPI:
             newest = tx.runs(project, name, runs)
         return dataclasses.replace(record, recent_runs=tuple(self._with_states(project, newest)))
 
-    def list_schedules(self, *, project: str | None = None) -> list[ScheduleRecord]:
+    def list_schedules(self, *, newest_run: bool = False, project: str | None = None) -> list[ScheduleRecord]:
+        project = self.settings.project_of(project)
         with self._db.session() as session:
-            return SchedulesTx(session).listed(self.settings.project_of(project))
+            tx = SchedulesTx(session)
+            records = tx.listed(project)
+            newest = tx.newest_runs(project) if newest_run else {}
+        if not newest:
+            return records
+        runs = dict(zip(newest, self._with_states(project, list(newest.values())), strict=True))
+        return [dataclasses.replace(r, recent_runs=(runs[r.name],)) if r.name in runs else r for r in records]
 
     def schedule_runs(self, name: str, *, limit: int = 100, project: str | None = None) -> list[ScheduleRun]:
         project = self.settings.project_of(project)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlnb.records import JobRecord
+from mlnb.records import JobRecord, ScheduleRecord
 from mlnb.states import JobKind
 
 if TYPE_CHECKING:
@@ -95,7 +95,10 @@ def schedule_view(engine: Engine, name: str) -> dict[str, Any]:
     """The ``Schedule`` body (with its newest run), and ``lastRunState``:
     its newest run's job state, ``cadence`` in words, and ``model``: the
     model its batch prediction jobs predict with (or ``None``)."""
-    record = engine.get_schedule(name, runs=1)  # the sidebar shows the newest run's state only
+    return _schedule_body(engine.get_schedule(name, runs=1))  # the newest run's state only
+
+
+def _schedule_body(record: ScheduleRecord) -> dict[str, Any]:
     body = record.to_api()
     runs = record.recent_runs
     body["lastRunState"] = runs[0].to_api().get("state") if runs else None
@@ -107,7 +110,8 @@ def schedule_view(engine: Engine, name: str) -> dict[str, Any]:
 def schedules_view(engine: Engine, limit: int = 50) -> dict[str, Any]:
     """``{"schedules": [...]}``: the project's schedules as ``schedule_view``
     has them (the first ``limit`` by name)."""
-    return {"schedules": [schedule_view(engine, s.name) for s in engine.list_schedules()[:limit]]}
+    listed = engine.list_schedules(newest_run=True)[:limit]  # one read for all, not one each
+    return {"schedules": [_schedule_body(record) for record in listed]}
 
 
 def sidebar_state(engine: Engine, root: Path) -> dict[str, Any]:

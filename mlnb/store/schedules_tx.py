@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from mlnb.records import ScheduleRecord, ScheduleRun
@@ -121,6 +121,21 @@ class SchedulesTx:
             .limit(limit)
         )
         return [_run(row) for row in self._session.scalars(query).all()]
+
+    def newest_runs(self, project: str) -> dict[str, ScheduleRun]:
+        """Each schedule's newest run, by schedule, in one read."""
+        newest = (
+            select(ScheduleRunRow.schedule, func.max(ScheduleRunRow.run_time).label("run_time"))
+            .where(ScheduleRunRow.project == project)
+            .group_by(ScheduleRunRow.schedule)
+            .subquery()
+        )
+        query = select(ScheduleRunRow).join(
+            newest,
+            (ScheduleRunRow.schedule == newest.c.schedule) & (ScheduleRunRow.run_time == newest.c.run_time),
+        )
+        query = query.where(ScheduleRunRow.project == project)
+        return {row.schedule: _run(row) for row in self._session.scalars(query).all()}
 
     def unsubmitted(
         self, queues: Iterable[str], before: datetime

@@ -201,6 +201,14 @@ def test_max_runs_ends_a_schedule_and_run_now_runs_beside_it(engine: Engine, pac
     assert job.job_id == run_job_id("twice", runs[0].run_time) + "_now"
     assert engine.get_schedule("twice").run_count == 2  # a run-now run is not a scheduled one
 
+    # Listed with their newest runs (one read for all), as each reads alone.
+    engine.create_schedule("never_run", {"interval": "1d", "jobTemplate": template(package)})
+    listed = {s.name: s for s in engine.list_schedules(newest_run=True)}
+    assert listed["never_run"].recent_runs == ()
+    assert listed["twice"].recent_runs == engine.get_schedule("twice", runs=1).recent_runs
+    assert listed["twice"].recent_runs[0].job_id == job.job_id and listed["twice"].recent_runs[0].job_state
+    assert engine.list_schedules()[0].recent_runs == ()  # without newest_run: the schedules alone
+
 
 def test_bad_schedules_are_refused_saying_why(engine: Engine, package: list[str]) -> None:
     good = template(package)
