@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from mlnb.durations import parse_duration
 from mlnb.errors import FailedPrecondition, InvalidArgument
 from mlnb.naming import model_and_version
 from mlnb.states import ENDED, JobKind, JobState, VersionState
@@ -568,7 +569,7 @@ class ScheduleRecord:
         if self.spec.get("cron"):
             zone = self.spec.get("timeZone") or "UTC"
             return f"cron '{self.spec['cron']}'" + ("" if zone == "UTC" else f" ({zone})")
-        seconds = float(str(self.spec.get("interval", "0s")).rstrip("s"))
+        seconds = parse_duration(str(self.spec.get("interval", "0s")))
         for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
             if seconds >= size and seconds % size == 0:
                 return f"every {seconds / size:g}{unit}"

@@ -377,9 +377,11 @@ class JobService:
         with self._write() as tx:
             room = None if limit is None else limit - tx.count_held(holder, except_kinds=slotless)
             # By priority, then age: the rows are read (and locked) whole,
-            # since the priority lives in each job's input.
+            # since the priority lives in each job's input. A full host locks
+            # only the jobs it may take, not those other hosts may.
+            full = room is not None and room <= 0
             claimed = []
-            for job in by_priority(tx.queued_unclaimed(queues, lock=True)):
+            for job in by_priority(tx.queued_unclaimed(queues, lock=True, kinds=slotless if full else None)):
                 if job.kind in SLOTLESS_KINDS:
                     claimed.append(job)
                 elif room is None or room > 0:

@@ -63,8 +63,7 @@ class ModelBrowser(Panel):
         if self.version not in version_names:
             default = next((v.name for v in self.versions if v.is_default), None)
             self.version = default or (version_names[0] if version_names else None)
-        scheduled = self.engine.list_schedules(model=self.model) if self.model else []
-        self.schedules = [self.engine.get_schedule(s.name, runs=1) for s in scheduled]
+        self.schedules = self.engine.list_schedules(model=self.model, newest_run=True) if self.model else []
         if self.schedule not in [s.name for s in self.schedules]:
             self.schedule = self.schedules[0].name if self.schedules else None
         if self.widget is not None:
