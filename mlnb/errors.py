@@ -15,6 +15,7 @@ __all__ = [
     "AlreadyExists",
     "FailedPrecondition",
     "GateRefused",
+    "InputMissing",
     "InvalidArgument",
     "MissingExtra",
     "MlnbError",
@@ -65,6 +66,11 @@ class InvalidArgument(MlnbError, ValueError):
 
     status = "INVALID_ARGUMENT"
     http = 400
+
+
+class InputMissing(InvalidArgument):
+    """A job's input pattern matches no file (yet): a schedule's run may
+    wait for it (``inputWait``) where any other refusal is final."""
 
 
 class RequestTooLarge(InvalidArgument):

@@ -505,7 +505,8 @@ def schedule_resource(project: str, name: str) -> str:
 class ScheduleRun:
     """One run of a schedule: the due time it ran for and the job it
     submitted (``job_state`` as read with it; ``error`` when submitting the
-    job failed, so no job exists)."""
+    job failed, so no job exists; ``waiting_for`` while its input is not
+    there yet, tried again at ``retry_time``)."""
 
     run_time: datetime
     job_id: str
@@ -513,6 +514,18 @@ class ScheduleRun:
     manual: bool = False
     error: str | None = None
     job_state: str | None = None
+    waiting_for: str | None = None
+    retry_time: datetime | None = None
+
+    @property
+    def state(self) -> str | None:
+        """Its job's state; ``FAILED`` when no job could be made, ``WAITING``
+        while it waits for its input, ``None`` while its job is being made."""
+        if self.job_state:
+            return self.job_state
+        if self.error:
+            return "FAILED"
+        return "WAITING" if self.waiting_for else None
 
     def to_api(self) -> dict[str, Any]:
         return _drop_empty(
@@ -521,8 +534,9 @@ class ScheduleRun:
                 "jobId": self.job_id,
                 "fireTime": format_time(self.fire_time),
                 "manual": self.manual or None,
-                "state": self.job_state or ("FAILED" if self.error else None),
+                "state": self.state,
                 "errorMessage": self.error,
+                "waitingFor": self.waiting_for if self.job_state is None else None,
             }
         )
 

@@ -9,6 +9,11 @@ moves the next run time, and only then submits the run's job, named from
 the schedule and the due time. A host that dies between the two leaves a
 run recorded and unsubmitted, which any host of the queue submits later
 (a job of that name found made counts as submitted).
+
+A run whose input is not there yet (``InputMissing``) waits when its
+schedule has an ``inputWait``: it stays recorded and unsubmitted, with a
+retry time, and any host of the queue tries it again from then on, until
+its wait runs out and it is refused like any run whose job cannot be made.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mlnb.config import Settings
-from mlnb.errors import AlreadyExists, FailedPrecondition, InvalidArgument, MlnbError, NotFound
+from mlnb.durations import format_duration
+from mlnb.errors import AlreadyExists, FailedPrecondition, InputMissing, InvalidArgument, MlnbError, NotFound
 from mlnb.jobs.service import JobService
 from mlnb.naming import validate_labels, validate_name, validate_project
 from mlnb.records import JobRecord, ScheduleRecord, ScheduleRun, now
@@ -35,6 +41,10 @@ _MAX_SCHEDULE_NAME = 100
 # A run recorded this long ago and still neither submitted nor refused: its
 # host died in between, and another submits it.
 _ORPHANED_AFTER = timedelta(seconds=30)
+# How often a host looks for such runs, and for runs whose retry time came.
+_SWEEP_EVERY = timedelta(seconds=5)
+# A waiting run is tried again every tenth of its wait, within these.
+_RETRY_BOUNDS_S = (5.0, 60.0)
 _RECENT_RUNS = 10
 
 # (job id, Job body, queue, project) -> the submitted job.
@@ -227,7 +237,9 @@ class SchedulesAPI:
                 tx.add_run(project, name, run)
             else:
                 raise AlreadyExists(f"The schedule {name!r} was run now this second already ({run.job_id})")
-        job, error = self._submit_run(record, run)
+        # Run now is asked for by someone waiting for the answer: its input
+        # is there, or it is refused at once.
+        job, error = self._submit_run(record, run, may_wait=False)
         if job is None:
             raise FailedPrecondition(f"The run's job could not be submitted: {error}")
         return job
@@ -248,28 +260,25 @@ class SchedulesAPI:
         with self._db.session() as session:
             tx = SchedulesTx(session)
             due = tx.due(queues, at)
-            orphans = (
-                tx.unsubmitted(queues, at - _ORPHANED_AFTER) if due or self._orphan_check_due(at) else []
-            )
+            left = tx.unsubmitted(queues, at - _ORPHANED_AFTER, at) if self._sweep_due(at) else []
         said = []
         for record in due:
             said.extend(self._fire(record.project, record.name, at))
-        for record, run in orphans:
+        for record, run in left:
             job, _ = self._submit_run(record, run)
             if job is not None:
-                said.append(
-                    f"schedule {record.project}/{record.name}: submitted {run.job_id}, left by a host"
-                )
+                why = "its input came" if run.waiting_for else "left by a host"
+                said.append(f"schedule {record.project}/{record.name}: submitted {run.job_id}, {why}")
         return said
 
-    _last_orphan_check = datetime.min.replace(tzinfo=UTC)
+    _last_sweep = datetime.min.replace(tzinfo=UTC)
 
-    def _orphan_check_due(self, at: datetime) -> bool:
-        # Orphans are rare (a host killed between two statements): looked
-        # for once an orphaning delay, not every tick.
-        if at - self._last_orphan_check < _ORPHANED_AFTER:
+    def _sweep_due(self, at: datetime) -> bool:
+        # Runs left by a dead host are rare, and waiting runs are retried
+        # seconds apart: looked for once a sweep period, not every tick.
+        if at - self._last_sweep < _SWEEP_EVERY:
             return False
-        self._last_orphan_check = at
+        self._last_sweep = at
         return True
 
     def _fire(self, project: str, name: str, at: datetime) -> list[str]:
@@ -338,12 +347,15 @@ class SchedulesAPI:
 
     def _running_runs(self, tx: SchedulesTx, project: str, name: str) -> int:
         runs = tx.runs(project, name, limit=100)
-        states = [run.job_state for run in self._with_states(project, runs)]
+        states = [run.state for run in self._with_states(project, runs)]
         return sum(1 for state in states if state is not None and state not in ENDED)
 
-    def _submit_run(self, record: ScheduleRecord, run: ScheduleRun) -> tuple[JobRecord | None, str | None]:
+    def _submit_run(
+        self, record: ScheduleRecord, run: ScheduleRun, may_wait: bool = True
+    ) -> tuple[JobRecord | None, str | None]:
         """Submit a recorded run's job: the job, or why it could not be (kept
-        with the run, and said in the schedule)."""
+        with the run, and said in the schedule). A run whose input is not
+        there yet waits, while its schedule's ``inputWait`` lasts."""
         spec = ScheduleSpec.from_api(record.spec)
         values = {
             "run_time": run.run_time,
@@ -359,6 +371,14 @@ class SchedulesAPI:
             job = self._submit(run.job_id, body, record.queue or self._queue, record.project)
         except AlreadyExists:
             job = self._jobs.get_job(record.project, run.job_id)  # another host submitted it
+        except InputMissing as e:
+            error = e.message
+            waited = (now() - run.fire_time).total_seconds()
+            if may_wait and waited < spec.input_wait_s:
+                self._wait(record, run, e.message, spec.input_wait_s)
+                return None, error
+            if spec.input_wait_s and may_wait:
+                error = f"{error}, after waiting {format_duration(spec.input_wait_s)} for it (inputWait)"
         except MlnbError as e:
             error = e.message
         said = f"The run due {run.run_time:%Y-%m-%d %H:%M:%S} UTC could not submit its job: {error}"
@@ -372,6 +392,23 @@ class SchedulesAPI:
         if error is not None:
             self._tell(record, "REFUSED", said, {"jobId": run.job_id, "errorMessage": error})
         return job, error
+
+    def _wait(self, record: ScheduleRecord, run: ScheduleRun, reason: str, wait_s: float) -> None:
+        """Keep the run waiting for its input, and say so in the schedule
+        (once: not at every retry)."""
+        low, high = _RETRY_BOUNDS_S
+        until = run.fire_time + timedelta(seconds=wait_s)
+        retry = min(now() + timedelta(seconds=min(max(wait_s / 10, low), high)), until)
+        said = (
+            f"The run due {run.run_time:%Y-%m-%d %H:%M:%S} UTC waits for its input until "
+            f"{until:%Y-%m-%d %H:%M:%S} UTC: {reason}"
+        )
+        with self._db.session(write=True) as session:
+            tx = SchedulesTx(session)
+            tx.wait_run(record.project, record.name, run.run_time, reason, retry)
+            current = tx.get(record.project, record.name)
+            if current is not None and current.last_message != said:
+                tx.update(dataclasses.replace(current, last_message=said))
 
     def _tell(self, record: ScheduleRecord, event: str, message: str, details: dict[str, Any]) -> None:
         """Tell the schedule's notifications (or the host's) of ``event``,

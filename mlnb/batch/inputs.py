@@ -20,7 +20,7 @@ from typing import IO, Any
 import fsspec
 import orjson
 
-from mlnb.errors import InvalidArgument
+from mlnb.errors import InputMissing
 from mlnb.runtime.tfrecord import TFRecordError, read_records
 
 __all__ = ["Batch", "Record", "Shard", "list_inputs", "plan_shards", "read_batches"]
@@ -66,14 +66,14 @@ def list_inputs(patterns: Sequence[str]) -> list[tuple[str, int]]:
     """Every file the patterns name, as (URL or path, size), in a stable order.
 
     Raises:
-        InvalidArgument: A pattern that matches no file.
+        InputMissing: A pattern that matches no file.
     """
     found: dict[str, int] = {}
     for pattern in patterns:
         fs, _, paths = fsspec.get_fs_token_paths(pattern)
         matched = [p for p in paths if fs.isfile(p)]
         if not matched:
-            raise InvalidArgument(f"inputPaths {pattern!r} matches no file")
+            raise InputMissing(f"inputPaths {pattern!r} matches no file")
         for path in matched:
             found[fs.unstrip_protocol(path) if "://" in pattern else path] = int(fs.size(path))
     return sorted(found.items())

@@ -48,6 +48,10 @@ def schedule_options(func: Any) -> Any:
             "--missed-runs", type=_MISSED, help="A run found late (no host ran): run it once, or skip it."
         ),
         click.option("--missed-after", help="How late a run may be found and still be on time (60s)."),
+        click.option(
+            "--input-wait",
+            help="How long a run whose batch input matches no file yet waits for it (none: refused).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -65,6 +69,7 @@ def _schedule_fields(given: dict[str, Any]) -> dict[str, Any]:
         "max_concurrent_runs": "maxConcurrentRuns",
         "missed_runs": "missedRuns",
         "missed_after": "missedAfter",
+        "input_wait": "inputWait",
     }
     fields = {names[k]: v for k, v in given.items() if k in names and v is not None}
     if "missedRuns" in fields:

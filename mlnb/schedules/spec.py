@@ -12,6 +12,12 @@ the v1 API): when its runs are due and the job each run submits.
   ``missedAfter`` (default ``60s``) after it fell due (no host ran then),
   and ``missedRuns`` says what then: ``RUN_ONCE`` (the default) runs it
   late, ``SKIP`` drops it. Every due time not run is counted and said;
+- ``inputWait`` (default none): how long a run whose input is not there yet
+  (a batch prediction's ``inputPaths`` matching no file, as "the data
+  collected since the last run" may not have landed) waits for it, tried
+  again every tenth of that (at least every 5 s, at most every minute),
+  before it is refused as any run whose job cannot be submitted. A waiting
+  run counts as running towards ``maxConcurrentRuns``;
 - ``notifications``: ``{"webhook": URL, "email": [ADDRESSES], "on":
   ["MISSED", "REFUSED"]}``: who hears of runs not run, or whose job could
   not be submitted (the host's ``notify_webhook`` and ``notify_email`` by
@@ -51,6 +57,7 @@ _FIELDS = (
     "maxConcurrentRuns",
     "missedRuns",
     "missedAfter",
+    "inputWait",
     "notifications",
     "jobTemplate",
 )
@@ -88,6 +95,7 @@ class ScheduleSpec:
         missed_runs: ``RUN_ONCE`` or ``SKIP`` (see the module).
         missed_after_s: How late a due time may be found and still be run
             on time.
+        input_wait_s: How long a run waits for its input (0: not at all).
         job_template: The ``Job`` body each run submits, before its
             parameters are filled.
     """
@@ -102,6 +110,7 @@ class ScheduleSpec:
     max_concurrent_runs: int = 1
     missed_runs: str = "RUN_ONCE"
     missed_after_s: float = 60.0
+    input_wait_s: float = 0.0
     notifications: dict[str, Any] | None = None
 
     @classmethod
@@ -135,7 +144,8 @@ class ScheduleSpec:
             )
             or 1,
             missed_runs=_missed(fields.get("missedRuns") or "RUN_ONCE"),
-            missed_after_s=_missed_after(fields.get("missedAfter")),
+            missed_after_s=_duration(fields.get("missedAfter"), "missedAfter", 60.0, minimum=1.0),
+            input_wait_s=_duration(fields.get("inputWait"), "inputWait", 0.0, minimum=0.0),
             notifications=_notifications(fields.get("notifications")),
         )
         if spec.start_time and spec.end_time and spec.end_time <= spec.start_time:
@@ -180,6 +190,7 @@ class ScheduleSpec:
             "maxConcurrentRuns": self.max_concurrent_runs,
             "missedRuns": self.missed_runs,
             "missedAfter": format_duration(self.missed_after_s),
+            "inputWait": format_duration(self.input_wait_s) if self.input_wait_s else None,
             "notifications": self.notifications,
             "jobTemplate": self.job_template,
         }
@@ -256,15 +267,15 @@ def _notifications(value: Any) -> dict[str, Any] | None:
     return dict(value)
 
 
-def _missed_after(value: Any) -> float:
+def _duration(value: Any, name: str, default: float, minimum: float) -> float:
     if value is None:
-        return 60.0
+        return default
     try:
         seconds = parse_duration(value)
     except InvalidArgument as e:
-        raise InvalidArgument(f"schedule.missedAfter: {e.message}") from e
-    if seconds < 1:
-        raise InvalidArgument(f"schedule.missedAfter must be at least 1s, not {value!r}")
+        raise InvalidArgument(f"schedule.{name}: {e.message}") from e
+    if seconds < minimum:
+        raise InvalidArgument(f"schedule.{name} must be at least {minimum:g}s, not {value!r}")
     return seconds
 
 

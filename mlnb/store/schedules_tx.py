@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from mlnb.records import ScheduleRecord, ScheduleRun
@@ -111,6 +111,14 @@ class SchedulesTx:
         if row is not None:
             row.submitted = error is None
             row.error = error
+            row.waiting_for = row.retry_time = None
+
+    def wait_run(self, project: str, schedule: str, run_time: datetime, reason: str, retry: datetime) -> None:
+        """A run's input is not there yet: it waits, and a host tries to
+        submit it again from ``retry`` on."""
+        row = self._session.get(ScheduleRunRow, (project, schedule, run_time))
+        if row is not None:
+            row.waiting_for, row.retry_time = reason, retry
 
     def runs(self, project: str, schedule: str, limit: int = 20) -> list[ScheduleRun]:
         """A schedule's runs, newest first."""
@@ -138,10 +146,11 @@ class SchedulesTx:
         return {row.schedule: _run(row) for row in self._session.scalars(query).all()}
 
     def unsubmitted(
-        self, queues: Iterable[str], before: datetime
+        self, queues: Iterable[str], before: datetime, now: datetime
     ) -> list[tuple[ScheduleRecord, ScheduleRun]]:
-        """Runs recorded before ``before`` whose job was neither made nor
-        refused: their host died between recording and submitting."""
+        """Runs whose job was neither made nor refused: recorded before
+        ``before`` by a host that died before submitting, or waiting for
+        their input with their retry time come by ``now``."""
         query = (
             select(ScheduleRunRow, ScheduleRow)
             .join(
@@ -153,7 +162,10 @@ class SchedulesTx:
                 ScheduleRow.queue.in_(list(queues)),
                 ScheduleRunRow.submitted.is_(False),
                 ScheduleRunRow.error.is_(None),
-                ScheduleRunRow.fire_time < before,
+                or_(
+                    and_(ScheduleRunRow.retry_time.is_(None), ScheduleRunRow.fire_time < before),
+                    ScheduleRunRow.retry_time <= now,
+                ),
             )
         )
         return [(_schedule(schedule), _run(run)) for run, schedule in self._session.execute(query).all()]
@@ -170,5 +182,11 @@ def _schedule(row: ScheduleRow) -> ScheduleRecord:
 
 def _run(row: ScheduleRunRow) -> ScheduleRun:
     return ScheduleRun(
-        run_time=row.run_time, job_id=row.job_id, fire_time=row.fire_time, manual=row.manual, error=row.error
+        run_time=row.run_time,
+        job_id=row.job_id,
+        fire_time=row.fire_time,
+        manual=row.manual,
+        error=row.error,
+        waiting_for=row.waiting_for,
+        retry_time=row.retry_time,
     )

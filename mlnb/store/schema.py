@@ -263,6 +263,10 @@ class ScheduleRunRow(Base):
     # Whether its job was created (or found made by another host), and why not.
     submitted: Mapped[bool] = mapped_column(default=False)
     error: Mapped[str | None] = mapped_column(Text)
+    # A run whose input is not there yet waits (its schedule's inputWait):
+    # for what, and when a host next tries to submit it.
+    waiting_for: Mapped[str | None] = mapped_column(Text)
+    retry_time: Mapped[datetime | None]
 
 
 class PipelineCacheRow(Base):

@@ -226,6 +226,8 @@ def test_bad_schedules_are_refused_saying_why(engine: Engine, package: list[str]
         ),
         ({"interval": "6h", "maxRuns": 0, "jobTemplate": good}, "maxRuns must be a whole number"),
         ({"interval": "6h", "missedRuns": "LATER", "jobTemplate": good}, "RUN_ONCE or SKIP"),
+        ({"interval": "6h", "inputWait": "soon", "jobTemplate": good}, "schedule.inputWait: 'soon' is not"),
+        ({"interval": "6h", "missedAfter": "0.5s", "jobTemplate": good}, "missedAfter must be at least 1s"),
         ({"interval": "6h", "colour": "red", "jobTemplate": good}, "unknown field(s): colour"),
     ]
     for body, message in cases:
@@ -244,6 +246,80 @@ def test_a_run_whose_job_cannot_be_submitted_says_why(engine: Engine, package: l
     assert run.job_state is None and run.error and run.error.startswith("Label 'at' has value")
     assert run.to_api()["state"] == "FAILED"
     assert "could not submit its job" in (engine.get_schedule("broken").last_message or "")
+
+
+def test_a_run_waits_for_its_input_and_is_submitted_once_it_lands(engine: Engine, tmp_path: Path) -> None:
+    from support.model_factory import sklearn_pipeline_dir
+
+    engine.create_model("iris")
+    engine.create_version("iris", "v1", sklearn_pipeline_dir(tmp_path / "model")[0])
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+
+    def batch(wait: str) -> dict[str, Any]:
+        prediction = {
+            "modelName": "iris",
+            "dataFormat": "JSON",
+            "inputPaths": [str(inbox / "{{ run_time | %Y%m%d }}_*.json")],
+            "outputPath": str(tmp_path / "out" / "{{ job_id }}"),
+        }
+        return {
+            "interval": "1s",
+            "maxRuns": 1,
+            "inputWait": wait,
+            "jobTemplate": {"predictionInput": prediction},
+        }
+
+    engine.create_schedule("waits", batch("1m"))
+    engine.create_schedule("gives_up", batch("2s"))
+    assert engine.get_schedule("waits").spec["inputWait"] == "60s"
+
+    def waiting(name: str) -> ScheduleRun | None:
+        engine.fire_schedules()
+        runs = engine.schedule_runs(name)
+        return runs[0] if runs and runs[0].state == "WAITING" else None
+
+    run = wait_for(lambda: waiting("waits"), "the run to wait for its input")
+    assert run.to_api()["waitingFor"].endswith("matches no file") and run.error is None
+    assert "waits for its input until" in (engine.get_schedule("waits").last_message or "")
+
+    def refused() -> ScheduleRun | None:
+        engine.fire_schedules()
+        runs = engine.schedule_runs("gives_up")
+        return runs[0] if runs and runs[0].error else None
+
+    # No file for the second schedule: its wait runs out, and it is refused saying why.
+    given_up = wait_for(refused, "the run without input to be refused", timeout=30)
+    assert given_up.error is not None and given_up.error.endswith("after waiting 2s for it (inputWait)")
+    assert given_up.to_api()["state"] == "FAILED" and "waitingFor" not in given_up.to_api()
+
+    (inbox / f"{run.run_time:%Y%m%d}_a.json").write_text('{"instances": [[5.1, 3.5, 1.4, 0.2]]}\n')
+
+    def submitted() -> ScheduleRun | None:
+        engine.fire_schedules()
+        runs = engine.schedule_runs("waits")
+        return runs[0] if runs and runs[0].job_state else None
+
+    done = wait_for(submitted, "the run to be submitted once its input landed", timeout=30)
+    assert (done.job_id, done.job_state) == (run.job_id, "QUEUED")
+    assert "waitingFor" not in done.to_api() and engine.get_job(run.job_id).prediction_input
+    assert len(engine.schedule_runs("waits")) == 1
+
+
+def test_a_run_left_recorded_by_a_dead_host_is_submitted_by_another(
+    engine: Engine, package: list[str]
+) -> None:
+    from mlnb.store import Database, SchedulesTx
+
+    engine.create_schedule("left", {"interval": "1h", "jobTemplate": template(package)})
+    # As a host that recorded the run a minute ago and died before submitting it.
+    due = (now() - timedelta(minutes=1)).replace(microsecond=0)
+    run = ScheduleRun(run_time=due, job_id=run_job_id("left", due), fire_time=due)
+    with Database(engine.settings.database_url).session(write=True) as session:
+        SchedulesTx(session).add_run("default", "left", run)
+    said = wait_for(engine.fire_schedules, "a host to submit the run left")
+    assert said == [f"schedule default/left: submitted {run.job_id}, left by a host"]
+    assert engine.schedule_runs("left")[0].job_state == "QUEUED"
 
 
 def test_team_hosts_fire_a_schedule_once_per_run_and_run_its_jobs(
