@@ -84,6 +84,7 @@ class Engine:
             settings.job_dead_after_s,
             settings.machine_id,
             TEAM_QUEUE if settings.job_host == "service" else None,
+            settings,
         )
         # The parts own their state; each is given what it works with.
         self._serving = PredictionAPI(

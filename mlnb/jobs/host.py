@@ -138,6 +138,7 @@ class JobHost:
             Database(settings.database_url, settings.busy_timeout_s),
             settings.job_dead_after_s,
             settings.machine_id,
+            settings=settings,
         )
         own = machine_queue(settings.machine_id)
         self.queues = [TEAM_QUEUE, own] if service else [own]

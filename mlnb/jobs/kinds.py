@@ -17,6 +17,7 @@ FILE``); the execution reads ``context.job.job_input``.
 from __future__ import annotations
 
 import importlib
+import inspect
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
+from mlnb.config import Settings
 from mlnb.errors import InvalidArgument, MlnbError
 from mlnb.records import JobRecord
 from mlnb.runtime.execution import Execution, ExecutionFactory, JobContext
@@ -84,9 +86,11 @@ class InputSpec(Protocol):
 
 class AbandonedHook(Protocol):
     """Undoes what a job left half-done when its host died, from what the
-    job recorded (its input, its progress); says what it did, or ``None``."""
+    job recorded (its input, its progress); says what it did, or ``None``.
+    A hook that takes a third argument is given the settings of the
+    process that ended the job (its notification channels, its quotas)."""
 
-    def __call__(self, job: JobRecord, database: Database, /) -> str | None: ...
+    def __call__(self, job: JobRecord, database: Database, /, *settings: Settings) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,19 @@ def _lazy(target: str, spec: str | None = None, abandoned: str | None = None) ->
         )
 
     return load
+
+
+def _takes_settings(hook: Callable[..., Any]) -> bool:
+    """Whether an abandoned hook takes the settings: hooks written for
+    ``(job, database)`` keep working."""
+    try:
+        parameters = list(inspect.signature(hook).parameters.values())
+    except (TypeError, ValueError):  # a builtin or a C callable: as documented first
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return len([p for p in parameters if p.kind in positional]) >= 3 or any(
+        p.kind == inspect.Parameter.VAR_POSITIONAL for p in parameters
+    )
 
 
 def _imported(target: str) -> Any:
@@ -143,7 +160,14 @@ class JobKindRegistry:
         # them all while the others wait.
         self._lock = threading.Lock()
 
-    def register(self, kind: str, *, execution: ExecutionFactory, spec: InputSpec | None = None) -> None:
+    def register(
+        self,
+        kind: str,
+        *,
+        execution: ExecutionFactory,
+        spec: InputSpec | None = None,
+        abandoned: AbandonedHook | None = None,
+    ) -> None:
         """Add or replace the kind ``kind``.
 
         Args:
@@ -152,6 +176,7 @@ class JobKindRegistry:
             execution: Makes the execution of each of its jobs.
             spec: Reads a job's input at submission; without one, the input
                 is stored as given (any JSON object).
+            abandoned: Undoes what a job left half-done when its host died.
 
         Raises:
             InvalidArgument: The name breaks the rule, or is a built-in's.
@@ -163,7 +188,7 @@ class JobKindRegistry:
             )
         if kind in _BUILTINS or kind in _FIRST_PARTY:
             raise InvalidArgument(f"{kind!r} is a built-in job kind: a plug-in's kind needs another name")
-        plugin = KindPlugin(execution, spec)
+        plugin = KindPlugin(execution, spec, abandoned)
         self._loaders[kind] = lambda: plugin
         self._plugins.pop(kind, None)
         self._broken.pop(kind, None)
@@ -206,13 +231,17 @@ class JobKindRegistry:
             return dict(body)
         return plugin.spec.from_api(body).to_api()
 
-    def abandoned(self, job: JobRecord, database: Database) -> str | None:
+    def abandoned(self, job: JobRecord, database: Database, settings: Settings | None = None) -> str | None:
         """Run the hook of ``job``'s kind for a job whose host died; what
         it did, in words. A hook that fails is said, never raised: the
         job is ended already."""
         try:
             hook = self.plugin(str(job.kind)).abandoned
-            return hook(job, database) if hook is not None else None
+            if hook is None:
+                return None
+            if settings is not None and _takes_settings(hook):
+                return hook(job, database, settings)
+            return hook(job, database)
         except Exception as e:  # a plug-in's hook may fail in any way
             return f"cleaning up after it failed: {type(e).__name__}: {e}"
 

@@ -90,10 +90,20 @@ class JobService:
         machine: This machine (``Settings.machine_id``): pids are checked
             and processes signalled only for hosts of the same machine.
         queue: The queue this machine's submissions go to.
+        settings: This process's settings, given to a kind's hook for a job
+            whose host died (its notification channels).
     """
 
-    def __init__(self, db: Database, dead_after_s: float, machine: str, queue: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        dead_after_s: float,
+        machine: str,
+        queue: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.db = db
+        self.settings = settings
         self.dead_after = timedelta(seconds=dead_after_s)
         self.machine = machine
         self.queue = queue or machine_queue(machine)
@@ -242,7 +252,11 @@ class JobService:
                 )
             if fresh.runner_pid and fresh.runner_host == self.machine:
                 kill_session(fresh.runner_pid)  # replicas the dead host left behind
-            said = job_kinds.abandoned(reaped[-1], self.db) if fresh.state != JobState.QUEUED else None
+            said = (
+                job_kinds.abandoned(reaped[-1], self.db, self.settings)
+                if fresh.state != JobState.QUEUED
+                else None
+            )
             if said:
                 with self._write() as tx:
                     message = f"{reaped[-1].error_message or 'Its job host died'}; {said}"

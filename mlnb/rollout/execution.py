@@ -16,6 +16,7 @@ from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
+from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, MlnbError
 from mlnb.prediction import PredictionLog
 from mlnb.records import JobRecord
@@ -264,17 +265,19 @@ def _sample(figures: dict[str, Any]) -> dict[str, Any]:
     return {k: figures.get(k) for k in ("requests", "errorRate", "latencyP99Ms")}
 
 
-def restore_abandoned(job: JobRecord, database: Database) -> str | None:
+def restore_abandoned(job: JobRecord, database: Database, settings: Settings | None = None) -> str | None:
     """A rollout whose host died: the split before it comes back, unless
     the model's split is no longer the one its last step set (someone
     changed it since, or the rollout finished): nobody watches the canary
-    any more."""
+    any more. The model's notifications hear of the restored split (with
+    ``settings``, the host's channels too), as of any other."""
     progress = job.progress or {}
     before = progress.get("before")
     if not before or progress.get("share") is None:
         return None  # it died before its first step: nothing was changed
     spec = RolloutSpec.from_api(job.job_input or {})
-    registry = ModelRegistry(database, 0, 0)  # quotas are not read by a traffic change
+    # Quotas are not read by a traffic change.
+    registry = ModelRegistry(database, 0, 0, ModelNotifier(Channels.of(settings) if settings else Channels()))
     model = registry.get_model(job.project, spec.model)
     if dict(model.traffic_split) != step_split(before, spec.canary, int(progress["share"])):
         return "the model's split changed since its last step, and is left as it is"

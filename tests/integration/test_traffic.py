@@ -441,8 +441,15 @@ def test_a_failing_canary_is_rolled_back_within_one_interval(hosted: Engine) -> 
         engine.rollout("scaled", "v2", steps=[50, 20])
 
 
-def test_a_rollout_whose_host_dies_gives_the_split_back(hosted: Engine) -> None:
+def test_a_rollout_whose_host_dies_gives_the_split_back(hosted: Engine, home: Path) -> None:
+    from support.webhooks import WebhookListener
+
     engine = hosted
+    # The model names no channel: the process that ends the dead host's job
+    # tells its own (here a second Engine's webhook) of the split restored.
+    engine.update_model("scaled", notifications={"on": ["TRAFFIC_CHANGED"]})
+    hook = WebhookListener()
+    reaper = Engine(home=str(home), job_heartbeat_s=0.2, notify_webhook=hook.url)
     job = engine.rollout("scaled", "v2", steps=[50, 100], interval_s=600.0, max_error_rate=0.2)
     wait_for(lambda: engine.get_model("scaled").traffic_split == {"v1": 50, "v2": 50}, "the first step")
 
@@ -452,9 +459,18 @@ def test_a_rollout_whose_host_dies_gives_the_split_back(hosted: Engine) -> None:
 
     host_pid = wait_for(recorded, "the step to be recorded with the split it changed")
     os.kill(host_pid, signal.SIGKILL)  # the job host, mid-step
-    wait_for(
-        lambda: engine.reap_jobs() or engine.get_job(job.job_id).ended, "the dead host's job to be ended"
-    )
+    try:
+        wait_for(
+            # Only the reaper reads the job: reading it is what ends it.
+            lambda: reaper.reap_jobs() or reaper.get_job(job.job_id).ended,
+            "the dead host's job to be ended",
+        )
+        (told,) = wait_for(lambda: hook.received or None, "the reaper's webhook to hear of the split")
+    finally:
+        reaper.close()
+        hook.close()
+    assert told["event"] == "TRAFFIC_CHANGED" and told["model"] == "scaled"
+    assert f"rollout {job.job_id} rolled back: its job host died" in told["text"], told["text"]
     ended = engine.get_job(job.job_id)
     assert ended.state == "FAILED" and ended.error_message is not None
     assert ended.error_message.endswith("; the split before the rollout was restored"), ended.error_message

@@ -110,3 +110,29 @@ def test_a_kinds_name_follows_the_rule_and_is_no_built_ins() -> None:
     with pytest.raises(InvalidArgument, match="notebook jobs take their own input, not jobInput"):
         registry.check_input("notebook", {})
     registry.register("r" * 64, execution=TrainingExecution.for_job)
+
+
+def test_an_abandoned_hook_gets_the_settings_if_it_takes_them(tmp_path: Path) -> None:
+    seen: list[object] = []
+
+    def documented(job: JobRecord, database: object) -> str:
+        seen.append(("two", job.job_id))
+        return "undone"
+
+    def with_settings(job: JobRecord, database: object, settings: Settings) -> str:
+        seen.append(("three", settings.notify_webhook))
+        raise RuntimeError("the store is away")
+
+    class Finished:
+        def __init__(self, context: JobContext) -> None: ...
+
+    registry = JobKindRegistry()
+    registry.register("documented", execution=Finished, abandoned=documented)  # type: ignore[arg-type]
+    registry.register("with_settings", execution=Finished, abandoned=with_settings)  # type: ignore[arg-type]
+    settings = Settings.resolve(env={}, home=str(tmp_path), notify_webhook="http://127.0.0.1:9/hook")
+    job = JobRecord("p", "j", "documented", JobState.FAILED, datetime.now(UTC))
+    assert registry.abandoned(job, None, settings) == "undone"  # type: ignore[arg-type]
+    failing = JobRecord("p", "k", "with_settings", JobState.FAILED, datetime.now(UTC))
+    said = registry.abandoned(failing, None, settings)  # type: ignore[arg-type]
+    assert said == "cleaning up after it failed: RuntimeError: the store is away"
+    assert seen == [("two", "j"), ("three", "http://127.0.0.1:9/hook")]
