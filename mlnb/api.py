@@ -21,7 +21,7 @@ from mlnb.models_api import ModelsAPI
 from mlnb.monitoring_api import MonitoringAPI
 from mlnb.operations_api import OperationsAPI
 from mlnb.predict_api import PredictionAPI
-from mlnb.prediction import DecodedInstances, PredictionLog, PredictorCache
+from mlnb.prediction import DecodedInstances, PredictionLog, PredictorCache, ServedCounts
 from mlnb.records import (
     EvaluationRecord,
     JobRecord,
@@ -94,6 +94,7 @@ class Engine:
             adapters,
             PredictorCache(settings.predictor_cache_size, settings.predictor_cache_mb * 1024 * 1024),
             PredictionLog(database, legacy=paths.prediction_logs),
+            ServedCounts(database),
         )
         self._models = ModelsAPI(settings, registry, deployer, self._serving)
         self._operations = OperationsAPI(settings, OperationService(database), deployer, self._models)
@@ -477,15 +478,17 @@ class Engine:
         """Roll ``canary`` out to a model as a job (it outlives this
         process, and a server's restart): the canary takes each of
         ``steps`` percent of the traffic in turn, each for ``interval_s``,
-        while its logged requests' error rate stays at most
+        while its requests' error rate stays at most
         ``max_error_rate`` and their p99 latency at most
         ``max_latency_p99_ms`` (judged once ``min_requests`` are in); past a
         bound the split before the rollout comes back at once and the job
         ends FAILED saying why; after the last step the canary becomes the
         default. ``gates`` (as ``evaluationGates``) must pass before the
         first step. The job's ``progress`` has the step, the share and the
-        figures; cancelling it rolls back. The model must log its requests
-        (``onlinePredictionLogging``): the figures come from the log.
+        figures; cancelling it rolls back. The figures come from the served
+        counts every serving process keeps in the store
+        (``mlnb.prediction.served``), whether or not the model logs its
+        requests.
 
         Raises:
             InvalidArgument: Bad steps or bounds.
@@ -1219,6 +1222,37 @@ class Engine:
             routing_key=routing_key,
             project=project,
         )
+
+    def predict_gathered(
+        self,
+        model: str,
+        batch: Any,
+        *,
+        version: str,
+        signature_name: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        project: str | None = None,
+    ) -> list[Any]:
+        """``predict`` for a batch a server gathered from several requests
+        to one version: the server counts each request (``note_served``),
+        so the call itself is not counted."""
+        return self._serving.predict(
+            model,
+            batch,
+            version=version,
+            signature_name=signature_name,
+            parameters=parameters,
+            project=project,
+            counted=False,
+        )
+
+    def note_served(
+        self, model: str, version: str, seconds: float, failed: bool, *, project: str | None = None
+    ) -> None:
+        """Count one request a version answered (or failed) in ``seconds``
+        in the served counts that a rollout reads (``predict`` and
+        ``predict_each`` count their own)."""
+        self._serving.note_served(self.settings.project_of(project), model, version, seconds, failed)
 
     def predict_each(
         self,

@@ -21,6 +21,7 @@ from mlnb.prediction import (
     DecodedInstances,
     PredictionLog,
     PredictorCache,
+    ServedCounts,
     decode_instances,
     predict_each,
     run_prediction,
@@ -77,6 +78,7 @@ class PredictionAPI:
         adapters: AdapterRegistry,
         predictors: PredictorCache,
         prediction_log: PredictionLog,
+        served: ServedCounts,
     ) -> None:
         self.settings = settings
         self._registry = registry
@@ -84,6 +86,7 @@ class PredictionAPI:
         self._adapters = adapters
         self._predictors = predictors
         self._prediction_log = prediction_log
+        self._served = served
         self._resolved: dict[tuple[str, str, str | None], tuple[float, VersionRecord, _Logging]] = {}
         # Each model's traffic split, read with its default (a model without
         # one has none here): requests to the model are routed by it.
@@ -114,11 +117,12 @@ class PredictionAPI:
         self._loaded(record)
 
     def close(self) -> None:
-        """Write pending ``lastUseTime`` values, shadow predictions and
-        prediction log entries."""
+        """Write pending ``lastUseTime`` values, shadow predictions,
+        prediction log entries and served counts."""
         self._shadow_sender.close()
         self._flush_last_use(force=True)
         self._prediction_log.close()
+        self._served.close()
 
     def predict(
         self,
@@ -130,26 +134,40 @@ class PredictionAPI:
         parameters: Mapping[str, Any] | None = None,
         routing_key: str | None = None,
         project: str | None = None,
+        counted: bool = True,
     ) -> list[Any]:
+        """One request's predictions (``counted``: in the served counts; a
+        server that gathered several requests into the call counts each
+        request itself)."""
         record, predictor, logging_ = self._predictor(
             self.settings.project_of(project), model, version, routing_key
         )
         kwargs = _predict_kwargs(signature_name, parameters)
-        if not logging_.sampled():
+        logged = logging_.sampled()
+        sent = instances.as_sent() if logged and isinstance(instances, DecodedInstances) else instances
+        started = time.perf_counter()
+        try:
             predictions = run_prediction(predictor, instances, **kwargs)
-        else:
-            sent = instances.as_sent() if isinstance(instances, DecodedInstances) else instances
-            started = time.perf_counter()
-            try:
-                predictions = run_prediction(predictor, instances, **kwargs)
-            except MlnbError as e:
+        except Exception as e:
+            if counted:
+                self._served.note(
+                    record.project, record.model, record.name, time.perf_counter() - started, True
+                )
+            if logged and isinstance(e, MlnbError):
                 self._log_prediction(record, logging_, sent, error=e.message, started=started)
-                raise
+            raise
+        if counted:
+            self._served.note(record.project, record.model, record.name, time.perf_counter() - started, False)
+        if logged:
             self._log_prediction(record, logging_, sent, predictions, started=started)
         self._note_use(record)
         if version is None:
             self.shadow(record, instances, predictions)
         return predictions
+
+    def note_served(self, project: str, model: str, version: str, seconds: float, failed: bool) -> None:
+        """Count one request (see ``mlnb.prediction.served``)."""
+        self._served.note(project, model, version, seconds, failed)
 
     def shadow(self, served: VersionRecord, instances: Any, predictions: list[Any]) -> None:
         """Send a copy of a request to the model to its shadow version, when
@@ -205,19 +223,22 @@ class PredictionAPI:
         started = time.perf_counter()
         try:
             answer = predict_each(predictor, instances, **kwargs)
-        except MlnbError as e:  # refused as a whole: a failed request, logged as predict logs one
-            if logging_.sampled():
+        except Exception as e:  # refused as a whole: a failed request, logged as predict logs one
+            self._served.note(record.project, record.model, record.name, time.perf_counter() - started, True)
+            if isinstance(e, MlnbError) and logging_.sampled():
                 self._log_prediction(record, logging_, instances, error=e.message, started=started)
             raise
+        # A request with a failed instance is a failed request (what an error rate counts).
+        failed = bool(answer["errors"])
+        self._served.note(record.project, record.model, record.name, time.perf_counter() - started, failed)
         answer["version"] = record.name  # mlnb's: which version answered
         if version is None:
             self.shadow(record, instances, answer["predictions"])
         if logging_.sampled():
-            # A request with a failed instance is a failed request (what an
-            # error rate counts); its answer is kept beside the error.
-            failed = "; ".join(e["message"] for e in answer["errors"]) or None
+            # Its answer is kept beside the error.
+            failed_said = "; ".join(e["message"] for e in answer["errors"]) or None
             predictions = answer["predictions"]  # None in place of a failed instance's
-            self._log_prediction(record, logging_, instances, predictions, error=failed, started=started)
+            self._log_prediction(record, logging_, instances, predictions, error=failed_said, started=started)
         self._note_use(record)
         return answer
 

@@ -7,12 +7,14 @@ from mlnb.prediction.instances import DecodedInstances, InstanceError, decode_ea
 from mlnb.prediction.outputs import attach_keys, to_jsonable
 from mlnb.prediction.predict import PredictorCache, predict_decoded, predict_each, run_prediction
 from mlnb.prediction.request_log import PredictionLog
+from mlnb.prediction.served import ServedCounts
 
 __all__ = [
     "DecodedInstances",
     "InstanceError",
     "PredictionLog",
     "PredictorCache",
+    "ServedCounts",
     "attach_keys",
     "decode_each",
     "decode_instances",

@@ -1,8 +1,10 @@
 """A rollout job's execution: the canary takes each step's share of the
 model's traffic (the other versions share the rest as they did before),
-its logged requests since the step began are read every few seconds, and
-the split moves on after each interval while the error rate and the p99
-of the model's time to answer stay within bounds. Past a bound (once
+its requests since the step began are read every few seconds from the
+served counts every server keeps in the store (``mlnb.prediction.served``:
+whether or not the model logs its requests), and the split moves on after
+each interval while the error rate and the p99 of the time to answer stay
+within bounds. Past a bound (once
 ``minRequests`` requests are in) the split before the rollout comes back
 at once and the job ends FAILED, saying why. After the last step the
 canary becomes the default and takes all traffic. Cancelling the job
@@ -18,7 +20,8 @@ from typing import Any
 
 from mlnb.config import Settings
 from mlnb.errors import FailedPrecondition, MlnbError
-from mlnb.prediction import PredictionLog
+from mlnb.prediction import ServedCounts
+from mlnb.prediction.served import Tally
 from mlnb.records import JobRecord
 from mlnb.registry import ModelRegistry
 from mlnb.rollout.spec import RolloutSpec
@@ -28,10 +31,8 @@ from mlnb.runtime.notifications import Channels, ModelNotifier
 from mlnb.states import JobState
 from mlnb.store import Database
 
-__all__ = ["RolloutExecution", "canary_figures", "step_split"]
+__all__ = ["RolloutExecution", "step_split"]
 
-# The logged requests of the canary read at most at each look.
-_WINDOW = 20_000
 _SAMPLES = 360
 
 
@@ -50,30 +51,6 @@ def step_split(before: dict[str, int], canary: str, share: int) -> dict[str, int
     return {canary: share, **{k: v for k, v in shares.items() if v > 0}}
 
 
-def canary_figures(entries: list[dict[str, Any]], since: datetime) -> dict[str, Any]:
-    """The requests, error rate and latency p99 of logged entries since
-    ``since`` (a shadow's copies left out)."""
-    mine = [e for e in entries if "shadowOf" not in e and _time(e) >= since]
-    errors = sum(1 for e in mine if "error" in e)
-    latencies = sorted(float(e["latencyMs"]) for e in mine if "latencyMs" in e)
-    p99 = None
-    if latencies:
-        import numpy as np
-
-        p99 = float(np.quantile(latencies, 0.99))
-    return {
-        "requests": len(mine),
-        "errors": errors,
-        "errorRate": errors / len(mine) if mine else 0.0,
-        "latencyP99Ms": p99,
-    }
-
-
-def _time(entry: dict[str, Any]) -> datetime:
-    when = datetime.fromisoformat(str(entry.get("time", "1970-01-01T00:00:00Z")))
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 class RolloutExecution:
     """One rollout, driven by the job host's runner."""
 
@@ -88,7 +65,7 @@ class RolloutExecution:
         settings = context.settings
         tell = ModelNotifier(Channels.of(settings))
         self.registry = ModelRegistry(context.database, settings.model_quota, settings.version_quota, tell)
-        self.prediction_log = PredictionLog(context.database)
+        self.served = ServedCounts(context.database)
         self.actor = f"rollout job {job.job_id}"
         self.before: dict[str, int] = {}
         self.step = 0
@@ -112,11 +89,6 @@ class RolloutExecution:
     def prepare(self) -> None:
         spec = self.spec
         model = self.registry.get_model(self.project, spec.model)
-        if not (model.online_prediction_logging or model.online_prediction_console_logging):
-            raise FailedPrecondition(
-                f"Model {spec.model!r} does not log its requests: a rollout reads the canary's errors and "
-                "latency from the prediction log (create the model with onlinePredictionLogging)"
-            )
         canary = self.registry.get_version(self.project, spec.model, spec.canary)
         if model.default_version is None:
             raise FailedPrecondition(f"Model {spec.model!r} has no default version to roll out from")
@@ -149,12 +121,14 @@ class RolloutExecution:
         if time.monotonic() - self._last_look < self._look_s:
             return None
         self._last_look = time.monotonic()
-        entries = self.prediction_log.read(self.project, self.spec.model, _WINDOW, self.spec.canary)
-        figures = canary_figures(entries, self.step_started)
+        tallies = self.served.tallies(self.project, self.spec.model, self.step_started)
+        figures = tallies.get(self.spec.canary, Tally()).figures()
         self.last = figures
-        everyone = self.prediction_log.read(self.project, self.spec.model, _WINDOW)
-        others = [e for e in everyone if e.get("version") != self.spec.canary]
-        self.others = canary_figures(others, self.step_started)
+        others = Tally()
+        for version, tally in tallies.items():
+            if version != self.spec.canary:
+                others = others.merged(tally)
+        self.others = others.figures()
         self.series.append(
             {
                 "seconds": round((datetime.now(UTC) - self.started).total_seconds(), 1),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -426,7 +427,7 @@ async def _batched(
     max_batch_size, max_wait_s = record.batch_settings(batcher.max_instances)
 
     def predict(batch: Any) -> list[Any]:
-        result: list[Any] = engine.predict(
+        result: list[Any] = engine.predict_gathered(
             model_name,
             batch,
             version=record.name,
@@ -440,7 +441,15 @@ async def _batched(
     asked = orjson.dumps(parameters, option=orjson.OPT_SORT_KEYS) if parameters else b""
     key = (record.resource_name, record.artifact_uri, signature, asked)
     ready = functools.partial(engine.ready_to_predict, record)
-    predictions = await batcher.predict(key, instances, predict, max_batch_size, max_wait_s, ready)
+    # Each request counted for the version that answered it, with its time
+    # in the batcher (what its caller waited), as a rollout reads them.
+    started = time.perf_counter()
+    try:
+        predictions = await batcher.predict(key, instances, predict, max_batch_size, max_wait_s, ready)
+    except Exception:
+        engine.note_served(model_name, record.name, time.perf_counter() - started, True, project=project)
+        raise
+    engine.note_served(model_name, record.name, time.perf_counter() - started, False, project=project)
     if version_name is None:
         engine.shadow(record, instances, predictions)  # a request to the model: its shadow's share
     return predictions, record.name

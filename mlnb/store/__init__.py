@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from mlnb.store.prediction_logs_tx import PredictionLogsTx
     from mlnb.store.registry_tx import RegistryTx
     from mlnb.store.schedules_tx import SchedulesTx
+    from mlnb.store.served_counts_tx import ServedCountsTx
 
 # Loaded on first use, so that a process that needs only the artifact store
 # (a batch prediction worker) does not import SQLAlchemy.
@@ -49,6 +50,7 @@ _HOMES = {
     "PredictionLogsTx": "prediction_logs_tx",
     "RegistryTx": "registry_tx",
     "SchedulesTx": "schedules_tx",
+    "ServedCountsTx": "served_counts_tx",
 }
 
 
@@ -70,6 +72,7 @@ __all__ = [
     "PredictionLogsTx",
     "RegistryTx",
     "SchedulesTx",
+    "ServedCountsTx",
     "StoredTree",
     "file_sha256",
     "list_files",

@@ -188,6 +188,25 @@ class PredictionLogRow(Base):
     entry: Mapped[str] = mapped_column(Text)
 
 
+class ServedCountsRow(Base):
+    """What one serving process answered for a version over one flush
+    period: requests, the failed ones, and their times to answer counted by
+    bucket (``{index: count}``, see ``mlnb.prediction.served``). Every
+    server writes its own rows; a rollout reads them summed."""
+
+    __tablename__ = "served_counts"
+    __table_args__ = (Index("ix_served_counts_model", "project", "model", "period_end"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(128))
+    model: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(128))
+    period_end: Mapped[datetime]
+    requests: Mapped[int]
+    errors: Mapped[int]
+    latency: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
 class EvaluationRow(Base):
     """One evaluation of a version on a labelled dataset."""
 

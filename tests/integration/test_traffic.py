@@ -441,6 +441,73 @@ def test_a_failing_canary_is_rolled_back_within_one_interval(hosted: Engine) -> 
         engine.rollout("scaled", "v2", steps=[50, 20])
 
 
+def test_a_rollout_reads_what_a_servers_workers_answered_without_request_logs(
+    home: Path, tmp_path: Path
+) -> None:
+    import threading
+
+    from support.rest_server import exchange, running_server
+
+    from mlnb.prediction import ServedCounts
+    from mlnb.records import now
+    from mlnb.store import Database
+
+    engine = Engine(home=str(home), job_heartbeat_s=0.2, job_host_idle_s=3.0, cancel_grace_s=1.0)
+    engine.create_model("plain")  # no onlinePredictionLogging
+    for name, factor, fail_after in (("v1", 1.0, None), ("v3", 3.0, 0)):
+        model_dir, package = model_factory.custom_routine(
+            tmp_path / name, factor=factor, fail_after=fail_after
+        )
+        engine.create_version(
+            "plain", name, model_dir, prediction_class="scaled_sum.ScaledSum", package_uris=[package]
+        )
+    started = now()
+    failed: list[int] = []
+    answered: list[str] = []
+    try:
+        with running_server(home, 2) as port:
+            stop = threading.Event()
+
+            def load() -> None:
+                # A new connection each: both workers take requests, batched ones.
+                while not stop.is_set():
+                    status, _, headers = exchange(
+                        f"http://127.0.0.1:{port}",
+                        "POST",
+                        "/v1/projects/default/models/plain:predict",
+                        {"instances": [ROW]},
+                    )
+                    if status == 200:
+                        answered.append(headers["x-mlnb-version"])
+                    else:
+                        failed.append(status)
+                    stop.wait(0.01)
+
+            thread = threading.Thread(target=load)
+            thread.start()
+            try:
+                job = engine.rollout(
+                    "plain", "v3", steps=[20, 100], interval_s=30.0, max_error_rate=0.1, min_requests=5
+                )
+                ended = engine.wait_job(job.job_id, timeout=120)
+            finally:
+                stop.set()
+                thread.join(timeout=30)
+        assert ended.state == "FAILED", ended.error_message
+        assert ended.error_message is not None and ended.error_message.startswith(
+            "Rolled back: v3 failed 100.0%"
+        )
+        assert engine.get_model("plain").traffic_split == {}
+        assert failed and set(answered) == {"v1"}
+        # What the server's workers counted, read back from the store by another process.
+        tallies = ServedCounts(Database(engine.settings.database_url)).tallies("default", "plain", started)
+        assert tallies["v1"].requests == len(answered) and tallies["v1"].errors == 0
+        assert tallies["v3"].errors == tallies["v3"].requests >= 5
+        assert engine.prediction_log("plain") == []  # nothing was logged
+    finally:
+        engine.close()
+
+
 def test_a_rollout_whose_host_dies_gives_the_split_back(hosted: Engine, home: Path) -> None:
     from support.webhooks import WebhookListener
 
