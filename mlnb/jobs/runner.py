@@ -13,6 +13,7 @@ import contextlib
 import threading
 import time
 import traceback
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mlnb.config import Settings
@@ -62,6 +63,7 @@ class Runner:
         self.session: DaskSession | None = None
         self.execution: Execution | None = None
         self._last_beat = 0.0
+        self._gpus_ahead: dict[tuple[str, str, datetime], int] = {}
         self._attempts: list[dict[str, Any]] = []  # the failed attempts of a job with retries
 
     def run(self) -> JobRecord:
@@ -199,7 +201,7 @@ class Runner:
                     self.settings.cluster_max_jobs,
                     gpus=wanted,
                     devices=devices,
-                    gpus_of=lambda other: _gpus_wanted(other, self.settings) if devices else 0,
+                    gpus_of=self._gpus_of if devices else None,
                 )
             except LeaseLost:
                 job = self.service.get_job(self.project, self.job_id)
@@ -225,6 +227,14 @@ class Runner:
         self.log.service("The job host was stopped before the job started: the job waits for another host")
         self.log.flush()
         return self.service.release(self.project, self.job_id, self.holder)
+
+    def _gpus_of(self, other: JobRecord) -> int:
+        """The GPUs a queued job ahead asks for, read from its input once
+        while this job waits (each poll sees the same jobs ahead)."""
+        key = (other.project, other.job_id, other.create_time)
+        if key not in self._gpus_ahead:
+            self._gpus_ahead[key] = _gpus_wanted(other, self.settings)
+        return self._gpus_ahead[key]
 
     def _watch(self, execution: Execution) -> JobRecord:
         scheduling = Scheduling.of(self._job)

@@ -89,7 +89,7 @@ def create_app(
         def after_loads() -> None:
             if freezer is not None:
                 freezer.after_loads()
-            app.state.metrics.note_loaded()
+            app.state.metrics.note_loaded(freezer.frozen_objects if freezer is not None else 0)
 
         warmer = asyncio.create_task(keep_versions_loaded(engine, slot, stop, after_loads, app.state.ready))
         try:

@@ -8,7 +8,6 @@ writes its values there, and ``/metrics`` from any worker sums them all."""
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -134,13 +133,17 @@ class ServerMetrics:
         )
         self.note_loaded()
 
-    def note_loaded(self) -> None:
-        """Record how many versions this process has loaded now: at each
-        render, and every few seconds from the worker's keep-loaded loop, so
-        that the other workers' counts in a multiprocess render are at most
-        that old (not on every request: it is bookkeeping)."""
+    def note_loaded(self, frozen_objects: int | None = None) -> None:
+        """Record how many versions this process has loaded now (and, when
+        given, how many objects its heap freezer froze): at each render, and
+        every few seconds from the worker's keep-loaded loop, so that the
+        other workers' counts in a multiprocess render are at most that old
+        (not on every request: it is bookkeeping). The frozen count is told,
+        never asked of ``gc``: asking walks the whole frozen heap with the
+        GIL held, which stalled every request every two seconds."""
         self.loaded.set(self._loaded_versions())
-        self.frozen.set(gc.get_freeze_count())
+        if frozen_objects is not None:
+            self.frozen.set(frozen_objects)
 
     @contextmanager
     def predicting(self, model: str, version: str | None) -> Iterator[dict[str, object]]:

@@ -252,7 +252,17 @@ async def _instances_body(request: Request) -> tuple[dict[str, Any], bool]:
     if isinstance(body["instances"], list) and len(body["instances"]) > MAX_INSTANCES:
         count = len(body["instances"])
         raise InvalidArgument(f"{count} instances in one request; the most allowed is {MAX_INSTANCES}")
-    return body, b"true" in raw or b"false" in raw
+    return body, _may_hold_booleans(raw)
+
+
+def _may_hold_booleans(raw: bytes) -> bool:
+    """Whether a body's text has ``true`` or ``false``. Numbers hold neither
+    a ``u`` nor an ``l`` (nor does ``"instances"``): two one-byte scans
+    (memchr) answer most numeric bodies, where the two word searches took
+    19 µs for 100 rows of 20 numbers."""
+    if b"u" not in raw and b"l" not in raw:
+        return False
+    return b"true" in raw or b"false" in raw
 
 
 async def _explain(request: Request, model_name: str, version_name: str | None) -> Response:

@@ -141,3 +141,19 @@ def test_the_engine_refuses_a_bad_project(engine: Engine) -> None:
         engine.create_model("x", project="..")
     with pytest.raises(InvalidArgument, match="project"):
         engine.submit_training_job("j", {"pythonModule": "a"}, project="../up")
+
+
+@pytest.mark.parametrize(
+    ("raw", "may"),
+    [
+        (b'{"instances": [[1.5, 2], [3e2, -4]]}', False),
+        (b'{"instances": [[true, 2]]}', True),
+        (b'{"instances": [[1, false]]}', True),
+        (b'{"instances": [[1, null]], "signature_name": "serving_default"}', False),
+        (b'{"instances": [{"name": "true"}]}', True),  # a string: the value check decides
+    ],
+)
+def test_a_body_may_hold_booleans_only_when_its_text_says_true_or_false(raw: bytes, may: bool) -> None:
+    from mlnb.server.routes import _may_hold_booleans
+
+    assert _may_hold_booleans(raw) is may

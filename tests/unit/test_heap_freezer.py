@@ -23,7 +23,7 @@ def test_freezes_on_each_change_and_collects_what_was_dropped() -> None:
         version = Loaded()
         dropped = weakref.ref(version)
         freezer.after_loads()
-        assert freezer.freezes == 1 and gc.get_freeze_count() > 0
+        assert freezer.freezes == 1 and freezer.frozen_objects == gc.get_freeze_count() > 0
         freezer.after_loads()
         assert freezer.freezes == 1  # nothing changed: no collection, no freeze
         del version  # dropped from the cache: garbage, frozen with the rest
@@ -33,4 +33,4 @@ def test_freezes_on_each_change_and_collects_what_was_dropped() -> None:
         assert freezer.freezes == 2 and dropped() is None
     finally:
         freezer.release()
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0 == freezer.frozen_objects

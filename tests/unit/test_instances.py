@@ -152,3 +152,20 @@ def test_errors_carry_index_and_field() -> None:
     with pytest.raises(InstanceError) as info:
         decode_instances([{"a": 1}, {"a": None}])
     assert (info.value.index, info.value.field) == (1, "a")
+
+
+def test_many_requests_join_at_once_keeping_their_keys_in_order() -> None:
+    from mlnb.errors import InvalidArgument
+    from mlnb.prediction import DecodedInstances
+
+    parts = [decode_instances([[n, n + 1], [n + 2, n + 3]], may_hold_booleans=False) for n in range(0, 40, 4)]
+    joined = DecodedInstances.joined(parts)
+    assert joined.array.shape == (20, 2) and joined.array[:, 0].tolist() == list(range(0, 40, 2))
+    assert joined.instances == joined.array.tolist() and joined.keys is None
+    keyed = [decode_instances([{"key": k, "values": [k]}]) for k in ("a", "b", "c")]
+    assert DecodedInstances.joined(keyed).keys == ["a", "b", "c"]
+    with pytest.raises(InvalidArgument, match="with keys and instances without"):
+        DecodedInstances.joined([*keyed, parts[0]])
+    # Arrays of other row shapes: no array for the batch, the lists still join.
+    wide = decode_instances([[1, 2, 3]], may_hold_booleans=False)
+    assert DecodedInstances.joined([parts[0], wide]).array is None
