@@ -1693,12 +1693,16 @@ class Engine:
         project = self.settings.project_of(project)
         return compare_shadow(self._serving.shadow_comparison(project, model, limit, version))
 
-    def check_instances(self, instances: Any, *, may_hold_booleans: bool = True) -> DecodedInstances:
+    def check_instances(
+        self, instances: Any, *, may_hold_booleans: bool = True, numbers_only: bool = False
+    ) -> DecodedInstances:
         """Check instances against ML Engine's rules without predicting.
 
         ``may_hold_booleans=False`` (the caller knows: the request's text has
         no ``true`` or ``false``) checks lists of numbers in bulk, and hands
-        the array to a model that takes one.
+        the array to a model that takes one; ``numbers_only=True`` (its text
+        has no string but the ``"instances"`` key, and no ``null`` either)
+        lets a float in the first instance name the array's type.
 
         Returns:
             The instances checked and decoded: ``predict`` takes them as
@@ -1708,7 +1712,9 @@ class Engine:
         Raises:
             InvalidArgument: Naming the instance index and field at fault.
         """
-        return self._serving.check_instances(instances, may_hold_booleans=may_hold_booleans)
+        return self._serving.check_instances(
+            instances, may_hold_booleans=may_hold_booleans, numbers_only=numbers_only
+        )
 
     def loaded_versions(self) -> int:
         """How many versions this process keeps loaded for prediction."""

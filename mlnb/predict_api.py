@@ -433,8 +433,10 @@ class PredictionAPI:
         kwargs = {"signature_name": signature_name} if signature_name else {}
         return run_prediction(predictor, instances, **kwargs)
 
-    def check_instances(self, instances: Any, *, may_hold_booleans: bool = True) -> DecodedInstances:
-        return decode_instances(instances, may_hold_booleans=may_hold_booleans)
+    def check_instances(
+        self, instances: Any, *, may_hold_booleans: bool = True, numbers_only: bool = False
+    ) -> DecodedInstances:
+        return decode_instances(instances, may_hold_booleans=may_hold_booleans, numbers_only=numbers_only)
 
     def loaded_versions(self) -> int:
         return len(self._predictors)

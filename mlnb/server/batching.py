@@ -104,8 +104,13 @@ class Batcher:
         and ``max_wait_s`` apply when no lane for ``key`` is open yet.
         ``ready`` says whether ``call`` would do no I/O now (nothing to read
         or load): without it, or when it says no, calls run in a thread."""
-        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        # Never called right here, even when alone and proven fast: the
+        # drain task runs a turn of the loop later, after the requests that
+        # arrived with this one joined its lane (called here, each would
+        # make a model call of its own: 0.6 of the bare throughput at 16
+        # concurrent 100-instance requests, against 0.75 to 0.85).
         lane = self._lanes.get(key)
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         if lane is None:
             lane = _Lane(max(1, max_instances or self.max_instances), max(0.0, max_wait_s), ready)
             self._lanes[key] = lane
@@ -189,25 +194,32 @@ class Batcher:
         if not future.done():
             future.set_result(result)
 
+    def _inline(self, cost: _Cost, count: int, ready: Callable[[], bool] | None) -> bool:
+        """Whether a call of ``count`` instances runs in the loop: its
+        version's calls have proven fast, and it needs no I/O now."""
+        return (
+            cost.calls >= _PROVEN_AFTER
+            and cost.expected(count) < self.inline_s
+            and ready is not None
+            and ready()
+        )
+
+    def _inline_call(self, cost: _Cost, call: Predict, instances: Any) -> list[Any]:
+        self.inline_calls += 1
+        started = time.perf_counter()
+        try:
+            return call(instances)
+        finally:
+            cost.note(time.perf_counter() - started, len(instances))
+
     async def _call(self, key: Hashable, lane: _Lane, call: Predict, instances: Any) -> list[Any]:
         """``call(instances)``: here when the version's calls have proven
         fast and it needs no I/O now, else in a worker thread (timed, to
         learn what it costs)."""
         cost = self._costs.get(key)
         count = len(instances)
-        if (
-            cost is not None
-            and cost.calls >= _PROVEN_AFTER
-            and cost.expected(count) < self.inline_s
-            and lane.ready is not None
-            and lane.ready()
-        ):
-            self.inline_calls += 1
-            started = time.perf_counter()
-            try:
-                return call(instances)
-            finally:
-                cost.note(time.perf_counter() - started, count)
+        if cost is not None and self._inline(cost, count, lane.ready):
+            return self._inline_call(cost, call, instances)
 
         def timed() -> list[Any]:
             started = time.perf_counter()

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
@@ -66,6 +67,20 @@ def drift_exposition(checks: list[dict[str, Any]]) -> bytes:
 
 def _label(value: str) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+_MAX_SERIES_CACHED = 4096
+
+
+@dataclass(frozen=True)
+class _PredictSeries:
+    """The children of the predict metrics for one model, version and outcome."""
+
+    latency: Any
+    requests: Any
+    instances: Any
+    answered_latency: Any | None
+    answered: Any | None
 
 
 class ServerMetrics:
@@ -131,6 +146,7 @@ class ServerMetrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self._predict_series: dict[tuple[str, str, str | None, object], _PredictSeries] = {}
         self.note_loaded()
 
     def note_loaded(self, frozen_objects: int | None = None) -> None:
@@ -159,15 +175,38 @@ class ServerMetrics:
         finally:
             self.in_flight.dec()
             spent = time.perf_counter() - started
-            self.latency.labels(model, label).observe(spent)
-            self.requests.labels(model, label, str(outcome["code"])).inc()
             answered = outcome.get("answered") or version
-            if isinstance(answered, str):
-                self.answered_latency.labels(model, answered).observe(spent)
-                self.answered.labels(model, answered, str(outcome["code"])).inc()
+            series = self._series(
+                model, label, answered if isinstance(answered, str) else None, outcome["code"]
+            )
+            series.latency.observe(spent)
+            series.requests.inc()
+            if series.answered_latency is not None and series.answered is not None:
+                series.answered_latency.observe(spent)
+                series.answered.inc()
             count = outcome["instances"]
             if isinstance(count, int) and count:
-                self.instances.labels(model, label).inc(count)
+                series.instances.inc(count)
+
+    def _series(self, model: str, label: str, answered: str | None, code: object) -> _PredictSeries:
+        """A request's time series, looked up once per outcome (``labels``
+        takes a lock and builds keys: five a request were a tenth of mlnb's
+        own time on the serving path)."""
+        key = (model, label, answered, code)
+        found = self._predict_series.get(key)
+        if found is None:
+            if len(self._predict_series) >= _MAX_SERIES_CACHED:
+                self._predict_series.clear()  # names come from requests: bounded
+            status = str(code)
+            found = _PredictSeries(
+                self.latency.labels(model, label),
+                self.requests.labels(model, label, status),
+                self.instances.labels(model, label),
+                self.answered_latency.labels(model, answered) if answered else None,
+                self.answered.labels(model, answered, status) if answered else None,
+            )
+            self._predict_series[key] = found
+        return found
 
     @contextmanager
     def explaining(self, model: str, version: str | None) -> Iterator[dict[str, object]]:

@@ -144,16 +144,19 @@ def test_the_engine_refuses_a_bad_project(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "may"),
+    ("raw", "may_hold_booleans", "numbers_only"),
     [
-        (b'{"instances": [[1.5, 2], [3e2, -4]]}', False),
-        (b'{"instances": [[true, 2]]}', True),
-        (b'{"instances": [[1, false]]}', True),
-        (b'{"instances": [[1, null]], "signature_name": "serving_default"}', False),
-        (b'{"instances": [{"name": "true"}]}', True),  # a string: the value check decides
+        (b'{"instances": [[1.5, 2], [3e2, -4]]}', False, True),
+        (b'{"instances": [[true, 2]]}', True, False),
+        (b'{"instances": [[1, false]]}', True, False),
+        (b'{"instances": [[1, null]]}', False, False),
+        (b'{"instances": [[1.5, 2]], "signature_name": "serving_default"}', False, False),
+        (b'{"instances": [{"name": "true"}]}', True, False),  # a string: the value check decides
     ],
 )
-def test_a_body_may_hold_booleans_only_when_its_text_says_true_or_false(raw: bytes, may: bool) -> None:
-    from mlnb.server.routes import _may_hold_booleans
+def test_what_a_bodys_text_says_of_its_values(
+    raw: bytes, may_hold_booleans: bool, numbers_only: bool
+) -> None:
+    from mlnb.server.routes import BodyText
 
-    assert _may_hold_booleans(raw) is may
+    assert BodyText.of(raw) == BodyText(may_hold_booleans, numbers_only)

@@ -169,3 +169,24 @@ def test_many_requests_join_at_once_keeping_their_keys_in_order() -> None:
     # Arrays of other row shapes: no array for the batch, the lists still join.
     wide = decode_instances([[1, 2, 3]], may_hold_booleans=False)
     assert DecodedInstances.joined([parts[0], wide]).array is None
+
+
+@pytest.mark.parametrize(
+    "instances",
+    [
+        [[1.5, 2], [3, 4]],
+        [[1, 2], [3, 4.5]],  # the float not in the first row: numpy infers it
+        [[1, 2], [3, 4]],
+        [[1.5, {}]],
+        [[1.5, 2], [3]],
+        [[[1.5, 2]], [[3, 4]]],
+        [[1.5, 2**64 - 1]],  # the largest integer orjson parses as one (larger ones are floats)
+    ],
+)
+def test_a_body_of_numbers_only_gives_the_array_numpy_would_infer(instances: Any) -> None:
+    from mlnb.prediction.instances import _numeric_array
+
+    inferred, named = _numeric_array(instances), _numeric_array(instances, numbers_only=True)
+    assert (inferred is None) == (named is None)
+    if inferred is not None:
+        assert named.dtype == inferred.dtype and named.tolist() == inferred.tolist()
