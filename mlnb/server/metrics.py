@@ -65,6 +65,16 @@ def drift_exposition(checks: list[dict[str, Any]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+UNKNOWN = "(unknown)"
+
+
+def _unknown(model: str, version: str) -> tuple[str, str, None]:
+    """The labels of a request for a model or version that does not exist:
+    one series for them all, so that names anyone may send cannot grow the
+    metrics (and each worker's files) without end."""
+    return UNKNOWN, UNKNOWN, None
+
+
 def _label(value: str) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
@@ -176,6 +186,8 @@ class ServerMetrics:
             self.in_flight.dec()
             spent = time.perf_counter() - started
             answered = outcome.get("answered") or version
+            if outcome["code"] == 404:
+                model, label, answered = _unknown(model, label)
             series = self._series(
                 model, label, answered if isinstance(answered, str) else None, outcome["code"]
             )
@@ -217,6 +229,8 @@ class ServerMetrics:
         try:
             yield outcome
         finally:
+            if outcome["code"] == 404:
+                model, label, _ = _unknown(model, label)
             self.explain_latency.labels(model, label).observe(time.perf_counter() - started)
             self.explain_requests.labels(model, label, str(outcome["code"])).inc()
 

@@ -428,7 +428,14 @@ def test_bad_instances_name_their_index(server: str, sklearn_model: tuple[Path, 
     assert status == 413 and "the most allowed is 10485760" in body["error"]["message"]
     status, body = call_http(server, "POST", "/v1/projects/demo/models/iris:predict", {"instances": SAMPLES})
     assert status == 200 and len(body["predictions"]) == 2  # still answering
+    # Names of models and versions that do not exist share one series:
+    # anyone may send them, and they must not grow the metrics.
+    for path in ("models/nope_1:predict", "models/nope_2:predict", "models/iris/versions/v9:predict"):
+        status, _ = call_http(server, "POST", f"/v1/projects/demo/{path}", {"instances": SAMPLES})
+        assert status == 404
     metrics = fetch_text(server, "/metrics")
+    assert 'mlnb_predict_requests_total{code="404",model="(unknown)",version="(unknown)"} 3.0' in metrics
+    assert "nope_1" not in metrics and 'version="v9"' not in metrics
     assert 'mlnb_predict_requests_total{code="200",model="iris",version="default"} 1.0' in metrics
     assert 'mlnb_predict_requests_total{code="400",model="iris",version="default"} 6.0' in metrics
     assert 'mlnb_predict_requests_total{code="413",model="iris",version="default"} 1.0' in metrics
