@@ -186,3 +186,28 @@ def test_test_iam_permissions_answers_from_the_callers_role(client: TestClient) 
         "/v1/projects/default/models/m:setIamPolicy", json={"policy": policy}, headers=as_(VIEWER)
     )
     assert refusal(set_policy)[:2] == (403, "PERMISSION_DENIED")
+
+
+def test_a_viewer_reads_webhooks_cut_to_their_host(client: TestClient) -> None:
+    hook = "https://hooks.slack.com/services/T000/B000/s3cr3t"
+    wanted = {"notifications": {"webhook": hook, "email": ["ops@example.com"]}}
+    answer = client.patch(
+        "/v1/projects/default/models/m?updateMask=notifications", json=wanted, headers=as_(EDITOR)
+    )
+    assert answer.status_code == 200 and answer.json()["notifications"]["webhook"] == hook
+    for path in ("/v1/projects/default/models/m", "/v1/projects/default/models"):
+        seen = client.get(path, headers=as_(VIEWER))
+        assert seen.status_code == 200 and "s3cr3t" not in seen.text
+        assert int(seen.headers["content-length"]) == len(seen.content)
+        model = seen.json() if path.endswith("/m") else seen.json()["models"][0]
+        assert model["notifications"] == {
+            "webhook": "https://hooks.slack.com/…",
+            "email": ["ops@example.com"],
+        }
+    # Editors see what they set; a viewer's other answers pass as they are.
+    assert (
+        client.get("/v1/projects/default/models/m", headers=as_(EDITOR)).json()["notifications"]
+        == wanted["notifications"]
+    )
+    metrics = client.get("/metrics", headers=as_(VIEWER))
+    assert metrics.status_code == 200 and "mlnb_predict_in_flight" in metrics.text
