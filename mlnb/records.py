@@ -446,10 +446,11 @@ class JobRecord:
         return max(0.0, (end - start).total_seconds())
 
     def input_field(self, name: str) -> Any:
-        """A field of the job's own input (``trainingInput``, a notebook's
-        or a plug-in kind's input) that mlnb reads for every kind, such as
-        ``scheduling``; ``None`` when none has it."""
-        for body in (self.training_input, self.notebook_input, self.job_input):
+        """A field of the job's own input (``trainingInput``,
+        ``predictionInput``, a notebook's or a plug-in kind's input) that
+        mlnb reads for every kind, such as ``scheduling``; ``None`` when
+        none has it."""
+        for body in (self.training_input, self.prediction_input, self.notebook_input, self.job_input):
             if isinstance(body, dict) and body.get(name) is not None:
                 return body[name]
         return None

@@ -4,13 +4,16 @@ and normalised before anything runs."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlnb.errors import InvalidArgument
 from mlnb.naming import model_and_version
 
 __all__ = ["DATA_FORMATS", "OUTPUT_FORMATS", "EvaluationSpec", "PredictionSpec", "normalize_format"]
+
+# What every kind of job's input may hold beside its own fields.
+JOB_OPTIONS = ("scheduling", "retries", "notifications")
 
 DATA_FORMATS = ("JSON", "TEXT", "CSV", "TF_RECORD", "TF_RECORD_GZIP")
 OUTPUT_FORMATS = ("JSON", "CSV", "TF_RECORD")
@@ -100,6 +103,9 @@ class PredictionSpec:
     explain: bool = False  # mlnb's: each prediction's explanation beside it
     # mlnb's: the instances are labelled; the job evaluates the version on them.
     evaluation: EvaluationSpec | None = None
+    # mlnb's, as any job's input may hold them (scheduling, retries,
+    # notifications): kept as given, read and checked by the job service.
+    job_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> PredictionSpec:
@@ -143,6 +149,7 @@ class PredictionSpec:
             region=body.get("region") or None,
             explain=_flag(body.get("explain"), "explain"),
             evaluation=EvaluationSpec.from_api(body.get("evaluation")),
+            job_options={k: body[k] for k in JOB_OPTIONS if body.get(k) is not None},
         )
 
     def to_api(self, project: str) -> dict[str, Any]:
@@ -169,6 +176,7 @@ class PredictionSpec:
             body["explain"] = True
         if self.evaluation is not None:
             body["evaluation"] = self.evaluation.to_api()
+        body.update(self.job_options)
         body["inputPaths"] = list(self.input_paths)
         if self.model_name:
             body["modelName"] = f"projects/{project}/models/{self.model_name}"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from support import jobs as support_jobs
 from support import trainers
+from support.waiting import wait_for
 
 from mlnb.api import Engine
 from mlnb.config import Settings
@@ -296,3 +297,33 @@ def test_jobs_that_ask_for_gpus_wait_for_free_ones_and_see_only_theirs(
         )
     finally:
         support_jobs.cancel_and_close(engine)
+
+
+def test_a_batch_prediction_job_takes_scheduling_as_any_job(
+    engine: Engine, trainer: Path, tmp_path: Path
+) -> None:
+    from support.model_factory import sklearn_pipeline_dir
+
+    model_dir = sklearn_pipeline_dir(tmp_path / "model")[0]
+    (tmp_path / "rows.json").write_text("[5.1, 3.5, 1.4, 0.2]\n")
+
+    def batch(job_id: str, scheduling: dict[str, object]) -> JobRecord:
+        return engine.submit_prediction_job(
+            job_id,
+            {"scheduling": scheduling},
+            model_dir=model_dir,
+            input_paths=[tmp_path / "rows.json"],
+            output_path=tmp_path / "out" / job_id,
+            data_format="JSON",
+        )
+
+    with pytest.raises(InvalidArgument, match="priority must be a whole number from 0 to 1000"):
+        batch("bad_batch", {"priority": 2000})
+    submit(engine, trainer, "holder", LONG, {})  # the one slot, taken before the batch job comes
+    wait_for(lambda: engine.get_job("holder").state == "RUNNING", "the holder to run")
+    waiting = batch("impatient_batch", {"maxWaitTime": "1s", "priority": 10})
+    assert waiting.prediction_input is not None
+    assert waiting.prediction_input["scheduling"] == {"maxWaitTime": "1s", "priority": 10}
+    impatient = engine.wait_job("impatient_batch", timeout=120)
+    assert impatient.state == "FAILED"
+    assert impatient.error_message == "The job did not start within its maxWaitTime (1s)"
