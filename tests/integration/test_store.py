@@ -131,3 +131,36 @@ def test_each_schedules_newest_run_is_read_at_once_on_both_stores(any_engine: En
         (newest,) = listed[name].recent_runs
         assert newest == any_engine.schedule_runs(name)[0] and newest.to_api()["state"] == "FAILED"
     assert len(any_engine.schedule_runs("second")) == 2
+
+
+def test_served_counts_from_two_servers_sum_and_age_out_on_both_stores(any_engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mlnb.prediction import ServedCounts
+    from mlnb.store import Database, ServedCountsTx
+
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    databases = [Database(any_engine.settings.database_url) for _ in range(3)]
+    try:
+        one, two, reader = (ServedCounts(database) for database in databases)  # two serving processes
+        for _ in range(30):
+            one.note("default", "m", "v1", 0.002, False)
+        for failed in (True, False, True):
+            two.note("default", "m", "v2", 0.2, failed)
+        two.note("default", "other", "v1", 0.001, False)
+        one.close()
+        two.close()
+        tallies = reader.tallies("default", "m", since)
+        assert sorted(tallies) == ["v1", "v2"]
+        counted = (tallies["v1"].requests, tallies["v1"].errors, tallies["v2"].requests, tallies["v2"].errors)
+        assert counted == (30, 0, 3, 2)
+        p99 = tallies["v2"].quantile_ms(0.99)
+        assert p99 is not None and 160 < p99 < 240  # 200 ms, within its bucket
+        assert reader.tallies("default", "m", datetime.now(UTC) + timedelta(seconds=1)) == {}
+        # A day on, the writers drop them.
+        with databases[2].session(write=True) as session:
+            ServedCountsTx(session).prune(datetime.now(UTC) + timedelta(days=1))
+        assert reader.tallies("default", "m", since) == {}
+    finally:
+        for database in databases:
+            database.dispose()
