@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from mlnb.batch_api import BatchAPI
 from mlnb.config import Settings
+from mlnb.durations import parse_duration
 from mlnb.errors import InvalidArgument
 from mlnb.evaluation_api import EvaluationAPI
 from mlnb.frameworks import AdapterRegistry
@@ -32,6 +33,7 @@ from mlnb.records import (
     ScheduleRun,
     StoreCheck,
     VersionRecord,
+    format_time,
 )
 from mlnb.registry import ModelRegistry, OperationService, VersionDeployer, VersionSpec
 from mlnb.runtime.execution import Outcome
@@ -1245,6 +1247,30 @@ class Engine:
             project=project,
             counted=False,
         )
+
+    def served(
+        self, model: str, *, since: float | str = 3600.0, project: str | None = None
+    ) -> dict[str, Any]:
+        """What each version of ``model`` answered in the last ``since``
+        (seconds, or a duration such as ``"15m"``; at most a day, as long
+        as the counts are kept), counted by every process that serves it:
+        ``{"model", "since", "versions": {VERSION: {"requests", "errors",
+        "errorRate", "latencyP99Ms"}}, "total": {...}}``. The p99 is read
+        from quarter-octave buckets (within a fifth of the true one).
+
+        Raises:
+            NotFound: No such model.
+            InvalidArgument: ``since`` is not a duration of a day or less.
+        """
+        seconds = parse_duration(since)
+        if not 0 < seconds <= 86400:
+            raise InvalidArgument(f"since must be more than 0s and at most a day (1d), not {since!r}")
+        project = self.settings.project_of(project)
+        self.get_model(model, project=project)  # NotFound first
+        start = datetime.now(UTC) - timedelta(seconds=seconds)
+        figures = self._serving.served(project, model, start)
+        total = figures.pop("*")
+        return {"model": model, "since": format_time(start), "versions": figures, "total": total}
 
     def note_served(
         self, model: str, version: str, seconds: float, failed: bool, *, project: str | None = None

@@ -28,6 +28,7 @@ from mlnb.prediction import (
     to_jsonable,
 )
 from mlnb.prediction.routing import TrafficRoute
+from mlnb.prediction.served import Tally
 from mlnb.prediction.shadow import ShadowSender
 from mlnb.records import ModelRecord, VersionRecord, now
 from mlnb.registry import ModelRegistry, VersionDeployer, nodes_kept_loaded
@@ -164,6 +165,16 @@ class PredictionAPI:
         if version is None:
             self.shadow(record, instances, predictions)
         return predictions
+
+    def served(self, project: str, model: str, since: datetime) -> dict[str, dict[str, Any]]:
+        """Each version's figures since ``since`` from the served counts of
+        every serving process, and ``"*"``: all of them together."""
+        tallies = self._served.tallies(project, model, since)
+        figures = {version: tally.figures() for version, tally in sorted(tallies.items())}
+        everyone = Tally()
+        for tally in tallies.values():
+            everyone = everyone.merged(tally)
+        return {**figures, "*": everyone.figures()}
 
     def note_served(self, project: str, model: str, version: str, seconds: float, failed: bool) -> None:
         """Count one request (see ``mlnb.prediction.served``)."""

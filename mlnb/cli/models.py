@@ -315,6 +315,33 @@ def compare_shadow(state: CliState, model: str, version: str | None, last: int) 
     return answer
 
 
+@models.command("served")
+@click.argument("model")
+@click.option("--since", default="1h", show_default=True, help="How far back: 15m, 1h, up to 1d.")
+@common_options
+@pass_state
+def served(state: CliState, model: str, since: str) -> dict[str, Any]:
+    """What each version of MODEL answered lately, counted by every server
+    and notebook that serves it (mlnb): requests, failed ones, p99."""
+    answer = state.engine.served(model, since=since)
+    if state.out.shows_tables:
+        rows = [{"version": name, **figures} for name, figures in answer["versions"].items()]
+        if len(rows) > 1:
+            rows.append({"version": "(all)", **answer["total"]})
+        for row in rows:
+            row["errorRate"] = f"{row['errorRate']:.2%}"
+            row["latencyP99Ms"] = "" if row["latencyP99Ms"] is None else f"{row['latencyP99Ms']:.2f}"
+        columns = (("VERSION", "version"), ("REQUESTS", "requests"), ("FAILED", "errors"),
+                   ("ERROR_RATE", "errorRate"), ("P99_MS", "latencyP99Ms"))  # fmt: skip
+        if rows:
+            state.out.listing(rows, columns)
+        else:
+            click.echo(f"Model [{model}] answered no request since {answer['since']}.")
+    else:
+        state.out.data(answer)
+    return answer
+
+
 @models.command("alias")
 @click.argument("model")
 @click.argument("alias")

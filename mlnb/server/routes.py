@@ -120,6 +120,9 @@ async def model(request: Request) -> Response:
     if verb in _IAM_VERBS:
         await call(engine.get_model, name, project=project)  # NotFound first
         return await _iam(request, verb, f"projects/{project}/models/{name}")
+    if verb == "served" and request.method == "GET":  # mlnb's: what each version answered lately
+        since = request.query_params.get("since", "1h")
+        return json_response(await call(engine.served, name, since=since, project=project))
     if verb is not None:
         raise NotFound(f"No such method: {request.url.path}")
     if request.method == "GET":

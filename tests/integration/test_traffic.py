@@ -280,6 +280,46 @@ def test_traffic_from_the_cli(
     assert "Give --version VERSION, or --remove" in capsys.readouterr().err
 
 
+def test_what_each_version_served_is_read_from_every_face(
+    scaled: Engine, home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from support.rest_server import call_http, serve
+
+    from mlnb.cli import main
+    from mlnb.config import Settings
+
+    scaled.set_traffic_split("scaled", {"v1": 50, "v2": 50})
+    answered = Counter(scaled.predict_each("scaled", [ROW])["version"] for _ in range(40))
+    with pytest.raises(InvalidArgument):
+        scaled.predict("scaled", [ROW], version="v3")  # v3 raises from its first call
+    seen = scaled.served("scaled", since="10m")
+    assert {v: f["requests"] for v, f in seen["versions"].items()} == {**answered, "v3": 1}
+    assert seen["versions"]["v3"]["errorRate"] == 1.0 and seen["versions"]["v1"]["errors"] == 0
+    assert seen["total"]["requests"] == 41 and seen["versions"]["v1"]["latencyP99Ms"] > 0
+    with pytest.raises(InvalidArgument, match="at most a day"):
+        scaled.served("scaled", since="2d")
+    with pytest.raises(NotFound):
+        scaled.served("nothing")
+    # Another process reads the same counts: a REST server, and the CLI.
+    served = serve(Settings.resolve(env={}, home=str(home)))
+    server = next(served)
+    try:
+        status, body = call_http(server, "GET", "/v1/projects/default/models/scaled:served?since=10m")
+        assert status == 200 and body["total"]["requests"] == 41 and body["versions"]["v3"]["errors"] == 1
+        status, body = call_http(server, "GET", "/v1/projects/default/models/scaled:served?since=soon")
+        assert status == 400 and "is not a duration" in body["error"]["message"]
+    finally:
+        next(served, None)
+    monkeypatch.setenv("MLNB_HOME", str(home))
+    assert main(["models", "served", "scaled", "--since", "10m"]) == 0
+    out = capsys.readouterr().out
+    assert "ERROR_RATE" in out and "100.00%" in out and "(all)" in out
+    assert main(["models", "served", "scaled", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"]["requests"] == 41
+
+
 @pytest.mark.slow
 def test_a_new_split_under_load_on_two_workers_fails_no_request(scaled: Engine, home: Path) -> None:
     import threading
