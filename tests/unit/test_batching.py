@@ -228,3 +228,22 @@ def test_calls_proven_fast_run_in_the_loop_and_slow_ones_in_a_thread() -> None:
     threads.clear()
     asyncio.run(run("fast-bare", watched(fast), ready=None))
     assert loop_thread not in threads  # no say on I/O: a thread
+
+
+def test_batches_called_in_the_loop_share_calls_and_an_error_stays_with_its_request() -> None:
+    model = CountingModel(delay=0.0)
+    batcher = Batcher(max_instances=4, inline_s=0.005)
+
+    async def run() -> list[Any]:
+        for n in range(3):  # proven fast, one request at a time (in a thread)
+            await batcher.predict("v1", [n], model, ready=lambda: True)
+        model.calls.clear()
+        calls = [batcher.predict("v1", [n if n != 5 else -1], model, ready=lambda: True) for n in range(10)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = asyncio.run(run())
+    assert isinstance(results[5], InvalidArgument)
+    assert [r for i, r in enumerate(results) if i != 5] == [[2 * n] for n in range(10) if n != 5]
+    # Batches of at most 4, in the loop; the one holding the bad request
+    # fails and is called again request by request.
+    assert model.calls == [4, 4, 1, 1, 1, 1, 2] and batcher.inline_calls == 7
