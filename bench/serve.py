@@ -12,7 +12,12 @@ line measures routing: the same version behind a 50/50 split against a
 direct request. The load generator shares the machine's cores with the
 servers: on 2 cores its own cost caps every column.
 
-    .venv/bin/python bench/serve.py [--seconds 5] [--no-xgboost]
+    .venv/bin/python bench/serve.py [--seconds 5] [--no-xgboost] [--no-wrk]
+
+Where ``wrk`` is on the PATH, the logistic regression's cells are driven
+again by wrk (one C thread, the same connections and bodies) in a second
+table: a client that costs less than the asyncio one, so that the servers'
+own costs show more.
 
 Aims (issue 4): at concurrency 16 with 1-instance requests, 4 times MLflow's
 throughput. Aims (issue 21): p99 at concurrency 16 within 2 times the bare
@@ -34,6 +39,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
@@ -107,6 +113,55 @@ def drive(
     }
 
 
+def drive_wrk(
+    port: int, path: str, instances: list[list[float]], concurrency: int, seconds: float
+) -> dict[str, float]:
+    """``drive`` with wrk: one thread, ``concurrency`` keep-alive
+    connections, the same body, for ``seconds``."""
+    body = json.dumps({"instances": instances})
+    script = (
+        'wrk.method = "POST"\n'
+        f"wrk.body = [==[{body}]==]\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        "done = function(summary, latency, requests)\n"
+        '  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,\n'
+        "    latency:percentile(50), latency:percentile(99), summary.errors.status))\n"
+        "end\n"
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    try:
+        done = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{concurrency}",
+                f"-d{seconds:g}s",
+                "-s",
+                file.name,
+                f"http://127.0.0.1:{port}{path}",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+        )
+    finally:
+        os.unlink(file.name)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk said nothing usable: {done.stdout[-500:]} {done.stderr[-500:]}")
+    requests, duration_us, p50_us, p99_us, bad = (int(x) for x in line.split()[1:])
+    if bad:
+        raise SystemExit(f"{bad} answers were not 2xx on {path}")
+    return {
+        "p50_ms": p50_us / 1000,
+        "p99_ms": p99_us / 1000,
+        "rps": requests / (duration_us / 1e6),
+        "ips": requests * len(instances) / (duration_us / 1e6),
+    }
+
+
 def logistic_20(root: Path) -> tuple[Path, Path, list[list[float]]]:
     """The issue's model: a LogisticRegression on 20 features, as an MLflow
     folder (mlnb and MLflow serve it) and a pickle (the bare server's);
@@ -145,7 +200,11 @@ def registered(root: Path, models: dict[str, Path], folder: Path) -> Path:
 
 
 def measure(
-    ports: dict[str, int], mlflow_ports: dict[str, int], rows_of: dict[str, list[list[float]]], seconds: float
+    ports: dict[str, int],
+    mlflow_ports: dict[str, int],
+    rows_of: dict[str, list[list[float]]],
+    seconds: float,
+    driver: Any = drive,
 ) -> list[tuple[str, int, int, dict[str, float], dict[str, float] | None, dict[str, float]]]:
     rows = []
     for name, port in mlflow_ports.items():
@@ -153,11 +212,11 @@ def measure(
             instances = (rows_of[name] * 2)[:count]
             for concurrency in (1, 16):
                 path = f"/v1/projects/default/models/{name}:predict"
-                ours = drive(ports["mlnb"], path, instances, concurrency, seconds)
+                ours = driver(ports["mlnb"], path, instances, concurrency, seconds)
                 bare = None
                 if name == "logistic20":
-                    bare = drive(ports["bare"], "/predict", instances, concurrency, seconds)
-                theirs = drive(port, "/invocations", instances, concurrency, seconds)
+                    bare = driver(ports["bare"], "/predict", instances, concurrency, seconds)
+                theirs = driver(port, "/invocations", instances, concurrency, seconds)
                 rows.append((name, count, concurrency, ours, bare, theirs))
     return rows
 
@@ -166,6 +225,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--no-xgboost", action="store_true", help="Measure the logistic regression only.")
+    parser.add_argument("--no-wrk", action="store_true", help="No second table driven by wrk.")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="mlnb-bench-serve-"))
     processes: list[subprocess.Popen[bytes]] = []
@@ -221,6 +281,10 @@ def main() -> None:
             drive(ports["mlnb"], f"/v1/projects/default/models/{name}:predict", rows_of[name][:1], 1, 0.5)
         drive(ports["bare"], "/predict", rows_20[:1], 1, 0.5)
         print_table(measure(ports, mlflow_ports, rows_of, args.seconds))
+        if shutil.which("wrk") and not args.no_wrk:
+            print("\nthe logistic regression again, driven by wrk (1 thread):")
+            logistic = {"logistic20": mlflow_ports["logistic20"]}
+            print_table(measure(ports, logistic, rows_of, args.seconds, driver=drive_wrk))
         one, base = rows_20[:1], "/v1/projects/default/models"
         direct = drive(ports["mlnb"], f"{base}/logistic20/versions/v1:predict", one, 16, args.seconds)
         alias = drive(ports["mlnb"], f"{base}/logistic20/versions/@champion:predict", one, 16, args.seconds)
