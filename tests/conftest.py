@@ -115,7 +115,8 @@ def fresh_postgres_url(postgres_url: str) -> str:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_engine(request: pytest.FixtureRequest, home: Path) -> Iterator[Engine]:
     """The Engine on SQLite, then on PostgreSQL."""
-    overrides: dict[str, Any] = {"home": str(home), "actor": "tester"}
+    # A job host it starts leaves soon after its last job or schedule.
+    overrides: dict[str, Any] = {"home": str(home), "actor": "tester", "job_host_idle_s": 3.0}
     if request.param == "postgresql":
         overrides["database_url"] = request.getfixturevalue("fresh_postgres_url")
     engine = Engine(Settings.resolve(env={}, **overrides))

@@ -46,6 +46,8 @@ _POLL_S = 0.1
 # How often a host looks for due schedule runs: a run fires at most this
 # late (plus the time to submit its job).
 _SCHEDULE_POLL_S = 0.5
+# How often an on-demand host checks that its home still exists.
+_HOME_CHECK_S = 2.0
 # Popen handles of hosts this process started, polled so that a host that
 # left does not linger as a zombie while the submitter lives on.
 _children: list[subprocess.Popen[bytes]] = []
@@ -109,6 +111,15 @@ def ensure_job_host(settings: Settings) -> None:
         )
 
 
+def _held_folder(folder: Path) -> int | None:
+    """A descriptor of ``folder``, held open to tell later whether it was
+    deleted (``None`` when it cannot be opened)."""
+    try:
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
 def new_host_id() -> str:
     """``host-<random>@<hostname>``: unique to one host process, readable in
     messages."""
@@ -154,6 +165,8 @@ class JobHost:
         self._last_schedules = 0.0
         self._last_active_check = 0.0
         self._schedules_active = False
+        self._last_home_check = time.monotonic()
+        self._run_folder = _held_folder(settings.paths.run)
 
     def serve(self) -> None:
         """Run until stopped; an on-demand host also leaves once idle for
@@ -162,6 +175,13 @@ class JobHost:
         idle_since = time.monotonic()
         drain_until: float | None = None
         while not self.stopping.is_set():
+            if self._home_gone():
+                print(
+                    f"{self.host_id}: its home's run folder {self.settings.paths.run} is gone: leaving",
+                    flush=True,
+                )
+                self.stopping.set()
+                break
             self._reap()
             self._watch()
             if self.draining.is_set():
@@ -179,11 +199,30 @@ class JobHost:
             time.sleep(_POLL_S)
         for thread in self.runners.values():
             thread.join(timeout=self.settings.cancel_grace_s + 10)
+        if self._run_folder is not None:
+            os.close(self._run_folder)
+            self._run_folder = None
         print(
             f"{self.host_id}: leaving after {self.jobs_taken} job(s), "
             f"{self.service.db.write_transactions} database write transaction(s)",
             flush=True,
         )
+
+    def _home_gone(self) -> bool:
+        """Whether an on-demand host's home was deleted (its run folder with
+        the host's lock), even if made again since (this host's own
+        database connections make it again within a second, and a new
+        folder may get the old one's inode number): the folder the host
+        holds open has no link left. Nothing can reach the host any more,
+        and a host started for the new home would not see its lock; without
+        this, a host kept alive by an active schedule outlived its home for
+        ever. Looked at every few seconds; a team's host is its operator's."""
+        if self.is_service or self._run_folder is None:
+            return False
+        if time.monotonic() - self._last_home_check < _HOME_CHECK_S:
+            return False
+        self._last_home_check = time.monotonic()
+        return os.fstat(self._run_folder).st_nlink == 0
 
     def _warm_up(self) -> None:
         # The warm parent of batch workers imports its libraries in the

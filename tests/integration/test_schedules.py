@@ -6,6 +6,8 @@ machine's on-demand host fire them; REST speaks ``projects.schedules``."""
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -369,6 +371,51 @@ def test_the_on_demand_host_fires_a_machines_schedule(home: Path, tmp_path: Path
         assert [job.state for job in jobs] == ["SUCCEEDED"] * 2
     finally:
         support_jobs.cancel_and_close(engine)
+
+
+def _host_in(run: Path) -> int | None:
+    """The pid of the job host whose working folder is ``run``, if one runs."""
+    for proc in Path("/proc").iterdir():
+        try:
+            ours = proc.name.isdigit() and os.readlink(proc / "cwd") == str(run)
+            if ours and _running(int(proc.name)) and b"mlnb.job_host" in (proc / "cmdline").read_bytes():
+                return int(proc.name)
+        except OSError:
+            continue
+    return None
+
+
+def _holds(pid: int, folder: Path) -> bool:
+    """Whether process ``pid`` holds ``folder`` open (a job host does once it serves)."""
+    try:
+        return any(os.readlink(fd) == str(folder) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")  # a host that left and was not waited for yet is a zombie
+
+
+def test_an_on_demand_host_kept_by_a_schedule_leaves_when_its_home_is_deleted(tmp_path: Path) -> None:
+    home = tmp_path / "home-to-delete"
+    # Idle for ten minutes before it would leave: only the home's deletion ends it here.
+    engine = Engine(support_jobs.job_settings(home, job_host_idle_s=600.0))
+    run = engine.settings.paths.run
+    try:
+        refused = {"predictionInput": {"modelName": "nothing", "inputPaths": ["x.json"], "outputPath": "out"}}
+        engine.create_schedule("daily", {"interval": "1d", "jobTemplate": refused})
+        pid = wait_for(lambda: _host_in(run), "the machine's on-demand host to start")
+        wait_for(lambda: _holds(pid, run), "the host to be serving (holding its run folder)")
+    finally:
+        engine.close()
+    # An active schedule keeps an on-demand host; a deleted home does not.
+    shutil.rmtree(home)
+    wait_for(lambda: not _running(pid), "the host of the deleted home to leave", timeout=60)
 
 
 def test_a_schedule_tells_of_runs_missed_and_refused(home: Path, tmp_path: Path) -> None:

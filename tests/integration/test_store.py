@@ -120,17 +120,22 @@ def test_the_migrations_make_the_tables_the_code_declares(tmp_path: Path) -> Non
 def test_each_schedules_newest_run_is_read_at_once_on_both_stores(any_engine: Engine) -> None:
     # Runs refused at submission (no such model): recorded, with their error.
     refused = {"predictionInput": {"modelName": "nothing", "inputPaths": ["x.json"], "outputPath": "out"}}
-    for name in ("first", "second", "idle"):
+    names = ("first", "second", "idle")
+    for name in names:
         any_engine.create_schedule(name, {"interval": "1d", "jobTemplate": refused})
-    for name in ("first", "second", "second"):
-        with pytest.raises(FailedPrecondition):
-            any_engine.run_schedule(name)
-    listed = {s.name: s for s in any_engine.list_schedules(newest_run=True)}
-    assert listed["idle"].recent_runs == ()
-    for name in ("first", "second"):
-        (newest,) = listed[name].recent_runs
-        assert newest == any_engine.schedule_runs(name)[0] and newest.to_api()["state"] == "FAILED"
-    assert len(any_engine.schedule_runs("second")) == 2
+    try:
+        for name in ("first", "second", "second"):
+            with pytest.raises(FailedPrecondition):
+                any_engine.run_schedule(name)
+        listed = {s.name: s for s in any_engine.list_schedules(newest_run=True)}
+        assert listed["idle"].recent_runs == ()
+        for name in ("first", "second"):
+            (newest,) = listed[name].recent_runs
+            assert newest == any_engine.schedule_runs(name)[0] and newest.to_api()["state"] == "FAILED"
+        assert len(any_engine.schedule_runs("second")) == 2
+    finally:
+        for name in names:  # an active schedule keeps the machine's job host
+            any_engine.delete_schedule(name)
 
 
 def test_served_counts_from_two_servers_sum_and_age_out_on_both_stores(any_engine: Engine) -> None:
