@@ -23,6 +23,7 @@ from mlnb.monitoring_api import MonitoringAPI
 from mlnb.operations_api import OperationsAPI
 from mlnb.predict_api import PredictionAPI
 from mlnb.prediction import DecodedInstances, PredictionLog, PredictorCache, ServedCounts
+from mlnb.prediction.served import KEEP as SERVED_KEPT
 from mlnb.records import (
     EvaluationRecord,
     JobRecord,
@@ -1263,14 +1264,12 @@ class Engine:
             InvalidArgument: ``since`` is not a duration of a day or less.
         """
         seconds = parse_duration(since)
-        if not 0 < seconds <= 86400:
+        if not 0 < seconds <= SERVED_KEPT.total_seconds():
             raise InvalidArgument(f"since must be more than 0s and at most a day (1d), not {since!r}")
         project = self.settings.project_of(project)
         self.get_model(model, project=project)  # NotFound first
         start = datetime.now(UTC) - timedelta(seconds=seconds)
-        figures = self._serving.served(project, model, start)
-        total = figures.pop("*")
-        return {"model": model, "since": format_time(start), "versions": figures, "total": total}
+        return {"model": model, "since": format_time(start), **self._serving.served(project, model, start)}
 
     def note_served(
         self, model: str, version: str, seconds: float, failed: bool, *, project: str | None = None

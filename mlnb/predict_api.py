@@ -166,15 +166,14 @@ class PredictionAPI:
             self.shadow(record, instances, predictions)
         return predictions
 
-    def served(self, project: str, model: str, since: datetime) -> dict[str, dict[str, Any]]:
-        """Each version's figures since ``since`` from the served counts of
-        every serving process, and ``"*"``: all of them together."""
+    def served(self, project: str, model: str, since: datetime) -> dict[str, Any]:
+        """``versions``: each version's figures since ``since`` from the
+        served counts of every serving process; ``total``: all of them."""
         tallies = self._served.tallies(project, model, since)
-        figures = {version: tally.figures() for version, tally in sorted(tallies.items())}
-        everyone = Tally()
-        for tally in tallies.values():
-            everyone = everyone.merged(tally)
-        return {**figures, "*": everyone.figures()}
+        return {
+            "versions": {version: tally.figures() for version, tally in sorted(tallies.items())},
+            "total": Tally.summed(tallies.values()).figures(),
+        }
 
     def note_served(self, project: str, model: str, version: str, seconds: float, failed: bool) -> None:
         """Count one request (see ``mlnb.prediction.served``)."""

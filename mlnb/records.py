@@ -367,6 +367,9 @@ class ModelEvent:
 
 # The fields of a Job body that say what it runs (jobKind with its jobInput).
 JOB_INPUTS = ("trainingInput", "predictionInput", "notebookInput", "jobKind")
+# What any job's input may hold beside its own fields, read by the job
+# service for every kind (``JobRecord.input_field``).
+JOB_OPTIONS = ("notifications", "scheduling", "retries")
 
 
 def job_resource(project: str, job_id: str) -> str:

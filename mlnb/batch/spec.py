@@ -9,11 +9,9 @@ from typing import Any
 
 from mlnb.errors import InvalidArgument
 from mlnb.naming import model_and_version
+from mlnb.records import JOB_OPTIONS
 
 __all__ = ["DATA_FORMATS", "OUTPUT_FORMATS", "EvaluationSpec", "PredictionSpec", "normalize_format"]
-
-# What every kind of job's input may hold beside its own fields.
-JOB_OPTIONS = ("scheduling", "retries", "notifications")
 
 DATA_FORMATS = ("JSON", "TEXT", "CSV", "TF_RECORD", "TF_RECORD_GZIP")
 OUTPUT_FORMATS = ("JSON", "CSV", "TF_RECORD")

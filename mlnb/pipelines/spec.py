@@ -35,14 +35,13 @@ from typing import Any
 
 from mlnb.errors import InvalidArgument
 from mlnb.naming import object_fields, validate_name
-from mlnb.records import JOB_INPUTS
+from mlnb.records import JOB_INPUTS, JOB_OPTIONS
 
 __all__ = ["ACTIONS", "PipelineSpec", "StepSpec"]
 
 ACTIONS = ("job", "deploy", "evaluate", "setDefault")
 _STEP_FIELDS = {"name", "needs", "when", *ACTIONS}
 _MAX_STEPS = 100
-_JOB_OPTIONS = ("notifications", "scheduling", "retries")
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class PipelineSpec:
             InvalidArgument: A bad step (named), a step that needs one that
                 does not exist, or steps that need each other in a cycle.
         """
-        fields = {"steps", "parameters", *_JOB_OPTIONS}
+        fields = {"steps", "parameters", *JOB_OPTIONS}
         body = object_fields(body, "pipeline", fields, '{"steps": [{"name": ..., "job": {...}}]}')
         raw = body.get("steps")
         if not isinstance(raw, list) or not raw:
@@ -104,7 +103,7 @@ class PipelineSpec:
                 raise InvalidArgument(
                     f"Step {step.name!r} needs {unknown[0]!r}, which is no step of the pipeline"
                 )
-        options = {k: body[k] for k in _JOB_OPTIONS if body.get(k) is not None}
+        options = {k: body[k] for k in JOB_OPTIONS if body.get(k) is not None}
         return cls(_ordered(steps), dict(parameters), options)
 
     def layers(self) -> list[list[str]]:

@@ -16,6 +16,7 @@ import logging
 import math
 import threading
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -26,14 +27,15 @@ from mlnb.runtime.batches import BatchSender
 if TYPE_CHECKING:
     from mlnb.store import Database
 
-__all__ = ["ServedCounts", "Tally"]
+__all__ = ["KEEP", "ServedCounts", "Tally"]
 
 log = logging.getLogger("mlnb.served")
 
 _BASE_MS = 0.05
 _PER_OCTAVE = 4
 _LAST_BUCKET = 120  # 0.05 ms * 2**30: past any request's time
-_KEEP = timedelta(days=1)
+# How long the counts are kept: the longest span they can be read for.
+KEEP = timedelta(days=1)
 _PRUNE_EVERY = timedelta(minutes=10)
 
 # (project, model, version, seconds to answer, failed)
@@ -68,9 +70,15 @@ class Tally:
             self.latency[int(index)] += int(count)
 
     def merged(self, other: Tally) -> Tally:
-        both = Tally(self.requests, self.errors, Counter(self.latency))
-        both.add(other.requests, other.errors, dict(other.latency))
-        return both
+        return Tally.summed([self, other])
+
+    @classmethod
+    def summed(cls, tallies: Iterable[Tally]) -> Tally:
+        """One tally of several (each left as it was)."""
+        total = cls()
+        for tally in tallies:
+            total.add(tally.requests, tally.errors, tally.latency)
+        return total
 
     def quantile_ms(self, q: float) -> float | None:
         """The ``q`` quantile of the times, interpolated within its bucket
@@ -173,7 +181,7 @@ class ServedCounts:
             tx = ServedCountsTx(session)
             tx.append(lines)
             if end - self._last_prune > _PRUNE_EVERY:
-                tx.prune(end - _KEEP)
+                tx.prune(end - KEEP)
                 self._last_prune = end
 
     @staticmethod

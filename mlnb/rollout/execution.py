@@ -124,10 +124,7 @@ class RolloutExecution:
         tallies = self.served.tallies(self.project, self.spec.model, self.step_started)
         figures = tallies.get(self.spec.canary, Tally()).figures()
         self.last = figures
-        others = Tally()
-        for version, tally in tallies.items():
-            if version != self.spec.canary:
-                others = others.merged(tally)
+        others = Tally.summed(t for version, t in tallies.items() if version != self.spec.canary)
         self.others = others.figures()
         self.series.append(
             {

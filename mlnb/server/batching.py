@@ -129,7 +129,7 @@ class Batcher:
         try:
             while lane.waiting and lane.max_wait_s <= 0:
                 cost = self._costs.get(key)
-                if cost is None or not self._inline(cost, self._next_count(lane), lane.ready):
+                if cost is None or not self._inline(cost, self._next_batch(lane)[1], lane.ready):
                     break
                 self._run_here(lane, self._take(lane), call, cost)
         except BaseException:
@@ -144,14 +144,15 @@ class Batcher:
             self._lanes.pop(key, None)
 
     @staticmethod
-    def _next_count(lane: _Lane) -> int:
-        """The instances of the batch ``_take`` would take now."""
-        count = len(lane.waiting[0][0])
+    def _next_batch(lane: _Lane) -> tuple[int, int]:
+        """The requests and the instances of the next batch: the first
+        request, and those after it while they fit the lane's cap."""
+        requests, count = 1, len(lane.waiting[0][0])
         for instances, _ in lane.waiting[1:]:
             if count + len(instances) > lane.max_instances:
                 break
-            count += len(instances)
-        return count
+            requests, count = requests + 1, count + len(instances)
+        return requests, count
 
     def _run_here(
         self, lane: _Lane, batch: list[tuple[Any, asyncio.Future[list[Any]]]], call: Predict, cost: _Cost
@@ -165,11 +166,7 @@ class Batcher:
             except MlnbError:
                 pass  # find out whose instances the model rejected, below
             else:
-                start = 0
-                for instances, future in batch:
-                    if not future.done():
-                        future.set_result(predictions[start : start + len(instances)])
-                    start += len(instances)
+                _share_out(batch, predictions)
                 return
         for instances, future in batch:
             try:
@@ -209,13 +206,11 @@ class Batcher:
             except TimeoutError:
                 return
 
-    @staticmethod
-    def _take(lane: _Lane) -> list[tuple[Any, asyncio.Future[list[Any]]]]:
-        batch = [lane.waiting.pop(0)]
-        count = len(batch[0][0])
-        while lane.waiting and count + len(lane.waiting[0][0]) <= lane.max_instances:
-            count += len(lane.waiting[0][0])
-            batch.append(lane.waiting.pop(0))
+    @classmethod
+    def _take(cls, lane: _Lane) -> list[tuple[Any, asyncio.Future[list[Any]]]]:
+        requests, _ = cls._next_batch(lane)
+        batch = lane.waiting[:requests]
+        del lane.waiting[:requests]
         return batch
 
     async def _run(
@@ -233,11 +228,7 @@ class Batcher:
             for item in batch:  # find out whose instances the model rejected
                 await self._settle(key, lane, item, call)
             return
-        start = 0
-        for instances, future in batch:
-            if not future.done():
-                future.set_result(predictions[start : start + len(instances)])
-            start += len(instances)
+        _share_out(batch, predictions)
 
     async def _settle(
         self, key: Hashable, lane: _Lane, item: tuple[Any, asyncio.Future[list[Any]]], call: Predict
@@ -294,6 +285,15 @@ class Batcher:
                     known.note(spent, count)
 
         return await run_in_threadpool(timed)
+
+
+def _share_out(batch: list[tuple[Any, asyncio.Future[list[Any]]]], predictions: list[Any]) -> None:
+    """Hand each request of a batch its slice of the batch's predictions."""
+    start = 0
+    for instances, future in batch:
+        if not future.done():
+            future.set_result(predictions[start : start + len(instances)])
+        start += len(instances)
 
 
 def _combined(parts: list[Any]) -> Any:

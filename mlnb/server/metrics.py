@@ -65,14 +65,10 @@ def drift_exposition(checks: list[dict[str, Any]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+# The model and version labels of a request for a model or version that
+# does not exist (404): one series for them all, so that names anyone may
+# send cannot grow the metrics (and each worker's files) without end.
 UNKNOWN = "(unknown)"
-
-
-def _unknown(model: str, version: str) -> tuple[str, str, None]:
-    """The labels of a request for a model or version that does not exist:
-    one series for them all, so that names anyone may send cannot grow the
-    metrics (and each worker's files) without end."""
-    return UNKNOWN, UNKNOWN, None
 
 
 def _label(value: str) -> str:
@@ -187,7 +183,7 @@ class ServerMetrics:
             spent = time.perf_counter() - started
             answered = outcome.get("answered") or version
             if outcome["code"] == 404:
-                model, label, answered = _unknown(model, label)
+                model, label, answered = UNKNOWN, UNKNOWN, None
             series = self._series(
                 model, label, answered if isinstance(answered, str) else None, outcome["code"]
             )
@@ -230,7 +226,7 @@ class ServerMetrics:
             yield outcome
         finally:
             if outcome["code"] == 404:
-                model, label, _ = _unknown(model, label)
+                model = label = UNKNOWN
             self.explain_latency.labels(model, label).observe(time.perf_counter() - started)
             self.explain_requests.labels(model, label, str(outcome["code"])).inc()
 
