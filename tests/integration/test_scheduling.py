@@ -148,7 +148,12 @@ def test_a_jobs_webhook_hears_of_its_end(engine: Engine, trainer: Path, tmp_path
             "The job ran longer than its maxRunningTime (1s); its processes were stopped"
         )
         # A host whose configuration names a webhook tells it of every job that names none.
-        told_all = Engine(home=str(tmp_path / "other"), notify_webhook=listener.url, job_heartbeat_s=0.2)
+        told_all = Engine(
+            home=str(tmp_path / "other"),
+            notify_webhook=listener.url,
+            job_heartbeat_s=0.2,
+            job_host_idle_s=3.0,
+        )
         try:
             told_all.submit_training_job(
                 "plain", package_path=trainer, module_name="trainer.task", args=SHORT
