@@ -23,7 +23,9 @@ def test_freezes_on_each_change_and_collects_what_was_dropped() -> None:
         version = Loaded()
         dropped = weakref.ref(version)
         freezer.after_loads()
-        assert freezer.freezes == 1 and freezer.frozen_objects == gc.get_freeze_count() > 0
+        # Counted at the freeze: a frozen object that dies afterwards (one a
+        # thread of another test drops) leaves the permanent generation.
+        assert freezer.freezes == 1 and 0 < gc.get_freeze_count() <= freezer.frozen_objects
         freezer.after_loads()
         assert freezer.freezes == 1  # nothing changed: no collection, no freeze
         del version  # dropped from the cache: garbage, frozen with the rest
