@@ -150,7 +150,9 @@ class SchedulesTx:
     ) -> list[tuple[ScheduleRecord, ScheduleRun]]:
         """Runs whose job was neither made nor refused: recorded before
         ``before`` by a host that died before submitting, or waiting for
-        their input with their retry time come by ``now``."""
+        their input with their retry time come by ``now``. A paused
+        schedule's runs are held (they go on once it is resumed): pausing
+        a schedule stops what it would still submit, not only new runs."""
         query = (
             select(ScheduleRunRow, ScheduleRow)
             .join(
@@ -160,6 +162,7 @@ class SchedulesTx:
             )
             .where(
                 ScheduleRow.queue.in_(list(queues)),
+                ScheduleRow.state != "PAUSED",
                 ScheduleRunRow.submitted.is_(False),
                 ScheduleRunRow.error.is_(None),
                 or_(

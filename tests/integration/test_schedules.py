@@ -324,6 +324,46 @@ def test_a_run_left_recorded_by_a_dead_host_is_submitted_by_another(
     assert engine.schedule_runs("left")[0].job_state == "QUEUED"
 
 
+def test_a_paused_schedule_holds_its_waiting_run_until_resumed(engine: Engine, tmp_path: Path) -> None:
+    from support.model_factory import sklearn_pipeline_dir
+
+    from mlnb.store import Database, SchedulesTx
+
+    engine.create_model("iris")
+    engine.create_version("iris", "v1", sklearn_pipeline_dir(tmp_path / "model")[0])
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    prediction = {
+        "modelName": "iris",
+        "dataFormat": "JSON",
+        "inputPaths": [str(inbox / "*.json")],
+        "outputPath": str(tmp_path / "out" / "{{ job_id }}"),
+    }
+    spec = {"interval": "1h", "inputWait": "1h", "jobTemplate": {"predictionInput": prediction}}
+    queue = engine.create_schedule("held", spec).queue
+    # A run that waits for its input, its retry time come.
+    due = (now() - timedelta(minutes=1)).replace(microsecond=0)
+    run = ScheduleRun(run_time=due, job_id=run_job_id("held", due), fire_time=due)
+    database = Database(engine.settings.database_url)
+    try:
+        with database.session(write=True) as session:
+            SchedulesTx(session).add_run("default", "held", run)
+            SchedulesTx(session).wait_run("default", "held", due, "inputPaths matches no file", due)
+        assert engine.schedule_runs("held")[0].state == "WAITING"
+        engine.pause_schedule("held")
+        (inbox / "a.json").write_text('{"instances": [[5.1, 3.5, 1.4, 0.2]]}\n')
+        # Paused, it submits nothing, however late a host asks.
+        with database.session() as session:
+            later = now() + timedelta(hours=1)
+            assert SchedulesTx(session).unsubmitted([queue], later, later) == []
+    finally:
+        database.dispose()
+    engine.resume_schedule("held")
+    said = wait_for(engine.fire_schedules, "a host to submit the resumed schedule's waiting run")
+    assert said == [f"schedule default/held: submitted {run.job_id}, its input came"]
+    assert engine.schedule_runs("held")[0].job_state == "QUEUED"
+
+
 def test_team_hosts_fire_a_schedule_once_per_run_and_run_its_jobs(
     tmp_path: Path, team_url: str, laptop: Engine, hosts: list[ServiceHost]
 ) -> None:
