@@ -12,7 +12,7 @@ line measures routing: the same version behind a 50/50 split against a
 direct request. The load generator shares the machine's cores with the
 servers: on 2 cores its own cost caps every column.
 
-    .venv/bin/python bench/serve.py [--seconds 5] [--no-xgboost] [--no-wrk]
+    .venv/bin/python bench/serve.py [--seconds 5] [--rounds 1] [--no-xgboost] [--no-wrk]
 
 Where ``wrk`` is on the PATH, the logistic regression's cells are driven
 again by wrk (one C thread, the same connections and bodies) in a second
@@ -199,26 +199,157 @@ def registered(root: Path, models: dict[str, Path], folder: Path) -> Path:
     return home
 
 
+Row = tuple[
+    str, int, int, dict[str, float], dict[str, float] | None, dict[str, float], list[tuple[float, float]]
+]
+
+
 def measure(
     ports: dict[str, int],
     mlflow_ports: dict[str, int],
     rows_of: dict[str, list[list[float]]],
     seconds: float,
     driver: Any = drive,
-) -> list[tuple[str, int, int, dict[str, float], dict[str, float] | None, dict[str, float]]]:
+    rounds: int = 1,
+) -> list[Row]:
+    """Each cell measured ``rounds`` times, the servers one after another
+    in each round, in turn first and last (what drifts on a shared machine
+    over a run, its heat, the other processes, weighs on each alike). A
+    cell's figures are the medians over its rounds, and its mlnb/bare
+    ratios are taken within each round."""
     rows = []
     for name, port in mlflow_ports.items():
         for count in (1, 100):
             instances = (rows_of[name] * 2)[:count]
             for concurrency in (1, 16):
-                path = f"/v1/projects/default/models/{name}:predict"
-                ours = driver(ports["mlnb"], path, instances, concurrency, seconds)
-                bare = None
+                targets = {
+                    "mlnb": (ports["mlnb"], f"/v1/projects/default/models/{name}:predict"),
+                    "mlflow": (port, "/invocations"),
+                }
                 if name == "logistic20":
-                    bare = driver(ports["bare"], "/predict", instances, concurrency, seconds)
-                theirs = driver(port, "/invocations", instances, concurrency, seconds)
-                rows.append((name, count, concurrency, ours, bare, theirs))
+                    targets["bare"] = (ports["bare"], "/predict")
+                runs: dict[str, list[dict[str, float]]] = {server: [] for server in targets}
+                for number in range(rounds):
+                    order = list(targets) if number % 2 == 0 else list(reversed(targets))
+                    for server in order:
+                        target_port, path = targets[server]
+                        runs[server].append(driver(target_port, path, instances, concurrency, seconds))
+                paired = zip(runs["mlnb"], runs["bare"], strict=True) if "bare" in runs else ()
+                # Within each round: mlnb's throughput and p50 latency over bare's.
+                ratios = [(a["rps"] / b["rps"], a["p50_ms"] / b["p50_ms"]) for a, b in paired]
+                rows.append((
+                    name, count, concurrency, _median(runs["mlnb"]),
+                    _median(runs["bare"]) if "bare" in runs else None, _median(runs["mlflow"]), ratios,
+                ))  # fmt: skip
     return rows
+
+
+def _median(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {figure: statistics.median(run[figure] for run in runs) for figure in runs[0]}
+
+
+def asgi_costs(home: Path, pickled: Path, one: list[list[float]], rounds: int, requests: int = 2000) -> None:
+    """Each app's own work a request, called in this process without a
+    socket or a client (what neither a network nor a load generator
+    blurs): mlnb's routes, and the bare endpoint, ``requests`` one-instance
+    requests each a round, one at a time, each in turn first. The least
+    of the rounds, as timeit gives: what the work costs when nothing else
+    on the machine got in its way."""
+    import pickle
+
+    from bare_server import build_app
+
+    from mlnb.server.app import create_app
+
+    body = json.dumps({"instances": one}).encode()
+
+    async def call(app: Any, path: str) -> None:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+            "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }  # fmt: skip
+        status: list[int] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        if status != [200]:
+            raise SystemExit(f"{path} answered {status}")
+
+    async def per_request(app: Any, path: str) -> float:
+        for _ in range(200):  # warm: caches, the batcher's costs
+            await call(app, path)
+        started = time.perf_counter()
+        for _ in range(requests):
+            await call(app, path)
+        return (time.perf_counter() - started) / requests * 1e6
+
+    async def run() -> dict[str, list[float]]:
+        engine = mlnb.Engine(home=str(home))
+        app = create_app(engine=engine, freeze_heap=True)  # as mlnb server's
+        bare = build_app(pickle.loads(pickled.read_bytes()))  # noqa: S301 - the benchmark's own file
+        base = "/v1/projects/default/models"
+        targets = {
+            "mlnb, a version": (app, f"{base}/logistic20/versions/v1:predict"),
+            "mlnb, @champion": (app, f"{base}/logistic20/versions/@champion:predict"),
+            "mlnb, the default": (app, f"{base}/logistic20:predict"),
+            "mlnb, 50/50 split": (app, f"{base}/routed:predict"),
+            "bare": (bare, "/predict"),
+        }
+        costs: dict[str, list[float]] = {label: [] for label in targets}
+        try:
+            async with app.router.lifespan_context(app):
+                while not app.state.ready.is_set():
+                    await asyncio.sleep(0.05)
+                for number in range(rounds):  # each in turn first
+                    turn = number % len(targets)
+                    for label in list(targets)[turn:] + list(targets)[:turn]:
+                        target, path = targets[label]
+                        costs[label].append(await per_request(target, path))
+        finally:
+            engine.close()
+        return costs
+
+    costs = asyncio.run(run())
+    floor, direct = min(costs["bare"]), min(costs["mlnb, a version"])
+    print(f"\neach app's own work a request, in process (1 instance, one at a time, least of {rounds} runs):")
+    for label, figures in costs.items():
+        cost = min(figures)
+        over = f"{cost - floor:+4.0f} over bare, {cost / direct:.3f} of a version's"
+        print(f"  {label:>17}: {cost:5.0f} µs, {over}")
+
+
+def measure_routing(port: int, one: list[list[float]], seconds: float, rounds: int) -> None:
+    """The same version asked directly, through an alias and behind a
+    50/50 split, each route in turn first; each against the direct
+    request of its round."""
+    base = "/v1/projects/default/models"
+    routes = {
+        "direct (v1)": f"{base}/logistic20/versions/v1:predict",
+        "@champion": f"{base}/logistic20/versions/@champion:predict",
+        "50/50 split": f"{base}/routed:predict",
+    }
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label in routes}
+    for number in range(rounds):
+        turn = number % len(routes)
+        for label in list(routes)[turn:] + list(routes)[:turn]:
+            runs[label].append(drive(port, routes[label], one, 16, seconds))
+    print("\nrouting (1 instance, concurrency 16):")
+    for label, figures in runs.items():
+        paired = zip(figures, runs["direct (v1)"], strict=True)
+        middle = _median(figures)
+        print(
+            f"  {label:>12}: {middle['rps']:.0f} requests/s, p99 {middle['p99_ms']:.2f} ms, "
+            f"{_spread([run['rps'] / direct['rps'] for run, direct in paired])} of direct"
+        )
+    print("  (a split over two versions also halves what concurrent requests batch together)")
 
 
 def main() -> None:
@@ -226,6 +357,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--no-xgboost", action="store_true", help="Measure the logistic regression only.")
     parser.add_argument("--no-wrk", action="store_true", help="No second table driven by wrk.")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="Measure each cell this many times, the servers in turn first: medians, and the "
+        "spread of the mlnb/bare ratio.",
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="mlnb-bench-serve-"))
     processes: list[subprocess.Popen[bytes]] = []
@@ -280,22 +418,13 @@ def main() -> None:
         for name in [*models, "routed"]:
             drive(ports["mlnb"], f"/v1/projects/default/models/{name}:predict", rows_of[name][:1], 1, 0.5)
         drive(ports["bare"], "/predict", rows_20[:1], 1, 0.5)
-        print_table(measure(ports, mlflow_ports, rows_of, args.seconds))
+        print_table(measure(ports, mlflow_ports, rows_of, args.seconds, rounds=args.rounds))
         if shutil.which("wrk") and not args.no_wrk:
             print("\nthe logistic regression again, driven by wrk (1 thread):")
             logistic = {"logistic20": mlflow_ports["logistic20"]}
-            print_table(measure(ports, logistic, rows_of, args.seconds, driver=drive_wrk))
-        one, base = rows_20[:1], "/v1/projects/default/models"
-        direct = drive(ports["mlnb"], f"{base}/logistic20/versions/v1:predict", one, 16, args.seconds)
-        alias = drive(ports["mlnb"], f"{base}/logistic20/versions/@champion:predict", one, 16, args.seconds)
-        routed = drive(ports["mlnb"], f"{base}/routed:predict", one, 16, args.seconds)
-        print("\nrouting (1 instance, concurrency 16):")
-        for label, figures in (("direct (v1)", direct), ("@champion", alias), ("50/50 split", routed)):
-            print(
-                f"  {label:>12}: {figures['rps']:.0f} requests/s, p99 {figures['p99_ms']:.2f} ms, "
-                f"{figures['rps'] / direct['rps']:.3f} of direct"
-            )
-        print("  (a split over two versions also halves what concurrent requests batch together)")
+            print_table(measure(ports, logistic, rows_of, args.seconds, driver=drive_wrk, rounds=args.rounds))
+        measure_routing(ports["mlnb"], rows_20[:1], args.seconds, args.rounds)
+        asgi_costs(home, pickled, rows_20[:1], max(5, args.rounds))
     finally:
         for process in processes:
             process.terminate()
@@ -307,19 +436,18 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def print_table(
-    rows: list[tuple[str, int, int, dict[str, float], dict[str, float] | None, dict[str, float]]],
-) -> None:
+def print_table(rows: list[Row]) -> None:
     header = ("model", "n", "conc", "mlnb p50", "mlnb p99", "mlnb rps", "bare p50", "bare p99", "bare rps",
-              "mlflow p50", "mlflow p99", "mlflow rps", "mlnb/bare", "mlnb/mlflow")  # fmt: skip
+              "mlflow p50", "mlflow p99", "mlflow rps", "mlnb/bare", "p50/bare", "mlnb/mlflow")  # fmt: skip
     lines = [header]
-    for name, count, concurrency, ours, bare, theirs in rows:
+    for name, count, concurrency, ours, bare, theirs, ratios in rows:
         lines.append((
             name, str(count), str(concurrency),
             f"{ours['p50_ms']:.2f}", f"{ours['p99_ms']:.2f}", f"{ours['rps']:.0f}",
             *(_cells(bare) if bare else ("-",) * 3),
             f"{theirs['p50_ms']:.2f}", f"{theirs['p99_ms']:.2f}", f"{theirs['rps']:.0f}",
-            f"{ours['rps'] / bare['rps']:.2f}" if bare else "-",
+            _spread([rps for rps, _ in ratios]),
+            _spread([p50 for _, p50 in ratios]),
             f"{ours['rps'] / theirs['rps']:.2f}",
         ))  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
@@ -327,11 +455,27 @@ def print_table(
         print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
         if number == 0:
             print("  ".join("-" * width for width in widths))
+    rounds = len(rows[0][6]) if rows and rows[0][6] else 1
     print(
         "\nlatencies in ms; one worker process each; mlnb: POST /v1/projects/default/models/M:predict, "
         "bare: bench/bare_server.py (Starlette, orjson, the model in the event loop), "
         "MLflow: POST /invocations; same client, same bodies."
+        + (
+            f" Medians of {rounds} rounds; mlnb/bare (throughput) and p50/bare (mlnb's p50 latency over"
+            " bare's): the median of the rounds' ratios [lowest-highest]."
+            if rounds > 1
+            else ""
+        )
     )
+
+
+def _spread(ratios: list[float]) -> str:
+    """The median ratio, and its range when there were several rounds."""
+    if not ratios:
+        return "-"
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}"
+    return f"{statistics.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]"
 
 
 def _cells(figures: dict[str, float]) -> tuple[str, str, str]:
