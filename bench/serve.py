@@ -248,11 +248,12 @@ def _median(runs: list[dict[str, float]]) -> dict[str, float]:
     return {figure: statistics.median(run[figure] for run in runs) for figure in runs[0]}
 
 
-def asgi_costs(home: Path, pickled: Path, one: list[list[float]], rounds: int, requests: int = 2000) -> None:
+def asgi_costs(home: Path, pickled: Path, rows: list[list[float]], rounds: int, requests: int = 1000) -> None:
     """Each app's own work a request, called in this process without a
     socket or a client (what neither a network nor a load generator
-    blurs): mlnb's routes, and the bare endpoint, ``requests`` one-instance
-    requests each a round, one at a time, each in turn first. The least
+    blurs): mlnb's routes with 1 instance, a version and the bare endpoint
+    with 100 too, ``requests`` requests each a round, one at a time, each
+    in turn first. The least
     of the rounds, as timeit gives: what the work costs when nothing else
     on the machine got in its way."""
     import pickle
@@ -261,9 +262,9 @@ def asgi_costs(home: Path, pickled: Path, one: list[list[float]], rounds: int, r
 
     from mlnb.server.app import create_app
 
-    body = json.dumps({"instances": one}).encode()
+    bodies = {count: json.dumps({"instances": (rows * 2)[:count]}).encode() for count in (1, 100)}
 
-    async def call(app: Any, path: str) -> None:
+    async def call(app: Any, path: str, body: bytes) -> None:
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
@@ -283,12 +284,12 @@ def asgi_costs(home: Path, pickled: Path, one: list[list[float]], rounds: int, r
         if status != [200]:
             raise SystemExit(f"{path} answered {status}")
 
-    async def per_request(app: Any, path: str) -> float:
+    async def per_request(app: Any, path: str, body: bytes) -> float:
         for _ in range(200):  # warm: caches, the batcher's costs
-            await call(app, path)
+            await call(app, path, body)
         started = time.perf_counter()
         for _ in range(requests):
-            await call(app, path)
+            await call(app, path, body)
         return (time.perf_counter() - started) / requests * 1e6
 
     async def run() -> dict[str, list[float]]:
@@ -296,12 +297,15 @@ def asgi_costs(home: Path, pickled: Path, one: list[list[float]], rounds: int, r
         app = create_app(engine=engine, freeze_heap=True)  # as mlnb server's
         bare = build_app(pickle.loads(pickled.read_bytes()))  # noqa: S301 - the benchmark's own file
         base = "/v1/projects/default/models"
+        version = f"{base}/logistic20/versions/v1:predict"
         targets = {
-            "mlnb, a version": (app, f"{base}/logistic20/versions/v1:predict"),
-            "mlnb, @champion": (app, f"{base}/logistic20/versions/@champion:predict"),
-            "mlnb, the default": (app, f"{base}/logistic20:predict"),
-            "mlnb, 50/50 split": (app, f"{base}/routed:predict"),
-            "bare": (bare, "/predict"),
+            "mlnb, a version": (app, version, 1),
+            "mlnb, @champion": (app, f"{base}/logistic20/versions/@champion:predict", 1),
+            "mlnb, the default": (app, f"{base}/logistic20:predict", 1),
+            "mlnb, 50/50 split": (app, f"{base}/routed:predict", 1),
+            "bare": (bare, "/predict", 1),
+            "mlnb, 100 instances": (app, version, 100),
+            "bare, 100 instances": (bare, "/predict", 100),
         }
         costs: dict[str, list[float]] = {label: [] for label in targets}
         try:
@@ -311,19 +315,19 @@ def asgi_costs(home: Path, pickled: Path, one: list[list[float]], rounds: int, r
                 for number in range(rounds):  # each in turn first
                     turn = number % len(targets)
                     for label in list(targets)[turn:] + list(targets)[:turn]:
-                        target, path = targets[label]
-                        costs[label].append(await per_request(target, path))
+                        target, path, count = targets[label]
+                        costs[label].append(await per_request(target, path, bodies[count]))
         finally:
             engine.close()
         return costs
 
-    costs = asyncio.run(run())
-    floor, direct = min(costs["bare"]), min(costs["mlnb, a version"])
-    print(f"\neach app's own work a request, in process (1 instance, one at a time, least of {rounds} runs):")
-    for label, figures in costs.items():
-        cost = min(figures)
-        over = f"{cost - floor:+4.0f} over bare, {cost / direct:.3f} of a version's"
-        print(f"  {label:>17}: {cost:5.0f} µs, {over}")
+    costs = {label: min(figures) for label, figures in asyncio.run(run()).items()}
+    print(f"\neach app's own work a request, in process (one at a time, least of {rounds} runs):")
+    for label, cost in costs.items():
+        hundred = label.endswith("100 instances")
+        floor = costs["bare, 100 instances" if hundred else "bare"]
+        of = "" if hundred else f", {cost / costs['mlnb, a version']:.3f} of a version's"
+        print(f"  {label:>19}: {cost:5.0f} µs, {cost - floor:+4.0f} over bare{of}")
 
 
 def measure_routing(port: int, one: list[list[float]], seconds: float, rounds: int) -> None:
@@ -424,7 +428,7 @@ def main() -> None:
             logistic = {"logistic20": mlflow_ports["logistic20"]}
             print_table(measure(ports, logistic, rows_of, args.seconds, driver=drive_wrk, rounds=args.rounds))
         measure_routing(ports["mlnb"], rows_20[:1], args.seconds, args.rounds)
-        asgi_costs(home, pickled, rows_20[:1], max(5, args.rounds))
+        asgi_costs(home, pickled, rows_20, max(5, args.rounds))
     finally:
         for process in processes:
             process.terminate()
