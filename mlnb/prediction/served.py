@@ -7,7 +7,13 @@ version every second (``flush_s``) into one row of counts, with the times
 by bucket (four buckets an octave from 0.05 ms, so a quantile read back is
 within a fifth of the true one), and sends the rows in one write. Readers
 (a rollout watching its canary) sum the rows of every server since a time.
-Rows older than a day are dropped by the writers.
+
+A row a second from every serving process would be some 86,000 a day a
+process and version, read back in full by a day's figures: so the writers
+merge the rows older than two minutes by version and minute (one row a
+minute a version, whatever the number of servers), one writer at a time,
+and drop the rows older than a day. A read that starts further back than
+two minutes may then count up to a minute from before its start.
 """
 
 from __future__ import annotations
@@ -37,6 +43,13 @@ _LAST_BUCKET = 120  # 0.05 ms * 2**30: past any request's time
 # How long the counts are kept: the longest span they can be read for.
 KEEP = timedelta(days=1)
 _PRUNE_EVERY = timedelta(minutes=10)
+# Rows older than this are merged by the minute, once a minute, looking
+# this far back (a row that came late, from a machine whose clock lags,
+# is merged with its minute's row).
+_COMPACT_AFTER = timedelta(minutes=2)
+_COMPACT_EVERY = timedelta(minutes=1)
+_COMPACT_WINDOW = timedelta(minutes=15)
+_COMPACTION_LOCK = "served-counts-compaction"
 
 # (project, model, version, seconds to answer, failed)
 _Served = tuple[str, str, str, float, bool]
@@ -116,6 +129,7 @@ class ServedCounts:
         self._batches: BatchSender[_Served] | None = None
         self._started = threading.Lock()
         self._last_prune = datetime.min.replace(tzinfo=UTC)
+        self._last_compaction = datetime.min.replace(tzinfo=UTC)
 
     def note(self, project: str, model: str, version: str, seconds: float, failed: bool) -> None:
         """Count one request a version answered (or failed) in ``seconds``."""
@@ -124,8 +138,9 @@ class ServedCounts:
     def tallies(self, project: str, model: str, since: datetime) -> dict[str, Tally]:
         """Each version's requests of the periods that ended after
         ``since``, summed over every server (this process's pending ones
-        sent first). A period is at most ``flush_s`` long, so up to that
-        much from before ``since`` may be counted."""
+        sent first). A period is at most ``flush_s`` long, and a minute
+        once merged (past two minutes), so up to that much from before
+        ``since`` may be counted."""
         from mlnb.store import ServedCountsTx
 
         self.flush()
@@ -183,6 +198,24 @@ class ServedCounts:
             if end - self._last_prune > _PRUNE_EVERY:
                 tx.prune(end - KEEP)
                 self._last_prune = end
+        if end - self._last_compaction >= _COMPACT_EVERY:
+            self._last_compaction = end
+            try:
+                self.compact(end)
+            except MlnbError as e:  # the counts are stored: a failed merge is tried again later
+                log.warning("Merging served counts by the minute failed: %s", e.message)
+
+    def compact(self, at: datetime) -> int:
+        """Merge the rows that ended more than two minutes before ``at``
+        (and within the window looked back at) into one a version and
+        minute; the rows removed. One writer at a time: two merging the
+        same rows would count them twice."""
+        from mlnb.store import ServedCountsTx
+
+        before = (at - _COMPACT_AFTER).replace(second=0, microsecond=0)
+        with self._db.session(write=True, serialize=False) as session:
+            self._db.lock_name(session, _COMPACTION_LOCK)
+            return ServedCountsTx(session).compact(before - _COMPACT_WINDOW, before)
 
     @staticmethod
     def _lagging(error: MlnbError) -> None:

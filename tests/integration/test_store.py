@@ -169,3 +169,50 @@ def test_served_counts_from_two_servers_sum_and_age_out_on_both_stores(any_engin
     finally:
         for database in databases:
             database.dispose()
+
+
+def test_served_counts_past_two_minutes_are_merged_by_the_minute_on_both_stores(any_engine: Engine) -> None:
+    from datetime import UTC, datetime, timedelta
+    from typing import Any
+
+    from mlnb.prediction import ServedCounts
+    from mlnb.store import Database, ServedCountsTx
+
+    at = datetime.now(UTC)
+    minute = (at - timedelta(minutes=10)).replace(second=0, microsecond=0)  # a whole minute, long past
+
+    def line(version: str, end: datetime, requests: int, errors: int, latency: dict[str, int]) -> Any:
+        return ("default", "merged", version, end, requests, errors, latency)
+
+    lines = [  # three servers' seconds of v1 in one minute, one of v2, v1's next minute, v1 now
+        line("v1", minute - timedelta(seconds=55), 2, 0, {"10": 2}),
+        line("v1", minute - timedelta(seconds=40), 3, 1, {"10": 2, "20": 1}),
+        line("v1", minute, 4, 0, {"20": 4}),
+        line("v2", minute - timedelta(seconds=30), 5, 5, {"30": 5}),
+        line("v1", minute + timedelta(seconds=30), 6, 0, {"10": 6}),
+        line("v1", at - timedelta(seconds=10), 7, 0, {"10": 7}),
+    ]
+    since = minute - timedelta(minutes=5)
+    databases = [Database(any_engine.settings.database_url) for _ in range(2)]
+    try:
+        with databases[0].session(write=True) as session:
+            ServedCountsTx(session).append(lines)
+        counts = [ServedCounts(database) for database in databases]  # two serving processes
+        before = counts[0].tallies("default", "merged", since)
+
+        def rows() -> list[Any]:
+            with databases[0].session() as session:
+                return sorted(ServedCountsTx(session).since("default", "merged", since), key=str)
+
+        assert counts[0].compact(at) == 2
+        assert rows() == sorted([line("v1", minute, 9, 1, {"10": 4, "20": 5}), *lines[3:]], key=str)
+        assert counts[1].tallies("default", "merged", since) == before
+        assert counts[1].compact(at) == 0  # the other server finds it merged: left as it is
+        # A row that comes late to a merged minute (a lagging clock) is merged with it.
+        with databases[1].session(write=True) as session:
+            ServedCountsTx(session).append([line("v1", minute - timedelta(seconds=5), 1, 1, {"40": 1})])
+        assert counts[1].compact(at) == 1
+        assert line("v1", minute, 10, 2, {"10": 4, "20": 5, "40": 1}) in rows() and len(rows()) == 4
+    finally:
+        for database in databases:
+            database.dispose()
