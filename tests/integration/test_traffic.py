@@ -567,11 +567,11 @@ def test_a_rollout_whose_host_dies_gives_the_split_back(hosted: Engine, home: Pa
     host_pid = wait_for(recorded, "the step to be recorded with the split it changed")
     os.kill(host_pid, signal.SIGKILL)  # the job host, mid-step
     try:
-        wait_for(
-            # Only the reaper reads the job: reading it is what ends it.
-            lambda: reaper.reap_jobs() or reaper.get_job(job.job_id).ended,
-            "the dead host's job to be ended",
-        )
+        # Only the reaper ends the job (its reap writes the end and tells of
+        # the split). Waiting for a read to show it ended would race: a read
+        # shows the end as soon as the host is seen dead, before any reap.
+        (reaped,) = wait_for(reaper.reap_jobs, "the reaper to end the dead host's job")
+        assert reaped.job_id == job.job_id
         (told,) = wait_for(lambda: hook.received or None, "the reaper's webhook to hear of the split")
     finally:
         reaper.close()
