@@ -213,7 +213,7 @@ def measure(
     rounds: int = 1,
 ) -> list[Row]:
     """Each cell measured ``rounds`` times, the servers one after another
-    in each round, in turn first and last (what drifts on a shared machine
+    in each round, each in turn first (what drifts on a shared machine
     over a run, its heat, the other processes, weighs on each alike). A
     cell's figures are the medians over its rounds, and its mlnb/bare
     ratios are taken within each round."""
@@ -230,8 +230,7 @@ def measure(
                     targets["bare"] = (ports["bare"], "/predict")
                 runs: dict[str, list[dict[str, float]]] = {server: [] for server in targets}
                 for number in range(rounds):
-                    order = list(targets) if number % 2 == 0 else list(reversed(targets))
-                    for server in order:
+                    for server in _in_turn(targets, number):
                         target_port, path = targets[server]
                         runs[server].append(driver(target_port, path, instances, concurrency, seconds))
                 paired = zip(runs["mlnb"], runs["bare"], strict=True) if "bare" in runs else ()
@@ -242,6 +241,13 @@ def measure(
                     _median(runs["bare"]) if "bare" in runs else None, _median(runs["mlflow"]), ratios,
                 ))  # fmt: skip
     return rows
+
+
+def _in_turn(labels: dict[str, Any], number: int) -> list[str]:
+    """The order of round ``number``: each label first in its turn."""
+    order = list(labels)
+    turn = number % len(order)
+    return order[turn:] + order[:turn]
 
 
 def _median(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -312,9 +318,8 @@ def asgi_costs(home: Path, pickled: Path, rows: list[list[float]], rounds: int, 
             async with app.router.lifespan_context(app):
                 while not app.state.ready.is_set():
                     await asyncio.sleep(0.05)
-                for number in range(rounds):  # each in turn first
-                    turn = number % len(targets)
-                    for label in list(targets)[turn:] + list(targets)[:turn]:
+                for number in range(rounds):
+                    for label in _in_turn(targets, number):
                         target, path, count = targets[label]
                         costs[label].append(await per_request(target, path, bodies[count]))
         finally:
@@ -342,8 +347,7 @@ def measure_routing(port: int, one: list[list[float]], seconds: float, rounds: i
     }
     runs: dict[str, list[dict[str, float]]] = {label: [] for label in routes}
     for number in range(rounds):
-        turn = number % len(routes)
-        for label in list(routes)[turn:] + list(routes)[:turn]:
+        for label in _in_turn(routes, number):
             runs[label].append(drive(port, routes[label], one, 16, seconds))
     print("\nrouting (1 instance, concurrency 16):")
     for label, figures in runs.items():

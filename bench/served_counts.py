@@ -61,9 +61,7 @@ def main() -> None:
 
         raw_s, raw_rows, raw_total = read()
         started = time.perf_counter()
-        with database.session(write=True) as session:
-            before = (at - timedelta(minutes=2)).replace(second=0, microsecond=0)
-            ServedCountsTx(session).compact(since - timedelta(minutes=1), before)
+        counts.compact(at, window=span + timedelta(minutes=2))
         merge_s = time.perf_counter() - started
         merged_s, merged_rows, merged_total = read()
         if merged_total != raw_total:

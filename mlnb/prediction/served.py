@@ -32,6 +32,7 @@ from mlnb.runtime.batches import BatchSender
 
 if TYPE_CHECKING:
     from mlnb.store import Database
+    from mlnb.store.served_counts_tx import ServedCountsLine
 
 __all__ = ["KEEP", "ServedCounts", "Tally"]
 
@@ -82,9 +83,6 @@ class Tally:
         for index, count in latency.items():
             self.latency[int(index)] += int(count)
 
-    def merged(self, other: Tally) -> Tally:
-        return Tally.summed([self, other])
-
     @classmethod
     def summed(cls, tallies: Iterable[Tally]) -> Tally:
         """One tally of several (each left as it was)."""
@@ -129,7 +127,9 @@ class ServedCounts:
         self._batches: BatchSender[_Served] | None = None
         self._started = threading.Lock()
         self._last_prune = datetime.min.replace(tzinfo=UTC)
-        self._last_compaction = datetime.min.replace(tzinfo=UTC)
+        # The first merge a minute in: a short-lived process (a notebook's
+        # few predictions, one `mlnb predict`) leaves it to the servers.
+        self._last_compaction = datetime.now(UTC)
 
     def note(self, project: str, model: str, version: str, seconds: float, failed: bool) -> None:
         """Count one request a version answered (or failed) in ``seconds``."""
@@ -188,10 +188,7 @@ class ServedCounts:
             tally.errors += failed
             tally.latency[bucket_of(seconds * 1000)] += 1
         end = datetime.now(UTC)
-        lines = [
-            (p, m, v, end, t.requests, t.errors, {str(i): c for i, c in t.latency.items()})
-            for (p, m, v), t in tallies.items()
-        ]
+        lines = [_line(key, end, tally) for key, tally in tallies.items()]
         with self._db.session(write=True, serialize=False) as session:
             tx = ServedCountsTx(session)
             tx.append(lines)
@@ -205,18 +202,46 @@ class ServedCounts:
             except MlnbError as e:  # the counts are stored: a failed merge is tried again later
                 log.warning("Merging served counts by the minute failed: %s", e.message)
 
-    def compact(self, at: datetime) -> int:
+    def compact(self, at: datetime, window: timedelta = _COMPACT_WINDOW) -> int:
         """Merge the rows that ended more than two minutes before ``at``
-        (and within the window looked back at) into one a version and
-        minute; the rows removed. One writer at a time: two merging the
-        same rows would count them twice."""
+        (and within ``window`` before that) into one a version and minute;
+        the rows removed. One writer at a time: two merging the same rows
+        would count them twice."""
         from mlnb.store import ServedCountsTx
 
+        # Whole minutes only: a row ends in the minute (M - 1 min, M].
         before = (at - _COMPACT_AFTER).replace(second=0, microsecond=0)
         with self._db.session(write=True, serialize=False) as session:
             self._db.lock_name(session, _COMPACTION_LOCK)
-            return ServedCountsTx(session).compact(before - _COMPACT_WINDOW, before)
+            tx = ServedCountsTx(session)
+            # Each version's minute: its rows' ids, and their counts summed.
+            minutes: dict[tuple[tuple[str, str, str], datetime], tuple[list[int], Tally]] = {}
+            for row_id, line in tx.lines_between(before - window, before):
+                p, m, v, end, requests, errors, latency = line
+                ids, tally = minutes.setdefault(((p, m, v), _minute_end(end)), ([], Tally()))
+                ids.append(row_id)
+                tally.add(requests, errors, latency)
+            # A minute merged already, or of one row, is left as it is (a
+            # row that comes late to it is merged with it next time).
+            several = {minute: found for minute, found in minutes.items() if len(found[0]) > 1}
+            gone = [row_id for ids, _ in several.values() for row_id in ids]
+            merged = [_line(key, end, tally) for (key, end), (_, tally) in several.items()]
+            tx.replace(gone, merged)
+            return len(gone) - len(merged)
 
     @staticmethod
     def _lagging(error: MlnbError) -> None:
         log.warning("Storing served counts failed, retrying: %s", error.message)
+
+
+def _line(key: tuple[str, str, str], end: datetime, tally: Tally) -> ServedCountsLine:
+    """A row of counts: a version's tally of the period ending at ``end``."""
+    project, model, version = key
+    latency = {str(index): count for index, count in tally.latency.items()}
+    return (project, model, version, end, tally.requests, tally.errors, latency)
+
+
+def _minute_end(at: datetime) -> datetime:
+    """The end of the minute ``at`` falls in: ``at`` itself when it is on one."""
+    floor = at.replace(second=0, microsecond=0)
+    return floor if floor == at else floor + timedelta(minutes=1)

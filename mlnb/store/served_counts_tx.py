@@ -3,10 +3,8 @@ it answered per version every flush period; readers sum them."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
@@ -69,44 +67,26 @@ class ServedCountsTx:
         """Drop the counts of periods that ended before ``before``."""
         self._session.execute(delete(ServedCountsRow).where(ServedCountsRow.period_end < before))
 
-    def compact(self, since: datetime, before: datetime) -> int:
-        """Merge the rows of each version's minute into one: the rows of
-        periods that ended in [``since``, ``before``), grouped by the
-        minute their period ended in (``(M - 1 min, M]``), each group of
-        several rows replaced by their sum, ending at ``M``. ``before``
-        must be on a minute, so that only whole minutes are merged; a
-        minute merged already, or of one row, is left as it is (a row that
-        comes late to it is merged with it next time). The rows removed."""
+    def lines_between(self, since: datetime, before: datetime) -> list[tuple[int, ServedCountsLine]]:
+        """Every model's counts of periods that ended in [``since``,
+        ``before``), each with its row's id (for ``replace``)."""
         # Plain rows, not ORM objects: a merge over many rows would fill the
         # session's identity map, and each delete would walk it (a day of
         # four servers' rows did not merge in 15 minutes).
         table = ServedCountsRow
         query = select(table.id, *_LINE).where(table.period_end >= since, table.period_end < before)
-        minutes: dict[tuple[str, str, str, datetime], list[Any]] = {}
-        for row in self._session.execute(query).all():
-            key = (row.project, row.model, row.version, _minute_end(row.period_end))
-            minutes.setdefault(key, []).append(row)
-        merged: list[ServedCountsLine] = []
-        gone: list[int] = []
-        for (project, model, version, end), rows in minutes.items():
-            if len(rows) < 2:
-                continue
-            latency: Counter[str] = Counter()
-            for row in rows:
-                latency.update({str(k): int(v) for k, v in (row.latency or {}).items()})
-            gone.extend(row.id for row in rows)
-            requests, errors = sum(r.requests for r in rows), sum(r.errors for r in rows)
-            merged.append((project, model, version, end, requests, errors, dict(latency)))
-        for start in range(0, len(gone), _IDS_A_STATEMENT):
-            chunk = gone[start : start + _IDS_A_STATEMENT]
+        return [
+            (r.id, (r.project, r.model, r.version, r.period_end, r.requests, r.errors, dict(r.latency or {})))
+            for r in self._session.execute(query).all()
+        ]
+
+    def replace(self, ids: Sequence[int], lines: Sequence[ServedCountsLine]) -> None:
+        """Drop the rows ``ids`` and append ``lines`` in their place."""
+        for start in range(0, len(ids), _IDS_A_STATEMENT):
+            chunk = ids[start : start + _IDS_A_STATEMENT]
             self._session.execute(
-                delete(table).where(table.id.in_(chunk)).execution_options(synchronize_session=False)
+                delete(ServedCountsRow)
+                .where(ServedCountsRow.id.in_(chunk))
+                .execution_options(synchronize_session=False)
             )
-        self.append(merged)
-        return len(gone) - len(merged)
-
-
-def _minute_end(at: datetime) -> datetime:
-    """The end of the minute ``at`` falls in: ``at`` itself when it is on one."""
-    floor = at.replace(second=0, microsecond=0)
-    return floor if floor == at else floor + timedelta(minutes=1)
+        self.append(lines)

@@ -40,7 +40,7 @@ def test_a_p99_read_back_is_within_a_fifth_of_the_true_one(seed: int) -> None:
 
 def test_tallies_merge_and_say_their_figures() -> None:
     one, two = tally_of([1.0] * 90, failed=0), tally_of([100.0] * 10, failed=10)
-    both = one.merged(two)
+    both = Tally.summed([one, two])
     assert (one.requests, one.errors) == (90, 0)  # merging leaves its parts as they were
     figures = both.figures()
     assert (figures["requests"], figures["errors"], figures["errorRate"]) == (100, 10, 0.1)
