@@ -171,7 +171,10 @@ class Settings:
             (``MLNB_BATCH_MAX_INSTANCES``).
         serve_inline_ms: A model call that has proven faster than this
             runs in the server's event loop instead of a worker thread
-            (``MLNB_SERVE_INLINE_MS``; 0: always in a thread).
+            (``MLNB_SERVE_INLINE_MS``; 0: always in a thread). The default
+            is the interpreter's switch interval: a call that holds the GIL
+            (most of a scikit-learn call does) blocks the loop that long
+            from a thread too.
         dask_scheduler: Address of a Dask scheduler (``tcp://host:8786``):
             job processes run on its workers instead of this machine
             (``MLNB_DASK_SCHEDULER``).
@@ -218,7 +221,7 @@ class Settings:
     tokens: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     allowed_roots: str = ""
     batch_max_instances: int = 256
-    serve_inline_ms: float = 1.0
+    serve_inline_ms: float = 5.0
     warm_imports: str = "sklearn.pipeline,xgboost"
     scale_tiers: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 

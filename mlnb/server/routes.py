@@ -276,8 +276,16 @@ class BodyText:
         # answer most numeric bodies, where the two word searches took 19 µs
         # for 100 rows of 20 numbers.
         if b"u" not in raw and b"l" not in raw:
-            return cls(may_hold_booleans=False, numbers_only=raw.count(b'"') == 2)
+            return cls(may_hold_booleans=False, numbers_only=_two_quotes(raw))
         return cls(may_hold_booleans=b"true" in raw or b"false" in raw, numbers_only=False)
+
+
+def _two_quotes(raw: bytes) -> bool:
+    """Whether ``raw`` holds exactly two ``"``: three memchr scans, where
+    counting them walks every byte (9 µs for 100 rows of 20 numbers)."""
+    first = raw.find(b'"')
+    second = raw.find(b'"', first + 1) if first >= 0 else -1
+    return second >= 0 and raw.find(b'"', second + 1) < 0
 
 
 async def _explain(request: Request, model_name: str, version_name: str | None) -> Response:

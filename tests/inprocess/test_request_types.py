@@ -152,6 +152,9 @@ def test_the_engine_refuses_a_bad_project(engine: Engine) -> None:
         (b'{"instances": [[1, null]]}', False, False),
         (b'{"instances": [[1.5, 2]], "signature_name": "serving_default"}', False, False),
         (b'{"instances": [{"name": "true"}]}', True, False),  # a string: the value check decides
+        (b'{"instances": [[1.5, 2]], "k": 3}', False, False),  # another field, no "u" nor "l" in it
+        (b'{"instances": [[1.5, "2"]]}', False, False),
+        (b'{"instances": [[1.5, 2]]"', False, False),  # not JSON: the parse refuses it
     ],
 )
 def test_what_a_bodys_text_says_of_its_values(

@@ -208,31 +208,76 @@ def test_calls_proven_fast_run_in_the_loop_and_slow_ones_in_a_thread() -> None:
 
         return call
 
-    batcher = Batcher(max_instances=256, inline_s=0.005)
+    # Bounds far from the calls' times, so that a busy machine's pauses
+    # cannot move a call across: a second for the fast model's calls (a
+    # few µs), 5 ms for the slow one's (20 ms of sleep at the least).
+    lenient = Batcher(max_instances=256, inline_s=1.0)
+    strict = Batcher(max_instances=256, inline_s=0.005)
     loop_thread = threading.current_thread().name
 
-    async def run(key: str, call: Any, ready: Any = lambda: True) -> None:
+    async def run(batcher: Batcher, key: str, call: Any, ready: Any = lambda: True) -> None:
         for n in range(6):
             assert await batcher.predict(key, [n], call, ready=ready) == [2 * n]
 
-    asyncio.run(run("fast", watched(fast)))
+    asyncio.run(run(lenient, "fast", watched(fast)))
     # Three calls timed in a thread, then the loop's own thread.
     assert [name == loop_thread for name in threads] == [False, False, False, True, True, True]
-    assert batcher.inline_calls == 3
+    assert lenient.inline_calls == 3
     threads.clear()
-    asyncio.run(run("slow", watched(slow)))
-    assert loop_thread not in threads and batcher.inline_calls == 3  # 20 ms a call: never inline
+    asyncio.run(run(strict, "slow", watched(slow)))
+    assert loop_thread not in threads and strict.inline_calls == 0  # 20 ms a call: never inline
     threads.clear()
-    asyncio.run(run("fast", watched(fast), ready=lambda: False))
+    asyncio.run(run(lenient, "fast", watched(fast), ready=lambda: False))
     assert loop_thread not in threads  # a version that would read or load: a thread
     threads.clear()
-    asyncio.run(run("fast-bare", watched(fast), ready=None))
+    asyncio.run(run(lenient, "fast-bare", watched(fast), ready=None))
     assert loop_thread not in threads  # no say on I/O: a thread
+
+
+def test_a_fast_version_whose_calls_time_slow_in_a_thread_is_tried_in_the_loop_again() -> None:
+    """Under load a worker thread waits for the GIL while the loop reads
+    other requests, so a fast model's calls time slow there, and a version
+    moved to a thread once stayed there. Here a call off the loop's thread
+    sleeps 30 ms (those waits), one in the loop does not."""
+    loop_thread = threading.current_thread()
+    spike = [False]
+    calls: list[bool] = []
+
+    def model(instances: list[Any]) -> list[Any]:
+        in_loop = threading.current_thread() is loop_thread
+        calls.append(in_loop)
+        if spike[0] and in_loop:
+            spike[0] = False
+            time.sleep(0.2)  # one call in the loop slowed by something else on the machine
+        elif len(calls) > 3 and not in_loop:
+            time.sleep(0.03)
+        return [2 * i for i in instances]
+
+    batcher = Batcher(max_instances=256, inline_s=0.02)
+
+    async def run() -> int:
+        for n in range(5):  # proven fast in a thread, then in the loop
+            await batcher.predict("v1", [n], model, ready=lambda: True)
+        assert calls == [False, False, False, True, True]
+        spike[0] = True
+        await batcher.predict("v1", [0], model, ready=lambda: True)  # 200 ms in the loop: over the bound
+        in_threads = 0
+        for n in range(500):  # each 30 ms in a thread: back in the loop only by a probe, a second on
+            await batcher.predict("v1", [n], model, ready=lambda: True)
+            if calls[-1]:
+                break
+            in_threads += 1
+        for n in range(5):  # and it stays there
+            await batcher.predict("v1", [n], model, ready=lambda: True)
+        return in_threads
+
+    in_threads = asyncio.run(run())
+    assert in_threads > 0 and calls[-6:] == [True] * 6
 
 
 def test_batches_called_in_the_loop_share_calls_and_an_error_stays_with_its_request() -> None:
     model = CountingModel(delay=0.0)
-    batcher = Batcher(max_instances=4, inline_s=0.005)
+    batcher = Batcher(max_instances=4, inline_s=1.0)  # far over a call: a pause cannot move one
 
     async def run() -> list[Any]:
         for n in range(3):  # proven fast, one request at a time (in a thread)
@@ -247,3 +292,28 @@ def test_batches_called_in_the_loop_share_calls_and_an_error_stays_with_its_requ
     # Batches of at most 4, in the loop; the one holding the bad request
     # fails and is called again request by request.
     assert model.calls == [4, 4, 1, 1, 1, 1, 2] and batcher.inline_calls == 7
+
+
+def test_a_probe_that_times_slow_waits_twice_as_long_for_the_next() -> None:
+    """The probes' schedule, on a clock of its own: a version never fast in
+    the loop is never tried there; one that was is tried a second after it
+    went over the bound, then after 2, 4... seconds while the tries time
+    slow, and a try that times fast sets its cost anew."""
+    from mlnb.server.batching import _Cost
+
+    never = _Cost(seconds=0.5, instances=1.0, calls=5)
+    assert not never.probe_due(100.0) and not never.probe_due(200.0)
+
+    cost = _Cost(seconds=0.001, instances=1.0, calls=5)
+    cost.note_in_loop(0.001, 1, bound=0.01)
+    cost.note_in_loop(0.5, 1, bound=0.01)  # now over the bound
+    assert cost.expected(1) > 0.01
+    assert not cost.probe_due(10.0)  # the first call over it starts the wait
+    assert not cost.probe_due(10.9)
+    assert cost.probe_due(11.0)
+    cost.note_in_loop(0.5, 1, bound=0.01)  # the try timed slow
+    assert not cost.probe_due(11.1) and not cost.probe_due(13.0)
+    assert cost.probe_due(13.1)  # two seconds on
+    cost.note_in_loop(0.002, 4, bound=0.01)  # fast: its own figures, the gap back to a second
+    assert cost.expected(4) == 0.002 and cost.expected(8) == 0.004
+    assert cost.probe_gap == 1.0

@@ -181,6 +181,9 @@ def test_many_requests_join_at_once_keeping_their_keys_in_order() -> None:
         [[1.5, 2], [3]],
         [[[1.5, 2]], [[3, 4]]],
         [[1.5, 2**64 - 1]],  # the largest integer orjson parses as one (larger ones are floats)
+        [[1.5, 2], [3, [4]]],  # rows of one width, one of them holding a list
+        [[1.5, [2, 3]], [4, [5, 6]]],
+        [[1.5, 2]] * 100,
     ],
 )
 def test_a_body_of_numbers_only_gives_the_array_numpy_would_infer(instances: Any) -> None:
