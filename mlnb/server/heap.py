@@ -12,6 +12,17 @@ request waiting behind it (the p99 of 100-instance requests jumped to
 collector never walks. Frozen garbage would never be freed, so the heap is
 collected before each freeze, which happens at start and whenever the
 loaded versions change (a load or a drop: rare, and already slow).
+
+Requests' own objects are kept out of the young generation's passes. A
+100-instance body parses into a hundred lists of twenty numbers, alive
+while its request waits for a batch; at the default threshold (a pass each
+700 container objects made and not yet freed), 16 concurrent such
+requests set off a pass every six requests, each walking every list in
+flight and their numbers: 65 to 85 µs a request measured with
+``gc.callbacks``, the bare endpoint's throughput at 0.5 to 0.65. While
+the freezer holds the heap, the threshold is 50,000: what requests make is
+freed before a pass comes (the count stays under 6,000 at that load), and
+garbage in cycles is still collected, later (some tens of MB at most).
 """
 
 from __future__ import annotations
@@ -20,6 +31,9 @@ import gc
 from collections.abc import Callable
 
 __all__ = ["HeapFreezer"]
+
+# Container objects made and not freed before a young pass, while serving.
+YOUNG_THRESHOLD = 50_000
 
 
 class HeapFreezer:
@@ -35,8 +49,13 @@ class HeapFreezer:
         # count at the freeze: frozen objects that die later leave the
         # permanent generation, so the live count can only be lower.
         self.frozen_objects = 0
+        self._thresholds: tuple[int, int, int] | None = None  # the collector's own, to give back
 
     def after_loads(self) -> None:
+        if self._thresholds is None:
+            self._thresholds = gc.get_threshold()
+            young, *older = self._thresholds
+            gc.set_threshold(max(young, YOUNG_THRESHOLD), *older)
         count = self._changes()
         if count == self._frozen_at:
             return
@@ -48,7 +67,11 @@ class HeapFreezer:
         self.freezes += 1
 
     def release(self) -> None:
-        """Hand the frozen objects back to the collector (the app stops)."""
+        """Hand the frozen objects, and its thresholds, back to the
+        collector (the app stops)."""
+        if self._thresholds is not None:
+            gc.set_threshold(*self._thresholds)
+            self._thresholds = None
         gc.unfreeze()
         self._frozen_at = None
         self.frozen_objects = 0

@@ -36,3 +36,17 @@ def test_freezes_on_each_change_and_collects_what_was_dropped() -> None:
     finally:
         freezer.release()
     assert gc.get_freeze_count() == 0 == freezer.frozen_objects
+
+
+def test_raises_the_young_threshold_while_it_holds_the_heap_and_gives_it_back() -> None:
+    from mlnb.server.heap import YOUNG_THRESHOLD
+
+    before = gc.get_threshold()
+    freezer = HeapFreezer(lambda: 0)
+    try:
+        freezer.after_loads()
+        assert gc.get_threshold() == (max(before[0], YOUNG_THRESHOLD), *before[1:])
+        freezer.after_loads()  # again: still the collector's own to give back
+    finally:
+        freezer.release()
+    assert gc.get_threshold() == before
