@@ -1719,7 +1719,12 @@ class Engine:
         return compare_shadow(self._serving.shadow_comparison(project, model, limit, version))
 
     def check_instances(
-        self, instances: Any, *, may_hold_booleans: bool = True, numbers_only: bool = False
+        self,
+        instances: Any,
+        *,
+        may_hold_booleans: bool = True,
+        numbers_only: bool = False,
+        reread: Callable[[], list[Any]] | None = None,
     ) -> DecodedInstances:
         """Check instances against ML Engine's rules without predicting.
 
@@ -1728,6 +1733,10 @@ class Engine:
         the array to a model that takes one; ``numbers_only=True`` (its text
         has no string but the ``"instances"`` key, and no ``null`` either)
         lets a float in the first instance name the array's type.
+        ``reread`` reads the instances again (a server, from the request's
+        body): numbers that make one array are then held as that array
+        only, the lists read again if something asks for them, so that the
+        caller can drop its own (see :meth:`takes_arrays`).
 
         Returns:
             The instances checked and decoded: ``predict`` takes them as
@@ -1738,8 +1747,15 @@ class Engine:
             InvalidArgument: Naming the instance index and field at fault.
         """
         return self._serving.check_instances(
-            instances, may_hold_booleans=may_hold_booleans, numbers_only=numbers_only
+            instances, may_hold_booleans=may_hold_booleans, numbers_only=numbers_only, reread=reread
         )
+
+    def takes_arrays(self, record: VersionRecord) -> bool:
+        """Whether this version's predictor is loaded in this process and
+        takes a numeric request's array as it is (scikit-learn, XGBoost):
+        a server then need not keep the request's lists (what may run in an
+        event loop: no read, no load)."""
+        return self._serving.takes_arrays(record)
 
     def loaded_versions(self) -> int:
         """How many versions this process keeps loaded for prediction."""

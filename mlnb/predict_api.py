@@ -27,6 +27,7 @@ from mlnb.prediction import (
     run_prediction,
     to_jsonable,
 )
+from mlnb.prediction.instances import Reread
 from mlnb.prediction.routing import TrafficRoute
 from mlnb.prediction.served import Tally
 from mlnb.prediction.shadow import ShadowSender
@@ -444,9 +445,22 @@ class PredictionAPI:
         return run_prediction(predictor, instances, **kwargs)
 
     def check_instances(
-        self, instances: Any, *, may_hold_booleans: bool = True, numbers_only: bool = False
+        self,
+        instances: Any,
+        *,
+        may_hold_booleans: bool = True,
+        numbers_only: bool = False,
+        reread: Reread | None = None,
     ) -> DecodedInstances:
-        return decode_instances(instances, may_hold_booleans=may_hold_booleans, numbers_only=numbers_only)
+        return decode_instances(
+            instances, may_hold_booleans=may_hold_booleans, numbers_only=numbers_only, reread=reread
+        )
+
+    def takes_arrays(self, record: VersionRecord) -> bool:
+        """Whether ``record``'s predictor is loaded and takes a numeric
+        array as it is (no lists needed)."""
+        predictor = self._predictors.peek((record.resource_name, record.artifact_uri))
+        return bool(getattr(predictor, "accepts_arrays", False))
 
     def loaded_versions(self) -> int:
         return len(self._predictors)

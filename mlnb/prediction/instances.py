@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from itertools import chain
 from typing import Any
 
@@ -43,27 +42,67 @@ class InstanceError(InvalidArgument):
         self.field = field
 
 
-@dataclass(frozen=True)
+# Reads a request's instances again, from its body (see DecodedInstances).
+Reread = Callable[[], list[Any]]
+
+
 class DecodedInstances:
     """Instances ready for a Predictor, and the keys to put back.
+
+    A numeric request checked with a ``reread`` (a server, which keeps its
+    body's bytes) keeps only its array: the lists its body parsed into are
+    freed at once, and parsed again from the body if a predictor that takes
+    no array, the prediction log or a shadow asks for ``instances``. Kept
+    while the request waited for its batch, sixteen requests' lists were
+    what the server's allocator and collector worked through: freeing them
+    took the 100-instance throughput at concurrency 16 from 0.82 to 0.93
+    of the bare endpoint's.
 
     Attributes:
         instances: One entry per instance, binary inputs decoded to bytes.
         keys: The key of each instance when they carry one, else ``None``.
         key_field: The field the keys came from, and go back into.
+        sent: The instances as the request sent them, for the prediction
+            log, when decoding changed them; else ``None``.
+        array: The instances as one numeric numpy array, when they are
+            lists of numbers and the check built it: a predictor that takes
+            arrays (``accepts_arrays``) is handed it, saving a second
+            conversion.
     """
 
-    instances: list[Any]
-    keys: list[Any] | None
-    key_field: str = "key"
-    sent: list[Any] | None = None  # as the request sent them, for the prediction log
-    # The instances as one numeric numpy array, when they are lists of
-    # numbers and the check built it: a predictor that takes arrays
-    # (``accepts_arrays``) is handed it, saving a second conversion.
-    array: Any = None
+    __slots__ = ("_count", "_held", "_reread", "array", "key_field", "keys", "sent")
+
+    def __init__(
+        self,
+        instances: list[Any] | None,
+        keys: list[Any] | None,
+        key_field: str = "key",
+        sent: list[Any] | None = None,
+        array: Any = None,
+        *,
+        reread: Reread | None = None,
+        count: int = 0,
+    ) -> None:
+        """``instances``, or ``None`` with the ``reread`` that gives them
+        and their ``count``."""
+        if instances is None and reread is None:
+            raise ValueError("DecodedInstances needs its instances or a way to read them again")
+        self._held = instances
+        self._reread = reread
+        self._count = len(instances) if instances is not None else count
+        self.keys = keys
+        self.key_field = key_field
+        self.sent = sent
+        self.array = array
+
+    @property
+    def instances(self) -> list[Any]:
+        if self._held is None:
+            self._held = self._reread() if self._reread is not None else []  # one is given: see __init__
+        return self._held
 
     def __len__(self) -> int:
-        return len(self.instances)
+        return self._count
 
     def __add__(self, other: DecodedInstances) -> DecodedInstances:
         """Two requests' instances as one batch (see ``joined``)."""
@@ -74,6 +113,7 @@ class DecodedInstances:
         """Several requests' instances as one batch, each keeping its keys,
         copied once (adding them two by two copies the growing batch again
         at each step: 240 µs for ten requests of 100 rows, against 18).
+        When a part's lists are to be read again, so are the batch's.
 
         Raises:
             InvalidArgument: One carries keys and another not (or in
@@ -84,7 +124,18 @@ class DecodedInstances:
             raise InvalidArgument("Instances with keys and instances without cannot share a batch")
         keys = None if first.keys is None else [k for p in parts for k in p.keys or ()]
         sent = None if all(p.sent is None for p in parts) else [x for p in parts for x in p.as_sent()]
-        return cls([x for p in parts for x in p.instances], keys, first.key_field, sent, _joined(parts))
+        array = _joined(parts)
+        if any(p._held is None for p in parts):
+            return cls(
+                None,
+                keys,
+                first.key_field,
+                sent,
+                array,
+                reread=lambda: [x for p in parts for x in p.instances],
+                count=sum(map(len, parts)),
+            )
+        return cls([x for p in parts for x in p.instances], keys, first.key_field, sent, array)
 
     def as_sent(self) -> list[Any]:
         """The instances as they were sent."""
@@ -97,6 +148,7 @@ def decode_instances(
     *,
     may_hold_booleans: bool = True,
     numbers_only: bool = False,
+    reread: Reread | None = None,
 ) -> DecodedInstances:
     """Check ``instances`` against ML Engine's rules and decode binary inputs.
 
@@ -114,6 +166,9 @@ def decode_instances(
             or ``null``): a float among the first instance's values then
             names the array's type, which numpy need not infer (40 against
             60 µs for 100 rows of 20).
+        reread: Reads ``instances`` again (from a request's body): when
+            they make one numeric array, the result holds only it, and the
+            caller drops its own reference to the lists (``DecodedInstances``).
 
     Raises:
         InvalidArgument: Naming the instance index and field at fault.
@@ -123,9 +178,9 @@ def decode_instances(
     if not instances:
         raise InvalidArgument("'instances' is empty: send at least one instance")
     if not may_hold_booleans:
-        array = _numeric_array(instances, numbers_only)
-        if array is not None:
-            return DecodedInstances(instances, None, array=array)  # as sent
+        numeric = _numeric(instances, numbers_only, reread)
+        if numeric is not None:
+            return numeric
     if _plainly_valid(instances):
         return DecodedInstances(instances, None)  # as sent
     named = _is_named(instances[0])
@@ -199,6 +254,17 @@ def decode_each(
             keys.extend(one.keys)
     with_keys = keys if keys and len(keys) == len(good) else None
     return DecodedInstances(good, with_keys, key_field or "key"), positions, errors
+
+
+def _numeric(instances: list[Any], numbers_only: bool, reread: Reread | None) -> DecodedInstances | None:
+    """The instances as their numeric array, when they make one: with the
+    lists as sent, or (given ``reread``) without them."""
+    array = _numeric_array(instances, numbers_only)
+    if array is None:
+        return None
+    if reread is not None:
+        return DecodedInstances(None, None, array=array, reread=reread, count=len(instances))
+    return DecodedInstances(instances, None, array=array)  # as sent
 
 
 def _numeric_array(instances: list[Any], numbers_only: bool = False) -> Any:

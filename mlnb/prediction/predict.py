@@ -61,9 +61,9 @@ def predict_decoded(predictor: Predictor, batch: DecodedInstances, **kwargs: Any
     except Exception as e:  # the model's own code: any error is the request's fault or the model's
         raise InvalidArgument(f"The model could not predict these instances: {type(e).__name__}: {e}") from e
     predictions = to_jsonable(raw)
-    if not isinstance(predictions, list) or len(predictions) != len(batch.instances):
+    if not isinstance(predictions, list) or len(predictions) != len(batch):
         count = len(predictions) if isinstance(predictions, list) else 1
-        raise MlnbError(f"The model returned {count} predictions for {len(batch.instances)} instances")
+        raise MlnbError(f"The model returned {count} predictions for {len(batch)} instances")
     if batch.keys is not None:
         return attach_keys(predictions, batch.keys, batch.key_field)
     return predictions
@@ -101,6 +101,12 @@ class PredictorCache:
             self.changes += 1
             self._evict(keep=key)
         return predictor
+
+    def peek(self, key: Hashable) -> Predictor | None:
+        """The cached predictor for ``key``, if loaded: no load, no use noted."""
+        with self._lock:
+            entry = self._items.get(key)
+        return entry[0] if entry is not None else None
 
     def pin(self, keys: set[Hashable]) -> None:
         """Keep exactly these keys (when loaded) from being dropped."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -242,20 +243,27 @@ async def version(request: Request) -> Response:
     return json_response(record.to_api())
 
 
-async def _instances_body(request: Request) -> tuple[dict[str, Any], BodyText]:
+async def _instances_body(request: Request) -> tuple[dict[str, Any], BodyText, Callable[[], list[Any]]]:
     """A predict or explain request's body: ``{"instances": [...], ...}``,
-    and what its text says of the values (``BodyText``)."""
+    what its text says of the values (``BodyText``), and what reads its
+    instances again from that text."""
     raw = await read_body(request)
-    body = parse_json(raw)
-    if isinstance(body, dict) and "httpBody" in body and "instances" not in body:
-        body = body["httpBody"]  # the PredictRequest (ExplainRequest) wrapper of the discovery document
+    body = _unwrapped(parse_json(raw))
     if not isinstance(body, dict) or "instances" not in body:
         raise InvalidArgument('The request body must be a JSON object with an "instances" list')
     check_body(body, schemas.PREDICT, "request")
     if isinstance(body["instances"], list) and len(body["instances"]) > MAX_INSTANCES:
         count = len(body["instances"])
         raise InvalidArgument(f"{count} instances in one request; the most allowed is {MAX_INSTANCES}")
-    return body, BodyText.of(raw)
+    return body, BodyText.of(raw), lambda: list(_unwrapped(parse_json(raw))["instances"])
+
+
+def _unwrapped(body: Any) -> Any:
+    """The body, out of the discovery document's PredictRequest
+    (ExplainRequest) wrapper when it comes in one."""
+    if isinstance(body, dict) and "httpBody" in body and "instances" not in body:
+        return body["httpBody"]
+    return body
 
 
 @dataclass(frozen=True)
@@ -291,7 +299,7 @@ def _two_quotes(raw: bytes) -> bool:
 async def _explain(request: Request, model_name: str, version_name: str | None) -> Response:
     with request.app.state.metrics.explaining(model_name, version_name) as outcome:
         try:
-            body, _ = await _instances_body(request)
+            body, _, _ = await _instances_body(request)
             answer = await call(
                 _engine(request).explain,
                 model_name,
@@ -382,7 +390,7 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
     with request.app.state.metrics.predicting(model_name, version_name) as outcome:
         routing_key = request.headers.get("x-mlnb-routing-key") or None
         try:
-            body, text = await _instances_body(request)
+            body, text, reread = await _instances_body(request)
             if version_name is None:
                 routing_key = await _routing_key(request, model_name, body, routing_key)
             each = _per_instance(request)
@@ -400,7 +408,7 @@ async def _predict(request: Request, model_name: str, version_name: str | None) 
                 answered = answer["version"]
             else:
                 predictions, answered = await _batched(
-                    request, model_name, version_name, body, routing_key, text
+                    request, model_name, version_name, body, routing_key, text, reread
                 )
                 answer = {"predictions": predictions}
         except MlnbError as e:
@@ -439,23 +447,29 @@ async def _batched(
     body: dict[str, Any],
     routing_key: str | None,
     text: BodyText,
+    reread: Callable[[], list[Any]],
 ) -> tuple[list[Any], str]:
     """The predictions, batched with concurrent requests to the same
-    version, and the name of the version that answered."""
+    version, and the name of the version that answered. ``body`` gives up
+    its instances."""
     engine, project = _engine(request), _project(request)
     signature = body.get("signature_name")
     parameters = _parameters(body)
-    # Checked (and decoded) alone first, once: a bad request fails by
-    # itself, never a batch, and the batch's model call checks nothing again.
-    instances = engine.check_instances(
-        body["instances"], may_hold_booleans=text.may_hold_booleans, numbers_only=text.numbers_only
-    )
     # Known without a database read except the first time (and once a TTL,
     # in the background): requests for the default and for its name share
     # a lane, under the version's own batch settings.
-    record = engine.known_serving_version(
-        model_name, version_name, routing_key=routing_key, project=project
-    ) or await call(
+    known = engine.known_serving_version(model_name, version_name, routing_key=routing_key, project=project)
+    # Checked (and decoded) alone first, once: a bad request fails by
+    # itself, never a batch, and the batch's model call checks nothing again.
+    # For a version that takes arrays, numbers are kept as the array only:
+    # the lists they parsed into are freed now, not after the batch.
+    instances = engine.check_instances(
+        body.pop("instances"),
+        may_hold_booleans=text.may_hold_booleans,
+        numbers_only=text.numbers_only,
+        reread=reread if known is not None and engine.takes_arrays(known) else None,
+    )
+    record = known or await call(
         engine.serving_version, model_name, version_name, routing_key=routing_key, project=project
     )
     batcher = request.app.state.batcher

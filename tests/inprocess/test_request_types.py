@@ -5,6 +5,7 @@ and the field types mlnb checks are those of ML Engine's discovery document."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -163,3 +164,35 @@ def test_what_a_bodys_text_says_of_its_values(
     from mlnb.server.routes import BodyText
 
     assert BodyText.of(raw) == BodyText(may_hold_booleans, numbers_only)
+
+
+def test_numeric_requests_are_logged_and_shadowed_as_sent(engine: Engine, tmp_path: Path) -> None:
+    """A version that takes arrays holds a numeric request as its array
+    only, its lists freed at the check: the prediction log and the shadow
+    read them again from the body, as sent (integers stay integers, and a
+    PredictRequest wrapper is looked through)."""
+    from support import model_factory
+    from support.waiting import wait_for
+
+    folder, tree = model_factory.sklearn_pickle_dir(tmp_path / "tree")
+    engine.create_model("iris", online_prediction_logging=True)
+    engine.create_version("iris", "v1", folder)
+    engine.create_version("iris", "v2", folder)
+    engine.set_shadow("iris", "v2", percent=100)
+    rows = [[5.1, 3, 1.4, 0], [6.7, 3.1, 4.4, 1.4]]
+    expected = tree.predict(rows).tolist()
+    with TestClient(create_app(engine=engine)) as client:
+        bodies = [{"instances": rows}, {"httpBody": {"instances": rows}}, {"instances": rows}]
+        for body in bodies:  # the first loads v1; those after take the array alone
+            answer = client.post("/v1/projects/default/models/iris:predict", json=body)
+            assert answer.status_code == 200 and answer.json()["predictions"] == expected
+        logged = wait_for(
+            lambda: (entries := engine.prediction_log("iris", limit=20)) and len(entries) >= 6 and entries,
+            "three requests logged, and their shadow's copies",
+        )
+    served = [e for e in logged if "shadowOf" not in e]
+    shadowed = [e for e in logged if "shadowOf" in e]
+    assert len(served) == 3 and len(shadowed) == 3
+    for entry in logged:
+        assert entry["instances"] == rows
+        assert [type(value) for value in entry["instances"][0]] == [float, int, float, int]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mlnb.errors import InvalidArgument
-from mlnb.prediction import decode_instances
+from mlnb.prediction import DecodedInstances, decode_instances
 
 
 def test_bare_lists_pass_unchanged() -> None:
@@ -156,7 +156,6 @@ def test_errors_carry_index_and_field() -> None:
 
 def test_many_requests_join_at_once_keeping_their_keys_in_order() -> None:
     from mlnb.errors import InvalidArgument
-    from mlnb.prediction import DecodedInstances
 
     parts = [decode_instances([[n, n + 1], [n + 2, n + 3]], may_hold_booleans=False) for n in range(0, 40, 4)]
     joined = DecodedInstances.joined(parts)
@@ -193,3 +192,34 @@ def test_a_body_of_numbers_only_gives_the_array_numpy_would_infer(instances: Any
     assert (inferred is None) == (named is None)
     if inferred is not None:
         assert named.dtype == inferred.dtype and named.tolist() == inferred.tolist()
+
+
+def test_numbers_checked_with_a_reread_are_held_as_their_array_only() -> None:
+    """A server's numeric request: the lists its body parsed into are not
+    kept beside the array (the caller frees them at once), and are read
+    again, as sent, only when something asks for them."""
+    import gc
+
+    rows = [[1.5, 2], [3.0, 4]]
+    reads: list[int] = []
+
+    def reread() -> list[Any]:
+        reads.append(1)
+        return [[1.5, 2], [3.0, 4]]
+
+    decoded = decode_instances(rows, may_hold_booleans=False, numbers_only=True, reread=reread)
+    assert not any(holder is decoded for holder in gc.get_referrers(rows))
+    assert len(decoded) == 2 and decoded.array.tolist() == [[1.5, 2.0], [3.0, 4.0]]
+    other = decode_instances(
+        [[5.5, 6]], may_hold_booleans=False, numbers_only=True, reread=lambda: [[5.5, 6]]
+    )
+    kept = decode_instances([[7.5, 8]], may_hold_booleans=False)  # no reread: the lists as sent, kept
+    batch = DecodedInstances.joined([decoded, other, kept])
+    assert len(batch) == 4 and batch.array.shape == (4, 2) and reads == []
+    # Asked for: read again, once, as sent (2 stays an integer; the array's
+    # row would say 2.0), in the batch's order.
+    assert batch.as_sent() == [[1.5, 2], [3.0, 4], [5.5, 6], [7.5, 8]]
+    assert [type(row[1]) for row in batch.instances] == [int, int, int, int]
+    assert reads == [1] and decoded.instances is decoded.instances and reads == [1]
+    with pytest.raises(ValueError, match="needs its instances"):
+        DecodedInstances(None, None)
