@@ -318,3 +318,42 @@ def test_a_probe_that_times_slow_waits_twice_as_long_for_the_next() -> None:
     cost.note_in_loop(0.002, 4, bound=0.01)  # fast: its own figures, the gap back to a second
     assert cost.expected(4) == 0.002 and cost.expected(8) == 0.004
     assert cost.probe_gap == 1.0
+
+
+def test_requests_that_come_alone_are_called_at_once_until_several_come_together() -> None:
+    """One client, one request at a time: after a few batches of one, a
+    request that finds its version idle is called before the loop turns
+    (before a callback scheduled ahead of it), but for every sixteenth;
+    requests that come together then batch again."""
+    model = CountingModel(delay=0.0)
+    batcher = Batcher(max_instances=256, inline_s=1.0)  # far over a call: a pause cannot move one
+    order: list[str] = []
+
+    def call(instances: list[Any]) -> list[Any]:
+        order.append("model")
+        return model(instances)
+
+    async def one(n: int) -> bool:
+        """Whether the request's model call came before the next turn of the loop."""
+        order.clear()
+        asyncio.get_running_loop().call_soon(order.append, "turn")
+        assert await batcher.predict("v1", [n], call, ready=lambda: True) == [2 * n]
+        return order[0] == "model"
+
+    async def run() -> tuple[list[bool], list[int]]:
+        at_once = [await one(n) for n in range(60)]
+        model.calls.clear()
+        for _ in range(3):  # sixteen together, three times: a probe among them gathers them
+            results = await asyncio.gather(
+                *(batcher.predict("v1", [n], call, ready=lambda: True) for n in range(16))
+            )
+            assert results == [[2 * n] for n in range(16)]
+        return at_once, list(model.calls)
+
+    at_once, calls_together = asyncio.run(run())
+    # Three calls to prove it fast (in a thread), eight batches of one in
+    # the loop, then at once but for every sixteenth request.
+    assert not any(at_once[:11])
+    assert at_once[11:] == [(n + 1) % 16 != 0 for n in range(len(at_once) - 11)]
+    # Together, at most one round's requests are called one by one: then they batch.
+    assert len(calls_together) < 16 + 2 and calls_together[-1] == 16
