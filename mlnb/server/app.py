@@ -25,7 +25,8 @@ from mlnb.server.errors import error_response, mlnb_error
 from mlnb.server.heap import HeapFreezer
 from mlnb.server.json import json_response
 from mlnb.server.metrics import ServerMetrics, drift_exposition
-from mlnb.server.routes import ROUTES
+from mlnb.server.predict_path import PredictPath
+from mlnb.server.routes import PREDICT_ROUTES, ROUTES
 from mlnb.server.workers import WorkerSlot, keep_versions_loaded
 
 _CANONICAL = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "INVALID_ARGUMENT"}
@@ -104,10 +105,14 @@ def create_app(
             if owned:
                 await asyncio.to_thread(engine.close)
 
+    handlers = {MlnbError: mlnb_error, HTTPException: http_error}
     app = Starlette(
         routes=[Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics), *ROUTES],
-        exception_handlers={MlnbError: mlnb_error, HTTPException: http_error},
-        middleware=[Middleware(TokenAccess, tokens=engine.settings.tokens)],
+        exception_handlers=handlers,
+        middleware=[
+            Middleware(TokenAccess, tokens=engine.settings.tokens),
+            Middleware(PredictPath, routes=PREDICT_ROUTES, handlers=handlers),
+        ],
         lifespan=lifespan,
     )
     app.state.engine = engine

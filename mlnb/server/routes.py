@@ -783,16 +783,22 @@ def _listed(request: Request, key: str, bodies: list[dict[str, Any]]) -> Respons
     return json_response(listing)
 
 
+_MODEL = Route("/v1/projects/{project}/models/{model}", model, methods=["GET", "PATCH", "DELETE", "POST"])
+_VERSION = Route(
+    "/v1/projects/{project}/models/{model}/versions/{version}",
+    version,
+    methods=["GET", "PATCH", "DELETE", "POST"],
+)
+# The routes of ``:predict`` requests, which take a short way to their
+# endpoint (``mlnb.server.predict_path``).
+PREDICT_ROUTES = (_MODEL, _VERSION)
+
 ROUTES = [
     Route("/v1/projects/{project}", project_root, methods=["GET"]),
     Route("/v1/projects/{project}/models", models, methods=["GET", "POST"]),
-    Route("/v1/projects/{project}/models/{model}", model, methods=["GET", "PATCH", "DELETE", "POST"]),
+    _MODEL,
     Route("/v1/projects/{project}/models/{model}/versions", versions, methods=["GET", "POST"]),
-    Route(
-        "/v1/projects/{project}/models/{model}/versions/{version}",
-        version,
-        methods=["GET", "PATCH", "DELETE", "POST"],
-    ),
+    _VERSION,
     Route(
         "/v1/projects/{project}/models/{model}/versions/{version}/evaluations", evaluations, methods=["GET"]
     ),
